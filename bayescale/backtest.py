@@ -52,9 +52,10 @@ import numpy as np
 import pandas as pd
 
 from bayescale import baseline as baseline_mod
+from bayescale.curves import CURVE_MIN_FRACTION, drop_early_checkpoints
 from bayescale.draws import check_ci_prob
 from bayescale.errors import ExtrapolationWarning, SweepWarning
-from bayescale.inference import CURVE_MIN_FRACTION, drop_early_checkpoints, fit
+from bayescale.inference import fit
 from bayescale.laws import get_law
 from bayescale.sweep import Sweep
 

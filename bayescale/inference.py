@@ -24,6 +24,8 @@ import xarray as xr
 from numpyro.infer import MCMC, NUTS, init_to_median
 
 from bayescale import __version__
+from bayescale.curves import (CURVE_MIN_FRACTION, draw_run_offsets, drop_early_checkpoints,
+                              is_curves)
 from bayescale.diagnostics import diagnose, prior_dominated, problems, warn_all
 from bayescale.errors import SweepValidationError
 from bayescale.laws import Law, get_law
@@ -66,10 +68,6 @@ def select_device(device: str | None) -> jax.Device:
         return jax.devices("cpu")[0]
 
 
-CURVE_MIN_FRACTION = 0.1
-CENTRED_RUNS_MIN_POINTS = 5  # median checkpoints per run above which offsets are centred
-
-
 def _check_size(sweep: Sweep, law: Law, n_noise: int) -> None:
     needed = len(law.params) + n_noise
     have = len(sweep.fit_frame)
@@ -107,27 +105,6 @@ def _structure(sweep: Sweep, law: Law, pooling: str, vary) -> tuple[str, tuple, 
         raise ValueError(f"vary={list(vary)} must name parameters of the {law.name} law: "
                          f"{list(law.params)}.")
     return pooling, tuple(p for p in law.params if p in vary), groups
-
-
-def drop_early_checkpoints(sweep: Sweep, min_fraction: float) -> Sweep:
-    """Exclude checkpoints before ``min_fraction`` of their run's final tokens.
-
-    Early checkpoints are dominated by warmup and the learning-rate schedule, not by the
-    law; Choshen et al. 2024 (the Hitchhiker's guide) found fits improve without the first
-    10% of training, so ``CURVE_MIN_FRACTION = 0.1`` is the default. The rows stay on the
-    sweep, flagged ``excluded``, and a ``SweepWarning`` lists them.
-    """
-    fit = sweep.fit_frame
-    final = fit.groupby("run")["n_tokens"].transform("max")
-    early = fit["n_tokens"] < min_fraction * final
-    if not early.any():
-        return sweep
-    return sweep.exclude(early, reason=f"checkpoints before {min_fraction:.0%} of their run's "
-                         "tokens (fit(..., min_fraction=0) keeps them)")
-
-
-def _is_curves(sweep: Sweep) -> bool:
-    return "run" in sweep.frame.columns and bool(sweep.fit_frame["run"].duplicated().any())
 
 
 def _dims(name: str, grouped: tuple) -> tuple:
@@ -171,7 +148,7 @@ def fit(
                         "with bs.Sweep.from_frame(df, ...) or bs.read_sweep(path).")
     law = get_law(law)
     pooling, vary, groups = _structure(sweep, law, pooling, vary)
-    curves = _is_curves(sweep)
+    curves = is_curves(sweep)
     if curves and min_fraction > 0:
         sweep = drop_early_checkpoints(sweep, min_fraction)
     prior_dists = resolve_priors(law, likelihood, priors,
@@ -191,11 +168,8 @@ def fit(
     if runs:
         args["run"] = np.searchsorted(runs, fit_frame["run"].astype(str).to_numpy())
     centre = {"n": float(data["log_n"].mean()), "d": float(data["log_d"].mean())}
-    centred_runs = bool(runs) and float(np.median(np.bincount(args.get("run", [0])))) >= \
-        CENTRED_RUNS_MIN_POINTS
     model = partial(scaling_model, law=law, priors=prior_dists, likelihood=likelihood,
-                    pooling=pooling, vary=vary, n_groups=max(len(groups), 1), n_runs=len(runs),
-                    centred_runs=centred_runs)
+                    pooling=pooling, vary=vary, n_groups=max(len(groups), 1), n_runs=len(runs))
     kernel = NUTS(model, dense_mass=dense_mass, target_accept_prob=target_accept,
                   max_tree_depth=MAX_TREE_DEPTH, init_strategy=init_to_median(num_samples=15))
     # Data and centring are jit arguments, not constants, so one compiled sampler serves
@@ -216,7 +190,7 @@ def fit(
     if pooling == "partial":
         keep += [f"{kind}_{p}" for p in vary for kind in ("mu", "tau")]
     if runs:
-        keep += ["sigma_run", "run_offset"]
+        keep += ["sigma_run"]
     coords = {"chain": np.arange(chains), "draw": np.arange(draws)}
     coords.update({"group": groups} if groups else {})
     coords.update({"run": runs} if runs else {})
@@ -255,7 +229,8 @@ def fit(
         "pooling": pooling,
         "vary": list(vary),
         "curves": {"runs": len(runs), "min_fraction": min_fraction if curves else None,
-                   "centred_run_offsets": centred_runs},
+                   "run_offsets": "integrated out; drawn from their conditional" if runs
+                   else None},
         "priors": {name: describe(p) for name, p in prior_dists.items()},
         "centre": centre,
         "sampler": {
@@ -276,4 +251,12 @@ def fit(
     }
     groups_out = {"posterior": posterior, "sample_stats": sample_stats,
                   "observed_data": observed, "constant_data": constant}
+    post = Posterior(groups=groups_out, law=law, meta=meta, warnings=tuple(messages))
+    if not runs:
+        return post
+    resid = data["log_loss"] - post.fitted_log_mean()
+    offsets = draw_run_offsets(resid, args["run"], len(runs), posterior["sigma"].values,
+                               posterior["sigma_run"].values,
+                               posterior["nu"].values if "nu" in posterior else None, seed=seed)
+    groups_out["posterior"] = posterior.assign(run_offset=(_dims("run_offset", vary), offsets))
     return Posterior(groups=groups_out, law=law, meta=meta, warnings=tuple(messages))

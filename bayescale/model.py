@@ -1,5 +1,4 @@
-"""NumPyro model functions. A model is a plain function of the data: pass
-``log_loss=None`` and the same function predicts.
+"""NumPyro model functions: plain functions of the data.
 
 One function, :func:`scaling_model`, covers every pooling mode::
 
@@ -8,21 +7,19 @@ One function, :func:`scaling_model`, covers every pooling mode::
     θ_g = T(T⁻¹(μ) + τ ⊙ z_g), z_g ~ Normal(0, 1)  pooling="partial" (non-centred), for the
         μ ~ priors,  τ_p ~ HalfNormal(s_p)             parameters in ``vary``; the rest shared
 
-    μ_i = log L(θ_{g(i)}; log N_i, log D_i) + δ_{r(i)}
-    δ_r = σ_run · u_r,  u_r ~ Normal(0, 1),  σ_run ~ HalfNormal(0.05)   (training curves)
-    log loss_i ~ StudentT(ν, μ_i, σ)  or  Normal(μ_i, σ)
+    μ_i = log L(θ_{g(i)}; log N_i, log D_i)
+    log loss_i ~ StudentT(ν, μ_i, σ)  or  Normal(μ_i, σ)                points
+    log loss_r ~ MvStudentT(ν, μ_r, σ² I + σ_run² 11ᵀ)  or  MvNormal      training curves
 
 ``T`` maps the real line onto a parameter's domain (identity for ``e``, ``a``, ``b``;
 ``exp`` for exponents), so positive parameters pool on the log scale and a new group can
 never draw a negative exponent.
 
-Run offsets are centred (``δ_r ~ Normal(0, σ_run)``) when runs have many checkpoints
-each, which pin their offsets down, and non-centred otherwise (Betancourt & Girolami 2015:
-the centred form suits strongly informed groups, the non-centred form weakly informed ones).
-
-The run offset ``δ_r`` makes the checkpoints of one run share an error: a run that came
-out a little better or worse (seed, data order) shifts all its checkpoints together, so
-they are not counted as independent evidence.
+For training curves, the checkpoints of run ``r`` share an offset ``δ_r ~ Normal(0,
+σ_run²)`` (seed luck shifts a whole curve), so they are not counted as independent
+evidence. The offsets are integrated out of the likelihood in closed form, which leaves
+each run's checkpoints jointly distributed with covariance ``σ² I + σ_run² 11ᵀ``; the
+maths, and the per-draw recovery of the offsets, are in :mod:`bayescale.curves`.
 
 Intercepts named in the law's ``shear`` are sampled as ``a_c = a − α·m`` (``m`` the
 centre of the matching data axis) and mapped back deterministically; the prior density
@@ -44,6 +41,7 @@ import numpyro
 import numpyro.distributions as dist
 from numpyro.distributions import constraints
 
+from bayescale.curves import run_log_density
 from bayescale.laws import Law
 
 CENTRED_SUFFIX = "_centred"
@@ -93,21 +91,21 @@ def partial_params(law: Law, priors: Mapping, centre: Mapping, vary, n_groups: i
     return theta
 
 
-def observe(mu, priors: Mapping, likelihood: str, log_loss=None):
-    """The likelihood of log loss around the law's prediction ``mu``."""
+def noise(priors: Mapping, likelihood: str):
+    """The noise scale ``σ`` and, for the Student-t likelihood, its degrees of freedom."""
     sigma = numpyro.sample("sigma", priors["sigma"])
-    if likelihood == "student_t":
-        noise = dist.StudentT(numpyro.sample("nu", priors["nu"]), mu, sigma)
-    else:
-        noise = dist.Normal(mu, sigma)
-    with numpyro.plate("points", mu.shape[-1]):
-        return numpyro.sample("log_loss", noise, obs=log_loss)
+    nu = numpyro.sample("nu", priors["nu"]) if likelihood == "student_t" else None
+    return sigma, nu
 
 
 def scaling_model(log_n, log_d, log_loss=None, group=None, run=None, *, centre: Mapping,
                   law: Law, priors: Mapping, likelihood: str, pooling: str = "none",
-                  vary=(), n_groups: int = 1, n_runs: int = 0, centred_runs: bool = False):
-    """A scaling law fitted to points; ``group``/``run`` are integer codes per point."""
+                  vary=(), n_groups: int = 1, n_runs: int = 0):
+    """A scaling law fitted to points; ``group``/``run`` are integer codes per point.
+
+    Without runs, ``log_loss=None`` makes the same function predict. With runs
+    (``n_runs > 0``) the likelihood is the run-marginal density, which needs the data.
+    """
     if pooling == "none":
         theta = sample_law_params(law, priors, centre)
     elif pooling == "separate":
@@ -117,13 +115,12 @@ def scaling_model(log_n, log_d, log_loss=None, group=None, run=None, *, centre: 
         theta = partial_params(law, priors, centre, vary, n_groups)
     per_point = {k: (v[group] if jnp.ndim(v) else v) for k, v in theta.items()}
     mu = law.log_loss(per_point, log_n, log_d)
+    sigma, nu = noise(priors, likelihood)
     if n_runs:
-        scale = numpyro.sample("sigma_run", priors["sigma_run"])
-        with numpyro.plate("runs", n_runs):
-            if centred_runs:
-                offset = numpyro.sample("run_offset", dist.Normal(0.0, scale))
-            else:
-                u = numpyro.sample("u_run", dist.Normal(0.0, 1.0))
-                offset = numpyro.deterministic("run_offset", scale * u)
-        mu = mu + offset[run]
-    observe(mu, priors, likelihood, log_loss)
+        sigma_run = numpyro.sample("sigma_run", priors["sigma_run"])
+        density = run_log_density(log_loss - mu, run, n_runs, sigma, sigma_run, nu)
+        numpyro.factor("log_loss", density.sum())
+        return
+    point = dist.Normal(mu, sigma) if nu is None else dist.StudentT(nu, mu, sigma)
+    with numpyro.plate("points", mu.shape[-1]):
+        numpyro.sample("log_loss", point, obs=log_loss)

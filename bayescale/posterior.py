@@ -22,6 +22,7 @@ import xarray as xr
 from jax.scipy.stats import t as student_t
 
 from bayescale import __version__, planning
+from bayescale.curves import run_log_density
 from bayescale.draws import SAMPLE_DIMS, Draws, check_ci_prob, eti
 from bayescale.errors import PosteriorFileError
 from bayescale.laws import Law, get_law
@@ -108,8 +109,9 @@ class Posterior:
             out = self.law.log_loss(theta, np.asarray(log_n)[None, None], np.asarray(log_d)[None, None])
             return np.asarray(out)
 
-    def fitted_log_mean(self) -> np.ndarray:
-        """``log L`` at the fitted points, with each point's group and run offset."""
+    def fitted_log_mean(self, run_offsets: bool = True) -> np.ndarray:
+        """``log L`` at the fitted points, with each point's group and (unless
+        ``run_offsets=False``) its run's offset; shape ``(chain, draw, point)``."""
         post, const = self.posterior, self.groups["constant_data"]
         theta = {}
         for p in self.law.params:
@@ -119,25 +121,32 @@ class Posterior:
         with jax.enable_x64(post[self.law.params[0]].dtype == np.float64):
             mu = np.asarray(self.law.log_loss(theta, const["log_n"].values[None, None],
                                               const["log_d"].values[None, None]))
-        if "run_offset" in post:
+        if run_offsets and "run_offset" in post:
             mu = mu + post["run_offset"].values[..., const["run"].values]
         return mu
 
     def log_likelihood(self) -> xr.Dataset:
-        """Pointwise log-likelihood of the fitted points, for LOO and WAIC."""
-        obs = self.groups["observed_data"]
-        mu = self.fitted_log_mean()
-        sigma = self.posterior["sigma"].values[..., None]
-        z = (obs["log_loss"].values - mu) / sigma
-        if self.meta["likelihood"] == "student_t":
-            nu = self.posterior["nu"].values[..., None]
-            with jax.enable_x64(z.dtype == np.float64):
-                logp = np.asarray(student_t.logpdf(z, nu)) - np.log(sigma)
-        else:
-            logp = -0.5 * z**2 - 0.5 * np.log(2 * np.pi) - np.log(sigma)
-        return xr.Dataset({"log_loss": ((*SAMPLE_DIMS, "point"), logp)},
-                          coords={"chain": self.posterior["chain"], "draw": self.posterior["draw"],
-                                  "point": obs["point"]})
+        """Log-likelihood of the fitted data, for LOO and WAIC: per point, or per run for
+        training curves (whose likelihood is per run, :mod:`bayescale.curves`; LOO then
+        leaves out whole runs, the honest unit for correlated checkpoints)."""
+        post = self.posterior
+        resid = self.groups["observed_data"]["log_loss"].values - self.fitted_log_mean(False)
+        sigma = post["sigma"].values
+        nu = post["nu"].values if self.meta["likelihood"] == "student_t" else None
+        coords = {"chain": post["chain"], "draw": post["draw"]}
+        with jax.enable_x64(resid.dtype == np.float64):
+            if "sigma_run" in post:
+                run = self.groups["constant_data"]["run"].values
+                logp = run_log_density(resid, run, post.sizes["run"], sigma,
+                                       post["sigma_run"].values, nu)
+                dims, coords["run"] = (*SAMPLE_DIMS, "run"), post["run"]
+            else:
+                z = resid / sigma[..., None]
+                logp = (-0.5 * z**2 - 0.5 * np.log(2 * np.pi) if nu is None
+                        else student_t.logpdf(z, nu[..., None])) - np.log(sigma[..., None])
+                dims, coords["point"] = (*SAMPLE_DIMS, "point"), \
+                    self.groups["observed_data"]["point"]
+        return xr.Dataset({"log_loss": (dims, np.asarray(logp))}, coords=coords)
 
     @property
     def idata(self):
