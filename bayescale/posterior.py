@@ -129,8 +129,8 @@ class Posterior:
         """Log-likelihood of the fitted data, for LOO and WAIC: per point, or per run for
         training curves (whose likelihood is per run, :mod:`bayescale.curves`; LOO then
         leaves out whole runs, the honest unit for correlated checkpoints)."""
-        post = self.posterior
-        resid = self.groups["observed_data"]["log_loss"].values - self.fitted_log_mean(False)
+        post, observed = self.posterior, self.groups["observed_data"]
+        resid = observed["log_loss"].values - self.fitted_log_mean(run_offsets=False)
         sigma = post["sigma"].values
         nu = post["nu"].values if self.meta["likelihood"] == "student_t" else None
         coords = {"chain": post["chain"], "draw": post["draw"]}
@@ -144,8 +144,7 @@ class Posterior:
                 z = resid / sigma[..., None]
                 logp = (-0.5 * z**2 - 0.5 * np.log(2 * np.pi) if nu is None
                         else student_t.logpdf(z, nu[..., None])) - np.log(sigma[..., None])
-                dims, coords["point"] = (*SAMPLE_DIMS, "point"), \
-                    self.groups["observed_data"]["point"]
+                dims, coords["point"] = (*SAMPLE_DIMS, "point"), observed["point"]
         return xr.Dataset({"log_loss": (dims, np.asarray(logp))}, coords=coords)
 
     @property
