@@ -75,22 +75,25 @@ class Draws:
         transforms these quantities live on) or ``"hdi"``.
         """
         ci_prob = check_ci_prob(ci_prob)
-        bounds = {"eti": eti, "hdi": hdi}
-        if kind not in bounds:
+        if kind not in ("eti", "hdi"):
             raise ValueError(f"unknown interval kind {kind!r}; choose 'eti' or 'hdi'.")
+        tail = (1.0 - ci_prob) / 2.0
         frames = []
         for name, da in self.dataset.data_vars.items():
-            stacked = da.stack(sample=SAMPLE_DIMS).transpose("sample", ...)
-            values = np.asarray(stacked.values, dtype=float)
-            low, high = bounds[kind](values, ci_prob, axis=0)
-            other = [d for d in stacked.dims if d != "sample"]
+            other = [d for d in da.dims if d not in SAMPLE_DIMS]
+            values = np.asarray(da.transpose(*SAMPLE_DIMS, *other).values, dtype=float)
+            values = values.reshape(-1, *values.shape[2:])  # one axis of draws, first
+            if kind == "eti":  # the median and both bounds from one selection
+                median, low, high = quantile(values, [0.5, tail, 1.0 - tail], axis=0)
+            else:
+                median, (low, high) = quantile(values, 0.5, axis=0), hdi(values, ci_prob)
             index = (
                 pd.MultiIndex.from_product([da[d].values for d in other], names=other)
                 if other else pd.RangeIndex(1)
             )
             frame = pd.DataFrame(
                 {
-                    "median": quantile(values, 0.5, axis=0).ravel(),
+                    "median": np.ravel(median),
                     "lower": np.ravel(low),
                     "upper": np.ravel(high),
                 },

@@ -88,11 +88,14 @@ def numeric_optimum(law: str | Law, theta: Mapping, log_c, steps: int = BISECTIO
     values = [theta[p] for p in law.params]
     dtype = jnp.result_type(float, *values, log_c)
     theta = {p: jnp.asarray(v, dtype) for p, v in zip(law.params, values)}
-    return _search(law.log_loss, theta, jnp.asarray(log_c, dtype), int(steps))
+    return search(law.log_loss, theta, jnp.asarray(log_c, dtype), int(steps))
 
 
 @partial(jax.jit, static_argnums=(0, 3))
-def _search(log_loss, theta, log_c, steps):
+def search(log_loss, theta, log_c, steps: int = BISECTION_STEPS):
+    """The search behind :func:`numeric_optimum`, without its checks and casts: ``log_loss``
+    is static (one compilation per law function, dtype and shape), ``theta`` and ``log_c``
+    are arrays. Callable inside other jitted functions."""
     shape = jnp.broadcast_shapes(log_c.shape, *(v.shape for v in theta.values()))
     lo, hi = (jnp.broadcast_to(edge, shape) for edge in bracket(log_c))
     log_half = jnp.broadcast_to(log_c - LOG6, shape)

@@ -30,12 +30,18 @@ Compute to reach a loss ``L_t``: the ``C`` with ``L^*(C) = L_t`` (bisection in `
 
 Queries beyond ``EXTRAPOLATION_FACTOR`` times the largest fitted compute raise an
 :class:`~bayescale.errors.ExtrapolationWarning` stating how far out they are.
+
+Each query is one compiled JAX kernel over (draws × query values), with the law's functions
+as static arguments: it compiles once per law, dtype and shape, and the optimum, the
+bisections and the exponentials run fused, with no intermediate array on the host. The
+arrays it returns are read-only views of the kernel's output (no copy).
 """
 
 from __future__ import annotations
 
 import math
 import warnings
+from functools import partial
 from typing import TYPE_CHECKING
 
 import jax
@@ -45,6 +51,7 @@ import xarray as xr
 
 from bayescale.draws import SAMPLE_DIMS, Draws
 from bayescale.errors import ExtrapolationWarning, PlanningWarning
+from bayescale.optimum import search
 
 if TYPE_CHECKING:
     from bayescale.posterior import Posterior
@@ -100,20 +107,22 @@ def _x64(post: Posterior):
     return jax.enable_x64(post.posterior[post.law.params[0]].dtype == np.float64)
 
 
-def _optimum(law, theta, log_c):
-    """``(log N_opt, log D_opt, log L*)``: closed form where the law has one."""
-    if law.optimum is not None:
-        log_n, log_d = law.optimum(theta, log_c)
-    else:
-        from bayescale.optimum import numeric_optimum
-
-        log_n, log_d = numeric_optimum(law, theta, log_c)
-    return log_n, log_d, law.log_loss(theta, log_n, log_d)
+def _law_fns(post: Posterior) -> tuple:
+    """The law's ``(optimum, log_loss)`` functions: the static (hashable) arguments of the
+    compiled kernels below, so that each compiles once per law, dtype and shape."""
+    return post.law.optimum, post.law.log_loss
 
 
-def bisect(f, lo, hi, shape, steps: int = BISECTION_STEPS):
-    """Root of ``f`` (increasing in its argument) between ``lo`` and ``hi``, elementwise
-    over ``shape``; one jitted loop."""
+def _optimum(optimum, log_loss, theta, log_c):
+    """``(log N_opt, log D_opt, log L*)``: the closed form ``optimum`` where the law has one,
+    else the numeric search of :mod:`bayescale.optimum`."""
+    log_n, log_d = search(log_loss, theta, log_c) if optimum is None else optimum(theta, log_c)
+    return log_n, log_d, log_loss(theta, log_n, log_d)
+
+
+def bisect(f, lo, hi, steps: int = BISECTION_STEPS):
+    """Root of ``f`` (increasing in its argument) between the arrays ``lo`` and ``hi``,
+    elementwise: ``steps`` halvings in one ``lax.fori_loop`` (call it inside ``jax.jit``)."""
 
     def halve(_, bounds):
         low, high = bounds
@@ -121,11 +130,43 @@ def bisect(f, lo, hi, shape, steps: int = BISECTION_STEPS):
         above = f(mid) > 0
         return jnp.where(above, low, mid), jnp.where(above, mid, high)
 
-    @jax.jit
-    def run(low, high):
-        return 0.5 * sum(jax.lax.fori_loop(0, steps, halve, (low, high)))
+    low, high = jax.lax.fori_loop(0, steps, halve, (lo, hi))
+    return 0.5 * (low + high)
 
-    return run(jnp.full(shape, lo), jnp.full(shape, hi))
+
+@partial(jax.jit, static_argnums=(0, 1))
+def _optimal_kernel(optimum, log_loss, theta, log_c):
+    """``(N_opt, D_opt, D_opt/N_opt, L*)`` per draw and budget, in one compiled kernel (the
+    exponentials fused with the optimum: no intermediate array goes back to the host)."""
+    log_n, log_d, log_star = _optimum(optimum, log_loss, theta, log_c)
+    return jnp.exp(log_n), jnp.exp(log_d), jnp.exp(log_d - log_n), jnp.exp(log_star)
+
+
+@partial(jax.jit, static_argnums=(0, 1))
+def _excess_kernel(optimum, log_loss, theta, log_c, log_x):
+    """``D_x / D_opt`` per draw and ratio ``x = exp(log_x)``: ``log D_x`` solves
+    ``log L(x·N_opt, D_x) = log L*`` by bisection in ``LOG_D_RANGE``; ``inf`` where even
+    ``D = exp(LOG_D_RANGE[1])`` tokens stay above ``L*``."""
+    log_n_opt, log_d_opt, log_star = _optimum(optimum, log_loss, theta, log_c)
+    log_n = log_n_opt + log_x
+    reachable = log_loss(theta, log_n, LOG_D_RANGE[1]) < log_star
+    lo, hi = (jnp.full(log_n.shape, edge, log_n.dtype) for edge in LOG_D_RANGE)
+    log_d = bisect(lambda ld: log_star - log_loss(theta, log_n, ld), lo, hi)
+    return jnp.exp(jnp.where(reachable, log_d - log_d_opt, jnp.inf))
+
+
+@partial(jax.jit, static_argnums=(0, 1))
+def _reach_kernel(optimum, log_loss, theta, log_target):
+    """``(log C, N_opt, D_opt)`` per draw and target: ``log C`` solves ``log L^*(C) = log L_t``
+    by bisection in ``LOG_C_RANGE``; ``inf`` where the bisection ends more than ``1e-6``
+    away from ``L_t`` (the target is at or below the law's floor)."""
+    shape = jnp.broadcast_shapes(log_target.shape, *(v.shape for v in theta.values()))
+    lo, hi = (jnp.full(shape, edge, log_target.dtype) for edge in LOG_C_RANGE)
+    log_c = bisect(lambda lc: log_target - _optimum(optimum, log_loss, theta, lc)[2], lo, hi)
+    log_n, log_d, log_reached = _optimum(optimum, log_loss, theta, log_c)
+    reached = jnp.abs(log_reached - log_target) < 1e-6
+    log_c, log_n, log_d = (jnp.where(reached, v, jnp.inf) for v in (log_c, log_n, log_d))
+    return log_c, jnp.exp(log_n), jnp.exp(log_d)
 
 
 def _sample_coords(post: Posterior) -> dict:
@@ -148,16 +189,16 @@ def optimal(post: Posterior, compute, group: str | None = None) -> Draws:
     budgets = as_positive(compute, "compute (FLOPs)")
     log_c = np.log(budgets)
     warn_if_extrapolating(post, log_c)
-    theta = _theta3(post, group)
     with _x64(post):
-        log_n, log_d, log_loss = (np.asarray(x) for x in _optimum(post.law, theta, log_c[None, None]))
+        n_opt, d_opt, ratio, loss = (np.asarray(v) for v in _optimal_kernel(
+            *_law_fns(post), _theta3(post, group), log_c[None, None]))
     dims = (*SAMPLE_DIMS, "budget")
     ds = xr.Dataset(
         {
-            "n_opt": (dims, np.exp(log_n), {"units": "parameters"}),
-            "d_opt": (dims, np.exp(log_d), {"units": "tokens"}),
-            "tokens_per_param": (dims, np.exp(log_d - log_n), {"units": "tokens/parameter"}),
-            "loss_opt": (dims, np.exp(log_loss), {"units": "nats/token"}),
+            "n_opt": (dims, n_opt, {"units": "parameters"}),
+            "d_opt": (dims, d_opt, {"units": "tokens"}),
+            "tokens_per_param": (dims, ratio, {"units": "tokens/parameter"}),
+            "loss_opt": (dims, loss, {"units": "nats/token"}),
         },
         coords={**_sample_coords(post), "budget": budgets},
     )
@@ -213,13 +254,8 @@ def excess_compute(post: Posterior, ratio, budget: float, group: str | None = No
         compute_ratio, tokens_ratio = kaplan_excess(x, theta["alpha_n"], theta["alpha_s"])
     else:
         with _x64(post):
-            log_n_opt, log_d_opt, log_star = _optimum(post.law, theta, log_c[None, None])
-            log_n = log_n_opt + np.log(x)[None, None]
-            reachable = post.law.log_loss(theta, log_n, LOG_D_RANGE[1]) < log_star
-            log_d = bisect(lambda ld: log_star - post.law.log_loss(theta, log_n, ld),
-                           *LOG_D_RANGE, shape=log_n.shape)
-            log_tokens = np.where(reachable, np.asarray(log_d - log_d_opt), np.inf)
-        tokens_ratio = np.exp(log_tokens)
+            tokens_ratio = np.asarray(_excess_kernel(*_law_fns(post), theta, log_c[None, None],
+                                                     np.log(x)[None, None]))
         compute_ratio = x * tokens_ratio
     dims = (*SAMPLE_DIMS, "ratio")
     ds = xr.Dataset(
@@ -281,21 +317,16 @@ def compute_to_reach(post: Posterior, loss, group: str | None = None) -> Draws:
     """Per draw, the FLOPs whose optimal allocation reaches ``loss`` (nats), with that
     allocation's ``n_opt`` and ``d_opt``; ``inf`` where the loss is below the law's floor."""
     targets = as_positive(loss, "loss (nats/token)")
-    theta = _theta3(post, group)
     with _x64(post):
-        log_target = np.log(targets)[None, None]
-        shape = np.broadcast_shapes(theta[post.law.params[0]].shape, log_target.shape)
-        log_c = bisect(lambda lc: log_target - _optimum(post.law, theta, lc)[2], *LOG_C_RANGE,
-                       shape=shape)
-        log_n, log_d, log_reached = (np.asarray(v) for v in _optimum(post.law, theta, log_c))
-    reached = np.abs(log_reached - log_target) < 1e-6
-    log_c, log_n, log_d = (np.where(reached, np.asarray(v), np.inf) for v in (log_c, log_n, log_d))
+        log_c, n_opt, d_opt = (np.asarray(v) for v in _reach_kernel(
+            *_law_fns(post), _theta3(post, group), np.log(targets)[None, None]))
+    reached = np.isfinite(log_c)
     dims = (*SAMPLE_DIMS, "target_loss")
     ds = xr.Dataset(
         {
             "compute": (dims, np.exp(log_c), {"units": "FLOPs"}),
-            "n_opt": (dims, np.exp(log_n), {"units": "parameters"}),
-            "d_opt": (dims, np.exp(log_d), {"units": "tokens"}),
+            "n_opt": (dims, n_opt, {"units": "parameters"}),
+            "d_opt": (dims, d_opt, {"units": "tokens"}),
         },
         coords={**_sample_coords(post), "target_loss": targets},
     )
@@ -306,5 +337,5 @@ def compute_to_reach(post: Posterior, loss, group: str | None = None) -> Draws:
                          zip(targets, share, missed) if m)
         warnings.warn(f"target losses below the law's floor (E) in some draws: {text}; "
                       "their compute is inf.", PlanningWarning, stacklevel=3)
-    warn_if_extrapolating(post, np.asarray(log_c)[np.isfinite(log_c)])
+    warn_if_extrapolating(post, log_c[reached])
     return Draws(ds)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import subprocess
@@ -9,10 +10,13 @@ import sys
 
 import numpy as np
 import pytest
+import xarray as xr
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import bayescale as bs
+from bayescale.draws import eti, hdi, quantile
+from bayescale.laws import CHINCHILLA, KAPLAN
 from bayescale.planning import kaplan_excess
 from conftest import point_mass
 
@@ -163,3 +167,74 @@ def test_cli_compare_both_kinds():
     out = subprocess.run(run + ["variants", "--budget", "2e21"], capture_output=True, text=True,
                          timeout=120)
     assert out.returncode == 2 and "--gpu" in out.stderr
+
+
+# ------------------------------------------------------- compiled kernels and intervals
+def with_law(post: bs.Posterior, law: bs.Law) -> bs.Posterior:
+    """``post``'s draws under another (unregistered) law object."""
+    return bs.Posterior(groups=post.groups, law=law, meta=post.meta)
+
+
+def scattered(law: str, theta: dict, chains: int = 2, draws: int = 3, seed: int = 0):
+    """A posterior with draws scattered 2% around ``theta`` (no sampling)."""
+    rng = np.random.default_rng(seed)
+    coords = {"chain": np.arange(chains), "draw": np.arange(draws)}
+    values = {k: v * (1 + 0.02 * rng.standard_normal((chains, draws)))
+              for k, v in {**theta, "sigma": 0.01}.items()}
+    base = point_mass(law, theta)
+    groups = {**base.groups, "posterior": xr.Dataset(
+        {k: (("chain", "draw"), v) for k, v in values.items()}, coords=coords),
+        "sample_stats": xr.Dataset(coords=coords)}
+    return bs.Posterior(groups=groups, law=base.law, meta=base.meta)
+
+
+def test_a_law_without_closed_form_answers_every_query_numerically():
+    """The Kaplan law with its closed-form optimum removed goes through the numeric search
+    inside every compiled query (nested in compute_to_reach's bisection) and agrees."""
+    closed = scattered("kaplan", {"log_nc": math.log(6.4e13), "alpha_n": 0.076,
+                                  "log_dc": math.log(1.8e13), "alpha_d": 0.095})
+    numeric = with_law(closed, dataclasses.replace(KAPLAN, name="kaplan_numeric", optimum=None))
+    targets = closed.optimal([1e20, 1e23])["loss_opt"].median(("chain", "draw")).values
+    for query in (lambda p: p.optimal([1e19, 1e22, 1e25]),
+                  lambda p: p.excess_compute([0.5, 1.0, 2.0], 1e22),
+                  lambda p: p.efficient_range(1e22),
+                  lambda p: p.compute_to_reach(targets)):
+        xr.testing.assert_allclose(query(numeric).dataset, query(closed).dataset, rtol=1e-9)
+
+
+def test_queries_compile_once_per_shape():
+    """A second call with new values of the same shapes reuses the compiled kernel: the
+    law is traced (a Python side effect) only on the first."""
+    traces = []
+
+    def counting_log_loss(theta, log_n, log_d):
+        traces.append(1)
+        return CHINCHILLA.log_loss(theta, log_n, log_d)
+
+    post = with_law(point_mass("chinchilla", HOFFMANN),
+                    dataclasses.replace(CHINCHILLA, name="counting", log_loss=counting_log_loss))
+    for first, second in [(lambda: post.optimal([1e21, 1e22]),
+                           lambda: post.optimal([3e21, 3e22])),
+                          (lambda: post.excess_compute([0.5, 2.0], 1e22),
+                           lambda: post.excess_compute([0.7, 3.0], 1e23)),
+                          (lambda: post.compute_to_reach([2.2, 2.5]),
+                           lambda: post.compute_to_reach([2.3, 2.6]))]:
+        first()
+        traced = len(traces)
+        second()
+        assert len(traces) == traced
+
+
+@pytest.mark.parametrize("kind, bounds", [("eti", eti), ("hdi", hdi)])
+def test_interval_rows_match_direct_summaries(kind, bounds):
+    """Each row of the tidy frame is the median and interval of that coordinate's draws,
+    whatever the order of the dims."""
+    values = np.random.default_rng(0).lognormal(size=(2, 3, 40, 4))
+    ds = xr.Dataset({"x": (("group", "chain", "draw", "budget"), values)},
+                    coords={"group": ["a", "b"], "budget": [1e19, 1e20, 1e21, 1e22]})
+    table = bs.Draws(ds).interval(0.8, kind=kind)
+    assert len(table) == 8 and list(table.columns[:3]) == ["quantity", "group", "budget"]
+    for row in table.itertuples():
+        x = ds["x"].sel(group=row.group, budget=row.budget).values.ravel()
+        low, high = bounds(x, 0.8)
+        assert (row.median, row.lower, row.upper) == (quantile(x, 0.5), low, high)
