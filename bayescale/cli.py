@@ -5,6 +5,7 @@
     bayescale datasets
     bayescale fit chinchilla -o post.nc [--law chinchilla --chains 4 --draws 1000 --seed 0]
     bayescale fit gadre_overtrain -o post.nc --pooling partial [--vary e,alpha]
+    bayescale fit routing_clark2022 -o post.nc --group architecture --pooling partial
     bayescale plan --budget 1e24 [--posterior post.nc | --dataset chinchilla] [--ci 0.9] [--json]
     bayescale plan --budget 1e22 --dataset gadre_overtrain [--group rpj | --group new]
 
@@ -179,16 +180,22 @@ def cmd_fit(args) -> int:
     if Path(args.source).exists():
         sweep = read_sweep(args.source, **columns)
     elif args.source in set(list_datasets()["name"]):
-        sweep = load_dataset(args.source)
+        unused = sorted(f"--{k}" for k in columns if k != "group")
+        if unused:
+            raise ValueError(f"{', '.join(unused)} name columns of a file; the bundled dataset "
+                             f"{args.source!r} has its columns set. Only --group applies to it.")
+        sweep = load_dataset(args.source, group=args.group)
     else:
         raise FileNotFoundError(
             f"{args.source!r} is neither a file nor a bundled dataset; bundled datasets: "
             f"{sorted(list_datasets()['name'])}."
         )
     vary = tuple(args.vary.split(",")) if args.vary else None
+    options = ({} if args.extrapolation_error is None
+               else {"extrapolation_error": args.extrapolation_error})
     post = fit(sweep, law=args.law, likelihood=args.likelihood, pooling=args.pooling, vary=vary,
                chains=args.chains, warmup=args.warmup, draws=args.draws, seed=args.seed,
-               device=args.device, progress=not args.quiet)
+               device=args.device, progress=not args.quiet, **options)
     post.save(out, overwrite=args.overwrite)
     print(f"wrote {out} ({post.meta['sampler']['seconds']:.1f} s sampling)")
     print(post.summary(ci_prob=0.9).round(4).to_string())
@@ -374,11 +381,15 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--d", help="column holding training tokens (default n_tokens)")
     p.add_argument("--loss", help="column holding the loss (default loss)")
     p.add_argument("--flops", help="column holding training FLOPs (tokens derived if no --d)")
-    p.add_argument("--group", help="column holding group labels")
+    p.add_argument("--group", help="column holding group labels (for a bundled dataset: "
+                   "another of its columns to group by, e.g. architecture)")
     p.add_argument("--pooling", choices=("none", "partial", "separate"), default="none",
                    help="one law (none), hierarchical over groups (partial), or one per group")
     p.add_argument("--vary", help="with --pooling partial: comma-separated parameters that vary "
                    "by group (default: all)")
+    p.add_argument("--extrapolation-error", type=float, default=None,
+                   help="scale of the law's error beyond the fitted compute in loss "
+                   "predictions, per e-fold in units of the noise (default 1; 0 turns it off)")
     p.add_argument("--overwrite", action="store_true", help="replace the output file")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=cmd_fit)

@@ -73,11 +73,14 @@ def list_datasets() -> pd.DataFrame:
     })
 
 
-def load_dataset(name: str | None = None) -> Sweep | pd.DataFrame:
+def load_dataset(name: str | None = None, group: str | None = None) -> Sweep | pd.DataFrame:
     """Load bundled dataset ``name`` as a :class:`~bayescale.sweep.Sweep`.
 
     With no name, returns :func:`list_datasets` instead. The CSV's sha256 is checked
     against its card before it is parsed, and the card becomes ``sweep.source``.
+    ``group`` names another column of the table to group by (the card's ``columns``
+    lists them), e.g. ``load_dataset("routing_clark2022", group="architecture")`` for one
+    group per architecture across model sizes; the bundled ``group`` column is the default.
     """
     if name is None:
         return list_datasets()
@@ -94,5 +97,10 @@ def load_dataset(name: str | None = None) -> Sweep | pd.DataFrame:
         )
     frame = pd.read_csv(io.BytesIO(data))
     present = {column: column if column in frame.columns else None for column in _OPTIONAL}
+    if group is not None:
+        if group not in frame.columns:
+            raise ValueError(f"dataset {name!r} has no column {group!r} to group by; its "
+                             f"columns: {list(frame.columns)}.")
+        present["group"] = group
     return Sweep.from_frame(frame, n="n_params", d="n_tokens", loss="loss", source=card,
                             **present)

@@ -28,6 +28,7 @@ from numpyro.infer import MCMC, NUTS, init_to_uniform
 from bayescale import __version__
 from bayescale.curves import (CURVE_MIN_FRACTION, draw_run_offsets, drop_early_checkpoints,
                               is_curves)
+from bayescale.discrepancy import EXTRAPOLATION_ERROR, check_extrapolation_error
 from bayescale.diagnostics import diagnose, prior_dominated, problems, warn_all
 from bayescale.errors import SweepValidationError
 from bayescale.laws import Law, get_law
@@ -157,6 +158,7 @@ def fit(
     precision: str | None = None,
     target_accept: float = 0.8,
     dense_mass: bool = True,
+    extrapolation_error: float = EXTRAPOLATION_ERROR,
     progress: bool = True,
 ) -> Posterior:
     """Fit ``law`` to ``sweep`` with NUTS and return the :class:`Posterior`.
@@ -168,12 +170,15 @@ def fit(
     final tokens are excluded (with a warning; 0 keeps them). ``priors`` replaces any
     default prior by name with a NumPyro distribution. The same ``seed`` gives the same
     draws on the same device and precision. Sampling problems are raised as
-    ``ConvergenceWarning`` and kept on the result.
+    ``ConvergenceWarning`` and kept on the result. ``extrapolation_error`` scales the
+    law's error beyond the fitted compute that loss predictions carry (per e-fold of
+    compute, in units of the noise scale; 0 turns it off; :mod:`bayescale.discrepancy`).
     """
     if not isinstance(sweep, Sweep):
         raise TypeError(f"fit expects a bayescale.Sweep, got {type(sweep).__name__}; build one "
                         "with bs.Sweep.from_frame(df, ...) or bs.read_sweep(path).")
     law = get_law(law)
+    extrapolation_error = check_extrapolation_error(extrapolation_error)
     pooling, vary, groups = _structure(sweep, law, pooling, vary)
     curves = is_curves(sweep)
     if curves and min_fraction > 0:
@@ -259,6 +264,7 @@ def fit(
                    "run_offsets": "integrated out; drawn from their conditional" if runs
                    else None},
         "priors": {name: describe(p) for name, p in prior_dists.items()},
+        "extrapolation_error": extrapolation_error,
         "centre": centre,
         "sampler": {
             "algorithm": "NUTS", "chains": chains, "warmup": warmup, "draws": draws,

@@ -25,8 +25,16 @@ For the Kaplan step law the closed form of their App. B.4 is used instead:
 ``C/C_eff = x·[1 + (α_S/α_N)(1 − x^(−α_N))]^(−1/α_S)``,
 ``S/S_min = [1 + (α_S/α_N)(1 − x^(−α_N))]^(−1/α_S)``.
 
-Compute to reach a loss ``L_t``: the ``C`` with ``L^*(C) = L_t`` (bisection in ``log C``;
-``L^*`` falls monotonically in C), ``inf`` when ``L_t`` is at or below the law's floor.
+Loss predictions (``predict_loss``, ``loss_opt``) add the law's error beyond the fitted
+compute, ``δ_s(C)`` of :mod:`bayescale.discrepancy`; allocations do not change, since δ is
+constant in N at fixed compute.
+
+Compute to reach a loss ``L_t``: the smallest ``C`` with ``L^*(C)·e^{δ(C)} = L_t``
+(bisection in ``log C``), ``inf`` when no compute reaches ``L_t`` (at or below the law's
+floor). ``log L^*`` is convex and decreasing in ``log C``, so with δ's slope added the
+predicted loss falls to one minimum and, in draws whose δ grows, rises after it: the
+bisection runs below that minimum, found first as the sign change of the slope (central
+differences, by bisection).
 
 Queries beyond ``EXTRAPOLATION_FACTOR`` times the largest fitted compute raise an
 :class:`~bayescale.errors.ExtrapolationWarning` stating how far out they are.
@@ -49,6 +57,7 @@ import jax.numpy as jnp
 import numpy as np
 import xarray as xr
 
+from bayescale import discrepancy
 from bayescale.draws import SAMPLE_DIMS, Draws
 from bayescale.errors import ExtrapolationWarning, PlanningWarning
 from bayescale.optimum import search
@@ -60,6 +69,7 @@ EXTRAPOLATION_FACTOR = 100.0
 
 
 BISECTION_STEPS = 60  # halves a 140-nat bracket to 1e-16: float64 resolution
+SLOPE_STEP = 1e-2  # log C step of the central difference that locates the predicted minimum
 LOG_D_RANGE = (0.0, 140.0)  # log tokens searched: 1 to 1e60 tokens
 LOG_C_RANGE = (math.log(1e6), math.log(1e60))  # FLOPs searched
 
@@ -135,10 +145,11 @@ def bisect(f, lo, hi, steps: int = BISECTION_STEPS):
 
 
 @partial(jax.jit, static_argnums=(0, 1))
-def _optimal_kernel(optimum, log_loss, theta, log_c):
-    """``(N_opt, D_opt, D_opt/N_opt, L*)`` per draw and budget, in one compiled kernel (the
-    exponentials fused with the optimum: no intermediate array goes back to the host)."""
+def _optimal_kernel(optimum, log_loss, theta, log_c, slope, log_c_max):
+    """``(N_opt, D_opt, D_opt/N_opt, L*·e^δ)`` per draw and budget, in one compiled kernel
+    (the exponentials fused with the optimum: no intermediate array goes back to the host)."""
     log_n, log_d, log_star = _optimum(optimum, log_loss, theta, log_c)
+    log_star = log_star + discrepancy.log_error(slope, log_c, log_c_max)
     return jnp.exp(log_n), jnp.exp(log_d), jnp.exp(log_d - log_n), jnp.exp(log_star)
 
 
@@ -156,15 +167,23 @@ def _excess_kernel(optimum, log_loss, theta, log_c, log_x):
 
 
 @partial(jax.jit, static_argnums=(0, 1))
-def _reach_kernel(optimum, log_loss, theta, log_target):
-    """``(log C, N_opt, D_opt)`` per draw and target: ``log C`` solves ``log L^*(C) = log L_t``
-    by bisection in ``LOG_C_RANGE``; ``inf`` where the bisection ends more than ``1e-6``
-    away from ``L_t`` (the target is at or below the law's floor)."""
-    shape = jnp.broadcast_shapes(log_target.shape, *(v.shape for v in theta.values()))
+def _reach_kernel(optimum, log_loss, theta, log_target, slope, log_c_max):
+    """``(log C, N_opt, D_opt)`` per draw and target: the smallest ``log C`` in ``LOG_C_RANGE``
+    with ``log L^*(C) + δ(C) = log L_t``, by bisection below the predicted loss's minimum;
+    ``inf`` where the bisection ends more than ``1e-6`` away from ``L_t`` (no compute
+    reaches the target)."""
+
+    def predicted(lc):
+        log_star = _optimum(optimum, log_loss, theta, lc)[2]
+        return log_star + discrepancy.log_error(slope, lc, log_c_max)
+
+    shape = jnp.broadcast_shapes(log_target.shape, slope.shape,
+                                 *(v.shape for v in theta.values()))
     lo, hi = (jnp.full(shape, edge, log_target.dtype) for edge in LOG_C_RANGE)
-    log_c = bisect(lambda lc: log_target - _optimum(optimum, log_loss, theta, lc)[2], lo, hi)
-    log_n, log_d, log_reached = _optimum(optimum, log_loss, theta, log_c)
-    reached = jnp.abs(log_reached - log_target) < 1e-6
+    turn = bisect(lambda lc: predicted(lc + SLOPE_STEP) - predicted(lc - SLOPE_STEP), lo, hi)
+    log_c = bisect(lambda lc: log_target - predicted(lc), lo, turn)
+    log_n, log_d, _ = _optimum(optimum, log_loss, theta, log_c)
+    reached = jnp.abs(predicted(log_c) - log_target) < 1e-6
     log_c, log_n, log_d = (jnp.where(reached, v, jnp.inf) for v in (log_c, log_n, log_d))
     return log_c, jnp.exp(log_n), jnp.exp(log_d)
 
@@ -175,6 +194,11 @@ def _sample_coords(post: Posterior) -> dict:
 
 def _theta3(post: Posterior, group: str | None) -> dict:
     return {k: v[..., None] for k, v in post.theta(group).items()}
+
+
+def _error_args(post: Posterior) -> tuple:
+    """``(slope, log C_max)`` of the discrepancy, for broadcasting against ``(draws, values)``."""
+    return discrepancy.slope(post)[..., None], post.meta["data"]["log_compute_range"][1]
 
 
 def optimal(post: Posterior, compute, group: str | None = None) -> Draws:
@@ -191,7 +215,7 @@ def optimal(post: Posterior, compute, group: str | None = None) -> Draws:
     warn_if_extrapolating(post, log_c)
     with _x64(post):
         n_opt, d_opt, ratio, loss = (np.asarray(v) for v in _optimal_kernel(
-            *_law_fns(post), _theta3(post, group), log_c[None, None]))
+            *_law_fns(post), _theta3(post, group), log_c[None, None], *_error_args(post)))
     dims = (*SAMPLE_DIMS, "budget")
     ds = xr.Dataset(
         {
@@ -207,10 +231,14 @@ def optimal(post: Posterior, compute, group: str | None = None) -> Draws:
 
 
 def predict_loss(post: Posterior, n, d, group: str | None = None, seed: int = 0) -> Draws:
-    """Draws of the mean loss ``L(n, d)`` and of a new measured loss (with noise)."""
+    """Draws of the mean loss ``L(n, d)·e^{δ(C)}`` (the law with its error beyond the fitted
+    compute) and of a new measured loss (with noise)."""
     n, d = np.broadcast_arrays(as_positive(n, "n (parameters)"), as_positive(d, "d (tokens)"))
-    warn_if_extrapolating(post, np.log(6.0 * n * d))
+    log_c = np.log(6.0 * n * d)
+    warn_if_extrapolating(post, log_c)
+    slope, log_c_max = _error_args(post)
     mu = post.log_mean(np.log(n), np.log(d), group=group)
+    mu = mu + discrepancy.log_error(slope, log_c[None, None], log_c_max)
     sigma = post.posterior["sigma"].values[..., None]
     rng = np.random.default_rng(seed)
     if post.meta["likelihood"] == "student_t":
@@ -314,12 +342,14 @@ def efficient_range(post: Posterior, budget: float, tolerance: float = 0.2,
 
 
 def compute_to_reach(post: Posterior, loss, group: str | None = None) -> Draws:
-    """Per draw, the FLOPs whose optimal allocation reaches ``loss`` (nats), with that
-    allocation's ``n_opt`` and ``d_opt``; ``inf`` where the loss is below the law's floor."""
+    """Per draw, the least FLOPs whose optimal allocation reaches ``loss`` (nats), with the
+    law's error beyond the fitted compute (:mod:`bayescale.discrepancy`), and that
+    allocation's ``n_opt`` and ``d_opt``; ``inf`` where no compute reaches the loss."""
     targets = as_positive(loss, "loss (nats/token)")
     with _x64(post):
         log_c, n_opt, d_opt = (np.asarray(v) for v in _reach_kernel(
-            *_law_fns(post), _theta3(post, group), np.log(targets)[None, None]))
+            *_law_fns(post), _theta3(post, group), np.log(targets)[None, None],
+            *_error_args(post)))
     reached = np.isfinite(log_c)
     dims = (*SAMPLE_DIMS, "target_loss")
     ds = xr.Dataset(
@@ -335,7 +365,9 @@ def compute_to_reach(post: Posterior, loss, group: str | None = None) -> Draws:
         share = 1 - reached.mean(axis=(0, 1))
         text = ", ".join(f"{t:g} nats ({u:.0%} of draws)" for t, u, m in
                          zip(targets, share, missed) if m)
-        warnings.warn(f"target losses below the law's floor (E) in some draws: {text}; "
-                      "their compute is inf.", PlanningWarning, stacklevel=3)
+        warnings.warn(f"target losses that no compute reaches in some draws (below the "
+                      f"law's floor E, or beyond where the law's extrapolation error lets "
+                      f"the loss fall): {text}; their compute is inf.", PlanningWarning,
+                      stacklevel=3)
     warn_if_extrapolating(post, log_c[reached])
     return Draws(ds)

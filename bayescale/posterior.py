@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
 
@@ -23,6 +23,7 @@ from jax.scipy.stats import t as student_t
 
 from bayescale import __version__, planning
 from bayescale.curves import run_log_density
+from bayescale.discrepancy import check_extrapolation_error
 from bayescale.draws import SAMPLE_DIMS, Draws, check_ci_prob, eti
 from bayescale.errors import PosteriorFileError
 from bayescale.laws import Law, get_law
@@ -93,7 +94,8 @@ class Posterior:
                 continue
             to_domain = self.law.transform(name)
             spread = post[f"tau_{name}"].values * rng.standard_normal(shape)
-            value = np.asarray(to_domain(to_domain.inv(post[f"mu_{name}"].values) + spread))
+            with jax.enable_x64(post[name].dtype == np.float64):  # keep the draws' precision
+                value = np.asarray(to_domain(to_domain.inv(post[f"mu_{name}"].values) + spread))
             if name in self.law.shear:
                 # the spread sits on the centred intercept: a − α·m ~ Normal(μ_a − μ_α·m, τ_a)
                 exponent, axis = self.law.shear[name]
@@ -186,6 +188,12 @@ class Posterior:
                     "r_hat": float(rhat[name].sel(where)),
                 }
         return pd.DataFrame.from_dict(rows, orient="index")
+
+    def with_extrapolation_error(self, value: float) -> Posterior:
+        """The same posterior with the law's error beyond the fitted compute scaled by
+        ``value`` (0 turns it off) in every loss prediction (:mod:`bayescale.discrepancy`)."""
+        meta = {**self.meta, "extrapolation_error": check_extrapolation_error(value)}
+        return replace(self, meta=meta)
 
     # ---------------------------------------------------------------- queries
     def predict_loss(self, n, d, group: str | None = None, seed: int = 0) -> Draws:

@@ -40,9 +40,11 @@ def test_fit_user_csv_then_plan(tmp_path):
     synthetic_sweep(seed=2).rename(columns={"n_params": "N", "n_tokens": "D"}).to_csv(csv, index=False)
     post = tmp_path / "post.nc"
     result = run("fit", str(csv), "-o", str(post), "--n", "N", "--d", "D", "--chains", "2",
-                 "--warmup", "150", "--draws", "150", "--quiet")
+                 "--warmup", "150", "--draws", "150", "--extrapolation-error", "0.5", "--quiet")
     assert result.returncode == 0, result.stderr
     assert post.exists() and "alpha" in result.stdout
+    from bayescale.posterior import load_posterior
+    assert load_posterior(post).meta["extrapolation_error"] == 0.5
     result = run("plan", "--budget", "1e21", "--posterior", str(post))
     assert result.returncode == 0, result.stderr
     assert "N_opt" in result.stdout
@@ -71,6 +73,14 @@ def test_unknown_source_and_missing_posterior(tmp_path):
     result = run("plan", "--budget", "1e24", "--posterior", str(tmp_path / "nope.nc"))
     assert result.returncode == 2 and "no posterior file" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_bundled_dataset_takes_group_but_not_file_columns(tmp_path, capsys):
+    out = str(tmp_path / "p.nc")
+    assert main(["fit", "routing_clark2022", "-o", out, "--n", "n_params", "--quiet"]) == 2
+    assert "--n name columns of a file" in capsys.readouterr().err
+    assert main(["fit", "routing_clark2022", "-o", out, "--group", "no_such", "--quiet"]) == 2
+    assert "no column 'no_such'" in capsys.readouterr().err
 
 
 def test_datasets_lists_bundled(capsys):

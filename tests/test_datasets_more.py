@@ -70,6 +70,15 @@ def test_routing_tokens_from_steps_and_no_initialisation_rows(sweeps):
     assert not main["group"].str.contains("/k=|/rf=").any()
     assert table.loc[~table["main_grid"], "group"].str.contains("/k=|/rf=").all()
     assert table.groupby("run").size().between(23, 26).all()
+    # architecture = the group without its size label: one law per architecture over sizes
+    without_size = [g.replace(f"/{size}", "", 1) for g, size in
+                    zip(table["group"], table["model_size_label"])]
+    assert (table["architecture"] == without_size).all()
+    regrouped = load_dataset("routing_clark2022", group="architecture")
+    assert len(regrouped.groups) == table["architecture"].nunique() == 60
+    assert regrouped.frame.groupby("group")["n_params"].nunique().max() == 6
+    with pytest.raises(ValueError, match="no column 'shape'"):
+        load_dataset("routing_clark2022", group="shape")
 
 
 def test_gemstones_shapes_and_embedding_free_counts(sweeps):

@@ -59,6 +59,7 @@ def test_partial_pooling_recovers_groups_and_population():
     with pytest.raises(ValueError, match="per group"):
         post.predict_loss(1e9, 2e10)
     assert post.predict_loss(1e9, 2e10, group="new")["loss_mean"].shape == (2, 400, 1)
+    assert {v.dtype for v in post.theta("new").values()} == {post.posterior["alpha"].dtype}
 
 
 def test_pooling_errors_are_clear():

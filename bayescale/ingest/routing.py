@@ -39,10 +39,13 @@ RUN_COLUMNS = [
 ]
 
 
-def _group(row) -> str:
+def _group(row, size: bool = True) -> str:
     """``S-Base/E64/370M``, with ``/k=2`` or ``/rf=1in4`` when k or the routing frequency
-    differ from the main grid (k = 1, every other block routed)."""
-    label = f"{row.router_type}/E{row.num_experts}/{row.model_size_label}"
+    differ from the main grid (k = 1, every other block routed); without the size
+    (``S-Base/E64``) for the architecture."""
+    label = f"{row.router_type}/E{row.num_experts}"
+    if size:
+        label += f"/{row.model_size_label}"
     if row.k != 1:
         label += f"/k={row.k}"
     if not np.isclose(row.routing_frequency, 0.5):
@@ -122,6 +125,7 @@ def build(raw: Path) -> tuple[pd.DataFrame, dict]:
         "group": [_group(row) for row in kept.itertuples()],
         "run": kept["hyper_id"],
         "step": kept["step"],
+        "architecture": [_group(row, size=False) for row in kept.itertuples()],
         **{column: kept[column] for column in RUN_COLUMNS},
         "main_grid": (kept["k"] == 1) & np.isclose(kept["routing_frequency"], 0.5),
         **{f"loss_{name}": kept[f"loss_{name}"] for name in EVAL_SETS},
@@ -153,6 +157,9 @@ def _card(raw_sha256: dict[str, str], facts: dict) -> dict:
         "group": "router type / number of experts / model size, e.g. 'S-Base/E64/370M'; "
                  "ablations of the main grid add '/k=<k>' (experts per token, or widened "
                  "feed-forward for Dense) and '/rf=1in<n>' (one routed block in n)",
+        "architecture": "the group without the model size, e.g. 'S-Base/E64' or "
+                        "'S-Base/E64/k=2': one architecture across base sizes, the unit of "
+                        "a scaling law in N (load_dataset(..., group='architecture'))",
         "run": "hyper_id: one hyperparameter setting, i.e. one training run",
         "step": "optimizer steps completed before the evaluation round",
         "router_type": "Dense, Hash (hash layers), S-Base (Sinkhorn-BASE) or RL-R "
@@ -253,8 +260,9 @@ def _card(raw_sha256: dict[str, str], facts: dict) -> dict:
             "group: '<router_type>/E<num_experts>/<model_size_label>', plus '/k=<k>' when "
             "k != 1 and '/rf=1in<n>' when routing_frequency != 0.5 (1/n rounded exactly: "
             "1in1, 1in4, 1in8, 1in12), so that ablated architectures are not pooled with the "
-            "main grid. Regroup with router_type, num_experts, model_size_label, k and "
-            "routing_frequency, e.g. by router_type alone to fit one law over sizes.",
+            "main grid. architecture: the same label without the size, to pool one law per "
+            "architecture across sizes (load_dataset(..., group='architecture')); or regroup "
+            "with router_type, num_experts, model_size_label, k and routing_frequency.",
             "Rows are sorted by run, then step.",
         ],
         "caveats": [
