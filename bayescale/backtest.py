@@ -20,10 +20,13 @@ small part and scores the predictive intervals for the held-out large runs:
 3. **Predict** each held-out point, with its group for per-group fits (an unseen group:
    ``"new"`` under partial pooling; the per-group bootstrap cannot predict it). Methods:
 
-   ``bayescale``        posterior predictive of a new measurement (law + noise, and a new
-                        run's offset for curve fits),
-   ``bayescale_mean``   the posterior of the law alone (a diagnostic: how much of the
-                        interval is noise),
+   ``bayescale``        posterior predictive of a new measurement (law + its error beyond
+                        the fitted compute + noise, and a new run's offset for curve fits),
+   ``bayescale_mean``   the posterior of the law and its error beyond the fitted compute,
+                        without noise (a diagnostic: how much of the interval is noise),
+   ``bayescale_no_discrepancy``  ``bayescale`` without the law's error beyond the fitted
+                        compute (:mod:`bayescale.discrepancy`; a diagnostic of what that
+                        term does; absent when the fit's ``extrapolation_error`` is 0),
    ``bootstrap``        bootstrap distribution of the law's prediction (no noise),
    ``bootstrap_noise``  the same plus Normal noise at each replicate's residual scale.
 
@@ -61,7 +64,8 @@ from bayescale.sweep import Sweep
 
 SPLITS = ("compute", "n_params")
 DEFAULT_FRAC = 0.75
-METHODS = ("bayescale", "bayescale_mean", "bootstrap", "bootstrap_noise")
+METHODS = ("bayescale", "bayescale_mean", "bayescale_no_discrepancy", "bootstrap",
+           "bootstrap_noise")
 #: Columns of :attr:`BacktestResult.table`; ``coverage_<level>`` repeats per level.
 TABLE_COLUMNS = ("method", "group", "n_train", "n_test", "extrapolation", "coverage_*",
                  "are_median", "are_mean", "bias", "width")
@@ -366,6 +370,9 @@ def backtest(
     fit_seconds = time.perf_counter() - started
     samples = dict(zip(("bayescale", "bayescale_mean"),
                        _bayes_samples(post, test, grouped, seed)))
+    if post.meta["extrapolation_error"] > 0:
+        samples["bayescale_no_discrepancy"] = _bayes_samples(
+            post.with_extrapolation_error(0.0), test, grouped, seed)[0]
     boots, boot_seconds = {}, 0.0
     if baseline:
         started = time.perf_counter()

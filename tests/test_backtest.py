@@ -144,8 +144,8 @@ def test_backtest_table_has_the_documented_columns(small_backtest):
     expected = [c for c in TABLE_COLUMNS if c != "coverage_*"]
     expected[5:5] = ["coverage_50", "coverage_80", "coverage_90"]
     assert list(table.columns) == expected
-    assert list(table["method"]) == ["bayescale", "bayescale_mean", "bootstrap",
-                                     "bootstrap_noise"]
+    assert list(table["method"]) == ["bayescale", "bayescale_mean", "bayescale_no_discrepancy",
+                                     "bootstrap", "bootstrap_noise"]
     assert (table["group"] == "all").all()
 
 
@@ -161,7 +161,7 @@ def test_backtest_scores_are_sane(small_backtest):
     assert split["extrapolation"] > 1
     assert table["extrapolation"].iloc[0] == pytest.approx(split["extrapolation"])
     points = small_backtest.points
-    assert len(points) == 4 * split["n_test"]
+    assert len(points) == 5 * split["n_test"]
     assert (points["compute_ratio"] > 1).all()
     inside = (points["lower_90"] <= points["median"]) & (points["median"] <= points["upper_90"])
     assert inside.all()

@@ -223,8 +223,12 @@ def write_report(results: dict, seconds: dict, check: dict | None, path: Path,
         "best of Hoffmann's 4,500 grid starts; "
         f"{N_BOOT} bootstrap refits from the best start; `bayescale/baseline.py`).",
         "",
-        "Methods: `bayescale` = posterior predictive of a new measured loss; "
-        "`bayescale_mean` = posterior of the law alone (no noise; a diagnostic); "
+        "Methods: `bayescale` = posterior predictive of a new measured loss, with the "
+        "law's error beyond the fitted compute (`bayescale/discrepancy.py`: per draw, "
+        "c·σ·z per e-fold of compute past the largest fitted run, z ~ Normal(0, 1), c = 1); "
+        "`bayescale_mean` = the same without the measurement noise (a diagnostic); "
+        "`bayescale_no_discrepancy` = `bayescale` without the law's error term, i.e. what "
+        "bayescale reported before that term was added; "
         "`bootstrap` = bootstrap distribution of the law's prediction (what is usually "
         "reported; ignores observation noise); `bootstrap_noise` = the same plus Normal "
         "noise at each replicate's robust residual scale.",
