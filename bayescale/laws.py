@@ -112,6 +112,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+import jax
 import jax.numpy as jnp
 import numpyro.distributions as dist
 from numpyro.distributions.transforms import biject_to
@@ -196,11 +197,13 @@ def _factory(prior) -> Callable[[], dist.Distribution]:
 
 
 def chinchilla_log_loss(theta: Theta, log_n, log_d):
-    """``log(E + A/N^α + B/D^β)`` computed as a log-sum-exp."""
-    return jnp.logaddexp(
-        theta["e"],
-        jnp.logaddexp(theta["a"] - theta["alpha"] * log_n, theta["b"] - theta["beta"] * log_d),
-    )
+    """``log(E + A/N^α + B/D^β)`` as one three-term log-sum-exp: shifted by the largest
+    term (held constant for gradients, as in ``logsumexp``), three exponentials and one log,
+    where two nested ``logaddexp`` need two of each."""
+    terms = (theta["e"], theta["a"] - theta["alpha"] * log_n, theta["b"] - theta["beta"] * log_d)
+    top = jax.lax.stop_gradient(jnp.maximum(jnp.maximum(terms[0], terms[1]), terms[2]))
+    return top + jnp.log(jnp.exp(terms[0] - top) + jnp.exp(terms[1] - top)
+                         + jnp.exp(terms[2] - top))
 
 
 def chinchilla_optimum(theta: Theta, log_c):

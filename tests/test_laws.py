@@ -32,6 +32,19 @@ def test_log_loss_matches_direct_formula():
     assert math.isclose(got, math.log(direct), rel_tol=1e-6)
 
 
+def test_log_loss_gradient_is_the_softmax_of_its_terms():
+    # the shift by the largest term is held constant for gradients: they must still be exact
+    theta = {"e": 0.5, "a": 6.0, "alpha": 0.34, "b": 7.6, "beta": 0.37}
+    log_n, log_d = math.log(3e8), math.log(6e9)
+    with jax.enable_x64(True):
+        grad = jax.grad(lambda t: CHINCHILLA.log_loss(t, log_n, log_d))(theta)
+    terms = np.array([0.5, 6.0 - 0.34 * log_n, 7.6 - 0.37 * log_d])
+    w = np.exp(terms - terms.max()) / np.exp(terms - terms.max()).sum()
+    expected = {"e": w[0], "a": w[1], "alpha": -w[1] * log_n, "b": w[2], "beta": -w[2] * log_d}
+    for name, value in expected.items():
+        assert float(grad[name]) == pytest.approx(value, rel=1e-12), name
+
+
 def test_float32_is_safe_at_frontier_scale():
     # log space keeps float32 accurate where N**alpha would lose digits: N = 1e12, D = 1e14.
     theta = {k: np.float32(v) for k, v in
