@@ -35,9 +35,11 @@ def human(value: float, unit: str) -> str:
 
 
 def _posterior(args):
+    from bayescale.compilation_cache import use_compilation_cache
     from bayescale.posterior import load_posterior
     from bayescale.reference import load_reference, reference_names
 
+    use_compilation_cache()  # the planning kernels compile once per law and shape
     if args.posterior:
         return load_posterior(args.posterior), str(args.posterior)
     name = args.dataset or "chinchilla"

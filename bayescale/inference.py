@@ -9,13 +9,11 @@ the law is evaluated in log space, so float32 stays accurate at N â‰ˆ 1e12, C â‰
 
 from __future__ import annotations
 
-import os
 import time
 import warnings
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from functools import partial
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -26,6 +24,7 @@ from numpyro.distributions.transforms import biject_to
 from numpyro.infer import MCMC, NUTS, init_to_uniform
 
 from bayescale import __version__
+from bayescale.compilation_cache import use_compilation_cache
 from bayescale.curves import (CURVE_MIN_FRACTION, draw_run_offsets, drop_early_checkpoints,
                               is_curves)
 from bayescale.discrepancy import EXTRAPOLATION_ERROR, check_extrapolation_error
@@ -38,18 +37,6 @@ from bayescale.priors import describe, noise_params, resolve_priors
 from bayescale.sweep import Sweep
 
 MAX_TREE_DEPTH = 10
-CACHE_ENV = "BAYESCALE_JAX_CACHE"
-
-
-def use_compilation_cache() -> None:
-    """Point JAX's persistent compilation cache at ``$BAYESCALE_JAX_CACHE`` (default
-    ``~/.cache/bayescale/jax``) unless the user configured one; ``BAYESCALE_JAX_CACHE=off``
-    disables it. A second fit of the same model and data shape then skips XLA compilation."""
-    location = os.environ.get(CACHE_ENV, str(Path.home() / ".cache" / "bayescale" / "jax"))
-    if location == "off" or jax.config.jax_compilation_cache_dir:
-        return
-    jax.config.update("jax_compilation_cache_dir", location)
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
 
 
 def select_device(device: str | None) -> jax.Device:

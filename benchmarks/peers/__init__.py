@@ -42,7 +42,7 @@ class Engine:
 
 
 ENGINES = {engine.name: engine for engine in (
-    Engine("bayescale", "bayescale_engine", "bs.fit: sheared, dense mass, init_to_median, "
+    Engine("bayescale", "bayescale_engine", "bs.fit: sheared, dense mass, init_near_prior_mean, "
            "vectorised chains", ("bayescale",)),
     Engine("numpyro", "numpyro_engine", "NumPyro NUTS defaults: plain, diagonal mass, "
            "init_to_uniform, sequential chains", ("numpyro",)),
