@@ -209,23 +209,11 @@ def _score(samples: np.ndarray, observed: np.ndarray, levels) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def _new_run_noise(post, shape, rng) -> np.ndarray:
-    """Log-loss noise of a checkpoint of a new run, per draw: run offset plus point noise,
-    which the curve likelihood makes Normal or Student-t with scale ``sqrt(σ² + σ_run²)``
-    (:mod:`bayescale.curves`)."""
-    post = post.posterior
-    scale = np.hypot(post["sigma"].values, post["sigma_run"].values).reshape(-1, 1)
-    if "nu" not in post:
-        return scale * rng.standard_normal(shape)
-    return scale * rng.standard_t(post["nu"].values.reshape(-1, 1), shape)
-
-
 def _bayes_samples(post, test: pd.DataFrame, grouped: bool, seed: int):
     """Per-point predictive and law-only draws ``(samples, points)`` of the posterior."""
     n, d = test["n_params"].to_numpy(float), test["n_tokens"].to_numpy(float)
     labels = test["group"].to_numpy(str) if grouped else np.full(len(test), "all")
     fitted = post.groups_fitted
-    rng = np.random.default_rng(seed + 1)
     parts = []
     for label in pd.unique(labels):
         where = labels == label
@@ -242,8 +230,6 @@ def _bayes_samples(post, test: pd.DataFrame, grouped: bool, seed: int):
             draws = post.predict_loss(n[where], d[where], group=group, seed=seed)
         pred = draws["loss_predictive"].values.reshape(-1, int(where.sum()))
         law = draws["loss_mean"].values.reshape(-1, int(where.sum()))
-        if "sigma_run" in post.posterior:
-            pred = law * np.exp(_new_run_noise(post, pred.shape, rng))
         parts.append((where, pred, law))
     size = parts[0][1].shape[0]
     predictive, mean = np.empty((size, len(test))), np.empty((size, len(test)))

@@ -232,14 +232,16 @@ def optimal(post: Posterior, compute, group: str | None = None) -> Draws:
 
 def predict_loss(post: Posterior, n, d, group: str | None = None, seed: int = 0) -> Draws:
     """Draws of the mean loss ``L(n, d)·e^{δ(C)}`` (the law with its error beyond the fitted
-    compute) and of a new measured loss (with noise)."""
+    compute) and of a new run's measured loss: with noise of scale σ, or for training
+    curves ``sqrt(σ² + σ_run²)`` (a new run's offset and its checkpoint's noise,
+    :mod:`bayescale.curves`), Normal or Student-t as the fit's likelihood."""
     n, d = np.broadcast_arrays(as_positive(n, "n (parameters)"), as_positive(d, "d (tokens)"))
     log_c = np.log(6.0 * n * d)
     warn_if_extrapolating(post, log_c)
     slope, log_c_max = _error_args(post)
     mu = post.log_mean(np.log(n), np.log(d), group=group)
     mu = mu + discrepancy.log_error(slope, log_c[None, None], log_c_max)
-    sigma = post.posterior["sigma"].values[..., None]
+    sigma = discrepancy.new_run_scale(post)[..., None]
     rng = np.random.default_rng(seed)
     if post.meta["likelihood"] == "student_t":
         nu = np.broadcast_to(post.posterior["nu"].values[..., None], mu.shape)

@@ -120,6 +120,16 @@ def test_run_offsets_widen_intervals_that_independence_makes_too_narrow():
     # about sqrt(8/64) = 0.35. (α is pinned by differences between runs, which both models
     # see, so its interval shrinks less.)
     assert width(naive, "e") < 0.6 * width(curves, "e")
+    # a new run's measured loss carries a new offset: its predictive scale per draw is
+    # sqrt(σ² + σ_run²), here ~7x σ alone. Scaled by it, the draws are Student-t(ν): the
+    # interquartile range is 1.35 (Normal) to 1.63 (ν = 2); 800 draws give it an sd of
+    # ~0.08, so (1.1, 1.9) is over 3 sds from both ends.
+    pred = curves.predict_loss(5e8, 1e10)
+    noise = np.log(pred["loss_predictive"].values / pred["loss_mean"].values)[..., 0]
+    post = curves.posterior
+    scaled = noise / np.hypot(post["sigma"].values, post["sigma_run"].values)
+    q1, q3 = np.quantile(scaled, [0.25, 0.75])
+    assert 1.1 < q3 - q1 < 1.9, (q1, q3)
 
 
 def test_early_checkpoints_are_excluded_by_default_and_reported():
