@@ -269,12 +269,9 @@ def _fitted_points(post: Posterior) -> tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
 def _loss_draws(post: Posterior, n, d) -> np.ndarray:
-    """Per-draw mean loss ``(chain, draw, point)`` at ``(n, d)``; warns like every query
-    when ``6ND`` lies far beyond the fitted compute."""
-    n, d = np.broadcast_arrays(np.asarray(n, float), np.asarray(d, float))
-    log_n, log_d = np.log(n), np.log(d)
-    planning.warn_if_extrapolating(post, np.log(6.0) + log_n + log_d)
-    return np.exp(post.log_mean(log_n, log_d))
+    """Per-draw mean loss ``(chain, draw, point)`` at ``(n, d)``, with the law's error beyond
+    the fitted compute, as :meth:`Posterior.predict_loss` gives it (and warns)."""
+    return post.predict_loss(n, d)["loss_mean"].values
 
 
 def _log_axes(ax, x=True, y=False):
