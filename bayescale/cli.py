@@ -23,6 +23,8 @@ import textwrap
 import warnings
 from pathlib import Path
 
+from bayescale.discrepancy import EXTRAPOLATION_ERROR
+
 USER_ERRORS = (ValueError, TypeError, FileExistsError, FileNotFoundError, KeyError)
 
 
@@ -193,11 +195,10 @@ def cmd_fit(args) -> int:
             f"{sorted(list_datasets()['name'])}."
         )
     vary = tuple(args.vary.split(",")) if args.vary else None
-    options = ({} if args.extrapolation_error is None
-               else {"extrapolation_error": args.extrapolation_error})
     post = fit(sweep, law=args.law, likelihood=args.likelihood, pooling=args.pooling, vary=vary,
                chains=args.chains, warmup=args.warmup, draws=args.draws, seed=args.seed,
-               device=args.device, progress=not args.quiet, **options)
+               device=args.device, extrapolation_error=args.extrapolation_error,
+               progress=not args.quiet)
     post.save(out, overwrite=args.overwrite)
     print(f"wrote {out} ({post.meta['sampler']['seconds']:.1f} s sampling)")
     print(post.summary(ci_prob=0.9).round(4).to_string())
@@ -389,9 +390,10 @@ def parser() -> argparse.ArgumentParser:
                    help="one law (none), hierarchical over groups (partial), or one per group")
     p.add_argument("--vary", help="with --pooling partial: comma-separated parameters that vary "
                    "by group (default: all)")
-    p.add_argument("--extrapolation-error", type=float, default=None,
+    p.add_argument("--extrapolation-error", type=float, default=EXTRAPOLATION_ERROR,
                    help="scale of the law's error beyond the fitted compute in loss "
-                   "predictions, per e-fold in units of the noise (default 1; 0 turns it off)")
+                   f"predictions, per e-fold in units of the noise (default "
+                   f"{EXTRAPOLATION_ERROR:g}; 0 turns it off)")
     p.add_argument("--overwrite", action="store_true", help="replace the output file")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=cmd_fit)
