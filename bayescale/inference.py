@@ -9,6 +9,7 @@ the law is evaluated in log space, so float32 stays accurate at N ≈ 1e12, C �
 
 from __future__ import annotations
 
+import math
 import time
 import warnings
 from collections.abc import Mapping
@@ -21,7 +22,9 @@ import numpy as np
 import numpyro.distributions as dist
 import xarray as xr
 from numpyro.distributions.transforms import biject_to
+from numpyro import handlers
 from numpyro.infer import MCMC, NUTS, init_to_uniform
+from numpyro.infer.hmc_util import build_adaptation_schedule
 
 from bayescale import __version__
 from bayescale.compilation_cache import use_compilation_cache
@@ -37,6 +40,7 @@ from bayescale.priors import describe, noise_params, resolve_priors
 from bayescale.sweep import Sweep
 
 MAX_TREE_DEPTH = 10
+DRAWS_PER_DIMENSION = 2
 
 
 def select_device(device: str | None) -> jax.Device:
@@ -81,6 +85,38 @@ def init_near_prior_mean(site=None, radius: float = 0.2):
     u = dist.Uniform(-1.0, 1.0)(rng_key=site["kwargs"]["rng_key"],
                                 sample_shape=site["kwargs"]["sample_shape"] + jnp.shape(start))
     return to_support(jnp.where(jnp.isfinite(start), start + radius * u, 2.0 * u))
+
+
+def latent_size(model, kwargs) -> int:
+    """Number of sampled (unobserved) scalars of ``model`` called with ``kwargs``, from an
+    abstract trace (``jax.eval_shape``: nothing is computed or compiled)."""
+
+    def ones(site):  # a value for every sampled site instead of a draw
+        return jnp.ones(site["fn"].shape()) if site["type"] == "sample" else None
+
+    def latent_values(kw):
+        trace = handlers.trace(handlers.substitute(model, substitute_fn=ones)).get_trace(**kw)
+        return [site["value"] for site in trace.values()
+                if site["type"] == "sample" and not site["is_observed"]]
+
+    return sum(math.prod(v.shape) for v in jax.eval_shape(latent_values, kwargs))
+
+
+def regularize_mass_matrix(n_latent: int, warmup: int) -> bool:
+    r"""Whether each warmup window's covariance estimate is shrunk towards ``1e-3·I``.
+
+    NumPyro copies Stan's rule, ``Σ̂ ← n/(n+5)·Σ̂ + 1e-3·5/(n+5)·I``. The shrinkage is an
+    absolute amount: next to posterior variances near 1e-4 (a well-measured irreducible
+    loss) it spoils the dense estimate of a strongly correlated posterior, and on the
+    flagship fit NUTS then takes 26 gradients per draw against 6.9 without it
+    (``benchmarks/mass_matrix.py``). Unshrunk, a window needs more draws than latent
+    dimensions or its estimate is singular, so the shrinkage stays on where the shortest
+    window of NumPyro's schedule holds fewer than ``DRAWS_PER_DIMENSION`` draws per
+    dimension (e.g. hierarchical fits with many groups).
+    """
+    windows = build_adaptation_schedule(warmup)[1:-1]  # between the fast buffers
+    shortest = min((w.end - w.start + 1 for w in windows), default=0)
+    return shortest < DRAWS_PER_DIMENSION * n_latent
 
 
 def _check_size(sweep: Sweep, law: Law, n_noise: int) -> None:
@@ -189,8 +225,11 @@ def fit(
     centre = {"n": float(data["log_n"].mean()), "d": float(data["log_d"].mean())}
     model = partial(scaling_model, law=law, priors=prior_dists, likelihood=likelihood,
                     pooling=pooling, vary=vary, n_groups=max(len(groups), 1), n_runs=len(runs))
+    n_latent = latent_size(model, {**args, "centre": centre})
+    regularize = regularize_mass_matrix(n_latent, warmup)
     kernel = NUTS(model, dense_mass=dense_mass, target_accept_prob=target_accept,
-                  max_tree_depth=MAX_TREE_DEPTH, init_strategy=init_near_prior_mean)
+                  max_tree_depth=MAX_TREE_DEPTH, init_strategy=init_near_prior_mean,
+                  regularize_mass_matrix=regularize)
     # Data and centring are jit arguments, not constants, so one compiled sampler serves
     # every sweep of the same size (and the persistent cache serves the next process).
     mcmc = MCMC(kernel, num_warmup=warmup, num_samples=draws, num_chains=chains,
@@ -257,6 +296,7 @@ def fit(
             "algorithm": "NUTS", "chains": chains, "warmup": warmup, "draws": draws,
             "seed": seed, "target_accept": target_accept, "dense_mass": dense_mass,
             "max_tree_depth": MAX_TREE_DEPTH, "chain_method": "vectorized",
+            "latent_dimensions": n_latent, "regularize_mass_matrix": regularize,
             "device": device_obj.platform, "precision": precision,
             "seconds": round(seconds, 3),
         },
