@@ -163,3 +163,30 @@ def test_single_model_size_is_reported_as_prior_dominated():
                           progress=False)
     assert any("prior-dominated" in w for w in post.warnings)
     assert caught
+
+
+def test_mass_matrix_shrinkage_only_where_warmup_windows_are_short():
+    from functools import partial
+
+    from bayescale.inference import latent_size, regularize_mass_matrix
+    from bayescale.laws import get_law
+    from bayescale.model import scaling_model
+    from bayescale.priors import resolve_priors
+
+    # NumPyro's shortest warmup window is 25 draws at warmup 1000 (and at 200): an
+    # unshrunk covariance estimate needs 2 draws per latent dimension, so up to 12.
+    assert not regularize_mass_matrix(7, 1000) and not regularize_mass_matrix(12, 200)
+    assert regularize_mass_matrix(13, 1000)
+    assert regularize_mass_matrix(3, 10)  # too short a warmup for any slow window
+    law = get_law("chinchilla")
+    data = {"log_n": np.full(30, 20.0), "log_d": np.full(30, 23.0), "log_loss": np.zeros(30),
+            "group": np.arange(30) % 4, "centre": {"n": 20.0, "d": 23.0}}
+    pooled = partial(scaling_model, law=law, likelihood="student_t", pooling="none", vary=(),
+                     n_groups=1, n_runs=0, priors=resolve_priors(law, "student_t", None))
+    assert latent_size(pooled, data) == 7  # e, a, α, b, β, σ, ν
+    vary = ("e", "alpha")
+    partial_model = partial(scaling_model, law=law, likelihood="student_t", pooling="partial",
+                            vary=vary, n_groups=4, n_runs=0,
+                            priors=resolve_priors(law, "student_t", None, vary=vary))
+    # μ and τ of e and α, their 4 group deviations each, shared a, b, β, and σ, ν
+    assert latent_size(partial_model, data) == 4 + 8 + 3 + 2
