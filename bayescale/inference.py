@@ -21,8 +21,8 @@ import jax.numpy as jnp
 import numpy as np
 import numpyro.distributions as dist
 import xarray as xr
-from numpyro.distributions.transforms import biject_to
 from numpyro import handlers
+from numpyro.distributions.transforms import biject_to
 from numpyro.infer import MCMC, NUTS, init_to_uniform
 from numpyro.infer.hmc_util import build_adaptation_schedule
 
