@@ -64,8 +64,6 @@ from bayescale.sweep import Sweep
 
 SPLITS = ("compute", "n_params")
 DEFAULT_FRAC = 0.75
-METHODS = ("bayescale", "bayescale_mean", "bayescale_no_discrepancy", "bootstrap",
-           "bootstrap_noise")
 #: Columns of :attr:`BacktestResult.table`; ``coverage_<level>`` repeats per level.
 TABLE_COLUMNS = ("method", "group", "n_train", "n_test", "extrapolation", "coverage_*",
                  "are_median", "are_mean", "bias", "width")
