@@ -6,6 +6,10 @@
 
 __version__ = "0.1.0"
 
+from bayescale.devices import use_cpu_cores  # noqa: E402
+
+use_cpu_cores()  # before anything runs JAX: one CPU device per core, for parallel chains
+
 from bayescale.backtest import BacktestResult, backtest  # noqa: E402
 from bayescale.comparison import compare  # noqa: E402
 from bayescale.datasets import dataset_card, list_datasets, load_dataset  # noqa: E402

@@ -1,8 +1,10 @@
 """Running NUTS: devices, precision, vectorized chains, and packing the result.
 
-``fit`` is the one entry point. Chains run vectorized on one device (``vmap`` over the
-chain axis); the data go to the device once. The CPU is the default device; pass
-``device="gpu"`` for a GPU (falls back to the CPU with a warning that names the fix).
+``fit`` is the one entry point. The chains split evenly over the chosen platform's
+devices (the CPU's cores, or several GPUs) and run vectorized within each (``vmap`` over
+the chain axis; :mod:`bayescale.devices`); the data go to the devices once. The CPU is the
+default; pass ``device="gpu"`` for a GPU (falls back to the CPU with a warning that names
+the fix).
 Precision defaults to float64 on the CPU (it costs little there) and float32 on a GPU;
 the law is evaluated in log space, so float32 stays accurate at N ≈ 1e12, C ≈ 1e26.
 """
@@ -11,7 +13,6 @@ from __future__ import annotations
 
 import math
 import time
-import warnings
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from functools import partial
@@ -28,10 +29,10 @@ from numpyro.infer.hmc_util import build_adaptation_schedule
 
 from bayescale import __version__
 from bayescale.compilation_cache import use_compilation_cache
-from bayescale.curves import (CURVE_MIN_FRACTION, draw_run_offsets, drop_early_checkpoints,
-                              is_curves)
-from bayescale.discrepancy import EXTRAPOLATION_ERROR, check_extrapolation_error
+from bayescale.curves import CURVE_MIN_FRACTION, draw_run_offsets, drop_early_checkpoints, is_curves
+from bayescale.devices import chain_map, select_device
 from bayescale.diagnostics import diagnose, prior_dominated, problems, warn_all
+from bayescale.discrepancy import EXTRAPOLATION_ERROR, check_extrapolation_error
 from bayescale.errors import SweepValidationError
 from bayescale.laws import Law, get_law
 from bayescale.model import POOLING, scaling_model
@@ -41,25 +42,6 @@ from bayescale.sweep import Sweep
 
 MAX_TREE_DEPTH = 10
 DRAWS_PER_DIMENSION = 2
-
-
-def select_device(device: str | None) -> jax.Device:
-    """The JAX device for ``device`` in {None, "cpu", "gpu"}; never chosen at import."""
-    if device in (None, "cpu"):
-        return jax.devices("cpu")[0]
-    if device != "gpu":
-        raise ValueError(f"unknown device {device!r}; choose 'cpu' or 'gpu'.")
-    try:
-        return jax.devices("gpu")[0]
-    except RuntimeError:
-        warnings.warn(
-            "device='gpu' was asked for but JAX sees no GPU; sampling on the CPU instead. "
-            "Fix: pip install 'bayescale[gpu]' (JAX's CUDA build) on a machine with an "
-            "NVIDIA driver.",
-            UserWarning,
-            stacklevel=3,
-        )
-        return jax.devices("cpu")[0]
 
 
 def init_near_prior_mean(site=None, radius: float = 0.2):
@@ -232,8 +214,9 @@ def fit(
                   regularize_mass_matrix=regularize)
     # Data and centring are jit arguments, not constants, so one compiled sampler serves
     # every sweep of the same size (and the persistent cache serves the next process).
+    chain_method, n_dev = chain_map(jax.devices(device_obj.platform), chains)
     mcmc = MCMC(kernel, num_warmup=warmup, num_samples=draws, num_chains=chains,
-                chain_method="vectorized", progress_bar=progress, jit_model_args=True)
+                chain_method=chain_method, progress_bar=progress, jit_model_args=True)
     use_compilation_cache()
     started = time.perf_counter()
     with jax.enable_x64(precision == "float64"), jax.default_device(device_obj):
@@ -295,7 +278,10 @@ def fit(
         "sampler": {
             "algorithm": "NUTS", "chains": chains, "warmup": warmup, "draws": draws,
             "seed": seed, "target_accept": target_accept, "dense_mass": dense_mass,
-            "max_tree_depth": MAX_TREE_DEPTH, "chain_method": "vectorized",
+            "max_tree_depth": MAX_TREE_DEPTH,
+            "chain_method": ("vectorized" if n_dev == 1 else "parallel" if n_dev == chains
+                             else "parallel devices, vectorized within each"),
+            "devices": n_dev,
             "latent_dimensions": n_latent, "regularize_mass_matrix": regularize,
             "device": device_obj.platform, "precision": precision,
             "seconds": round(seconds, 3),

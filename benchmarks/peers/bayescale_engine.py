@@ -1,8 +1,10 @@
 """bayescale itself: ``bs.fit(sweep, progress=False)`` with the given sampler settings.
 
 Its defaults: sheared intercepts, dense mass matrix, ``init_near_prior_mean``, chains
-vectorised on one device, float64 on the CPU, JAX's persistent compilation cache at
-``$BAYESCALE_JAX_CACHE`` (``off`` disables it; the benchmark's cold mode does).
+split over one CPU device per core (``$BAYESCALE_CPU_DEVICES`` overrides the count;
+``bayescale.devices``) and vectorised within each, float64 on the CPU, JAX's persistent
+compilation cache at ``$BAYESCALE_JAX_CACHE`` (``off`` disables it; the benchmark's cold
+mode does).
 
 Timing: ``wall`` is the whole ``bs.fit`` call (validation, compile, sampling,
 diagnostics, packing the posterior); ``compile`` is JAX's compile time inside it
@@ -41,7 +43,8 @@ def run(problem: Problem, settings: Settings) -> dict:
         **clock.figures(),
         "config": {"parameterisation": "sheared", "mass_matrix": "dense" if
                    sampler["dense_mass"] else "diagonal", "init": "init_near_prior_mean",
-                   "chain_method": sampler["chain_method"], "precision": sampler["precision"]},
+                   "chain_method": sampler["chain_method"],
+                   "devices": sampler["devices"], "precision": sampler["precision"]},
         "warnings": sorted({str(w.message) for w in caught}),
         **draw_figures({p: post.posterior[p].values for p in LAW_PARAMS},
                        stats["diverging"].values, stats["n_steps"].values),
