@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import partial
 
@@ -146,6 +147,53 @@ def _dims(name: str, grouped: tuple) -> tuple:
     return ("chain", "draw", "group") if name in grouped else ("chain", "draw")
 
 
+@dataclass(frozen=True)
+class ModelInputs:
+    """What NUTS runs: ``model(**args, centre=centre)``, the priors bound into ``model``,
+    with the sweep it was built from (early checkpoints dropped) and the labels of the
+    integer ``group`` and ``run`` codes in ``args``."""
+
+    sweep: Sweep
+    law: Law
+    pooling: str
+    vary: tuple
+    groups: list
+    runs: list
+    priors: dict
+    model: Callable
+    args: dict
+    centre: dict
+
+
+def model_inputs(sweep: Sweep, law: str | Law = "chinchilla", *, pooling: str = "none",
+                 vary=None, min_fraction: float = CURVE_MIN_FRACTION,
+                 priors: Mapping[str, dist.Distribution] | None = None,
+                 likelihood: str = "student_t") -> ModelInputs:
+    """The model and data arrays that :func:`fit` samples (its arguments of the same
+    names), validated; for benchmarks and checks that evaluate the model's density."""
+    law = get_law(law)
+    pooling, vary, groups = _structure(sweep, law, pooling, vary)
+    curves = is_curves(sweep)
+    if curves and min_fraction > 0:
+        sweep = drop_early_checkpoints(sweep, min_fraction)
+    prior_dists = resolve_priors(law, likelihood, priors,
+                                 vary=vary if pooling == "partial" else (), runs=curves)
+    _check_size(sweep, law, len(noise_params(likelihood)))
+    fit_frame = sweep.fit_frame
+    data = sweep.arrays()
+    args = {k: data[k] for k in ("log_n", "log_d", "log_loss")}
+    runs = sorted(fit_frame["run"].astype(str).unique()) if curves else []
+    if groups:
+        args["group"] = np.searchsorted(groups, fit_frame["group"].to_numpy(str))
+    if runs:
+        args["run"] = np.searchsorted(runs, fit_frame["run"].astype(str).to_numpy())
+    centre = {"n": float(data["log_n"].mean()), "d": float(data["log_d"].mean())}
+    model = partial(scaling_model, law=law, priors=prior_dists, likelihood=likelihood,
+                    pooling=pooling, vary=vary, n_groups=max(len(groups), 1), n_runs=len(runs))
+    return ModelInputs(sweep=sweep, law=law, pooling=pooling, vary=vary, groups=groups,
+                       runs=runs, priors=prior_dists, model=model, args=args, centre=centre)
+
+
 def fit(
     sweep: Sweep,
     law: str | Law = "chinchilla",
@@ -174,8 +222,8 @@ def fit(
     run) gets a run-level offset, and its checkpoints before ``min_fraction`` of the run's
     final tokens are excluded (with a warning; 0 keeps them). ``priors`` replaces any
     default prior by name with a NumPyro distribution. The same ``seed`` gives the same
-    draws on the same device and precision. Sampling problems are raised as
-    ``ConvergenceWarning`` and kept on the result. ``extrapolation_error`` scales the
+    draws on the same device, number of devices and precision. Sampling problems are
+    raised as ``ConvergenceWarning`` and kept on the result. ``extrapolation_error`` scales the
     law's error beyond the fitted compute that loss predictions carry (per e-fold of
     compute, in units of the noise scale; 0 turns it off; :mod:`bayescale.discrepancy`).
     """
@@ -184,29 +232,16 @@ def fit(
                         "with bs.Sweep.from_frame(df, ...) or bs.read_sweep(path).")
     law = get_law(law)
     extrapolation_error = check_extrapolation_error(extrapolation_error)
-    pooling, vary, groups = _structure(sweep, law, pooling, vary)
-    curves = is_curves(sweep)
-    if curves and min_fraction > 0:
-        sweep = drop_early_checkpoints(sweep, min_fraction)
-    prior_dists = resolve_priors(law, likelihood, priors,
-                                 vary=vary if pooling == "partial" else (), runs=curves)
-    _check_size(sweep, law, len(noise_params(likelihood)))
+    inputs = model_inputs(sweep, law, pooling=pooling, vary=vary, min_fraction=min_fraction,
+                          priors=priors, likelihood=likelihood)
+    sweep, pooling, vary, groups, runs = (inputs.sweep, inputs.pooling, inputs.vary,
+                                          inputs.groups, inputs.runs)
+    model, args, centre, prior_dists = inputs.model, inputs.args, inputs.centre, inputs.priors
     device_obj = select_device(device)
     precision = precision or ("float64" if device_obj.platform == "cpu" else "float32")
     if precision not in ("float32", "float64"):
         raise ValueError(f"precision must be 'float32' or 'float64', got {precision!r}.")
 
-    fit_frame = sweep.fit_frame
-    data = sweep.arrays()
-    args = {k: data[k] for k in ("log_n", "log_d", "log_loss")}
-    runs = sorted(fit_frame["run"].astype(str).unique()) if curves else []
-    if groups:
-        args["group"] = np.searchsorted(groups, fit_frame["group"].to_numpy(str))
-    if runs:
-        args["run"] = np.searchsorted(runs, fit_frame["run"].astype(str).to_numpy())
-    centre = {"n": float(data["log_n"].mean()), "d": float(data["log_d"].mean())}
-    model = partial(scaling_model, law=law, priors=prior_dists, likelihood=likelihood,
-                    pooling=pooling, vary=vary, n_groups=max(len(groups), 1), n_runs=len(runs))
     n_latent = latent_size(model, {**args, "centre": centre})
     regularize = regularize_mass_matrix(n_latent, warmup)
     kernel = NUTS(model, dense_mass=dense_mass, target_accept_prob=target_accept,
@@ -256,11 +291,11 @@ def fit(
     messages += [weak] if weak else []
     warn_all(messages)
 
-    point = {"point": np.arange(len(fit_frame))}
-    observed = xr.Dataset({"log_loss": ("point", data["log_loss"])}, coords=point)
+    point = {"point": np.arange(len(args["log_loss"]))}
+    observed = xr.Dataset({"log_loss": ("point", args["log_loss"])}, coords=point)
     constant = xr.Dataset({k: ("point", v) for k, v in args.items() if k != "log_loss"},
                           coords=point)
-    log_compute = np.log(6.0) + data["log_n"] + data["log_d"]
+    log_compute = np.log(6.0) + args["log_n"] + args["log_d"]
     meta = {
         "bayescale_version": __version__,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -269,7 +304,7 @@ def fit(
         "likelihood": likelihood,
         "pooling": pooling,
         "vary": list(vary),
-        "curves": {"runs": len(runs), "min_fraction": min_fraction if curves else None,
+        "curves": {"runs": len(runs), "min_fraction": min_fraction if runs else None,
                    "run_offsets": "integrated out; drawn from their conditional" if runs
                    else None},
         "priors": {name: describe(p) for name, p in prior_dists.items()},
@@ -290,7 +325,7 @@ def fit(
         "data": {
             "source": dict(sweep.source),
             "derivations": list(sweep.derivations),
-            "points": len(fit_frame),
+            "points": len(args["log_loss"]),
             "excluded": int(sweep.frame["excluded"].sum()),
             "log_compute_range": [float(log_compute.min()), float(log_compute.max())],
         },
@@ -300,7 +335,7 @@ def fit(
     post = Posterior(groups=groups_out, law=law, meta=meta, warnings=tuple(messages))
     if not runs:
         return post
-    resid = data["log_loss"] - post.fitted_log_mean()
+    resid = args["log_loss"] - post.fitted_log_mean()
     offsets = draw_run_offsets(resid, args["run"], len(runs), posterior["sigma"].values,
                                posterior["sigma_run"].values,
                                posterior["nu"].values if "nu" in posterior else None, seed=seed)

@@ -1,0 +1,177 @@
+"""How a hierarchical curve fit scales with data size: seconds per gradient, seconds per
+1000 iterations of NUTS, and peak memory.
+
+    python benchmarks/data_scaling.py                                  # 1e3, 1e4, 1e5; CPU
+    python benchmarks/data_scaling.py --points 1e3,1e4,1e5,1e6 --json results/data_scaling_cpu.json
+    python benchmarks/data_scaling.py --points 1e3,1e4,1e5,1e6 --device gpu --fit-up-to 1e6
+    python benchmarks/data_scaling.py --precision float32 --json out.json
+
+The sweeps are synthetic training curves (``curve_fit_time.synthetic``): 25 checkpoints
+per run, runs at 10 model sizes spread over 4 groups whose ``a`` and ``α`` differ, run
+offsets of sd 0.02, point noise of sd 0.003. The model is bayescale's: Chinchilla's law
+with ``pooling="partial", vary=("a", "alpha")``, run offsets integrated out, 4 chains laid
+out over the device's devices as ``bs.fit`` lays them out (``bayescale.devices``).
+
+Each size runs in a fresh process, so that its peak memory is its own:
+
+* ``gradient``: the wall time of one gradient of the model's log density for all chains
+  at once, split over devices as the fit splits them, inside a compiled loop as in NUTS
+  (data on the device as arguments): the median over ``--repeats`` calls of 100 chained
+  gradient steps, after a first call that compiles, divided by 100;
+* ``per 1000 iterations``: ``bs.fit`` with ``--warmup`` + ``--draws`` iterations (default
+  200 + 200), its sampling seconds (``MCMC.run`` less JAX's compile time) per 1000
+  iterations of every chain, warmup included; a short warmup adapts worse, so a 1000 +
+  1000 fit takes fewer steps per iteration than this. The fit runs only up to
+  ``--fit-up-to`` points (default 1e4: at 1e5 and more it takes hours on a 2-core CPU);
+  above it only the gradient is timed;
+* ``steps / iteration``: mean leapfrog steps per kept draw;
+* ``peak memory``: the process's peak resident memory (CPU), or the device's peak bytes
+  in use (GPU).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+import warnings
+from functools import partial
+
+CHAINS = 4
+GROUPS = 4
+CHECKPOINTS = 25
+IN_LOOP = 100  # gradients per timed call, in one compiled loop as in NUTS
+
+
+def measure(points: int, device: str, precision: str, warmup: int, draws: int,
+            repeats: int, fit: bool) -> dict:
+    """Every figure for one size, in this process."""
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+    from curve_fit_time import synthetic
+    from numpyro.infer.util import initialize_model, potential_energy
+    from peers.jax_timing import compile_clock
+
+    import bayescale as bs
+    from bayescale.devices import chain_map, select_device
+    from bayescale.inference import model_inputs
+
+    sweep = synthetic(points // CHECKPOINTS, CHECKPOINTS, groups=GROUPS)
+    inputs = model_inputs(sweep, pooling="partial", vary=("a", "alpha"), min_fraction=0)
+    where = select_device(device)
+    used = chain_map(jax.devices(where.platform), CHAINS)[1]
+    out = {"points": len(inputs.args["log_loss"]), "runs": len(inputs.runs),
+           "groups": len(inputs.groups), "device": str(where), "devices_used": used,
+           "precision": precision}
+    with jax.enable_x64(precision == "float64"), jax.default_device(where):
+        data = {**jax.device_put(inputs.args), "centre": inputs.centre}
+        z = initialize_model(jax.random.PRNGKey(0), inputs.model, model_kwargs=data)[0].z
+
+        def chain_gradients(z, data):  # z: (chains on this device, ...), data as arguments
+            energy = jax.vmap(jax.grad(partial(potential_energy, inputs.model, (), data)))
+
+            def step(_, z):  # a tiny gradient step, so no evaluation can be skipped
+                return jax.tree.map(lambda x, g: x - 1e-12 * g, z, energy(z))
+
+            return jax.lax.fori_loop(0, IN_LOOP, step, z)
+
+        if used == 1:
+            z = jax.tree.map(lambda x: jnp.stack([x] * CHAINS), z)
+            all_chains = jax.jit(chain_gradients)
+        else:  # a share of the chains on each device, as bs.fit runs them
+            z = jax.tree.map(lambda x: jnp.broadcast_to(x, (used, CHAINS // used, *x.shape)), z)
+            all_chains = jax.pmap(chain_gradients, in_axes=(0, None),
+                                  devices=jax.devices(where.platform)[:used])
+        all_chains = partial(all_chains, z, data)
+        jax.block_until_ready(all_chains())
+        times = []
+        for _ in range(repeats):
+            started = time.perf_counter()
+            jax.block_until_ready(all_chains())
+            times.append(time.perf_counter() - started)
+        out["gradient_s"] = float(np.median(times)) / IN_LOOP
+    if fit:
+        with compile_clock() as clock, warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            post = bs.fit(sweep, pooling="partial", vary=("a", "alpha"), min_fraction=0,
+                          chains=CHAINS, warmup=warmup, draws=draws, device=device,
+                          precision=precision, progress=False)
+        sampling = post.meta["sampler"]["seconds"] - clock.seconds
+        out.update(fit_compile_s=clock.seconds, fit_sampling_s=sampling,
+                   per_1000_iterations_s=1000 * sampling / (warmup + draws),
+                   steps_per_iteration=float(post.groups["sample_stats"]["n_steps"].mean()),
+                   max_r_hat=max(post.meta["diagnostics"]["r_hat"].values()))
+    if where.platform == "gpu":
+        out["peak_memory_mb"] = where.memory_stats()["peak_bytes_in_use"] / 2**20
+    else:  # ru_maxrss is in KiB on Linux
+        out["peak_memory_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return out
+
+
+def cell(row: dict, key: str, fmt: str) -> str:
+    return format(row[key], fmt) if key in row else "not run"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--points", default="1e3,1e4,1e5",
+                        help="comma-separated data sizes (default 1e3,1e4,1e5)")
+    parser.add_argument("--device", default="cpu", choices=["cpu", "gpu"])
+    parser.add_argument("--precision", default=None, choices=["float32", "float64"],
+                        help="default: bayescale's for the device (float64 CPU, float32 GPU)")
+    parser.add_argument("--warmup", type=int, default=200)
+    parser.add_argument("--draws", type=int, default=200)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--fit-up-to", type=float, default=1e4,
+                        help="largest size that is also fitted (default 1e4)")
+    parser.add_argument("--json", default=None, help="save the figures here")
+    parser.add_argument("--one", type=int, default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    precision = args.precision or ("float64" if args.device == "cpu" else "float32")
+    if args.one is not None:  # the child process: one size
+        print(json.dumps(measure(args.one, args.device, precision, args.warmup, args.draws,
+                                 args.repeats, args.one <= args.fit_up_to)))
+        return
+
+    rows = []
+    for points in (int(float(p)) for p in args.points.split(",")):
+        done = subprocess.run([sys.executable, __file__, "--one", str(points),
+                               "--device", args.device, "--precision", precision,
+                               "--warmup", str(args.warmup), "--draws", str(args.draws),
+                               "--repeats", str(args.repeats),
+                               "--fit-up-to", str(args.fit_up_to)],
+                              capture_output=True, text=True)
+        if done.returncode != 0:
+            sys.exit(f"{points} points failed:\n{done.stderr[-3000:]}")
+        rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
+        row = rows[-1]
+        print(f"{row['points']:>9,} points, {row['runs']:>6,} runs: gradient "
+              f"{row['gradient_s'] * 1e3:.2f} ms, per 1000 iterations: "
+              f"{cell(row, 'per_1000_iterations_s', '.1f')}", flush=True)
+
+    print(f"\n{CHAINS} chains, {args.device} ({rows[0]['device']}, {rows[0]['devices_used']} "
+          f"device(s)), {precision}, fit {args.warmup} + {args.draws}")
+    print("| points | runs | gradient, all chains (ms) | per 1000 iterations (s) | "
+          "steps / iteration | peak memory (MB) |")
+    print("|---|---|---|---|---|---|")
+    for row in rows:
+        print(f"| {row['points']:,} | {row['runs']:,} | {row['gradient_s'] * 1e3:.2f} | "
+              f"{cell(row, 'per_1000_iterations_s', '.1f')} | "
+              f"{cell(row, 'steps_per_iteration', '.1f')} | {row['peak_memory_mb']:.0f} |")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"command": " ".join(sys.argv), "settings": vars(args),
+                       "machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
+                                   "load_average": os.getloadavg()},
+                       "rows": rows}, f, indent=1)
+        print(f"saved {args.json}")
+
+
+if __name__ == "__main__":
+    main()
