@@ -8,7 +8,7 @@ __version__ = "0.1.0"
 
 from bayescale.devices import use_cpu_cores  # noqa: E402
 
-use_cpu_cores()  # before anything runs JAX: one CPU device per core, for parallel chains
+use_cpu_cores()  # before anything runs JAX: a CPU device per chain, for parallel chains
 
 from bayescale.backtest import BacktestResult, backtest  # noqa: E402
 from bayescale.comparison import compare  # noqa: E402

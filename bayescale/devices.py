@@ -6,8 +6,9 @@ one core. bayescale asks JAX for ``max(cores, 4)`` CPU devices when it is import
 (before JAX is initialised, the only time that can be set), so that each of a fit's
 default 4 chains gets a device of its own: the chains run in parallel threads over the
 cores, each at its own pace, and the sampler is traced for one chain instead of batched
-over chains. On the 2-core CPU that takes the flagship fit from 4.1 s to about 1.6 s of
-sampling, and a warm end-to-end fit from 12.7 s to about 6 s (``docs/performance.md``).
+over chains. On the 2-core CPU that takes the flagship fit from 4.6–5.2 s of sampling to
+1.6–2.0 s, and from 14–15 s end to end (warm compilation cache) to 8–9 s
+(``docs/performance.md``, run F).
 Several GPUs are used the same way.
 """
 

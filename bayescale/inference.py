@@ -1,8 +1,9 @@
 """Running NUTS: devices, precision, vectorized chains, and packing the result.
 
 ``fit`` is the one entry point. The chains split evenly over the chosen platform's
-devices (the CPU's cores, or several GPUs) and run vectorized within each (``vmap`` over
-the chain axis; :mod:`bayescale.devices`); the data go to the devices once. The CPU is the
+devices, one chain per device where there are enough (the CPU devices bayescale asks JAX
+for, or several GPUs), and otherwise run vectorized (``vmap`` over the chain axis) within
+each device (:mod:`bayescale.devices`); the data go to the devices once. The CPU is the
 default; pass ``device="gpu"`` for a GPU (falls back to the CPU with a warning that names
 the fix).
 Precision defaults to float64 on the CPU (it costs little there) and float32 on a GPU;
@@ -223,9 +224,10 @@ def fit(
     final tokens are excluded (with a warning; 0 keeps them). ``priors`` replaces any
     default prior by name with a NumPyro distribution. The same ``seed`` gives the same
     draws on the same device, number of devices and precision. Sampling problems are
-    raised as ``ConvergenceWarning`` and kept on the result. ``extrapolation_error`` scales the
-    law's error beyond the fitted compute that loss predictions carry (per e-fold of
-    compute, in units of the noise scale; 0 turns it off; :mod:`bayescale.discrepancy`).
+    raised as ``ConvergenceWarning`` and kept on the result. ``extrapolation_error``
+    scales the law's error beyond the fitted compute that loss predictions carry (per
+    e-fold of compute, in units of the noise scale; 0 turns it off;
+    :mod:`bayescale.discrepancy`).
     """
     if not isinstance(sweep, Sweep):
         raise TypeError(f"fit expects a bayescale.Sweep, got {type(sweep).__name__}; build one "

@@ -14,8 +14,7 @@ import pytest
 
 import bayescale as bs
 from bayescale import inference
-from bayescale.devices import (CPU_DEVICES_ENV, DEFAULT_CHAINS, chain_map, cpu_cores,
-                               select_device)
+from bayescale.devices import CPU_DEVICES_ENV, DEFAULT_CHAINS, chain_map, cpu_cores, select_device
 from conftest import quiet_fit, synthetic_sweep
 
 COUNT = "import bayescale, jax; print(len(jax.devices('cpu')))"
