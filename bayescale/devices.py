@@ -31,15 +31,15 @@ def cpu_cores() -> int:
         return os.cpu_count() or 1
 
 
-def use_cpu_cores() -> int:
+def use_cpu_cores() -> None:
     """Ask JAX for ``max(cores, 4)`` CPU devices, or ``$BAYESCALE_CPU_DEVICES`` of them
-    (``1`` keeps JAX's single CPU device). Returns the number asked for, or 0 when nothing
-    was changed: the user set ``jax_num_cpu_devices`` or XLA's
-    ``--xla_force_host_platform_device_count`` themselves, or JAX is already initialised
-    (then chains run vectorized on one CPU device, as in plain NumPyro)."""
+    (``1`` keeps JAX's single CPU device). Nothing changes when the user set
+    ``jax_num_cpu_devices`` or XLA's ``--xla_force_host_platform_device_count``
+    themselves, or when JAX is already initialised (then chains run vectorized on one CPU
+    device, as in plain NumPyro)."""
     if (jax.config.jax_num_cpu_devices != -1
             or "xla_force_host_platform_device_count" in os.environ.get("XLA_FLAGS", "")):
-        return 0
+        return
     wanted = os.environ.get(CPU_DEVICES_ENV, "")
     if wanted and not (wanted.isdigit() and int(wanted) >= 1):
         raise ValueError(f"{CPU_DEVICES_ENV}={wanted!r} must be a whole number of CPU devices "
@@ -48,8 +48,7 @@ def use_cpu_cores() -> int:
     try:
         jax.config.update("jax_num_cpu_devices", count)
     except RuntimeError:  # JAX ran something before bayescale was imported
-        return 0
-    return count
+        pass
 
 
 def select_device(device: str | None) -> jax.Device:

@@ -195,6 +195,18 @@ def model_inputs(sweep: Sweep, law: str | Law = "chinchilla", *, pooling: str = 
                        runs=runs, priors=prior_dists, model=model, args=args, centre=centre)
 
 
+def nuts_kernel(inputs: ModelInputs, warmup: int, dense_mass: bool = True,
+                target_accept: float = 0.8) -> tuple[NUTS, int, bool]:
+    """``fit``'s NUTS kernel for ``inputs``, with the number of latent dimensions and
+    whether the warmup's covariance estimates are shrunk (:func:`regularize_mass_matrix`)."""
+    n_latent = latent_size(inputs.model, {**inputs.args, "centre": inputs.centre})
+    regularize = regularize_mass_matrix(n_latent, warmup)
+    kernel = NUTS(inputs.model, dense_mass=dense_mass, target_accept_prob=target_accept,
+                  max_tree_depth=MAX_TREE_DEPTH, init_strategy=init_near_prior_mean,
+                  regularize_mass_matrix=regularize)
+    return kernel, n_latent, regularize
+
+
 def fit(
     sweep: Sweep,
     law: str | Law = "chinchilla",
@@ -238,17 +250,13 @@ def fit(
                           priors=priors, likelihood=likelihood)
     sweep, pooling, vary, groups, runs = (inputs.sweep, inputs.pooling, inputs.vary,
                                           inputs.groups, inputs.runs)
-    model, args, centre, prior_dists = inputs.model, inputs.args, inputs.centre, inputs.priors
+    args, centre, prior_dists = inputs.args, inputs.centre, inputs.priors
     device_obj = select_device(device)
     precision = precision or ("float64" if device_obj.platform == "cpu" else "float32")
     if precision not in ("float32", "float64"):
         raise ValueError(f"precision must be 'float32' or 'float64', got {precision!r}.")
 
-    n_latent = latent_size(model, {**args, "centre": centre})
-    regularize = regularize_mass_matrix(n_latent, warmup)
-    kernel = NUTS(model, dense_mass=dense_mass, target_accept_prob=target_accept,
-                  max_tree_depth=MAX_TREE_DEPTH, init_strategy=init_near_prior_mean,
-                  regularize_mass_matrix=regularize)
+    kernel, n_latent, regularize = nuts_kernel(inputs, warmup, dense_mass, target_accept)
     # Data and centring are jit arguments, not constants, so one compiled sampler serves
     # every sweep of the same size (and the persistent cache serves the next process).
     chain_method, n_dev = chain_map(jax.devices(device_obj.platform), chains)

@@ -52,8 +52,8 @@ def main() -> None:
     parser.add_argument("--draws", type=int, default=1000)
     parser.add_argument("--pooling", default="none", choices=["none", "partial", "separate"])
     args = parser.parse_args()
-    sweep = (synthetic(args.runs, args.checkpoints, groups=args.groups) if args.source == "synthetic"
-             else bs.load_dataset(args.source))
+    sweep = (synthetic(args.runs, args.checkpoints, groups=args.groups)
+             if args.source == "synthetic" else bs.load_dataset(args.source))
     started = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

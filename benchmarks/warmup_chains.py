@@ -18,7 +18,7 @@ import argparse
 import jax
 import numpy as np
 from curve_fit_time import synthetic
-from numpyro.infer import MCMC, NUTS
+from numpyro.infer import MCMC
 from numpyro.infer.hmc_util import build_adaptation_schedule
 
 from bayescale import inference
@@ -35,12 +35,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=1000)
     args = parser.parse_args()
     inputs = inference.model_inputs(synthetic(args.runs, args.checkpoints))
-    n_latent = inference.latent_size(inputs.model, {**inputs.args, "centre": inputs.centre})
-    kernel = NUTS(inputs.model, dense_mass=True, target_accept_prob=0.8,
-                  max_tree_depth=inference.MAX_TREE_DEPTH,
-                  init_strategy=inference.init_near_prior_mean,
-                  regularize_mass_matrix=inference.regularize_mass_matrix(n_latent,
-                                                                          args.warmup))
+    kernel, n_latent, _ = inference.nuts_kernel(inputs, args.warmup)
     method = chain_map(jax.devices("cpu"), 4)[0]
     mcmc = MCMC(kernel, num_warmup=args.warmup, num_samples=1, num_chains=4,
                 chain_method=method, progress_bar=False, jit_model_args=True)

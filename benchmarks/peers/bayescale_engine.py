@@ -1,10 +1,10 @@
 """bayescale itself: ``bs.fit(sweep, progress=False)`` with the given sampler settings.
 
 Its defaults: sheared intercepts, dense mass matrix, ``init_near_prior_mean``, chains
-split over one CPU device per core (``$BAYESCALE_CPU_DEVICES`` overrides the count;
-``bayescale.devices``) and vectorised within each, float64 on the CPU, JAX's persistent
-compilation cache at ``$BAYESCALE_JAX_CACHE`` (``off`` disables it; the benchmark's cold
-mode does).
+in parallel, one per CPU device (bayescale asks JAX for ``max(cores, 4)`` of them;
+``$BAYESCALE_CPU_DEVICES`` overrides the count; ``bayescale.devices``), float64 on the
+CPU, JAX's persistent compilation cache at ``$BAYESCALE_JAX_CACHE`` (``off`` disables it;
+the benchmark's cold mode does).
 
 Timing: ``wall`` is the whole ``bs.fit`` call (validation, compile, sampling,
 diagnostics, packing the posterior); ``compile`` is JAX's compile time inside it
