@@ -24,6 +24,7 @@ import warnings
 from pathlib import Path
 
 from bayescale.discrepancy import EXTRAPOLATION_ERROR
+from bayescale.model import CENTRING
 
 USER_ERRORS = (ValueError, TypeError, FileExistsError, FileNotFoundError, KeyError)
 
@@ -196,8 +197,8 @@ def cmd_fit(args) -> int:
         )
     vary = tuple(args.vary.split(",")) if args.vary else None
     post = fit(sweep, law=args.law, likelihood=args.likelihood, pooling=args.pooling, vary=vary,
-               chains=args.chains, warmup=args.warmup, draws=args.draws, seed=args.seed,
-               device=args.device, extrapolation_error=args.extrapolation_error,
+               centring=args.centring, chains=args.chains, warmup=args.warmup, draws=args.draws,
+               seed=args.seed, device=args.device, extrapolation_error=args.extrapolation_error,
                progress=not args.quiet)
     post.save(out, overwrite=args.overwrite)
     print(f"wrote {out} ({post.meta['sampler']['seconds']:.1f} s sampling)")
@@ -390,6 +391,9 @@ def parser() -> argparse.ArgumentParser:
                    help="one law (none), hierarchical over groups (partial), or one per group")
     p.add_argument("--vary", help="with --pooling partial: comma-separated parameters that vary "
                    "by group (default: all)")
+    p.add_argument("--centring", choices=CENTRING, default="non-centred",
+                   help="with --pooling partial: how group values are sampled; centred suits "
+                   "groups the data pin down, e.g. many runs per group")
     p.add_argument("--extrapolation-error", type=float, default=EXTRAPOLATION_ERROR,
                    help="scale of the law's error beyond the fitted compute in loss "
                    f"predictions, per e-fold in units of the noise (default "

@@ -6,7 +6,8 @@ for, or several GPUs), and otherwise run vectorized (``vmap`` over the chain axi
 each device (:mod:`bayescale.devices`); the data go to the devices once. The CPU is the
 default; pass ``device="gpu"`` for a GPU (falls back to the CPU with a warning that names
 the fix).
-Precision defaults to float64 on the CPU (it costs little there) and float32 on a GPU;
+Precision defaults to float64 on the CPU (it costs little there) and, on a GPU, to
+float32 up to ``FLOAT32_MAX_POINTS`` points and float64 above (:func:`default_precision`);
 the law is evaluated in log space, so float32 stays accurate at N ≈ 1e12, C ≈ 1e26.
 """
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -37,7 +39,7 @@ from bayescale.diagnostics import diagnose, prior_dominated, problems, warn_all
 from bayescale.discrepancy import EXTRAPOLATION_ERROR, check_extrapolation_error
 from bayescale.errors import SweepValidationError
 from bayescale.laws import Law, get_law
-from bayescale.model import POOLING, scaling_model
+from bayescale.model import CENTRING, MASKED_GROUPS, POOLING, scaling_model
 from bayescale.posterior import Posterior
 from bayescale.priors import describe, noise_params, resolve_priors
 from bayescale.sweep import Sweep
@@ -167,13 +169,21 @@ class ModelInputs:
 
 
 def model_inputs(sweep: Sweep, law: str | Law = "chinchilla", *, pooling: str = "none",
-                 vary=None, min_fraction: float = CURVE_MIN_FRACTION,
+                 vary=None, centring: str = "non-centred",
+                 min_fraction: float = CURVE_MIN_FRACTION,
                  priors: Mapping[str, dist.Distribution] | None = None,
-                 likelihood: str = "student_t") -> ModelInputs:
+                 likelihood: str = "student_t", platform: str = "cpu") -> ModelInputs:
     """The model and data arrays that :func:`fit` samples (its arguments of the same
-    names), validated; for benchmarks and checks that evaluate the model's density."""
+    names), validated; for benchmarks and checks that evaluate the model's density.
+    ``platform`` ("cpu" or "gpu") is where the model will run: on a GPU, per-group
+    parameters reach the points by a masked sum (:func:`bayescale.model.by_point`)."""
     law = get_law(law)
     pooling, vary, groups = _structure(sweep, law, pooling, vary)
+    if centring not in CENTRING:
+        raise ValueError(f"centring must be one of {list(CENTRING)}, got {centring!r}.")
+    if centring != "non-centred" and pooling != "partial":
+        raise ValueError(f"centring={centring!r} applies to pooling='partial' (how group "
+                         f"values are sampled); this fit has pooling={pooling!r}.")
     curves = is_curves(sweep)
     if curves and min_fraction > 0:
         sweep = drop_early_checkpoints(sweep, min_fraction)
@@ -190,7 +200,9 @@ def model_inputs(sweep: Sweep, law: str | Law = "chinchilla", *, pooling: str = 
         args["run"] = np.searchsorted(runs, fit_frame["run"].astype(str).to_numpy())
     centre = {"n": float(data["log_n"].mean()), "d": float(data["log_d"].mean())}
     model = partial(scaling_model, law=law, priors=prior_dists, likelihood=likelihood,
-                    pooling=pooling, vary=vary, n_groups=max(len(groups), 1), n_runs=len(runs))
+                    pooling=pooling, vary=vary, n_groups=max(len(groups), 1), n_runs=len(runs),
+                    centring=centring,
+                    masked_groups=platform == "gpu" and len(groups) <= MASKED_GROUPS)
     return ModelInputs(sweep=sweep, law=law, pooling=pooling, vary=vary, groups=groups,
                        runs=runs, priors=prior_dists, model=model, args=args, centre=centre)
 
@@ -207,12 +219,30 @@ def nuts_kernel(inputs: ModelInputs, warmup: int, dense_mass: bool = True,
     return kernel, n_latent, regularize
 
 
+FLOAT32_MAX_POINTS = 20_000
+
+
+def default_precision(platform: str, points: int) -> str:
+    """float64 on the CPU; on a GPU, float32 up to ``FLOAT32_MAX_POINTS`` points.
+
+    A log density summed over ``n`` points in float32 carries a rounding error that grows
+    with ``n``, and NUTS reads it through energy differences (acceptance, divergences,
+    step-size adaptation). For the hierarchical curve model it is 0.007 nats at 2e4
+    points, 0.03 at 1e5 and 0.3 at 1e6 (``benchmarks/float32_energy.py``); at 1e6 points a
+    float32 fit on an H100 did not finish 200 + 200 iterations in 150 s, its trees near
+    the maximum depth. Up to 2e4 points float32 posteriors match float64 within Monte
+    Carlo error (``benchmarks/precision.py``; ``docs/performance.md``, runs F and G).
+    """
+    return "float32" if platform == "gpu" and points <= FLOAT32_MAX_POINTS else "float64"
+
+
 def fit(
     sweep: Sweep,
     law: str | Law = "chinchilla",
     *,
     pooling: str = "none",
     vary=None,
+    centring: str = "non-centred",
     min_fraction: float = CURVE_MIN_FRACTION,
     priors: Mapping[str, dist.Distribution] | None = None,
     likelihood: str = "student_t",
@@ -231,11 +261,17 @@ def fit(
 
     ``pooling`` is ``"none"`` (one law), ``"partial"`` (hierarchical over the sweep's
     groups, for the parameters in ``vary``, default all) or ``"separate"`` (one law per
-    group). A sweep with training curves (a ``run`` column with several checkpoints per
+    group). Under partial pooling, ``centring`` is how group values are sampled:
+    ``"non-centred"`` (the default) suits groups the data measure weakly, ``"centred"``
+    groups the data pin down, such as large curve sweeps with many runs per group
+    (:func:`bayescale.model.partial_params`; same posterior, fewer steps per draw where it
+    fits). A sweep with training curves (a ``run`` column with several checkpoints per
     run) gets a run-level offset, and its checkpoints before ``min_fraction`` of the run's
     final tokens are excluded (with a warning; 0 keeps them). ``priors`` replaces any
     default prior by name with a NumPyro distribution. The same ``seed`` gives the same
-    draws on the same device, number of devices and precision. Sampling problems are
+    draws on the same device, number of devices and precision (``precision``: "float32" or
+    "float64", by default per device and data size, :func:`default_precision`). Sampling
+    problems are
     raised as ``ConvergenceWarning`` and kept on the result. ``extrapolation_error``
     scales the law's error beyond the fitted compute that loss predictions carry (per
     e-fold of compute, in units of the noise scale; 0 turns it off;
@@ -246,15 +282,23 @@ def fit(
                         "with bs.Sweep.from_frame(df, ...) or bs.read_sweep(path).")
     law = get_law(law)
     extrapolation_error = check_extrapolation_error(extrapolation_error)
-    inputs = model_inputs(sweep, law, pooling=pooling, vary=vary, min_fraction=min_fraction,
-                          priors=priors, likelihood=likelihood)
+    device_obj = select_device(device)
+    inputs = model_inputs(sweep, law, pooling=pooling, vary=vary, centring=centring,
+                          min_fraction=min_fraction, priors=priors, likelihood=likelihood,
+                          platform=device_obj.platform)
     sweep, pooling, vary, groups, runs = (inputs.sweep, inputs.pooling, inputs.vary,
                                           inputs.groups, inputs.runs)
     args, centre, prior_dists = inputs.args, inputs.centre, inputs.priors
-    device_obj = select_device(device)
-    precision = precision or ("float64" if device_obj.platform == "cpu" else "float32")
+    points = len(inputs.args["log_loss"])
+    precision = precision or default_precision(device_obj.platform, points)
     if precision not in ("float32", "float64"):
         raise ValueError(f"precision must be 'float32' or 'float64', got {precision!r}.")
+    if precision == "float32" and points > FLOAT32_MAX_POINTS:
+        warnings.warn(f"precision='float32' with {points:,} points: the log density's rounding "
+                      "error grows with the points and blurs NUTS's energy checks (about 0.3 "
+                      "nats at 1e6 points), which shrinks its steps. Fix: leave precision to "
+                      f"its default (float64 above {FLOAT32_MAX_POINTS:,} points).",
+                      UserWarning, stacklevel=2)
 
     kernel, n_latent, regularize = nuts_kernel(inputs, warmup, dense_mass, target_accept)
     # Data and centring are jit arguments, not constants, so one compiled sampler serves
@@ -314,6 +358,7 @@ def fit(
         "likelihood": likelihood,
         "pooling": pooling,
         "vary": list(vary),
+        "centring": centring if pooling == "partial" else None,
         "curves": {"runs": len(runs), "min_fraction": min_fraction if runs else None,
                    "run_offsets": "integrated out; drawn from their conditional" if runs
                    else None},

@@ -4,8 +4,9 @@ One function, :func:`scaling_model`, covers every pooling mode::
 
     θ ~ priors                                     pooling="none": one law for all points
     θ_g ~ priors, independently per group          pooling="separate"
-    θ_g = T(T⁻¹(μ) + τ ⊙ z_g), z_g ~ Normal(0, 1)  pooling="partial" (non-centred), for the
-        μ ~ priors,  τ_p ~ HalfNormal(s_p)             parameters in ``vary``; the rest shared
+    θ_g = T(T⁻¹(μ) + τ ⊙ z_g), z_g ~ Normal(0, 1)  pooling="partial" (non-centred, or
+        μ ~ priors,  τ_p ~ HalfNormal(s_p)             centred: T⁻¹(θ_g) ~ Normal(T⁻¹(μ), τ)),
+                                                   for the parameters in ``vary``; the rest shared
 
     μ_i = log L(θ_{g(i)}; log N_i, log D_i)
     log loss_i ~ StudentT(ν, μ_i, σ)  or  Normal(μ_i, σ)                points
@@ -46,6 +47,8 @@ from bayescale.laws import Law
 
 CENTRED_SUFFIX = "_centred"
 POOLING = ("none", "partial", "separate")
+CENTRING = ("non-centred", "centred")
+MASKED_GROUPS = 32  # the most groups broadcast with a mask on a GPU (by_point)
 
 
 def _ordered(law: Law) -> list[str]:
@@ -69,8 +72,18 @@ def sample_law_params(law: Law, priors: Mapping, centre: Mapping, site=lambda p:
     return theta
 
 
-def partial_params(law: Law, priors: Mapping, centre: Mapping, vary, n_groups: int) -> dict:
-    """Population means and spreads for ``vary``, group values θ_g = μ + τ ⊙ z_g."""
+def partial_params(law: Law, priors: Mapping, centre: Mapping, vary, n_groups: int,
+                   centring: str = "non-centred") -> dict:
+    """Population means ``μ`` and spreads ``τ`` for ``vary``, and the group values.
+
+    Each group value is pooled on its real-valued scale ``u_g = T⁻¹(θ_g)`` (``θ_g − α_g·m``
+    for a sheared intercept), ``u_g ~ Normal(T⁻¹(μ), τ)``, sampled ``"non-centred"`` as
+    ``u_g = T⁻¹(μ) + τ z_g`` with ``z_g ~ Normal(0, 1)``, or ``"centred"`` as ``u_g``
+    itself. The two are the same model. Non-centred suits groups the data measure weakly
+    relative to ``τ``; centred suits groups the data pin down (many runs per group), where
+    the non-centred form makes ``z_g``, ``μ`` and ``τ`` a funnel (Betancourt and Girolami
+    2015).
+    """
     mu = sample_law_params(law, priors, centre,
                            site=lambda p: f"mu_{p}" if p in vary else p)
     theta = dict(mu)
@@ -78,17 +91,39 @@ def partial_params(law: Law, priors: Mapping, centre: Mapping, vary, n_groups: i
         if name not in vary:
             continue
         tau = numpyro.sample(f"tau_{name}", priors[f"tau_{name}"])
-        with numpyro.plate("groups", n_groups):
-            z = numpyro.sample(f"z_{name}", dist.Normal(0.0, 1.0))
         if name in law.shear:  # intercepts are real-valued: no transform
             exponent, axis = law.shear[name]
             m = centre[axis]
-            centred = mu[name] - mu[exponent] * m + tau * z
-            theta[name] = numpyro.deterministic(name, centred + theta[exponent] * m)
+            loc = mu[name] - mu[exponent] * m
         else:
             to_domain = law.transform(name)
-            theta[name] = numpyro.deterministic(name, to_domain(to_domain.inv(mu[name]) + tau * z))
+            loc = to_domain.inv(mu[name])
+        with numpyro.plate("groups", n_groups):
+            if centring == "centred":
+                u = numpyro.sample(f"u_{name}", dist.Normal(loc, tau))
+            else:
+                u = loc + tau * numpyro.sample(f"z_{name}", dist.Normal(0.0, 1.0))
+        value = u + theta[exponent] * m if name in law.shear else to_domain(u)
+        theta[name] = numpyro.deterministic(name, value)
     return theta
+
+
+def by_point(values, group, n_groups: int, masked: bool):
+    """Each point's value ``(..., point)`` of a per-group parameter ``values`` ``(...,
+    group)``: the gather ``values[group]``, or with ``masked`` the masked sum
+    ``Σ_g [group_i = g] · values_g``.
+
+    The gather's gradient adds every point into its group's entry with atomic adds, and
+    with few groups a GPU serialises them: on an H100 the gradient of a 4-group curve
+    sweep of 1e6 points took 7.8 ms. The masked sum's gradient is a plain reduction over
+    points, but costs ``groups`` times the work, which made the same gradient 1.6× slower
+    on a CPU (``docs/performance.md``, run G). :func:`bayescale.inference.model_inputs`
+    masks on a GPU with up to ``MASKED_GROUPS`` groups.
+    """
+    if not masked:
+        return values[..., group]
+    mask = group[:, None] == jnp.arange(n_groups)
+    return jnp.where(mask, values[..., None, :], 0.0).sum(-1)
 
 
 def noise(priors: Mapping, likelihood: str):
@@ -100,8 +135,10 @@ def noise(priors: Mapping, likelihood: str):
 
 def scaling_model(log_n, log_d, log_loss=None, group=None, run=None, *, centre: Mapping,
                   law: Law, priors: Mapping, likelihood: str, pooling: str = "none",
-                  vary=(), n_groups: int = 1, n_runs: int = 0):
+                  vary=(), n_groups: int = 1, n_runs: int = 0, centring: str = "non-centred",
+                  masked_groups: bool = False):
     """A scaling law fitted to points; ``group``/``run`` are integer codes per point.
+    ``masked_groups`` chooses how per-group parameters reach the points (:func:`by_point`).
 
     Without runs, ``log_loss=None`` makes the same function predict. With runs
     (``n_runs > 0``) the likelihood is the run-marginal density, which needs the data.
@@ -112,8 +149,9 @@ def scaling_model(log_n, log_d, log_loss=None, group=None, run=None, *, centre: 
         with numpyro.plate("groups", n_groups):
             theta = sample_law_params(law, priors, centre)
     else:
-        theta = partial_params(law, priors, centre, vary, n_groups)
-    per_point = {k: (v[group] if jnp.ndim(v) else v) for k, v in theta.items()}
+        theta = partial_params(law, priors, centre, vary, n_groups, centring)
+    per_point = {k: (by_point(v, group, n_groups, masked_groups) if jnp.ndim(v) else v)
+                 for k, v in theta.items()}
     mu = law.log_loss(per_point, log_n, log_d)
     sigma, nu = noise(priors, likelihood)
     if n_runs:

@@ -5,6 +5,8 @@
     python benchmarks/data_scaling.py --points 1e3,1e4,1e5,1e6 --json results/data_scaling_cpu.json
     python benchmarks/data_scaling.py --points 1e3,1e4,1e5,1e6 --device gpu --fit-up-to 1e6
     python benchmarks/data_scaling.py --precision float32 --json out.json
+    python benchmarks/data_scaling.py --points 1e6 --device gpu --fit-up-to 1e6 \
+        --centring centred --warmup 1000 --draws 1000 --timeout 500
 
 The sweeps are synthetic training curves (``curve_fit_time.synthetic``): 25 checkpoints
 per run, runs at 10 model sizes spread over 4 groups whose ``a`` and ``α`` differ, run
@@ -48,9 +50,10 @@ CHECKPOINTS = 25
 IN_LOOP = 100  # gradients per timed call, in one compiled loop as in NUTS
 
 
-def measure(points: int, device: str, precision: str, warmup: int, draws: int,
-            repeats: int, fit: bool) -> dict:
-    """Every figure for one size, in this process."""
+def measure(points: int, device: str, precision: str, centring: str, warmup: int,
+            draws: int, repeats: int, fit: bool):
+    """Every figure for one size, in this process: yields the gradient's figures, then
+    (when ``fit``) the same with the fit's added."""
     import jax
     import jax.numpy as jnp
     import numpy as np
@@ -60,15 +63,17 @@ def measure(points: int, device: str, precision: str, warmup: int, draws: int,
 
     import bayescale as bs
     from bayescale.devices import chain_map, select_device
-    from bayescale.inference import model_inputs
+    from bayescale.inference import default_precision, model_inputs
 
     sweep = synthetic(points // CHECKPOINTS, CHECKPOINTS, groups=GROUPS)
-    inputs = model_inputs(sweep, pooling="partial", vary=("a", "alpha"), min_fraction=0)
     where = select_device(device)
+    precision = precision or default_precision(where.platform, points)
+    inputs = model_inputs(sweep, pooling="partial", vary=("a", "alpha"), centring=centring,
+                          min_fraction=0, platform=where.platform)
     used = chain_map(jax.devices(where.platform), CHAINS)[1]
     out = {"points": len(inputs.args["log_loss"]), "runs": len(inputs.runs),
            "groups": len(inputs.groups), "device": str(where), "devices_used": used,
-           "precision": precision}
+           "precision": precision, "centring": centring}
     with jax.enable_x64(precision == "float64"), jax.default_device(where):
         data = {**jax.device_put(inputs.args), "centre": inputs.centre}
         z = initialize_model(jax.random.PRNGKey(0), inputs.model, model_kwargs=data)[0].z
@@ -96,22 +101,28 @@ def measure(points: int, device: str, precision: str, warmup: int, draws: int,
             jax.block_until_ready(all_chains())
             times.append(time.perf_counter() - started)
         out["gradient_s"] = float(np.median(times)) / IN_LOOP
+    yield {**out, "peak_memory_mb": peak_memory_mb(where)}
     if fit:
         with compile_clock() as clock, warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            post = bs.fit(sweep, pooling="partial", vary=("a", "alpha"), min_fraction=0,
+            post = bs.fit(sweep, pooling="partial", vary=("a", "alpha"), centring=centring,
+                          min_fraction=0,
                           chains=CHAINS, warmup=warmup, draws=draws, device=device,
                           precision=precision, progress=False)
         sampling = post.meta["sampler"]["seconds"] - clock.seconds
         out.update(fit_compile_s=clock.seconds, fit_sampling_s=sampling,
                    per_1000_iterations_s=1000 * sampling / (warmup + draws),
                    steps_per_iteration=float(post.groups["sample_stats"]["n_steps"].mean()),
-                   max_r_hat=max(post.meta["diagnostics"]["r_hat"].values()))
+                   max_r_hat=max(post.meta["diagnostics"]["r_hat"].values()),
+                   divergences=int(post.groups["sample_stats"]["diverging"].sum()))
+        yield {**out, "peak_memory_mb": peak_memory_mb(where)}
+
+
+def peak_memory_mb(where) -> float:
+    """The device's peak bytes in use (GPU) or the process's peak resident memory (CPU)."""
     if where.platform == "gpu":
-        out["peak_memory_mb"] = where.memory_stats()["peak_bytes_in_use"] / 2**20
-    else:  # ru_maxrss is in KiB on Linux
-        out["peak_memory_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return out
+        return where.memory_stats()["peak_bytes_in_use"] / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
 def cell(row: dict, key: str, fmt: str) -> str:
@@ -124,46 +135,65 @@ def main() -> None:
                         help="comma-separated data sizes (default 1e3,1e4,1e5)")
     parser.add_argument("--device", default="cpu", choices=["cpu", "gpu"])
     parser.add_argument("--precision", default=None, choices=["float32", "float64"],
-                        help="default: bayescale's for the device (float64 CPU, float32 GPU)")
+                        help="default: bayescale's for the device and size (float64 on a "
+                             "CPU; on a GPU float32 up to 20,000 points, float64 above)")
+    parser.add_argument("--centring", default="non-centred", choices=["non-centred", "centred"],
+                        help="how the group values are sampled (bs.fit's centring)")
     parser.add_argument("--warmup", type=int, default=200)
     parser.add_argument("--draws", type=int, default=200)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--fit-up-to", type=float, default=1e4,
                         help="largest size that is also fitted (default 1e4)")
+    parser.add_argument("--timeout", type=float, default=None,
+                        help="seconds per size; a fit still running then is reported as "
+                             "timed out, with the gradient's figures kept")
     parser.add_argument("--json", default=None, help="save the figures here")
     parser.add_argument("--one", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    precision = args.precision or ("float64" if args.device == "cpu" else "float32")
-    if args.one is not None:  # the child process: one size
-        print(json.dumps(measure(args.one, args.device, precision, args.warmup, args.draws,
-                                 args.repeats, args.one <= args.fit_up_to)))
+    if args.one is not None:  # the child process: one size, a JSON line per stage
+        for figures in measure(args.one, args.device, args.precision, args.centring, args.warmup,
+                               args.draws, args.repeats, args.one <= args.fit_up_to):
+            print(json.dumps(figures), flush=True)
         return
 
     rows = []
     for points in (int(float(p)) for p in args.points.split(",")):
-        done = subprocess.run([sys.executable, __file__, "--one", str(points),
-                               "--device", args.device, "--precision", precision,
-                               "--warmup", str(args.warmup), "--draws", str(args.draws),
-                               "--repeats", str(args.repeats),
-                               "--fit-up-to", str(args.fit_up_to)],
-                              capture_output=True, text=True)
-        if done.returncode != 0:
-            sys.exit(f"{points} points failed:\n{done.stderr[-3000:]}")
-        rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
-        row = rows[-1]
+        command = [sys.executable, __file__, "--one", str(points), "--device", args.device,
+                   *(["--precision", args.precision] if args.precision else []),
+                   "--centring", args.centring,
+                   "--warmup", str(args.warmup),
+                   "--draws", str(args.draws), "--repeats", str(args.repeats),
+                   "--fit-up-to", str(args.fit_up_to)]
+        try:
+            done = subprocess.run(command, capture_output=True, text=True, timeout=args.timeout)
+            stdout, failed = done.stdout, done.returncode != 0 and done.stderr[-3000:]
+        except subprocess.TimeoutExpired as stopped:
+            stdout, failed = stopped.stdout or "", False
+            stdout = stdout.decode() if isinstance(stdout, bytes) else stdout
+        lines = stdout.strip().splitlines()
+        if failed or not lines:
+            sys.exit(f"{points} points failed or timed out before a figure:\n{failed or ''}")
+        row = json.loads(lines[-1])
+        if points <= args.fit_up_to and "fit_sampling_s" not in row:
+            row["fit_timed_out_s"] = args.timeout
+        rows.append(row)
         print(f"{row['points']:>9,} points, {row['runs']:>6,} runs: gradient "
               f"{row['gradient_s'] * 1e3:.2f} ms, per 1000 iterations: "
               f"{cell(row, 'per_1000_iterations_s', '.1f')}", flush=True)
 
     print(f"\n{CHAINS} chains, {args.device} ({rows[0]['device']}, {rows[0]['devices_used']} "
-          f"device(s)), {precision}, fit {args.warmup} + {args.draws}")
+          f"device(s)), {', '.join(sorted({r['precision'] for r in rows}))}, {args.centring}, "
+          f"fit {args.warmup} + {args.draws}")
     print("| points | runs | gradient, all chains (ms) | per 1000 iterations (s) | "
-          "steps / iteration | peak memory (MB) |")
-    print("|---|---|---|---|---|---|")
+          "steps / iteration | divergences | peak memory (MB) |")
+    print("|---|---|---|---|---|---|---|")
     for row in rows:
+        per_1000 = (f"timed out ({row['fit_timed_out_s']:.0f} s)" if "fit_timed_out_s" in row
+                    else cell(row, "per_1000_iterations_s", ".1f"))
         print(f"| {row['points']:,} | {row['runs']:,} | {row['gradient_s'] * 1e3:.2f} | "
-              f"{cell(row, 'per_1000_iterations_s', '.1f')} | "
-              f"{cell(row, 'steps_per_iteration', '.1f')} | {row['peak_memory_mb']:.0f} |")
+              f"{per_1000} | "
+              f"{cell(row, 'steps_per_iteration', '.1f')} | {cell(row, 'divergences', 'd')} | "
+              f"{row['peak_memory_mb']:.0f} |")
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"command": " ".join(sys.argv), "settings": vars(args),

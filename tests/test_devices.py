@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import warnings
 
 import arviz as az
 import jax
@@ -15,6 +16,7 @@ import pytest
 import bayescale as bs
 from bayescale import inference
 from bayescale.devices import CPU_DEVICES_ENV, DEFAULT_CHAINS, chain_map, cpu_cores, select_device
+from bayescale.errors import ConvergenceWarning
 from conftest import quiet_fit, synthetic_sweep
 
 COUNT = "import bayescale, jax; print(len(jax.devices('cpu')))"
@@ -68,6 +70,23 @@ def test_gpu_asked_for_without_one_falls_back_to_the_cpu_with_a_warning():
         assert select_device("gpu").platform == "cpu"
     with pytest.raises(ValueError, match="choose 'cpu' or 'gpu'"):
         select_device("tpu")
+
+
+def test_precision_defaults_by_device_and_data_size(monkeypatch):
+    """float32 only on a GPU and only up to FLOAT32_MAX_POINTS: above it float32's rounding
+    of the log density misleads NUTS (benchmarks/float32_energy.py), and asking for it
+    there warns before sampling."""
+    limit = inference.FLOAT32_MAX_POINTS
+    assert inference.default_precision("cpu", 100) == "float64"
+    assert inference.default_precision("gpu", limit) == "float32"
+    assert inference.default_precision("gpu", limit + 1) == "float64"
+    monkeypatch.setattr(inference, "FLOAT32_MAX_POINTS", 10)
+    with warnings.catch_warnings():  # a 20-draw fit may diverge: not what this tests
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        with pytest.warns(UserWarning, match="precision='float32' with"):
+            post = bs.fit(bs.Sweep.from_frame(synthetic_sweep()), chains=1, warmup=20,
+                          draws=20, precision="float32", progress=False)
+    assert post.meta["sampler"]["precision"] == "float32"  # asked for, so kept
 
 
 @pytest.mark.skipif(len(jax.devices("cpu")) < 2, reason="needs two CPU devices")
