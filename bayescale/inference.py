@@ -228,10 +228,11 @@ def default_precision(platform: str, points: int) -> str:
     A log density summed over ``n`` points in float32 carries a rounding error that grows
     with ``n``, and NUTS reads it through energy differences (acceptance, divergences,
     step-size adaptation). For the hierarchical curve model it is 0.007 nats at 2e4
-    points, 0.03 at 1e5 and 0.3 at 1e6 (``benchmarks/float32_energy.py``); at 1e6 points a
-    float32 fit on an H100 did not finish 200 + 200 iterations in 150 s, its trees near
-    the maximum depth. Up to 2e4 points float32 posteriors match float64 within Monte
-    Carlo error (``benchmarks/precision.py``; ``docs/performance.md``, runs F and G).
+    points, 0.035 at 1e5 and 0.35 at 1e6 (``benchmarks/float32_energy.py``). At 1e6
+    points a float32 fit on an H100 did not finish 200 + 200 iterations in 175 s: over 400
+    steps per iteration at its step cost. Up to 2e4 points float32 posteriors match
+    float64 within Monte Carlo error (``benchmarks/precision.py``; ``docs/performance.md``,
+    runs F and G).
     """
     return "float32" if platform == "gpu" and points <= FLOAT32_MAX_POINTS else "float64"
 
@@ -271,10 +272,9 @@ def fit(
     default prior by name with a NumPyro distribution. The same ``seed`` gives the same
     draws on the same device, number of devices and precision (``precision``: "float32" or
     "float64", by default per device and data size, :func:`default_precision`). Sampling
-    problems are
-    raised as ``ConvergenceWarning`` and kept on the result. ``extrapolation_error``
-    scales the law's error beyond the fitted compute that loss predictions carry (per
-    e-fold of compute, in units of the noise scale; 0 turns it off;
+    problems are raised as ``ConvergenceWarning`` and kept on the result.
+    ``extrapolation_error`` scales the law's error beyond the fitted compute that loss
+    predictions carry (per e-fold of compute, in units of the noise scale; 0 turns it off;
     :mod:`bayescale.discrepancy`).
     """
     if not isinstance(sweep, Sweep):
@@ -295,7 +295,7 @@ def fit(
         raise ValueError(f"precision must be 'float32' or 'float64', got {precision!r}.")
     if precision == "float32" and points > FLOAT32_MAX_POINTS:
         warnings.warn(f"precision='float32' with {points:,} points: the log density's rounding "
-                      "error grows with the points and blurs NUTS's energy checks (about 0.3 "
+                      "error grows with the points and blurs NUTS's energy checks (about 0.35 "
                       "nats at 1e6 points), which shrinks its steps. Fix: leave precision to "
                       f"its default (float64 above {FLOAT32_MAX_POINTS:,} points).",
                       UserWarning, stacklevel=2)
