@@ -88,7 +88,7 @@ def latent_size(model, kwargs) -> int:
     return sum(math.prod(v.shape) for v in jax.eval_shape(latent_values, kwargs))
 
 
-def regularize_mass_matrix(n_latent: int, warmup: int) -> bool:
+def regularize_mass_matrix(n_latent: int, warmup: int, centred: bool = False) -> bool:
     r"""Whether each warmup window's covariance estimate is shrunk towards ``1e-3·I``.
 
     NumPyro copies Stan's rule, ``Σ̂ ← n/(n+5)·Σ̂ + 1e-3·5/(n+5)·I``. The shrinkage is an
@@ -99,9 +99,19 @@ def regularize_mass_matrix(n_latent: int, warmup: int) -> bool:
     dimensions or its estimate is singular, so the shrinkage stays on where the shortest
     window of NumPyro's schedule holds fewer than ``DRAWS_PER_DIMENSION`` draws per
     dimension (e.g. hierarchical fits with many groups).
+
+    ``centred`` group values (``fit(..., centring="centred")``) are the data-pinned case,
+    with posterior sds of 0.002–0.2 on the pooling scale, where the shrinkage costs most:
+    on a 1e4-point, 4-group curve sweep (18 dimensions, 4 × (500 + 500)) NUTS took 53
+    steps per draw shrunk and 12.5–14.5 unshrunk, 0 divergences either way
+    (``docs/performance.md``, run G). Those fits shrink only where the shortest window
+    cannot give a nonsingular estimate (no more draws than dimensions). Non-centred
+    ``z_g`` have posterior scale near 1, where the shrinkage is harmless; there it stays.
     """
     windows = build_adaptation_schedule(warmup)[1:-1]  # between the fast buffers
     shortest = min((w.end - w.start + 1 for w in windows), default=0)
+    if centred:
+        return shortest <= n_latent
     return shortest < DRAWS_PER_DIMENSION * n_latent
 
 
@@ -160,6 +170,7 @@ class ModelInputs:
     law: Law
     pooling: str
     vary: tuple
+    centring: str
     groups: list
     runs: list
     priors: dict
@@ -203,8 +214,9 @@ def model_inputs(sweep: Sweep, law: str | Law = "chinchilla", *, pooling: str = 
                     pooling=pooling, vary=vary, n_groups=max(len(groups), 1), n_runs=len(runs),
                     centring=centring,
                     masked_groups=platform == "gpu" and len(groups) <= MASKED_GROUPS)
-    return ModelInputs(sweep=sweep, law=law, pooling=pooling, vary=vary, groups=groups,
-                       runs=runs, priors=prior_dists, model=model, args=args, centre=centre)
+    return ModelInputs(sweep=sweep, law=law, pooling=pooling, vary=vary, centring=centring,
+                       groups=groups, runs=runs, priors=prior_dists, model=model, args=args,
+                       centre=centre)
 
 
 def nuts_kernel(inputs: ModelInputs, warmup: int, dense_mass: bool = True,
@@ -212,7 +224,7 @@ def nuts_kernel(inputs: ModelInputs, warmup: int, dense_mass: bool = True,
     """``fit``'s NUTS kernel for ``inputs``, with the number of latent dimensions and
     whether the warmup's covariance estimates are shrunk (:func:`regularize_mass_matrix`)."""
     n_latent = latent_size(inputs.model, {**inputs.args, "centre": inputs.centre})
-    regularize = regularize_mass_matrix(n_latent, warmup)
+    regularize = regularize_mass_matrix(n_latent, warmup, inputs.centring == "centred")
     kernel = NUTS(inputs.model, dense_mass=dense_mass, target_accept_prob=target_accept,
                   max_tree_depth=MAX_TREE_DEPTH, init_strategy=init_near_prior_mean,
                   regularize_mass_matrix=regularize)

@@ -178,6 +178,9 @@ def test_mass_matrix_shrinkage_only_where_warmup_windows_are_short():
     assert not regularize_mass_matrix(7, 1000) and not regularize_mass_matrix(12, 200)
     assert regularize_mass_matrix(13, 1000)
     assert regularize_mass_matrix(3, 10)  # too short a warmup for any slow window
+    # centred group values: shrunk only where a 25-draw window would be singular
+    assert regularize_mass_matrix(18, 1000) and not regularize_mass_matrix(18, 1000, True)
+    assert regularize_mass_matrix(25, 1000, True)
     law = get_law("chinchilla")
     data = {"log_n": np.full(30, 20.0), "log_d": np.full(30, 23.0), "log_loss": np.zeros(30),
             "group": np.arange(30) % 4, "centre": {"n": 20.0, "d": 23.0}}
