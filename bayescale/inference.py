@@ -357,7 +357,7 @@ def fit(
     messages += [weak] if weak else []
     warn_all(messages)
 
-    point = {"point": np.arange(len(args["log_loss"]))}
+    point = {"point": np.arange(points)}
     observed = xr.Dataset({"log_loss": ("point", args["log_loss"])}, coords=point)
     constant = xr.Dataset({k: ("point", v) for k, v in args.items() if k != "log_loss"},
                           coords=point)

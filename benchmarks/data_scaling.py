@@ -48,6 +48,15 @@ CHAINS = 4
 GROUPS = 4
 CHECKPOINTS = 25
 IN_LOOP = 100  # gradients per timed call, in one compiled loop as in NUTS
+MODEL = {"pooling": "partial", "vary": ("a", "alpha"), "min_fraction": 0}  # bs.fit's arguments
+
+
+def hierarchical_sweep(points: int):
+    """The synthetic curve sweep of ``points`` points: runs of ``CHECKPOINTS`` in ``GROUPS``
+    groups (imported here, so that the parent process never starts JAX)."""
+    from curve_fit_time import synthetic
+
+    return synthetic(points // CHECKPOINTS, CHECKPOINTS, groups=GROUPS)
 
 
 def measure(points: int, device: str, precision: str, centring: str, warmup: int,
@@ -57,7 +66,6 @@ def measure(points: int, device: str, precision: str, centring: str, warmup: int
     import jax
     import jax.numpy as jnp
     import numpy as np
-    from curve_fit_time import synthetic
     from numpyro.infer.util import initialize_model, potential_energy
     from peers.jax_timing import compile_clock
 
@@ -65,11 +73,10 @@ def measure(points: int, device: str, precision: str, centring: str, warmup: int
     from bayescale.devices import chain_map, select_device
     from bayescale.inference import default_precision, model_inputs
 
-    sweep = synthetic(points // CHECKPOINTS, CHECKPOINTS, groups=GROUPS)
+    sweep = hierarchical_sweep(points)
     where = select_device(device)
     precision = precision or default_precision(where.platform, points)
-    inputs = model_inputs(sweep, pooling="partial", vary=("a", "alpha"), centring=centring,
-                          min_fraction=0, platform=where.platform)
+    inputs = model_inputs(sweep, centring=centring, platform=where.platform, **MODEL)
     used = chain_map(jax.devices(where.platform), CHAINS)[1]
     out = {"points": len(inputs.args["log_loss"]), "runs": len(inputs.runs),
            "groups": len(inputs.groups), "device": str(where), "devices_used": used,
@@ -105,10 +112,8 @@ def measure(points: int, device: str, precision: str, centring: str, warmup: int
     if fit:
         with compile_clock() as clock, warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            post = bs.fit(sweep, pooling="partial", vary=("a", "alpha"), centring=centring,
-                          min_fraction=0,
-                          chains=CHAINS, warmup=warmup, draws=draws, device=device,
-                          precision=precision, progress=False)
+            post = bs.fit(sweep, centring=centring, chains=CHAINS, warmup=warmup, draws=draws,
+                          device=device, precision=precision, progress=False, **MODEL)
         sampling = post.meta["sampler"]["seconds"] - clock.seconds
         out.update(fit_compile_s=clock.seconds, fit_sampling_s=sampling,
                    per_1000_iterations_s=1000 * sampling / (warmup + draws),

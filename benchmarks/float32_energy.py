@@ -23,15 +23,14 @@ import argparse
 import jax
 import jax.numpy as jnp
 import numpy as np
-from curve_fit_time import synthetic
+from data_scaling import MODEL, hierarchical_sweep
 from numpyro.infer.util import initialize_model, potential_energy
 
 from bayescale.inference import model_inputs
 
 
 def energies(points: int) -> dict:
-    inputs = model_inputs(synthetic(points // 25, 25, groups=4), pooling="partial",
-                          vary=("a", "alpha"), centring="centred", min_fraction=0)
+    inputs = model_inputs(hierarchical_sweep(points), centring="centred", **MODEL)
     with jax.enable_x64(True):
         data = {**jax.device_put(inputs.args), "centre": inputs.centre}
         start = initialize_model(jax.random.PRNGKey(0), inputs.model, model_kwargs=data)[0].z
