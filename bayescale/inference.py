@@ -27,8 +27,7 @@ import numpy as np
 import numpyro.distributions as dist
 import xarray as xr
 from numpyro import handlers
-from numpyro.distributions.transforms import biject_to
-from numpyro.infer import MCMC, NUTS, init_to_uniform
+from numpyro.infer import MCMC, NUTS
 from numpyro.infer.hmc_util import build_adaptation_schedule
 
 from bayescale import __version__
@@ -42,35 +41,11 @@ from bayescale.laws import Law, get_law
 from bayescale.model import CENTRING, MASKED_GROUPS, POOLING, scaling_model
 from bayescale.posterior import Posterior
 from bayescale.priors import describe, noise_params, resolve_priors
+from bayescale.starts import INIT, Start, StartedNUTS, init_near_prior_mean, laplace_start
 from bayescale.sweep import Sweep
 
 MAX_TREE_DEPTH = 10
 DRAWS_PER_DIMENSION = 2
-
-
-def init_near_prior_mean(site=None, radius: float = 0.2):
-    """NUTS start: each latent at its prior mean, moved by ``Uniform(−radius, radius)`` in
-    the unconstrained space, so chains start apart (R-hat needs dispersed starts).
-
-    It replaces ``init_to_median(num_samples=15)``, whose prior draws cost seconds of XLA
-    compilation per fit (the Gamma prior's sampler alone takes ~2–4 s on a 2-core CPU) and
-    start no better. Sites without a finite prior mean (the flat site of a sheared
-    intercept, heavy-tailed priors) start as NumPyro's ``init_to_uniform``: ``Uniform(−2, 2)``
-    in the unconstrained space.
-    """
-    if site is None:
-        return partial(init_near_prior_mean, radius=radius)
-    if site["type"] != "sample" or site["is_observed"] or site["fn"].support.is_discrete:
-        return None
-    try:
-        mean = jnp.broadcast_to(1.0 * site["fn"].mean, site["fn"].shape())
-    except (NotImplementedError, ValueError):
-        return init_to_uniform(site)
-    to_support = biject_to(site["fn"].support)
-    start = to_support.inv(mean)
-    u = dist.Uniform(-1.0, 1.0)(rng_key=site["kwargs"]["rng_key"],
-                                sample_shape=site["kwargs"]["sample_shape"] + jnp.shape(start))
-    return to_support(jnp.where(jnp.isfinite(start), start + radius * u, 2.0 * u))
 
 
 def latent_size(model, kwargs) -> int:
@@ -222,12 +197,14 @@ def model_inputs(sweep: Sweep, law: str | Law = "chinchilla", *, pooling: str = 
 def nuts_kernel(inputs: ModelInputs, warmup: int, dense_mass: bool = True,
                 target_accept: float = 0.8) -> tuple[NUTS, int, bool]:
     """``fit``'s NUTS kernel for ``inputs``, with the number of latent dimensions and
-    whether the warmup's covariance estimates are shrunk (:func:`regularize_mass_matrix`)."""
+    whether the warmup's covariance estimates are shrunk (:func:`regularize_mass_matrix`).
+    It takes a :class:`bayescale.starts.Start`'s ``init_params``, or none (NUTS's own start
+    from the prior mean, with the identity mass matrix)."""
     n_latent = latent_size(inputs.model, {**inputs.args, "centre": inputs.centre})
     regularize = regularize_mass_matrix(n_latent, warmup, inputs.centring == "centred")
-    kernel = NUTS(inputs.model, dense_mass=dense_mass, target_accept_prob=target_accept,
-                  max_tree_depth=MAX_TREE_DEPTH, init_strategy=init_near_prior_mean,
-                  regularize_mass_matrix=regularize)
+    kernel = StartedNUTS(inputs.model, dense_mass=dense_mass, target_accept_prob=target_accept,
+                         max_tree_depth=MAX_TREE_DEPTH, init_strategy=init_near_prior_mean,
+                         regularize_mass_matrix=regularize)
     return kernel, n_latent, regularize
 
 
@@ -267,6 +244,7 @@ def fit(
     precision: str | None = None,
     target_accept: float = 0.8,
     dense_mass: bool = True,
+    init: str = "laplace",
     extrapolation_error: float = EXTRAPOLATION_ERROR,
     progress: bool = True,
 ) -> Posterior:
@@ -284,7 +262,10 @@ def fit(
     default prior by name with a NumPyro distribution. The same ``seed`` gives the same
     draws on the same device, number of devices and precision (``precision``: "float32" or
     "float64", by default per device and data size, :func:`default_precision`). Sampling
-    problems are raised as ``ConvergenceWarning`` and kept on the result.
+    problems are raised as ``ConvergenceWarning`` and kept on the result. ``init="laplace"``
+    (the default) starts each chain near a posterior mode and the warmup from the Laplace
+    covariance there (:mod:`bayescale.starts`, which falls back to the next when it finds no
+    proper mode); ``"prior"`` starts from the prior mean with the identity mass matrix.
     ``extrapolation_error`` scales the law's error beyond the fitted compute that loss
     predictions carry (per e-fold of compute, in units of the noise scale; 0 turns it off;
     :mod:`bayescale.discrepancy`).
@@ -294,6 +275,8 @@ def fit(
                         "with bs.Sweep.from_frame(df, ...) or bs.read_sweep(path).")
     law = get_law(law)
     extrapolation_error = check_extrapolation_error(extrapolation_error)
+    if init not in INIT:
+        raise ValueError(f"init must be one of {list(INIT)}, got {init!r}.")
     device_obj = select_device(device)
     inputs = model_inputs(sweep, law, pooling=pooling, vary=vary, centring=centring,
                           min_fraction=min_fraction, priors=priors, likelihood=likelihood,
@@ -312,16 +295,23 @@ def fit(
                       f"its default (float64 above {FLOAT32_MAX_POINTS:,} points).",
                       UserWarning, stacklevel=2)
 
+    use_compilation_cache()
+    started = time.perf_counter()
+    with jax.default_device(device_obj):
+        start = (laplace_start(inputs.model, {**args, "centre": centre}, seed, chains,
+                               dense_mass)
+                 if init == "laplace" else Start(None, None, {"start": "prior",
+                                                              "mass_matrix": "identity"}))
+    start.summary["seconds"] = round(time.perf_counter() - started, 3)
     kernel, n_latent, regularize = nuts_kernel(inputs, warmup, dense_mass, target_accept)
     # Data and centring are jit arguments, not constants, so one compiled sampler serves
     # every sweep of the same size (and the persistent cache serves the next process).
     chain_method, n_dev = chain_map(jax.devices(device_obj.platform), chains)
     mcmc = MCMC(kernel, num_warmup=warmup, num_samples=draws, num_chains=chains,
                 chain_method=chain_method, progress_bar=progress, jit_model_args=True)
-    use_compilation_cache()
-    started = time.perf_counter()
     with jax.enable_x64(precision == "float64"), jax.default_device(device_obj):
         mcmc.run(jax.random.PRNGKey(seed), **jax.device_put(args), centre=jax.device_put(centre),
+                 init_params=start.init_params,
                  extra_fields=("diverging", "num_steps", "energy", "accept_prob",
                                "adapt_state.step_size", "potential_energy"))
         samples = jax.device_get(mcmc.get_samples(group_by_chain=True))
@@ -380,6 +370,7 @@ def fit(
         "sampler": {
             "algorithm": "NUTS", "chains": chains, "warmup": warmup, "draws": draws,
             "seed": seed, "target_accept": target_accept, "dense_mass": dense_mass,
+            "init": start.summary,
             "max_tree_depth": MAX_TREE_DEPTH,
             "chain_method": ("vectorized" if n_dev == 1 else "parallel" if n_dev == chains
                              else "parallel devices, vectorized within each"),

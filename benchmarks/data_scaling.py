@@ -59,8 +59,8 @@ def hierarchical_sweep(points: int):
     return synthetic(points // CHECKPOINTS, CHECKPOINTS, groups=GROUPS)
 
 
-def measure(points: int, device: str, precision: str, centring: str, warmup: int,
-            draws: int, repeats: int, fit: bool):
+def measure(points: int, device: str, precision: str, centring: str, init: str,
+            warmup: int, draws: int, repeats: int, fit: bool):
     """Every figure for one size, in this process: yields the gradient's figures, then
     (when ``fit``) the same with the fit's added."""
     import jax
@@ -80,7 +80,7 @@ def measure(points: int, device: str, precision: str, centring: str, warmup: int
     used = chain_map(jax.devices(where.platform), CHAINS)[1]
     out = {"points": len(inputs.args["log_loss"]), "runs": len(inputs.runs),
            "groups": len(inputs.groups), "device": str(where), "devices_used": used,
-           "precision": precision, "centring": centring}
+           "precision": precision, "centring": centring, "init": init}
     with jax.enable_x64(precision == "float64"), jax.default_device(where):
         data = {**jax.device_put(inputs.args), "centre": inputs.centre}
         z = initialize_model(jax.random.PRNGKey(0), inputs.model, model_kwargs=data)[0].z
@@ -112,10 +112,12 @@ def measure(points: int, device: str, precision: str, centring: str, warmup: int
     if fit:
         with compile_clock() as clock, warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            post = bs.fit(sweep, centring=centring, chains=CHAINS, warmup=warmup, draws=draws,
-                          device=device, precision=precision, progress=False, **MODEL)
+            post = bs.fit(sweep, centring=centring, init=init, chains=CHAINS, warmup=warmup,
+                          draws=draws, device=device, precision=precision, progress=False,
+                          **MODEL)
         sampling = post.meta["sampler"]["seconds"] - clock.seconds
         out.update(fit_compile_s=clock.seconds, fit_sampling_s=sampling,
+                   start=post.meta["sampler"]["init"],
                    per_1000_iterations_s=1000 * sampling / (warmup + draws),
                    steps_per_iteration=float(post.groups["sample_stats"]["n_steps"].mean()),
                    max_r_hat=max(post.meta["diagnostics"]["r_hat"].values()),
@@ -144,6 +146,8 @@ def main() -> None:
                              "CPU; on a GPU float32 up to 20,000 points, float64 above)")
     parser.add_argument("--centring", default="non-centred", choices=["non-centred", "centred"],
                         help="how the group values are sampled (bs.fit's centring)")
+    parser.add_argument("--init", default="laplace", choices=["laplace", "prior"],
+                        help="where the chains start (bs.fit's init)")
     parser.add_argument("--warmup", type=int, default=200)
     parser.add_argument("--draws", type=int, default=200)
     parser.add_argument("--repeats", type=int, default=5)
@@ -156,8 +160,9 @@ def main() -> None:
     parser.add_argument("--one", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one is not None:  # the child process: one size, a JSON line per stage
-        for figures in measure(args.one, args.device, args.precision, args.centring, args.warmup,
-                               args.draws, args.repeats, args.one <= args.fit_up_to):
+        for figures in measure(args.one, args.device, args.precision, args.centring, args.init,
+                               args.warmup, args.draws, args.repeats,
+                               args.one <= args.fit_up_to):
             print(json.dumps(figures), flush=True)
         return
 
@@ -165,7 +170,7 @@ def main() -> None:
     for points in (int(float(p)) for p in args.points.split(",")):
         command = [sys.executable, __file__, "--one", str(points), "--device", args.device,
                    *(["--precision", args.precision] if args.precision else []),
-                   "--centring", args.centring,
+                   "--centring", args.centring, "--init", args.init,
                    "--warmup", str(args.warmup),
                    "--draws", str(args.draws), "--repeats", str(args.repeats),
                    "--fit-up-to", str(args.fit_up_to)]
@@ -188,6 +193,7 @@ def main() -> None:
 
     print(f"\n{CHAINS} chains, {args.device} ({rows[0]['device']}, {rows[0]['devices_used']} "
           f"device(s)), {', '.join(sorted({r['precision'] for r in rows}))}, {args.centring}, "
+          f"init {args.init}, "
           f"fit {args.warmup} + {args.draws}")
     print("| points | runs | gradient, all chains (ms) | per 1000 iterations (s) | "
           "steps / iteration | divergences | peak memory (MB) |")

@@ -42,8 +42,12 @@ class Engine:
 
 
 ENGINES = {engine.name: engine for engine in (
-    Engine("bayescale", "bayescale_engine", "bs.fit: sheared, dense mass, init_near_prior_mean, "
-           "vectorised chains", ("bayescale",)),
+    Engine("bayescale", "bayescale_engine", "bs.fit: sheared, dense mass, chains started "
+           "near the mode with the Laplace covariance as first mass matrix, a CPU device per "
+           "chain", ("bayescale",)),
+    Engine("bayescale-prior-start", "bayescale_engine", "bs.fit(init='prior'): the same, "
+           "chains started at the prior mean with the identity mass matrix",
+           ("bayescale",), {"init": "prior"}),
     Engine("numpyro", "numpyro_engine", "NumPyro NUTS defaults: plain, diagonal mass, "
            "init_to_uniform, sequential chains", ("numpyro",)),
     Engine("numpyro-sheared", "numpyro_engine", "the same with bayescale's sheared "

@@ -1,6 +1,8 @@
 """bayescale itself: ``bs.fit(sweep, progress=False)`` with the given sampler settings.
 
-Its defaults: sheared intercepts, dense mass matrix, ``init_near_prior_mean``, chains
+Its defaults: sheared intercepts, dense mass matrix, chains started near the posterior's
+mode with its Laplace covariance as the first mass matrix (``bayescale.starts``; the
+``bayescale-prior-start`` engine passes ``init="prior"``), chains
 in parallel, one per CPU device (bayescale asks JAX for ``max(cores, 4)`` of them;
 ``$BAYESCALE_CPU_DEVICES`` overrides the count; ``bayescale.devices``), float64 on the
 CPU, JAX's persistent compilation cache at ``$BAYESCALE_JAX_CACHE`` (``off`` disables it;
@@ -25,13 +27,13 @@ from peers.jax_timing import compile_clock
 from peers.problem import DATASET, LAW_PARAMS, Problem, Settings
 
 
-def run(problem: Problem, settings: Settings) -> dict:
+def run(problem: Problem, settings: Settings, init: str = "laplace") -> dict:
     sweep = reference_sweep(DATASET)  # the rows Problem.from_reference took
     started = time.perf_counter()
     with compile_clock() as clock, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         post = bs.fit(sweep, chains=settings.chains, warmup=settings.warmup,
-                      draws=settings.draws, seed=settings.seed, progress=False)
+                      draws=settings.draws, seed=settings.seed, init=init, progress=False)
     wall = time.perf_counter() - started
     sampler = post.meta["sampler"]
     stats = post.groups["sample_stats"]
@@ -42,7 +44,7 @@ def run(problem: Problem, settings: Settings) -> dict:
         "split": "JAX compile events inside bs.fit; sampling = meta seconds − compile",
         **clock.figures(),
         "config": {"parameterisation": "sheared", "mass_matrix": "dense" if
-                   sampler["dense_mass"] else "diagonal", "init": "init_near_prior_mean",
+                   sampler["dense_mass"] else "diagonal", "init": sampler["init"],
                    "chain_method": sampler["chain_method"],
                    "devices": sampler["devices"], "precision": sampler["precision"]},
         "warnings": sorted({str(w.message) for w in caught}),

@@ -1,0 +1,98 @@
+"""Where NUTS starts (bayescale.starts): the posterior's mode and its Laplace covariance,
+and the fallback to the prior where there is no proper mode."""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+import numpy as np
+import numpyro
+import numpyro.distributions as dist
+import pytest
+import scipy.optimize
+import scipy.stats
+from numpyro.distributions import constraints
+
+import bayescale as bs
+from bayescale.starts import TYPICAL_SET_QUANTILE, _jitter, laplace_start
+
+from conftest import quiet_fit, synthetic_sweep
+
+X = np.linspace(-1.0, 2.0, 12)
+Y = 0.5 + 1.5 * X + np.random.default_rng(0).normal(0.0, 0.3, X.size)
+
+
+def line(x, y):
+    """A straight line with Normal(0, 10) priors and known noise 0.3: its posterior is
+    exactly Gaussian, so the Laplace approximation is the posterior itself."""
+    a = numpyro.sample("a", dist.Normal(0.0, 10.0))
+    b = numpyro.sample("b", dist.Normal(0.0, 10.0))
+    numpyro.sample("y", dist.Normal(a + b * x, 0.3), obs=y)
+
+
+def test_laplace_start_of_a_gaussian_posterior_is_its_mean_and_covariance():
+    design = np.column_stack([np.ones_like(X), X])
+    precision = design.T @ design / 0.3**2 + np.eye(2) / 10.0**2
+    cov = np.linalg.inv(precision)
+    mean = cov @ design.T @ Y / 0.3**2
+    start = laplace_start(line, {"x": X, "y": Y}, 0, chains=4,
+                          dense_mass=True)
+    assert start.summary["start"] == "laplace" and all(start.summary["mode_converged"])
+    np.testing.assert_allclose(start.inverse_mass_matrix, cov, rtol=1e-6)
+    diagonal = laplace_start(line, {"x": X, "y": Y}, 0, chains=4,
+                             dense_mass=False)
+    np.testing.assert_allclose(diagonal.inverse_mass_matrix, np.diag(cov), rtol=1e-6)
+    # Starts are Laplace draws: 4 distinct points whose ½·Mahalanobis² from the mean stay
+    # within the 99% quantile of ½χ²₂ (the rule _jitter enforces; exact for this posterior).
+    starts = np.column_stack([start.params["a"], start.params["b"]])
+    assert len(np.unique(starts[:, 0])) == 4
+    half_d2 = 0.5 * np.einsum("ci,ij,cj->c", starts - mean, precision, starts - mean)
+    assert np.all(half_d2 <= 0.5 * scipy.stats.chi2.ppf(TYPICAL_SET_QUANTILE, 2))
+    # an exact Gaussian needs no pulling back: the starts are the draws mean + L·ε unscaled,
+    # so they are not all crowded at the mode (some ½d² > 0.05 with 4 draws of ½χ²₂)
+    assert half_d2.max() > 0.05
+
+
+def flat():
+    """No data and a flat density: every point is a mode, the Hessian is zero."""
+    numpyro.sample("x", dist.ImproperUniform(constraints.real, (), ()))
+
+
+def unbounded():
+    """A density that grows without bound (as a centred hierarchy's does as τ → 0)."""
+    x = numpyro.sample("x", dist.ImproperUniform(constraints.real, (), ()))
+    numpyro.factor("up", x)
+
+
+@pytest.mark.parametrize(("model", "why"), [
+    (flat, "not positive definite"),
+    (unbounded, "no chain's mode search converged"),
+])
+def test_no_proper_mode_falls_back_to_the_prior_start(model, why):
+    start = laplace_start(model, {}, 0, chains=2, dense_mass=True)
+    assert start.params is None and start.inverse_mass_matrix is None
+    assert start.summary["start"] == "prior" and why in start.summary["why"]
+
+
+def test_jitter_is_pulled_back_where_the_potential_is_not_gaussian():
+    def potential(x):  # Gaussian near 0, a steep quartic wall beyond
+        return 0.5 * jnp.sum(x**2) + 100.0 * jnp.sum(x**4)
+
+    mode = scipy.optimize.OptimizeResult(x=np.zeros(2), fun=0.0)
+    step = np.array([3.0, 0.0])  # U(step) = 4.5 + 8100: far above any posterior draw
+    rise = 1.0
+    start = _jitter(potential, mode, step, rise)
+    # the largest t in 1, ½, ¼, … with U(t·step) ≤ rise: t = 1/16 (U = 0.14); ⅛ gives 2.05
+    np.testing.assert_allclose(start, step / 16)
+    assert _jitter(potential, mode, step / 100, rise) == pytest.approx(step / 100)
+
+
+def test_fit_records_its_start_and_rejects_an_unknown_one():
+    sweep = bs.Sweep.from_frame(synthetic_sweep(seed=3))
+    post = quiet_fit(sweep, chains=2, warmup=100, draws=100)
+    init = post.meta["sampler"]["init"]
+    assert init["start"] == "laplace" and init["mass_matrix"] == "laplace"
+    assert all(init["mode_converged"]) and init["seconds"] > 0
+    prior = quiet_fit(sweep, chains=2, warmup=100, draws=100, init="prior")
+    assert prior.meta["sampler"]["init"]["start"] == "prior"
+    with pytest.raises(ValueError, match="init must be one of"):
+        bs.fit(sweep, init="median")
