@@ -264,8 +264,9 @@ def fit(
     "float64", by default per device and data size, :func:`default_precision`). Sampling
     problems are raised as ``ConvergenceWarning`` and kept on the result. ``init="laplace"``
     (the default) starts each chain near a posterior mode and the warmup from the Laplace
-    covariance there (:mod:`bayescale.starts`, which falls back to the next when it finds no
-    proper mode); ``"prior"`` starts from the prior mean with the identity mass matrix.
+    covariance there (:mod:`bayescale.starts`; where it finds no proper mode it starts as
+    ``"prior"`` does, and says so in ``meta["sampler"]["init"]``); ``"prior"`` starts from
+    the prior mean with the identity mass matrix.
     ``extrapolation_error`` scales the law's error beyond the fitted compute that loss
     predictions carry (per e-fold of compute, in units of the noise scale; 0 turns it off;
     :mod:`bayescale.discrepancy`).
@@ -302,7 +303,7 @@ def fit(
                                dense_mass)
                  if init == "laplace" else Start(None, None, {"start": "prior",
                                                               "mass_matrix": "identity"}))
-    start.summary["seconds"] = round(time.perf_counter() - started, 3)
+    start_seconds = time.perf_counter() - started
     kernel, n_latent, regularize = nuts_kernel(inputs, warmup, dense_mass, target_accept)
     # Data and centring are jit arguments, not constants, so one compiled sampler serves
     # every sweep of the same size (and the persistent cache serves the next process).
@@ -370,7 +371,7 @@ def fit(
         "sampler": {
             "algorithm": "NUTS", "chains": chains, "warmup": warmup, "draws": draws,
             "seed": seed, "target_accept": target_accept, "dense_mass": dense_mass,
-            "init": start.summary,
+            "init": {**start.summary, "seconds": round(start_seconds, 3)},
             "max_tree_depth": MAX_TREE_DEPTH,
             "chain_method": ("vectorized" if n_dev == 1 else "parallel" if n_dev == chains
                              else "parallel devices, vectorized within each"),

@@ -144,30 +144,30 @@ class StartedNUTS(NUTS):
 class Layout:
     """The latent sites of a model as one flat vector, in NumPyro's order (sites sorted by
     name, as ``ravel_pytree`` of its dict of unconstrained values), so that a matrix over
-    the flat vector is NumPyro's dense inverse mass matrix."""
+    the flat vector is NumPyro's dense inverse mass matrix. Built from one batch of sites
+    of shape ``(chains, *shape)``."""
 
-    def __init__(self, sites: dict, batch: int = 0):
-        self.names = sorted(sites)
-        self.shapes = [np.shape(sites[k])[batch:] for k in self.names]
+    def __init__(self, batched: dict):
+        self.names = sorted(batched)
+        self.shapes = [np.shape(batched[k])[1:] for k in self.names]
         self.ends = np.cumsum([math.prod(shape) for shape in self.shapes])
 
-    def flatten(self, sites: dict) -> np.ndarray:
-        """``(chains, size)`` from batched sites of shape ``(chains, *shape)``."""
-        return np.concatenate([np.reshape(sites[k], (len(sites[k]), -1)) for k in self.names],
-                              axis=1)
+    def flatten(self, batched: dict) -> np.ndarray:
+        """``(chains, size)`` from sites of shape ``(chains, *shape)``."""
+        return np.concatenate([np.reshape(batched[k], (len(batched[k]), -1))
+                               for k in self.names], axis=1)
 
     def unflatten(self, x):
         """Sites from one flat vector ``x`` (NumPy or JAX) or a batch ``(chains, size)``."""
-        parts = np.split(np.arange(self.ends[-1]), self.ends[:-1])
-        return {k: x[..., idx].reshape(*x.shape[:-1], *shape)
-                for k, idx, shape in zip(self.names, parts, self.shapes)}
+        starts = (0, *self.ends[:-1])
+        return {k: x[..., start:end].reshape(*x.shape[:-1], *shape)
+                for k, start, end, shape in zip(self.names, starts, self.ends, self.shapes)}
 
 
-@partial(jax.jit, static_argnums=(0, 2))
-def _prior_starts(model, keys, kwargs_keys, kwargs_values):
+@partial(jax.jit, static_argnums=0)
+def _prior_starts(model, keys, kwargs):
     """Each chain's start as NUTS would choose it (:func:`init_near_prior_mean`), in the
     unconstrained space, in one compiled call."""
-    kwargs = dict(zip(kwargs_keys, kwargs_values))
     return initialize_model(keys, model, init_strategy=init_near_prior_mean,
                             model_kwargs=kwargs)[0].z
 
@@ -229,10 +229,9 @@ def laplace_start(model, kwargs: dict, seed: int, chains: int, dense_mass: bool)
     """
     with jax.enable_x64(True):
         data = jax.device_put(kwargs)
-        names = tuple(sorted(data))
         keys = jax.random.split(jax.random.PRNGKey(seed), chains)
-        prior = jax.device_get(_prior_starts(model, keys, names, tuple(data[k] for k in names)))
-        layout = Layout(prior, batch=1)
+        prior = jax.device_get(_prior_starts(model, keys, data))
+        layout = Layout(prior)
         flat = layout.flatten(prior)
 
         def potential(x, data):
@@ -256,7 +255,7 @@ def laplace_start(model, kwargs: dict, seed: int, chains: int, dense_mass: bool)
         rise = 0.5 * scipy.stats.chi2.ppf(TYPICAL_SET_QUANTILE, flat.shape[1])
         # a chain starts from its own mode unless it found none, or a minor one: higher
         # than the best by more than a posterior draw rises (mass e^{−ΔU} next to nothing)
-        own = [c in converged and fits[c].fun - best.fun <= rise for c in range(chains)]
+        own = [bool(c in converged and fits[c].fun - best.fun <= rise) for c in range(chains)]
         summary["mode_potential_above_best"] = [round(float(r.fun - best.fun), 3) for r in fits]
         summary["from_own_mode"] = own
         eps = np.random.default_rng([seed, _STREAM]).standard_normal(flat.shape)
