@@ -112,10 +112,12 @@ def run_log_density(resid, run, n_runs: int, sigma, sigma_run, nu=None):
             - 0.5 * (nu + count) * jnp.log1p(quad / nu))
 
 
-def draw_run_offsets(resid, run, n_runs: int, sigma, sigma_run, nu=None, seed: int = 0):
+def draw_run_offsets(resid, run, n_runs: int, sigma, sigma_run, nu=None,
+                     seed: int | np.random.Generator = 0):
     """One draw of every run offset from its conditional, per posterior draw: ``(..., run)``.
 
-    Arguments as for :func:`run_log_density`; the draws are reproducible from ``seed``.
+    Arguments as for :func:`run_log_density`; the draws are reproducible from ``seed`` (or
+    continue the stream of a ``numpy.random.Generator``, for drawing block by block).
     """
     with jax.enable_x64(np.asarray(resid).dtype == np.float64):
         count, mean, q, quad, _ = (np.asarray(v) for v in

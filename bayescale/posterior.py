@@ -111,18 +111,22 @@ class Posterior:
             out = self.law.log_loss(theta, np.asarray(log_n)[None, None], np.asarray(log_d)[None, None])
             return np.asarray(out)
 
-    def fitted_log_mean(self, run_offsets: bool = True) -> np.ndarray:
+    def fitted_log_mean(self, run_offsets: bool = True, isel: Mapping | None = None
+                        ) -> np.ndarray:
         """``log L`` at the fitted points, with each point's group and (unless
-        ``run_offsets=False``) its run's offset; shape ``(chain, draw, point)``."""
+        ``run_offsets=False``) its run's offset; shape ``(chain, draw, point)``, or the
+        draws that ``isel`` selects (``posterior.isel(isel)``: a block at a time keeps
+        memory bounded for large sweeps)."""
         post, const = self.posterior, self.groups["constant_data"]
+        post = post if isel is None else post.isel(isel)
         theta = {}
         for p in self.law.params:
             value = post[p].values
             theta[p] = (value[..., const["group"].values] if "group" in post[p].dims
                         else value[..., None])
         with jax.enable_x64(post[self.law.params[0]].dtype == np.float64):
-            mu = np.asarray(self.law.log_loss(theta, const["log_n"].values[None, None],
-                                              const["log_d"].values[None, None]))
+            mu = np.asarray(self.law.log_loss(theta, const["log_n"].values,
+                                              const["log_d"].values))
         if run_offsets and "run_offset" in post:
             mu = mu + post["run_offset"].values[..., const["run"].values]
         return mu

@@ -73,3 +73,28 @@ def test_offset_draws_follow_the_student_t_conditional():
     # degrees of freedom has a standard error of about 1% at this size: 6% is 6 of them.
     assert abs(draws.mean() - mean) < 4 * np.sqrt(var / 40_000)
     assert draws.var() == pytest.approx(var, rel=0.06)
+
+
+def test_run_offsets_drawn_block_by_block_equal_one_draw(monkeypatch):
+    """fit draws run offsets from the residuals of a few draws at a time (memory stays
+    bounded at 1e5+ points); the blocks follow the generator's order, so the offsets are
+    those of one call over every draw."""
+    import warnings
+
+    import bayescale as bs
+    from bayescale import inference
+    from test_pooling import curve_sweep
+
+    monkeypatch.setattr(inference, "RESIDUAL_BLOCK", 7 * 100)  # blocks of a few draws
+    sweep = bs.Sweep.from_frame(curve_sweep(seed=3))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        post = bs.fit(sweep, chains=2, warmup=50, draws=30, seed=4, progress=False)
+    points = post.groups["observed_data"].sizes["point"]
+    assert 1 < inference.RESIDUAL_BLOCK // points < 30  # several blocks per chain
+    draws = post.posterior
+    resid = post.groups["observed_data"]["log_loss"].values - post.fitted_log_mean(False)
+    once = draw_run_offsets(resid, post.groups["constant_data"]["run"].values,
+                            draws.sizes["run"], draws["sigma"].values,
+                            draws["sigma_run"].values, draws["nu"].values, seed=4)
+    np.testing.assert_array_equal(draws["run_offset"].values, once)
