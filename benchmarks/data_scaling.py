@@ -176,16 +176,20 @@ def main() -> None:
                    "--fit-up-to", str(args.fit_up_to)]
         try:
             done = subprocess.run(command, capture_output=True, text=True, timeout=args.timeout)
-            stdout, failed = done.stdout, done.returncode != 0 and done.stderr[-3000:]
+            stdout, code, stderr = done.stdout, done.returncode, done.stderr[-3000:]
         except subprocess.TimeoutExpired as stopped:
-            stdout, failed = stopped.stdout or "", False
+            stdout, code, stderr = stopped.stdout or "", None, ""
             stdout = stdout.decode() if isinstance(stdout, bytes) else stdout
         lines = stdout.strip().splitlines()
-        if failed or not lines:
-            sys.exit(f"{points} points failed or timed out before a figure:\n{failed or ''}")
+        if not lines:
+            sys.exit(f"{points} points failed or timed out before a figure (exit {code}):\n"
+                     f"{stderr}")
         row = json.loads(lines[-1])
         if points <= args.fit_up_to and "fit_sampling_s" not in row:
-            row["fit_timed_out_s"] = args.timeout
+            if code is None:
+                row["fit_timed_out_s"] = args.timeout
+            else:  # e.g. -9: killed, as the kernel's out-of-memory killer does, silently
+                row["fit_failed"] = f"exit {code}: {stderr[-300:]}"
         rows.append(row)
         print(f"{row['points']:>9,} points, {row['runs']:>6,} runs: gradient "
               f"{row['gradient_s'] * 1e3:.2f} ms, per 1000 iterations: "
@@ -200,6 +204,7 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|")
     for row in rows:
         per_1000 = (f"timed out ({row['fit_timed_out_s']:.0f} s)" if "fit_timed_out_s" in row
+                    else f"failed ({row['fit_failed'].split(':')[0]})" if "fit_failed" in row
                     else cell(row, "per_1000_iterations_s", ".1f"))
         print(f"| {row['points']:,} | {row['runs']:,} | {row['gradient_s'] * 1e3:.2f} | "
               f"{per_1000} | "
