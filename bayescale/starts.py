@@ -172,16 +172,12 @@ def _prior_starts(model, keys, kwargs):
                             model_kwargs=kwargs)[0].z
 
 
-def _hessian(grad):
-    """``x ↦ ∇²U(x)`` from ``grad = ∇U``, one column at a time (forward over reverse), so
-    that memory stays that of one gradient whatever the number of latent dimensions."""
-
-    def hessian(x):
-        columns = jax.lax.map(lambda v: jax.jvp(grad, (x,), (v,))[1],
-                              jnp.eye(x.size, dtype=x.dtype))
-        return 0.5 * (columns + columns.T)
-
-    return hessian
+def _hessian(grad, x):
+    """``∇²U(x)`` from ``grad = ∇U``, one column at a time (forward over reverse), so that
+    memory stays that of one gradient whatever the number of latent dimensions."""
+    columns = jax.lax.map(lambda v: jax.jvp(grad, (x,), (v,))[1],
+                          jnp.eye(x.size, dtype=x.dtype))
+    return 0.5 * (columns + columns.T)
 
 
 def _mode(value_and_grad, hessian, x0: np.ndarray) -> scipy.optimize.OptimizeResult:
@@ -237,9 +233,11 @@ def laplace_start(model, kwargs: dict, seed: int, chains: int, dense_mass: bool)
         def potential(x, data):
             return potential_energy(model, (), data, layout.unflatten(x))
 
+        # the data are arguments of the compiled programs, not constants in them
         value_and_grad = partial(jax.jit(jax.value_and_grad(potential)), data=data)
         grad = jax.grad(potential)
-        hessian = jax.jit(_hessian(lambda x: grad(x, data)))
+        hessian = partial(jax.jit(lambda x, data: _hessian(partial(grad, data=data), x)),
+                          data=data)
         fits = [_mode(value_and_grad, hessian, x0) for x0 in flat]
         summary = {"mode_iterations": [int(r.nit) for r in fits],
                    "mode_converged": [r.converged for r in fits]}
