@@ -399,28 +399,19 @@ def fit(
     return Posterior(groups=groups_out, law=law, meta=meta, warnings=tuple(messages))
 
 
-RESIDUAL_BLOCK = 2_000_000  # draws × points of residuals held at once (16 MB in float64)
-
-
 def _run_offsets(post: Posterior, args: dict, n_runs: int, seed: int) -> np.ndarray:
     """Every run's offset drawn from its conditional per posterior draw, ``(chain, draw,
     run)`` (:func:`bayescale.curves.draw_run_offsets`), from the residuals of a block of
-    draws at a time: all at once they are ``chains × draws × points`` numbers, 3.2 GB at
-    1e5 points and 4000 draws, with several temporaries of that size (a 1e5-point fit of
-    4 × (1000 + 1000) was killed at 24 GB). Blocks run in the stream's order, so the draws
-    equal those of one call."""
+    draws at a time (:meth:`Posterior.residual_blocks`; a 1e5-point fit of 4 × (1000 +
+    1000) drawing from every draw's residuals at once was killed at 24 GB). Blocks run in
+    the stream's order, so the draws equal those of one call."""
     draws = post.posterior
     sigma, sigma_run = draws["sigma"].values, draws["sigma_run"].values
     nu = draws["nu"].values if "nu" in draws else None
     offsets = np.empty((*sigma.shape, n_runs), dtype=sigma.dtype)
-    block = max(1, RESIDUAL_BLOCK // len(args["log_loss"]))
     rng = np.random.default_rng(seed)
-    for chain in range(sigma.shape[0]):
-        for start in range(0, sigma.shape[1], block):
-            part = (chain, slice(start, start + block))
-            resid = args["log_loss"] - post.fitted_log_mean(isel={"chain": part[0],
-                                                                  "draw": part[1]})
-            offsets[part] = draw_run_offsets(resid, args["run"], n_runs, sigma[part],
-                                             sigma_run[part], None if nu is None else nu[part],
-                                             seed=rng)
+    for part, resid in post.residual_blocks():
+        offsets[part] = draw_run_offsets(resid, args["run"], n_runs, sigma[part],
+                                         sigma_run[part], None if nu is None else nu[part],
+                                         seed=rng)
     return offsets

@@ -30,6 +30,7 @@ from bayescale.laws import Law, get_law
 
 FILE_FORMAT = 1
 GROUPS = ("posterior", "sample_stats", "observed_data", "constant_data")
+RESIDUAL_BLOCK = 2_000_000  # draws × points of residuals held at once (16 MB in float64)
 
 
 @dataclass(frozen=True)
@@ -131,27 +132,51 @@ class Posterior:
             mu = mu + post["run_offset"].values[..., const["run"].values]
         return mu
 
+    def residual_blocks(self):
+        """``(part, resid)`` over every draw: ``resid`` is the observed log loss less
+        :meth:`fitted_log_mean` without run offsets, ``(draws, point)``, for the draws that
+        ``part = (chain, draw slice)`` indexes, in chain-then-draw order. All at once the
+        residuals are ``chains × draws × points`` numbers, 32 GB at 1e6 points and 4000
+        draws; a block holds at most ``RESIDUAL_BLOCK`` of them."""
+        observed = self.groups["observed_data"]["log_loss"].values
+        chains, draws = self.posterior.sizes["chain"], self.posterior.sizes["draw"]
+        block = max(1, RESIDUAL_BLOCK // max(1, observed.size))
+        for chain in range(chains):
+            for start in range(0, draws, block):
+                part = (chain, slice(start, start + block))
+                fitted = self.fitted_log_mean(run_offsets=False,
+                                              isel={"chain": part[0], "draw": part[1]})
+                yield part, observed - fitted
+
     def log_likelihood(self) -> xr.Dataset:
         """Log-likelihood of the fitted data, for LOO and WAIC: per point, or per run for
         training curves (whose likelihood is per run, :mod:`bayescale.curves`; LOO then
-        leaves out whole runs, the honest unit for correlated checkpoints)."""
+        leaves out whole runs, the honest unit for correlated checkpoints). Computed a block
+        of draws at a time (:meth:`residual_blocks`), so that a curve fit's per-run
+        log-likelihood never holds the per-point residuals of every draw."""
         post, observed = self.posterior, self.groups["observed_data"]
-        resid = observed["log_loss"].values - self.fitted_log_mean(run_offsets=False)
         sigma = post["sigma"].values
         nu = post["nu"].values if self.meta["likelihood"] == "student_t" else None
         coords = {"chain": post["chain"], "draw": post["draw"]}
-        with jax.enable_x64(resid.dtype == np.float64):
-            if "sigma_run" in post:
-                run = self.groups["constant_data"]["run"].values
-                logp = run_log_density(resid, run, post.sizes["run"], sigma,
-                                       post["sigma_run"].values, nu)
-                dims, coords["run"] = (*SAMPLE_DIMS, "run"), post["run"]
-            else:
-                z = resid / sigma[..., None]
-                logp = (-0.5 * z**2 - 0.5 * np.log(2 * np.pi) if nu is None
-                        else student_t.logpdf(z, nu[..., None])) - np.log(sigma[..., None])
-                dims, coords["point"] = (*SAMPLE_DIMS, "point"), observed["point"]
-        return xr.Dataset({"log_loss": (dims, np.asarray(logp))}, coords=coords)
+        per_run = "sigma_run" in post
+        if per_run:
+            run = self.groups["constant_data"]["run"].values
+            dims, coords["run"] = (*SAMPLE_DIMS, "run"), post["run"]
+        else:
+            dims, coords["point"] = (*SAMPLE_DIMS, "point"), observed["point"]
+        logp = np.empty((*sigma.shape, len(coords[dims[-1]])), dtype=sigma.dtype)
+        for part, resid in self.residual_blocks():
+            scale, dof = sigma[part], None if nu is None else nu[part]
+            with jax.enable_x64(resid.dtype == np.float64):
+                if per_run:
+                    logp[part] = run_log_density(resid, run, post.sizes["run"], scale,
+                                                 post["sigma_run"].values[part], dof)
+                else:
+                    z = resid / scale[..., None]
+                    logp[part] = ((-0.5 * z**2 - 0.5 * np.log(2 * np.pi) if dof is None
+                                   else student_t.logpdf(z, dof[..., None]))
+                                  - np.log(scale[..., None]))
+        return xr.Dataset({"log_loss": (dims, logp)}, coords=coords)
 
     @property
     def idata(self):

@@ -75,26 +75,28 @@ def test_offset_draws_follow_the_student_t_conditional():
     assert draws.var() == pytest.approx(var, rel=0.06)
 
 
-def test_run_offsets_drawn_block_by_block_equal_one_draw(monkeypatch):
-    """fit draws run offsets from the residuals of a few draws at a time (memory stays
-    bounded at 1e5+ points); the blocks follow the generator's order, so the offsets are
-    those of one call over every draw."""
+def test_run_offsets_and_log_likelihood_block_by_block_equal_one_call(monkeypatch):
+    """fit draws run offsets, and log_likelihood computes each run's density, from the
+    residuals of a few draws at a time (memory stays bounded at 1e5+ points); the blocks
+    follow the generator's order, so the offsets are those of one call over every draw."""
     import warnings
 
     import bayescale as bs
-    from bayescale import inference
+    from bayescale import posterior as posterior_module
     from test_pooling import curve_sweep
 
-    monkeypatch.setattr(inference, "RESIDUAL_BLOCK", 7 * 100)  # blocks of a few draws
+    monkeypatch.setattr(posterior_module, "RESIDUAL_BLOCK", 7 * 100)  # a few draws a block
     sweep = bs.Sweep.from_frame(curve_sweep(seed=3))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         post = bs.fit(sweep, chains=2, warmup=50, draws=30, seed=4, progress=False)
     points = post.groups["observed_data"].sizes["point"]
-    assert 1 < inference.RESIDUAL_BLOCK // points < 30  # several blocks per chain
+    assert 1 < posterior_module.RESIDUAL_BLOCK // points < 30  # several blocks per chain
     draws = post.posterior
     resid = post.groups["observed_data"]["log_loss"].values - post.fitted_log_mean(False)
-    once = draw_run_offsets(resid, post.groups["constant_data"]["run"].values,
-                            draws.sizes["run"], draws["sigma"].values,
-                            draws["sigma_run"].values, draws["nu"].values, seed=4)
-    np.testing.assert_array_equal(draws["run_offset"].values, once)
+    args = (resid, post.groups["constant_data"]["run"].values, draws.sizes["run"],
+            draws["sigma"].values, draws["sigma_run"].values, draws["nu"].values)
+    np.testing.assert_array_equal(draws["run_offset"].values, draw_run_offsets(*args, seed=4))
+    with jax.enable_x64(True):
+        once = np.asarray(run_log_density(*args))
+    np.testing.assert_allclose(post.log_likelihood()["log_loss"].values, once, rtol=1e-12)

@@ -96,6 +96,32 @@ def test_idata_has_the_groups_and_provenance(synthetic_posterior):
     assert idata.log_likelihood["log_loss"].shape == (2, 300, 48)
 
 
+def test_log_likelihood_block_by_block_is_each_points_density(synthetic_posterior,
+                                                               monkeypatch):
+    """log_likelihood runs a few draws at a time (memory bounded at 1e6 points): every
+    entry is its point's Student-t (or, under a Normal likelihood, Normal) log density
+    under its own draw, as scipy computes it (to float64 rounding: log densities of order
+    1, evaluated in a different order)."""
+    from dataclasses import replace
+
+    from scipy import stats
+
+    from bayescale import posterior as posterior_module
+
+    post = synthetic_posterior
+    points = post.groups["observed_data"].sizes["point"]
+    monkeypatch.setattr(posterior_module, "RESIDUAL_BLOCK", 7 * points)  # 7 draws a block
+    y = post.groups["observed_data"]["log_loss"].values
+    mu, draws = post.fitted_log_mean(), post.posterior
+    sigma, nu = draws["sigma"].values[..., None], draws["nu"].values[..., None]
+    assert post.meta["likelihood"] == "student_t"
+    np.testing.assert_allclose(post.log_likelihood()["log_loss"].values,
+                               stats.t.logpdf(y, nu, mu, sigma), atol=1e-12)
+    normal = replace(post, meta={**post.meta, "likelihood": "normal"})
+    np.testing.assert_allclose(normal.log_likelihood()["log_loss"].values,
+                               stats.norm.logpdf(y, mu, sigma), atol=1e-12)
+
+
 def test_predict_loss_mean_and_predictive(synthetic_posterior):
     pred = synthetic_posterior.predict_loss([1e8, 1e9], [2e9, 2e10], seed=0)
     assert pred["loss_mean"].dims == ("chain", "draw", "point")
