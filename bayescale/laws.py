@@ -136,6 +136,9 @@ class Law:
         and wrapped in a factory.
     optimum : optional closed form ``f(theta, log_c) -> (log N_opt, log D_opt)`` under
         ``C = 6ND``; laws without one are optimised numerically.
+    loss : optional ``f(theta, log_n, log_d) -> L``, the law in linear space, equal to
+        ``exp(log_loss)``: where it is cheaper (no log-sum-exp), the planning queries use
+        it for the loss values they return (no gradients are taken through it).
     shear : ``{intercept: (exponent, axis)}`` with axis ``"n"`` or ``"d"``; use it only
         where ``log_loss`` depends on the intercept through ``intercept − exponent·log x``
         (see the module docstring).
@@ -147,6 +150,7 @@ class Law:
     log_loss: Callable
     priors: Mapping[str, Callable[[], dist.Distribution]]
     optimum: Callable | None = None
+    loss: Callable | None = None
     shear: Mapping[str, tuple[str, str]] = field(default_factory=dict)
     formula: str = ""
 
@@ -163,6 +167,10 @@ class Law:
         if not callable(self.log_loss):
             raise TypeError(f"law {self.name!r}: log_loss must be a function "
                             f"(theta, log_n, log_d) -> log L, got {type(self.log_loss).__name__}.")
+        for name in ("optimum", "loss"):
+            if getattr(self, name) is not None and not callable(getattr(self, name)):
+                raise TypeError(f"law {self.name!r}: {name} must be a function or None, got "
+                                f"{type(getattr(self, name)).__name__}.")
         missing = set(self.params) - set(self.priors)
         if missing:
             raise ValueError(f"law {self.name!r} has no default prior for {sorted(missing)}.")
@@ -206,6 +214,14 @@ def chinchilla_log_loss(theta: Theta, log_n, log_d):
                          + jnp.exp(terms[2] - top))
 
 
+def chinchilla_loss(theta: Theta, log_n, log_d):
+    """``E + A/N^α + B/D^β`` itself: three exponentials, no log-sum-exp (planning outputs;
+    the sampler uses :func:`chinchilla_log_loss`). Every term is positive, so float32 stays
+    accurate; a term beyond float range is ``inf``, as the loss it stands for."""
+    return (jnp.exp(theta["e"]) + jnp.exp(theta["a"] - theta["alpha"] * log_n)
+            + jnp.exp(theta["b"] - theta["beta"] * log_d))
+
+
 def chinchilla_optimum(theta: Theta, log_c):
     """Closed-form ``(log N_opt, log D_opt)`` at compute ``C = exp(log_c)`` with ``C = 6ND``."""
     alpha, beta = theta["alpha"], theta["beta"]
@@ -234,6 +250,7 @@ CHINCHILLA = Law(
         "beta": lambda: dist.LogNormal(math.log(0.3), 0.75),
     },
     optimum=chinchilla_optimum,
+    loss=chinchilla_loss,
     shear={"a": ("alpha", "n"), "b": ("beta", "d")},
     formula="L = E + A/N^alpha + B/D^beta",
 )

