@@ -394,24 +394,24 @@ def fit(
     post = Posterior(groups=groups_out, law=law, meta=meta, warnings=tuple(messages))
     if not runs:
         return post
-    offsets = _run_offsets(post, args, len(runs), seed)
+    offsets = _run_offsets(post, len(runs), seed)
     groups_out["posterior"] = posterior.assign(run_offset=(_dims("run_offset", vary), offsets))
     return Posterior(groups=groups_out, law=law, meta=meta, warnings=tuple(messages))
 
 
-def _run_offsets(post: Posterior, args: dict, n_runs: int, seed: int) -> np.ndarray:
+def _run_offsets(post: Posterior, n_runs: int, seed: int) -> np.ndarray:
     """Every run's offset drawn from its conditional per posterior draw, ``(chain, draw,
     run)`` (:func:`bayescale.curves.draw_run_offsets`), from the residuals of a block of
     draws at a time (:meth:`Posterior.residual_blocks`; a 1e5-point fit of 4 × (1000 +
     1000) drawing from every draw's residuals at once was killed at 24 GB). Blocks run in
     the stream's order, so the draws equal those of one call."""
-    draws = post.posterior
+    draws, run = post.posterior, post.groups["constant_data"]["run"].values
     sigma, sigma_run = draws["sigma"].values, draws["sigma_run"].values
     nu = draws["nu"].values if "nu" in draws else None
     offsets = np.empty((*sigma.shape, n_runs), dtype=sigma.dtype)
     rng = np.random.default_rng(seed)
     for part, resid in post.residual_blocks():
-        offsets[part] = draw_run_offsets(resid, args["run"], n_runs, sigma[part],
+        offsets[part] = draw_run_offsets(resid, run, n_runs, sigma[part],
                                          sigma_run[part], None if nu is None else nu[part],
                                          seed=rng)
     return offsets

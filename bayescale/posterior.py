@@ -160,7 +160,7 @@ class Posterior:
         coords = {"chain": post["chain"], "draw": post["draw"]}
         per_run = "sigma_run" in post
         if per_run:
-            run = self.groups["constant_data"]["run"].values
+            run, sigma_run = self.groups["constant_data"]["run"].values, post["sigma_run"].values
             dims, coords["run"] = (*SAMPLE_DIMS, "run"), post["run"]
         else:
             dims, coords["point"] = (*SAMPLE_DIMS, "point"), observed["point"]
@@ -170,7 +170,7 @@ class Posterior:
             with jax.enable_x64(resid.dtype == np.float64):
                 if per_run:
                     logp[part] = run_log_density(resid, run, post.sizes["run"], scale,
-                                                 post["sigma_run"].values[part], dof)
+                                                 sigma_run[part], dof)
                 else:
                     z = resid / scale[..., None]
                     logp[part] = ((-0.5 * z**2 - 0.5 * np.log(2 * np.pi) if dof is None

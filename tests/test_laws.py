@@ -57,10 +57,11 @@ def test_linear_space_loss_is_exp_of_log_loss(theta, log_n, log_d):
     assert linear == pytest.approx(math.exp(logged), rel=1e-13)
 
 
-def test_a_law_function_that_is_not_callable_is_refused():
-    with pytest.raises(TypeError, match="loss must be a function or None"):
+@pytest.mark.parametrize("name", ["optimum", "loss"])
+def test_a_law_function_that_is_not_callable_is_refused(name):
+    with pytest.raises(TypeError, match=f": {name} must be a function or None"):
         bs.Law(name="broken", params=CHINCHILLA.params, log_loss=CHINCHILLA.log_loss,
-               priors=CHINCHILLA.priors, loss=1.0)
+               priors=CHINCHILLA.priors, **{name: 1.0})
 
 
 def test_float32_is_safe_at_frontier_scale():
