@@ -27,6 +27,8 @@ Each size runs in a fresh process, so that its peak memory is its own:
   ``--fit-up-to`` points (default 1e4: at 1e5 and more it takes hours on a 2-core CPU);
   above it only the gradient is timed;
 * ``steps / iteration``: mean leapfrog steps per kept draw;
+* ``lockstep steps``: the mean over kept draws of the most steps any chain took, which is
+  what one device running the chains vectorized pays per draw (all wait for the longest);
 * ``peak memory``: the process's peak resident memory (CPU), or the device's peak bytes
   in use (GPU).
 """
@@ -116,10 +118,12 @@ def measure(points: int, device: str, precision: str, centring: str, init: str,
                           draws=draws, device=device, precision=precision, progress=False,
                           **MODEL)
         sampling = post.meta["sampler"]["seconds"] - clock.seconds
+        steps = post.groups["sample_stats"]["n_steps"]
         out.update(fit_compile_s=clock.seconds, fit_sampling_s=sampling,
                    start=post.meta["sampler"]["init"],
                    per_1000_iterations_s=1000 * sampling / (warmup + draws),
-                   steps_per_iteration=float(post.groups["sample_stats"]["n_steps"].mean()),
+                   steps_per_iteration=float(steps.mean()),
+                   lockstep_steps_per_iteration=float(steps.max("chain").mean()),
                    max_r_hat=max(post.meta["diagnostics"]["r_hat"].values()),
                    divergences=int(post.groups["sample_stats"]["diverging"].sum()))
         yield {**out, "peak_memory_mb": peak_memory_mb(where)}
@@ -200,15 +204,17 @@ def main() -> None:
           f"init {args.init}, "
           f"fit {args.warmup} + {args.draws}")
     print("| points | runs | gradient, all chains (ms) | per 1000 iterations (s) | "
-          "steps / iteration | divergences | peak memory (MB) |")
-    print("|---|---|---|---|---|---|---|")
+          "steps / iteration | lockstep steps | divergences | peak memory (MB) |")
+    print("|---|---|---|---|---|---|---|---|")
     for row in rows:
         per_1000 = (f"timed out ({row['fit_timed_out_s']:.0f} s)" if "fit_timed_out_s" in row
                     else f"failed ({row['fit_failed'].split(':')[0]})" if "fit_failed" in row
                     else cell(row, "per_1000_iterations_s", ".1f"))
         print(f"| {row['points']:,} | {row['runs']:,} | {row['gradient_s'] * 1e3:.2f} | "
               f"{per_1000} | "
-              f"{cell(row, 'steps_per_iteration', '.1f')} | {cell(row, 'divergences', 'd')} | "
+              f"{cell(row, 'steps_per_iteration', '.1f')} | "
+              f"{cell(row, 'lockstep_steps_per_iteration', '.1f')} | "
+              f"{cell(row, 'divergences', 'd')} | "
               f"{row['peak_memory_mb']:.0f} |")
     if args.json:
         with open(args.json, "w") as f:
