@@ -4,6 +4,16 @@ Thresholds follow Vehtari et al. 2021 (R-hat ≤ 1.01, ESS ≥ 100 per chain). E
 problem becomes a :class:`~bayescale.errors.ConvergenceWarning` with concrete advice, and
 parameters the data barely constrain a :class:`~bayescale.errors.PriorDominatedWarning`;
 the messages are also kept on the posterior (``Posterior.warnings``).
+
+Divergences of a partially pooled fit are also located. If ``k`` of the ``n`` divergent
+transitions have a group scale ``τ`` below its 10% posterior quantile (or above its 90%),
+where ``n`` independent draws unrelated to ``τ`` would put ``k ~ Binomial(n, 0.1)``, and
+``P(K ≥ k) < 0.001``, the message says so. Divergences cluster in time, so this is a
+screen rather than an exact test. At small ``τ`` in a centred fit it is the funnel where
+the group values squeeze together (Betancourt and Girolami 2015); at large ``τ`` in a
+non-centred fit it is that form's own strain when each group's data pin its value, which
+the centred form avoids (a 1e4-point curve sweep, 4 groups: non-centred 71 divergences
+at large ``τ``, centred 11 at small ``τ``, centred with ``target_accept=0.95`` none).
 """
 
 from __future__ import annotations
@@ -12,6 +22,7 @@ import warnings
 
 import numpy as np
 import xarray as xr
+from scipy import stats
 
 from bayescale.errors import ConvergenceWarning, PriorDominatedWarning
 
@@ -21,6 +32,8 @@ ESS_PER_CHAIN_MIN = 100
 # of two from the data: its interval is mostly the prior's (Gelman et al. 2013's
 # "posterior contraction" below 0.75 = 1 − 0.5²).
 CONTRACTION_MIN = 0.75
+SCALE_TAIL = 0.1  # "small τ": below this posterior quantile; "large τ": above 1 − it
+SCALE_TAIL_P_MAX = 1e-3  # binomial tail below which divergences are said to sit there
 
 
 def arviz():
@@ -49,21 +62,63 @@ def diagnose(posterior: xr.Dataset, sample_stats: xr.Dataset, max_tree_depth: in
         "ess_bulk": worst(bulk, np.nanmin),
         "ess_tail": worst(tail, np.nanmin),
         "divergences": int(sample_stats["diverging"].sum()),
+        "divergences_by_scale": divergences_by_scale(posterior, sample_stats),
         "max_tree_depth_hits": int((sample_stats["tree_depth"] >= max_tree_depth).sum()),
         "draws": int(posterior.sizes["chain"] * posterior.sizes["draw"]),
         "chains": chains,
     }
 
 
-def problems(diag: dict) -> list[str]:
-    """Readable messages, each with advice, for whatever in ``diag`` is out of bounds."""
+def divergences_by_scale(posterior: xr.Dataset, sample_stats: xr.Dataset) -> dict:
+    """For each group scale ``tau_*`` in ``posterior``: how many divergent transitions have
+    it below its ``SCALE_TAIL`` posterior quantile ("small") and above its ``1 − SCALE_TAIL``
+    quantile ("large"); empty without divergences."""
+    diverging = np.asarray(sample_stats["diverging"], dtype=bool)
+    if not diverging.any():
+        return {}
+    out = {}
+    for name in (str(n) for n in posterior.data_vars if str(n).startswith("tau_")):
+        values = np.asarray(posterior[name])  # (chain, draw): one scale per pooled parameter
+        low, high = np.quantile(values, [SCALE_TAIL, 1 - SCALE_TAIL])
+        out[name] = {"small": int((diverging & (values < low)).sum()),
+                     "large": int((diverging & (values > high)).sum())}
+    return out
+
+
+# What divergences at small or large group scales mean, by the fit's centring.
+_SCALE_ADVICE = {
+    ("small", "centred"): ", the centred form's funnel where the group values squeeze "
+                          "together: raise target_accept (e.g. 0.95), or, where each group "
+                          "has few points, refit with centring='non-centred' (the same "
+                          "model), which removes the funnel.",
+    ("large", "non-centred"): ", where the non-centred form strains when each group's data "
+                              "pin its value: refit with centring='centred' (the same model), "
+                              "or raise target_accept (e.g. 0.95).",
+}
+
+
+def problems(diag: dict, centring: str | None = None) -> list[str]:
+    """Readable messages, each with advice, for whatever in ``diag`` is out of bounds
+    (``centring``: the fit's, for the advice on divergences at small or large group scales)."""
     out = []
     if diag["divergences"]:
-        out.append(
-            f"{diag['divergences']} divergent transition(s) after warmup: the posterior may be "
-            "biased where the sampler could not go. Raise target_accept (e.g. 0.95), tighten "
-            "weakly identified priors, or exclude outlying points and refit."
-        )
+        n = diag["divergences"]
+        message = (f"{n} divergent transition(s) after warmup: the posterior may be biased "
+                   "where the sampler could not go.")
+        for side, beyond in (("small", f"below its {SCALE_TAIL:.0%} quantile"),
+                             ("large", f"above its {1 - SCALE_TAIL:.0%} quantile")):
+            at = {name: tails[side] for name, tails in diag["divergences_by_scale"].items()
+                  if stats.binom.sf(tails[side] - 1, n, SCALE_TAIL) < SCALE_TAIL_P_MAX}
+            if at:
+                where = ", ".join(f"{k} of {n} with {name} {beyond}" for name, k in at.items())
+                message += (f" They sit at {side} group scales ({where})"
+                            + _SCALE_ADVICE.get((side, centring),
+                                                ": raise target_accept (e.g. 0.95)."))
+                break
+        else:
+            message += (" Raise target_accept (e.g. 0.95), tighten weakly identified priors, "
+                        "or exclude outlying points and refit.")
+        out.append(message)
     bad_rhat = {k: v for k, v in diag["r_hat"].items() if not v <= RHAT_MAX}
     if bad_rhat and diag["chains"] > 1:
         shown = ", ".join(f"{k}={v:.3f}" for k, v in sorted(bad_rhat.items()))

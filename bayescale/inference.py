@@ -342,7 +342,7 @@ def fit(
     sample_stats = xr.Dataset({k: (("chain", "draw"), v) for k, v in stats.items()},
                               coords={"chain": coords["chain"], "draw": coords["draw"]})
     diag = diagnose(posterior, sample_stats, MAX_TREE_DEPTH)
-    messages = problems(diag)
+    messages = problems(diag, centring)
     weak = prior_dominated(posterior, prior_dists, law.params if pooling != "partial" else
                            [p for p in law.params if p not in vary])
     messages += [weak] if weak else []
