@@ -44,8 +44,10 @@ def arviz():
     return az
 
 
-def diagnose(posterior: xr.Dataset, sample_stats: xr.Dataset, max_tree_depth: int) -> dict:
-    """R-hat, ESS and sampler counts for every variable of ``posterior``."""
+def diagnose(posterior: xr.Dataset, sample_stats: xr.Dataset, max_tree_depth: int,
+             scales: tuple[str, ...] = ()) -> dict:
+    """R-hat, ESS and sampler counts for every variable of ``posterior``; ``scales`` names
+    its group scales (``tau_*`` of a partially pooled fit), where divergences are located."""
     az = arviz()
     chains = int(posterior.sizes["chain"])
     bulk = az.ess(posterior, method="bulk")
@@ -62,22 +64,23 @@ def diagnose(posterior: xr.Dataset, sample_stats: xr.Dataset, max_tree_depth: in
         "ess_bulk": worst(bulk, np.nanmin),
         "ess_tail": worst(tail, np.nanmin),
         "divergences": int(sample_stats["diverging"].sum()),
-        "divergences_by_scale": divergences_by_scale(posterior, sample_stats),
+        "divergences_by_scale": divergences_by_scale(posterior, sample_stats, scales),
         "max_tree_depth_hits": int((sample_stats["tree_depth"] >= max_tree_depth).sum()),
         "draws": int(posterior.sizes["chain"] * posterior.sizes["draw"]),
         "chains": chains,
     }
 
 
-def divergences_by_scale(posterior: xr.Dataset, sample_stats: xr.Dataset) -> dict:
-    """For each group scale ``tau_*`` in ``posterior``: how many divergent transitions have
-    it below its ``SCALE_TAIL`` posterior quantile ("small") and above its ``1 − SCALE_TAIL``
-    quantile ("large"); empty without divergences."""
+def divergences_by_scale(posterior: xr.Dataset, sample_stats: xr.Dataset,
+                         scales: tuple[str, ...]) -> dict:
+    """For each group scale in ``scales``: how many divergent transitions have it below its
+    ``SCALE_TAIL`` posterior quantile ("small") and above its ``1 − SCALE_TAIL`` quantile
+    ("large"); empty without divergences."""
     diverging = np.asarray(sample_stats["diverging"], dtype=bool)
     if not diverging.any():
         return {}
     out = {}
-    for name in (str(n) for n in posterior.data_vars if str(n).startswith("tau_")):
+    for name in scales:
         values = np.asarray(posterior[name])  # (chain, draw): one scale per pooled parameter
         low, high = np.quantile(values, [SCALE_TAIL, 1 - SCALE_TAIL])
         out[name] = {"small": int((diverging & (values < low)).sum()),

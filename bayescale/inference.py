@@ -320,8 +320,10 @@ def fit(
     seconds = time.perf_counter() - started
 
     keep = [*law.params, *noise_params(likelihood)]
+    scales = ()  # the group scales, where divergences are located
     if pooling == "partial":
         keep += [f"{kind}_{p}" for p in vary for kind in ("mu", "tau")]
+        scales = tuple(f"tau_{p}" for p in vary)
     if runs:
         keep += ["sigma_run"]
     coords = {"chain": np.arange(chains), "draw": np.arange(draws)}
@@ -341,7 +343,7 @@ def fit(
     }
     sample_stats = xr.Dataset({k: (("chain", "draw"), v) for k, v in stats.items()},
                               coords={"chain": coords["chain"], "draw": coords["draw"]})
-    diag = diagnose(posterior, sample_stats, MAX_TREE_DEPTH)
+    diag = diagnose(posterior, sample_stats, MAX_TREE_DEPTH, scales)
     messages = problems(diag, centring)
     weak = prior_dominated(posterior, prior_dists, law.params if pooling != "partial" else
                            [p for p in law.params if p not in vary])

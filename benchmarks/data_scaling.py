@@ -118,14 +118,15 @@ def measure(points: int, device: str, precision: str, centring: str, init: str,
                           draws=draws, device=device, precision=precision, progress=False,
                           **MODEL)
         sampling = post.meta["sampler"]["seconds"] - clock.seconds
-        steps = post.groups["sample_stats"]["n_steps"]
+        stats = post.groups["sample_stats"]
+        steps = stats["n_steps"]
         out.update(fit_compile_s=clock.seconds, fit_sampling_s=sampling,
                    start=post.meta["sampler"]["init"],
                    per_1000_iterations_s=1000 * sampling / (warmup + draws),
                    steps_per_iteration=float(steps.mean()),
                    lockstep_steps_per_iteration=float(steps.max("chain").mean()),
                    max_r_hat=max(post.meta["diagnostics"]["r_hat"].values()),
-                   divergences=int(post.groups["sample_stats"]["diverging"].sum()))
+                   divergences=int(stats["diverging"].sum()))
         yield {**out, "peak_memory_mb": peak_memory_mb(where)}
 
 

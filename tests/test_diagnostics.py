@@ -24,7 +24,7 @@ def diagnosed(divergent_at, seed=0):
     diverging.flat[divergent_at(np.asarray(posterior["tau_alpha"]).ravel(), rng)] = True
     stats = xr.Dataset({"diverging": (("chain", "draw"), diverging),
                         "tree_depth": (("chain", "draw"), np.full(shape, 3))})
-    return diagnose(posterior, stats, max_tree_depth=10)
+    return diagnose(posterior, stats, max_tree_depth=10, scales=("tau_a", "tau_alpha"))
 
 
 def test_divergences_at_small_group_scales_are_located_and_advised_by_centring():
