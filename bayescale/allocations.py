@@ -26,6 +26,7 @@ import xarray as xr
 
 from bayescale import hardware as hw
 from bayescale.draws import SAMPLE_DIMS, Draws
+from bayescale.errors import InputError
 from bayescale.planning import as_positive
 from bayescale.posterior import Posterior
 
@@ -79,7 +80,7 @@ def compare_variants(a: Posterior, b: Posterior, budgets, *, hardware: str = "H1
     shape_a = tuple(a.posterior.sizes[d] for d in SAMPLE_DIMS)
     shape_b = tuple(b.posterior.sizes[d] for d in SAMPLE_DIMS)
     if shape_a != shape_b:
-        raise ValueError(f"the variants have {shape_a} and {shape_b} (chains, draws); fit both "
+        raise InputError(f"the variants have {shape_a} and {shape_b} (chains, draws); fit both "
                          "with the same chains and draws so that draws can be paired.")
     budgets = as_positive(budgets, "budgets (FLOPs)")
     labels = list(labels or [group_a or "A", group_b or "B"])

@@ -57,7 +57,7 @@ import pandas as pd
 from bayescale import baseline as baseline_mod
 from bayescale.curves import CURVE_MIN_FRACTION, drop_early_checkpoints
 from bayescale.draws import check_ci_prob
-from bayescale.errors import ExtrapolationWarning, SweepWarning
+from bayescale.errors import ExtrapolationWarning, InputError, InputTypeError, SweepWarning
 from bayescale.inference import fit
 from bayescale.laws import get_law
 from bayescale.sweep import Sweep
@@ -88,39 +88,39 @@ def train_mask(sweep: Sweep, split="compute", frac: float | None = None,
     what was wrong and how to fix it.
     """
     if not isinstance(sweep, Sweep):
-        raise TypeError(f"backtest expects a bayescale.Sweep, got {type(sweep).__name__}; "
+        raise InputTypeError(f"backtest expects a bayescale.Sweep, got {type(sweep).__name__}; "
                         "build one with bs.Sweep.from_frame(df, ...) or bs.load_dataset(name).")
     frame = sweep.fit_frame
     runs = _run_keys(frame)
     if not isinstance(split, str):
         if frac is not None or threshold is not None:
-            raise ValueError("frac= and threshold= apply to split='compute' or 'n_params'; "
+            raise InputError("frac= and threshold= apply to split='compute' or 'n_params'; "
                              "a mask split already says which rows train.")
         mask = _as_mask(sweep, split).loc[frame.index]
         mixed = mask.groupby(runs).nunique()
         mixed = sorted(mixed.index[mixed > 1])
         if mixed:
-            raise ValueError(
+            raise InputError(
                 f"the split mask puts checkpoints of {len(mixed)} run(s) on both sides "
                 f"(e.g. {mixed[:3]}); a run must train or be held out as a whole. Mark every "
                 "row of a run the same way."
             )
     else:
         if split not in SPLITS:
-            raise ValueError(f"unknown split {split!r}; choose one of {list(SPLITS)} or pass a "
+            raise InputError(f"unknown split {split!r}; choose one of {list(SPLITS)} or pass a "
                              "boolean mask over sweep.frame (True = train).")
         if frac is not None and threshold is not None:
-            raise ValueError(f"give frac= or threshold=, not both (got frac={frac!r}, "
+            raise InputError(f"give frac= or threshold=, not both (got frac={frac!r}, "
                              f"threshold={threshold!r}).")
         if threshold is None:
             frac = DEFAULT_FRAC if frac is None else frac
             if not (isinstance(frac, (int, float)) and 0.0 < frac < 1.0):
-                raise ValueError(f"frac must lie in (0, 1), got {frac!r}; e.g. frac=0.75 trains "
+                raise InputError(f"frac must lie in (0, 1), got {frac!r}; e.g. frac=0.75 trains "
                                  "on the runs up to the 75% quantile of run size.")
         elif not (isinstance(threshold, (int, float)) and np.isfinite(threshold)
                   and threshold > 0):
             unit = "FLOPs" if split == "compute" else "parameters"
-            raise ValueError(f"threshold must be a positive number of {unit}, got "
+            raise InputError(f"threshold must be a positive number of {unit}, got "
                              f"{threshold!r}.")
         value = (6.0 * frame["n_params"] * frame["n_tokens"] if split == "compute"
                  else frame["n_params"])
@@ -130,13 +130,13 @@ def train_mask(sweep: Sweep, split="compute", frac: float | None = None,
         mask = key <= cut
         unit = "FLOPs" if split == "compute" else "parameters"
         if not mask.any():
-            raise ValueError(f"the {split} split at {cut:.4g} {unit} leaves no training runs "
+            raise InputError(f"the {split} split at {cut:.4g} {unit} leaves no training runs "
                              f"(the smallest run has {per_run.min():.4g}); raise the cut.")
         if mask.all():
-            raise ValueError(f"the {split} split at {cut:.4g} {unit} holds out no runs (the "
+            raise InputError(f"the {split} split at {cut:.4g} {unit} holds out no runs (the "
                              f"largest run has {per_run.max():.4g}); lower the cut.")
     if not mask.any() or mask.all():
-        raise ValueError("the split mask must mark some fitted rows True (train) and some "
+        raise InputError("the split mask must mark some fitted rows True (train) and some "
                          f"False (held out); it has {int(mask.sum())} of {len(mask)} True.")
     return mask.astype(bool).rename("train")
 
@@ -144,15 +144,15 @@ def train_mask(sweep: Sweep, split="compute", frac: float | None = None,
 def _as_mask(sweep: Sweep, split) -> pd.Series:
     if isinstance(split, pd.Series):
         if split.dtype != bool:
-            raise ValueError(f"a split mask must be boolean, got dtype {split.dtype}.")
+            raise InputError(f"a split mask must be boolean, got dtype {split.dtype}.")
         missing = sweep.fit_frame.index.difference(split.index)
         if len(missing):
-            raise ValueError(f"the split mask lacks {len(missing)} fitted row(s) of the sweep "
+            raise InputError(f"the split mask lacks {len(missing)} fitted row(s) of the sweep "
                              f"(e.g. {list(missing[:3])}); index it like sweep.frame.")
         return split
     values = np.asarray(split)
     if values.dtype != bool or values.shape != (len(sweep.frame),):
-        raise ValueError(f"split must be one of {list(SPLITS)} or a boolean mask with one entry "
+        raise InputError(f"split must be one of {list(SPLITS)} or a boolean mask with one entry "
                          f"per row of sweep.frame ({len(sweep.frame)}); got "
                          f"{type(split).__name__} of shape {values.shape}, dtype {values.dtype}.")
     return pd.Series(values, index=sweep.frame.index)
@@ -218,7 +218,7 @@ def _bayes_samples(post, test: pd.DataFrame, grouped: bool, seed: int):
         group = label if grouped else None
         if grouped and label not in fitted:
             if post.meta["pooling"] != "partial":
-                raise ValueError(f"held-out group {label!r} has no training runs, and "
+                raise InputError(f"held-out group {label!r} has no training runs, and "
                                  f"pooling={post.meta['pooling']!r} cannot predict an unseen "
                                  "group; use pooling='partial' or a split that keeps some of "
                                  "its runs in training.")
@@ -314,10 +314,10 @@ def backtest(
     """
     levels = tuple(check_ci_prob(level) for level in levels)
     if not levels:
-        raise ValueError("levels must name at least one interval probability, e.g. (0.9,).")
+        raise InputError("levels must name at least one interval probability, e.g. (0.9,).")
     law_obj = get_law(law)
     if baseline and law_obj.name != "chinchilla":
-        raise ValueError(f"the bootstrap baseline implements the chinchilla law only, not "
+        raise InputError(f"the bootstrap baseline implements the chinchilla law only, not "
                          f"{law_obj.name!r}; pass baseline=False to backtest bayescale alone.")
     fit_kwargs = dict(fit_kwargs or {})
     fit_kwargs.setdefault("seed", seed)
@@ -343,7 +343,7 @@ def backtest(
         small = sorted(g for g in test["group"].unique()
                        if 0 < sizes.get(g, 0) <= len(baseline_mod.PARAMS))
         if small:
-            raise ValueError(
+            raise InputError(
                 f"group(s) {small} keep at most {len(baseline_mod.PARAMS)} training points, too "
                 "few for the per-group Huber fit of the bootstrap baseline; use a split that "
                 "trains on more of their runs, or baseline=False."

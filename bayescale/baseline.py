@@ -72,6 +72,7 @@ import numpy as np
 from scipy.optimize import minimize
 from scipy.special import logsumexp
 
+from bayescale.errors import InputError, InputTypeError
 from bayescale.sweep import Sweep
 
 PARAMS = ("e", "a", "alpha", "b", "beta")  # the order of bayescale's chinchilla law
@@ -97,7 +98,7 @@ def grid_starts(grid: Mapping | None = None) -> np.ndarray:
     grid = HOFFMANN_GRID if grid is None else grid
     missing = [p for p in PARAMS if p not in grid]
     if missing:
-        raise ValueError(f"the start grid lacks {missing}; give values for each of {list(PARAMS)}.")
+        raise InputError(f"the start grid lacks {missing}; give values for each of {list(PARAMS)}.")
     return np.array(list(itertools.product(*(np.atleast_1d(grid[p]) for p in PARAMS))), float)
 
 
@@ -140,16 +141,16 @@ def _robust_scale(residuals: np.ndarray, n_params: int = len(PARAMS)) -> float:
 
 def _arrays(sweep: Sweep, group: str | None) -> dict[str, np.ndarray]:
     if not isinstance(sweep, Sweep):
-        raise TypeError(f"expected a bayescale.Sweep, got {type(sweep).__name__}; build one "
+        raise InputTypeError(f"expected a bayescale.Sweep, got {type(sweep).__name__}; build one "
                         "with bs.Sweep.from_frame(df, ...).")
     frame = sweep.fit_frame
     if group is not None:
         if group not in sweep.groups:
-            raise ValueError(f"no group {group!r} among the fitted rows; groups are "
+            raise InputError(f"no group {group!r} among the fitted rows; groups are "
                              f"{sweep.groups}.")
         frame = frame[frame["group"] == group]
     if len(frame) <= len(PARAMS):
-        raise ValueError(f"the Huber fit needs more than {len(PARAMS)} points (one per "
+        raise InputError(f"the Huber fit needs more than {len(PARAMS)} points (one per "
                          f"parameter); got {len(frame)}"
                          f"{f' in group {group!r}' if group is not None else ''}.")
     out = {"log_n": np.log(frame["n_params"].to_numpy(float)),
@@ -202,7 +203,7 @@ def _screen(data: dict, delta: float, starts: np.ndarray, top: int | None) -> np
     if top is None or top >= len(starts):
         return starts
     if top < 1:
-        raise ValueError(f"top must be a positive number of starts or None, got {top!r}.")
+        raise InputError(f"top must be a positive number of starts or None, got {top!r}.")
     r = log_law(starts[:, None, :], data["log_n"][None], data["log_d"][None]) - data["log_loss"]
     value = np.where(np.abs(r) <= delta, 0.5 * r * r, delta * (np.abs(r) - 0.5 * delta)).sum(1)
     value = np.where(np.isfinite(value), value, np.inf)
@@ -289,7 +290,7 @@ def bootstrap(sweep: Sweep, *, group: str | None = None, n_boot: int = N_BOOT,
     training curves) with replacement, each refitted from the full-data optimum (``fit``,
     computed with :func:`fit_huber` when not given)."""
     if n_boot < 2:
-        raise ValueError(f"n_boot must be at least 2, got {n_boot!r}; e.g. n_boot=200.")
+        raise InputError(f"n_boot must be at least 2, got {n_boot!r}; e.g. n_boot=200.")
     data = _arrays(sweep, group)
     fit = fit_huber(sweep, group=group, delta=delta, grid=grid, top=top) if fit is None else fit
     rng = np.random.default_rng(seed)

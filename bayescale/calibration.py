@@ -84,7 +84,7 @@ import pandas as pd
 from numpyro import handlers
 from scipy import stats
 
-from bayescale.errors import ConvergenceWarning, PriorDominatedWarning
+from bayescale.errors import ConvergenceWarning, InputError, PriorDominatedWarning
 from bayescale.inference import fit
 from bayescale.laws import Law, get_law
 from bayescale.model import CENTRED_SUFFIX, partial_params
@@ -161,7 +161,7 @@ def prior_draw(law: str | Law = "chinchilla", priors: Mapping | None = None,
     """
     law = get_law(law)
     if pooling not in ("none", "partial"):
-        raise ValueError(f"prior_draw supports pooling 'none' or 'partial', got {pooling!r}.")
+        raise InputError(f"prior_draw supports pooling 'none' or 'partial', got {pooling!r}.")
     vary = tuple(law.params if vary is None else vary) if pooling == "partial" else ()
     dists = resolve_priors(law, likelihood, priors, vary=vary)
     keys = jax.random.split(jax.random.PRNGKey(seed), len(dists) + len(vary))
@@ -172,7 +172,7 @@ def prior_draw(law: str | Law = "chinchilla", priors: Mapping | None = None,
             return values
         groups = _groups(design)
         if len(groups) < 2:
-            raise ValueError("pooling='partial' needs a design with a group column of at least "
+            raise InputError("pooling='partial' needs a design with a group column of at least "
                              "two groups, e.g. make_design(n_groups=4).")
         centre = _centre(design)
         site = {p: (f"mu_{p}" if p in vary else p) for p in law.params}
@@ -210,7 +210,7 @@ def simulate_sweep(theta: Mapping, design: pd.DataFrame, seed: int = 0, *,
     for p in law.params:
         value = np.asarray(theta[p], dtype=float)
         if value.ndim and not groups:
-            raise ValueError(f"theta[{p!r}] is per group but the design has no group column.")
+            raise InputError(f"theta[{p!r}] is per group but the design has no group column.")
         per_point[p] = value[code] if value.ndim else value
     with jax.enable_x64(True):
         mean = np.asarray(law.log_loss(per_point, np.log(design["n_params"].to_numpy(float)),
@@ -255,7 +255,7 @@ def ranks_of(truth: Mapping[str, float], draws: Mapping[str, np.ndarray], n_rank
     for name, value in truth.items():
         sample = np.asarray(draws[name]).reshape(-1)
         if sample.size < n_ranks - 1:
-            raise ValueError(f"{sample.size} posterior draws cannot be thinned to "
+            raise InputError(f"{sample.size} posterior draws cannot be thinned to "
                              f"n_ranks - 1 = {n_ranks - 1}; draw more or lower n_ranks.")
         keep = sample[np.linspace(0, sample.size - 1, n_ranks - 1).round().astype(int)]
         below, ties = int(np.sum(keep < value)), int(np.sum(keep == value))
@@ -288,9 +288,9 @@ def sbc(n_sims: int, *, law: str | Law = "chinchilla", pooling: str = "none",
     """
     law = get_law(law)
     if pooling not in ("none", "partial"):
-        raise ValueError(f"sbc supports pooling 'none' or 'partial', got {pooling!r}.")
+        raise InputError(f"sbc supports pooling 'none' or 'partial', got {pooling!r}.")
     if chains * draws < n_ranks - 1:
-        raise ValueError(f"chains * draws = {chains * draws} posterior draws cannot give "
+        raise InputError(f"chains * draws = {chains * draws} posterior draws cannot give "
                          f"n_ranks - 1 = {n_ranks - 1} thinned draws; raise draws.")
     if design is None:
         design = make_design(6, 5, n_groups=4) if pooling == "partial" else make_design()
@@ -360,14 +360,14 @@ def _params(ranks, params) -> list[str]:
     if isinstance(ranks, pd.DataFrame):
         return list(ranks.attrs.get("params") or [c for c in ranks.columns
                                                   if c not in DIAGNOSTICS])
-    raise ValueError("pass params= when ranks is not an sbc frame.")
+    raise InputError("pass params= when ranks is not an sbc frame.")
 
 
 def _n_ranks(ranks, n_ranks) -> int:
     n_ranks = n_ranks or (ranks.attrs.get("n_ranks") if isinstance(ranks, pd.DataFrame)
                           else None)
     if not n_ranks or n_ranks < 2:
-        raise ValueError(f"n_ranks (the number of possible rank values, L + 1) must be at "
+        raise InputError(f"n_ranks (the number of possible rank values, L + 1) must be at "
                          f"least 2, got {n_ranks!r}.")
     return int(n_ranks)
 
@@ -377,7 +377,7 @@ def default_bins(n_sims: int, n_ranks: int) -> int:
     ``n_sims // 5`` unequal bins if no divisor fits."""
     cap = min(MAX_BINS, n_sims // MIN_PER_BIN, n_ranks)
     if cap < 2:
-        raise ValueError(f"{n_sims} simulations are too few for a chi-square test "
+        raise InputError(f"{n_sims} simulations are too few for a chi-square test "
                          f"({MIN_PER_BIN} expected per bin, 2 bins at least): run >= "
                          f"{2 * MIN_PER_BIN}.")
     return max((b for b in range(2, cap + 1) if n_ranks % b == 0), default=cap)
@@ -410,7 +410,7 @@ def uniformity(ranks, n_ranks: int | None = None, *, bins: int | None = None,
     for name in names:
         values = np.asarray(ranks[name], dtype=int)
         if values.min() < 0 or values.max() >= n_ranks:
-            raise ValueError(f"ranks of {name!r} must lie in 0 … {n_ranks - 1}; got "
+            raise InputError(f"ranks of {name!r} must lie in 0 … {n_ranks - 1}; got "
                              f"{values.min()} … {values.max()}.")
         b = bins or default_bins(len(values), n_ranks)
         counts, prob = _binned(values, n_ranks, b)
@@ -444,7 +444,7 @@ def plot_ranks(ranks, n_ranks: int | None = None, *, bins: int | None = None,
                                    layout="constrained", squeeze=False)
         axes_flat = np.asarray(axes, dtype=object).reshape(-1)
         if axes_flat.size < len(names):
-            raise ValueError(f"{len(names)} parameters need as many axes, got "
+            raise InputError(f"{len(names)} parameters need as many axes, got "
                              f"{axes_flat.size}.")
         fig = axes_flat[0].figure
         for ax, name in zip(axes_flat, names):

@@ -24,6 +24,7 @@ import warnings
 from pathlib import Path
 
 from bayescale.discrepancy import EXTRAPOLATION_ERROR
+from bayescale.errors import InputError
 from bayescale.model import CENTRING
 
 USER_ERRORS = (ValueError, TypeError, FileExistsError, FileNotFoundError, KeyError)
@@ -47,7 +48,7 @@ def _posterior(args):
         return load_posterior(args.posterior), str(args.posterior)
     name = args.dataset or "chinchilla"
     if name not in reference_names():
-        raise ValueError(
+        raise InputError(
             f"there is no reference fit for dataset {name!r} (reference fits: "
             f"{reference_names()}). Fit it first: bayescale fit {name} -o post.nc, then "
             "pass --posterior post.nc."
@@ -83,7 +84,7 @@ def _hardware_table(args, plan, ci):
     time = hardware.train_time(plan, args.gpu, args.gpus, mfu=mfu,
                                price_per_gpu_hour=args.price, seed=0)
     if args.gpus % args.tensor_parallel:
-        raise ValueError(f"--gpus {args.gpus} is not a multiple of --tensor-parallel "
+        raise InputError(f"--gpus {args.gpus} is not a multiple of --tensor-parallel "
                          f"{args.tensor_parallel}.")
     # FSDP (ZeRO-3) over the data-parallel GPUs; sequence parallelism with tensor parallelism.
     layout = dict(tensor_parallel=args.tensor_parallel, recompute=args.recompute,
@@ -103,18 +104,18 @@ def _hardware_table(args, plan, ci):
 def cmd_plan(args) -> int:
     post, label = _posterior(args)
     if (args.budget is None) == (args.target_loss is None):
-        raise ValueError("give exactly one of --budget FLOPS or --target-loss NATS.")
+        raise InputError("give exactly one of --budget FLOPS or --target-loss NATS.")
     if args.target_loss is not None:
         return _print_reach(post, label, args)
     if args.gpus is not None and args.gpu is None:
-        raise ValueError("--gpus needs --gpu NAME (e.g. --gpu H100).")
+        raise InputError("--gpus needs --gpu NAME (e.g. --gpu H100).")
     plan = post.optimal(args.budget, group=args.group)
     if args.gpu is not None and "group" in plan.dataset.dims:
-        raise ValueError("train time and memory are per plan: with a per-group posterior pass "
+        raise InputError("train time and memory are per plan: with a per-group posterior pass "
                          f"--group NAME (one of {post.groups_fitted}) or --group new.")
     if args.gpu is not None:
         if args.gpus is None:
-            raise ValueError("--gpu needs --gpus COUNT (e.g. --gpus 1024).")
+            raise InputError("--gpu needs --gpus COUNT (e.g. --gpus 1024).")
         table = _hardware_table(args, plan, args.ci)
     else:
         table = plan.interval(args.ci)
@@ -187,7 +188,7 @@ def cmd_fit(args) -> int:
     elif args.source in set(list_datasets()["name"]):
         unused = sorted(f"--{k}" for k in columns if k != "group")
         if unused:
-            raise ValueError(f"{', '.join(unused)} name columns of a file; the bundled dataset "
+            raise InputError(f"{', '.join(unused)} name columns of a file; the bundled dataset "
                              f"{args.source!r} has its columns set. Only --group applies to it.")
         sweep = load_dataset(args.source, group=args.group)
     else:
@@ -223,7 +224,7 @@ def cmd_compare(args) -> int:
     post, label = _posterior(args)
     if args.kind == "allocations":
         if args.n_a is None or args.n_b is None or len(args.budget) != 1:
-            raise ValueError("compare allocations needs one --budget and both --n-a and --n-b "
+            raise InputError("compare allocations needs one --budget and both --n-a and --n-b "
                              "(model sizes in parameters).")
         result = compare_allocations(post, args.budget[0], args.n_a, args.n_b,
                                      labels=(args.label_a, args.label_b), group=args.group)
@@ -247,7 +248,7 @@ def cmd_compare(args) -> int:
         return 0
     other = load_posterior(args.b_posterior) if args.b_posterior else post
     if args.gpu is None or args.gpus is None:
-        raise ValueError("compare variants needs --gpu NAME and --gpus COUNT.")
+        raise InputError("compare variants needs --gpu NAME and --gpus COUNT.")
     result = compare_variants(post, other, args.budget, hardware=args.gpu, n_gpus=args.gpus,
                               group_a=args.group, group_b=args.b_group, mfu=args.mfu,
                               labels=(args.label_a, args.label_b))
@@ -286,7 +287,7 @@ def _plot_sweep(args, post):
     source = post.meta["data"]["source"].get("name")
     if source in set(list_datasets()["name"]):
         return load_dataset(source)
-    raise ValueError("this plot draws the data too: pass --data PATH (the sweep file the "
+    raise InputError("this plot draws the data too: pass --data PATH (the sweep file the "
                      "posterior was fitted to) or a bundled dataset name.")
 
 
@@ -299,7 +300,7 @@ def cmd_plot(args) -> int:
 
     out = Path(args.output)
     if out.suffix.lower() not in (".png", ".svg", ".pdf"):
-        raise ValueError(f"-o {out.name}: use a .png, .svg or .pdf file name.")
+        raise InputError(f"-o {out.name}: use a .png, .svg or .pdf file name.")
     post, _ = _posterior(args)
     budget = args.budget or [1e22]
     kind = args.kind
@@ -319,7 +320,7 @@ def cmd_plot(args) -> int:
         fig, _ = plotting.plot_excess_compute(post, budget[0], group=args.group, ci_prob=args.ci)
     elif kind == "allocations":
         if args.n_a is None or args.n_b is None:
-            raise ValueError("plot allocations needs --n-a and --n-b (model sizes).")
+            raise InputError("plot allocations needs --n-a and --n-b (model sizes).")
         result = allocations.compare_allocations(post, budget[0], args.n_a, args.n_b,
                                                  labels=(args.label_a, args.label_b),
                                                  group=args.group)
@@ -336,9 +337,9 @@ def cmd_plot(args) -> int:
 
 
 def cmd_datasets(args) -> int:
-    from bayescale.datasets import list_datasets
-
     import pandas as pd
+
+    from bayescale.datasets import list_datasets
 
     with pd.option_context("display.max_colwidth", 60, "display.width", 200):
         print(list_datasets().to_string(index=False))

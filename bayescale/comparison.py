@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from bayescale.diagnostics import arviz
-from bayescale.errors import ComparisonWarning
+from bayescale.errors import ComparisonWarning, InputError
 from bayescale.posterior import Posterior
 
 PARETO_K_MAX = 0.7
@@ -25,10 +25,10 @@ PARETO_K_MAX = 0.7
 def compare(posteriors: Mapping[str, Posterior]) -> pd.DataFrame:
     """PSIS-LOO comparison table of ``posteriors`` (name → Posterior), best first."""
     if len(posteriors) < 2:
-        raise ValueError(f"compare needs at least two posteriors, got {len(posteriors)}.")
+        raise InputError(f"compare needs at least two posteriors, got {len(posteriors)}.")
     sizes = {name: post.meta["data"]["points"] for name, post in posteriors.items()}
     if len(set(sizes.values())) > 1:
-        raise ValueError(f"the posteriors were fitted to different numbers of points {sizes}; "
+        raise InputError(f"the posteriors were fitted to different numbers of points {sizes}; "
                          "LOO compares models of the same data only.")
     az = arviz()
     idata = {name: post.idata for name, post in posteriors.items()}

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from bayescale.errors import InputError
 from bayescale.resources import package_dir
 from bayescale.sweep import Sweep
 
@@ -36,7 +37,7 @@ def _names(folder: Path) -> list[str]:
 def _read_card(folder: Path, name: str) -> dict:
     names = _names(folder)
     if name not in names:
-        raise ValueError(f"no bundled dataset named {name!r}; available datasets: {names}.")
+        raise InputError(f"no bundled dataset named {name!r}; available datasets: {names}.")
     return json.loads((folder / f"{name}.json").read_text(encoding="utf-8"))
 
 
@@ -90,7 +91,7 @@ def load_dataset(name: str | None = None, group: str | None = None) -> Sweep | p
     data = path.read_bytes()
     digest = hashlib.sha256(data).hexdigest()
     if digest != card["sha256"]:
-        raise ValueError(
+        raise InputError(
             f"{path} has sha256 {digest}, but its card records {card['sha256']}: the file "
             f"was modified or is corrupted. Reinstall bayescale, or in a repository checkout "
             f"regenerate it with `python -m bayescale.ingest {name}`."
@@ -99,7 +100,7 @@ def load_dataset(name: str | None = None, group: str | None = None) -> Sweep | p
     present = {column: column if column in frame.columns else None for column in _OPTIONAL}
     if group is not None:
         if group not in frame.columns:
-            raise ValueError(f"dataset {name!r} has no column {group!r} to group by; its "
+            raise InputError(f"dataset {name!r} has no column {group!r} to group by; its "
                              f"columns: {list(frame.columns)}.")
         present["group"] = group
     return Sweep.from_frame(frame, n="n_params", d="n_tokens", loss="loss", source=card,

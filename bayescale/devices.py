@@ -19,6 +19,8 @@ import warnings
 
 import jax
 
+from bayescale.errors import InputError
+
 CPU_DEVICES_ENV = "BAYESCALE_CPU_DEVICES"
 DEFAULT_CHAINS = 4  # fit's default, so each default chain has a CPU device
 
@@ -42,7 +44,7 @@ def use_cpu_cores() -> None:
         return
     wanted = os.environ.get(CPU_DEVICES_ENV, "")
     if wanted and not (wanted.isdigit() and int(wanted) >= 1):
-        raise ValueError(f"{CPU_DEVICES_ENV}={wanted!r} must be a whole number of CPU devices "
+        raise InputError(f"{CPU_DEVICES_ENV}={wanted!r} must be a whole number of CPU devices "
                          f"(1 or more); unset it for the default max(cores, {DEFAULT_CHAINS}).")
     count = int(wanted) if wanted else max(cpu_cores(), DEFAULT_CHAINS)
     try:
@@ -56,7 +58,7 @@ def select_device(device: str | None) -> jax.Device:
     if device in (None, "cpu"):
         return jax.devices("cpu")[0]
     if device != "gpu":
-        raise ValueError(f"unknown device {device!r}; choose 'cpu' or 'gpu'.")
+        raise InputError(f"unknown device {device!r}; choose 'cpu' or 'gpu'.")
     try:
         return jax.devices("gpu")[0]
     except RuntimeError:

@@ -36,6 +36,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from bayescale.errors import InputError
+
 if TYPE_CHECKING:
     from bayescale.posterior import Posterior
 
@@ -46,7 +48,7 @@ _STREAM = 0x0E1  # fixed spawn key: z_s never shares a stream with other seeded 
 def check_extrapolation_error(value: float) -> float:
     value = float(value)
     if not np.isfinite(value) or value < 0:
-        raise ValueError(f"extrapolation_error must be a finite number >= 0 (0 turns the "
+        raise InputError(f"extrapolation_error must be a finite number >= 0 (0 turns the "
                          f"discrepancy off), got {value!r}.")
     return value
 

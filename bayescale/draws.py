@@ -13,6 +13,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from bayescale.errors import InputError
+
 SAMPLE_DIMS = ("chain", "draw")
 
 
@@ -36,7 +38,7 @@ def hdi(values: np.ndarray, ci_prob: float, axis=0) -> tuple[np.ndarray, np.ndar
     n = x.shape[0]
     width = int(np.floor(ci_prob * n))
     if width < 1:
-        raise ValueError(f"too few draws ({n}) for a {ci_prob:.0%} HDI.")
+        raise InputError(f"too few draws ({n}) for a {ci_prob:.0%} HDI.")
     spans = x[width:] - x[: n - width]
     start = np.argmin(np.where(np.isnan(spans), np.inf, spans), axis=0)
     low = np.take_along_axis(x, start[None], axis=0)[0]
@@ -46,7 +48,7 @@ def hdi(values: np.ndarray, ci_prob: float, axis=0) -> tuple[np.ndarray, np.ndar
 
 def check_ci_prob(ci_prob: float) -> float:
     if not 0.0 < ci_prob < 1.0:
-        raise ValueError(f"ci_prob must lie in (0, 1), got {ci_prob!r}; e.g. ci_prob=0.9.")
+        raise InputError(f"ci_prob must lie in (0, 1), got {ci_prob!r}; e.g. ci_prob=0.9.")
     return float(ci_prob)
 
 
@@ -76,7 +78,7 @@ class Draws:
         """
         ci_prob = check_ci_prob(ci_prob)
         if kind not in ("eti", "hdi"):
-            raise ValueError(f"unknown interval kind {kind!r}; choose 'eti' or 'hdi'.")
+            raise InputError(f"unknown interval kind {kind!r}; choose 'eti' or 'hdi'.")
         tail = (1.0 - ci_prob) / 2.0
         frames = []
         for name, da in self.dataset.data_vars.items():

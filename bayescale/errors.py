@@ -1,15 +1,31 @@
 """Exceptions and warnings that bayescale raises.
 
-Errors say what was expected, what was found, and how to fix it. Warnings are
+Errors say what was expected, what was found, and how to fix it. Every error about the
+caller's input derives from :class:`InputError` (a ``ValueError``; :class:`InputTypeError`
+is also a ``TypeError``), so that the command line can tell a user's mistake, which it
+prints as one paragraph, from a bug, which it shows with its traceback. Warnings are
 attached to results as well as emitted, so that nothing about a fit is hidden.
 """
 
 
-class SweepValidationError(ValueError):
+class BayescaleError(Exception):
+    """Base of the errors bayescale raises on purpose."""
+
+
+class InputError(BayescaleError, ValueError):
+    """An argument, table, file or setting cannot be used as given: the message names it
+    and the fix."""
+
+
+class InputTypeError(InputError, TypeError):
+    """An argument has the wrong type: the message names the type expected."""
+
+
+class SweepValidationError(InputError):
     """The sweep table cannot be used as given: the message names the column, the rows and the fix."""
 
 
-class PosteriorFileError(ValueError):
+class PosteriorFileError(InputError):
     """A posterior file is missing, corrupted, or was written for another law or version."""
 
 

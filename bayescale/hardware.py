@@ -120,6 +120,8 @@ from typing import Any, Literal
 import numpy as np
 import xarray as xr
 
+from bayescale.errors import InputError
+
 __all__ = [
     "ACCELERATORS",
     "DEFAULT_MFU",
@@ -189,7 +191,7 @@ class Accelerator:
         for field in ("peak_flops", "memory_bytes"):
             value = getattr(self, field)
             if not value > 0:
-                raise ValueError(
+                raise InputError(
                     f"Accelerator.{field} must be > 0, got {value!r}; "
                     "pass FLOP/s and bytes, e.g. peak_flops=989e12, memory_bytes=80e9."
                 )
@@ -286,7 +288,7 @@ def get_accelerator(name: str | Accelerator) -> Accelerator:
         return name
     key = _lookup_key(name) if isinstance(name, str) else None
     if key not in _LOOKUP:
-        raise ValueError(
+        raise InputError(
             f"unknown accelerator {name!r}; expected one of {sorted(ACCELERATORS)} "
             "(case-insensitive, 'H100' means 'H100-SXM'). For other hardware pass "
             "Accelerator(name, peak_flops, memory_bytes, source)."
@@ -302,7 +304,7 @@ def get_accelerator(name: str | Accelerator) -> Accelerator:
 def _as_dataarray(value: Any, name: str) -> xr.DataArray:
     array = value if isinstance(value, xr.DataArray) else xr.DataArray(value)
     if array.dtype.kind not in "iuf":
-        raise ValueError(f"{name} must be numeric, got {value!r} (dtype {array.dtype}).")
+        raise InputError(f"{name} must be numeric, got {value!r} (dtype {array.dtype}).")
     if array.dtype == np.float64:
         return array
     return array.copy(data=array.values.astype(np.float64))
@@ -311,7 +313,7 @@ def _as_dataarray(value: Any, name: str) -> xr.DataArray:
 def _require(values: np.ndarray, ok: np.ndarray, name: str, requirement: str, fix: str) -> None:
     if not ok.all():
         bad = values[~ok].flat[0].item()
-        raise ValueError(f"{name} must {requirement}, got {bad!r}; {fix}")
+        raise InputError(f"{name} must {requirement}, got {bad!r}; {fix}")
 
 
 def _positive(value: Any, name: str, fix: str) -> xr.DataArray:
@@ -323,7 +325,7 @@ def _positive(value: Any, name: str, fix: str) -> xr.DataArray:
 def _positive_count(value: Any, name: str, fix: str) -> xr.DataArray:
     requirement = "be a positive whole number"
     if value is None or isinstance(value, bool):
-        raise ValueError(f"{name} must {requirement}, got {value!r}; {fix}")
+        raise InputError(f"{name} must {requirement}, got {value!r}; {fix}")
     array = _as_dataarray(value, name)
     values = array.values
     ok = (values > 0) & np.isfinite(values) & (values == np.floor(values))
@@ -333,7 +335,7 @@ def _positive_count(value: Any, name: str, fix: str) -> xr.DataArray:
 
 def _check_choice(value: Any, choices: Sequence[Any], name: str) -> None:
     if isinstance(value, bool) or value not in choices:
-        raise ValueError(f"{name} must be one of {list(choices)}, got {value!r}.")
+        raise InputError(f"{name} must be one of {list(choices)}, got {value!r}.")
 
 
 # --------------------------------------------------------------------------
@@ -356,7 +358,7 @@ class BetaMFU:
 
     def __post_init__(self) -> None:
         if not (self.alpha > 0 and self.beta > 0):
-            raise ValueError(
+            raise InputError(
                 f"BetaMFU needs alpha > 0 and beta > 0, got alpha={self.alpha!r}, "
                 f"beta={self.beta!r}; e.g. BetaMFU(45, 55) has mean 0.45."
             )
@@ -523,7 +525,7 @@ def _plan_field(plan: Any, key: str) -> Any:
     try:
         return getattr(plan, key)
     except AttributeError:
-        raise ValueError(
+        raise InputError(
             f"plan must have '{key}' (and 'n_opt', 'd_opt'), got {type(plan).__name__} "
             "without it; pass a plan Dataset with n_opt and d_opt, or n= and d=."
         ) from None
@@ -537,7 +539,7 @@ def _resolve_flops(plan: Any, n: Any, d: Any, flops: Any) -> xr.DataArray:
     }
     if sum(given.values()) != 1:
         got = [name for name, present in given.items() if present] or "none"
-        raise ValueError(
+        raise InputError(
             f"train_time needs exactly one of plan, n= and d=, or flops=, got {got}; "
             "e.g. train_time(plan, 'H100', 1024) or train_time(n=7e9, d=1.4e12, "
             "hardware='H100', n_gpus=64)."
@@ -547,7 +549,7 @@ def _resolve_flops(plan: Any, n: Any, d: Any, flops: Any) -> xr.DataArray:
     if plan is not None:
         n, d = _plan_field(plan, "n_opt"), _plan_field(plan, "d_opt")
     if n is None or d is None:
-        raise ValueError("train_time needs both n= and d=, got only one; pass both.")
+        raise InputError("train_time needs both n= and d=, got only one; pass both.")
     return training_flops(n, d)
 
 
@@ -617,7 +619,7 @@ def train_time(
     if price_per_gpu_hour is not None:
         price = _as_dataarray(price_per_gpu_hour, "price_per_gpu_hour")
         if not (price >= 0).all():
-            raise ValueError(
+            raise InputError(
                 f"price_per_gpu_hour must be >= 0, got {price_per_gpu_hour!r}; "
                 "pass the price of one GPU-hour, e.g. 2.5."
             )
@@ -712,7 +714,7 @@ def memory_per_gpu(
 
 def _usable_bytes(hardware: str | Accelerator, headroom: float) -> float:
     if not 0 <= headroom < 1:
-        raise ValueError(
+        raise InputError(
             f"headroom must lie in [0, 1), got {headroom!r}; it is the fraction of "
             "memory kept free, e.g. 0.1."
         )

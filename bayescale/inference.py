@@ -36,7 +36,7 @@ from bayescale.curves import CURVE_MIN_FRACTION, draw_run_offsets, drop_early_ch
 from bayescale.devices import chain_map, select_device
 from bayescale.diagnostics import diagnose, prior_dominated, problems, warn_all
 from bayescale.discrepancy import EXTRAPOLATION_ERROR, check_extrapolation_error
-from bayescale.errors import SweepValidationError
+from bayescale.errors import InputError, InputTypeError, SweepValidationError
 from bayescale.laws import Law, get_law
 from bayescale.model import CENTRING, MASKED_GROUPS, POOLING, scaling_model
 from bayescale.posterior import Posterior
@@ -104,10 +104,10 @@ def _check_size(sweep: Sweep, law: Law, n_noise: int) -> None:
 def _structure(sweep: Sweep, law: Law, pooling: str, vary) -> tuple[str, tuple, list]:
     """Validated pooling mode, varying parameters and group labels."""
     if pooling not in POOLING:
-        raise ValueError(f"unknown pooling {pooling!r}; choose one of {list(POOLING)}.")
+        raise InputError(f"unknown pooling {pooling!r}; choose one of {list(POOLING)}.")
     if pooling == "none":
         if vary:
-            raise ValueError("vary= needs pooling='partial' (which parameters vary by group).")
+            raise InputError("vary= needs pooling='partial' (which parameters vary by group).")
         return pooling, (), []
     groups = sweep.groups
     if len(groups) < 2:
@@ -118,13 +118,13 @@ def _structure(sweep: Sweep, law: Law, pooling: str, vary) -> tuple[str, tuple, 
         )
     if pooling == "separate":
         if vary:
-            raise ValueError("vary= applies to pooling='partial'; with 'separate' every "
+            raise InputError("vary= applies to pooling='partial'; with 'separate' every "
                              "parameter is per group.")
         return pooling, tuple(law.params), groups
     vary = tuple(law.params) if vary is None else tuple(vary)
     unknown = sorted(set(vary) - set(law.params))
     if unknown or not vary:
-        raise ValueError(f"vary={list(vary)} must name parameters of the {law.name} law: "
+        raise InputError(f"vary={list(vary)} must name parameters of the {law.name} law: "
                          f"{list(law.params)}.")
     return pooling, tuple(p for p in law.params if p in vary), groups
 
@@ -166,9 +166,9 @@ def model_inputs(sweep: Sweep, law: str | Law = "chinchilla", *, pooling: str = 
     law = get_law(law)
     pooling, vary, groups = _structure(sweep, law, pooling, vary)
     if centring not in CENTRING:
-        raise ValueError(f"centring must be one of {list(CENTRING)}, got {centring!r}.")
+        raise InputError(f"centring must be one of {list(CENTRING)}, got {centring!r}.")
     if centring != "non-centred" and pooling != "partial":
-        raise ValueError(f"centring={centring!r} applies to pooling='partial' (how group "
+        raise InputError(f"centring={centring!r} applies to pooling='partial' (how group "
                          f"values are sampled); this fit has pooling={pooling!r}.")
     curves = is_curves(sweep)
     if curves and min_fraction > 0:
@@ -272,12 +272,12 @@ def fit(
     :mod:`bayescale.discrepancy`).
     """
     if not isinstance(sweep, Sweep):
-        raise TypeError(f"fit expects a bayescale.Sweep, got {type(sweep).__name__}; build one "
+        raise InputTypeError(f"fit expects a bayescale.Sweep, got {type(sweep).__name__}; build one "
                         "with bs.Sweep.from_frame(df, ...) or bs.read_sweep(path).")
     law = get_law(law)
     extrapolation_error = check_extrapolation_error(extrapolation_error)
     if init not in INIT:
-        raise ValueError(f"init must be one of {list(INIT)}, got {init!r}.")
+        raise InputError(f"init must be one of {list(INIT)}, got {init!r}.")
     device_obj = select_device(device)
     inputs = model_inputs(sweep, law, pooling=pooling, vary=vary, centring=centring,
                           min_fraction=min_fraction, priors=priors, likelihood=likelihood,
@@ -288,7 +288,7 @@ def fit(
     points = len(inputs.args["log_loss"])
     precision = precision or default_precision(device_obj.platform, points)
     if precision not in ("float32", "float64"):
-        raise ValueError(f"precision must be 'float32' or 'float64', got {precision!r}.")
+        raise InputError(f"precision must be 'float32' or 'float64', got {precision!r}.")
     if precision == "float32" and points > FLOAT32_MAX_POINTS:
         warnings.warn(f"precision='float32' with {points:,} points: the log density's rounding "
                       "error grows with the points and blurs NUTS's energy checks (about 0.35 "

@@ -117,6 +117,8 @@ import jax.numpy as jnp
 import numpyro.distributions as dist
 from numpyro.distributions.transforms import biject_to
 
+from bayescale.errors import InputError, InputTypeError
+
 LOG6 = math.log(6.0)
 
 Theta = Mapping[str, jnp.ndarray]
@@ -162,32 +164,32 @@ class Law:
     def __post_init__(self):
         object.__setattr__(self, "params", tuple(self.params))
         if not self.params or len(set(self.params)) != len(self.params):
-            raise ValueError(f"law {self.name!r} needs distinct parameter names, got "
+            raise InputError(f"law {self.name!r} needs distinct parameter names, got "
                              f"{list(self.params)}.")
         if not callable(self.log_loss):
-            raise TypeError(f"law {self.name!r}: log_loss must be a function "
+            raise InputTypeError(f"law {self.name!r}: log_loss must be a function "
                             f"(theta, log_n, log_d) -> log L, got {type(self.log_loss).__name__}.")
         for name in ("optimum", "loss"):
             if getattr(self, name) is not None and not callable(getattr(self, name)):
-                raise TypeError(f"law {self.name!r}: {name} must be a function or None, got "
+                raise InputTypeError(f"law {self.name!r}: {name} must be a function or None, got "
                                 f"{type(getattr(self, name)).__name__}.")
         missing = set(self.params) - set(self.priors)
         if missing:
-            raise ValueError(f"law {self.name!r} has no default prior for {sorted(missing)}.")
+            raise InputError(f"law {self.name!r} has no default prior for {sorted(missing)}.")
         unknown = set(self.priors) - set(self.params)
         if unknown:
-            raise ValueError(f"law {self.name!r} has priors for {sorted(unknown)}, which are "
+            raise InputError(f"law {self.name!r} has priors for {sorted(unknown)}, which are "
                              f"not among its parameters {list(self.params)}.")
         for intercept, pair in self.shear.items():
             exponent, axis = pair
             if intercept not in self.params or exponent not in self.params:
-                raise ValueError(f"law {self.name!r}: shear {intercept!r}: ({exponent!r}, "
+                raise InputError(f"law {self.name!r}: shear {intercept!r}: ({exponent!r}, "
                                  f"{axis!r}) names a parameter not in {list(self.params)}.")
             if exponent in self.shear:
-                raise ValueError(f"law {self.name!r}: the exponent {exponent!r} of a shear "
+                raise InputError(f"law {self.name!r}: the exponent {exponent!r} of a shear "
                                  "cannot itself be sheared.")
             if axis not in ("n", "d"):
-                raise ValueError(f"law {self.name!r}: shear axis must be 'n' or 'd', got "
+                raise InputError(f"law {self.name!r}: shear axis must be 'n' or 'd', got "
                                  f"{axis!r}.")
         priors = {k: _factory(v) for k, v in self.priors.items()}
         object.__setattr__(self, "priors", MappingProxyType(priors))
@@ -199,7 +201,7 @@ def _factory(prior) -> Callable[[], dist.Distribution]:
     if isinstance(prior, dist.Distribution):
         return lambda: prior
     if not callable(prior):
-        raise TypeError(f"a prior must be a numpyro distribution or a function returning one, "
+        raise InputTypeError(f"a prior must be a numpyro distribution or a function returning one, "
                         f"got {type(prior).__name__}.")
     return prior
 
@@ -372,9 +374,9 @@ def register_law(law: Law, overwrite: bool = False) -> Law:
     ``overwrite=True``.
     """
     if not isinstance(law, Law):
-        raise TypeError(f"register_law expects a bayescale.Law, got {type(law).__name__}.")
+        raise InputTypeError(f"register_law expects a bayescale.Law, got {type(law).__name__}.")
     if law.name in _REGISTRY and not overwrite:
-        raise ValueError(f"a law named {law.name!r} is registered already; pass overwrite=True.")
+        raise InputError(f"a law named {law.name!r} is registered already; pass overwrite=True.")
     _REGISTRY[law.name] = law
     return law
 
@@ -384,7 +386,7 @@ def get_law(law: str | Law) -> Law:
     if isinstance(law, Law):
         return law
     if law not in _REGISTRY:
-        raise ValueError(f"unknown law {law!r}; registered laws are {sorted(_REGISTRY)}.")
+        raise InputError(f"unknown law {law!r}; registered laws are {sorted(_REGISTRY)}.")
     return _REGISTRY[law]
 
 

@@ -50,6 +50,7 @@ from functools import partial
 import jax
 import jax.numpy as jnp
 
+from bayescale.errors import InputError
 from bayescale.laws import LOG6, Law, get_law
 
 MIN_PARAMS = 1e3
@@ -83,7 +84,7 @@ def numeric_optimum(law: str | Law, theta: Mapping, log_c, steps: int = BISECTIO
     law = get_law(law)
     missing = [p for p in law.params if p not in theta]
     if missing:
-        raise ValueError(f"theta lacks the {law.name} parameter(s) {missing}; "
+        raise InputError(f"theta lacks the {law.name} parameter(s) {missing}; "
                          f"expected {list(law.params)}.")
     values = [theta[p] for p in law.params]
     dtype = jnp.result_type(float, *values, log_c)

@@ -59,7 +59,7 @@ import xarray as xr
 
 from bayescale import discrepancy
 from bayescale.draws import SAMPLE_DIMS, Draws
-from bayescale.errors import ExtrapolationWarning, PlanningWarning
+from bayescale.errors import ExtrapolationWarning, InputError, PlanningWarning
 from bayescale.optimum import search
 
 if TYPE_CHECKING:
@@ -77,7 +77,7 @@ LOG_C_RANGE = (math.log(1e6), math.log(1e60))  # FLOPs searched
 def as_positive(values, name: str) -> np.ndarray:
     arr = np.atleast_1d(np.asarray(values, dtype=float))
     if arr.ndim != 1 or not np.all(np.isfinite(arr)) or np.any(arr <= 0):
-        raise ValueError(f"{name} must be positive finite number(s), got {values!r}.")
+        raise InputError(f"{name} must be positive finite number(s), got {values!r}.")
     return arr
 
 

@@ -50,7 +50,7 @@ from matplotlib.colors import LogNorm
 
 from bayescale import planning
 from bayescale.draws import SAMPLE_DIMS, Draws, check_ci_prob, eti
-from bayescale.errors import PlanningWarning
+from bayescale.errors import InputError, InputTypeError, PlanningWarning
 from bayescale.sweep import Sweep
 
 if TYPE_CHECKING:
@@ -115,7 +115,7 @@ def _axes(ax, figsize, shape=None):
     if ax is not None:
         axes = np.asarray(ax, dtype=object)
         if shape is not None and axes.shape != shape:
-            raise ValueError(f"expected axes of shape {shape}, got shape {axes.shape}; pass "
+            raise InputError(f"expected axes of shape {shape}, got shape {axes.shape}; pass "
                              "e.g. plt.subplots(*shape)[1], or leave axes=None.")
         return axes.flat[0].figure, ax
     grid = (1, 1) if shape is None else (1, shape[0]) if len(shape) == 1 else shape
@@ -210,11 +210,11 @@ def _points(data) -> pd.DataFrame:
     """``n_params, n_tokens, loss`` (and ``excluded``) rows from a Sweep or a frame."""
     frame = data.frame if isinstance(data, Sweep) else data
     if not isinstance(frame, pd.DataFrame):
-        raise TypeError(f"expected a bayescale.Sweep or a pandas DataFrame, got "
+        raise InputTypeError(f"expected a bayescale.Sweep or a pandas DataFrame, got "
                         f"{type(data).__name__}.")
     missing = [c for c in ("n_params", "n_tokens", "loss") if c not in frame.columns]
     if missing:
-        raise ValueError(f"the points lack column(s) {missing}; they need n_params, n_tokens "
+        raise InputError(f"the points lack column(s) {missing}; they need n_params, n_tokens "
                          "and loss (build a bs.Sweep to map your column names).")
     out = frame[["n_params", "n_tokens", "loss"]].astype(float).copy()
     out["excluded"] = frame["excluded"].astype(bool) if "excluded" in frame else False
@@ -507,7 +507,7 @@ def plot_pairs(
     var_names = list(var_names)
     unknown = [v for v in var_names if v not in table]
     if unknown:
-        raise ValueError(f"unknown variable(s) {unknown}; choose from {sorted(table.data_vars)}.")
+        raise InputError(f"unknown variable(s) {unknown}; choose from {sorted(table.data_vars)}.")
     k = len(var_names)
     values = {v: _samples(table[v]) for v in var_names}
     thin = slice(None, None, max(1, math.ceil(values[var_names[0]].size / max_points)))
@@ -682,10 +682,10 @@ def _draws_dataset(result, needs: Sequence[str], made_by: str) -> xr.Dataset:
     ``needs``."""
     ds = result.dataset if isinstance(result, Draws) else result
     if not isinstance(ds, xr.Dataset):
-        raise TypeError(f"expected the Draws returned by {made_by}, got {type(result).__name__}.")
+        raise InputTypeError(f"expected the Draws returned by {made_by}, got {type(result).__name__}.")
     missing = [name for name in needs if name not in ds.variables and name not in ds.attrs]
     if missing:
-        raise ValueError(f"the result lacks {missing}; pass what {made_by} returns.")
+        raise InputError(f"the result lacks {missing}; pass what {made_by} returns.")
     return ds
 
 
@@ -730,7 +730,7 @@ def plot_excess_compute(
     """
     ci_prob = check_ci_prob(ci_prob)
     if not tolerance > 0:
-        raise ValueError(f"tolerance must be positive (0.2 means +20% compute), got {tolerance!r}.")
+        raise InputError(f"tolerance must be positive (0.2 means +20% compute), got {tolerance!r}.")
     ratios = np.sort(planning.as_positive(np.geomspace(0.1, 10.0, 80) if ratios is None
                                           else ratios, "ratios (N / N_opt)"))
     with warnings.catch_warnings():
@@ -746,7 +746,7 @@ def plot_excess_compute(
     keep = (np.isfinite(_summary(tokens, ci_prob)[2])
             & np.isfinite(_summary(compute, ci_prob)[2]))
     if not keep.any():
-        raise ValueError(f"no size in ratios {ratios.min():g}–{ratios.max():g}× N_opt reaches the "
+        raise InputError(f"no size in ratios {ratios.min():g}–{ratios.max():g}× N_opt reaches the "
                          f"optimal loss at {budget:.3g} FLOPs in enough draws to draw a band; "
                          "widen ratios towards larger sizes.")
     x = ratios[keep]
@@ -953,7 +953,7 @@ def plot_variants(
     budgets = np.asarray(ds["budget"].values, dtype=float)
     extra = [d for d in ds["memory_diff_gb"].dims if d not in (*SAMPLE_DIMS, "budget")]
     if len(extra) > 1:
-        raise ValueError(f"expected at most one dim besides (chain, draw, budget), got {extra}.")
+        raise InputError(f"expected at most one dim besides (chain, draw, budget), got {extra}.")
     series = ([(None, None)] if not extra
               else [(extra[0], value) for value in ds[extra[0]].values])
     exponent = math.floor(math.log10(budgets.min()))

@@ -25,7 +25,7 @@ from bayescale import __version__, planning
 from bayescale.curves import run_log_density
 from bayescale.discrepancy import check_extrapolation_error
 from bayescale.draws import SAMPLE_DIMS, Draws, check_ci_prob, eti
-from bayescale.errors import PosteriorFileError
+from bayescale.errors import InputError, PosteriorFileError
 from bayescale.laws import Law, get_law
 
 FILE_FORMAT = 1
@@ -73,18 +73,18 @@ class Posterior:
         post, groups = self.posterior, self.groups_fitted
         if not groups:
             if group is not None:
-                raise ValueError(f"this posterior has no groups (pooling='none'); drop "
+                raise InputError(f"this posterior has no groups (pooling='none'); drop "
                                  f"group={group!r}.")
             return {p: post[p].values for p in self.law.params}
         if group is None or (group not in groups and group != "new"):
             new = " or 'new' (an unseen group)" if self.meta["pooling"] == "partial" else ""
-            raise ValueError(f"this posterior is per group: pass group= one of {groups}{new}; "
+            raise InputError(f"this posterior is per group: pass group= one of {groups}{new}; "
                              f"got {group!r}.")
         if group != "new":
             return {p: (post[p].sel(group=group).values if "group" in post[p].dims
                         else post[p].values) for p in self.law.params}
         if self.meta["pooling"] != "partial":
-            raise ValueError("group='new' needs a partial-pooling fit: with pooling='separate' "
+            raise InputError("group='new' needs a partial-pooling fit: with pooling='separate' "
                              "there is no population to draw a new group from.")
         rng = np.random.default_rng(seed)
         shape = (post.sizes["chain"], post.sizes["draw"])

@@ -37,6 +37,7 @@ from collections.abc import Mapping
 import numpy as np
 import numpyro.distributions as dist
 
+from bayescale.errors import InputError, InputTypeError
 from bayescale.laws import Law
 
 LIKELIHOODS = ("student_t", "normal")
@@ -63,7 +64,7 @@ def structure_priors(vary=(), runs: bool = False) -> dict:
 def noise_params(likelihood: str) -> tuple[str, ...]:
     """Names of the noise parameters of a likelihood."""
     if likelihood not in LIKELIHOODS:
-        raise ValueError(f"unknown likelihood {likelihood!r}; choose one of {list(LIKELIHOODS)}.")
+        raise InputError(f"unknown likelihood {likelihood!r}; choose one of {list(LIKELIHOODS)}.")
     return ("sigma", "nu") if likelihood == "student_t" else ("sigma",)
 
 
@@ -79,13 +80,13 @@ def resolve_priors(
     overrides = dict(overrides or {})
     unknown = sorted(set(overrides) - set(names))
     if unknown:
-        raise ValueError(
+        raise InputError(
             f"priors given for unknown parameter(s) {unknown}; the {law.name} law with a "
             f"{likelihood} likelihood (and this pooling) has parameters {list(names)}."
         )
     for name, prior in overrides.items():
         if not isinstance(prior, dist.Distribution):
-            raise TypeError(
+            raise InputTypeError(
                 f"the prior for {name!r} must be a numpyro distribution (e.g. "
                 f"numpyro.distributions.Normal(0.3, 0.1)), got {type(prior).__name__}."
             )

@@ -15,7 +15,7 @@ import json
 import warnings
 
 from bayescale.datasets import load_dataset
-from bayescale.errors import SweepWarning
+from bayescale.errors import InputError, SweepWarning
 from bayescale.posterior import Posterior, load_posterior
 from bayescale.resources import package_dir
 
@@ -29,7 +29,7 @@ def reference_spec(name: str) -> dict:
     """The spec of reference fit ``name``."""
     names = reference_names()
     if name not in names:
-        raise ValueError(f"no reference fit named {name!r}; available: {names}.")
+        raise InputError(f"no reference fit named {name!r}; available: {names}.")
     return json.loads((package_dir("models") / f"{name}.json").read_text(encoding="utf-8"))
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
+from bayescale.errors import InputError
+
 KINDS = ("data", "models")
 
 
@@ -21,7 +23,7 @@ def package_dir(kind: str) -> Path:
     ``<kind>`` folder next to the package is used.
     """
     if kind not in KINDS:
-        raise ValueError(f"unknown resource kind {kind!r}; expected one of {list(KINDS)}.")
+        raise InputError(f"unknown resource kind {kind!r}; expected one of {list(KINDS)}.")
     packaged = resources.files("bayescale").joinpath(f"_{kind}")
     if packaged.is_dir():
         return Path(str(packaged))

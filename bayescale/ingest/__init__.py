@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from bayescale.errors import InputError
 from bayescale.ingest import (
     chinchilla,
     gadre,
@@ -47,10 +48,10 @@ SOURCES: dict[str, Callable[[Path], tuple[pd.DataFrame, dict]]] = {
 def ingest(name: str, raw: Path = DEFAULT_RAW, out: Path = DEFAULT_OUT) -> tuple[Path, Path]:
     """Build the dataset ``name`` from ``raw`` and write its CSV and card into ``out``."""
     if name not in SOURCES:
-        raise ValueError(f"unknown source {name!r}; registered sources: {sorted(SOURCES)}.")
+        raise InputError(f"unknown source {name!r}; registered sources: {sorted(SOURCES)}.")
     frame, card = SOURCES[name](Path(raw))
     if card["name"] != name:
-        raise ValueError(
+        raise InputError(
             f"the builder registered as {name!r} returned a card named {card['name']!r}; "
             "make the registry key and the card name agree."
         )

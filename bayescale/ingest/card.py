@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from bayescale.errors import InputError
+
 LEADING = ("n_params", "n_tokens", "loss")
 OPTIONAL = ("group", "run", "step", "flops")
 CARD_KEYS = (
@@ -49,7 +51,7 @@ def raw_digests(raw: Path, paths: Iterable[str]) -> dict[str, str]:
     for path in sorted(paths):
         digest = sha256((raw / path).read_bytes())
         if path in manifest and manifest[path] != digest:
-            raise ValueError(
+            raise InputError(
                 f"raw file {path} has sha256 {digest}, but {raw / MANIFEST} records "
                 f"{manifest[path]}: the raw copy changed. Restore it from the commit named in "
                 "SOURCES.md before ingesting."
@@ -72,22 +74,22 @@ def card_bytes(card: dict) -> bytes:
 def _check(frame: pd.DataFrame, card: dict) -> None:
     missing = [key for key in CARD_KEYS if key not in card]
     if missing:
-        raise ValueError(f"the card for {card.get('name')!r} lacks keys {missing}; add them.")
+        raise InputError(f"the card for {card.get('name')!r} lacks keys {missing}; add them.")
     columns = list(frame.columns)
     canonical = [c for c in LEADING + OPTIONAL if c in columns]
     if columns[: len(canonical)] != canonical or canonical[:3] != list(LEADING):
-        raise ValueError(
+        raise InputError(
             f"columns {columns} are out of schema order: expected {list(LEADING)} first, then "
             f"those of {list(OPTIONAL)} that apply, in that order, then dataset-specific ones."
         )
     if set(card["columns"]) != set(columns):
-        raise ValueError(
+        raise InputError(
             f"the card documents columns {sorted(card['columns'])} but the table has "
             f"{sorted(columns)}; describe every column of the table and no others."
         )
     gaps = frame[list(LEADING)].isna().any()
     if gaps.any():
-        raise ValueError(
+        raise InputError(
             f"columns {list(gaps[gaps].index)} have missing values; drop or fill those rows."
         )
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from bayescale.errors import InputError
 from bayescale.ingest.card import raw_digests
 
 NAME = "chinchilla"
@@ -27,7 +28,7 @@ def _besiroglu_excluded(loss: pd.Series) -> pd.Series:
     threshold = np.sort(loss.to_numpy())[-EXCLUDED]
     excluded = loss >= threshold
     if excluded.sum() != EXCLUDED:
-        raise ValueError(
+        raise InputError(
             f"{int(excluded.sum())} rows tie at or above the {EXCLUDED}th-largest loss "
             f"{threshold!r}, so the replication's exclusion is ambiguous; check {RAW_FILE}."
         )

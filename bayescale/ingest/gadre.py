@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from bayescale.errors import InputError
 from bayescale.ingest.card import raw_digests
 
 NAME = "gadre_overtrain"
@@ -44,7 +45,7 @@ def _record(model: dict, run: str) -> dict:
     hyper = model["hyperparameters"]
     losses = {_eval_name(result["val_data"]): result["loss"] for result in model["results"]}
     if sorted(losses) != sorted(EVAL_SETS) or len(model["results"]) != len(EVAL_SETS):
-        raise ValueError(
+        raise InputError(
             f"model {run} has evaluation sets {sorted(losses)}; expected exactly "
             f"{sorted(EVAL_SETS)}. Update EVAL_SETS in {__name__} if the raw data changed."
         )

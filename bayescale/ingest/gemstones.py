@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from bayescale.errors import InputError
 from bayescale.ingest.card import raw_digests
 
 NAME = "gemstones"
@@ -30,12 +31,12 @@ def build(raw: Path) -> tuple[pd.DataFrame, dict]:
     table = pd.DataFrame.from_records([json.loads(line) for line in lines if line.strip()])
     shapes = table["run_name"].str.fullmatch(RUN_NAME.pattern)
     if not shapes.all():
-        raise ValueError(f"unexpected run names {sorted(table.loc[~shapes, 'run_name'])}.")
+        raise InputError(f"unexpected run names {sorted(table.loc[~shapes, 'run_name'])}.")
     parsed = table["run_name"].str.extract(RUN_NAME).astype("int64")
     if not (parsed[0].eq(table["width"]) & parsed[1].eq(table["depth"])).all():
-        raise ValueError("a run name disagrees with its width and depth columns.")
+        raise InputError("a run name disagrees with its width and depth columns.")
     if not table["tokens"].eq(table["step"] * TOKENS_PER_STEP).all():
-        raise ValueError(f"tokens != step x {TOKENS_PER_STEP} in {RAW_FILE}.")
+        raise InputError(f"tokens != step x {TOKENS_PER_STEP} in {RAW_FILE}.")
     frame = pd.DataFrame({
         "n_params": table["params_active_precise"],
         "n_tokens": table["tokens"],

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from bayescale.errors import InputError
 from bayescale.ingest.card import raw_digests
 
 NAME = "hitchhiker_datablations"
@@ -43,14 +44,14 @@ def build(raw: Path) -> tuple[pd.DataFrame, dict]:
     """Read the datablations curves under ``raw`` and return the tidy table and its card."""
     table = pd.read_csv(raw / RAW_FILE)
     if not (table["index"].to_numpy() == np.arange(len(table))).all():
-        raise ValueError(f"the index column of {RAW_FILE} is not 0..n-1.")
+        raise InputError(f"the index column of {RAW_FILE} is not 0..n-1.")
     run = table["model_args"].str.fullmatch(TENSORBOARD.pattern)
     repo = table["checkpoint"].str.fullmatch(HF_REPO.pattern)
     if not (run.all() and repo.all() and table["num_params"].isin(list(SIZES)).all()):
-        raise ValueError(f"unexpected model_args, checkpoint or num_params in {RAW_FILE}.")
+        raise InputError(f"unexpected model_args, checkpoint or num_params in {RAW_FILE}.")
     total = table["num_params"].map(TOTAL_TOKENS)
     if not (table["tokens_per_epoch"] * table["epochs"] - total).abs().le(1e-6 * total).all():
-        raise ValueError("tokens_per_epoch x epochs is not the documented total per size.")
+        raise InputError("tokens_per_epoch x epochs is not the documented total per size.")
     n = table["num_params"].map(SIZES)
     d = table["token_num"]
     frame = pd.DataFrame({
@@ -68,7 +69,7 @@ def build(raw: Path) -> tuple[pd.DataFrame, dict]:
         "hf_repo": table["checkpoint"].str.extract(HF_REPO, expand=False),
     })
     if frame.groupby("run")[["group", "size_label"]].nunique().gt(1).any(axis=None):
-        raise ValueError("a TensorBoard id spans several settings.")
+        raise InputError("a TensorBoard id spans several settings.")
     frame["identical_curve"] = _identical_runs(frame)
     frame = frame.sort_values(["data", "epochs", "n_params", "run", "n_tokens"], kind="stable",
                               ignore_index=True)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from bayescale.errors import InputError
 from bayescale.ingest.card import raw_digests
 
 NAME = "misfitting"
@@ -33,7 +34,7 @@ def _runs(table: pd.DataFrame) -> pd.Series:
         epochs = rows["current_epoch"].tolist()
         if (epochs != list(range(1, len(rows) + 1)) or len(rows) != rows["total_epochs"].iloc[0]
                 or rows[fixed].nunique().max() != 1):
-            raise ValueError(
+            raise InputError(
                 f"rows {list(rows.index[:3])}... of {RAW_FILE} do not form one run "
                 "(checkpoints 1..total_epochs with fixed settings); the row order changed."
             )
@@ -57,17 +58,17 @@ def build(raw: Path) -> tuple[pd.DataFrame, dict]:
     last = pd.read_csv(raw / LAST_FILE, dtype=text)
     if not (table["loss"] == table["C4 Eval Loss"]).all() or not (table["D"] == table[
             "train_tokens"]).all():
-        raise ValueError(f"loss != 'C4 Eval Loss' or D != train_tokens in {RAW_FILE}.")
+        raise InputError(f"loss != 'C4 Eval Loss' or D != train_tokens in {RAW_FILE}.")
     if not (table["D"] == table["current_steps"] * TOKENS_PER_STEP).all():
-        raise ValueError(f"D != current_steps x {TOKENS_PER_STEP} in {RAW_FILE}.")
+        raise InputError(f"D != current_steps x {TOKENS_PER_STEP} in {RAW_FILE}.")
     segment = _runs(table)
     ends = table.groupby(segment).tail(1).reset_index(drop=True)
     if not ends.astype(str).equals(last.astype(str)):
-        raise ValueError(f"the last checkpoint of each recovered run differs from {LAST_FILE}.")
+        raise InputError(f"the last checkpoint of each recovered run differs from {LAST_FILE}.")
 
     flops = table["C_6ND"].map(float)
     if not (flops == 6.0 * table["N"].astype(float) * table["D"].astype(float)).all():
-        raise ValueError("C_6ND != 6 N D in float64.")
+        raise InputError("C_6ND != 6 N D in float64.")
     corrupt = (table["sweep"] == CORRUPT_SWEEP).to_numpy()
     past_end = (table["current_steps"] > table["total_steps"]).to_numpy()
     frame = pd.DataFrame({

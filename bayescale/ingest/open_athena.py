@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from bayescale.errors import InputError
 from bayescale.ingest.card import raw_digests
 
 NAME = "open_athena_isoflops"
@@ -40,7 +41,7 @@ def _read(raw: Path, dataset: str) -> pd.DataFrame:
     table = pd.read_csv(raw / RAW_FILES[dataset]).rename(columns=COLUMNS)
     missing = sorted(set(COLUMNS.values()) - set(table.columns))
     if missing:
-        raise ValueError(f"{RAW_FILES[dataset]} lacks columns {missing}.")
+        raise InputError(f"{RAW_FILES[dataset]} lacks columns {missing}.")
     return table.assign(dataset=dataset)
 
 
@@ -52,16 +53,16 @@ def _qc(raw: Path, runs: pd.DataFrame) -> pd.DataFrame:
     qc = qc.rename(columns={"params": "n_params", "tokens": "n_tokens"})
     qc = qc.astype({"n_params": "int64", "n_tokens": "int64"})
     if qc.duplicated(key).any():
-        raise ValueError(f"{QC_FILE} has several {QC_SOURCE} rows with one (dataset, N, D).")
+        raise InputError(f"{QC_FILE} has several {QC_SOURCE} rows with one (dataset, N, D).")
     regular = runs.loc[~runs["validation_optimal"], key + ["loss", "budget"]]
     merged = regular.merge(qc[key + ["loss", "budget", "outlier", "reason"]], on=key,
                            how="outer", suffixes=("", "_qc"), indicator=True, validate="1:1")
     if not (merged["_merge"] == "both").all():
-        raise ValueError(f"the regular Marin runs and the {QC_SOURCE} rows of {QC_FILE} do "
+        raise InputError(f"the regular Marin runs and the {QC_SOURCE} rows of {QC_FILE} do "
                          "not match one to one.")
     if not (np.allclose(merged["loss"], merged["loss_qc"], rtol=0, atol=1e-12)
             and np.allclose(merged["budget"], merged["budget_qc"], rtol=1e-12, atol=0)):
-        raise ValueError(f"loss or budget of a matched run differs from {QC_FILE}.")
+        raise InputError(f"loss or budget of a matched run differs from {QC_FILE}.")
     return merged[key + ["outlier", "reason"]]
 
 
@@ -71,14 +72,14 @@ def build(raw: Path) -> tuple[pd.DataFrame, dict]:
     regular = runs["name"].str.fullmatch(REGULAR.pattern)
     validation = runs["name"].str.fullmatch(VALIDATION.pattern)
     if not (regular ^ validation).all() or not runs["name"].is_unique:
-        raise ValueError(f"unexpected or repeated run names in {sorted(RAW_FILES.values())}.")
+        raise InputError(f"unexpected or repeated run names in {sorted(RAW_FILES.values())}.")
     named = runs["name"].str.extract(BUDGET, expand=False).astype(float)
     # regular runs name a forward-pass (~2ND) budget, the validation runs a ~6ND one
     runs["validation_optimal"] = validation
     runs["budget"] = np.where(validation, named, 3.0 * named)
     runs["flops"] = runs["gflops"] * 1e9
     if not ((runs["flops"] / runs["budget"]) - 1.0).abs().lt(1e-4).all():
-        raise ValueError("throughput/total_gflops does not match the budget in the run name.")
+        raise InputError("throughput/total_gflops does not match the budget in the run name.")
     qc = _qc(raw, runs)
     runs = runs.merge(qc, on=["dataset", "n_params", "n_tokens"], how="left")
     runs.loc[runs["validation_optimal"], ["outlier", "reason"]] = [pd.NA, pd.NA]

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from bayescale.errors import InputError
 from bayescale.ingest.card import raw_digests
 
 NAME = "porian_rsld"
@@ -32,12 +33,12 @@ def build(raw: Path) -> tuple[pd.DataFrame, dict]:
     """Read the converted isoFLOP table under ``raw`` and return the tidy table and its card."""
     table = pd.read_csv(raw / RAW_FILE)
     if (table["N"] % 1 != 0).any():
-        raise ValueError(f"N in {RAW_FILE} has non-integer values.")
+        raise InputError(f"N in {RAW_FILE} has non-integer values.")
     ratio = table["D_tokens"] * 6.0 * table["N"] / table["flops_budget"]
     if not ratio.sub(1.0).abs().le(1e-12).all():
-        raise ValueError(f"D_tokens != flops_budget / (6 N) in {RAW_FILE}.")
+        raise InputError(f"D_tokens != flops_budget / (6 N) in {RAW_FILE}.")
     if table.groupby(CONFIG)["source_file"].nunique().gt(1).any():
-        raise ValueError("a configuration spans several source pickles.")
+        raise InputError("a configuration spans several source pickles.")
     frame = pd.DataFrame({
         "n_params": table["N"].astype("int64"),
         "n_tokens": table["D_tokens"],

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from bayescale.errors import InputError
 from bayescale.ingest.card import raw_digests
 
 NAME = "routing_clark2022"
@@ -94,26 +95,26 @@ def build(raw: Path) -> tuple[pd.DataFrame, dict]:
     table = pd.read_csv(raw / RAW_FILE)
     if table.groupby("hyper_id")[RUN_COLUMNS + ["dense_parameter_count"]].nunique().gt(1).any(
             axis=None):
-        raise ValueError(f"a run's hyperparameters change between rows of {RAW_FILE}.")
+        raise InputError(f"a run's hyperparameters change between rows of {RAW_FILE}.")
     runs = table.groupby("hyper_id").first()
 
     dense = runs[runs["router_type"] == "Dense"]
     mismatch = non_embedding_count(dense) != dense["dense_parameter_count"]
     if mismatch.any():
-        raise ValueError(
+        raise InputError(
             f"dense_parameter_count of dense runs {list(dense.index[mismatch])} no longer "
             "matches the non-embedding formula documented in the card; re-check the card."
         )
     check = tokens_per_step_from_flops(runs)
     if abs(check["forward"] / TOKENS_PER_STEP - 1) > 0.01:
-        raise ValueError(
+        raise InputError(
             f"flops_per_step implies {check['forward']:.4g} tokens per step, not "
             f"{TOKENS_PER_STEP}: the batch size assumed for n_tokens is wrong."
         )
 
     for column in ("dense_parameter_count", "total_parameter_count"):
         if (table[column] % 1 != 0).any():
-            raise ValueError(f"{column} in {RAW_FILE} has non-integer values.")
+            raise InputError(f"{column} in {RAW_FILE} has non-integer values.")
         table[column] = table[column].astype("int64")
     at_init = table["step"] == 0
     no_loss = ~at_init & table["loss_validation"].isna()
