@@ -44,10 +44,11 @@ def arviz():
     return az
 
 
-def diagnose(posterior: xr.Dataset, sample_stats: xr.Dataset, max_tree_depth: int,
+def diagnose(posterior: xr.Dataset, sample_stats: xr.Dataset, max_tree_depth: int | None = None,
              scales: tuple[str, ...] = ()) -> dict:
     """R-hat, ESS and sampler counts for every variable of ``posterior``; ``scales`` names
-    its group scales (``tau_*`` of a partially pooled fit), where divergences are located."""
+    its group scales (``tau_*`` of a partially pooled fit), where divergences are located.
+    Counts that ``sample_stats`` does not record (a sampler outside bayescale) are None."""
     az = arviz()
     chains = int(posterior.sizes["chain"])
     bulk = az.ess(posterior, method="bulk")
@@ -63,9 +64,12 @@ def diagnose(posterior: xr.Dataset, sample_stats: xr.Dataset, max_tree_depth: in
         "r_hat": rhat,
         "ess_bulk": worst(bulk, np.nanmin),
         "ess_tail": worst(tail, np.nanmin),
-        "divergences": int(sample_stats["diverging"].sum()),
-        "divergences_by_scale": divergences_by_scale(posterior, sample_stats, scales),
-        "max_tree_depth_hits": int((sample_stats["tree_depth"] >= max_tree_depth).sum()),
+        "divergences": (int(sample_stats["diverging"].sum()) if "diverging" in sample_stats
+                        else None),
+        "divergences_by_scale": (divergences_by_scale(posterior, sample_stats, scales)
+                                 if "diverging" in sample_stats else {}),
+        "max_tree_depth_hits": (int((sample_stats["tree_depth"] >= max_tree_depth).sum())
+                                if max_tree_depth and "tree_depth" in sample_stats else None),
         "draws": int(posterior.sizes["chain"] * posterior.sizes["draw"]),
         "chains": chains,
     }

@@ -18,7 +18,8 @@ compute.
 
 - δ is zero inside the fitted range, so the fit is unchanged and the data carry no
   information on ``z``: its posterior is its prior. It is drawn per draw from the fit's
-  seed, so every query of one posterior pairs draw ``s`` with the same ``z_s``.
+  seed (:meth:`Discrepancy.from_draws`), so every query of one posterior pairs draw ``s``
+  with the same ``z_s``.
 - ``σ`` is the unit because the law's extrapolation error per e-fold of compute, divided
   by σ, was 1.1–4.0 across the bundled sweeps while σ itself spans 20×; an error per
   e-fold fixed in nats varied 8× between them.
@@ -32,43 +33,53 @@ compute.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import math
+from dataclasses import dataclass
 
 import numpy as np
 
-from bayescale.errors import InputError
-
-if TYPE_CHECKING:
-    from bayescale.posterior import Posterior
+from bayescale.errors import InputError, InputTypeError
 
 EXTRAPOLATION_ERROR = 1.0
+EXTRAPOLATION_FACTOR = 100.0
+"""Queries beyond this multiple of the largest fitted compute raise an
+:class:`~bayescale.errors.ExtrapolationWarning`."""
 _STREAM = 0x0E1  # fixed spawn key: z_s never shares a stream with other seeded draws
 
 
 def check_extrapolation_error(value: float) -> float:
-    value = float(value)
+    try:
+        value = float(value)
+    except (TypeError, ValueError) as err:
+        raise InputTypeError(f"extrapolation_error must be a number >= 0, got {value!r}.") from err
     if not np.isfinite(value) or value < 0:
         raise InputError(f"extrapolation_error must be a finite number >= 0 (0 turns the "
                          f"discrepancy off), got {value!r}.")
     return value
 
 
-def new_run_scale(post: Posterior) -> np.ndarray:
-    """Per draw, the scale of a new run's measured log loss: ``σ``, or ``sqrt(σ² + σ_run²)``
-    for training curves (their run offsets, :mod:`bayescale.curves`)."""
-    draws = post.posterior
-    if "sigma_run" in draws:
-        return np.hypot(draws["sigma"].values, draws["sigma_run"].values)
-    return draws["sigma"].values
+@dataclass(frozen=True)
+class Discrepancy:
+    """The law's error beyond the fitted compute, per posterior draw: ``slope`` is
+    ``c·σ_s·z_s``, shape ``(chain, draw)``, and ``log_c_max`` the largest fitted log
+    compute, beyond which δ grows and queries are extrapolations."""
 
+    slope: np.ndarray
+    log_c_max: float
 
-def slope(post: Posterior) -> np.ndarray:
-    """``c · σ_s · z_s`` per draw, shape ``(chain, draw)``: δ's growth per e-fold of compute."""
-    c = post.meta.get("extrapolation_error", EXTRAPOLATION_ERROR)
-    scale = new_run_scale(post)
-    seed = post.meta.get("sampler", {}).get("seed", 0)
-    z = np.random.default_rng([seed, _STREAM]).standard_normal(scale.shape)
-    return c * scale * z
+    @classmethod
+    def from_draws(cls, new_run_scale: np.ndarray, log_c_max: float,
+                   c: float = EXTRAPOLATION_ERROR, seed: int = 0) -> Discrepancy:
+        """From the per-draw scale of a new run's log loss (``σ``, or ``sqrt(σ² + σ_run²)``
+        for training curves), with ``z_s`` drawn from ``seed``."""
+        z = np.random.default_rng([seed, _STREAM]).standard_normal(np.shape(new_run_scale))
+        return cls(slope=check_extrapolation_error(c) * new_run_scale * z,
+                   log_c_max=float(log_c_max))
+
+    @classmethod
+    def none(cls, log_c_max: float = math.inf) -> Discrepancy:
+        """No error term (the law alone); ``log_c_max`` still marks extrapolation."""
+        return cls(slope=np.zeros(()), log_c_max=float(log_c_max))
 
 
 def log_error(slope, log_compute, log_c_max):

@@ -18,7 +18,6 @@ import time
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from functools import partial
 
 import jax
@@ -32,15 +31,17 @@ from numpyro.infer.hmc_util import build_adaptation_schedule
 
 from bayescale import __version__
 from bayescale.compilation_cache import use_compilation_cache
-from bayescale.curves import CURVE_MIN_FRACTION, draw_run_offsets, drop_early_checkpoints, is_curves
-from bayescale.devices import chain_map, select_device
+from bayescale.curves import CURVE_MIN_FRACTION, drop_early_checkpoints, is_curves
+from bayescale.devices import chain_map, prepare_cpu_devices, select_device
 from bayescale.diagnostics import diagnose, prior_dominated, problems, warn_all
 from bayescale.discrepancy import EXTRAPOLATION_ERROR, check_extrapolation_error
 from bayescale.errors import InputError, InputTypeError, SweepValidationError
+from bayescale.fitinfo import CurveInfo, DataInfo, FitInfo, SamplerInfo
 from bayescale.laws import Law, get_law
+from bayescale.likelihood import NoiseDraws, noise_params
 from bayescale.model import CENTRING, MASKED_GROUPS, POOLING, scaling_model
-from bayescale.posterior import Posterior
-from bayescale.priors import describe, noise_params, resolve_priors
+from bayescale.posterior import Posterior, residual_blocks
+from bayescale.priors import describe, resolve_priors
 from bayescale.starts import INIT, Start, StartedNUTS, init_near_prior_mean, laplace_start
 from bayescale.sweep import Sweep
 
@@ -129,12 +130,6 @@ def _structure(sweep: Sweep, law: Law, pooling: str, vary) -> tuple[str, tuple, 
     return pooling, tuple(p for p in law.params if p in vary), groups
 
 
-def _dims(name: str, grouped: tuple) -> tuple:
-    if name == "run_offset":
-        return ("chain", "draw", "run")
-    return ("chain", "draw", "group") if name in grouped else ("chain", "draw")
-
-
 @dataclass(frozen=True)
 class ModelInputs:
     """What NUTS runs: ``model(**args, centre=centre)``, the priors bound into ``model``,
@@ -143,6 +138,7 @@ class ModelInputs:
 
     sweep: Sweep
     law: Law
+    likelihood: str
     pooling: str
     vary: tuple
     centring: str
@@ -184,12 +180,12 @@ def model_inputs(sweep: Sweep, law: str | Law = "chinchilla", *, pooling: str = 
         args["group"] = np.searchsorted(groups, fit_frame["group"].to_numpy(str))
     if runs:
         args["run"] = np.searchsorted(runs, fit_frame["run"].astype(str).to_numpy())
-    centre = {"n": float(data["log_n"].mean()), "d": float(data["log_d"].mean())}
+    centre = DataInfo.from_arrays(data["log_n"], data["log_d"]).centre
     model = partial(scaling_model, law=law, priors=prior_dists, likelihood=likelihood,
                     pooling=pooling, vary=vary, n_groups=max(len(groups), 1), n_runs=len(runs),
                     centring=centring,
                     masked_groups=platform == "gpu" and len(groups) <= MASKED_GROUPS)
-    return ModelInputs(sweep=sweep, law=law, pooling=pooling, vary=vary, centring=centring,
+    return ModelInputs(sweep=sweep, law=law, likelihood=likelihood, pooling=pooling, vary=vary, centring=centring,
                        groups=groups, runs=runs, priors=prior_dists, model=model, args=args,
                        centre=centre)
 
@@ -250,43 +246,88 @@ def fit(
 ) -> Posterior:
     """Fit ``law`` to ``sweep`` with NUTS and return the :class:`Posterior`.
 
-    ``pooling`` is ``"none"`` (one law), ``"partial"`` (hierarchical over the sweep's
-    groups, for the parameters in ``vary``, default all) or ``"separate"`` (one law per
-    group). Under partial pooling, ``centring`` is how group values are sampled:
-    ``"non-centred"`` (the default) suits groups the data measure weakly, ``"centred"``
-    groups the data pin down, such as large curve sweeps with many runs per group
-    (:func:`bayescale.model.partial_params`; same posterior, fewer steps per draw where it
-    fits). A sweep with training curves (a ``run`` column with several checkpoints per
-    run) gets a run-level offset, and its checkpoints before ``min_fraction`` of the run's
-    final tokens are excluded (with a warning; 0 keeps them). ``priors`` replaces any
-    default prior by name with a NumPyro distribution. The same ``seed`` gives the same
-    draws on the same device, number of devices and precision (``precision``: "float32" or
-    "float64", by default per device and data size, :func:`default_precision`). Sampling
-    problems are raised as ``ConvergenceWarning`` and kept on the result. ``init="laplace"``
-    (the default) starts each chain near a posterior mode and the warmup from the Laplace
-    covariance there (:mod:`bayescale.starts`; where it finds no proper mode it starts as
-    ``"prior"`` does, and says so in ``meta["sampler"]["init"]``); ``"prior"`` starts from
-    the prior mean with the identity mass matrix.
-    ``extrapolation_error`` scales the law's error beyond the fitted compute that loss
-    predictions carry (per e-fold of compute, in units of the noise scale; 0 turns it off;
-    :mod:`bayescale.discrepancy`).
+    Parameters
+    ----------
+    sweep : the data, a :class:`bayescale.Sweep`.
+    law : a registered law's name or a :class:`bayescale.Law`.
+    pooling : ``"none"`` (one law), ``"partial"`` (hierarchical over the sweep's groups,
+        for the parameters in ``vary``, default all) or ``"separate"`` (one law per group).
+    centring : under partial pooling, how group values are sampled: ``"non-centred"`` (the
+        default) suits groups the data measure weakly, ``"centred"`` groups the data pin
+        down, such as large curve sweeps with many runs per group
+        (:func:`bayescale.model.partial_params`; the same posterior either way).
+    min_fraction : training curves (a ``run`` column with several checkpoints per run) get
+        a run-level offset, and their checkpoints before ``min_fraction`` of the run's final
+        tokens are excluded (with a warning; 0 keeps them).
+    priors : replaces any default prior by name with a NumPyro distribution
+        (:mod:`bayescale.priors`).
+    likelihood : ``"student_t"`` (robust, the default) or ``"normal"``
+        (:mod:`bayescale.likelihood`).
+    chains, warmup, draws : NUTS chains, warmup iterations per chain and kept draws per
+        chain. Chains run in parallel over CPU devices where JAX has them: the first fit
+        asks JAX for a CPU device per chain if JAX has not started yet
+        (:func:`bayescale.devices.prepare_cpu_devices`).
+    seed : the same seed gives the same draws on the same device, number of devices and
+        precision.
+    device : ``"cpu"`` (the default) or ``"gpu"``.
+    precision : ``"float32"`` or ``"float64"``; by default per device and data size
+        (:func:`default_precision`).
+    target_accept, dense_mass : NUTS's target acceptance rate and dense mass matrix.
+    init : ``"laplace"`` (the default) starts each chain near a posterior mode and the
+        warmup from the Laplace covariance there (:mod:`bayescale.starts`; where it finds
+        no proper mode it starts as ``"prior"`` does, and says so in
+        ``info.sampler.init``); ``"prior"`` starts from the prior mean with the identity
+        mass matrix.
+    extrapolation_error : scales the law's error beyond the fitted compute that loss
+        predictions carry (per e-fold of compute, in units of the noise scale; 0 turns it
+        off; :mod:`bayescale.discrepancy`).
+    progress : show NumPyro's progress bar.
+
+    Sampling problems (divergences, R-hat, ESS, tree depth) are raised as
+    ``ConvergenceWarning`` and kept on the result (``Posterior.warnings``).
     """
     if not isinstance(sweep, Sweep):
-        raise InputTypeError(f"fit expects a bayescale.Sweep, got {type(sweep).__name__}; build one "
-                        "with bs.Sweep.from_frame(df, ...) or bs.read_sweep(path).")
-    law = get_law(law)
-    extrapolation_error = check_extrapolation_error(extrapolation_error)
+        raise InputTypeError(f"fit expects a bayescale.Sweep, got {type(sweep).__name__}; "
+                             "build one with bs.Sweep.from_frame(df, ...) or "
+                             "bs.read_sweep(path).")
     if init not in INIT:
         raise InputError(f"init must be one of {list(INIT)}, got {init!r}.")
+    extrapolation_error = check_extrapolation_error(extrapolation_error)
+    prepare_cpu_devices(chains)
     device_obj = select_device(device)
     inputs = model_inputs(sweep, law, pooling=pooling, vary=vary, centring=centring,
                           min_fraction=min_fraction, priors=priors, likelihood=likelihood,
                           platform=device_obj.platform)
-    sweep, pooling, vary, groups, runs = (inputs.sweep, inputs.pooling, inputs.vary,
-                                          inputs.groups, inputs.runs)
-    args, centre, prior_dists = inputs.args, inputs.centre, inputs.priors
-    points = len(inputs.args["log_loss"])
-    precision = precision or default_precision(device_obj.platform, points)
+    settings = SamplerSettings(chains=chains, warmup=warmup, draws=draws, seed=seed,
+                               target_accept=target_accept, dense_mass=dense_mass, init=init,
+                               device=device_obj, progress=progress,
+                               precision=_precision(precision, device_obj.platform,
+                                                    len(inputs.args["log_loss"])))
+    use_compilation_cache()
+    run = _sample(inputs, settings)
+    posterior, sample_stats = _datasets(inputs, run)
+    diag = diagnose(posterior, sample_stats, MAX_TREE_DEPTH,
+                    tuple(f"tau_{p}" for p in inputs.vary) if inputs.pooling == "partial"
+                    else ())
+    messages = problems(diag, inputs.centring if inputs.pooling == "partial" else None)
+    shared = inputs.law.params if inputs.pooling != "partial" else [
+        p for p in inputs.law.params if p not in inputs.vary]
+    weak = prior_dominated(posterior, inputs.priors, shared)
+    messages += [weak] if weak else []
+    warn_all(messages)
+    info = _fit_info(inputs, settings, run, diag, min_fraction, extrapolation_error)
+    groups = _data_groups(inputs)
+    if inputs.runs:
+        posterior = posterior.assign(run_offset=(("chain", "draw", "run"),
+                                                 _run_offsets(inputs, posterior, groups, seed)))
+    groups.update(posterior=posterior, sample_stats=sample_stats)
+    return Posterior(groups=groups, law=inputs.law, info=info, warnings=tuple(messages))
+
+
+def _precision(precision: str | None, platform: str, points: int) -> str:
+    """The fit's float precision: as asked, or :func:`default_precision`; warns where
+    float32 is asked for more points than it handles well."""
+    precision = precision or default_precision(platform, points)
     if precision not in ("float32", "float64"):
         raise InputError(f"precision must be 'float32' or 'float64', got {precision!r}.")
     if precision == "float32" and points > FLOAT32_MAX_POINTS:
@@ -294,126 +335,158 @@ def fit(
                       "error grows with the points and blurs NUTS's energy checks (about 0.35 "
                       "nats at 1e6 points), which shrinks its steps. Fix: leave precision to "
                       f"its default (float64 above {FLOAT32_MAX_POINTS:,} points).",
-                      UserWarning, stacklevel=2)
+                      UserWarning, stacklevel=3)
+    return precision
 
-    use_compilation_cache()
+
+@dataclass(frozen=True)
+class SamplerSettings:
+    """What :func:`fit` was asked to run."""
+
+    chains: int
+    warmup: int
+    draws: int
+    seed: int
+    target_accept: float
+    dense_mass: bool
+    init: str
+    device: jax.Device
+    precision: str
+    progress: bool
+
+
+@dataclass(frozen=True)
+class SamplerRun:
+    """What NUTS returned: draws and extra fields per chain, where chains started, the
+    kernel's shape, how chains were laid over devices, and timings."""
+
+    samples: dict
+    extra: dict
+    start: Start
+    start_seconds: float
+    n_latent: int
+    regularize: bool
+    chain_method: str
+    devices: int
+    seconds: float
+
+
+def _sample(inputs: ModelInputs, settings: SamplerSettings) -> SamplerRun:
+    """Find where chains start, then run NUTS."""
+    args, centre, device = inputs.args, inputs.centre, settings.device
     started = time.perf_counter()
-    with jax.default_device(device_obj):
-        start = (laplace_start(inputs.model, {**args, "centre": centre}, seed, chains,
-                               dense_mass)
-                 if init == "laplace" else Start(None, None, {"start": "prior",
-                                                              "mass_matrix": "identity"}))
+    with jax.default_device(device):
+        start = (laplace_start(inputs.model, {**args, "centre": centre}, settings.seed,
+                               settings.chains, settings.dense_mass)
+                 if settings.init == "laplace" else
+                 Start(None, None, {"start": "prior", "mass_matrix": "identity"}))
     start_seconds = time.perf_counter() - started
-    kernel, n_latent, regularize = nuts_kernel(inputs, warmup, dense_mass, target_accept)
+    kernel, n_latent, regularize = nuts_kernel(inputs, settings.warmup, settings.dense_mass,
+                                               settings.target_accept)
     # Data and centring are jit arguments, not constants, so one compiled sampler serves
     # every sweep of the same size (and the persistent cache serves the next process).
-    chain_method, n_dev = chain_map(jax.devices(device_obj.platform), chains)
-    mcmc = MCMC(kernel, num_warmup=warmup, num_samples=draws, num_chains=chains,
-                chain_method=chain_method, progress_bar=progress, jit_model_args=True)
-    with jax.enable_x64(precision == "float64"), jax.default_device(device_obj):
-        mcmc.run(jax.random.PRNGKey(seed), **jax.device_put(args), centre=jax.device_put(centre),
-                 init_params=start.init_params,
+    chain_method, n_dev = chain_map(jax.devices(device.platform), settings.chains)
+    mcmc = MCMC(kernel, num_warmup=settings.warmup, num_samples=settings.draws,
+                num_chains=settings.chains, chain_method=chain_method,
+                progress_bar=settings.progress, jit_model_args=True)
+    with jax.enable_x64(settings.precision == "float64"), jax.default_device(device):
+        mcmc.run(jax.random.PRNGKey(settings.seed), **jax.device_put(args),
+                 centre=jax.device_put(centre), init_params=start.init_params,
                  extra_fields=("diverging", "num_steps", "energy", "accept_prob",
                                "adapt_state.step_size", "potential_energy"))
         samples = jax.device_get(mcmc.get_samples(group_by_chain=True))
         extra = jax.device_get(mcmc.get_extra_fields(group_by_chain=True))
-    seconds = time.perf_counter() - started
+    method = ("vectorized" if n_dev == 1 else "parallel" if n_dev == settings.chains
+              else "parallel devices, vectorized within each")
+    return SamplerRun(samples=samples, extra=extra, start=start, start_seconds=start_seconds,
+                      n_latent=n_latent, regularize=regularize, chain_method=method,
+                      devices=n_dev, seconds=time.perf_counter() - started)
 
-    keep = [*law.params, *noise_params(likelihood)]
-    scales = ()  # the group scales, where divergences are located
-    if pooling == "partial":
-        keep += [f"{kind}_{p}" for p in vary for kind in ("mu", "tau")]
-        scales = tuple(f"tau_{p}" for p in vary)
-    if runs:
+
+def _datasets(inputs: ModelInputs, run: SamplerRun) -> tuple[xr.Dataset, xr.Dataset]:
+    """The ``posterior`` (the law's parameters, the noise and the population's) and
+    ``sample_stats`` datasets of the draws."""
+    keep = [*inputs.law.params, *noise_params(inputs.likelihood)]
+    if inputs.pooling == "partial":
+        keep += [f"{kind}_{p}" for p in inputs.vary for kind in ("mu", "tau")]
+    if inputs.runs:
         keep += ["sigma_run"]
+    chains, draws = np.shape(run.extra["diverging"])
     coords = {"chain": np.arange(chains), "draw": np.arange(draws)}
-    coords.update({"group": groups} if groups else {})
-    coords.update({"run": runs} if runs else {})
-    posterior = xr.Dataset({k: (_dims(k, vary), np.asarray(samples[k])) for k in keep},
-                           coords=coords)
-    n_steps = np.asarray(extra["num_steps"])
+
+    def dims(name):  # vary: the per-group parameters (all of them for pooling="separate")
+        return ("chain", "draw", "group") if name in inputs.vary else ("chain", "draw")
+
+    posterior = xr.Dataset({k: (dims(k), np.asarray(run.samples[k])) for k in keep},
+                           coords={**coords, **({"group": inputs.groups} if inputs.groups
+                                                else {}),
+                                   **({"run": inputs.runs} if inputs.runs else {})})
+    n_steps = np.asarray(run.extra["num_steps"])
     stats = {
-        "diverging": np.asarray(extra["diverging"], dtype=bool),
+        "diverging": np.asarray(run.extra["diverging"], dtype=bool),
         "n_steps": n_steps,
         "tree_depth": np.floor(np.log2(n_steps)).astype(int) + 1,
-        "energy": np.asarray(extra["energy"]),
-        "acceptance_rate": np.asarray(extra["accept_prob"]),
-        "step_size": np.asarray(extra["adapt_state.step_size"]),
-        "lp": -np.asarray(extra["potential_energy"]),
+        "energy": np.asarray(run.extra["energy"]),
+        "acceptance_rate": np.asarray(run.extra["accept_prob"]),
+        "step_size": np.asarray(run.extra["adapt_state.step_size"]),
+        "lp": -np.asarray(run.extra["potential_energy"]),
     }
     sample_stats = xr.Dataset({k: (("chain", "draw"), v) for k, v in stats.items()},
-                              coords={"chain": coords["chain"], "draw": coords["draw"]})
-    diag = diagnose(posterior, sample_stats, MAX_TREE_DEPTH, scales)
-    messages = problems(diag, centring)
-    weak = prior_dominated(posterior, prior_dists, law.params if pooling != "partial" else
-                           [p for p in law.params if p not in vary])
-    messages += [weak] if weak else []
-    warn_all(messages)
-
-    point = {"point": np.arange(points)}
-    observed = xr.Dataset({"log_loss": ("point", args["log_loss"])}, coords=point)
-    constant = xr.Dataset({k: ("point", v) for k, v in args.items() if k != "log_loss"},
-                          coords=point)
-    log_compute = np.log(6.0) + args["log_n"] + args["log_d"]
-    meta = {
-        "bayescale_version": __version__,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "law": law.name,
-        "formula": law.formula,
-        "likelihood": likelihood,
-        "pooling": pooling,
-        "vary": list(vary),
-        "centring": centring if pooling == "partial" else None,
-        "curves": {"runs": len(runs), "min_fraction": min_fraction if runs else None,
-                   "run_offsets": "integrated out; drawn from their conditional" if runs
-                   else None},
-        "priors": {name: describe(p) for name, p in prior_dists.items()},
-        "extrapolation_error": extrapolation_error,
-        "centre": centre,
-        "sampler": {
-            "algorithm": "NUTS", "chains": chains, "warmup": warmup, "draws": draws,
-            "seed": seed, "target_accept": target_accept, "dense_mass": dense_mass,
-            "init": {**start.summary, "seconds": round(start_seconds, 3)},
-            "max_tree_depth": MAX_TREE_DEPTH,
-            "chain_method": ("vectorized" if n_dev == 1 else "parallel" if n_dev == chains
-                             else "parallel devices, vectorized within each"),
-            "devices": n_dev,
-            "latent_dimensions": n_latent, "regularize_mass_matrix": regularize,
-            "device": device_obj.platform, "precision": precision,
-            "seconds": round(seconds, 3),
-        },
-        "diagnostics": diag,
-        "data": {
-            "source": dict(sweep.source),
-            "derivations": list(sweep.derivations),
-            "points": len(args["log_loss"]),
-            "excluded": int(sweep.frame["excluded"].sum()),
-            "log_compute_range": [float(log_compute.min()), float(log_compute.max())],
-        },
-    }
-    groups_out = {"posterior": posterior, "sample_stats": sample_stats,
-                  "observed_data": observed, "constant_data": constant}
-    post = Posterior(groups=groups_out, law=law, meta=meta, warnings=tuple(messages))
-    if not runs:
-        return post
-    offsets = _run_offsets(post, len(runs), seed)
-    groups_out["posterior"] = posterior.assign(run_offset=(_dims("run_offset", vary), offsets))
-    return Posterior(groups=groups_out, law=law, meta=meta, warnings=tuple(messages))
+                              coords=coords)
+    return posterior, sample_stats
 
 
-def _run_offsets(post: Posterior, n_runs: int, seed: int) -> np.ndarray:
+def _fit_info(inputs: ModelInputs, settings: SamplerSettings, run: SamplerRun, diag: dict,
+              min_fraction: float, extrapolation_error: float) -> FitInfo:
+    args, sweep = inputs.args, inputs.sweep
+    return FitInfo(
+        law=inputs.law.name, formula=inputs.law.formula, likelihood=inputs.likelihood,
+        pooling=inputs.pooling, vary=tuple(inputs.vary),
+        centring=inputs.centring if inputs.pooling == "partial" else None,
+        curves=CurveInfo(runs=len(inputs.runs),
+                         min_fraction=min_fraction if inputs.runs else None),
+        priors={name: describe(p) for name, p in inputs.priors.items()},
+        extrapolation_error=extrapolation_error,
+        sampler=SamplerInfo(
+            algorithm="NUTS", chains=settings.chains, warmup=settings.warmup,
+            draws=settings.draws, seed=settings.seed, target_accept=settings.target_accept,
+            dense_mass=settings.dense_mass,
+            init={**run.start.summary, "seconds": round(run.start_seconds, 3)},
+            max_tree_depth=MAX_TREE_DEPTH, chain_method=run.chain_method,
+            devices=run.devices, latent_dimensions=run.n_latent,
+            regularize_mass_matrix=run.regularize, device=settings.device.platform,
+            precision=settings.precision, seconds=round(run.seconds, 3)),
+        diagnostics=diag,
+        data=DataInfo.from_arrays(args["log_n"], args["log_d"],
+                                  excluded=int(sweep.frame["excluded"].sum()),
+                                  source=dict(sweep.source),
+                                  derivations=tuple(sweep.derivations)),
+        bayescale_version=__version__,
+    )
+
+
+def _data_groups(inputs: ModelInputs) -> dict[str, xr.Dataset]:
+    """``observed_data`` (log loss) and ``constant_data`` (log N, log D, group and run
+    codes) of the fitted points."""
+    args = inputs.args
+    point = {"point": np.arange(len(args["log_loss"]))}
+    return {"observed_data": xr.Dataset({"log_loss": ("point", args["log_loss"])},
+                                        coords=point),
+            "constant_data": xr.Dataset({k: ("point", v) for k, v in args.items()
+                                         if k != "log_loss"}, coords=point)}
+
+
+def _run_offsets(inputs: ModelInputs, posterior: xr.Dataset, groups: dict,
+                 seed: int) -> np.ndarray:
     """Every run's offset drawn from its conditional per posterior draw, ``(chain, draw,
-    run)`` (:func:`bayescale.curves.draw_run_offsets`), from the residuals of a block of
-    draws at a time (:meth:`Posterior.residual_blocks`; a 1e5-point fit of 4 × (1000 +
-    1000) drawing from every draw's residuals at once was killed at 24 GB). Blocks run in
-    the stream's order, so the draws equal those of one call."""
-    draws, run = post.posterior, post.groups["constant_data"]["run"].values
-    sigma, sigma_run = draws["sigma"].values, draws["sigma_run"].values
-    nu = draws["nu"].values if "nu" in draws else None
-    offsets = np.empty((*sigma.shape, n_runs), dtype=sigma.dtype)
+    run)`` (:meth:`bayescale.likelihood.NoiseDraws.draw_run_offsets`), from the residuals
+    of a block of draws at a time (:func:`bayescale.posterior.residual_blocks`). Blocks
+    run in the stream's order, so the draws equal those of one call."""
+    noise = NoiseDraws.from_dataset(posterior)
+    run, n_runs = groups["constant_data"]["run"].values, len(inputs.runs)
+    offsets = np.empty((*noise.sigma.shape, n_runs), dtype=noise.sigma.dtype)
     rng = np.random.default_rng(seed)
-    for part, resid in post.residual_blocks():
-        offsets[part] = draw_run_offsets(resid, run, n_runs, sigma[part],
-                                         sigma_run[part], None if nu is None else nu[part],
-                                         seed=rng)
+    for part, resid in residual_blocks(inputs.law, posterior, groups["observed_data"],
+                                       groups["constant_data"]):
+        offsets[part] = noise.select(part).draw_run_offsets(resid, run, n_runs, seed=rng)
     return offsets

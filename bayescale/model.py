@@ -20,17 +20,17 @@ For training curves, the checkpoints of run ``r`` share an offset ``δ_r ~ Norma
 σ_run²)`` (seed luck shifts a whole curve), so they are not counted as independent
 evidence. The offsets are integrated out of the likelihood in closed form, which leaves
 each run's checkpoints jointly distributed with covariance ``σ² I + σ_run² 11ᵀ``; the
-maths, and the per-draw recovery of the offsets, are in :mod:`bayescale.curves`.
+noise models, their maths and the per-draw recovery of the offsets are in
+:mod:`bayescale.likelihood`.
 
 Intercepts named in the law's ``shear`` are sampled as ``a_c = a − α·m`` (``m`` the
 centre of the matching data axis) and mapped back deterministically; the prior density
 is added on ``a`` itself, so the shear changes the sampler's geometry and nothing else.
 Under partial pooling the group spread of such an intercept is placed on its centred
-value (``a_g − α_g·m ~ Normal(μ_a − μ_α·m, τ_a)``): groups differ in the loss term at the
-sweep's typical size, which is what the data identify (as ``brms`` places intercept priors
-at centred predictors).
+value; the hierarchical transform is :mod:`bayescale.hierarchy`.
 
-The hyperpriors (``tau_*``, ``sigma_run``) and their reasoning are in :mod:`bayescale.priors`.
+The group-spread priors (``tau_*``) and their reasoning are with each law
+(:mod:`bayescale.laws`); the noise priors with the noise models.
 """
 
 from __future__ import annotations
@@ -42,8 +42,9 @@ import numpyro
 import numpyro.distributions as dist
 from numpyro.distributions import constraints
 
-from bayescale.curves import run_log_density
+from bayescale.hierarchy import group_values, ordered
 from bayescale.laws import Law
+from bayescale.likelihood import observe, sample_noise
 
 CENTRED_SUFFIX = "_centred"
 POOLING = ("none", "partial", "separate")
@@ -51,16 +52,11 @@ CENTRING = ("non-centred", "centred")
 MASKED_GROUPS = 32  # the most groups broadcast with a mask on a GPU (by_point)
 
 
-def _ordered(law: Law) -> list[str]:
-    """Parameters with every sheared intercept after the exponent it pairs with."""
-    return [p for p in law.params if p not in law.shear] + [p for p in law.params if p in law.shear]
-
-
 def sample_law_params(law: Law, priors: Mapping, centre: Mapping, site=lambda p: p) -> dict:
     """Sample the law's parameters (site names from ``site``), shearing intercepts onto
     their centred coordinate. Inside a plate this samples one set per plate entry."""
     theta = {}
-    for name in _ordered(law):
+    for name in ordered(law):
         if name not in law.shear:
             theta[name] = numpyro.sample(site(name), priors[name])
             continue
@@ -76,36 +72,26 @@ def partial_params(law: Law, priors: Mapping, centre: Mapping, vary, n_groups: i
                    centring: str = "non-centred") -> dict:
     """Population means ``μ`` and spreads ``τ`` for ``vary``, and the group values.
 
-    Each group value is pooled on its real-valued scale ``u_g = T⁻¹(θ_g)`` (``θ_g − α_g·m``
-    for a sheared intercept), ``u_g ~ Normal(T⁻¹(μ), τ)``, sampled ``"non-centred"`` as
-    ``u_g = T⁻¹(μ) + τ z_g`` with ``z_g ~ Normal(0, 1)``, or ``"centred"`` as ``u_g``
-    itself. The two are the same model. Non-centred suits groups the data measure weakly
-    relative to ``τ``; centred suits groups the data pin down (many runs per group), where
-    the non-centred form makes ``z_g``, ``μ`` and ``τ`` a funnel (Betancourt and Girolami
-    2015).
+    Each group value sits on its pooling scale ``u_g ~ Normal(loc, τ)``
+    (:mod:`bayescale.hierarchy`), sampled ``"non-centred"`` as ``u_g = loc + τ z_g`` with
+    ``z_g ~ Normal(0, 1)``, or ``"centred"`` as ``u_g`` itself. The two are the same model.
+    Non-centred suits groups the data measure weakly relative to ``τ``; centred suits
+    groups the data pin down (many runs per group), where the non-centred form makes
+    ``z_g``, ``μ`` and ``τ`` a funnel (Betancourt and Girolami 2015).
     """
     mu = sample_law_params(law, priors, centre,
                            site=lambda p: f"mu_{p}" if p in vary else p)
-    theta = dict(mu)
-    for name in _ordered(law):
-        if name not in vary:
-            continue
+
+    def draw(name, loc):
         tau = numpyro.sample(f"tau_{name}", priors[f"tau_{name}"])
-        if name in law.shear:  # intercepts are real-valued: no transform
-            exponent, axis = law.shear[name]
-            m = centre[axis]
-            loc = mu[name] - mu[exponent] * m
-        else:
-            to_domain = law.transform(name)
-            loc = to_domain.inv(mu[name])
         with numpyro.plate("groups", n_groups):
             if centring == "centred":
-                u = numpyro.sample(f"u_{name}", dist.Normal(loc, tau))
-            else:
-                u = loc + tau * numpyro.sample(f"z_{name}", dist.Normal(0.0, 1.0))
-        value = u + theta[exponent] * m if name in law.shear else to_domain(u)
-        theta[name] = numpyro.deterministic(name, value)
-    return theta
+                return numpyro.sample(f"u_{name}", dist.Normal(loc, tau))
+            return loc + tau * numpyro.sample(f"z_{name}", dist.Normal(0.0, 1.0))
+
+    theta = group_values(law, mu, vary, centre, draw)
+    return {name: numpyro.deterministic(name, value) if name in vary else value
+            for name, value in theta.items()}
 
 
 def by_point(values, group, n_groups: int, masked: bool):
@@ -124,13 +110,6 @@ def by_point(values, group, n_groups: int, masked: bool):
         return values[..., group]
     mask = group[:, None] == jnp.arange(n_groups)
     return jnp.where(mask, values[..., None, :], 0.0).sum(-1)
-
-
-def noise(priors: Mapping, likelihood: str):
-    """The noise scale ``σ`` and, for the Student-t likelihood, its degrees of freedom."""
-    sigma = numpyro.sample("sigma", priors["sigma"])
-    nu = numpyro.sample("nu", priors["nu"]) if likelihood == "student_t" else None
-    return sigma, nu
 
 
 def scaling_model(log_n, log_d, log_loss=None, group=None, run=None, *, centre: Mapping,
@@ -153,12 +132,4 @@ def scaling_model(log_n, log_d, log_loss=None, group=None, run=None, *, centre: 
     per_point = {k: (by_point(v, group, n_groups, masked_groups) if jnp.ndim(v) else v)
                  for k, v in theta.items()}
     mu = law.log_loss(per_point, log_n, log_d)
-    sigma, nu = noise(priors, likelihood)
-    if n_runs:
-        sigma_run = numpyro.sample("sigma_run", priors["sigma_run"])
-        density = run_log_density(log_loss - mu, run, n_runs, sigma, sigma_run, nu)
-        numpyro.factor("log_loss", density.sum())
-        return
-    point = dist.Normal(mu, sigma) if nu is None else dist.StudentT(nu, mu, sigma)
-    with numpyro.plate("points", mu.shape[-1]):
-        numpyro.sample("log_loss", point, obs=log_loss)
+    observe(mu, log_loss, sample_noise(priors, likelihood, runs=n_runs > 0), run, n_runs)

@@ -21,9 +21,7 @@ model of size ``N = x·N_opt`` needs the ``D_x`` that solves ``L(N, D_x) = L*`` 
     \qquad \frac{D_x}{D_{opt}} \text{ (tokens, i.e. steps at a fixed batch)}.
 
 When ``L(N, D → ∞) ≥ L*`` the size can never reach ``L*`` and both ratios are ``inf``.
-For the Kaplan step law the closed form of their App. B.4 is used instead:
-``C/C_eff = x·[1 + (α_S/α_N)(1 − x^(−α_N))]^(−1/α_S)``,
-``S/S_min = [1 + (α_S/α_N)(1 − x^(−α_N))]^(−1/α_S)``.
+A law with a closed form for ``D_x/D_opt`` (``Law.excess``) uses it instead.
 
 Loss predictions (``predict_loss``, ``loss_opt``) add the law's error beyond the fitted
 compute, ``δ_s(C)`` of :mod:`bayescale.discrepancy`; allocations do not change, since δ is
@@ -39,6 +37,10 @@ differences, by bisection).
 Queries beyond ``EXTRAPOLATION_FACTOR`` times the largest fitted compute raise an
 :class:`~bayescale.errors.ExtrapolationWarning` stating how far out they are.
 
+Every function here takes a law, draws of its parameters (``{name: (chain, draw)
+array}``), and the discrepancy (and, for predictions, the noise draws): whatever produced
+the draws. :class:`~bayescale.Posterior`'s methods of the same names pass its own.
+
 Each query is one compiled JAX kernel over (draws × query values), with the law's functions
 as static arguments: it compiles once per law, dtype and shape, and the optimum, the
 bisections and the exponentials run fused, with no intermediate array on the host. The
@@ -49,24 +51,20 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Mapping
 from functools import partial
-from typing import TYPE_CHECKING
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import xarray as xr
 
-from bayescale import discrepancy
+from bayescale.discrepancy import EXTRAPOLATION_FACTOR, Discrepancy, log_error
 from bayescale.draws import SAMPLE_DIMS, Draws
 from bayescale.errors import ExtrapolationWarning, InputError, PlanningWarning
+from bayescale.laws import Law
+from bayescale.likelihood import NoiseDraws
 from bayescale.optimum import search
-
-if TYPE_CHECKING:
-    from bayescale.posterior import Posterior
-
-EXTRAPOLATION_FACTOR = 100.0
-
 
 BISECTION_STEPS = 60  # halves a 140-nat bracket to 1e-16: float64 resolution
 SLOPE_STEP = 1e-2  # log C step of the central difference that locates the predicted minimum
@@ -81,46 +79,41 @@ def as_positive(values, name: str) -> np.ndarray:
     return arr
 
 
-def warn_if_extrapolating(post: Posterior, log_compute: np.ndarray) -> None:
+def warn_if_extrapolating(error: Discrepancy, log_compute: np.ndarray) -> None:
     """Warn when any query compute exceeds the fitted maximum by EXTRAPOLATION_FACTOR."""
-    if np.size(log_compute) == 0:
+    if np.size(log_compute) == 0 or not math.isfinite(error.log_c_max):
         return
-    fitted_max = post.meta["data"]["log_compute_range"][1]
-    beyond = float(np.max(log_compute) - fitted_max)
+    beyond = float(np.max(log_compute) - error.log_c_max)
     if beyond > math.log(EXTRAPOLATION_FACTOR):
         warnings.warn(
             f"extrapolating {math.exp(beyond):.3g}× beyond the largest fitted compute "
-            f"({math.exp(fitted_max):.3g} FLOPs): intervals there rest on the law's form "
+            f"({math.exp(error.log_c_max):.3g} FLOPs): intervals there rest on the law's form "
             "holding that far out.",
             ExtrapolationWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
 
 
-def derived(post: Posterior) -> dict[str, xr.DataArray]:
-    """Interpretable functions of the parameters, per draw (for summaries and plots):
-    the law's constants on their natural scale and the exponent of ``N_opt ∝ C^a``."""
-    p = post.posterior
-    if post.law.name == "chinchilla":
-        return {"E": np.exp(p["e"]), "A": np.exp(p["a"]), "B": np.exp(p["b"]),
-                "n_opt_exponent": p["beta"] / (p["alpha"] + p["beta"])}
-    if post.law.name == "kaplan":
-        return {"N_c": np.exp(p["log_nc"]), "D_c": np.exp(p["log_dc"]),
-                "n_opt_exponent": p["alpha_d"] / (p["alpha_n"] + p["alpha_d"])}
-    if post.law.name == "kaplan_steps":
-        return {"N_c": np.exp(p["log_nc"]), "S_c": np.exp(p["log_sc"]),
-                "n_opt_exponent": p["alpha_s"] / (p["alpha_n"] + p["alpha_s"])}
-    return {}
+def _prepare(law: Law, theta: Mapping, error: Discrepancy | None):
+    """Validated draws ``{param: (chain, draw, 1)}``, the discrepancy (none: the law alone)
+    and whether the draws are float64 (the kernels then run in float64)."""
+    missing = [p for p in law.params if p not in theta]
+    if missing:
+        raise InputError(f"the draws lack the {law.name} law's parameter(s) {missing}; "
+                         f"expected {list(law.params)}.")
+    values = {p: np.asarray(theta[p]) for p in law.params}
+    shapes = {v.shape for v in values.values()}
+    if len(shapes) != 1 or len(next(iter(shapes))) != len(SAMPLE_DIMS):
+        raise InputError(f"each parameter's draws must be one (chain, draw) array of a common "
+                         f"shape; got shapes {sorted(shapes)}.")
+    x64 = any(v.dtype == np.float64 for v in values.values())
+    error = Discrepancy.none() if error is None else error
+    return {p: v[..., None] for p, v in values.items()}, error, x64
 
 
-def _x64(post: Posterior):
-    return jax.enable_x64(post.posterior[post.law.params[0]].dtype == np.float64)
-
-
-def _law_fns(post: Posterior) -> tuple:
-    """The law's ``(optimum, log_loss)`` functions: the static (hashable) arguments of the
-    compiled kernels below, so that each compiles once per law, dtype and shape."""
-    return post.law.optimum, post.law.log_loss
+def _coords(theta3: Mapping) -> dict:
+    chains, draws = next(iter(theta3.values())).shape[:2]
+    return {"chain": np.arange(chains), "draw": np.arange(draws)}
 
 
 def _allocation(optimum, log_loss, theta, log_c):
@@ -153,22 +146,22 @@ def bisect(f, lo, hi, steps: int = BISECTION_STEPS):
 def _optimal_kernel(optimum, log_loss, loss, theta, log_c, slope, log_c_max):
     """``(N_opt, D_opt, D_opt/N_opt, L*·e^δ)`` per draw and budget, in one compiled kernel
     (no intermediate array goes back to the host). ``L*`` is the law's linear-space
-    ``loss`` where it has one: for Chinchilla's law the kernel then takes 34–35 ms
-    instead of 58–60 (fastest of 21 calls, 4000 draws × 1000 budgets, 2 cores), since
-    the log-sum-exp of ``log_loss`` (its maximum, its log and the exponential back) costs
-    more than the three exponentials of ``E + A/N^α + B/D^β``."""
+    ``loss`` where it has one, cheaper than the log-sum-exp of ``log_loss``."""
     log_n, log_d = _allocation(optimum, log_loss, theta, log_c)
-    log_error = discrepancy.log_error(slope, log_c, log_c_max)
-    loss_opt = (jnp.exp(log_loss(theta, log_n, log_d) + log_error) if loss is None
-                else loss(theta, log_n, log_d) * jnp.exp(log_error))
+    delta = log_error(slope, log_c, log_c_max)
+    loss_opt = (jnp.exp(log_loss(theta, log_n, log_d) + delta) if loss is None
+                else loss(theta, log_n, log_d) * jnp.exp(delta))
     return jnp.exp(log_n), jnp.exp(log_d), jnp.exp(log_d - log_n), loss_opt
 
 
-@partial(jax.jit, static_argnums=(0, 1))
-def _excess_kernel(optimum, log_loss, theta, log_c, log_x):
-    """``D_x / D_opt`` per draw and ratio ``x = exp(log_x)``: ``log D_x`` solves
-    ``log L(x·N_opt, D_x) = log L*`` by bisection in ``LOG_D_RANGE``; ``inf`` where even
-    ``D = exp(LOG_D_RANGE[1])`` tokens stay above ``L*``."""
+@partial(jax.jit, static_argnums=(0, 1, 2))
+def _excess_kernel(optimum, log_loss, excess, theta, log_c, log_x):
+    """``D_x / D_opt`` per draw and ratio ``x = exp(log_x)``: the law's closed form
+    ``excess`` where it has one; else ``log D_x`` solves ``log L(x·N_opt, D_x) = log L*`` by
+    bisection in ``LOG_D_RANGE``, ``inf`` where even ``D = exp(LOG_D_RANGE[1])`` tokens stay
+    above ``L*``."""
+    if excess is not None:
+        return excess(theta, log_c, log_x)
     log_n_opt, log_d_opt, log_star = _optimum(optimum, log_loss, theta, log_c)
     log_n = log_n_opt + log_x
     reachable = log_loss(theta, log_n, LOG_D_RANGE[1]) < log_star
@@ -186,7 +179,7 @@ def _reach_kernel(optimum, log_loss, theta, log_target, slope, log_c_max):
 
     def predicted(lc):
         log_star = _optimum(optimum, log_loss, theta, lc)[2]
-        return log_star + discrepancy.log_error(slope, lc, log_c_max)
+        return log_star + log_error(slope, lc, log_c_max)
 
     shape = jnp.broadcast_shapes(log_target.shape, slope.shape,
                                  *(v.shape for v in theta.values()))
@@ -199,35 +192,18 @@ def _reach_kernel(optimum, log_loss, theta, log_target, slope, log_c_max):
     return log_c, jnp.exp(log_n), jnp.exp(log_d)
 
 
-def _sample_coords(post: Posterior) -> dict:
-    return {dim: post.posterior[dim] for dim in SAMPLE_DIMS}
-
-
-def _theta3(post: Posterior, group: str | None) -> dict:
-    return {k: v[..., None] for k, v in post.theta(group).items()}
-
-
-def _error_args(post: Posterior) -> tuple:
-    """``(slope, log C_max)`` of the discrepancy, for broadcasting against ``(draws, values)``."""
-    return discrepancy.slope(post)[..., None], post.meta["data"]["log_compute_range"][1]
-
-
-def optimal(post: Posterior, compute, group: str | None = None) -> Draws:
-    """Per-draw compute-optimal allocation at each budget in ``compute`` (FLOPs).
-
-    For a per-group fit and ``group=None``: every fitted group, plus ``"new"`` (an unseen
-    group from the population) under partial pooling, along a ``group`` dim."""
-    if group is None and post.groups_fitted:
-        names = post.groups_fitted + (["new"] if post.meta["pooling"] == "partial" else [])
-        parts = [optimal(post, compute, g).dataset for g in names]
-        return Draws(xr.concat(parts, dim=xr.DataArray(names, dims="group", name="group")))
+def optimal(law: Law, theta: Mapping, compute, error: Discrepancy | None = None) -> Draws:
+    """Per-draw compute-optimal allocation at each budget in ``compute`` (FLOPs): ``n_opt``,
+    ``d_opt``, ``tokens_per_param`` and ``loss_opt`` (with the law's error beyond the
+    fitted compute), dims ``(chain, draw, budget)``."""
+    theta3, error, x64 = _prepare(law, theta, error)
     budgets = as_positive(compute, "compute (FLOPs)")
     log_c = np.log(budgets)
-    warn_if_extrapolating(post, log_c)
-    with _x64(post):
+    warn_if_extrapolating(error, log_c)
+    with jax.enable_x64(x64):
         n_opt, d_opt, ratio, loss = (np.asarray(v) for v in _optimal_kernel(
-            *_law_fns(post), post.law.loss, _theta3(post, group), log_c[None, None],
-            *_error_args(post)))
+            law.optimum, law.log_loss, law.loss, theta3, log_c[None, None],
+            error.slope[..., None], error.log_c_max))
     dims = (*SAMPLE_DIMS, "budget")
     ds = xr.Dataset(
         {
@@ -236,51 +212,36 @@ def optimal(post: Posterior, compute, group: str | None = None) -> Draws:
             "tokens_per_param": (dims, ratio, {"units": "tokens/parameter"}),
             "loss_opt": (dims, loss, {"units": "nats/token"}),
         },
-        coords={**_sample_coords(post), "budget": budgets},
+        coords={**_coords(theta3), "budget": budgets},
     )
     ds["budget"].attrs["units"] = "FLOPs"
     return Draws(ds)
 
 
-def predict_loss(post: Posterior, n, d, group: str | None = None, seed: int = 0) -> Draws:
+def predict_loss(law: Law, theta: Mapping, n, d, noise: NoiseDraws | None = None,
+                 error: Discrepancy | None = None, seed: int = 0) -> Draws:
     """Draws of the mean loss ``L(n, d)·e^{δ(C)}`` (the law with its error beyond the fitted
-    compute) and of a new run's measured loss: with noise of scale σ, or for training
-    curves ``sqrt(σ² + σ_run²)`` (a new run's offset and its checkpoint's noise,
-    :mod:`bayescale.curves`), Normal or Student-t as the fit's likelihood."""
+    compute) and, given the ``noise`` draws, of a new run's measured loss
+    (:meth:`~bayescale.likelihood.NoiseDraws.predictive`)."""
+    theta3, error, x64 = _prepare(law, theta, error)
     n, d = np.broadcast_arrays(as_positive(n, "n (parameters)"), as_positive(d, "d (tokens)"))
     log_c = np.log(6.0 * n * d)
-    warn_if_extrapolating(post, log_c)
-    slope, log_c_max = _error_args(post)
-    mu = post.log_mean(np.log(n), np.log(d), group=group)
-    mu = mu + discrepancy.log_error(slope, log_c[None, None], log_c_max)
-    sigma = discrepancy.new_run_scale(post)[..., None]
-    rng = np.random.default_rng(seed)
-    if post.meta["likelihood"] == "student_t":
-        nu = np.broadcast_to(post.posterior["nu"].values[..., None], mu.shape)
-        eps = rng.standard_t(nu)
-    else:
-        eps = rng.standard_normal(mu.shape)
+    warn_if_extrapolating(error, log_c)
+    with jax.enable_x64(x64):
+        mu = np.asarray(law.log_loss(theta3, np.log(n)[None, None], np.log(d)[None, None]))
+    mu = mu + log_error(error.slope[..., None], log_c[None, None], error.log_c_max)
     dims = (*SAMPLE_DIMS, "point")
-    ds = xr.Dataset(
-        {
-            "loss_mean": (dims, np.exp(mu), {"units": "nats/token"}),
-            "loss_predictive": (dims, np.exp(mu + sigma * eps), {"units": "nats/token"}),
-        },
-        coords={**_sample_coords(post), "point": np.arange(n.size),
-                "n_params": ("point", n), "n_tokens": ("point", d)},
-    )
+    variables = {"loss_mean": (dims, np.exp(mu), {"units": "nats/token"})}
+    if noise is not None:
+        draws = noise.predictive(np.random.default_rng(seed), mu.shape)
+        variables["loss_predictive"] = (dims, np.exp(mu + draws), {"units": "nats/token"})
+    ds = xr.Dataset(variables, coords={**_coords(theta3), "point": np.arange(n.size),
+                                       "n_params": ("point", n), "n_tokens": ("point", d)})
     return Draws(ds)
 
 
-def kaplan_excess(x, alpha_n, alpha_s):
-    """Kaplan et al. 2020 App. B.4: ``(C/C_eff, S/S_min)`` at ``x = N/N_eff``; ``inf`` where
-    the bracket is not positive (that size cannot reach the loss)."""
-    inner = 1.0 + (alpha_s / alpha_n) * (1.0 - x ** (-alpha_n))
-    steps = np.where(inner > 0, np.abs(inner) ** (-1.0 / alpha_s), np.inf)
-    return x * steps, steps
-
-
-def excess_compute(post: Posterior, ratio, budget: float, group: str | None = None) -> Draws:
+def excess_compute(law: Law, theta: Mapping, ratio, budget: float,
+                   error: Discrepancy | None = None) -> Draws:
     """Compute and tokens needed by a model of size ``ratio × N_opt`` to reach the optimal
     loss at ``budget``, relative to the optimal allocation, per draw.
 
@@ -288,25 +249,21 @@ def excess_compute(post: Posterior, ratio, budget: float, group: str | None = No
     fixed batch size) with dims ``(chain, draw, ratio)``; ``inf`` marks draws where that
     size can never reach the loss, and a :class:`PlanningWarning` says how often.
     """
+    theta3, error, x64 = _prepare(law, theta, error)
     x = as_positive(ratio, "ratio (N / N_opt)")
     log_c = np.log(as_positive(budget, "budget (FLOPs)"))[:1]
-    warn_if_extrapolating(post, log_c)
-    theta = _theta3(post, group)
-    if post.law.name == "kaplan_steps":
-        compute_ratio, tokens_ratio = kaplan_excess(x, theta["alpha_n"], theta["alpha_s"])
-    else:
-        with _x64(post):
-            tokens_ratio = np.asarray(_excess_kernel(*_law_fns(post), theta, log_c[None, None],
-                                                     np.log(x)[None, None]))
-        compute_ratio = x * tokens_ratio
+    warn_if_extrapolating(error, log_c)
+    with jax.enable_x64(x64):
+        tokens_ratio = np.asarray(_excess_kernel(law.optimum, law.log_loss, law.excess, theta3,
+                                                 log_c[None, None], np.log(x)[None, None]))
+    tokens_ratio = np.broadcast_to(tokens_ratio, (*tokens_ratio.shape[:2], x.size))
     dims = (*SAMPLE_DIMS, "ratio")
     ds = xr.Dataset(
         {
-            "compute_ratio": (dims, np.broadcast_to(compute_ratio, tokens_ratio.shape),
-                              {"units": "C / C_opt"}),
+            "compute_ratio": (dims, x * tokens_ratio, {"units": "C / C_opt"}),
             "tokens_ratio": (dims, tokens_ratio, {"units": "D / D_opt"}),
         },
-        coords={**_sample_coords(post), "ratio": x},
+        coords={**_coords(theta3), "ratio": x},
         attrs={"budget": float(np.exp(log_c[0]))},
     )
     ds["ratio"].attrs["units"] = "N / N_opt"
@@ -334,36 +291,38 @@ def _crossing(log_x, values, level, first: bool):
     return np.where(inside.any(-1), x0 + np.clip(t, 0.0, 1.0) * (x1 - x0), np.nan)
 
 
-def efficient_range(post: Posterior, budget: float, tolerance: float = 0.2,
-                    group: str | None = None) -> Draws:
+def efficient_range(law: Law, theta: Mapping, budget: float, tolerance: float = 0.2,
+                    error: Discrepancy | None = None) -> Draws:
     """Per draw, the smallest and largest ``N / N_opt`` whose compute stays within
     ``1 + tolerance`` of optimal at ``budget``: excess compute on a log grid of 121 ratios
     in [0.05, 20], crossings interpolated in log ratio."""
     grid = np.geomspace(0.05, 20.0, 121)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", PlanningWarning)  # far sizes are inf: outside anyway
-        ratio = excess_compute(post, grid, budget, group)["compute_ratio"].values
+        excess = excess_compute(law, theta, grid, budget, error)
+    ratio = excess["compute_ratio"].values
     log_grid = np.log(grid)
     ds = xr.Dataset(
         {"low": (SAMPLE_DIMS, np.exp(_crossing(log_grid, ratio, 1 + tolerance, first=True)),
                  {"units": "N / N_opt"}),
          "high": (SAMPLE_DIMS, np.exp(_crossing(log_grid, ratio, 1 + tolerance, first=False)),
                   {"units": "N / N_opt"})},
-        coords=_sample_coords(post),
+        coords={dim: excess.dataset[dim] for dim in SAMPLE_DIMS},
         attrs={"budget": float(budget), "tolerance": tolerance},
     )
     return Draws(ds)
 
 
-def compute_to_reach(post: Posterior, loss, group: str | None = None) -> Draws:
+def compute_to_reach(law: Law, theta: Mapping, loss, error: Discrepancy | None = None) -> Draws:
     """Per draw, the least FLOPs whose optimal allocation reaches ``loss`` (nats), with the
     law's error beyond the fitted compute (:mod:`bayescale.discrepancy`), and that
     allocation's ``n_opt`` and ``d_opt``; ``inf`` where no compute reaches the loss."""
+    theta3, error, x64 = _prepare(law, theta, error)
     targets = as_positive(loss, "loss (nats/token)")
-    with _x64(post):
+    with jax.enable_x64(x64):
         log_c, n_opt, d_opt = (np.asarray(v) for v in _reach_kernel(
-            *_law_fns(post), _theta3(post, group), np.log(targets)[None, None],
-            *_error_args(post)))
+            law.optimum, law.log_loss, theta3, np.log(targets)[None, None],
+            error.slope[..., None], error.log_c_max))
     reached = np.isfinite(log_c)
     dims = (*SAMPLE_DIMS, "target_loss")
     ds = xr.Dataset(
@@ -372,7 +331,7 @@ def compute_to_reach(post: Posterior, loss, group: str | None = None) -> Draws:
             "n_opt": (dims, n_opt, {"units": "parameters"}),
             "d_opt": (dims, d_opt, {"units": "tokens"}),
         },
-        coords={**_sample_coords(post), "target_loss": targets},
+        coords={**_coords(theta3), "target_loss": targets},
     )
     missed = ~reached.all(axis=(0, 1))
     if missed.any():
@@ -383,5 +342,5 @@ def compute_to_reach(post: Posterior, loss, group: str | None = None) -> Draws:
                       f"law's floor E, or beyond where the law's extrapolation error lets "
                       f"the loss fall): {text}; their compute is inf.", PlanningWarning,
                       stacklevel=3)
-    warn_if_extrapolating(post, log_c[reached])
+    warn_if_extrapolating(error, log_c[reached])
     return Draws(ds)

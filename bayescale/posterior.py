@@ -1,16 +1,17 @@
 """The fitted posterior: draws of the law's parameters plus everything needed to use them.
 
 A :class:`Posterior` is immutable. Queries return new objects (:class:`~bayescale.draws.Draws`
-or frames) computed per posterior draw. ``.idata`` is ArviZ InferenceData, so any ArviZ
-function works on it. Files are netCDF (HDF5) with the InferenceData group layout; the
-bayescale metadata (law, priors, sampler settings, data provenance) sit in the root
-attribute ``bayescale`` as JSON.
+or frames) computed per posterior draw by :mod:`bayescale.planning`, from the law, the
+draws, the noise draws and the discrepancy that the posterior hands over. ``.idata`` is
+ArviZ InferenceData, so any ArviZ function works on it; :meth:`Posterior.from_idata` wraps
+InferenceData sampled elsewhere (PyMC, Stan, plain NumPyro), so every query, plot and
+command works on it too. Files: :mod:`bayescale.posterior_file`.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
@@ -19,27 +20,59 @@ import jax
 import numpy as np
 import pandas as pd
 import xarray as xr
-from jax.scipy.stats import t as student_t
 
-from bayescale import __version__, planning
-from bayescale.curves import run_log_density
-from bayescale.discrepancy import check_extrapolation_error
+from bayescale import __version__, planning, posterior_file
+from bayescale.diagnostics import arviz, diagnose, problems, warn_all
+from bayescale.discrepancy import EXTRAPOLATION_ERROR, Discrepancy, check_extrapolation_error
 from bayescale.draws import SAMPLE_DIMS, Draws, check_ci_prob, eti
-from bayescale.errors import InputError, PosteriorFileError
+from bayescale.errors import InputError, InputTypeError
+from bayescale.fitinfo import DataInfo, FitInfo, SamplerInfo
+from bayescale.hierarchy import group_values
 from bayescale.laws import Law, get_law
+from bayescale.likelihood import NoiseDraws
+from bayescale.sweep import Sweep
 
-FILE_FORMAT = 1
-GROUPS = ("posterior", "sample_stats", "observed_data", "constant_data")
 RESIDUAL_BLOCK = 2_000_000  # draws × points of residuals held at once (16 MB in float64)
+
+
+def residual_blocks(law: Law, posterior: xr.Dataset, observed: xr.Dataset,
+                    constant: xr.Dataset) -> Iterator[tuple[tuple, np.ndarray]]:
+    """``(part, resid)`` over every draw: ``resid`` is the observed log loss less the law's
+    at the fitted points (each point's group, no run offsets), ``(draws, point)``, for the
+    draws that ``part = (chain, draw slice)`` indexes, in chain-then-draw order. All at
+    once the residuals are ``chains × draws × points`` numbers (32 GB at 1e6 points and
+    4000 draws); a block holds at most ``RESIDUAL_BLOCK`` of them."""
+    y = observed["log_loss"].values
+    chains, draws = posterior.sizes["chain"], posterior.sizes["draw"]
+    block = max(1, RESIDUAL_BLOCK // max(1, y.size))
+    for chain in range(chains):
+        for start in range(0, draws, block):
+            part = (chain, slice(start, start + block))
+            fitted = law_at_points(law, posterior.isel(chain=part[0], draw=part[1]), constant)
+            yield part, y - fitted
+
+
+def law_at_points(law: Law, posterior: xr.Dataset, constant: xr.Dataset) -> np.ndarray:
+    """``log L`` of the law at the fitted points, each with its group's parameters:
+    ``(..., point)`` over the sample dims of ``posterior``."""
+    theta = {}
+    for p in law.params:
+        value = posterior[p].values
+        theta[p] = (value[..., constant["group"].values] if "group" in posterior[p].dims
+                    else value[..., None])
+    with jax.enable_x64(posterior[law.params[0]].dtype == np.float64):
+        return np.asarray(law.log_loss(theta, constant["log_n"].values,
+                                       constant["log_d"].values))
 
 
 @dataclass(frozen=True)
 class Posterior:
-    """Posterior draws of a scaling law fitted to a sweep. Made by :func:`bayescale.fit`."""
+    """Posterior draws of a scaling law fitted to a sweep. Made by :func:`bayescale.fit`,
+    :meth:`from_idata` or :func:`load_posterior`."""
 
     groups: Mapping[str, xr.Dataset]
     law: Law
-    meta: Mapping
+    info: FitInfo
     warnings: tuple[str, ...] = field(default=())
 
     def __post_init__(self):
@@ -49,7 +82,7 @@ class Posterior:
         post = self.posterior
         flag = f", {len(self.warnings)} warning(s)" if self.warnings else ""
         return (f"Posterior({self.law.name} law, {post.sizes['chain']} chains × "
-                f"{post.sizes['draw']} draws, {self.meta['data']['points']} points{flag})")
+                f"{post.sizes['draw']} draws, {self.info.data.points} points{flag})")
 
     # ---------------------------------------------------------------- access
     @property
@@ -62,13 +95,14 @@ class Posterior:
         post = self.posterior
         return [str(g) for g in post["group"].values] if "group" in post.coords else []
 
-    def theta(self, group: str | None = None, seed: int = 0) -> dict[str, np.ndarray]:
+    def theta(self, group: str | None = None, seed: int | None = None) -> dict[str, np.ndarray]:
         """The law's parameters as ``(chain, draw)`` arrays.
 
         For a per-group fit, ``group`` names a fitted group, or is ``"new"`` for an
-        unseen group drawn from the population (partial pooling): per draw,
-        ``θ_new = T(T⁻¹(μ) + τ ⊙ z)`` with ``z ~ Normal(0, 1)`` drawn with ``seed``
-        (:mod:`bayescale.model`).
+        unseen group drawn from the population (partial pooling): per draw, ``z ~
+        Normal(0, 1)`` on each varying parameter's pooling scale
+        (:func:`bayescale.hierarchy.group_values`, the model's own transform), drawn with
+        ``seed`` (default: the fit's).
         """
         post, groups = self.posterior, self.groups_fitted
         if not groups:
@@ -77,116 +111,86 @@ class Posterior:
                                  f"group={group!r}.")
             return {p: post[p].values for p in self.law.params}
         if group is None or (group not in groups and group != "new"):
-            new = " or 'new' (an unseen group)" if self.meta["pooling"] == "partial" else ""
+            new = " or 'new' (an unseen group)" if self.info.pooling == "partial" else ""
             raise InputError(f"this posterior is per group: pass group= one of {groups}{new}; "
                              f"got {group!r}.")
         if group != "new":
             return {p: (post[p].sel(group=group).values if "group" in post[p].dims
                         else post[p].values) for p in self.law.params}
-        if self.meta["pooling"] != "partial":
+        if self.info.pooling != "partial":
             raise InputError("group='new' needs a partial-pooling fit: with pooling='separate' "
                              "there is no population to draw a new group from.")
-        rng = np.random.default_rng(seed)
+        rng = np.random.default_rng(self.info.sampler.seed if seed is None else seed)
         shape = (post.sizes["chain"], post.sizes["draw"])
-        out = {}
-        for name in [p for p in self.law.params if p not in self.law.shear] + list(self.law.shear):
-            if name not in self.meta["vary"]:
-                out[name] = post[name].values
-                continue
-            to_domain = self.law.transform(name)
-            spread = post[f"tau_{name}"].values * rng.standard_normal(shape)
-            with jax.enable_x64(post[name].dtype == np.float64):  # keep the draws' precision
-                value = np.asarray(to_domain(to_domain.inv(post[f"mu_{name}"].values) + spread))
-            if name in self.law.shear:
-                # the spread sits on the centred intercept: a − α·m ~ Normal(μ_a − μ_α·m, τ_a)
-                exponent, axis = self.law.shear[name]
-                typical = f"mu_{exponent}" if exponent in self.meta["vary"] else exponent
-                value = value + (out[exponent] - post[typical].values) * self.meta["centre"][axis]
-            out[name] = value
-        return out
+        vary = self.info.vary
+        mu = {p: post[f"mu_{p}" if p in vary else p].values for p in self.law.params}
+
+        def draw(name, loc):
+            return loc + post[f"tau_{name}"].values * rng.standard_normal(shape)
+
+        with jax.enable_x64(post[self.law.params[0]].dtype == np.float64):
+            return {p: np.asarray(v) for p, v in
+                    group_values(self.law, mu, vary, self.info.data.centre, draw).items()}
+
+    def noise(self) -> NoiseDraws:
+        """Draws of the noise parameters (:mod:`bayescale.likelihood`)."""
+        return NoiseDraws.from_dataset(self.posterior)
+
+    def discrepancy(self) -> Discrepancy:
+        """The law's error beyond the fitted compute, per draw (:mod:`bayescale.discrepancy`)."""
+        return Discrepancy.from_draws(self.noise().new_run_scale(),
+                                      self.info.data.log_compute_range[1],
+                                      self.info.extrapolation_error, self.info.sampler.seed)
+
+    def derived(self) -> xr.Dataset:
+        """The law's derived quantities per draw (and group), e.g. ``E``, ``n_opt_exponent``."""
+        return xr.Dataset(self.law.quantities(self.posterior))
 
     def log_mean(self, log_n, log_d, group: str | None = None) -> np.ndarray:
         """Per-draw law prediction ``log L`` at points, shape ``(chain, draw, point)``."""
         theta = {k: v[..., None] for k, v in self.theta(group).items()}
         with jax.enable_x64(self.posterior[self.law.params[0]].dtype == np.float64):
-            out = self.law.log_loss(theta, np.asarray(log_n)[None, None], np.asarray(log_d)[None, None])
-            return np.asarray(out)
+            return np.asarray(self.law.log_loss(theta, np.asarray(log_n)[None, None],
+                                                np.asarray(log_d)[None, None]))
 
-    def fitted_log_mean(self, run_offsets: bool = True, isel: Mapping | None = None
-                        ) -> np.ndarray:
+    def fitted_log_mean(self, run_offsets: bool = True) -> np.ndarray:
         """``log L`` at the fitted points, with each point's group and (unless
-        ``run_offsets=False``) its run's offset; shape ``(chain, draw, point)``, or the
-        draws that ``isel`` selects (``posterior.isel(isel)``: a block at a time keeps
-        memory bounded for large sweeps)."""
-        post, const = self.posterior, self.groups["constant_data"]
-        post = post if isel is None else post.isel(isel)
-        theta = {}
-        for p in self.law.params:
-            value = post[p].values
-            theta[p] = (value[..., const["group"].values] if "group" in post[p].dims
-                        else value[..., None])
-        with jax.enable_x64(post[self.law.params[0]].dtype == np.float64):
-            mu = np.asarray(self.law.log_loss(theta, const["log_n"].values,
-                                              const["log_d"].values))
-        if run_offsets and "run_offset" in post:
-            mu = mu + post["run_offset"].values[..., const["run"].values]
+        ``run_offsets=False``) its run's offset; shape ``(chain, draw, point)``."""
+        const = self.groups["constant_data"]
+        mu = law_at_points(self.law, self.posterior, const)
+        if run_offsets and "run_offset" in self.posterior:
+            mu = mu + self.posterior["run_offset"].values[..., const["run"].values]
         return mu
-
-    def residual_blocks(self):
-        """``(part, resid)`` over every draw: ``resid`` is the observed log loss less
-        :meth:`fitted_log_mean` without run offsets, ``(draws, point)``, for the draws that
-        ``part = (chain, draw slice)`` indexes, in chain-then-draw order. All at once the
-        residuals are ``chains × draws × points`` numbers, 32 GB at 1e6 points and 4000
-        draws; a block holds at most ``RESIDUAL_BLOCK`` of them."""
-        observed = self.groups["observed_data"]["log_loss"].values
-        chains, draws = self.posterior.sizes["chain"], self.posterior.sizes["draw"]
-        block = max(1, RESIDUAL_BLOCK // max(1, observed.size))
-        for chain in range(chains):
-            for start in range(0, draws, block):
-                part = (chain, slice(start, start + block))
-                fitted = self.fitted_log_mean(run_offsets=False,
-                                              isel={"chain": part[0], "draw": part[1]})
-                yield part, observed - fitted
 
     def log_likelihood(self) -> xr.Dataset:
         """Log-likelihood of the fitted data, for LOO and WAIC: per point, or per run for
-        training curves (whose likelihood is per run, :mod:`bayescale.curves`; LOO then
-        leaves out whole runs, the honest unit for correlated checkpoints). Computed a block
-        of draws at a time (:meth:`residual_blocks`), so that a curve fit's per-run
-        log-likelihood never holds the per-point residuals of every draw."""
+        training curves (LOO then leaves out whole runs, the honest unit for correlated
+        checkpoints). Computed a block of draws at a time (:func:`residual_blocks`)."""
         post, observed = self.posterior, self.groups["observed_data"]
-        sigma = post["sigma"].values
-        nu = post["nu"].values if self.meta["likelihood"] == "student_t" else None
+        noise = self.noise()
         coords = {"chain": post["chain"], "draw": post["draw"]}
-        per_run = "sigma_run" in post
+        per_run = noise.sigma_run is not None
         if per_run:
-            run, sigma_run = self.groups["constant_data"]["run"].values, post["sigma_run"].values
+            run = self.groups["constant_data"]["run"].values
             dims, coords["run"] = (*SAMPLE_DIMS, "run"), post["run"]
         else:
             dims, coords["point"] = (*SAMPLE_DIMS, "point"), observed["point"]
-        logp = np.empty((*sigma.shape, len(coords[dims[-1]])), dtype=sigma.dtype)
-        for part, resid in self.residual_blocks():
-            scale, dof = sigma[part], None if nu is None else nu[part]
-            with jax.enable_x64(resid.dtype == np.float64):
-                if per_run:
-                    logp[part] = run_log_density(resid, run, post.sizes["run"], scale,
-                                                 sigma_run[part], dof)
-                else:
-                    z = resid / scale[..., None]
-                    logp[part] = ((-0.5 * z**2 - 0.5 * np.log(2 * np.pi) if dof is None
-                                   else student_t.logpdf(z, dof[..., None]))
-                                  - np.log(scale[..., None]))
+        logp = np.empty((*noise.sigma.shape, len(coords[dims[-1]])), dtype=noise.sigma.dtype)
+        for part, resid in residual_blocks(self.law, post, observed,
+                                           self.groups["constant_data"]):
+            draws = noise.select(part)
+            logp[part] = (draws.run_log_density(resid, run, post.sizes["run"]) if per_run
+                          else draws.log_density(resid))
         return xr.Dataset({"log_loss": (dims, logp)}, coords=coords)
 
     @property
     def idata(self):
         """ArviZ InferenceData with posterior, sample_stats, log_likelihood, observed and
-        constant data; ``attrs`` carry the package version, law, priors and provenance."""
-        from bayescale.diagnostics import arviz
-
-        idata = arviz().InferenceData(log_likelihood=self.log_likelihood(), **self.groups)
-        idata.attrs.update({"bayescale": json.dumps(self.meta), "law": self.law.name,
-                            "bayescale_version": self.meta["bayescale_version"]})
+        constant data; ``attrs`` carry the package version, law and fit information."""
+        groups = {k: v for k, v in self.groups.items() if v is not None}
+        idata = arviz().InferenceData(log_likelihood=self.log_likelihood(), **groups)
+        idata.attrs.update({"bayescale": json.dumps(self.info.to_dict()), "law": self.law.name,
+                            "bayescale_version": self.info.bayescale_version})
         return idata
 
     # --------------------------------------------------------------- summaries
@@ -194,11 +198,9 @@ class Posterior:
         """One row per parameter (and derived quantity; per group as ``alpha[group]``):
         mean, sd, median, equal-tailed interval, bulk/tail ESS and R-hat. Run offsets are
         summarised by ``sigma_run``."""
-        from bayescale.diagnostics import arviz
-
         ci_prob = check_ci_prob(ci_prob)
         post = self.posterior.drop_vars("run_offset", errors="ignore")
-        post = post.assign(**planning.derived(self))
+        post = post.assign(**self.derived())
         az = arviz()
         ess_bulk, ess_tail = az.ess(post, method="bulk"), az.ess(post, method="tail")
         rhat = az.rhat(post) if post.sizes["chain"] > 1 else post.map(lambda v: np.nan)
@@ -221,89 +223,121 @@ class Posterior:
     def with_extrapolation_error(self, value: float) -> Posterior:
         """The same posterior with the law's error beyond the fitted compute scaled by
         ``value`` (0 turns it off) in every loss prediction (:mod:`bayescale.discrepancy`)."""
-        meta = {**self.meta, "extrapolation_error": check_extrapolation_error(value)}
-        return replace(self, meta=meta)
+        info = replace(self.info, extrapolation_error=check_extrapolation_error(value))
+        return replace(self, info=info)
 
     # ---------------------------------------------------------------- queries
     def predict_loss(self, n, d, group: str | None = None, seed: int = 0) -> Draws:
         """Draws of the law's mean loss and of posterior-predictive loss at ``(n, d)``."""
-        return planning.predict_loss(self, n, d, group=group, seed=seed)
+        return planning.predict_loss(self.law, self.theta(group), n, d, self.noise(),
+                                     self.discrepancy(), seed=seed)
 
     def optimal(self, compute, group: str | None = None) -> Draws:
         """Compute-optimal ``n_opt``, ``d_opt``, ``tokens_per_param``, ``loss_opt`` per draw
         (per group, and for a new group, when the fit is per group and ``group`` is None)."""
-        return planning.optimal(self, compute, group=group)
+        if group is None and self.groups_fitted:
+            names = self.groups_fitted + (["new"] if self.info.pooling == "partial" else [])
+            parts = [self.optimal(compute, g).dataset for g in names]
+            return Draws(xr.concat(parts, dim=xr.DataArray(names, dims="group", name="group")))
+        return planning.optimal(self.law, self.theta(group), compute, self.discrepancy())
 
     def excess_compute(self, ratio, budget: float, group: str | None = None) -> Draws:
         """Compute and tokens for a model of ``ratio × N_opt`` to match the optimum's loss."""
-        return planning.excess_compute(self, ratio, budget, group=group)
+        return planning.excess_compute(self.law, self.theta(group), ratio, budget,
+                                       self.discrepancy())
 
     def efficient_range(self, budget: float, tolerance: float = 0.2,
                         group: str | None = None) -> Draws:
         """Sizes (``N / N_opt``) that stay within ``1 + tolerance`` of optimal compute."""
-        return planning.efficient_range(self, budget, tolerance, group=group)
+        return planning.efficient_range(self.law, self.theta(group), budget, tolerance,
+                                        self.discrepancy())
 
     def compute_to_reach(self, loss, group: str | None = None) -> Draws:
         """FLOPs, ``n_opt`` and ``d_opt`` of the cheapest allocation that reaches ``loss``."""
-        return planning.compute_to_reach(self, loss, group=group)
+        return planning.compute_to_reach(self.law, self.theta(group), loss, self.discrepancy())
 
     # ------------------------------------------------------------------- files
     def save(self, path: str | Path, overwrite: bool = False) -> Path:
-        """Write a netCDF file; refuses to replace an existing file unless ``overwrite``."""
-        path = Path(path)
-        if path.exists() and not overwrite:
-            raise FileExistsError(f"{str(path)!r} exists; pass overwrite=True to replace it.")
-        meta = {**self.meta, "file_format": FILE_FORMAT, "warnings": list(self.warnings)}
-        root = xr.Dataset(attrs={"bayescale": json.dumps(meta), "law": self.law.name,
-                                 "bayescale_version": __version__})
-        tmp = path.with_name(path.name + ".partial")
-        root.to_netcdf(tmp, mode="w", engine="h5netcdf")
-        for name in GROUPS:
-            self.groups[name].to_netcdf(tmp, mode="a", group=name, engine="h5netcdf")
-        tmp.replace(path)
-        return path
+        """Write a netCDF file (:mod:`bayescale.posterior_file`); refuses to replace an
+        existing file unless ``overwrite``."""
+        return posterior_file.write(path, self.groups, self.info, self.warnings, overwrite)
+
+    # ------------------------------------------------------------ from elsewhere
+    @classmethod
+    def from_idata(cls, idata, *, law: str | Law, sweep: Sweep,
+                   extrapolation_error: float = EXTRAPOLATION_ERROR, seed: int = 0
+                   ) -> Posterior:
+        """A posterior from InferenceData sampled elsewhere (PyMC, Stan, plain NumPyro).
+
+        Its ``posterior`` group must hold each of the law's parameters, by the law's names
+        and on its scale (e.g. ``e = log E`` for Chinchilla's law), one value per
+        ``(chain, draw)``, and ``sigma``, the noise scale of log loss (``nu`` too for a
+        Student-t likelihood). ``sweep`` is the data it was fitted to: it gives the fitted
+        range (extrapolation warnings and error) and the log-likelihood. ``seed`` seeds
+        the draws that queries add (the extrapolation error's ``z``). R-hat and ESS are
+        checked as for a fit (and divergences, where ``sample_stats`` records them).
+        """
+        law = get_law(law)
+        if not isinstance(sweep, Sweep):
+            raise InputTypeError(f"from_idata needs the sweep the draws were fitted to "
+                                 f"(a bayescale.Sweep), got {type(sweep).__name__}.")
+        draws = _external_draws(idata, law)
+        noise = NoiseDraws.from_dataset(draws)
+        fit_frame, data = sweep.fit_frame, sweep.arrays()
+        point = {"point": np.arange(len(fit_frame))}
+        groups = {
+            "posterior": draws,
+            "sample_stats": (idata.sample_stats if "sample_stats" in idata.groups()
+                             else xr.Dataset(coords={d: draws[d] for d in SAMPLE_DIMS})),
+            "observed_data": xr.Dataset({"log_loss": ("point", data["log_loss"])},
+                                        coords=point),
+            "constant_data": xr.Dataset({k: ("point", data[k]) for k in ("log_n", "log_d")},
+                                        coords=point),
+        }
+        diag = diagnose(draws, groups["sample_stats"])
+        messages = problems(diag)
+        warn_all(messages)
+        info = FitInfo(
+            law=law.name, formula=law.formula, likelihood=noise.likelihood,
+            data=DataInfo.from_arrays(data["log_n"], data["log_d"],
+                                      excluded=int(sweep.frame["excluded"].sum()),
+                                      source=dict(sweep.source),
+                                      derivations=tuple(sweep.derivations)),
+            sampler=SamplerInfo(algorithm=str(idata.posterior.attrs.get("inference_library",
+                                                                       "external")),
+                                chains=int(draws.sizes["chain"]),
+                                draws=int(draws.sizes["draw"]), seed=int(seed)),
+            extrapolation_error=check_extrapolation_error(extrapolation_error),
+            diagnostics=diag, bayescale_version=__version__,
+        )
+        return cls(groups=groups, law=law, info=info, warnings=tuple(messages))
+
+
+def _external_draws(idata, law: Law) -> xr.Dataset:
+    """The law's and the noise model's variables of ``idata.posterior``, validated, with
+    ``chain`` and ``draw`` numbered from 0."""
+    if not hasattr(idata, "posterior"):
+        raise InputTypeError(f"from_idata expects ArviZ InferenceData with a posterior group, "
+                             f"got {type(idata).__name__}.")
+    post = idata.posterior
+    names = [*law.params, *(n for n in ("sigma", "nu") if n in post)]
+    missing = [p for p in law.params if p not in post]
+    if missing:
+        raise InputError(
+            f"the posterior lacks the {law.name} law's parameter(s) {missing} (it has "
+            f"{sorted(post.data_vars)}); name them as the law does, {list(law.params)}, on the "
+            "law's scale, e.g. idata.posterior.rename({'log_E': 'e'})."
+        )
+    wrong = {n: post[n].dims for n in names if post[n].dims != SAMPLE_DIMS}
+    if wrong:
+        raise InputError(f"each variable needs dims ('chain', 'draw') and one value per draw; "
+                         f"got {wrong}.")
+    out = post[names].load()
+    return out.assign_coords(chain=np.arange(out.sizes["chain"]),
+                             draw=np.arange(out.sizes["draw"]))
 
 
 def load_posterior(path: str | Path) -> Posterior:
     """Read a posterior written by :meth:`Posterior.save`; errors say what is wrong."""
-    path = Path(path)
-    if not path.exists():
-        raise PosteriorFileError(f"no posterior file at {str(path)!r}.")
-    try:
-        with xr.open_dataset(path, engine="h5netcdf") as root:
-            attrs = dict(root.attrs)
-        groups = {}
-        for name in GROUPS:
-            with xr.open_dataset(path, group=name, engine="h5netcdf") as ds:
-                groups[name] = ds.load()
-    except (OSError, ValueError, KeyError) as err:
-        raise PosteriorFileError(
-            f"{str(path)!r} is not a readable bayescale posterior (truncated or corrupted?): "
-            f"{err}. Refit and save it again."
-        ) from err
-    if "bayescale" not in attrs:
-        raise PosteriorFileError(f"{str(path)!r} holds no bayescale metadata; it was not "
-                                 "written by Posterior.save.")
-    meta = json.loads(attrs["bayescale"])
-    if meta.get("file_format") != FILE_FORMAT:
-        raise PosteriorFileError(
-            f"{str(path)!r} has file format {meta.get('file_format')!r} (bayescale "
-            f"{meta.get('bayescale_version')}); this bayescale {__version__} reads format "
-            f"{FILE_FORMAT}. Refit with this version, or install the version that wrote it."
-        )
-    try:
-        law = get_law(meta["law"])
-    except ValueError as err:
-        raise PosteriorFileError(
-            f"{str(path)!r} was fitted with law {meta['law']!r}, which is not registered here; "
-            "register it with bs.register_law(...) before loading."
-        ) from err
-    missing = [p for p in law.params if p not in groups["posterior"]]
-    if missing:
-        raise PosteriorFileError(
-            f"{str(path)!r} lacks parameters {missing} of the {law.name} law it names; the "
-            "file does not match its law."
-        )
-    warnings = tuple(meta.pop("warnings", ()))
-    meta.pop("file_format", None)
-    return Posterior(groups=groups, law=law, meta=meta, warnings=warnings)
+    groups, law, info, warnings = posterior_file.read(path)
+    return Posterior(groups=groups, law=law, info=info, warnings=warnings)

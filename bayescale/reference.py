@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> None:
         path = package_dir("models") / f"{name}.nc"
         post = refit(name)
         post.save(path, overwrite=True)
-        print(f"{name}: wrote {path} in {post.meta['sampler']['seconds']:.1f} s of sampling")
+        print(f"{name}: wrote {path} in {post.info.sampler.seconds:.1f} s of sampling")
         print(post.summary().round(4).to_string())
 
 

@@ -32,7 +32,7 @@ included):
 When no chain's search ends at a mode (no proper mode: a flat direction, or a density
 that grows without bound, as a centred hierarchy's does as a scale τ → 0), every chain
 starts from the prior with the identity mass matrix, and the fit's
-``meta["sampler"]["init"]`` says why.
+``Posterior.info.sampler.init`` says why.
 """
 
 from __future__ import annotations

@@ -60,13 +60,13 @@ def main() -> None:
         post = bs.fit(sweep, chains=args.chains, warmup=args.warmup, draws=args.draws,
                       pooling=args.pooling, progress=False)
     stats = post.groups["sample_stats"]
-    print(f"{args.source}: {post.meta['data']['points']} points "
-          f"({post.meta['data']['excluded']} excluded), {post.meta['curves']['runs']} runs, "
+    print(f"{args.source}: {post.info.data.points} points "
+          f"({post.info.data.excluded} excluded), {post.info.curves.runs} runs, "
           f"{len(post.groups_fitted) or 1} law(s), pooling {args.pooling}")
     print(f"wall {time.perf_counter() - started:.1f} s, sampling "
-          f"{post.meta['sampler']['seconds']:.1f} s, leapfrog steps per draw "
+          f"{post.info.sampler.seconds:.1f} s, leapfrog steps per draw "
           f"{float(stats['n_steps'].mean()):.0f}, divergences {int(stats['diverging'].sum())}, "
-          f"max R-hat {max(post.meta['diagnostics']['r_hat'].values()):.3f}")
+          f"max R-hat {max(post.info.diagnostics['r_hat'].values()):.3f}")
     for w in caught:
         print(f"  {w.category.__name__}: {w.message}")
 

@@ -117,15 +117,15 @@ def measure(points: int, device: str, precision: str, centring: str, init: str,
             post = bs.fit(sweep, centring=centring, init=init, chains=CHAINS, warmup=warmup,
                           draws=draws, device=device, precision=precision, progress=False,
                           **MODEL)
-        sampling = post.meta["sampler"]["seconds"] - clock.seconds
+        sampling = post.info.sampler.seconds - clock.seconds
         stats = post.groups["sample_stats"]
         steps = stats["n_steps"]
         out.update(fit_compile_s=clock.seconds, fit_sampling_s=sampling,
-                   start=post.meta["sampler"]["init"],
+                   start=post.info.sampler.init,
                    per_1000_iterations_s=1000 * sampling / (warmup + draws),
                    steps_per_iteration=float(steps.mean()),
                    lockstep_steps_per_iteration=float(steps.max("chain").mean()),
-                   max_r_hat=max(post.meta["diagnostics"]["r_hat"].values()),
+                   max_r_hat=max(post.info.diagnostics["r_hat"].values()),
                    divergences=int(stats["diverging"].sum()))
         yield {**out, "peak_memory_mb": peak_memory_mb(where)}
 

@@ -48,7 +48,7 @@ def run(sweep: bs.Sweep, precision: str, seed: int, args) -> dict:
         "precision": precision, "seed": seed, "wall_s": time.perf_counter() - started,
         "steps_per_draw": float(stats["n_steps"].mean()),
         "divergences": int(stats["diverging"].sum()),
-        "max_r_hat": max(post.meta["diagnostics"]["r_hat"].values()),
+        "max_r_hat": max(post.info.diagnostics["r_hat"].values()),
         "quantiles": {k: np.quantile(v, QUANTILES).tolist() for k, v in draws.items()},
         "sd": {k: float(v.std()) for k, v in draws.items()},
         "warnings": sorted({str(w.message)[:120] for w in caught}),

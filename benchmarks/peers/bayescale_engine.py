@@ -11,7 +11,7 @@ the benchmark's cold mode does).
 Timing: ``wall`` is the whole ``bs.fit`` call (validation, compile, sampling,
 diagnostics, packing the posterior); ``compile`` is JAX's compile time inside it
 (:mod:`peers.jax_timing`, persistent-cache reads included); ``sampling`` is bayescale's
-own ``meta["sampler"]["seconds"]`` (``MCMC.run`` and fetching the draws) less that
+own ``info.sampler.seconds`` (``MCMC.run`` and fetching the draws) less that
 compile time. ``sampler_seconds`` keeps bayescale's figure as it reports it.
 """
 
@@ -35,13 +35,13 @@ def run(problem: Problem, settings: Settings, init: str = "laplace") -> dict:
         post = bs.fit(sweep, chains=settings.chains, warmup=settings.warmup,
                       draws=settings.draws, seed=settings.seed, init=init, progress=False)
     wall = time.perf_counter() - started
-    sampler = post.meta["sampler"]
+    sampler = post.info.sampler
     stats = post.groups["sample_stats"]
     return {
         "wall_s": wall, "compile_s": clock.seconds,
-        "sampling_s": sampler["seconds"] - clock.seconds,
-        "sampler_seconds": sampler["seconds"],
-        "split": "JAX compile events inside bs.fit; sampling = meta seconds − compile",
+        "sampling_s": sampler.seconds - clock.seconds,
+        "sampler_seconds": sampler.seconds,
+        "split": "JAX compile events inside bs.fit; sampling = info.sampler.seconds − compile",
         **clock.figures(),
         "config": {"parameterisation": "sheared", "mass_matrix": "dense" if
                    sampler["dense_mass"] else "diagonal", "init": sampler["init"],

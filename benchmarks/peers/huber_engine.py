@@ -1,8 +1,8 @@
 """The non-Bayesian recipe: Huber loss, L-BFGS from Hoffmann's grid, and a bootstrap.
 
-:func:`bayescale.baseline.fit_huber` (L-BFGS-B from the 100 best of Hoffmann's 4,500
-grid starts) then :func:`bayescale.baseline.bootstrap` with its default 200 replicates,
-each refitted from the full-data optimum. It has no priors, no likelihood and no
+:func:`bayescale.evaluation.baseline.fit_huber` (L-BFGS-B from the 100 best of Hoffmann's
+4,500 grid starts) then :func:`bayescale.evaluation.baseline.bootstrap` with its default 200
+replicates, each refitted from the full-data optimum. It has no priors, no likelihood and no
 sampler: the replicates are independent, so ESS and R-hat do not apply, and the medians
 are those of the bootstrap replicates (the figures Besiroglu et al. 2024 report).
 
@@ -16,7 +16,7 @@ import time
 
 import numpy as np
 
-from bayescale.baseline import N_BOOT, bootstrap, fit_huber
+from bayescale.evaluation.baseline import N_BOOT, bootstrap, fit_huber
 from bayescale.reference import reference_sweep
 from peers.problem import DATASET, LAW_PARAMS, Problem, Settings
 

@@ -37,7 +37,7 @@ def main() -> None:
             warnings.simplefilter("always")
             post = bs.fit(sweep, pooling=mode, seed=args.seed, progress=False, **extra)
         posteriors[mode] = post
-        seconds[mode] = post.meta["sampler"]["seconds"]
+        seconds[mode] = post.info.sampler.seconds
         notes += [f"{mode}: {w.message}" for w in caught
                   if issubclass(w.category, bs.ConvergenceWarning)]
     with warnings.catch_warnings(record=True) as caught:

@@ -43,7 +43,7 @@ def posterior(opts: argparse.Namespace, name: str = "chinchilla") -> bs.Posterio
         keep = {"draw": slice(0, opts.draws)}
         groups = {**post.groups, "posterior": post.posterior.isel(keep),
                   "sample_stats": post.groups["sample_stats"].isel(keep)}
-        post = bs.Posterior(groups=groups, law=post.law, meta=post.meta, warnings=post.warnings)
+        post = bs.Posterior(groups=groups, law=post.law, info=post.info, warnings=post.warnings)
     return post
 
 

@@ -1,0 +1,222 @@
+r"""The :class:`Law` type and the registry of laws.
+
+A law owns its maths: the log-loss as a pure JAX function of its parameters ``θ`` (a
+mapping of name to array, broadcasting against the data) and ``(log N, log D)``, its
+default priors, the quantities users read off it (``E = exp(e)``, the exponent of
+``N_opt ∝ C^a``, ...), how its parameters spread across groups under partial pooling,
+and, where they exist, closed forms for the compute-optimal allocation and for excess
+compute. Code outside a law's definition asks the law; it never asks which law it is.
+
+Working in log space keeps float32 safe at N ≈ 1e12 and C ≈ 1e26.
+
+Reparameterisation (``shear``)
+------------------------------
+
+A law also names, for its intercepts, the exponent and the data axis they pair with
+(``shear``): the sampler works with ``a − α·m_N`` instead of ``a`` (``m_N`` the mean log N
+of the fitted data), which decorrelates each intercept from its exponent. The shear has
+unit Jacobian and the prior is still evaluated on ``a``, so the posterior is unchanged.
+It helps only where the log-loss depends on the intercept through ``a − α·log x``, as in
+Chinchilla's law; the hierarchical transform (:mod:`bayescale.hierarchy`) places a sheared
+intercept's group spread on the same centred coordinate.
+
+Writing your own law
+--------------------
+
+Give :func:`register_law` a :class:`Law` with a pure-JAX ``log_loss(theta, log_n, log_d)``
+and a default prior per parameter; see its docstring for an example. Every planning query,
+plot and command then works on it: optima without a closed form are found numerically
+(:mod:`bayescale.optimum`), excess compute by bisection (:mod:`bayescale.planning`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+import jax.numpy as jnp
+import numpyro.distributions as dist
+from numpyro.distributions.transforms import biject_to
+
+from bayescale.errors import InputError, InputTypeError
+
+LOG6 = math.log(6.0)
+DEFAULT_GROUP_SCALE = 0.5
+"""Scale of the ``HalfNormal`` prior on a parameter's group spread ``τ`` when its law gives
+none: the reducible loss at the typical size differs by up to ~50% between groups."""
+
+Theta = Mapping[str, jnp.ndarray]
+
+
+@dataclass(frozen=True)
+class Law:
+    """A scaling law: its parameters, default priors, log-loss and what follows from it.
+
+    Parameters
+    ----------
+    name : registry name.
+    params : parameter names, in the order they are reported.
+    log_loss : ``f(theta, log_n, log_d) -> log L``, pure JAX, elementwise.
+    priors : ``{param: factory}``; each factory returns a NumPyro distribution (factories,
+        so that no JAX array is made at import). A distribution itself is accepted too
+        and wrapped in a factory.
+    optimum : optional closed form ``f(theta, log_c) -> (log N_opt, log D_opt)`` under
+        ``C = 6ND``; laws without one are optimised numerically.
+    loss : optional ``f(theta, log_n, log_d) -> L``, the law in linear space, equal to
+        ``exp(log_loss)``: where it is cheaper (no log-sum-exp), the planning queries use
+        it for the loss values they return (no gradients are taken through it).
+    excess : optional closed form ``f(theta, log_c, log_x) -> D_x / D_opt``: the tokens a
+        model of ``x·N_opt`` parameters needs to reach the optimal loss at compute
+        ``exp(log_c)``, relative to the optimum's (``inf`` where it never does); laws
+        without one are solved by bisection.
+    derived : optional ``f(theta) -> {name: value}``, the quantities users read off the
+        parameters (``E = exp(e)``, ...), written with NumPy functions so that they apply
+        to arrays and ``xarray`` objects alike.
+    key_quantities : names (parameters or derived) that a compact summary shows, such as
+        the default pair plot; empty means the parameters.
+    group_scales : ``{param: s}``, the scale of the ``HalfNormal(s)`` prior on the group
+        spread ``τ_param`` under partial pooling, on the pooling scale of
+        :mod:`bayescale.hierarchy`; parameters not named get ``DEFAULT_GROUP_SCALE``.
+    shear : ``{intercept: (exponent, axis)}`` with axis ``"n"`` or ``"d"``; use it only
+        where ``log_loss`` depends on the intercept through ``intercept − exponent·log x``
+        (see the module docstring).
+    formula : the law in one line, for reports.
+    """
+
+    name: str
+    params: tuple[str, ...]
+    log_loss: Callable
+    priors: Mapping[str, Callable[[], dist.Distribution]]
+    optimum: Callable | None = None
+    loss: Callable | None = None
+    excess: Callable | None = None
+    derived: Callable | None = None
+    key_quantities: tuple[str, ...] = ()
+    group_scales: Mapping[str, float] = field(default_factory=dict)
+    shear: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    formula: str = ""
+
+    def __post_init__(self):
+        object.__setattr__(self, "params", tuple(self.params))
+        object.__setattr__(self, "key_quantities", tuple(self.key_quantities))
+        if not self.params or len(set(self.params)) != len(self.params):
+            raise InputError(f"law {self.name!r} needs distinct parameter names, got "
+                             f"{list(self.params)}.")
+        if not callable(self.log_loss):
+            raise InputTypeError(f"law {self.name!r}: log_loss must be a function "
+                                 f"(theta, log_n, log_d) -> log L, got "
+                                 f"{type(self.log_loss).__name__}.")
+        for name in ("optimum", "loss", "excess", "derived"):
+            if getattr(self, name) is not None and not callable(getattr(self, name)):
+                raise InputTypeError(f"law {self.name!r}: {name} must be a function or None, "
+                                     f"got {type(getattr(self, name)).__name__}.")
+        missing = set(self.params) - set(self.priors)
+        if missing:
+            raise InputError(f"law {self.name!r} has no default prior for {sorted(missing)}.")
+        unknown = set(self.priors) - set(self.params)
+        if unknown:
+            raise InputError(f"law {self.name!r} has priors for {sorted(unknown)}, which are "
+                             f"not among its parameters {list(self.params)}.")
+        unknown = set(self.group_scales) - set(self.params)
+        if unknown:
+            raise InputError(f"law {self.name!r} has group scales for {sorted(unknown)}, "
+                             f"which are not among its parameters {list(self.params)}.")
+        self._check_shear()
+        priors = {k: _factory(v) for k, v in self.priors.items()}
+        object.__setattr__(self, "priors", MappingProxyType(priors))
+        object.__setattr__(self, "shear", MappingProxyType(dict(self.shear)))
+        object.__setattr__(self, "group_scales", MappingProxyType(dict(self.group_scales)))
+
+    def _check_shear(self) -> None:
+        for intercept, pair in self.shear.items():
+            exponent, axis = pair
+            if intercept not in self.params or exponent not in self.params:
+                raise InputError(f"law {self.name!r}: shear {intercept!r}: ({exponent!r}, "
+                                 f"{axis!r}) names a parameter not in {list(self.params)}.")
+            if exponent in self.shear:
+                raise InputError(f"law {self.name!r}: the exponent {exponent!r} of a shear "
+                                 "cannot itself be sheared.")
+            if axis not in ("n", "d"):
+                raise InputError(f"law {self.name!r}: shear axis must be 'n' or 'd', got "
+                                 f"{axis!r}.")
+
+    def transform(self, name: str):
+        """The bijection from the real line onto parameter ``name``'s domain (the support of
+        its default prior): identity for real parameters, ``exp`` for positive ones."""
+        return biject_to(self.priors[name]().support)
+
+    def quantities(self, theta: Mapping) -> dict:
+        """The law's derived quantities of ``theta`` (``{}`` for a law without any)."""
+        return dict(self.derived(theta)) if self.derived is not None else {}
+
+    def group_scale(self, name: str) -> float:
+        """Scale of the ``HalfNormal`` prior on parameter ``name``'s group spread."""
+        return float(self.group_scales.get(name, DEFAULT_GROUP_SCALE))
+
+
+def _factory(prior) -> Callable[[], dist.Distribution]:
+    """A prior factory from a factory or a distribution."""
+    if isinstance(prior, dist.Distribution):
+        return lambda: prior
+    if not callable(prior):
+        raise InputTypeError(f"a prior must be a numpyro distribution or a function returning "
+                             f"one, got {type(prior).__name__}.")
+    return prior
+
+
+_REGISTRY: dict[str, Law] = {}
+
+
+def register_law(law: Law, overwrite: bool = False) -> Law:
+    """Add a law to the registry so that ``fit(..., law=name)`` and loading find it.
+
+    A law is a pure-JAX function ``log_loss(theta, log_n, log_d) -> log L`` (elementwise,
+    broadcasting ``theta`` against the data; it must accept ``log_d`` even if it ignores
+    it) plus a default prior per parameter. Work in log space (``jnp.logaddexp``) so that
+    float32 stays accurate. Without a closed-form ``optimum``, the compute-optimal
+    allocation is found numerically. For example, a pure power law in model size:
+
+    >>> import jax.numpy as jnp
+    >>> import numpyro.distributions as dist
+    >>> import bayescale as bs
+    >>> def power_log_loss(theta, log_n, log_d):
+    ...     # L = E + A / N^alpha; the loss ignores D
+    ...     return jnp.logaddexp(theta["e"], theta["a"] - theta["alpha"] * log_n)
+    >>> law = bs.register_law(bs.Law(
+    ...     name="power_n",
+    ...     params=("e", "a", "alpha"),
+    ...     log_loss=power_log_loss,
+    ...     priors={"e": lambda: dist.Normal(0.5, 1.0), "a": lambda: dist.Normal(6.0, 3.0),
+    ...             "alpha": lambda: dist.LogNormal(-1.2, 0.75)},
+    ...     shear={"a": ("alpha", "n")},  # a enters as a − α·log N
+    ...     formula="L = E + A/N^alpha",
+    ... ))
+    >>> bs.get_law("power_n") is law
+    True
+
+    then ``bs.fit(sweep, law="power_n")``. Registering a name twice raises unless
+    ``overwrite=True``.
+    """
+    if not isinstance(law, Law):
+        raise InputTypeError(f"register_law expects a bayescale.Law, got {type(law).__name__}.")
+    if law.name in _REGISTRY and not overwrite:
+        raise InputError(f"a law named {law.name!r} is registered already; pass "
+                         "overwrite=True.")
+    _REGISTRY[law.name] = law
+    return law
+
+
+def get_law(law: str | Law) -> Law:
+    """Look a law up by name (or pass a :class:`Law` through)."""
+    if isinstance(law, Law):
+        return law
+    if law not in _REGISTRY:
+        raise InputError(f"unknown law {law!r}; registered laws are {sorted(_REGISTRY)}.")
+    return _REGISTRY[law]
+
+
+def available_laws() -> list[str]:
+    """Names of the registered laws."""
+    return sorted(_REGISTRY)
