@@ -2,53 +2,35 @@
 
 ``import bayescale as bs``; then ``bs.load_dataset("chinchilla")``, ``bs.fit(sweep)``,
 ``post.optimal(1e24).interval(0.9)``.
+
+Importing bayescale changes nothing in the process: each public name is imported from
+its module on first use (PEP 562), so ``import bayescale`` and ``bayescale --help`` do not
+load JAX, and nothing here touches JAX's configuration. :func:`fit` gives its chains CPU
+devices when it starts (:mod:`bayescale.devices`); :func:`use_cpu_devices` does it up
+front, for programs that run JAX code of their own before the first fit.
 """
 
-__version__ = "0.1.0"
+from __future__ import annotations
 
-from bayescale.devices import use_cpu_cores  # noqa: E402
+import importlib
 
-use_cpu_cores()  # before anything runs JAX: a CPU device per chain, for parallel chains
-
-from bayescale.backtest import BacktestResult, backtest  # noqa: E402
-from bayescale.comparison import compare  # noqa: E402
-from bayescale.datasets import dataset_card, list_datasets, load_dataset  # noqa: E402
-from bayescale.draws import Draws  # noqa: E402
-from bayescale.errors import (  # noqa: E402
-    ComparisonWarning,
-    ConvergenceWarning,
-    ExtrapolationWarning,
-    PlanningWarning,
-    PosteriorFileError,
-    PriorDominatedWarning,
-    SweepValidationError,
-    SweepWarning,
-)
-from bayescale.hardware import (  # noqa: E402
-    ACCELERATORS,
-    Architecture,
-    get_accelerator,
-    memory_per_gpu,
-    min_gpus,
-    train_time,
-)
-from bayescale.inference import fit  # noqa: E402
-from bayescale.laws import Law, available_laws, get_law, register_law  # noqa: E402
-from bayescale.posterior import Posterior, load_posterior  # noqa: E402
-from bayescale.reference import load_reference  # noqa: E402
-from bayescale.sweep import Sweep, read_sweep  # noqa: E402
+__version__ = "0.1.0"  # the one home of the version: pyproject.toml reads it from here
 
 __all__ = [
     "ACCELERATORS",
     "Architecture",
     "BacktestResult",
+    "BayescaleError",
     "ComparisonWarning",
     "ConvergenceWarning",
     "Draws",
     "ExtrapolationWarning",
+    "InputError",
+    "InputTypeError",
     "Law",
-    "Posterior",
+    "PerformanceWarning",
     "PlanningWarning",
+    "Posterior",
     "PosteriorFileError",
     "PriorDominatedWarning",
     "Sweep",
@@ -70,4 +52,40 @@ __all__ = [
     "read_sweep",
     "register_law",
     "train_time",
+    "use_cpu_devices",
 ]
+
+# The module each public name is imported from (tests/test_cli.py checks that every name
+# in __all__ is found).
+_EXPORTS = {
+    "bayescale.datasets": ("dataset_card", "list_datasets", "load_dataset"),
+    "bayescale.devices": ("use_cpu_devices",),
+    "bayescale.draws": ("Draws",),
+    "bayescale.errors": ("BayescaleError", "ComparisonWarning", "ConvergenceWarning",
+                         "ExtrapolationWarning", "InputError", "InputTypeError",
+                         "PerformanceWarning", "PlanningWarning", "PosteriorFileError",
+                         "PriorDominatedWarning", "SweepValidationError", "SweepWarning"),
+    "bayescale.evaluation": ("BacktestResult", "backtest", "compare"),
+    "bayescale.hardware": ("ACCELERATORS", "Architecture", "get_accelerator", "memory_per_gpu",
+                           "min_gpus", "train_time"),
+    "bayescale.inference": ("fit",),
+    "bayescale.laws": ("Law", "available_laws", "get_law", "register_law"),
+    "bayescale.posterior": ("Posterior", "load_posterior"),
+    "bayescale.reference": ("load_reference",),
+    "bayescale.sweep": ("Sweep", "read_sweep"),
+}
+_MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
+
+
+def __getattr__(name: str):
+    """Import a public name from its module on first access, and keep it here."""
+    if name not in _MODULE_OF:
+        raise AttributeError(f"module 'bayescale' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_MODULE_OF[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    """The module's own names and the public names, loaded or not."""
+    return sorted(set(globals()) | set(__all__))

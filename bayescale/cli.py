@@ -8,10 +8,18 @@
     bayescale fit routing_clark2022 -o post.nc --group architecture --pooling partial
     bayescale plan --budget 1e24 [--posterior post.nc | --dataset chinchilla] [--ci 0.9] [--json]
     bayescale plan --budget 1e22 --dataset gadre_overtrain [--group rpj | --group new]
+    bayescale --version
 
-User errors (bad files, bad columns, bad numbers) print one paragraph and exit with
-status 2, never a traceback. Warnings about the answer (extrapolation, convergence)
-go to standard error and do not change the exit status.
+User errors print one paragraph and exit with status 2, never a traceback: the errors
+bayescale raises on purpose (:class:`~bayescale.errors.BayescaleError`: bad files, bad
+columns, bad numbers, bad flag combinations), and file errors (missing, already there, a
+folder, not permitted), which in a command concern the files the user named. Anything else
+is a bug and propagates with its traceback (exit status 1). Bad command-line syntax exits with status 2, from argparse.
+Warnings about the answer (extrapolation, convergence) go to standard error and do not
+change the exit status.
+
+Modules that load JAX are imported inside the commands, so ``--help`` and ``--version``
+answer without loading it.
 """
 
 from __future__ import annotations
@@ -23,11 +31,15 @@ import textwrap
 import warnings
 from pathlib import Path
 
-from bayescale.discrepancy import EXTRAPOLATION_ERROR
-from bayescale.errors import InputError
-from bayescale.model import CENTRING
+from bayescale import __version__
+from bayescale.discrepancy import EXTRAPOLATION_ERROR  # numpy only, no JAX
+from bayescale.errors import BayescaleError, InputError
 
-USER_ERRORS = (ValueError, TypeError, FileExistsError, FileNotFoundError, KeyError)
+USER_ERRORS = (BayescaleError, FileExistsError, FileNotFoundError, IsADirectoryError,
+               PermissionError)
+# bayescale.model.CENTRING, spelt out so that --help need not import the model (and JAX);
+# tests/test_cli.py checks that the two agree.
+CENTRING = ("non-centred", "centred")
 
 
 def human(value: float, unit: str) -> str:
@@ -80,15 +92,14 @@ def _hardware_table(args, plan, ci):
     from bayescale import hardware
     from bayescale.draws import Draws
 
-    mfu = args.mfu if args.mfu is not None else None
-    time = hardware.train_time(plan, args.gpu, args.gpus, mfu=mfu,
+    time = hardware.train_time(plan, args.gpu, args.gpus, mfu=args.mfu,
                                price_per_gpu_hour=args.price, seed=0)
     if args.gpus % args.tensor_parallel:
         raise InputError(f"--gpus {args.gpus} is not a multiple of --tensor-parallel "
                          f"{args.tensor_parallel}.")
     # FSDP (ZeRO-3) over the data-parallel GPUs; sequence parallelism with tensor parallelism.
-    layout = dict(tensor_parallel=args.tensor_parallel, recompute=args.recompute,
-                  sequence_parallel=args.tensor_parallel > 1)
+    layout = {"tensor_parallel": args.tensor_parallel, "recompute": args.recompute,
+              "sequence_parallel": args.tensor_parallel > 1}
     memory = hardware.memory_per_gpu(plan["n_opt"], zero_stage=3,
                                      data_parallel=args.gpus // args.tensor_parallel, **layout)
     fits = hardware.fits(plan["n_opt"], args.gpu, zero_stage=3,
@@ -202,7 +213,7 @@ def cmd_fit(args) -> int:
                seed=args.seed, device=args.device, extrapolation_error=args.extrapolation_error,
                progress=not args.quiet)
     post.save(out, overwrite=args.overwrite)
-    print(f"wrote {out} ({post.meta['sampler']['seconds']:.1f} s sampling)")
+    print(f"wrote {out} ({post.info.sampler.seconds:.1f} s sampling)")
     print(post.summary(ci_prob=0.9).round(4).to_string())
     return 0
 
@@ -218,7 +229,7 @@ def _print_rows(table, rows, by) -> None:
 
 
 def cmd_compare(args) -> int:
-    from bayescale.allocations import compare_allocations, compare_variants
+    from bayescale.comparisons import compare_allocations, compare_variants
     from bayescale.posterior import load_posterior
 
     post, label = _posterior(args)
@@ -284,7 +295,7 @@ def _plot_sweep(args, post):
     name = args.dataset or (None if args.posterior else "chinchilla")
     if name in reference_names():
         return reference_sweep(name)
-    source = post.meta["data"]["source"].get("name")
+    source = post.info.data.source.get("name")
     if source in set(list_datasets()["name"]):
         return load_dataset(source)
     raise InputError("this plot draws the data too: pass --data PATH (the sweep file the "
@@ -295,7 +306,7 @@ def cmd_plot(args) -> int:
     import matplotlib
 
     matplotlib.use("Agg")
-    from bayescale import allocations, plotting
+    from bayescale import comparisons, plotting
     from bayescale.posterior import load_posterior
 
     out = Path(args.output)
@@ -321,13 +332,13 @@ def cmd_plot(args) -> int:
     elif kind == "allocations":
         if args.n_a is None or args.n_b is None:
             raise InputError("plot allocations needs --n-a and --n-b (model sizes).")
-        result = allocations.compare_allocations(post, budget[0], args.n_a, args.n_b,
+        result = comparisons.compare_allocations(post, budget[0], args.n_a, args.n_b,
                                                  labels=(args.label_a, args.label_b),
                                                  group=args.group)
         fig, _ = plotting.plot_allocations(result, ci_prob=args.ci)
     else:
         other = load_posterior(args.b_posterior) if args.b_posterior else post
-        result = allocations.compare_variants(
+        result = comparisons.compare_variants(
             post, other, budget, hardware=args.gpu or "H100", n_gpus=args.gpus or 16,
             group_a=args.group, group_b=args.b_group, labels=(args.label_a, args.label_b))
         fig, _ = plotting.plot_variants(result, ci_prob=args.ci)
@@ -368,6 +379,7 @@ def parser() -> argparse.ArgumentParser:
         prog="bayescale",
         description="Bayesian scaling laws: fit posteriors to LM sweeps and plan training runs.",
     )
+    top.add_argument("--version", action="version", version=f"bayescale {__version__}")
     sub = top.add_subparsers(dest="command", required=True)
 
     sub.add_parser("datasets", help="list the bundled sweep datasets").set_defaults(run=cmd_datasets)
@@ -452,14 +464,15 @@ def _show_warning(message, category, filename, lineno, file=None, line=None):
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; a user error (``USER_ERRORS``) prints one paragraph and returns 2,
+    any other exception propagates with its traceback."""
     args = parser().parse_args(argv)
     shown = warnings.showwarning
     warnings.showwarning = _show_warning
     try:
         return args.run(args)
     except USER_ERRORS as err:
-        message = err.args[0] if isinstance(err, KeyError) and err.args else err
-        print(textwrap.fill(f"bayescale {args.command}: error: {message}", width=100),
+        print(textwrap.fill(f"bayescale {args.command}: error: {err}", width=100),
               file=sys.stderr)
         return 2
     finally:

@@ -2,14 +2,23 @@
 devices.
 
 JAX shows a machine's CPU as one device, and chains vectorized on it run in lockstep on
-one core. bayescale asks JAX for ``max(cores, 4)`` CPU devices when it is imported
-(before JAX is initialised, the only time that can be set), so that each of a fit's
-default 4 chains gets a device of its own: the chains run in parallel threads over the
-cores, each at its own pace, and the sampler is traced for one chain instead of batched
-over chains. On the 2-core CPU that takes the flagship fit from 4.6–5.2 s of sampling to
-1.6–2.0 s, and from 14–15 s end to end (warm compilation cache) to 8–9 s
-(``docs/performance.md``, run F).
-Several GPUs are used the same way.
+one core. With a CPU device per chain the chains run in parallel threads over the cores,
+each at its own pace, and the sampler is traced for one chain instead of batched over
+chains (``docs/performance.md``, run F). JAX fixes its number of CPU devices when it
+initialises (at its first computation), for the whole process, so bayescale never sets it
+on import:
+
+- :func:`prepare_cpu_devices`, called when ``fit`` starts, asks JAX for
+  ``max(cores, chains)`` CPU devices if JAX has not initialised yet and nobody chose a
+  count; if JAX initialised first with fewer devices than chains, it warns once, with the
+  fix.
+- :func:`use_cpu_devices` (``bs.use_cpu_devices()``) asks up front, for programs that run
+  JAX code of their own before their first fit.
+
+A count the user chose (``jax.config.update("jax_num_cpu_devices", n)``, or
+``--xla_force_host_platform_device_count`` in ``XLA_FLAGS``) is always kept;
+``$BAYESCALE_CPU_DEVICES`` replaces bayescale's default (``1`` keeps JAX's single CPU
+device). Several GPUs are used the same way (:func:`chain_map`).
 """
 
 from __future__ import annotations
@@ -19,10 +28,13 @@ import warnings
 
 import jax
 
-from bayescale.errors import InputError
+from bayescale.errors import InputError, PerformanceWarning
 
 CPU_DEVICES_ENV = "BAYESCALE_CPU_DEVICES"
 DEFAULT_CHAINS = 4  # fit's default, so each default chain has a CPU device
+XLA_COUNT_FLAG = "xla_force_host_platform_device_count"
+
+_warned_late = False  # the PerformanceWarning below is given once per process
 
 
 def cpu_cores() -> int:
@@ -33,24 +45,99 @@ def cpu_cores() -> int:
         return os.cpu_count() or 1
 
 
-def use_cpu_cores() -> None:
-    """Ask JAX for ``max(cores, 4)`` CPU devices, or ``$BAYESCALE_CPU_DEVICES`` of them
-    (``1`` keeps JAX's single CPU device). Nothing changes when the user set
-    ``jax_num_cpu_devices`` or XLA's ``--xla_force_host_platform_device_count``
-    themselves, or when JAX is already initialised (then chains run vectorized on one CPU
-    device, as in plain NumPyro)."""
-    if (jax.config.jax_num_cpu_devices != -1
-            or "xla_force_host_platform_device_count" in os.environ.get("XLA_FLAGS", "")):
-        return
+def _count_chosen() -> bool:
+    """Whether the CPU device count is already chosen: ``jax_num_cpu_devices`` is set (by
+    the user, :func:`use_cpu_devices` or an earlier fit) or ``XLA_FLAGS`` sets it."""
+    return (jax.config.jax_num_cpu_devices != -1
+            or XLA_COUNT_FLAG in os.environ.get("XLA_FLAGS", ""))
+
+
+def _default_count(chains: int = DEFAULT_CHAINS) -> int:
+    """``$BAYESCALE_CPU_DEVICES`` if set, else a device per core and per chain."""
     wanted = os.environ.get(CPU_DEVICES_ENV, "")
-    if wanted and not (wanted.isdigit() and int(wanted) >= 1):
+    if not wanted:
+        return max(cpu_cores(), chains)
+    if not (wanted.isdigit() and int(wanted) >= 1):
         raise InputError(f"{CPU_DEVICES_ENV}={wanted!r} must be a whole number of CPU devices "
-                         f"(1 or more); unset it for the default max(cores, {DEFAULT_CHAINS}).")
-    count = int(wanted) if wanted else max(cpu_cores(), DEFAULT_CHAINS)
+                         "(1 or more); unset it for the default max(cores, chains).")
+    return int(wanted)
+
+
+def _request_count(count: int) -> bool:
+    """Ask JAX for ``count`` CPU devices; False when it is too late: JAX has initialised
+    with another count (JAX raises ``RuntimeError`` then)."""
     try:
         jax.config.update("jax_num_cpu_devices", count)
-    except RuntimeError:  # JAX ran something before bayescale was imported
-        pass
+    except RuntimeError:
+        return False
+    return True
+
+
+def use_cpu_devices(count: int | None = None) -> None:
+    """Ask JAX for ``count`` CPU devices, so that up to ``count`` chains run in parallel,
+    one per device. Call it before any JAX computation, e.g. right after
+    ``import bayescale as bs``: JAX fixes the count when it initialises, for the whole
+    process.
+
+    ``count=None`` means ``$BAYESCALE_CPU_DEVICES``, else ``max(cores, 4)`` (a device per
+    core and per default chain), and keeps a count already chosen through ``XLA_FLAGS`` or
+    ``jax_num_cpu_devices``. ``fit`` does the same by itself when JAX has not run yet, so
+    this call is only needed by programs that run JAX code before their first fit.
+    Raises :class:`~bayescale.errors.InputError` when JAX has already initialised with
+    another count."""
+    if count is None:
+        if _count_chosen():
+            return
+        count = _default_count()
+    elif isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise InputError(f"use_cpu_devices(count={count!r}): count must be a whole number of "
+                         "CPU devices, 1 or more (or None for the default).")
+    if not _request_count(count):
+        raise InputError(
+            f"use_cpu_devices({count}) came too late: JAX has already run with "
+            f"{len(jax.devices('cpu'))} CPU device(s), a count it fixes when it starts. Fix: "
+            "call bs.use_cpu_devices() before any JAX computation, or start Python with "
+            f"XLA_FLAGS=--{XLA_COUNT_FLAG}={count}."
+        )
+
+
+def prepare_cpu_devices(chains: int) -> int:
+    """Give a fit's ``chains`` their CPU devices where that is still possible, and return
+    the number of CPU devices JAX has.
+
+    A count already chosen (by the user, by :func:`use_cpu_devices` or by an earlier fit)
+    is kept. Otherwise, while JAX has not initialised, this asks for
+    ``$BAYESCALE_CPU_DEVICES`` devices, else ``max(cores, chains)``. When JAX initialised
+    first with fewer devices than that and than ``chains``, the chains share devices,
+    vectorized in lockstep; a :class:`~bayescale.errors.PerformanceWarning` says so, once
+    per process, with the fix."""
+    if _count_chosen():
+        return len(jax.devices("cpu"))
+    wanted = _default_count(chains)
+    in_time = _request_count(wanted)
+    available = len(jax.devices("cpu"))
+    if not in_time and available < min(wanted, chains):
+        _warn_late_start(available, chains)
+    return available
+
+
+def _warn_late_start(available: int, chains: int) -> None:
+    """Warn, the first time only, that JAX started before bayescale could give each chain a
+    CPU device."""
+    global _warned_late
+    if _warned_late:
+        return
+    _warned_late = True
+    sharing = ("vectorized, in lockstep on one core" if available == 1 else
+               f"vectorized over {available} devices, several chains per device")
+    warnings.warn(
+        f"JAX was initialised with {available} CPU device(s) before bayescale could ask for "
+        f"one per chain, so the {chains} chains run {sharing}. Fix: call "
+        "bs.use_cpu_devices() before any JAX computation, or start Python with "
+        f"XLA_FLAGS=--{XLA_COUNT_FLAG}={chains} (or more). This warning is shown once.",
+        PerformanceWarning,
+        stacklevel=4,
+    )
 
 
 def select_device(device: str | None) -> jax.Device:
@@ -77,7 +164,7 @@ def chain_map(devices: list, chains: int):
     the number of devices used: the most devices that divide the chains evenly. With a
     device per chain the chains run independently (``pmap``); with fewer, each device runs
     its share vectorized (``pmap`` of ``vmap``: batching the whole sampler doubles its
-    tracing time, about 3.5 s more for the flagship fit); with one, all chains run
+    tracing time, ``docs/performance.md``); with one, all chains run
     vectorized on the first device (``"vectorized"``, e.g. one GPU).
 
     NumPyro's own ``"parallel"`` needs a device per chain and otherwise runs the chains one

@@ -49,5 +49,10 @@ class ComparisonWarning(UserWarning):
     """PSIS-LOO is unreliable for some points (Pareto k > 0.7): the comparison may be off."""
 
 
+class PerformanceWarning(UserWarning):
+    """A fit will run slower than it could, for a reason the user can fix (the warning says
+    how), e.g. JAX started before bayescale could give each chain a CPU device."""
+
+
 class PriorDominatedWarning(UserWarning):
     """The data barely narrowed some parameters: their posterior is mostly the prior."""

@@ -149,6 +149,27 @@ def run_log_density(resid, run, n_runs: int, sigma, sigma_run, nu=None):
             - 0.5 * (nu + count) * jnp.log1p(quad / nu))
 
 
+def draw_run_offsets(resid, run, n_runs: int, sigma, sigma_run, nu=None,
+                     seed: int | np.random.Generator = 0) -> np.ndarray:
+    """One draw of every run offset from its conditional, per posterior draw: ``(..., run)``.
+
+    Arguments as for :func:`run_log_density`; the draws are reproducible from ``seed`` (or
+    continue the stream of a ``numpy.random.Generator``, for drawing block by block).
+    """
+    with jax.enable_x64(np.asarray(resid).dtype == np.float64):
+        count, mean, q, quad, _ = (np.asarray(v) for v in
+                                   run_statistics(resid, run, n_runs, sigma, sigma_run))
+    var_run = np.square(sigma_run)[..., None]
+    centre = var_run * count * mean / q
+    scale = np.sqrt(np.square(sigma)[..., None] * var_run / q)
+    rng = np.random.default_rng(seed)
+    if nu is None:
+        return centre + scale * rng.standard_normal(centre.shape)
+    nu = np.asarray(nu)[..., None]
+    dof = nu + count
+    return centre + scale * np.sqrt((nu + quad) / dof) * rng.standard_t(dof, centre.shape)
+
+
 # ------------------------------------------------------------------ in the NumPyro model
 def sample_noise(priors, likelihood: str, runs: bool) -> dict:
     """Sample the noise parameters as NumPyro sites: ``sigma``, ``nu`` (Student-t) and
@@ -235,17 +256,5 @@ class NoiseDraws:
     def draw_run_offsets(self, resid, run, n_runs: int,
                          seed: int | np.random.Generator = 0) -> np.ndarray:
         """One draw of every run offset from its conditional, per posterior draw:
-        ``(..., run)``; reproducible from ``seed`` (or continuing the stream of a
-        ``numpy.random.Generator``, for drawing block by block)."""
-        with jax.enable_x64(np.asarray(resid).dtype == np.float64):
-            count, mean, q, quad, _ = (np.asarray(v) for v in run_statistics(
-                resid, run, n_runs, self.sigma, self.sigma_run))
-        var_run = np.square(self.sigma_run)[..., None]
-        centre = var_run * count * mean / q
-        scale = np.sqrt(np.square(self.sigma)[..., None] * var_run / q)
-        rng = np.random.default_rng(seed)
-        if self.nu is None:
-            return centre + scale * rng.standard_normal(centre.shape)
-        nu = np.asarray(self.nu)[..., None]
-        dof = nu + count
-        return centre + scale * np.sqrt((nu + quad) / dof) * rng.standard_t(dof, centre.shape)
+        ``(..., run)`` (:func:`draw_run_offsets`)."""
+        return draw_run_offsets(resid, run, n_runs, self.sigma, self.sigma_run, self.nu, seed)

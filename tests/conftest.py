@@ -5,6 +5,7 @@ Randomness is explicit: every generator takes a seed.
 
 from __future__ import annotations
 
+import re
 import warnings
 
 import numpy as np
@@ -13,8 +14,23 @@ import pytest
 
 import bayescale as bs
 
+bs.use_cpu_devices()  # parallel chains for the session's fits: before anything runs JAX
+
 # Chinchilla-like truth (close to Besiroglu et al. 2024), as log-parameters.
 TRUTH = {"e": np.log(1.8), "a": np.log(450.0), "alpha": 0.34, "b": np.log(2000.0), "beta": 0.37}
+
+# The warnings bs.fit raises about its own sampling; quiet_fit checks them.
+SAMPLING_WARNINGS = (bs.ConvergenceWarning, bs.PriorDominatedWarning)
+
+
+def chinchilla_log_loss_np(theta, n, d):
+    """The Chinchilla law ``log L = log(E + A/N^α + B/D^β)`` in NumPy, float64, from the
+    log-parameters ``e = log E``, ``a = log A``, ``b = log B`` (the package's
+    parameterisation): the tests' reference, independent of the JAX code under test.
+    Broadcasts over ``theta``'s values, ``n`` and ``d``."""
+    log_n, log_d = np.log(n), np.log(d)
+    return np.logaddexp(theta["e"], np.logaddexp(theta["a"] - theta["alpha"] * log_n,
+                                                 theta["b"] - theta["beta"] * log_d))
 
 
 def synthetic_sweep(theta=TRUTH, sigma=0.01, seed=0, sizes=8, tokens_per_size=6) -> pd.DataFrame:
@@ -23,21 +39,43 @@ def synthetic_sweep(theta=TRUTH, sigma=0.01, seed=0, sizes=8, tokens_per_size=6)
     rng = np.random.default_rng(seed)
     n = np.repeat(np.geomspace(5e7, 5e9, sizes), tokens_per_size)
     d = n * np.tile(np.geomspace(2, 200, tokens_per_size), sizes)
-    log_loss = np.logaddexp(theta["e"], np.logaddexp(theta["a"] - theta["alpha"] * np.log(n),
-                                                     theta["b"] - theta["beta"] * np.log(d)))
-    loss = np.exp(log_loss + sigma * rng.standard_normal(n.size))
+    loss = np.exp(chinchilla_log_loss_np(theta, n, d) + sigma * rng.standard_normal(n.size))
     return pd.DataFrame({"n_params": n, "n_tokens": d, "loss": loss})
 
 
-def quiet_fit(sweep, **kwargs):
-    """A fit whose sampling warnings (expected at the tiny draw counts of tests: low ESS,
-    and posterior spreads too noisy to judge contraction) are recorded on the posterior
-    instead of failing the test. Tests of those warnings call ``bs.fit`` directly."""
+def quiet_fit(sweep, *, expect=(), **kwargs):
+    """``bs.fit`` without a progress bar, whose sampling warnings are checked, not hidden.
+
+    Every ``ConvergenceWarning`` and ``PriorDominatedWarning`` the fit raises must be
+    expected: each entry of ``expect`` is a warning category or a regular expression
+    searched for in the message. Each entry must match at least one warning, and each
+    warning at least one entry, or the test fails naming them. (Tests of the warnings
+    themselves call ``bs.fit`` directly.) Other warnings pass through unchanged, to an
+    enclosing ``pytest.warns`` or to the suite's warnings-are-errors filter.
+    """
     kwargs.setdefault("progress", False)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", bs.ConvergenceWarning)
-        warnings.simplefilter("ignore", bs.PriorDominatedWarning)
-        return bs.fit(sweep, **kwargs)
+    with warnings.catch_warnings(record=True) as caught:
+        for category in SAMPLING_WARNINGS:
+            warnings.simplefilter("always", category)
+        post = bs.fit(sweep, **kwargs)
+    sampling = [w for w in caught if issubclass(w.category, SAMPLING_WARNINGS)]
+    for w in caught:
+        if not issubclass(w.category, SAMPLING_WARNINGS):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)
+
+    def matches(entry, w):
+        if isinstance(entry, str):
+            return re.search(entry, str(w.message)) is not None
+        return issubclass(w.category, entry)
+
+    unexpected = [w for w in sampling if not any(matches(e, w) for e in expect)]
+    missing = [e for e in expect if not any(matches(e, w) for w in sampling)]
+    if unexpected or missing:
+        raised = "".join(f"\n  {w.category.__name__}: {w.message}" for w in sampling)
+        pytest.fail(f"{len(unexpected)} unexpected sampling warning(s); expected but not "
+                    f"raised: {missing or 'none'}. The fit raised:{raised or ' nothing'}",
+                    pytrace=False)
+    return post
 
 
 @pytest.fixture(scope="session")
@@ -48,8 +86,12 @@ def synthetic_posterior():
 
 def point_mass(law: str, theta: dict, log_compute_range=(0.0, 200.0)) -> bs.Posterior:
     """A posterior with all its mass on ``theta`` (one chain, one draw): published
-    constants treated as a posterior, to check the planning maths against the papers."""
+    constants treated as a posterior, to check the planning maths against the papers.
+    ``log_compute_range`` stands for the fitted data's (the default puts every query
+    inside it)."""
     import xarray as xr
+
+    from bayescale.fitinfo import DataInfo, FitInfo, SamplerInfo
 
     coords = {"chain": [0], "draw": [0]}
     post = xr.Dataset({k: (("chain", "draw"), [[float(v)]]) for k, v in
@@ -57,6 +99,8 @@ def point_mass(law: str, theta: dict, log_compute_range=(0.0, 200.0)) -> bs.Post
     empty = xr.Dataset({"log_loss": ("point", np.zeros(0))})
     groups = {"posterior": post, "sample_stats": xr.Dataset(coords=coords),
               "observed_data": empty, "constant_data": empty}
-    meta = {"law": law, "likelihood": "normal", "bayescale_version": bs.__version__,
-            "data": {"points": 0, "log_compute_range": list(log_compute_range)}}
-    return bs.Posterior(groups=groups, law=bs.get_law(law), meta=meta)
+    data = DataInfo(points=0, log_n_range=(0.0, 0.0), log_d_range=(0.0, 0.0),
+                    log_compute_range=tuple(log_compute_range), centre={"n": 0.0, "d": 0.0})
+    info = FitInfo(law=law, likelihood="normal", data=data,
+                   sampler=SamplerInfo(algorithm="point mass", chains=1, draws=1))
+    return bs.Posterior(groups=groups, law=bs.get_law(law), info=info)

@@ -10,8 +10,8 @@ import pytest
 from conftest import TRUTH, synthetic_sweep
 
 import bayescale as bs
-from bayescale import baseline
-from bayescale.backtest import TABLE_COLUMNS, train_mask
+from bayescale.evaluation import baseline
+from bayescale.evaluation.backtest import TABLE_COLUMNS, train_mask
 
 SMALL_GRID = {"e": (0.0, 0.5), "a": (5.0,), "alpha": (0.5,), "b": (5.0, 10.0), "beta": (0.5,)}
 

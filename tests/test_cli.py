@@ -1,4 +1,5 @@
-"""The command line, end to end: embedded default, a user CSV, and user errors."""
+"""The command line, end to end: embedded default, a user CSV, user errors and bugs, and
+``--help``/``--version`` without JAX."""
 
 from __future__ import annotations
 
@@ -7,14 +8,88 @@ import subprocess
 import sys
 
 import pytest
-
-from bayescale.cli import main
 from conftest import synthetic_sweep
+
+import bayescale as bs
+from bayescale import cli
+from bayescale.cli import main
 
 
 def run(*args):
     return subprocess.run([sys.executable, "-m", "bayescale", *args], capture_output=True,
-                          text=True, timeout=600)
+                          text=True, timeout=600, check=False)
+
+
+def python(code: str) -> subprocess.CompletedProcess:
+    """``code`` run by a new Python process."""
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, check=False)
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0
+    assert capsys.readouterr().out == f"bayescale {bs.__version__}\n"
+
+
+@pytest.mark.parametrize("flag", ["--help", "--version"])
+def test_help_and_version_do_not_load_jax(flag):
+    done = python("import sys\n"
+                  "from bayescale.cli import main\n"
+                  "try:\n"
+                  f"    main([{flag!r}])\n"
+                  "except SystemExit as done:\n"
+                  "    assert done.code == 0, done.code\n"
+                  "print(sorted(m for m in ('jax', 'numpyro') if m in sys.modules))")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "[]"
+
+
+def test_public_names_load_on_first_use():
+    """``bayescale`` imports its public names lazily: each one is found, listed by
+    ``dir()``, and importable by name; no other name is made up."""
+    for name in bs.__all__:
+        assert getattr(bs, name) is not None, name
+    assert set(bs.__all__) <= set(dir(bs))
+    from bayescale import fit
+    assert fit is bs.fit
+    assert not hasattr(bs, "no_such_name")
+
+
+def test_centring_choices_are_the_model_s():
+    from bayescale.model import CENTRING
+    assert cli.CENTRING == CENTRING
+
+
+@pytest.mark.parametrize("error", ["ZeroDivisionError", "KeyError", "ValueError"])
+def test_a_bug_shows_its_traceback(error):
+    """Only bayescale's own errors and file errors are the user's: anything else is a bug,
+    shown with its traceback and exit status 1 rather than as a one-line message."""
+    done = python("import sys\n"
+                  "from bayescale import cli\n"
+                  "def broken(args):\n"
+                  f"    raise {error}('internal')\n"
+                  "cli.cmd_datasets = broken\n"
+                  "sys.exit(cli.main(['datasets']))")
+    assert done.returncode == 1
+    assert "Traceback" in done.stderr and f"{error}: " in done.stderr
+    assert "bayescale datasets: error" not in done.stderr
+
+
+def test_user_error_is_one_paragraph(tmp_path, capsys):
+    missing = tmp_path / "nope.nc"
+    assert main(["plan", "--budget", "1e24", "--posterior", str(missing)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("bayescale plan: error: no posterior file")
+    assert "\n\n" not in err.strip() and "Traceback" not in err
+
+
+def test_bad_syntax_is_argparse_s_exit_2(capsys):
+    with pytest.raises(SystemExit) as done:
+        main(["plan", "--budget", "lots"])
+    assert done.value.code == 2
+    assert "invalid float value" in capsys.readouterr().err
 
 
 def test_plan_on_embedded_default():
@@ -44,7 +119,7 @@ def test_fit_user_csv_then_plan(tmp_path):
     assert result.returncode == 0, result.stderr
     assert post.exists() and "alpha" in result.stdout
     from bayescale.posterior import load_posterior
-    assert load_posterior(post).meta["extrapolation_error"] == 0.5
+    assert load_posterior(post).info.extrapolation_error == 0.5
     result = run("plan", "--budget", "1e21", "--posterior", str(post))
     assert result.returncode == 0, result.stderr
     assert "N_opt" in result.stdout

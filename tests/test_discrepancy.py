@@ -8,6 +8,7 @@ import pytest
 
 import bayescale as bs
 from bayescale import discrepancy
+from bayescale.fitinfo import FitInfo
 
 
 def _delta(post, n, d):
@@ -18,8 +19,8 @@ def _delta(post, n, d):
 
 def test_zero_inside_the_fitted_range_and_normal_slope_beyond(synthetic_posterior):
     post = synthetic_posterior
-    log_c_max = post.meta["data"]["log_compute_range"][1]
-    assert post.meta["extrapolation_error"] == discrepancy.EXTRAPOLATION_ERROR
+    log_c_max = post.info.data.log_compute_range[1]
+    assert post.info.extrapolation_error == discrepancy.EXTRAPOLATION_ERROR
     n = np.array([1e8, 5e9, 5e10, 5e11])
     d = 20.0 * n
     beyond = np.maximum(np.log(6.0 * n * d) - log_c_max, 0.0)
@@ -58,7 +59,7 @@ def test_allocations_unchanged_and_loss_opt_widened(synthetic_posterior):
         np.testing.assert_array_equal(on_plan[name].values, off_plan[name].values)
     log_ratio = np.log(on_plan["loss_opt"].values / off_plan["loss_opt"].values)
     np.testing.assert_allclose(log_ratio[..., 0], 0.0, atol=1e-12)
-    expected = discrepancy.slope(post) * (np.log(1e24) - post.meta["data"]["log_compute_range"][1])
+    expected = post.discrepancy().slope * (np.log(1e24) - post.info.data.log_compute_range[1])
     np.testing.assert_allclose(log_ratio[..., 1], expected, rtol=1e-9, atol=1e-12)
 
 
@@ -87,11 +88,13 @@ def test_compute_to_reach_is_the_first_crossing_of_the_widened_loss(synthetic_po
     assert np.isinf(reach[stuck]).all()
 
 
-def test_saved_posteriors_keep_it_and_files_without_it_use_the_default(synthetic_posterior,
-                                                                       tmp_path):
+def test_saved_posteriors_keep_it_and_format1_files_without_it_use_the_default(
+        synthetic_posterior, tmp_path):
     path = synthetic_posterior.with_extrapolation_error(0.5).save(tmp_path / "p.nc")
-    assert bs.load_posterior(path).meta["extrapolation_error"] == 0.5
-    meta = {k: v for k, v in synthetic_posterior.meta.items() if k != "extrapolation_error"}
-    older = bs.Posterior(groups=synthetic_posterior.groups, law=synthetic_posterior.law,
-                         meta=meta)
-    np.testing.assert_array_equal(discrepancy.slope(older), discrepancy.slope(synthetic_posterior))
+    assert bs.load_posterior(path).info.extrapolation_error == 0.5
+    # the earliest format-1 files predate the setting: they read with the default
+    meta = synthetic_posterior.info.to_dict()
+    meta.pop("extrapolation_error")
+    constant = synthetic_posterior.groups["constant_data"]
+    older = FitInfo.from_format1(meta, constant["log_n"].values, constant["log_d"].values)
+    assert older.extrapolation_error == discrepancy.EXTRAPOLATION_ERROR

@@ -77,7 +77,7 @@ def test_prior_override_and_bad_prior():
     sweep = bs.Sweep.from_frame(synthetic_sweep(seed=5))
     post = quiet_fit(sweep, chains=1, warmup=100, draws=100,
                      priors={"alpha": dist.TruncatedNormal(0.34, 0.001, low=0.0)})
-    assert post.meta["priors"]["alpha"] == (
+    assert post.info.priors["alpha"] == (
         "LeftTruncatedDistribution(Normal(loc=0.34, scale=0.001), low=0)")
     assert abs(float(post.posterior["alpha"].mean()) - 0.34) < 0.01
     with pytest.raises(ValueError, match="unknown parameter.*'gamma'"):
@@ -114,10 +114,11 @@ def test_log_likelihood_block_by_block_is_each_points_density(synthetic_posterio
     y = post.groups["observed_data"]["log_loss"].values
     mu, draws = post.fitted_log_mean(), post.posterior
     sigma, nu = draws["sigma"].values[..., None], draws["nu"].values[..., None]
-    assert post.meta["likelihood"] == "student_t"
+    assert post.info.likelihood == "student_t"
     np.testing.assert_allclose(post.log_likelihood()["log_loss"].values,
                                stats.t.logpdf(y, nu, mu, sigma), atol=1e-12)
-    normal = replace(post, meta={**post.meta, "likelihood": "normal"})
+    normal = replace(post, groups={**post.groups,
+                                   "posterior": post.posterior.drop_vars("nu")})
     np.testing.assert_allclose(normal.log_likelihood()["log_loss"].values,
                                stats.norm.logpdf(y, mu, sigma), atol=1e-12)
 
@@ -148,7 +149,7 @@ def test_save_load_round_trip_is_exact(synthetic_posterior, tmp_path):
     loaded = bs.load_posterior(path)
     for name, group in synthetic_posterior.groups.items():
         xr.testing.assert_identical(group, loaded.groups[name])
-    assert dict(loaded.meta) == json.loads(json.dumps(dict(synthetic_posterior.meta)))
+    assert loaded.info == synthetic_posterior.info
     assert loaded.warnings == synthetic_posterior.warnings
     xr.testing.assert_identical(synthetic_posterior.optimal(1e22).dataset,
                                 loaded.optimal(1e22).dataset)
@@ -174,8 +175,8 @@ def test_corrupted_and_foreign_files(tmp_path, synthetic_posterior):
 def test_reference_fit_matches_its_spec():
     post = bs.load_reference("chinchilla")
     assert post.law.name == "chinchilla"
-    assert post.meta["sampler"]["chains"] * post.meta["sampler"]["draws"] == 4000
-    assert post.meta["data"]["points"] == 240 and post.meta["data"]["excluded"] == 5
+    assert post.info.sampler.chains * post.info.sampler.draws == 4000
+    assert post.info.data.points == 240 and post.info.data.excluded == 5
     assert not post.warnings
 
 

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pytest
 
 from bayescale.resources import package_dir
@@ -40,8 +41,23 @@ def test_gallery_script_runs(script, tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(GALLERY))
     try:
         runpy.run_path(str(script), run_name="__main__")
+        figures = [plt.figure(number) for number in plt.get_fignums()]
+        assert figures, "the script drew no figure"
+        for fig in figures:
+            check_figure_content(fig)
     finally:
         plt.close("all")
     png = tmp_path / f"{script.stem}.png"
     assert png.exists() and png.stat().st_size > 10_000
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def check_figure_content(fig):
+    """The figure shows data, not empty frames: some axes holds finite plotted data (lines,
+    markers, bands or images), and its axes are labelled."""
+    plotted = [ax for ax in fig.axes if ax.lines or ax.collections or ax.images]
+    assert plotted, "no axes plots anything"
+    assert any(np.isfinite(ax.dataLim.bounds).all() and ax.dataLim.width > 0
+               and ax.dataLim.height > 0 for ax in plotted), "no axes holds finite data"
+    labels = [label for ax in fig.axes for label in (ax.get_xlabel(), ax.get_ylabel())]
+    assert any(label.strip() for label in labels), "no axis is labelled"

@@ -13,6 +13,7 @@ from scipy.optimize import minimize_scalar
 
 import bayescale as bs
 from bayescale.laws import CHINCHILLA
+from conftest import chinchilla_log_loss_np
 
 params = st.fixed_dictionaries({
     "e": st.floats(-1.0, 1.5),
@@ -30,6 +31,9 @@ def test_log_loss_matches_direct_formula():
     direct = 1.69 + 406.4 / n**0.34 + 410.7 / d**0.28
     got = float(CHINCHILLA.log_loss(theta, math.log(n), math.log(d)))
     assert math.isclose(got, math.log(direct), rel_tol=1e-6)
+    # the tests' NumPy reference, which the synthetic sweeps are drawn from, in float64
+    reference = float(chinchilla_log_loss_np(theta, n, d))
+    assert math.isclose(reference, math.log(direct), rel_tol=1e-12)
 
 
 def test_log_loss_gradient_is_the_softmax_of_its_terms():

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 import bayescale as bs
 from bayescale.draws import eti, hdi, quantile
 from bayescale.laws import CHINCHILLA, KAPLAN
-from bayescale.planning import kaplan_excess
+from bayescale.laws.kaplan import kaplan_steps_excess
 from conftest import point_mass
 
 HOFFMANN = {"e": math.log(1.69), "a": math.log(406.4), "alpha": 0.34, "b": math.log(410.7),
@@ -26,7 +26,9 @@ HOFFMANN = {"e": math.log(1.69), "a": math.log(406.4), "alpha": 0.34, "b": math.
 
 def test_kaplan_fig12_closed_form():
     # Kaplan et al. 2020 Fig. 12: α_N = 0.076, α_S = 0.76.
-    compute, steps = kaplan_excess(np.array([0.6, 1.0, 2.2]), 0.076, 0.76)
+    x = np.array([0.6, 1.0, 2.2])
+    steps = np.asarray(kaplan_steps_excess({"alpha_n": 0.076, "alpha_s": 0.76}, None, np.log(x)))
+    compute = x * steps
     assert compute[0] == pytest.approx(1.16, abs=0.005)
     assert compute[1] == pytest.approx(1.0, abs=1e-12)
     assert compute[2] == pytest.approx(1.20, abs=0.005)
@@ -117,7 +119,7 @@ def test_kaplan_steps_posterior_uses_the_closed_form():
 
 
 def test_compare_allocations_optimal_size_wins():
-    from bayescale.allocations import compare_allocations
+    from bayescale.comparisons import compare_allocations
 
     post = point_mass("chinchilla", HOFFMANN)
     opt = post.optimal(1e21)
@@ -133,7 +135,7 @@ def test_compare_allocations_optimal_size_wins():
 
 
 def test_compare_variants_paired_and_errors():
-    from bayescale.allocations import compare_variants
+    from bayescale.comparisons import compare_variants
 
     post = point_mass("chinchilla", HOFFMANN)
     same = compare_variants(post, post, [2e21, 4e21], hardware="H100", n_gpus=16)
@@ -146,7 +148,7 @@ def test_compare_variants_paired_and_errors():
     assert float(diff["memory_diff_gb"].squeeze()) > 0
     two_draws = bs.Posterior(groups={**post.groups,
                                      "posterior": post.posterior.isel(draw=[0, 0])},
-                             law=post.law, meta=post.meta)
+                             law=post.law, info=post.info)
     with pytest.raises(ValueError, match="same chains and draws"):
         compare_variants(two_draws, post, [2e21])
 
@@ -157,7 +159,15 @@ def test_cli_compare_both_kinds():
                                 "--n-b", "2.86e9", "--json"], capture_output=True, text=True,
                          timeout=120)
     assert out.returncode == 0, out.stderr
-    assert 0.0 <= json.loads(out.stdout)["p_b_lower"] <= 1.0
+    # the CLI reports the library's answer on the reference fit
+    from bayescale.comparisons import compare_allocations
+
+    reported = json.loads(out.stdout)
+    result = compare_allocations(bs.load_reference("chinchilla"), 1e21, 4.68e9, 2.86e9)
+    assert reported["p_b_lower"] == result.dataset.attrs["p_b_lower"]
+    final = result.interval(reported["ci_prob"]).set_index("quantity").loc["final_difference"]
+    for key in ("median", "lower", "upper"):
+        assert reported["final_difference"][key] == pytest.approx(final[key], rel=1e-9)
     out = subprocess.run(run + ["variants", "--dataset", "gadre_overtrain", "--group", "rpj",
                                 "--b-group", "c4_original", "--budget", "2e21", "4e21",
                                 "--gpu", "H100", "--gpus", "16"], capture_output=True, text=True,
@@ -172,7 +182,7 @@ def test_cli_compare_both_kinds():
 # ------------------------------------------------------- compiled kernels and intervals
 def with_law(post: bs.Posterior, law: bs.Law) -> bs.Posterior:
     """``post``'s draws under another (unregistered) law object."""
-    return bs.Posterior(groups=post.groups, law=law, meta=post.meta)
+    return bs.Posterior(groups=post.groups, law=law, info=post.info)
 
 
 def scattered(law: str, theta: dict, chains: int = 2, draws: int = 3, seed: int = 0):
@@ -185,7 +195,7 @@ def scattered(law: str, theta: dict, chains: int = 2, draws: int = 3, seed: int 
     groups = {**base.groups, "posterior": xr.Dataset(
         {k: (("chain", "draw"), v) for k, v in values.items()}, coords=coords),
         "sample_stats": xr.Dataset(coords=coords)}
-    return bs.Posterior(groups=groups, law=base.law, meta=base.meta)
+    return bs.Posterior(groups=groups, law=base.law, info=base.info)
 
 
 def test_a_law_without_closed_form_answers_every_query_numerically():

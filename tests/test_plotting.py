@@ -16,6 +16,9 @@ from matplotlib.collections import PathCollection, PolyCollection
 
 import bayescale as bs
 from bayescale import plotting
+from bayescale.fitinfo import DataInfo, FitInfo, SamplerInfo
+from bayescale.plotting import bands
+from bayescale.plotting.points import isoflop_groups, sweep_points
 
 plt.switch_backend("Agg")
 
@@ -69,13 +72,12 @@ def post(sweep):
     observed = xr.Dataset({"log_loss": ("point", data["log_loss"])}, coords=point)
     constant = xr.Dataset({"log_n": ("point", data["log_n"]),
                            "log_d": ("point", data["log_d"])}, coords=point)
-    log_c = np.log(6.0) + data["log_n"] + data["log_d"]
-    meta = {"likelihood": "student_t", "law": "chinchilla",
-            "data": {"points": int(data["log_n"].size),
-                     "log_compute_range": [float(log_c.min()), float(log_c.max())]}}
+    info = FitInfo(law="chinchilla", likelihood="student_t",
+                   data=DataInfo.from_arrays(data["log_n"], data["log_d"]),
+                   sampler=SamplerInfo(algorithm="synthetic", chains=CHAINS, draws=DRAWS))
     groups = {"posterior": posterior, "sample_stats": xr.Dataset(coords=coords),
               "observed_data": observed, "constant_data": constant}
-    return bs.Posterior(groups=groups, law=bs.get_law("chinchilla"), meta=meta)
+    return bs.Posterior(groups=groups, law=bs.get_law("chinchilla"), info=info)
 
 
 @pytest.fixture(autouse=True)
@@ -221,7 +223,7 @@ def test_plot_ppc(post, sweep):
     _check_axes(ax, xlog=False)
     assert len(ax.containers) == 1
     fitted = ax.containers[0].lines[0]
-    assert len(fitted.get_xdata()) == post.meta["data"]["points"]
+    assert len(fitted.get_xdata()) == post.info.data.points
     assert any(line.get_label() == "$y = x$" for line in ax.get_lines())
 
 
@@ -355,7 +357,7 @@ def test_plot_allocations_without_target_and_certain():
 
 
 def test_plot_allocations_from_compare_allocations(post):
-    from bayescale.allocations import compare_allocations
+    from bayescale.comparisons import compare_allocations
 
     n_opt = float(post.optimal(1e20)["n_opt"].median())
     result = compare_allocations(post, 1e20, 3 * n_opt, n_opt, labels=("big", "optimal"),
@@ -427,7 +429,7 @@ def test_plot_variants_groups_bars_by_an_extra_dim():
 
 
 def test_plot_variants_from_compare_variants(post):
-    from bayescale.allocations import compare_variants
+    from bayescale.comparisons import compare_variants
 
     result = compare_variants(post, post, [1e20, 1e21], n_gpus=8, labels=["x", "y"])
     fig, axes = plotting.plot_variants(result)
@@ -479,7 +481,7 @@ def test_band_is_the_per_draw_interval():
     rng = np.random.default_rng(0)
     values = rng.normal(size=(2, 500, 3)) * np.array([1.0, 2.0, 3.0])
     _fig, ax = plt.subplots()
-    plotting._band(ax, np.arange(3), values, 0.8, color="k")
+    bands.band(ax, np.arange(3), values, 0.8, color="k")
     flat = values.reshape(-1, 3)
     assert np.allclose(ax.get_lines()[0].get_ydata(), np.median(flat, axis=0))
     band = ax.collections[0].get_paths()[0].vertices[:, 1]
@@ -497,8 +499,8 @@ def test_wider_ci_prob_gives_wider_band(post):
 
 
 def test_isoflop_groups_find_the_design():
-    points = plotting._points(_isoflop_frame())
-    groups = plotting._isoflop_groups(points)
+    points = sweep_points(_isoflop_frame())
+    groups = isoflop_groups(points)
     assert np.allclose([budget for budget, _ in groups], BUDGETS, rtol=1e-6)
     assert all(rows.size == SIZES_PER_BUDGET for _, rows in groups)
 
@@ -507,11 +509,11 @@ def test_isoflop_groups_none_without_structure():
     rng = np.random.default_rng(2)
     n, d = 10 ** rng.uniform(7, 10, 40), 10 ** rng.uniform(9, 12, 40)
     frame = pd.DataFrame({"n_params": n, "n_tokens": d, "loss": np.full(40, 3.0)})
-    assert plotting._isoflop_groups(plotting._points(frame)) == []
+    assert isoflop_groups(sweep_points(frame)) == []
 
 
 def test_points_need_the_columns():
     with pytest.raises(ValueError, match="n_tokens"):
-        plotting._points(pd.DataFrame({"n_params": [1.0], "loss": [2.0]}))
+        sweep_points(pd.DataFrame({"n_params": [1.0], "loss": [2.0]}))
     with pytest.raises(TypeError, match="DataFrame"):
-        plotting._points([1, 2, 3])
+        sweep_points([1, 2, 3])

@@ -9,15 +9,10 @@ import pandas as pd
 import pytest
 
 import bayescale as bs
-from conftest import quiet_fit
+from conftest import chinchilla_log_loss_np, quiet_fit
 
 SHARED = {"a": np.log(450.0), "b": np.log(2000.0), "beta": 0.37}
 POPULATION = {"e": (np.log(1.8), 0.05), "alpha": (np.log(0.34), 0.08)}  # e, log α: mean, sd
-
-
-def law(e, alpha, n, d):
-    return np.logaddexp(e, np.logaddexp(SHARED["a"] - alpha * np.log(n),
-                                        SHARED["b"] - SHARED["beta"] * np.log(d)))
 
 
 def grouped_sweep(n_groups=4, seed=0, sigma=0.01):
@@ -29,7 +24,8 @@ def grouped_sweep(n_groups=4, seed=0, sigma=0.01):
     for g in range(n_groups):
         n = np.repeat(np.geomspace(5e7, 5e9, 6), 5)
         d = n * np.tile(np.geomspace(3, 150, 5), 6)
-        loss = np.exp(law(e[g], alpha[g], n, d) + sigma * rng.standard_normal(n.size))
+        log_loss = chinchilla_log_loss_np({**SHARED, "e": e[g], "alpha": alpha[g]}, n, d)
+        loss = np.exp(log_loss + sigma * rng.standard_normal(n.size))
         rows.append(pd.DataFrame({"n_params": n, "n_tokens": d, "loss": loss, "group": f"g{g}"}))
     truth = {f"e[g{g}]": e[g] for g in range(n_groups)}
     truth |= {f"alpha[g{g}]": alpha[g] for g in range(n_groups)}
@@ -159,8 +155,8 @@ def curve_sweep(seed=0, runs=8, run_sd=0.02, sigma=0.003):
     for r, n in enumerate(np.geomspace(5e7, 5e9, runs)):
         d = 40 * n * np.linspace(0.15, 1.0, 8)
         offset = run_sd * rng.standard_normal()
-        loss = np.exp(law(np.log(1.8), 0.34, np.full(8, n), d) + offset
-                      + sigma * rng.standard_normal(8))
+        log_loss = chinchilla_log_loss_np({**SHARED, "e": np.log(1.8), "alpha": 0.34}, n, d)
+        loss = np.exp(log_loss + offset + sigma * rng.standard_normal(8))
         rows.append(pd.DataFrame({"n_params": n, "n_tokens": d, "loss": loss, "run": f"r{r}",
                                   "step": np.arange(1, 9) * 1000}))
     return pd.concat(rows, ignore_index=True)
@@ -206,9 +202,9 @@ def test_early_checkpoints_are_excluded_by_default_and_reported():
     sweep = bs.Sweep.from_frame(df)
     with pytest.warns(bs.SweepWarning, match=r"8 row\(s\) excluded.*before 10%"):
         post = quiet_fit(sweep, chains=1, warmup=50, draws=50)
-    assert post.meta["data"]["excluded"] == 8 and post.meta["data"]["points"] == 56
+    assert post.info.data.excluded == 8 and post.info.data.points == 56
     kept = quiet_fit(sweep, chains=1, warmup=50, draws=50, min_fraction=0)
-    assert kept.meta["data"]["points"] == 64
+    assert kept.info.data.points == 64
 
 
 KAPLAN_LAWS = {

@@ -12,7 +12,14 @@ import pandas as pd
 import pytest
 
 import bayescale as bs
-from bayescale import calibration
+from bayescale.evaluation.sbc import default_bins, ranks_of, sbc, uniformity
+from bayescale.evaluation.simulation import (
+    make_design,
+    plausible,
+    prior_draw,
+    rejection_rate,
+    simulate_sweep,
+)
 
 matplotlib.use("Agg")
 
@@ -31,7 +38,7 @@ def test_uniformity_accepts_uniform_and_rejects_skewed_ranks():
         # a posterior far too narrow: ranks pile up at both ends (∪ shape)
         "narrow": rng.choice([0, 1, 2, 97, 98, 99], 200),
     })
-    table = calibration.uniformity(ranks, n_ranks, params=list(ranks))
+    table = uniformity(ranks, n_ranks, params=list(ranks))
     assert (table["bins"] == 20).all()  # 200 simulations: 20 bins of 10 expected
     assert table.loc["flat", "chi2"] == 0.0 and table.loc["flat", "p_value"] == 1.0
     assert table.loc["uniform", "p_value"] > 0.01
@@ -41,40 +48,42 @@ def test_uniformity_accepts_uniform_and_rejects_skewed_ranks():
 
 
 def test_bins_keep_five_expected_ranks_each():
-    assert calibration.default_bins(200, 100) == 20
-    assert calibration.default_bins(40, 100) == 5  # 8 would not divide 100 rank values
-    assert calibration.default_bins(25, 100) == 5
-    assert calibration.default_bins(20, 100) == 4
-    assert calibration.default_bins(30, 7) == 6  # no divisor: unequal bins, exact expectations
+    assert default_bins(200, 100) == 20
+    assert default_bins(40, 100) == 5  # 8 would not divide 100 rank values
+    assert default_bins(25, 100) == 5
+    assert default_bins(20, 100) == 4
+    assert default_bins(30, 7) == 6  # no divisor: unequal bins, exact expectations
     with pytest.raises(ValueError, match="too few"):
-        calibration.default_bins(9, 100)
+        default_bins(9, 100)
     # unequal bins still have a chi² of 0 on exactly uniform ranks
-    table = calibration.uniformity({"x": np.tile(np.arange(7), 6)}, 7, params=["x"])
+    table = uniformity({"x": np.tile(np.arange(7), 6)}, 7, params=["x"])
     assert table.loc["x", "chi2"] == pytest.approx(0.0)
 
 
 def test_uniformity_rejects_bad_ranks():
     with pytest.raises(ValueError, match="must lie in"):
-        calibration.uniformity({"x": np.arange(20)}, 10, params=["x"])
+        uniformity({"x": np.arange(20)}, 10, params=["x"])
     with pytest.raises(ValueError, match="n_ranks"):
-        calibration.uniformity(pd.DataFrame({"x": np.arange(20)}))
+        uniformity(pd.DataFrame({"x": np.arange(20)}))
 
 
 def test_ranks_of_counts_draws_below_the_truth():
     draws = {"x": np.arange(200.0).reshape(2, 100)}
-    assert calibration.ranks_of({"x": -1.0}, draws, 100) == {"x": 0}
-    assert calibration.ranks_of({"x": 1e9}, draws, 100) == {"x": 99}
-    assert 45 <= calibration.ranks_of({"x": 99.5}, draws, 100)["x"] <= 54
+    assert ranks_of({"x": -1.0}, draws, 100) == {"x": 0}
+    assert ranks_of({"x": 1e9}, draws, 100) == {"x": 99}
+    assert 45 <= ranks_of({"x": 99.5}, draws, 100)["x"] <= 54
     with pytest.raises(ValueError, match="cannot be thinned"):
-        calibration.ranks_of({"x": 0.0}, draws, 300)
+        ranks_of({"x": 0.0}, draws, 300)
 
 
 def test_plot_ranks_returns_fig_and_axes():
     import matplotlib.pyplot as plt
 
+    from bayescale.plotting import plot_ranks
+
     rng = np.random.default_rng(1)
     ranks = pd.DataFrame({p: rng.integers(0, 100, 40) for p in CHINCHILLA})
-    fig, axes = calibration.plot_ranks(ranks, 100, params=list(CHINCHILLA))
+    fig, axes = plot_ranks(ranks, 100, params=list(CHINCHILLA))
     assert axes.shape == (2, 4) and "p =" in axes.flat[0].get_title()
     assert sum(ax.get_visible() for ax in axes.flat) == 5
     plt.close(fig)
@@ -82,33 +91,33 @@ def test_plot_ranks_returns_fig_and_axes():
 
 # ---------------------------------------------------------------------- the simulator
 def test_prior_draw_and_simulated_sweep_of_the_pooled_model():
-    design = calibration.make_design()
+    design = make_design()
     assert len(design) == 42 and set(design.columns) == {"n_params", "n_tokens"}
     ratio = design["n_tokens"] / design["n_params"]
     assert np.isclose(ratio.min(), 2) and np.isclose(ratio.max(), 200)
-    theta = calibration.prior_draw("chinchilla", None, "student_t", seed=3)
+    theta = prior_draw("chinchilla", None, "student_t", seed=3)
     assert set(theta) == {*CHINCHILLA, "sigma", "nu"}
     assert all(np.ndim(v) == 0 for v in theta.values())
-    assert calibration.prior_draw("chinchilla", None, "student_t", seed=3) == theta
-    assert set(calibration.prior_draw("chinchilla", None, "normal", seed=3)) == \
+    assert prior_draw("chinchilla", None, "student_t", seed=3) == theta
+    assert set(prior_draw("chinchilla", None, "normal", seed=3)) == \
         {*CHINCHILLA, "sigma"}
-    frame = calibration.simulate_sweep(theta, design, seed=0)
+    frame = simulate_sweep(theta, design, seed=0)
     assert list(frame.columns) == ["n_params", "n_tokens", "loss"] and len(frame) == 42
     assert len(bs.Sweep.from_frame(frame).fit_frame) == 42
     # noiseless, the sweep is the law itself
-    exact = calibration.simulate_sweep({**theta, "sigma": 1e-12}, design, seed=0)
+    exact = simulate_sweep({**theta, "sigma": 1e-12}, design, seed=0)
     law = bs.get_law("chinchilla").log_loss(
         theta, np.log(design["n_params"].to_numpy()), np.log(design["n_tokens"].to_numpy()))
     np.testing.assert_allclose(np.log(exact["loss"]), np.asarray(law), rtol=1e-6)  # law: float32
-    assert calibration.plausible(exact.assign(loss=1.8))
-    assert not calibration.plausible(exact.assign(loss=np.r_[25.0, np.full(41, 2.0)]))
+    assert plausible(exact.assign(loss=1.8))
+    assert not plausible(exact.assign(loss=np.r_[25.0, np.full(41, 2.0)]))
 
 
 def test_prior_draw_of_the_hierarchical_model():
-    design = calibration.make_design(6, 5, n_groups=4)
+    design = make_design(6, 5, n_groups=4)
     assert len(design) == 120 and sorted(design["group"].unique()) == ["g0", "g1", "g2", "g3"]
-    theta = calibration.prior_draw("chinchilla", None, "student_t", seed=0, pooling="partial",
-                                   vary=("e", "alpha", "a"), design=design)
+    theta = prior_draw("chinchilla", None, "student_t", seed=0, pooling="partial",
+                       vary=("e", "alpha", "a"), design=design)
     assert {"mu_e", "tau_e", "mu_alpha", "tau_alpha", "mu_a", "tau_a"} <= set(theta)
     assert theta["e"].shape == theta["alpha"].shape == theta["a"].shape == (4,)
     assert np.ndim(theta["b"]) == np.ndim(theta["beta"]) == 0
@@ -117,19 +126,18 @@ def test_prior_draw_of_the_hierarchical_model():
     assert np.all(np.abs(z) < 6)
     # the spread of a sheared intercept sits on its centred value a_g − α_g·m (model.py)
     m = np.log(design["n_params"]).mean()
-    tight = calibration.prior_draw("chinchilla", {"tau_a": dist.HalfNormal(1e-9)}, "student_t",
-                                   seed=0, pooling="partial", vary=("e", "alpha", "a"),
-                                   design=design)
+    tight = prior_draw("chinchilla", {"tau_a": dist.HalfNormal(1e-9)}, "student_t",
+                       seed=0, pooling="partial", vary=("e", "alpha", "a"), design=design)
     np.testing.assert_allclose(tight["a"] - tight["alpha"] * m,
                                tight["mu_a"] - tight["mu_alpha"] * m, atol=1e-6)
-    frame = calibration.simulate_sweep(theta, design, seed=1)
+    frame = simulate_sweep(theta, design, seed=1)
     sweep = bs.Sweep.from_frame(frame)
     assert sweep.groups == ["g0", "g1", "g2", "g3"] and len(sweep.fit_frame) == 120
     with pytest.raises(ValueError, match="group column"):
-        calibration.prior_draw("chinchilla", None, "student_t", seed=0, pooling="partial",
-                               design=calibration.make_design())
+        prior_draw("chinchilla", None, "student_t", seed=0, pooling="partial",
+                   design=make_design())
     with pytest.raises(ValueError, match="per group"):
-        calibration.simulate_sweep(theta, calibration.make_design(), seed=0)
+        simulate_sweep(theta, make_design(), seed=0)
 
 
 # ---------------------------------------------------------------------- SBC itself
@@ -146,9 +154,9 @@ SMALL = dict(chains=2, warmup=200, draws=200, n_ranks=100, progress=False)
 def test_sbc_of_the_pooled_model_is_uniform():
     """25 simulations (5 bins of 5 expected ranks): only gross miscalibration is visible at
     this size; docs/calibration/sbc.md has the larger run."""
-    ranks = calibration.sbc(25, pooling="none", seed=11, **SMALL)
-    table = calibration.uniformity(ranks)
-    print(table, f"\nrejection rate {calibration.rejection_rate(ranks):.1%}")
+    ranks = sbc(25, pooling="none", seed=11, **SMALL)
+    table = uniformity(ranks)
+    print(table, f"\nrejection rate {rejection_rate(ranks):.1%}")
     assert list(table.index) == [*CHINCHILLA, "sigma", "nu"]
     assert (table["bins"] == 5).all()
     assert (table["p_value"] >= FAMILY_LEVEL / len(table)).all(), table
@@ -159,8 +167,8 @@ def test_sbc_detects_a_wrong_fitting_prior():
     """Sweeps simulated with α ~ LogNormal(log 0.3, 0.75) but fitted with a prior pinned
     near 0.6: the posterior of α cannot follow the truth, whose ranks pile up at 0."""
     wrong = {"alpha": dist.LogNormal(math.log(0.6), 0.1)}
-    ranks = calibration.sbc(20, pooling="none", fit_priors=wrong, seed=12, **SMALL)
-    table = calibration.uniformity(ranks)
+    ranks = sbc(20, pooling="none", fit_priors=wrong, seed=12, **SMALL)
+    table = uniformity(ranks)
     print(table)
     assert table.loc["alpha", "p_value"] < FAMILY_LEVEL / len(table), table
     assert table.loc["alpha", "extreme"] > 0.5

@@ -88,11 +88,11 @@ def test_jitter_is_pulled_back_where_the_potential_is_not_gaussian():
 def test_fit_records_its_start_and_rejects_an_unknown_one():
     sweep = bs.Sweep.from_frame(synthetic_sweep(seed=3))
     post = quiet_fit(sweep, chains=2, warmup=100, draws=100)
-    init = post.meta["sampler"]["init"]
+    init = post.info.sampler.init
     assert init["start"] == "laplace" and init["mass_matrix"] == "laplace"
     assert all(init["mode_converged"]) and init["seconds"] > 0
     prior = quiet_fit(sweep, chains=2, warmup=100, draws=100, init="prior")
-    assert prior.meta["sampler"]["init"]["start"] == "prior"
+    assert prior.info.sampler.init["start"] == "prior"
     with pytest.raises(ValueError, match="init must be one of"):
         bs.fit(sweep, init="median")
 

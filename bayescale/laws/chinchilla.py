@@ -86,6 +86,9 @@ CHINCHILLA = Law(
     loss=chinchilla_loss,
     derived=chinchilla_derived,
     key_quantities=("E", "alpha", "beta", "n_opt_exponent"),
+    labels={"E": "$E$ (nats/token)", "A": "$A$ (nats/token)", "B": "$B$ (nats/token)",
+            "alpha": r"$\alpha$ (exponent of $N$)", "beta": r"$\beta$ (exponent of $D$)",
+            "n_opt_exponent": r"$a = \beta/(\alpha+\beta)$"},
     # Group spreads under partial pooling (pooling scales of bayescale.hierarchy):
     #  e: irreducible losses of related datasets or model families differ by tens of
     #    percent (Gadre et al.'s three corpora: E within about ±15%);

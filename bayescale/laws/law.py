@@ -76,6 +76,8 @@ class Law:
         to arrays and ``xarray`` objects alike.
     key_quantities : names (parameters or derived) that a compact summary shows, such as
         the default pair plot; empty means the parameters.
+    labels : ``{name: label}``, how figures label a parameter or derived quantity
+        (matplotlib TeX allowed); a name without a label is shown as it is.
     group_scales : ``{param: s}``, the scale of the ``HalfNormal(s)`` prior on the group
         spread ``τ_param`` under partial pooling, on the pooling scale of
         :mod:`bayescale.hierarchy`; parameters not named get ``DEFAULT_GROUP_SCALE``.
@@ -94,6 +96,7 @@ class Law:
     excess: Callable | None = None
     derived: Callable | None = None
     key_quantities: tuple[str, ...] = ()
+    labels: Mapping[str, str] = field(default_factory=dict)
     group_scales: Mapping[str, float] = field(default_factory=dict)
     shear: Mapping[str, tuple[str, str]] = field(default_factory=dict)
     formula: str = ""
@@ -128,6 +131,7 @@ class Law:
         object.__setattr__(self, "priors", MappingProxyType(priors))
         object.__setattr__(self, "shear", MappingProxyType(dict(self.shear)))
         object.__setattr__(self, "group_scales", MappingProxyType(dict(self.group_scales)))
+        object.__setattr__(self, "labels", MappingProxyType(dict(self.labels)))
 
     def _check_shear(self) -> None:
         for intercept, pair in self.shear.items():
@@ -150,6 +154,10 @@ class Law:
     def quantities(self, theta: Mapping) -> dict:
         """The law's derived quantities of ``theta`` (``{}`` for a law without any)."""
         return dict(self.derived(theta)) if self.derived is not None else {}
+
+    def label(self, name: str) -> str:
+        """How figures label parameter or derived quantity ``name``."""
+        return self.labels.get(name, name)
 
     def group_scale(self, name: str) -> float:
         """Scale of the ``HalfNormal`` prior on parameter ``name``'s group spread."""

@@ -44,9 +44,9 @@ def run(problem: Problem, settings: Settings, init: str = "laplace") -> dict:
         "split": "JAX compile events inside bs.fit; sampling = info.sampler.seconds − compile",
         **clock.figures(),
         "config": {"parameterisation": "sheared", "mass_matrix": "dense" if
-                   sampler["dense_mass"] else "diagonal", "init": sampler["init"],
-                   "chain_method": sampler["chain_method"],
-                   "devices": sampler["devices"], "precision": sampler["precision"]},
+                   sampler.dense_mass else "diagonal", "init": sampler.init,
+                   "chain_method": sampler.chain_method,
+                   "devices": sampler.devices, "precision": sampler.precision},
         "warnings": sorted({str(w.message) for w in caught}),
         **draw_figures({p: post.posterior[p].values for p in LAW_PARAMS},
                        stats["diverging"].values, stats["n_steps"].values),

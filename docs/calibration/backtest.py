@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 import bayescale as bs
-from bayescale import baseline
+from bayescale.evaluation import baseline
 from bayescale.reference import reference_sweep
 
 HERE = Path(__file__).resolve().parent
@@ -216,12 +216,12 @@ def write_report(results: dict, seconds: dict, check: dict | None, path: Path,
         "",
         "Each case fits on the smaller runs of a bundled sweep, predicts the held-out larger "
         "runs and scores the central predictive intervals (`bs.backtest`, see "
-        "`bayescale/backtest.py`). bayescale: NUTS with "
+        "`bayescale/evaluation/backtest.py`). bayescale: NUTS with "
         f"{SAMPLER['chains']} chains x ({SAMPLER['warmup']} warmup + {SAMPLER['draws']} "
         "draws), default priors, Student-t likelihood, seed 0. Baseline: the Chinchilla "
         "replication recipe (Huber loss, delta = 1e-3, on log loss; L-BFGS-B from the 100 "
         "best of Hoffmann's 4,500 grid starts; "
-        f"{N_BOOT} bootstrap refits from the best start; `bayescale/baseline.py`).",
+        f"{N_BOOT} bootstrap refits from the best start; `bayescale/evaluation/baseline.py`).",
         "",
         "Methods: `bayescale` = posterior predictive of a new measured loss, with the "
         "law's error beyond the fitted compute (`bayescale/discrepancy.py`: per draw, "

@@ -9,7 +9,7 @@ same budget. The dashed line is this fit's median optimal loss L*(1e21).
 
 from _gallery import options, posterior, save
 
-from bayescale.allocations import compare_allocations
+from bayescale.comparisons import compare_allocations
 from bayescale.plotting import plot_allocations
 
 BUDGET = 1e21

@@ -9,7 +9,7 @@ Uses the partial-pooling reference fit of Gadre et al. 2024's over-training swee
 
 from _gallery import options, posterior, save
 
-from bayescale.allocations import compare_variants
+from bayescale.comparisons import compare_variants
 from bayescale.plotting import plot_variants
 
 opts = options(__doc__)

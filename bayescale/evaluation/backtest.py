@@ -15,8 +15,8 @@ small part and scores the predictive intervals for the held-out large runs:
    before ``min_fraction`` of their run (as :func:`bayescale.fit` does) on both sides.
 2. **Fit.** :func:`bayescale.fit` on the training runs (``fit_kwargs`` go to it, e.g.
    ``pooling="partial"``) and, when ``baseline=True``, the Huber/L-BFGS fit and its
-   bootstrap (:mod:`bayescale.baseline`) on the same rows: one law for ``pooling="none"``,
-   one per group otherwise (the bootstrap has no pooling).
+   bootstrap (:mod:`bayescale.evaluation.baseline`) on the same rows: one law for
+   ``pooling="none"``, one per group otherwise (the bootstrap has no pooling).
 3. **Predict** each held-out point, with its group for per-group fits (an unseen group:
    ``"new"`` under partial pooling; the per-group bootstrap cannot predict it). Methods:
 
@@ -48,16 +48,16 @@ import time
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from types import MappingProxyType
 
 import numpy as np
 import pandas as pd
 
-from bayescale import baseline as baseline_mod
 from bayescale.curves import CURVE_MIN_FRACTION, drop_early_checkpoints
 from bayescale.draws import check_ci_prob
 from bayescale.errors import ExtrapolationWarning, InputError, InputTypeError, SweepWarning
+from bayescale.evaluation import baseline as baseline_mod
 from bayescale.inference import fit
 from bayescale.laws import get_law
 from bayescale.sweep import Sweep
@@ -217,9 +217,9 @@ def _bayes_samples(post, test: pd.DataFrame, grouped: bool, seed: int):
         where = labels == label
         group = label if grouped else None
         if grouped and label not in fitted:
-            if post.meta["pooling"] != "partial":
+            if post.info.pooling != "partial":
                 raise InputError(f"held-out group {label!r} has no training runs, and "
-                                 f"pooling={post.meta['pooling']!r} cannot predict an unseen "
+                                 f"pooling={post.info.pooling!r} cannot predict an unseen "
                                  "group; use pooling='partial' or a split that keeps some of "
                                  "its runs in training.")
             group = "new"
@@ -354,7 +354,7 @@ def backtest(
     fit_seconds = time.perf_counter() - started
     samples = dict(zip(("bayescale", "bayescale_mean"),
                        _bayes_samples(post, test, grouped, seed)))
-    if post.meta["extrapolation_error"] > 0:
+    if post.info.extrapolation_error > 0:
         samples["bayescale_no_discrepancy"] = _bayes_samples(
             post.with_extrapolation_error(0.0), test, grouped, seed)[0]
     boots, boot_seconds = {}, 0.0
@@ -406,7 +406,7 @@ def backtest(
         "seed": seed, "fit_seconds": round(fit_seconds, 2),
         "bootstrap_seconds": round(boot_seconds, 2),
         "fit_warnings": list(post.warnings),
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     return BacktestResult(table=table, points=points, split=split_info, posterior=post,
                           bootstrap=boots, meta=meta)

@@ -1,11 +1,11 @@
-"""Run offsets integrated out of the likelihood (bayescale.curves) against brute force."""
+"""Run offsets integrated out of the likelihood (bayescale.likelihood) against brute force."""
 
 import jax
 import numpy as np
 import pytest
 from scipy import stats
 
-from bayescale.curves import draw_run_offsets, run_log_density
+from bayescale.likelihood import draw_run_offsets, run_log_density
 
 RUN = np.array([0, 0, 0, 1, 2, 2, 1, 2])  # unsorted codes, a one-checkpoint run is allowed
 RESID = np.array([0.03, 0.01, 0.02, -0.04, 0.005, 0.0, -0.02, 0.01])

@@ -1,0 +1,85 @@
+"""The points figures show and the ranges they draw over.
+
+Sweep points come from a :class:`~bayescale.sweep.Sweep` or a frame; the points a
+posterior was fitted on, and their compute range, come from the posterior itself.
+Iso-FLOP budgets are found in the points, since a sweep table does not label them.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from bayescale.errors import InputError, InputTypeError
+from bayescale.sweep import Sweep
+
+if TYPE_CHECKING:
+    from bayescale.posterior import Posterior
+
+
+def sweep_points(data) -> pd.DataFrame:
+    """``n_params, n_tokens, loss``, ``excluded`` and ``compute = 6ND`` rows from a Sweep
+    or a frame."""
+    frame = data.frame if isinstance(data, Sweep) else data
+    if not isinstance(frame, pd.DataFrame):
+        raise InputTypeError(f"expected a bayescale.Sweep or a pandas DataFrame, got "
+                             f"{type(data).__name__}.")
+    missing = [c for c in ("n_params", "n_tokens", "loss") if c not in frame.columns]
+    if missing:
+        raise InputError(f"the points lack column(s) {missing}; they need n_params, n_tokens "
+                         "and loss (build a bs.Sweep to map your column names).")
+    out = frame[["n_params", "n_tokens", "loss"]].astype(float).copy()
+    out["excluded"] = frame["excluded"].astype(bool) if "excluded" in frame else False
+    out["compute"] = 6.0 * out["n_params"] * out["n_tokens"]
+    return out
+
+
+def isoflop_groups(points: pd.DataFrame, tol: float = 0.05, min_points: int = 5,
+                   min_span: float = 3.0) -> list[tuple[float, np.ndarray]]:
+    """Find iso-FLOP budgets in a sweep: sets of at least ``min_points`` points whose
+    compute lies within ``tol`` dex of a common centre and whose sizes span at least
+    ``min_span``×. Returns ``(budget in FLOPs, row positions)`` sorted by budget.
+
+    Greedy: take the compute with the most neighbours within ``tol`` dex, recentre on
+    their median, claim the points, repeat.
+    """
+    log_c = np.log10(points["compute"].to_numpy(float))
+    log_n = np.log10(points["n_params"].to_numpy(float))
+    free = np.ones(log_c.size, dtype=bool)
+    groups = []
+    while free.sum() >= min_points:
+        near = np.abs(log_c[:, None] - log_c[None, :]) <= tol
+        counts = (near & free[None, :]).sum(axis=1) * free
+        best = int(np.argmax(counts))
+        if counts[best] < min_points:
+            break
+        centre = np.median(log_c[near[best] & free])
+        members = free & (np.abs(log_c - centre) <= tol)
+        free &= ~members
+        rows = np.flatnonzero(members)
+        if rows.size >= min_points and np.ptp(log_n[rows]) >= math.log10(min_span):
+            groups.append((10.0 ** np.median(log_c[rows]), rows))
+    return sorted(groups, key=lambda group: group[0])
+
+
+def decades(low: float, high: float, step: float = 1.0) -> np.ndarray:
+    """Powers of ten (every ``step`` decades) from ``low`` to ``high``, at least two."""
+    first, last = math.ceil(math.log10(low)), math.floor(math.log10(high))
+    values = 10.0 ** np.arange(first, last + 1e-9, step)
+    return values if values.size >= 2 else np.geomspace(low, high, 3)
+
+
+def fitted_compute(post: Posterior) -> tuple[float, float]:
+    """The lowest and highest compute ``6ND`` (FLOPs) among the fitted points."""
+    low, high = post.info.data.log_compute_range
+    return math.exp(low), math.exp(high)
+
+
+def fitted_points(post: Posterior) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(N, D, loss)`` of the points the posterior was fitted on."""
+    const = post.groups["constant_data"]
+    log_n, log_d = const["log_n"].values, const["log_d"].values
+    return np.exp(log_n), np.exp(log_d), np.exp(post.groups["observed_data"]["log_loss"].values)
