@@ -12,8 +12,8 @@ where ``n`` independent draws unrelated to ``τ`` would put ``k ~ Binomial(n, 0.
 screen rather than an exact test. At small ``τ`` in a centred fit it is the funnel where
 the group values squeeze together (Betancourt and Girolami 2015); at large ``τ`` in a
 non-centred fit it is that form's own strain when each group's data pin its value, which
-the centred form avoids (a 1e4-point curve sweep, 4 groups: non-centred 71 divergences
-at large ``τ``, centred 11 at small ``τ``, centred with ``target_accept=0.95`` none).
+the centred form avoids; a higher ``target_accept`` (smaller steps) eases the centred
+funnel (measured on a curve sweep: ``docs/performance.md``, run J).
 """
 
 from __future__ import annotations

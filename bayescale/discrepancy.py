@@ -21,8 +21,8 @@ compute.
   seed (:meth:`Discrepancy.from_draws`), so every query of one posterior pairs draw ``s``
   with the same ``z_s``.
 - ``σ`` is the unit because the law's extrapolation error per e-fold of compute, divided
-  by σ, was 1.1–4.0 across the bundled sweeps while σ itself spans 20×; an error per
-  e-fold fixed in nats varied 8× between them.
+  by σ, is 1.1–4.0 across the bundled sweeps while σ itself spans 20×; an error per
+  e-fold fixed in nats varies 8× between them.
 - ``c = 1`` minimises the mean interval score (50, 80 and 90% intervals) of backtests on
   the OpenWebText2 configurations of ``porian_rsld`` (0.234 at c = 0, 0.217 at 0.5, 0.194
   at 1, 0.209 at 1.5, 0.244 at 2), data that no backtest case in the docs uses.

@@ -69,17 +69,16 @@ def regularize_mass_matrix(n_latent: int, warmup: int, centred: bool = False) ->
 
     NumPyro copies Stan's rule, ``Σ̂ ← n/(n+5)·Σ̂ + 1e-3·5/(n+5)·I``. The shrinkage is an
     absolute amount: next to posterior variances near 1e-4 (a well-measured irreducible
-    loss) it spoils the dense estimate of a strongly correlated posterior, and on the
-    flagship fit NUTS then takes 26 gradients per draw against 6.9 without it
-    (``benchmarks/mass_matrix.py``). Unshrunk, a window needs more draws than latent
-    dimensions or its estimate is singular, so the shrinkage stays on where the shortest
-    window of NumPyro's schedule holds fewer than ``DRAWS_PER_DIMENSION`` draws per
-    dimension (e.g. hierarchical fits with many groups).
+    loss) it spoils the dense estimate of a strongly correlated posterior, and NUTS then
+    needs smaller steps and several times the gradients per draw (measurements:
+    ``docs/performance.md``, "Mass-matrix adaptation"; ``benchmarks/mass_matrix.py``).
+    Unshrunk, a window needs more draws than latent dimensions or its estimate is
+    singular, so the shrinkage stays on where the shortest window of NumPyro's schedule
+    holds fewer than ``DRAWS_PER_DIMENSION`` draws per dimension (e.g. hierarchical fits
+    with many groups).
 
     ``centred`` group values (``fit(..., centring="centred")``) are the data-pinned case,
-    with posterior sds of 0.002–0.2 on the pooling scale, where the shrinkage costs most:
-    on a 1e4-point, 4-group curve sweep (18 dimensions, 4 × (500 + 500)) NUTS took 53
-    steps per draw shrunk and 12.5–14.5 unshrunk, 0 divergences either way
+    with small posterior sds on the pooling scale, where the shrinkage costs most
     (``docs/performance.md``, run G). Those fits shrink only where the shortest window
     cannot give a nonsingular estimate (no more draws than dimensions). Non-centred
     ``z_g`` have posterior scale near 1, where the shrinkage is harmless; there it stays.
@@ -214,8 +213,9 @@ def default_precision(platform: str, points: int) -> str:
     with ``n``, and NUTS reads it through energy differences (acceptance, divergences,
     step-size adaptation). For the hierarchical curve model it is 0.007 nats at 2e4
     points, 0.035 at 1e5 and 0.35 at 1e6 (``benchmarks/float32_energy.py``). At 1e6
-    points a float32 fit on an H100 did not finish 200 + 200 iterations in 175 s: over 400
-    steps per iteration at its step cost. Up to 2e4 points float32 posteriors match
+    points that is as large as the energy changes between nearby points, noise that
+    step-size adaptation can only answer with smaller steps, and so with many more steps
+    per iteration. Up to 2e4 points float32 posteriors match
     float64 within Monte Carlo error (``benchmarks/precision.py``; ``docs/performance.md``,
     runs F and G).
     """

@@ -100,10 +100,10 @@ def by_point(values, group, n_groups: int, masked: bool):
     ``Σ_g [group_i = g] · values_g``.
 
     The gather's gradient adds every point into its group's entry with atomic adds, and
-    with few groups a GPU serialises them: on an H100 the gradient of a 4-group curve
-    sweep of 1e6 points took 7.8 ms. The masked sum's gradient is a plain reduction over
-    points, but costs ``groups`` times the work, which made the same gradient 1.6× slower
-    on a CPU (``docs/performance.md``, run G). :func:`bayescale.inference.model_inputs`
+    with few groups a GPU serialises them, so at many points they dominate the gradient.
+    The masked sum's gradient is a plain reduction over points, which a GPU runs in
+    parallel, but costs ``groups`` times the work, which a CPU pays in full
+    (measurements: ``docs/performance.md``, run G). :func:`bayescale.inference.model_inputs`
     masks on a GPU with up to ``MASKED_GROUPS`` groups.
     """
     if not masked:

@@ -3,17 +3,17 @@ covariance there as the warmup's first inverse mass matrix.
 
 Started from the prior, a chain spends most of its warmup travelling to the posterior
 with the identity as its mass matrix, where a narrow, correlated posterior needs trees
-of hundreds of steps: the flagship fit took 32,000–38,000 leapfrog steps per chain in
-warmup against 7,000 for its 1000 draws, and a 20,000-point curve fit 22,000–203,000
-(``docs/performance.md``, "Where NUTS starts"). :func:`laplace_start` instead, in the
-sampler's unconstrained space with potential ``U(z) = −log p(z | y)`` (Jacobians
-included):
+of hundreds of steps: the journey, not the kept draws, then sets the cost of a fit, and
+a warmup window whose chain was still travelling adapts a mass matrix far too wide for
+the posterior (measurements: ``docs/performance.md``, "Where NUTS starts").
+:func:`laplace_start` instead, in the sampler's unconstrained space with potential
+``U(z) = −log p(z | y)`` (Jacobians included):
 
 1. starts each chain ``c`` where it would have started (:func:`init_near_prior_mean`)
    and minimises ``U`` from there to a mode ``ẑ_c`` by Newton's method in a trust
-   region, with the exact Hessian ``H = ∇²U`` (20–50 iterations in the fits measured;
-   L-BFGS had not converged after 2,000 on a 1e5-point hierarchy, an ill-conditioned
-   potential);
+   region, with the exact Hessian ``H = ∇²U``, which converges in tens of iterations
+   even on an ill-conditioned potential such as a large hierarchy's, where L-BFGS,
+   which learns the curvature from gradients, can stall far from the mode;
 2. at the lowest mode ``ẑ``, takes the Laplace approximation
    ``p(z | y) ≈ N(ẑ, Σ)``, ``Σ = H(ẑ)⁻¹``;
 3. starts chain ``c`` at ``ẑ_c + t·L ε_c`` with ``L Lᵀ = Σ``, ``ε_c ~ N(0, I)``, so that
@@ -21,13 +21,13 @@ included):
    starts), each from its own optimisation (chains that find different modes start in
    them). Under the Laplace approximation ``U(ẑ + L ε) − U(ẑ) = ½|ε|² ~ ½χ²_d``, so
    ``t = 1`` unless the potential there rises above the 99% quantile of that; then
-   ``t`` halves until it does not (a non-centred hierarchy's curved ridge put one such
-   draw 13,000 nats up). A chain whose search ends at no mode, or at a minor one (``U``
-   above the lowest by more than that quantile, a region of next to no posterior
-   mass, such as a Student-t fit with ν → 0 that calls every point an outlier), starts
-   from ``ẑ`` instead;
+   ``t`` halves until it does not (on a curved ridge, such as a non-centred hierarchy's
+   whose groups the data pin, a Laplace draw can land far up the potential). A chain
+   whose search ends at no mode, or at a minor one (``U`` above the lowest by more than
+   that quantile, a region of next to no posterior mass, such as a Student-t fit with
+   ν → 0 that calls every point an outlier), starts from ``ẑ`` instead;
 4. gives NUTS ``Σ`` (its diagonal for a diagonal mass matrix) as the mass matrix the
-   warmup starts from; the warmup's windows adapt it as before.
+   warmup starts from; the warmup's windows then adapt it from their own draws.
 
 When no chain's search ends at a mode (no proper mode: a flat direction, or a density
 that grows without bound, as a centred hierarchy's does as a scale τ → 0), every chain
@@ -55,7 +55,7 @@ from numpyro.infer.util import initialize_model, potential_energy
 from numpyro.util import is_prng_key
 
 INIT = ("laplace", "prior")
-MAX_ITERATIONS = 200  # Newton iterations per chain; the fits measured took 20–50
+MAX_ITERATIONS = 200  # Newton iterations per chain: a cap, several times what a search needs
 DECREMENT_TOLERANCE = 1e-6  # nats: at a mode a last Newton step gains less than this
 TYPICAL_SET_QUANTILE = 0.99  # of ½χ²_d, the rise of U above the mode at a Gaussian's draw
 _STREAM = 0x5A7  # fixed spawn key of the Laplace draws: no stream shared with other draws
@@ -65,11 +65,11 @@ def init_near_prior_mean(site=None, radius: float = 0.2):
     """NUTS start: each latent at its prior mean, moved by ``Uniform(−radius, radius)`` in
     the unconstrained space, so chains start apart (R-hat needs dispersed starts).
 
-    It replaces ``init_to_median(num_samples=15)``, whose prior draws cost seconds of XLA
-    compilation per fit (the Gamma prior's sampler alone takes ~2–4 s on a 2-core CPU) and
-    start no better. Sites without a finite prior mean (the flat site of a sheared
-    intercept, heavy-tailed priors) start as NumPyro's ``init_to_uniform``: ``Uniform(−2, 2)``
-    in the unconstrained space.
+    A prior mean needs no prior draws, so no prior's sampler is compiled for the start
+    (a Gamma prior's rejection sampler is slow to compile), and starts from prior draws
+    (NumPyro's ``init_to_median``) are no better. Sites without a finite prior mean (the
+    flat site of a sheared intercept, heavy-tailed priors) start as NumPyro's
+    ``init_to_uniform``: ``Uniform(−2, 2)`` in the unconstrained space.
     """
     if site is None:
         return partial(init_near_prior_mean, radius=radius)

@@ -23,10 +23,11 @@ with ``δ = 1e-3`` (:data:`DELTA`) and ``w_i = 1``. The minimiser is L-BFGS-B (s
 bounds, i.e. plain L-BFGS; analytic gradient) started from every point of Hoffmann's
 grid (:data:`HOFFMANN_GRID`: ``e ∈ {−1, −0.5, …, 1}``, ``a, b ∈ {0, 5, …, 25}``,
 ``α, β ∈ {0, 0.5, …, 2}``, 4,500 starts); the start with the lowest final objective
-wins. Running L-BFGS-B from all 4,500 starts takes minutes per fit (0.05–0.2 s each on
-one core), so by default the objective is first evaluated at every grid point at once
-(vectorised) and L-BFGS-B runs from the :data:`TOP_STARTS` = 100 grid points with the
-lowest objective; ``top=None`` runs from every start, Hoffmann's recipe exactly. On
+wins. Running L-BFGS-B from all 4,500 starts makes a fit take minutes (timings:
+``docs/performance.md``, "Figures formerly quoted in docstrings"), so by default the
+objective is first evaluated at every grid point at once (vectorised) and L-BFGS-B
+runs from the :data:`TOP_STARTS` = 100 grid points with the lowest objective;
+``top=None`` runs from every start, Hoffmann's recipe exactly. On
 Besiroglu et al.'s 240 points a third of all 4,500 starts (46 of the 100 screened ones,
 all of the best 10) end in the best minimum; most others stop in a worse one at about
 11 times its objective. The screened and the full search find the same minimum (their

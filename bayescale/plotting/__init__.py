@@ -37,7 +37,7 @@ One PF-day (:data:`PF_DAY`) is
 :math:`10^{15}\,\mathrm{FLOP/s} \times 86400\,\mathrm{s} = 8.64\times10^{19}` FLOPs.
 
 The figures live in modules by family: :mod:`~bayescale.plotting.fit` (the law and its
-data), :mod:`~bayescale.plotting.parameters`, :mod:`~bayescale.plotting.planning`,
+data), :mod:`~bayescale.plotting.parameters`, :mod:`~bayescale.plotting.excess`,
 :mod:`~bayescale.plotting.comparisons` and :mod:`~bayescale.plotting.calibration`; what
 they share is in :mod:`~bayescale.plotting.bands` (the median and interval over draws),
 :mod:`~bayescale.plotting.style`, :mod:`~bayescale.plotting.labels` and
@@ -55,7 +55,7 @@ from bayescale.plotting.fit import (
 )
 from bayescale.plotting.labels import PF_DAY
 from bayescale.plotting.parameters import plot_pairs
-from bayescale.plotting.planning import plot_excess_compute
+from bayescale.plotting.excess import plot_excess_compute
 
 __all__ = [
     "PF_DAY",

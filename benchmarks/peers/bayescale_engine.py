@@ -3,7 +3,7 @@
 Its defaults: sheared intercepts, dense mass matrix, chains started near the posterior's
 mode with its Laplace covariance as the first mass matrix (``bayescale.starts``; the
 ``bayescale-prior-start`` engine passes ``init="prior"``), chains
-in parallel, one per CPU device (bayescale asks JAX for ``max(cores, 4)`` of them;
+in parallel, one per CPU device (``fit`` asks JAX for ``max(cores, chains)`` of them;
 ``$BAYESCALE_CPU_DEVICES`` overrides the count; ``bayescale.devices``), float64 on the
 CPU, JAX's persistent compilation cache at ``$BAYESCALE_JAX_CACHE`` (``off`` disables it;
 the benchmark's cold mode does).
