@@ -31,8 +31,16 @@ from bayescale.planning import as_positive
 from bayescale.posterior import Posterior
 
 
-def compare_allocations(post: Posterior, budget: float, n_a: float, n_b: float, *,
-                        labels=("A", "B"), points: int = 60, group: str | None = None) -> Draws:
+def compare_allocations(
+    post: Posterior,
+    budget: float,
+    n_a: float,
+    n_b: float,
+    *,
+    labels=("A", "B"),
+    points: int = 60,
+    group: str | None = None,
+) -> Draws:
     """Loss trajectories of two model sizes sharing ``budget`` FLOPs, with ``p_b_lower``."""
     budget = float(as_positive(budget, "budget (FLOPs)")[0])
     n_a, n_b = (float(as_positive(n, "model size")[0]) for n in (n_a, n_b))
@@ -40,21 +48,35 @@ def compare_allocations(post: Posterior, budget: float, n_a: float, n_b: float, 
     flops = fraction * budget
     tokens = {key: flops / (6.0 * n) for key, n in (("a", n_a), ("b", n_b))}
     dims = (*SAMPLE_DIMS, "step")
-    loss = {key: np.exp(post.log_mean(np.log(n), np.log(tokens[key]), group=group))
-            for key, n in (("a", n_a), ("b", n_b))}
+    loss = {
+        key: np.exp(post.log_mean(np.log(n), np.log(tokens[key]), group=group))
+        for key, n in (("a", n_a), ("b", n_b))
+    }
     p_b_lower = float((loss["b"][..., -1] < loss["a"][..., -1]).mean())
     ds = xr.Dataset(
         {
             "loss_a": (dims, loss["a"], {"units": "nats/token"}),
             "loss_b": (dims, loss["b"], {"units": "nats/token"}),
-            "final_difference": (SAMPLE_DIMS, loss["b"][..., -1] - loss["a"][..., -1],
-                                 {"units": "nats/token (B − A)"}),
+            "final_difference": (
+                SAMPLE_DIMS,
+                loss["b"][..., -1] - loss["a"][..., -1],
+                {"units": "nats/token (B − A)"},
+            ),
         },
-        coords={**{d: post.posterior[d] for d in SAMPLE_DIMS}, "fraction": ("step", fraction),
-                "flops": ("step", flops), "tokens_a": ("step", tokens["a"]),
-                "tokens_b": ("step", tokens["b"])},
-        attrs={"labels": list(labels), "n_a": n_a, "n_b": n_b, "budget": budget,
-               "p_b_lower": p_b_lower},
+        coords={
+            **{d: post.posterior[d] for d in SAMPLE_DIMS},
+            "fraction": ("step", fraction),
+            "flops": ("step", flops),
+            "tokens_a": ("step", tokens["a"]),
+            "tokens_b": ("step", tokens["b"]),
+        },
+        attrs={
+            "labels": list(labels),
+            "n_a": n_a,
+            "n_b": n_b,
+            "budget": budget,
+            "p_b_lower": p_b_lower,
+        },
     )
     return Draws(ds)
 
@@ -64,14 +86,24 @@ def _side(post: Posterior, group, budgets, accelerator, n_gpus, mfu, seed, layou
     arch = hw.Architecture.from_params(plan["n_opt"])
     flops = hw.training_flops(plan["n_opt"], plan["d_opt"], arch)  # with the attention term
     time = hw.train_time(hardware=accelerator, n_gpus=n_gpus, mfu=mfu, seed=seed, flops=flops)
-    memory = hw.memory_per_gpu(plan["n_opt"], zero_stage=3, data_parallel=n_gpus,
-                                     **layout)
+    memory = hw.memory_per_gpu(plan["n_opt"], zero_stage=3, data_parallel=n_gpus, **layout)
     return memory["total_gb"], time["hours"]
 
 
-def compare_variants(a: Posterior, b: Posterior, budgets, *, hardware: str = "H100",
-                     n_gpus: int = 16, group_a: str | None = None, group_b: str | None = None,
-                     labels=None, mfu=None, seed: int = 0, **layout) -> Draws:
+def compare_variants(
+    a: Posterior,
+    b: Posterior,
+    budgets,
+    *,
+    hardware: str = "H100",
+    n_gpus: int = 16,
+    group_a: str | None = None,
+    group_b: str | None = None,
+    labels=None,
+    mfu=None,
+    seed: int = 0,
+    **layout,
+) -> Draws:
     """Memory per GPU and training time of variants ``a`` and ``b`` at their own optima.
 
     ``layout`` goes to :func:`bayescale.hardware.memory_per_gpu` (``recompute=``,
@@ -80,8 +112,10 @@ def compare_variants(a: Posterior, b: Posterior, budgets, *, hardware: str = "H1
     shape_a = tuple(a.posterior.sizes[d] for d in SAMPLE_DIMS)
     shape_b = tuple(b.posterior.sizes[d] for d in SAMPLE_DIMS)
     if shape_a != shape_b:
-        raise InputError(f"the variants have {shape_a} and {shape_b} (chains, draws); fit both "
-                         "with the same chains and draws so that draws can be paired.")
+        raise InputError(
+            f"the variants have {shape_a} and {shape_b} (chains, draws); fit both "
+            "with the same chains and draws so that draws can be paired."
+        )
     budgets = as_positive(budgets, "budgets (FLOPs)")
     labels = list(labels or [group_a or "A", group_b or "B"])
     mem_a, hours_a = _side(a, group_a, budgets, hardware, n_gpus, mfu, seed, layout)

@@ -33,8 +33,11 @@ def use_compilation_cache() -> None:
     (LRU) mode is not used: in JAX 0.10 it fails to update entries written without it,
     with a warning on every run."""
     location = os.environ.get(CACHE_ENV, str(Path.home() / ".cache" / "bayescale" / "jax"))
-    if (location == "off" or jax.config.jax_compilation_cache_dir
-            or not jax.config.jax_enable_compilation_cache):
+    if (
+        location == "off"
+        or jax.config.jax_compilation_cache_dir
+        or not jax.config.jax_enable_compilation_cache
+    ):
         return
     jax.config.update("jax_compilation_cache_dir", location)
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)

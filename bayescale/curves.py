@@ -30,5 +30,8 @@ def drop_early_checkpoints(sweep: Sweep, min_fraction: float) -> Sweep:
     early = fit["n_tokens"] < min_fraction * final
     if not early.any():
         return sweep
-    return sweep.exclude(early, reason=f"checkpoints before {min_fraction:.0%} of their run's "
-                         "tokens (fit(..., min_fraction=0) keeps them)")
+    return sweep.exclude(
+        early,
+        reason=f"checkpoints before {min_fraction:.0%} of their run's "
+        "tokens (fit(..., min_fraction=0) keeps them)",
+    )

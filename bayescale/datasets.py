@@ -63,15 +63,17 @@ def list_datasets() -> pd.DataFrame:
     """One row per bundled dataset: name, rows, groups, runs, curves, citation, licence."""
     folder = package_dir("data")
     cards = [_read_card(folder, name) for name in _names(folder)]
-    return pd.DataFrame({
-        "name": pd.Series([card["name"] for card in cards], dtype=object),
-        "rows": pd.Series([card["rows"] for card in cards], dtype="int64"),
-        "groups": pd.Series([len(card["groups"]) for card in cards], dtype="int64"),
-        "runs": pd.Series([card["runs"] for card in cards], dtype="Int64"),
-        "curves": pd.Series([card["curves"] for card in cards], dtype=bool),
-        "citation": pd.Series([_citation(card["citation"]) for card in cards], dtype=object),
-        "licence": pd.Series([card["licence"] for card in cards], dtype=object),
-    })
+    return pd.DataFrame(
+        {
+            "name": pd.Series([card["name"] for card in cards], dtype=object),
+            "rows": pd.Series([card["rows"] for card in cards], dtype="int64"),
+            "groups": pd.Series([len(card["groups"]) for card in cards], dtype="int64"),
+            "runs": pd.Series([card["runs"] for card in cards], dtype="Int64"),
+            "curves": pd.Series([card["curves"] for card in cards], dtype=bool),
+            "citation": pd.Series([_citation(card["citation"]) for card in cards], dtype=object),
+            "licence": pd.Series([card["licence"] for card in cards], dtype=object),
+        }
+    )
 
 
 def load_dataset(name: str | None = None, group: str | None = None) -> Sweep | pd.DataFrame:
@@ -100,8 +102,9 @@ def load_dataset(name: str | None = None, group: str | None = None) -> Sweep | p
     present = {column: column if column in frame.columns else None for column in _OPTIONAL}
     if group is not None:
         if group not in frame.columns:
-            raise InputError(f"dataset {name!r} has no column {group!r} to group by; its "
-                             f"columns: {list(frame.columns)}.")
+            raise InputError(
+                f"dataset {name!r} has no column {group!r} to group by; its "
+                f"columns: {list(frame.columns)}."
+            )
         present["group"] = group
-    return Sweep.from_frame(frame, n="n_params", d="n_tokens", loss="loss", source=card,
-                            **present)
+    return Sweep.from_frame(frame, n="n_params", d="n_tokens", loss="loss", source=card, **present)

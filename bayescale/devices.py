@@ -48,8 +48,7 @@ def cpu_cores() -> int:
 def _count_chosen() -> bool:
     """Whether the CPU device count is already chosen: ``jax_num_cpu_devices`` is set (by
     the user, :func:`use_cpu_devices` or an earlier fit) or ``XLA_FLAGS`` sets it."""
-    return (jax.config.jax_num_cpu_devices != -1
-            or XLA_COUNT_FLAG in os.environ.get("XLA_FLAGS", ""))
+    return jax.config.jax_num_cpu_devices != -1 or XLA_COUNT_FLAG in os.environ.get("XLA_FLAGS", "")
 
 
 def _default_count(chains: int = DEFAULT_CHAINS) -> int:
@@ -58,8 +57,10 @@ def _default_count(chains: int = DEFAULT_CHAINS) -> int:
     if not wanted:
         return max(cpu_cores(), chains)
     if not (wanted.isdigit() and int(wanted) >= 1):
-        raise InputError(f"{CPU_DEVICES_ENV}={wanted!r} must be a whole number of CPU devices "
-                         "(1 or more); unset it for the default max(cores, chains).")
+        raise InputError(
+            f"{CPU_DEVICES_ENV}={wanted!r} must be a whole number of CPU devices "
+            "(1 or more); unset it for the default max(cores, chains)."
+        )
     return int(wanted)
 
 
@@ -90,8 +91,10 @@ def use_cpu_devices(count: int | None = None) -> None:
             return
         count = _default_count()
     elif isinstance(count, bool) or not isinstance(count, int) or count < 1:
-        raise InputError(f"use_cpu_devices(count={count!r}): count must be a whole number of "
-                         "CPU devices, 1 or more (or None for the default).")
+        raise InputError(
+            f"use_cpu_devices(count={count!r}): count must be a whole number of "
+            "CPU devices, 1 or more (or None for the default)."
+        )
     if not _request_count(count):
         raise InputError(
             f"use_cpu_devices({count}) came too late: JAX has already run with "
@@ -128,8 +131,11 @@ def _warn_late_start(available: int, chains: int) -> None:
     if _warned_late:
         return
     _warned_late = True
-    sharing = ("vectorized, in lockstep on one core" if available == 1 else
-               f"vectorized over {available} devices, several chains per device")
+    sharing = (
+        "vectorized, in lockstep on one core"
+        if available == 1
+        else f"vectorized over {available} devices, several chains per device"
+    )
     warnings.warn(
         f"JAX was initialised with {available} CPU device(s) before bayescale could ask for "
         f"one per chain, so the {chains} chains run {sharing}. Fix: call "
@@ -178,10 +184,10 @@ def chain_map(devices: list, chains: int):
             return jax.pmap(single_chain, devices=devices[:used])
 
         def run(batched):
-            split = jax.tree.map(lambda x: x.reshape(used, chains // used, *x.shape[1:]),
-                                 batched)
+            split = jax.tree.map(lambda x: x.reshape(used, chains // used, *x.shape[1:]), batched)
             out = jax.pmap(jax.vmap(single_chain), devices=devices[:used])(split)
             return jax.tree.map(lambda x: x.reshape(chains, *x.shape[2:]), out)
+
         return run
 
     return over_devices, used

@@ -44,8 +44,12 @@ def arviz():
     return az
 
 
-def diagnose(posterior: xr.Dataset, sample_stats: xr.Dataset, max_tree_depth: int | None = None,
-             scales: tuple[str, ...] = ()) -> dict:
+def diagnose(
+    posterior: xr.Dataset,
+    sample_stats: xr.Dataset,
+    max_tree_depth: int | None = None,
+    scales: tuple[str, ...] = (),
+) -> dict:
     """R-hat, ESS and sampler counts for every variable of ``posterior``; ``scales`` names
     its group scales (``tau_*`` of a partially pooled fit), where divergences are located.
     Counts that ``sample_stats`` does not record (a sampler outside bayescale) are None."""
@@ -58,25 +62,36 @@ def diagnose(posterior: xr.Dataset, sample_stats: xr.Dataset, max_tree_depth: in
         return {name: float(pick(np.asarray(ds[name]))) for name in ds.data_vars}
 
     # R-hat compares chains; with one chain it is undefined and reported as NaN.
-    rhat = (worst(az.rhat(posterior), np.nanmax) if chains > 1
-            else {name: float("nan") for name in posterior.data_vars})
+    rhat = (
+        worst(az.rhat(posterior), np.nanmax)
+        if chains > 1
+        else {name: float("nan") for name in posterior.data_vars}
+    )
     return {
         "r_hat": rhat,
         "ess_bulk": worst(bulk, np.nanmin),
         "ess_tail": worst(tail, np.nanmin),
-        "divergences": (int(sample_stats["diverging"].sum()) if "diverging" in sample_stats
-                        else None),
-        "divergences_by_scale": (divergences_by_scale(posterior, sample_stats, scales)
-                                 if "diverging" in sample_stats else {}),
-        "max_tree_depth_hits": (int((sample_stats["tree_depth"] >= max_tree_depth).sum())
-                                if max_tree_depth and "tree_depth" in sample_stats else None),
+        "divergences": (
+            int(sample_stats["diverging"].sum()) if "diverging" in sample_stats else None
+        ),
+        "divergences_by_scale": (
+            divergences_by_scale(posterior, sample_stats, scales)
+            if "diverging" in sample_stats
+            else {}
+        ),
+        "max_tree_depth_hits": (
+            int((sample_stats["tree_depth"] >= max_tree_depth).sum())
+            if max_tree_depth and "tree_depth" in sample_stats
+            else None
+        ),
         "draws": int(posterior.sizes["chain"] * posterior.sizes["draw"]),
         "chains": chains,
     }
 
 
-def divergences_by_scale(posterior: xr.Dataset, sample_stats: xr.Dataset,
-                         scales: tuple[str, ...]) -> dict:
+def divergences_by_scale(
+    posterior: xr.Dataset, sample_stats: xr.Dataset, scales: tuple[str, ...]
+) -> dict:
     """For each group scale in ``scales``: how many divergent transitions have it below its
     ``SCALE_TAIL`` posterior quantile ("small") and above its ``1 − SCALE_TAIL`` quantile
     ("large"); empty without divergences."""
@@ -87,20 +102,22 @@ def divergences_by_scale(posterior: xr.Dataset, sample_stats: xr.Dataset,
     for name in scales:
         values = np.asarray(posterior[name])  # (chain, draw): one scale per pooled parameter
         low, high = np.quantile(values, [SCALE_TAIL, 1 - SCALE_TAIL])
-        out[name] = {"small": int((diverging & (values < low)).sum()),
-                     "large": int((diverging & (values > high)).sum())}
+        out[name] = {
+            "small": int((diverging & (values < low)).sum()),
+            "large": int((diverging & (values > high)).sum()),
+        }
     return out
 
 
 # What divergences at small or large group scales mean, by the fit's centring.
 _SCALE_ADVICE = {
     ("small", "centred"): ", the centred form's funnel where the group values squeeze "
-                          "together: raise target_accept (e.g. 0.95), or, where each group "
-                          "has few points, refit with centring='non-centred' (the same "
-                          "model), which removes the funnel.",
+    "together: raise target_accept (e.g. 0.95), or, where each group "
+    "has few points, refit with centring='non-centred' (the same "
+    "model), which removes the funnel.",
     ("large", "non-centred"): ", where the non-centred form strains when each group's data "
-                              "pin its value: refit with centring='centred' (the same model), "
-                              "or raise target_accept (e.g. 0.95).",
+    "pin its value: refit with centring='centred' (the same model), "
+    "or raise target_accept (e.g. 0.95).",
 }
 
 
@@ -110,21 +127,30 @@ def problems(diag: dict, centring: str | None = None) -> list[str]:
     out = []
     if diag["divergences"]:
         n = diag["divergences"]
-        message = (f"{n} divergent transition(s) after warmup: the posterior may be biased "
-                   "where the sampler could not go.")
-        for side, beyond in (("small", f"below its {SCALE_TAIL:.0%} quantile"),
-                             ("large", f"above its {1 - SCALE_TAIL:.0%} quantile")):
-            at = {name: tails[side] for name, tails in diag["divergences_by_scale"].items()
-                  if stats.binom.sf(tails[side] - 1, n, SCALE_TAIL) < SCALE_TAIL_P_MAX}
+        message = (
+            f"{n} divergent transition(s) after warmup: the posterior may be biased "
+            "where the sampler could not go."
+        )
+        for side, beyond in (
+            ("small", f"below its {SCALE_TAIL:.0%} quantile"),
+            ("large", f"above its {1 - SCALE_TAIL:.0%} quantile"),
+        ):
+            at = {
+                name: tails[side]
+                for name, tails in diag["divergences_by_scale"].items()
+                if stats.binom.sf(tails[side] - 1, n, SCALE_TAIL) < SCALE_TAIL_P_MAX
+            }
             if at:
                 where = ", ".join(f"{k} of {n} with {name} {beyond}" for name, k in at.items())
-                message += (f" They sit at {side} group scales ({where})"
-                            + _SCALE_ADVICE.get((side, centring),
-                                                ": raise target_accept (e.g. 0.95)."))
+                message += f" They sit at {side} group scales ({where})" + _SCALE_ADVICE.get(
+                    (side, centring), ": raise target_accept (e.g. 0.95)."
+                )
                 break
         else:
-            message += (" Raise target_accept (e.g. 0.95), tighten weakly identified priors, "
-                        "or exclude outlying points and refit.")
+            message += (
+                " Raise target_accept (e.g. 0.95), tighten weakly identified priors, "
+                "or exclude outlying points and refit."
+            )
         out.append(message)
     bad_rhat = {k: v for k, v in diag["r_hat"].items() if not v <= RHAT_MAX}
     if bad_rhat and diag["chains"] > 1:
@@ -166,10 +192,12 @@ def prior_dominated(posterior: xr.Dataset, priors, names, seed: int = 0) -> str 
             weak.append(f"{name} (contraction {float(np.min(contraction)):.2f})")
     if not weak:
         return None
-    return (f"the posterior is prior-dominated for {', '.join(weak)}: the sweep barely "
-            "constrains them (e.g. every point at one model size or one token count). Their "
-            "intervals reflect the priors; add points that vary N and D, or state informative "
-            "priors deliberately.")
+    return (
+        f"the posterior is prior-dominated for {', '.join(weak)}: the sweep barely "
+        "constrains them (e.g. every point at one model size or one token count). Their "
+        "intervals reflect the priors; add points that vary N and D, or state informative "
+        "priors deliberately."
+    )
 
 
 def warn_all(messages: list[str], stacklevel: int = 3) -> None:

@@ -53,8 +53,10 @@ def check_extrapolation_error(value: float) -> float:
     except (TypeError, ValueError) as err:
         raise InputTypeError(f"extrapolation_error must be a number >= 0, got {value!r}.") from err
     if not np.isfinite(value) or value < 0:
-        raise InputError(f"extrapolation_error must be a finite number >= 0 (0 turns the "
-                         f"discrepancy off), got {value!r}.")
+        raise InputError(
+            f"extrapolation_error must be a finite number >= 0 (0 turns the "
+            f"discrepancy off), got {value!r}."
+        )
     return value
 
 
@@ -68,13 +70,19 @@ class Discrepancy:
     log_c_max: float
 
     @classmethod
-    def from_draws(cls, new_run_scale: np.ndarray, log_c_max: float,
-                   c: float = EXTRAPOLATION_ERROR, seed: int = 0) -> Discrepancy:
+    def from_draws(
+        cls,
+        new_run_scale: np.ndarray,
+        log_c_max: float,
+        c: float = EXTRAPOLATION_ERROR,
+        seed: int = 0,
+    ) -> Discrepancy:
         """From the per-draw scale of a new run's log loss (``σ``, or ``sqrt(σ² + σ_run²)``
         for training curves), with ``z_s`` drawn from ``seed``."""
         z = np.random.default_rng([seed, _STREAM]).standard_normal(np.shape(new_run_scale))
-        return cls(slope=check_extrapolation_error(c) * new_run_scale * z,
-                   log_c_max=float(log_c_max))
+        return cls(
+            slope=check_extrapolation_error(c) * new_run_scale * z, log_c_max=float(log_c_max)
+        )
 
     @classmethod
     def none(cls, log_c_max: float = math.inf) -> Discrepancy:

@@ -91,7 +91,8 @@ class Draws:
                 median, (low, high) = quantile(values, 0.5, axis=0), hdi(values, ci_prob)
             index = (
                 pd.MultiIndex.from_product([da[d].values for d in other], names=other)
-                if other else pd.RangeIndex(1)
+                if other
+                else pd.RangeIndex(1)
             )
             frame = pd.DataFrame(
                 {

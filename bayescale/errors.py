@@ -22,7 +22,8 @@ class InputTypeError(InputError, TypeError):
 
 
 class SweepValidationError(InputError):
-    """The sweep table cannot be used as given: the message names the column, the rows and the fix."""
+    """The sweep table cannot be used as given: the message names the column, the rows and
+    the fix."""
 
 
 class PosteriorFileError(InputError):

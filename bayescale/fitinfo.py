@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 
@@ -44,9 +44,14 @@ class DataInfo:
         """From the fitted points' ``log N`` and ``log D``; ``provenance`` sets
         ``excluded``, ``source`` and ``derivations``."""
         log_n, log_d = np.asarray(log_n, float), np.asarray(log_d, float)
-        return cls(points=int(log_n.size), log_n_range=_span(log_n), log_d_range=_span(log_d),
-                   log_compute_range=_span(LOG6 + log_n + log_d),
-                   centre={"n": float(log_n.mean()), "d": float(log_d.mean())}, **provenance)
+        return cls(
+            points=int(log_n.size),
+            log_n_range=_span(log_n),
+            log_d_range=_span(log_d),
+            log_compute_range=_span(LOG6 + log_n + log_d),
+            centre={"n": float(log_n.mean()), "d": float(log_d.mean())},
+            **provenance,
+        )
 
 
 @dataclass(frozen=True)
@@ -100,8 +105,7 @@ class FitInfo:
     extrapolation_error: float = 1.0
     diagnostics: dict = field(default_factory=dict)
     bayescale_version: str = ""
-    created: str = field(
-        default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    created: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
 
     def to_dict(self) -> dict:
         """Plain JSON-ready values (tuples become lists)."""
@@ -114,9 +118,13 @@ class FitInfo:
         data = dict(values.pop("data"))
         for name in ("log_n_range", "log_d_range", "log_compute_range", "derivations"):
             data[name] = tuple(data[name])
-        return cls(data=DataInfo(**data), sampler=SamplerInfo(**values.pop("sampler")),
-                   curves=CurveInfo(**values.pop("curves")),
-                   vary=tuple(values.pop("vary")), **values)
+        return cls(
+            data=DataInfo(**data),
+            sampler=SamplerInfo(**values.pop("sampler")),
+            curves=CurveInfo(**values.pop("curves")),
+            vary=tuple(values.pop("vary")),
+            **values,
+        )
 
     @classmethod
     def from_format1(cls, meta: Mapping, log_n, log_d) -> FitInfo:
@@ -126,16 +134,25 @@ class FitInfo:
         which then take the defaults that applied to them)."""
         meta = dict(meta)
         old = meta.pop("data")
-        data = DataInfo.from_arrays(log_n, log_d, excluded=old["excluded"],
-                                    source=old["source"],
-                                    derivations=tuple(old["derivations"]))
-        sampler = {k: v for k, v in meta.pop("sampler").items()
-                   if k in {f.name for f in fields(SamplerInfo)}}
+        data = DataInfo.from_arrays(
+            log_n,
+            log_d,
+            excluded=old["excluded"],
+            source=old["source"],
+            derivations=tuple(old["derivations"]),
+        )
+        sampler = {
+            k: v
+            for k, v in meta.pop("sampler").items()
+            if k in {f.name for f in fields(SamplerInfo)}
+        }
         curves = meta.pop("curves", {})
         meta.pop("centre", None)
         known = {f.name for f in fields(cls)}
-        return cls(data=data, sampler=SamplerInfo(**sampler),
-                   curves=CurveInfo(runs=curves.get("runs", 0),
-                                    min_fraction=curves.get("min_fraction")),
-                   vary=tuple(meta.pop("vary", ())),
-                   **{k: v for k, v in meta.items() if k in known})
+        return cls(
+            data=data,
+            sampler=SamplerInfo(**sampler),
+            curves=CurveInfo(runs=curves.get("runs", 0), min_fraction=curves.get("min_fraction")),
+            vary=tuple(meta.pop("vary", ())),
+            **{k: v for k, v in meta.items() if k in known},
+        )

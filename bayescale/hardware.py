@@ -368,9 +368,7 @@ class BetaMFU:
         """Mean MFU, ``alpha / (alpha + beta)``."""
         return self.alpha / (self.alpha + self.beta)
 
-    def sample(
-        self, sizes: Mapping[str, int], seed: int | np.random.Generator = 0
-    ) -> xr.DataArray:
+    def sample(self, sizes: Mapping[str, int], seed: int | np.random.Generator = 0) -> xr.DataArray:
         """Draw MFU values with the given dim sizes, e.g. ``{"chain": 4, "draw": 1000}``.
 
         Parameters
@@ -623,9 +621,7 @@ def train_time(
                 f"price_per_gpu_hour must be >= 0, got {price_per_gpu_hour!r}; "
                 "pass the price of one GPU-hour, e.g. 2.5."
             )
-        variables["cost"] = (gpu_hours * price).assign_attrs(
-            units="currency of price_per_gpu_hour"
-        )
+        variables["cost"] = (gpu_hours * price).assign_attrs(units="currency of price_per_gpu_hour")
     return xr.Dataset(
         variables,
         attrs={

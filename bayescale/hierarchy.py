@@ -31,8 +31,7 @@ from bayescale.laws import Law
 
 def ordered(law: Law) -> list[str]:
     """Parameters with every sheared intercept after the exponent it pairs with."""
-    return ([p for p in law.params if p not in law.shear]
-            + [p for p in law.params if p in law.shear])
+    return [p for p in law.params if p not in law.shear] + [p for p in law.params if p in law.shear]
 
 
 def population_loc(law: Law, name: str, mu: Mapping, centre: Mapping):
@@ -54,8 +53,9 @@ def from_pooling_scale(law: Law, name: str, u, theta: Mapping, centre: Mapping):
     return law.transform(name)(u)
 
 
-def group_values(law: Law, mu: Mapping, vary, centre: Mapping,
-                 draw: Callable[[str, object], object]) -> dict:
+def group_values(
+    law: Law, mu: Mapping, vary, centre: Mapping, draw: Callable[[str, object], object]
+) -> dict:
     """Every parameter of a group: ``mu``'s value for the shared ones, and for each in
     ``vary`` the value whose pooling-scale ``u = draw(name, loc)``. ``draw`` decides how
     ``u`` comes about: sampled by the model (centred or non-centred), or ``loc + τ·z`` for

@@ -58,8 +58,11 @@ def latent_size(model, kwargs) -> int:
 
     def latent_values(kw):
         trace = handlers.trace(handlers.substitute(model, substitute_fn=ones)).get_trace(**kw)
-        return [site["value"] for site in trace.values()
-                if site["type"] == "sample" and not site["is_observed"]]
+        return [
+            site["value"]
+            for site in trace.values()
+            if site["type"] == "sample" and not site["is_observed"]
+        ]
 
     return sum(math.prod(v.shape) for v in jax.eval_shape(latent_values, kwargs))
 
@@ -118,14 +121,16 @@ def _structure(sweep: Sweep, law: Law, pooling: str, vary) -> tuple[str, tuple, 
         )
     if pooling == "separate":
         if vary:
-            raise InputError("vary= applies to pooling='partial'; with 'separate' every "
-                             "parameter is per group.")
+            raise InputError(
+                "vary= applies to pooling='partial'; with 'separate' every parameter is per group."
+            )
         return pooling, tuple(law.params), groups
     vary = tuple(law.params) if vary is None else tuple(vary)
     unknown = sorted(set(vary) - set(law.params))
     if unknown or not vary:
-        raise InputError(f"vary={list(vary)} must name parameters of the {law.name} law: "
-                         f"{list(law.params)}.")
+        raise InputError(
+            f"vary={list(vary)} must name parameters of the {law.name} law: {list(law.params)}."
+        )
     return pooling, tuple(p for p in law.params if p in vary), groups
 
 
@@ -149,11 +154,18 @@ class ModelInputs:
     centre: dict
 
 
-def model_inputs(sweep: Sweep, law: str | Law = "chinchilla", *, pooling: str = "none",
-                 vary=None, centring: str = "non-centred",
-                 min_fraction: float = CURVE_MIN_FRACTION,
-                 priors: Mapping[str, dist.Distribution] | None = None,
-                 likelihood: str = "student_t", platform: str = "cpu") -> ModelInputs:
+def model_inputs(
+    sweep: Sweep,
+    law: str | Law = "chinchilla",
+    *,
+    pooling: str = "none",
+    vary=None,
+    centring: str = "non-centred",
+    min_fraction: float = CURVE_MIN_FRACTION,
+    priors: Mapping[str, dist.Distribution] | None = None,
+    likelihood: str = "student_t",
+    platform: str = "cpu",
+) -> ModelInputs:
     """The model and data arrays that :func:`fit` samples (its arguments of the same
     names), validated; for benchmarks and checks that evaluate the model's density.
     ``platform`` ("cpu" or "gpu") is where the model will run: on a GPU, per-group
@@ -163,13 +175,16 @@ def model_inputs(sweep: Sweep, law: str | Law = "chinchilla", *, pooling: str = 
     if centring not in CENTRING:
         raise InputError(f"centring must be one of {list(CENTRING)}, got {centring!r}.")
     if centring != "non-centred" and pooling != "partial":
-        raise InputError(f"centring={centring!r} applies to pooling='partial' (how group "
-                         f"values are sampled); this fit has pooling={pooling!r}.")
+        raise InputError(
+            f"centring={centring!r} applies to pooling='partial' (how group "
+            f"values are sampled); this fit has pooling={pooling!r}."
+        )
     curves = is_curves(sweep)
     if curves and min_fraction > 0:
         sweep = drop_early_checkpoints(sweep, min_fraction)
-    prior_dists = resolve_priors(law, likelihood, priors,
-                                 vary=vary if pooling == "partial" else (), runs=curves)
+    prior_dists = resolve_priors(
+        law, likelihood, priors, vary=vary if pooling == "partial" else (), runs=curves
+    )
     _check_size(sweep, law, len(noise_params(likelihood)))
     fit_frame = sweep.fit_frame
     data = sweep.arrays()
@@ -180,26 +195,51 @@ def model_inputs(sweep: Sweep, law: str | Law = "chinchilla", *, pooling: str = 
     if runs:
         args["run"] = np.searchsorted(runs, fit_frame["run"].astype(str).to_numpy())
     centre = DataInfo.from_arrays(data["log_n"], data["log_d"]).centre
-    model = partial(scaling_model, law=law, priors=prior_dists, likelihood=likelihood,
-                    pooling=pooling, vary=vary, n_groups=max(len(groups), 1), n_runs=len(runs),
-                    centring=centring,
-                    masked_groups=platform == "gpu" and len(groups) <= MASKED_GROUPS)
-    return ModelInputs(sweep=sweep, law=law, likelihood=likelihood, pooling=pooling, vary=vary, centring=centring,
-                       groups=groups, runs=runs, priors=prior_dists, model=model, args=args,
-                       centre=centre)
+    model = partial(
+        scaling_model,
+        law=law,
+        priors=prior_dists,
+        likelihood=likelihood,
+        pooling=pooling,
+        vary=vary,
+        n_groups=max(len(groups), 1),
+        n_runs=len(runs),
+        centring=centring,
+        masked_groups=platform == "gpu" and len(groups) <= MASKED_GROUPS,
+    )
+    return ModelInputs(
+        sweep=sweep,
+        law=law,
+        likelihood=likelihood,
+        pooling=pooling,
+        vary=vary,
+        centring=centring,
+        groups=groups,
+        runs=runs,
+        priors=prior_dists,
+        model=model,
+        args=args,
+        centre=centre,
+    )
 
 
-def nuts_kernel(inputs: ModelInputs, warmup: int, dense_mass: bool = True,
-                target_accept: float = 0.8) -> tuple[NUTS, int, bool]:
+def nuts_kernel(
+    inputs: ModelInputs, warmup: int, dense_mass: bool = True, target_accept: float = 0.8
+) -> tuple[NUTS, int, bool]:
     """``fit``'s NUTS kernel for ``inputs``, with the number of latent dimensions and
     whether the warmup's covariance estimates are shrunk (:func:`regularize_mass_matrix`).
     It takes a :class:`bayescale.starts.Start`'s ``init_params``, or none (NUTS's own start
     from the prior mean, with the identity mass matrix)."""
     n_latent = latent_size(inputs.model, {**inputs.args, "centre": inputs.centre})
     regularize = regularize_mass_matrix(n_latent, warmup, inputs.centring == "centred")
-    kernel = StartedNUTS(inputs.model, dense_mass=dense_mass, target_accept_prob=target_accept,
-                         max_tree_depth=MAX_TREE_DEPTH, init_strategy=init_near_prior_mean,
-                         regularize_mass_matrix=regularize)
+    kernel = StartedNUTS(
+        inputs.model,
+        dense_mass=dense_mass,
+        target_accept_prob=target_accept,
+        max_tree_depth=MAX_TREE_DEPTH,
+        init_strategy=init_near_prior_mean,
+        regularize_mass_matrix=regularize,
+    )
     return kernel, n_latent, regularize
 
 
@@ -287,39 +327,63 @@ def fit(
     ``ConvergenceWarning`` and kept on the result (``Posterior.warnings``).
     """
     if not isinstance(sweep, Sweep):
-        raise InputTypeError(f"fit expects a bayescale.Sweep, got {type(sweep).__name__}; "
-                             "build one with bs.Sweep.from_frame(df, ...) or "
-                             "bs.read_sweep(path).")
+        raise InputTypeError(
+            f"fit expects a bayescale.Sweep, got {type(sweep).__name__}; "
+            "build one with bs.Sweep.from_frame(df, ...) or "
+            "bs.read_sweep(path)."
+        )
     if init not in INIT:
         raise InputError(f"init must be one of {list(INIT)}, got {init!r}.")
     extrapolation_error = check_extrapolation_error(extrapolation_error)
     prepare_cpu_devices(chains)
     device_obj = select_device(device)
-    inputs = model_inputs(sweep, law, pooling=pooling, vary=vary, centring=centring,
-                          min_fraction=min_fraction, priors=priors, likelihood=likelihood,
-                          platform=device_obj.platform)
-    settings = SamplerSettings(chains=chains, warmup=warmup, draws=draws, seed=seed,
-                               target_accept=target_accept, dense_mass=dense_mass, init=init,
-                               device=device_obj, progress=progress,
-                               precision=_precision(precision, device_obj.platform,
-                                                    len(inputs.args["log_loss"])))
+    inputs = model_inputs(
+        sweep,
+        law,
+        pooling=pooling,
+        vary=vary,
+        centring=centring,
+        min_fraction=min_fraction,
+        priors=priors,
+        likelihood=likelihood,
+        platform=device_obj.platform,
+    )
+    settings = SamplerSettings(
+        chains=chains,
+        warmup=warmup,
+        draws=draws,
+        seed=seed,
+        target_accept=target_accept,
+        dense_mass=dense_mass,
+        init=init,
+        device=device_obj,
+        progress=progress,
+        precision=_precision(precision, device_obj.platform, len(inputs.args["log_loss"])),
+    )
     use_compilation_cache()
     run = _sample(inputs, settings)
     posterior, sample_stats = _datasets(inputs, run)
-    diag = diagnose(posterior, sample_stats, MAX_TREE_DEPTH,
-                    tuple(f"tau_{p}" for p in inputs.vary) if inputs.pooling == "partial"
-                    else ())
+    diag = diagnose(
+        posterior,
+        sample_stats,
+        MAX_TREE_DEPTH,
+        tuple(f"tau_{p}" for p in inputs.vary) if inputs.pooling == "partial" else (),
+    )
     messages = problems(diag, inputs.centring if inputs.pooling == "partial" else None)
-    shared = inputs.law.params if inputs.pooling != "partial" else [
-        p for p in inputs.law.params if p not in inputs.vary]
+    shared = (
+        inputs.law.params
+        if inputs.pooling != "partial"
+        else [p for p in inputs.law.params if p not in inputs.vary]
+    )
     weak = prior_dominated(posterior, inputs.priors, shared)
     messages += [weak] if weak else []
     warn_all(messages)
     info = _fit_info(inputs, settings, run, diag, min_fraction, extrapolation_error)
     groups = _data_groups(inputs)
     if inputs.runs:
-        posterior = posterior.assign(run_offset=(("chain", "draw", "run"),
-                                                 _run_offsets(inputs, posterior, groups, seed)))
+        posterior = posterior.assign(
+            run_offset=(("chain", "draw", "run"), _run_offsets(inputs, posterior, groups, seed))
+        )
     groups.update(posterior=posterior, sample_stats=sample_stats)
     return Posterior(groups=groups, law=inputs.law, info=info, warnings=tuple(messages))
 
@@ -331,11 +395,14 @@ def _precision(precision: str | None, platform: str, points: int) -> str:
     if precision not in ("float32", "float64"):
         raise InputError(f"precision must be 'float32' or 'float64', got {precision!r}.")
     if precision == "float32" and points > FLOAT32_MAX_POINTS:
-        warnings.warn(f"precision='float32' with {points:,} points: the log density's rounding "
-                      "error grows with the points and blurs NUTS's energy checks (about 0.35 "
-                      "nats at 1e6 points), which shrinks its steps. Fix: leave precision to "
-                      f"its default (float64 above {FLOAT32_MAX_POINTS:,} points).",
-                      UserWarning, stacklevel=3)
+        warnings.warn(
+            f"precision='float32' with {points:,} points: the log density's rounding "
+            "error grows with the points and blurs NUTS's energy checks (about 0.35 "
+            "nats at 1e6 points), which shrinks its steps. Fix: leave precision to "
+            f"its default (float64 above {FLOAT32_MAX_POINTS:,} points).",
+            UserWarning,
+            stacklevel=3,
+        )
     return precision
 
 
@@ -376,31 +443,68 @@ def _sample(inputs: ModelInputs, settings: SamplerSettings) -> SamplerRun:
     args, centre, device = inputs.args, inputs.centre, settings.device
     started = time.perf_counter()
     with jax.default_device(device):
-        start = (laplace_start(inputs.model, {**args, "centre": centre}, settings.seed,
-                               settings.chains, settings.dense_mass)
-                 if settings.init == "laplace" else
-                 Start(None, None, {"start": "prior", "mass_matrix": "identity"}))
+        start = (
+            laplace_start(
+                inputs.model,
+                {**args, "centre": centre},
+                settings.seed,
+                settings.chains,
+                settings.dense_mass,
+            )
+            if settings.init == "laplace"
+            else Start(None, None, {"start": "prior", "mass_matrix": "identity"})
+        )
     start_seconds = time.perf_counter() - started
-    kernel, n_latent, regularize = nuts_kernel(inputs, settings.warmup, settings.dense_mass,
-                                               settings.target_accept)
+    kernel, n_latent, regularize = nuts_kernel(
+        inputs, settings.warmup, settings.dense_mass, settings.target_accept
+    )
     # Data and centring are jit arguments, not constants, so one compiled sampler serves
     # every sweep of the same size (and the persistent cache serves the next process).
     chain_method, n_dev = chain_map(jax.devices(device.platform), settings.chains)
-    mcmc = MCMC(kernel, num_warmup=settings.warmup, num_samples=settings.draws,
-                num_chains=settings.chains, chain_method=chain_method,
-                progress_bar=settings.progress, jit_model_args=True)
+    mcmc = MCMC(
+        kernel,
+        num_warmup=settings.warmup,
+        num_samples=settings.draws,
+        num_chains=settings.chains,
+        chain_method=chain_method,
+        progress_bar=settings.progress,
+        jit_model_args=True,
+    )
     with jax.enable_x64(settings.precision == "float64"), jax.default_device(device):
-        mcmc.run(jax.random.PRNGKey(settings.seed), **jax.device_put(args),
-                 centre=jax.device_put(centre), init_params=start.init_params,
-                 extra_fields=("diverging", "num_steps", "energy", "accept_prob",
-                               "adapt_state.step_size", "potential_energy"))
+        mcmc.run(
+            jax.random.PRNGKey(settings.seed),
+            **jax.device_put(args),
+            centre=jax.device_put(centre),
+            init_params=start.init_params,
+            extra_fields=(
+                "diverging",
+                "num_steps",
+                "energy",
+                "accept_prob",
+                "adapt_state.step_size",
+                "potential_energy",
+            ),
+        )
         samples = jax.device_get(mcmc.get_samples(group_by_chain=True))
         extra = jax.device_get(mcmc.get_extra_fields(group_by_chain=True))
-    method = ("vectorized" if n_dev == 1 else "parallel" if n_dev == settings.chains
-              else "parallel devices, vectorized within each")
-    return SamplerRun(samples=samples, extra=extra, start=start, start_seconds=start_seconds,
-                      n_latent=n_latent, regularize=regularize, chain_method=method,
-                      devices=n_dev, seconds=time.perf_counter() - started)
+    method = (
+        "vectorized"
+        if n_dev == 1
+        else "parallel"
+        if n_dev == settings.chains
+        else "parallel devices, vectorized within each"
+    )
+    return SamplerRun(
+        samples=samples,
+        extra=extra,
+        start=start,
+        start_seconds=start_seconds,
+        n_latent=n_latent,
+        regularize=regularize,
+        chain_method=method,
+        devices=n_dev,
+        seconds=time.perf_counter() - started,
+    )
 
 
 def _datasets(inputs: ModelInputs, run: SamplerRun) -> tuple[xr.Dataset, xr.Dataset]:
@@ -417,10 +521,14 @@ def _datasets(inputs: ModelInputs, run: SamplerRun) -> tuple[xr.Dataset, xr.Data
     def dims(name):  # vary: the per-group parameters (all of them for pooling="separate")
         return ("chain", "draw", "group") if name in inputs.vary else ("chain", "draw")
 
-    posterior = xr.Dataset({k: (dims(k), np.asarray(run.samples[k])) for k in keep},
-                           coords={**coords, **({"group": inputs.groups} if inputs.groups
-                                                else {}),
-                                   **({"run": inputs.runs} if inputs.runs else {})})
+    posterior = xr.Dataset(
+        {k: (dims(k), np.asarray(run.samples[k])) for k in keep},
+        coords={
+            **coords,
+            **({"group": inputs.groups} if inputs.groups else {}),
+            **({"run": inputs.runs} if inputs.runs else {}),
+        },
+    )
     n_steps = np.asarray(run.extra["num_steps"])
     stats = {
         "diverging": np.asarray(run.extra["diverging"], dtype=bool),
@@ -431,36 +539,55 @@ def _datasets(inputs: ModelInputs, run: SamplerRun) -> tuple[xr.Dataset, xr.Data
         "step_size": np.asarray(run.extra["adapt_state.step_size"]),
         "lp": -np.asarray(run.extra["potential_energy"]),
     }
-    sample_stats = xr.Dataset({k: (("chain", "draw"), v) for k, v in stats.items()},
-                              coords=coords)
+    sample_stats = xr.Dataset({k: (("chain", "draw"), v) for k, v in stats.items()}, coords=coords)
     return posterior, sample_stats
 
 
-def _fit_info(inputs: ModelInputs, settings: SamplerSettings, run: SamplerRun, diag: dict,
-              min_fraction: float, extrapolation_error: float) -> FitInfo:
+def _fit_info(
+    inputs: ModelInputs,
+    settings: SamplerSettings,
+    run: SamplerRun,
+    diag: dict,
+    min_fraction: float,
+    extrapolation_error: float,
+) -> FitInfo:
     args, sweep = inputs.args, inputs.sweep
     return FitInfo(
-        law=inputs.law.name, formula=inputs.law.formula, likelihood=inputs.likelihood,
-        pooling=inputs.pooling, vary=tuple(inputs.vary),
+        law=inputs.law.name,
+        formula=inputs.law.formula,
+        likelihood=inputs.likelihood,
+        pooling=inputs.pooling,
+        vary=tuple(inputs.vary),
         centring=inputs.centring if inputs.pooling == "partial" else None,
-        curves=CurveInfo(runs=len(inputs.runs),
-                         min_fraction=min_fraction if inputs.runs else None),
+        curves=CurveInfo(runs=len(inputs.runs), min_fraction=min_fraction if inputs.runs else None),
         priors={name: describe(p) for name, p in inputs.priors.items()},
         extrapolation_error=extrapolation_error,
         sampler=SamplerInfo(
-            algorithm="NUTS", chains=settings.chains, warmup=settings.warmup,
-            draws=settings.draws, seed=settings.seed, target_accept=settings.target_accept,
+            algorithm="NUTS",
+            chains=settings.chains,
+            warmup=settings.warmup,
+            draws=settings.draws,
+            seed=settings.seed,
+            target_accept=settings.target_accept,
             dense_mass=settings.dense_mass,
             init={**run.start.summary, "seconds": round(run.start_seconds, 3)},
-            max_tree_depth=MAX_TREE_DEPTH, chain_method=run.chain_method,
-            devices=run.devices, latent_dimensions=run.n_latent,
-            regularize_mass_matrix=run.regularize, device=settings.device.platform,
-            precision=settings.precision, seconds=round(run.seconds, 3)),
+            max_tree_depth=MAX_TREE_DEPTH,
+            chain_method=run.chain_method,
+            devices=run.devices,
+            latent_dimensions=run.n_latent,
+            regularize_mass_matrix=run.regularize,
+            device=settings.device.platform,
+            precision=settings.precision,
+            seconds=round(run.seconds, 3),
+        ),
         diagnostics=diag,
-        data=DataInfo.from_arrays(args["log_n"], args["log_d"],
-                                  excluded=int(sweep.frame["excluded"].sum()),
-                                  source=dict(sweep.source),
-                                  derivations=tuple(sweep.derivations)),
+        data=DataInfo.from_arrays(
+            args["log_n"],
+            args["log_d"],
+            excluded=int(sweep.frame["excluded"].sum()),
+            source=dict(sweep.source),
+            derivations=tuple(sweep.derivations),
+        ),
         bayescale_version=__version__,
     )
 
@@ -470,14 +597,15 @@ def _data_groups(inputs: ModelInputs) -> dict[str, xr.Dataset]:
     codes) of the fitted points."""
     args = inputs.args
     point = {"point": np.arange(len(args["log_loss"]))}
-    return {"observed_data": xr.Dataset({"log_loss": ("point", args["log_loss"])},
-                                        coords=point),
-            "constant_data": xr.Dataset({k: ("point", v) for k, v in args.items()
-                                         if k != "log_loss"}, coords=point)}
+    return {
+        "observed_data": xr.Dataset({"log_loss": ("point", args["log_loss"])}, coords=point),
+        "constant_data": xr.Dataset(
+            {k: ("point", v) for k, v in args.items() if k != "log_loss"}, coords=point
+        ),
+    }
 
 
-def _run_offsets(inputs: ModelInputs, posterior: xr.Dataset, groups: dict,
-                 seed: int) -> np.ndarray:
+def _run_offsets(inputs: ModelInputs, posterior: xr.Dataset, groups: dict, seed: int) -> np.ndarray:
     """Every run's offset drawn from its conditional per posterior draw, ``(chain, draw,
     run)`` (:meth:`bayescale.likelihood.NoiseDraws.draw_run_offsets`), from the residuals
     of a block of draws at a time (:func:`bayescale.posterior.residual_blocks`). Blocks
@@ -486,7 +614,8 @@ def _run_offsets(inputs: ModelInputs, posterior: xr.Dataset, groups: dict,
     run, n_runs = groups["constant_data"]["run"].values, len(inputs.runs)
     offsets = np.empty((*noise.sigma.shape, n_runs), dtype=noise.sigma.dtype)
     rng = np.random.default_rng(seed)
-    for part, resid in residual_blocks(inputs.law, posterior, groups["observed_data"],
-                                       groups["constant_data"]):
+    for part, resid in residual_blocks(
+        inputs.law, posterior, groups["observed_data"], groups["constant_data"]
+    ):
         offsets[part] = noise.select(part).draw_run_offsets(resid, run, n_runs, seed=rng)
     return offsets

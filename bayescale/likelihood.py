@@ -46,7 +46,8 @@ stretch) inflates its own scale instead of pulling the law:
 .. math::
 
     \log p(e_r) = \log Γ\!\left(\tfrac{ν+n}{2}\right) − \log Γ\!\left(\tfrac{ν}{2}\right)
-        − \tfrac{n}{2}\log(νπ) − \tfrac12\log|Σ| − \tfrac{ν+n}{2}\log\!\left(1 + \tfrac{Q}{ν}\right).
+        − \tfrac{n}{2}\log(νπ) − \tfrac12\log|Σ|
+        − \tfrac{ν+n}{2}\log\!\left(1 + \tfrac{Q}{ν}\right).
 
 A run with one checkpoint reduces to a single point with scale ``sqrt(σ² + s²)``.
 
@@ -106,8 +107,7 @@ RUN_PRIOR = {"sigma_run": lambda: dist.HalfNormal(0.05)}
 def noise_params(likelihood: str) -> tuple[str, ...]:
     """Names of the noise parameters of a likelihood."""
     if likelihood not in LIKELIHOODS:
-        raise InputError(f"unknown likelihood {likelihood!r}; choose one of "
-                         f"{list(LIKELIHOODS)}.")
+        raise InputError(f"unknown likelihood {likelihood!r}; choose one of {list(LIKELIHOODS)}.")
     return ("sigma", "nu") if likelihood == "student_t" else ("sigma",)
 
 
@@ -144,21 +144,27 @@ def run_log_density(resid, run, n_runs: int, sigma, sigma_run, nu=None):
     if nu is None:
         return -0.5 * (count * math.log(2 * math.pi) + log_det + quad)
     nu = jnp.asarray(nu)[..., None]
-    return (gammaln(0.5 * (nu + count)) - gammaln(0.5 * nu)
-            - 0.5 * count * jnp.log(nu * math.pi) - 0.5 * log_det
-            - 0.5 * (nu + count) * jnp.log1p(quad / nu))
+    return (
+        gammaln(0.5 * (nu + count))
+        - gammaln(0.5 * nu)
+        - 0.5 * count * jnp.log(nu * math.pi)
+        - 0.5 * log_det
+        - 0.5 * (nu + count) * jnp.log1p(quad / nu)
+    )
 
 
-def draw_run_offsets(resid, run, n_runs: int, sigma, sigma_run, nu=None,
-                     seed: int | np.random.Generator = 0) -> np.ndarray:
+def draw_run_offsets(
+    resid, run, n_runs: int, sigma, sigma_run, nu=None, seed: int | np.random.Generator = 0
+) -> np.ndarray:
     """One draw of every run offset from its conditional, per posterior draw: ``(..., run)``.
 
     Arguments as for :func:`run_log_density`; the draws are reproducible from ``seed`` (or
     continue the stream of a ``numpy.random.Generator``, for drawing block by block).
     """
     with jax.enable_x64(np.asarray(resid).dtype == np.float64):
-        count, mean, q, quad, _ = (np.asarray(v) for v in
-                                   run_statistics(resid, run, n_runs, sigma, sigma_run))
+        count, mean, q, quad, _ = (
+            np.asarray(v) for v in run_statistics(resid, run, n_runs, sigma, sigma_run)
+        )
     var_run = np.square(sigma_run)[..., None]
     centre = var_run * count * mean / q
     scale = np.sqrt(np.square(sigma)[..., None] * var_run / q)
@@ -184,8 +190,9 @@ def observe(mu, log_loss, noise: dict, run=None, n_runs: int = 0) -> None:
     runs the same statement predicts."""
     nu = noise.get("nu")
     if n_runs:
-        density = run_log_density(log_loss - mu, run, n_runs, noise["sigma"],
-                                  noise["sigma_run"], nu)
+        density = run_log_density(
+            log_loss - mu, run, n_runs, noise["sigma"], noise["sigma_run"], nu
+        )
         numpyro.factor("log_loss", density.sum())
         return
     with numpyro.plate("points", mu.shape[-1]):
@@ -211,8 +218,10 @@ class NoiseDraws:
                 "the posterior has no variable 'sigma', the noise scale of log loss; rename "
                 "yours to sigma (e.g. idata.posterior.rename({'noise': 'sigma'}))."
             )
-        get = {name: posterior[name].values if name in posterior else None
-               for name in ("sigma", "nu", "sigma_run")}
+        get = {
+            name: posterior[name].values if name in posterior else None
+            for name in ("sigma", "nu", "sigma_run")
+        }
         return cls(**get)
 
     @property
@@ -221,8 +230,10 @@ class NoiseDraws:
 
     def select(self, part) -> NoiseDraws:
         """The draws that ``part`` indexes (as ``array[part]``)."""
-        return replace(self, **{name: None if value is None else value[part]
-                                for name, value in vars(self).items()})
+        return replace(
+            self,
+            **{name: None if value is None else value[part] for name, value in vars(self).items()},
+        )
 
     def new_run_scale(self) -> np.ndarray:
         """Per draw, the scale of a new run's measured log loss: ``σ``, or
@@ -250,11 +261,13 @@ class NoiseDraws:
     def run_log_density(self, resid, run, n_runs: int) -> np.ndarray:
         """Log-density of each run's residuals, offsets integrated out: ``(..., run)``."""
         with jax.enable_x64(np.asarray(resid).dtype == np.float64):
-            return np.asarray(run_log_density(resid, run, n_runs, self.sigma, self.sigma_run,
-                                              self.nu))
+            return np.asarray(
+                run_log_density(resid, run, n_runs, self.sigma, self.sigma_run, self.nu)
+            )
 
-    def draw_run_offsets(self, resid, run, n_runs: int,
-                         seed: int | np.random.Generator = 0) -> np.ndarray:
+    def draw_run_offsets(
+        self, resid, run, n_runs: int, seed: int | np.random.Generator = 0
+    ) -> np.ndarray:
         """One draw of every run offset from its conditional, per posterior draw:
         ``(..., run)`` (:func:`draw_run_offsets`)."""
         return draw_run_offsets(resid, run, n_runs, self.sigma, self.sigma_run, self.nu, seed)

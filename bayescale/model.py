@@ -61,15 +61,17 @@ def sample_law_params(law: Law, priors: Mapping, centre: Mapping, site=lambda p:
             theta[name] = numpyro.sample(site(name), priors[name])
             continue
         exponent, axis = law.shear[name]
-        centred = numpyro.sample(site(name) + CENTRED_SUFFIX,
-                                 dist.ImproperUniform(constraints.real, (), ()))
+        centred = numpyro.sample(
+            site(name) + CENTRED_SUFFIX, dist.ImproperUniform(constraints.real, (), ())
+        )
         theta[name] = numpyro.deterministic(site(name), centred + theta[exponent] * centre[axis])
         numpyro.factor(site(name) + "_prior", priors[name].log_prob(theta[name]))
     return theta
 
 
-def partial_params(law: Law, priors: Mapping, centre: Mapping, vary, n_groups: int,
-                   centring: str = "non-centred") -> dict:
+def partial_params(
+    law: Law, priors: Mapping, centre: Mapping, vary, n_groups: int, centring: str = "non-centred"
+) -> dict:
     """Population means ``μ`` and spreads ``τ`` for ``vary``, and the group values.
 
     Each group value sits on its pooling scale ``u_g ~ Normal(loc, τ)``
@@ -79,8 +81,7 @@ def partial_params(law: Law, priors: Mapping, centre: Mapping, vary, n_groups: i
     groups the data pin down (many runs per group), where the non-centred form makes
     ``z_g``, ``μ`` and ``τ`` a funnel (Betancourt and Girolami 2015).
     """
-    mu = sample_law_params(law, priors, centre,
-                           site=lambda p: f"mu_{p}" if p in vary else p)
+    mu = sample_law_params(law, priors, centre, site=lambda p: f"mu_{p}" if p in vary else p)
 
     def draw(name, loc):
         tau = numpyro.sample(f"tau_{name}", priors[f"tau_{name}"])
@@ -90,8 +91,10 @@ def partial_params(law: Law, priors: Mapping, centre: Mapping, vary, n_groups: i
             return loc + tau * numpyro.sample(f"z_{name}", dist.Normal(0.0, 1.0))
 
     theta = group_values(law, mu, vary, centre, draw)
-    return {name: numpyro.deterministic(name, value) if name in vary else value
-            for name, value in theta.items()}
+    return {
+        name: numpyro.deterministic(name, value) if name in vary else value
+        for name, value in theta.items()
+    }
 
 
 def by_point(values, group, n_groups: int, masked: bool):
@@ -112,10 +115,24 @@ def by_point(values, group, n_groups: int, masked: bool):
     return jnp.where(mask, values[..., None, :], 0.0).sum(-1)
 
 
-def scaling_model(log_n, log_d, log_loss=None, group=None, run=None, *, centre: Mapping,
-                  law: Law, priors: Mapping, likelihood: str, pooling: str = "none",
-                  vary=(), n_groups: int = 1, n_runs: int = 0, centring: str = "non-centred",
-                  masked_groups: bool = False):
+def scaling_model(
+    log_n,
+    log_d,
+    log_loss=None,
+    group=None,
+    run=None,
+    *,
+    centre: Mapping,
+    law: Law,
+    priors: Mapping,
+    likelihood: str,
+    pooling: str = "none",
+    vary=(),
+    n_groups: int = 1,
+    n_runs: int = 0,
+    centring: str = "non-centred",
+    masked_groups: bool = False,
+):
     """A scaling law fitted to points; ``group``/``run`` are integer codes per point.
     ``masked_groups`` chooses how per-group parameters reach the points (:func:`by_point`).
 
@@ -129,7 +146,9 @@ def scaling_model(log_n, log_d, log_loss=None, group=None, run=None, *, centre: 
             theta = sample_law_params(law, priors, centre)
     else:
         theta = partial_params(law, priors, centre, vary, n_groups, centring)
-    per_point = {k: (by_point(v, group, n_groups, masked_groups) if jnp.ndim(v) else v)
-                 for k, v in theta.items()}
+    per_point = {
+        k: (by_point(v, group, n_groups, masked_groups) if jnp.ndim(v) else v)
+        for k, v in theta.items()
+    }
     mu = law.log_loss(per_point, log_n, log_d)
     observe(mu, log_loss, sample_noise(priors, likelihood, runs=n_runs > 0), run, n_runs)

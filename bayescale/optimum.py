@@ -84,11 +84,12 @@ def numeric_optimum(law: str | Law, theta: Mapping, log_c, steps: int = BISECTIO
     law = get_law(law)
     missing = [p for p in law.params if p not in theta]
     if missing:
-        raise InputError(f"theta lacks the {law.name} parameter(s) {missing}; "
-                         f"expected {list(law.params)}.")
+        raise InputError(
+            f"theta lacks the {law.name} parameter(s) {missing}; expected {list(law.params)}."
+        )
     values = [theta[p] for p in law.params]
     dtype = jnp.result_type(float, *values, log_c)
-    theta = {p: jnp.asarray(v, dtype) for p, v in zip(law.params, values)}
+    theta = {p: jnp.asarray(v, dtype) for p, v in zip(law.params, values, strict=True)}
     return search(law.log_loss, theta, jnp.asarray(log_c, dtype), int(steps))
 
 

@@ -99,13 +99,17 @@ def _prepare(law: Law, theta: Mapping, error: Discrepancy | None):
     and whether the draws are float64 (the kernels then run in float64)."""
     missing = [p for p in law.params if p not in theta]
     if missing:
-        raise InputError(f"the draws lack the {law.name} law's parameter(s) {missing}; "
-                         f"expected {list(law.params)}.")
+        raise InputError(
+            f"the draws lack the {law.name} law's parameter(s) {missing}; "
+            f"expected {list(law.params)}."
+        )
     values = {p: np.asarray(theta[p]) for p in law.params}
     shapes = {v.shape for v in values.values()}
     if len(shapes) != 1 or len(next(iter(shapes))) != len(SAMPLE_DIMS):
-        raise InputError(f"each parameter's draws must be one (chain, draw) array of a common "
-                         f"shape; got shapes {sorted(shapes)}.")
+        raise InputError(
+            f"each parameter's draws must be one (chain, draw) array of a common "
+            f"shape; got shapes {sorted(shapes)}."
+        )
     x64 = any(v.dtype == np.float64 for v in values.values())
     error = Discrepancy.none() if error is None else error
     return {p: v[..., None] for p, v in values.items()}, error, x64
@@ -149,8 +153,11 @@ def _optimal_kernel(optimum, log_loss, loss, theta, log_c, slope, log_c_max):
     ``loss`` where it has one, cheaper than the log-sum-exp of ``log_loss``."""
     log_n, log_d = _allocation(optimum, log_loss, theta, log_c)
     delta = log_error(slope, log_c, log_c_max)
-    loss_opt = (jnp.exp(log_loss(theta, log_n, log_d) + delta) if loss is None
-                else loss(theta, log_n, log_d) * jnp.exp(delta))
+    loss_opt = (
+        jnp.exp(log_loss(theta, log_n, log_d) + delta)
+        if loss is None
+        else loss(theta, log_n, log_d) * jnp.exp(delta)
+    )
     return jnp.exp(log_n), jnp.exp(log_d), jnp.exp(log_d - log_n), loss_opt
 
 
@@ -181,8 +188,7 @@ def _reach_kernel(optimum, log_loss, theta, log_target, slope, log_c_max):
         log_star = _optimum(optimum, log_loss, theta, lc)[2]
         return log_star + log_error(slope, lc, log_c_max)
 
-    shape = jnp.broadcast_shapes(log_target.shape, slope.shape,
-                                 *(v.shape for v in theta.values()))
+    shape = jnp.broadcast_shapes(log_target.shape, slope.shape, *(v.shape for v in theta.values()))
     lo, hi = (jnp.full(shape, edge, log_target.dtype) for edge in LOG_C_RANGE)
     turn = bisect(lambda lc: predicted(lc + SLOPE_STEP) - predicted(lc - SLOPE_STEP), lo, hi)
     log_c = bisect(lambda lc: log_target - predicted(lc), lo, turn)
@@ -201,9 +207,18 @@ def optimal(law: Law, theta: Mapping, compute, error: Discrepancy | None = None)
     log_c = np.log(budgets)
     warn_if_extrapolating(error, log_c)
     with jax.enable_x64(x64):
-        n_opt, d_opt, ratio, loss = (np.asarray(v) for v in _optimal_kernel(
-            law.optimum, law.log_loss, law.loss, theta3, log_c[None, None],
-            error.slope[..., None], error.log_c_max))
+        n_opt, d_opt, ratio, loss = (
+            np.asarray(v)
+            for v in _optimal_kernel(
+                law.optimum,
+                law.log_loss,
+                law.loss,
+                theta3,
+                log_c[None, None],
+                error.slope[..., None],
+                error.log_c_max,
+            )
+        )
     dims = (*SAMPLE_DIMS, "budget")
     ds = xr.Dataset(
         {
@@ -218,8 +233,15 @@ def optimal(law: Law, theta: Mapping, compute, error: Discrepancy | None = None)
     return Draws(ds)
 
 
-def predict_loss(law: Law, theta: Mapping, n, d, noise: NoiseDraws | None = None,
-                 error: Discrepancy | None = None, seed: int = 0) -> Draws:
+def predict_loss(
+    law: Law,
+    theta: Mapping,
+    n,
+    d,
+    noise: NoiseDraws | None = None,
+    error: Discrepancy | None = None,
+    seed: int = 0,
+) -> Draws:
     """Draws of the mean loss ``L(n, d)·e^{δ(C)}`` (the law with its error beyond the fitted
     compute) and, given the ``noise`` draws, of a new run's measured loss
     (:meth:`~bayescale.likelihood.NoiseDraws.predictive`)."""
@@ -235,13 +257,21 @@ def predict_loss(law: Law, theta: Mapping, n, d, noise: NoiseDraws | None = None
     if noise is not None:
         draws = noise.predictive(np.random.default_rng(seed), mu.shape)
         variables["loss_predictive"] = (dims, np.exp(mu + draws), {"units": "nats/token"})
-    ds = xr.Dataset(variables, coords={**_coords(theta3), "point": np.arange(n.size),
-                                       "n_params": ("point", n), "n_tokens": ("point", d)})
+    ds = xr.Dataset(
+        variables,
+        coords={
+            **_coords(theta3),
+            "point": np.arange(n.size),
+            "n_params": ("point", n),
+            "n_tokens": ("point", d),
+        },
+    )
     return Draws(ds)
 
 
-def excess_compute(law: Law, theta: Mapping, ratio, budget: float,
-                   error: Discrepancy | None = None) -> Draws:
+def excess_compute(
+    law: Law, theta: Mapping, ratio, budget: float, error: Discrepancy | None = None
+) -> Draws:
     """Compute and tokens needed by a model of size ``ratio × N_opt`` to reach the optimal
     loss at ``budget``, relative to the optimal allocation, per draw.
 
@@ -254,8 +284,16 @@ def excess_compute(law: Law, theta: Mapping, ratio, budget: float,
     log_c = np.log(as_positive(budget, "budget (FLOPs)"))[:1]
     warn_if_extrapolating(error, log_c)
     with jax.enable_x64(x64):
-        tokens_ratio = np.asarray(_excess_kernel(law.optimum, law.log_loss, law.excess, theta3,
-                                                 log_c[None, None], np.log(x)[None, None]))
+        tokens_ratio = np.asarray(
+            _excess_kernel(
+                law.optimum,
+                law.log_loss,
+                law.excess,
+                theta3,
+                log_c[None, None],
+                np.log(x)[None, None],
+            )
+        )
     tokens_ratio = np.broadcast_to(tokens_ratio, (*tokens_ratio.shape[:2], x.size))
     dims = (*SAMPLE_DIMS, "ratio")
     ds = xr.Dataset(
@@ -269,9 +307,15 @@ def excess_compute(law: Law, theta: Mapping, ratio, budget: float,
     ds["ratio"].attrs["units"] = "N / N_opt"
     unreachable = np.isinf(tokens_ratio).mean(axis=(0, 1))
     if unreachable.any():
-        worst = ", ".join(f"{r:g}× ({u:.0%} of draws)" for r, u in zip(x, unreachable) if u)
-        warnings.warn(f"sizes that can never reach the optimal loss at {ds.attrs['budget']:.3g}"
-                      f" FLOPs: {worst}; their ratios are inf.", PlanningWarning, stacklevel=3)
+        worst = ", ".join(
+            f"{r:g}× ({u:.0%} of draws)" for r, u in zip(x, unreachable, strict=True) if u
+        )
+        warnings.warn(
+            f"sizes that can never reach the optimal loss at {ds.attrs['budget']:.3g}"
+            f" FLOPs: {worst}; their ratios are inf.",
+            PlanningWarning,
+            stacklevel=3,
+        )
     return Draws(ds)
 
 
@@ -291,8 +335,13 @@ def _crossing(log_x, values, level, first: bool):
     return np.where(inside.any(-1), x0 + np.clip(t, 0.0, 1.0) * (x1 - x0), np.nan)
 
 
-def efficient_range(law: Law, theta: Mapping, budget: float, tolerance: float = 0.2,
-                    error: Discrepancy | None = None) -> Draws:
+def efficient_range(
+    law: Law,
+    theta: Mapping,
+    budget: float,
+    tolerance: float = 0.2,
+    error: Discrepancy | None = None,
+) -> Draws:
     """Per draw, the smallest and largest ``N / N_opt`` whose compute stays within
     ``1 + tolerance`` of optimal at ``budget``: excess compute on a log grid of 121 ratios
     in [0.05, 20], crossings interpolated in log ratio."""
@@ -303,10 +352,18 @@ def efficient_range(law: Law, theta: Mapping, budget: float, tolerance: float = 
     ratio = excess["compute_ratio"].values
     log_grid = np.log(grid)
     ds = xr.Dataset(
-        {"low": (SAMPLE_DIMS, np.exp(_crossing(log_grid, ratio, 1 + tolerance, first=True)),
-                 {"units": "N / N_opt"}),
-         "high": (SAMPLE_DIMS, np.exp(_crossing(log_grid, ratio, 1 + tolerance, first=False)),
-                  {"units": "N / N_opt"})},
+        {
+            "low": (
+                SAMPLE_DIMS,
+                np.exp(_crossing(log_grid, ratio, 1 + tolerance, first=True)),
+                {"units": "N / N_opt"},
+            ),
+            "high": (
+                SAMPLE_DIMS,
+                np.exp(_crossing(log_grid, ratio, 1 + tolerance, first=False)),
+                {"units": "N / N_opt"},
+            ),
+        },
         coords={dim: excess.dataset[dim] for dim in SAMPLE_DIMS},
         attrs={"budget": float(budget), "tolerance": tolerance},
     )
@@ -320,9 +377,17 @@ def compute_to_reach(law: Law, theta: Mapping, loss, error: Discrepancy | None =
     theta3, error, x64 = _prepare(law, theta, error)
     targets = as_positive(loss, "loss (nats/token)")
     with jax.enable_x64(x64):
-        log_c, n_opt, d_opt = (np.asarray(v) for v in _reach_kernel(
-            law.optimum, law.log_loss, theta3, np.log(targets)[None, None],
-            error.slope[..., None], error.log_c_max))
+        log_c, n_opt, d_opt = (
+            np.asarray(v)
+            for v in _reach_kernel(
+                law.optimum,
+                law.log_loss,
+                theta3,
+                np.log(targets)[None, None],
+                error.slope[..., None],
+                error.log_c_max,
+            )
+        )
     reached = np.isfinite(log_c)
     dims = (*SAMPLE_DIMS, "target_loss")
     ds = xr.Dataset(
@@ -336,11 +401,17 @@ def compute_to_reach(law: Law, theta: Mapping, loss, error: Discrepancy | None =
     missed = ~reached.all(axis=(0, 1))
     if missed.any():
         share = 1 - reached.mean(axis=(0, 1))
-        text = ", ".join(f"{t:g} nats ({u:.0%} of draws)" for t, u, m in
-                         zip(targets, share, missed) if m)
-        warnings.warn(f"target losses that no compute reaches in some draws (below the "
-                      f"law's floor E, or beyond where the law's extrapolation error lets "
-                      f"the loss fall): {text}; their compute is inf.", PlanningWarning,
-                      stacklevel=3)
+        text = ", ".join(
+            f"{t:g} nats ({u:.0%} of draws)"
+            for t, u, m in zip(targets, share, missed, strict=True)
+            if m
+        )
+        warnings.warn(
+            f"target losses that no compute reaches in some draws (below the "
+            f"law's floor E, or beyond where the law's extrapolation error lets "
+            f"the loss fall): {text}; their compute is inf.",
+            PlanningWarning,
+            stacklevel=3,
+        )
     warn_if_extrapolating(error, log_c[reached])
     return Draws(ds)

@@ -35,8 +35,9 @@ from bayescale.sweep import Sweep
 RESIDUAL_BLOCK = 2_000_000  # draws × points of residuals held at once (16 MB in float64)
 
 
-def residual_blocks(law: Law, posterior: xr.Dataset, observed: xr.Dataset,
-                    constant: xr.Dataset) -> Iterator[tuple[tuple, np.ndarray]]:
+def residual_blocks(
+    law: Law, posterior: xr.Dataset, observed: xr.Dataset, constant: xr.Dataset
+) -> Iterator[tuple[tuple, np.ndarray]]:
     """``(part, resid)`` over every draw: ``resid`` is the observed log loss less the law's
     at the fitted points (each point's group, no run offsets), ``(draws, point)``, for the
     draws that ``part = (chain, draw slice)`` indexes, in chain-then-draw order. All at
@@ -58,11 +59,13 @@ def law_at_points(law: Law, posterior: xr.Dataset, constant: xr.Dataset) -> np.n
     theta = {}
     for p in law.params:
         value = posterior[p].values
-        theta[p] = (value[..., constant["group"].values] if "group" in posterior[p].dims
-                    else value[..., None])
+        theta[p] = (
+            value[..., constant["group"].values]
+            if "group" in posterior[p].dims
+            else value[..., None]
+        )
     with jax.enable_x64(posterior[law.params[0]].dtype == np.float64):
-        return np.asarray(law.log_loss(theta, constant["log_n"].values,
-                                       constant["log_d"].values))
+        return np.asarray(law.log_loss(theta, constant["log_n"].values, constant["log_d"].values))
 
 
 @dataclass(frozen=True)
@@ -81,8 +84,10 @@ class Posterior:
     def __repr__(self) -> str:
         post = self.posterior
         flag = f", {len(self.warnings)} warning(s)" if self.warnings else ""
-        return (f"Posterior({self.law.name} law, {post.sizes['chain']} chains × "
-                f"{post.sizes['draw']} draws, {self.info.data.points} points{flag})")
+        return (
+            f"Posterior({self.law.name} law, {post.sizes['chain']} chains × "
+            f"{post.sizes['draw']} draws, {self.info.data.points} points{flag})"
+        )
 
     # ---------------------------------------------------------------- access
     @property
@@ -107,19 +112,25 @@ class Posterior:
         post, groups = self.posterior, self.groups_fitted
         if not groups:
             if group is not None:
-                raise InputError(f"this posterior has no groups (pooling='none'); drop "
-                                 f"group={group!r}.")
+                raise InputError(
+                    f"this posterior has no groups (pooling='none'); drop group={group!r}."
+                )
             return {p: post[p].values for p in self.law.params}
         if group is None or (group not in groups and group != "new"):
             new = " or 'new' (an unseen group)" if self.info.pooling == "partial" else ""
-            raise InputError(f"this posterior is per group: pass group= one of {groups}{new}; "
-                             f"got {group!r}.")
+            raise InputError(
+                f"this posterior is per group: pass group= one of {groups}{new}; got {group!r}."
+            )
         if group != "new":
-            return {p: (post[p].sel(group=group).values if "group" in post[p].dims
-                        else post[p].values) for p in self.law.params}
+            return {
+                p: (post[p].sel(group=group).values if "group" in post[p].dims else post[p].values)
+                for p in self.law.params
+            }
         if self.info.pooling != "partial":
-            raise InputError("group='new' needs a partial-pooling fit: with pooling='separate' "
-                             "there is no population to draw a new group from.")
+            raise InputError(
+                "group='new' needs a partial-pooling fit: with pooling='separate' "
+                "there is no population to draw a new group from."
+            )
         rng = np.random.default_rng(self.info.sampler.seed if seed is None else seed)
         shape = (post.sizes["chain"], post.sizes["draw"])
         vary = self.info.vary
@@ -129,8 +140,10 @@ class Posterior:
             return loc + post[f"tau_{name}"].values * rng.standard_normal(shape)
 
         with jax.enable_x64(post[self.law.params[0]].dtype == np.float64):
-            return {p: np.asarray(v) for p, v in
-                    group_values(self.law, mu, vary, self.info.data.centre, draw).items()}
+            return {
+                p: np.asarray(v)
+                for p, v in group_values(self.law, mu, vary, self.info.data.centre, draw).items()
+            }
 
     def noise(self) -> NoiseDraws:
         """Draws of the noise parameters (:mod:`bayescale.likelihood`)."""
@@ -138,9 +151,12 @@ class Posterior:
 
     def discrepancy(self) -> Discrepancy:
         """The law's error beyond the fitted compute, per draw (:mod:`bayescale.discrepancy`)."""
-        return Discrepancy.from_draws(self.noise().new_run_scale(),
-                                      self.info.data.log_compute_range[1],
-                                      self.info.extrapolation_error, self.info.sampler.seed)
+        return Discrepancy.from_draws(
+            self.noise().new_run_scale(),
+            self.info.data.log_compute_range[1],
+            self.info.extrapolation_error,
+            self.info.sampler.seed,
+        )
 
     def derived(self) -> xr.Dataset:
         """The law's derived quantities per draw (and group), e.g. ``E``, ``n_opt_exponent``."""
@@ -150,8 +166,11 @@ class Posterior:
         """Per-draw law prediction ``log L`` at points, shape ``(chain, draw, point)``."""
         theta = {k: v[..., None] for k, v in self.theta(group).items()}
         with jax.enable_x64(self.posterior[self.law.params[0]].dtype == np.float64):
-            return np.asarray(self.law.log_loss(theta, np.asarray(log_n)[None, None],
-                                                np.asarray(log_d)[None, None]))
+            return np.asarray(
+                self.law.log_loss(
+                    theta, np.asarray(log_n)[None, None], np.asarray(log_d)[None, None]
+                )
+            )
 
     def fitted_log_mean(self, run_offsets: bool = True) -> np.ndarray:
         """``log L`` at the fitted points, with each point's group and (unless
@@ -176,11 +195,13 @@ class Posterior:
         else:
             dims, coords["point"] = (*SAMPLE_DIMS, "point"), observed["point"]
         logp = np.empty((*noise.sigma.shape, len(coords[dims[-1]])), dtype=noise.sigma.dtype)
-        for part, resid in residual_blocks(self.law, post, observed,
-                                           self.groups["constant_data"]):
+        for part, resid in residual_blocks(self.law, post, observed, self.groups["constant_data"]):
             draws = noise.select(part)
-            logp[part] = (draws.run_log_density(resid, run, post.sizes["run"]) if per_run
-                          else draws.log_density(resid))
+            logp[part] = (
+                draws.run_log_density(resid, run, post.sizes["run"])
+                if per_run
+                else draws.log_density(resid)
+            )
         return xr.Dataset({"log_loss": (dims, logp)}, coords=coords)
 
     @property
@@ -189,8 +210,13 @@ class Posterior:
         constant data; ``attrs`` carry the package version, law and fit information."""
         groups = {k: v for k, v in self.groups.items() if v is not None}
         idata = arviz().InferenceData(log_likelihood=self.log_likelihood(), **groups)
-        idata.attrs.update({"bayescale": json.dumps(self.info.to_dict()), "law": self.law.name,
-                            "bayescale_version": self.info.bayescale_version})
+        idata.attrs.update(
+            {
+                "bayescale": json.dumps(self.info.to_dict()),
+                "law": self.law.name,
+                "bayescale_version": self.info.bayescale_version,
+            }
+        )
         return idata
 
     # --------------------------------------------------------------- summaries
@@ -206,14 +232,20 @@ class Posterior:
         rhat = az.rhat(post) if post.sizes["chain"] > 1 else post.map(lambda v: np.nan)
         rows = {}
         for name in post.data_vars:
-            cells = ([(name, {})] if "group" not in post[name].dims else
-                     [(f"{name}[{g}]", {"group": g}) for g in post["group"].values])
+            cells = (
+                [(name, {})]
+                if "group" not in post[name].dims
+                else [(f"{name}[{g}]", {"group": g}) for g in post["group"].values]
+            )
             for label, where in cells:
                 values = post[name].sel(where).values.ravel()
                 low, high = eti(values, ci_prob)
                 rows[label] = {
-                    "mean": values.mean(), "sd": values.std(ddof=1), "median": np.median(values),
-                    f"lower_{ci_prob:g}": low, f"upper_{ci_prob:g}": high,
+                    "mean": values.mean(),
+                    "sd": values.std(ddof=1),
+                    "median": np.median(values),
+                    f"lower_{ci_prob:g}": low,
+                    f"upper_{ci_prob:g}": high,
                     "ess_bulk": float(ess_bulk[name].sel(where)),
                     "ess_tail": float(ess_tail[name].sel(where)),
                     "r_hat": float(rhat[name].sel(where)),
@@ -229,8 +261,9 @@ class Posterior:
     # ---------------------------------------------------------------- queries
     def predict_loss(self, n, d, group: str | None = None, seed: int = 0) -> Draws:
         """Draws of the law's mean loss and of posterior-predictive loss at ``(n, d)``."""
-        return planning.predict_loss(self.law, self.theta(group), n, d, self.noise(),
-                                     self.discrepancy(), seed=seed)
+        return planning.predict_loss(
+            self.law, self.theta(group), n, d, self.noise(), self.discrepancy(), seed=seed
+        )
 
     def optimal(self, compute, group: str | None = None) -> Draws:
         """Compute-optimal ``n_opt``, ``d_opt``, ``tokens_per_param``, ``loss_opt`` per draw
@@ -243,14 +276,17 @@ class Posterior:
 
     def excess_compute(self, ratio, budget: float, group: str | None = None) -> Draws:
         """Compute and tokens for a model of ``ratio × N_opt`` to match the optimum's loss."""
-        return planning.excess_compute(self.law, self.theta(group), ratio, budget,
-                                       self.discrepancy())
+        return planning.excess_compute(
+            self.law, self.theta(group), ratio, budget, self.discrepancy()
+        )
 
-    def efficient_range(self, budget: float, tolerance: float = 0.2,
-                        group: str | None = None) -> Draws:
+    def efficient_range(
+        self, budget: float, tolerance: float = 0.2, group: str | None = None
+    ) -> Draws:
         """Sizes (``N / N_opt``) that stay within ``1 + tolerance`` of optimal compute."""
-        return planning.efficient_range(self.law, self.theta(group), budget, tolerance,
-                                        self.discrepancy())
+        return planning.efficient_range(
+            self.law, self.theta(group), budget, tolerance, self.discrepancy()
+        )
 
     def compute_to_reach(self, loss, group: str | None = None) -> Draws:
         """FLOPs, ``n_opt`` and ``d_opt`` of the cheapest allocation that reaches ``loss``."""
@@ -264,9 +300,15 @@ class Posterior:
 
     # ------------------------------------------------------------ from elsewhere
     @classmethod
-    def from_idata(cls, idata, *, law: str | Law, sweep: Sweep,
-                   extrapolation_error: float = EXTRAPOLATION_ERROR, seed: int = 0
-                   ) -> Posterior:
+    def from_idata(
+        cls,
+        idata,
+        *,
+        law: str | Law,
+        sweep: Sweep,
+        extrapolation_error: float = EXTRAPOLATION_ERROR,
+        seed: int = 0,
+    ) -> Posterior:
         """A posterior from InferenceData sampled elsewhere (PyMC, Stan, plain NumPyro).
 
         Its ``posterior`` group must hold each of the law's parameters, by the law's names
@@ -279,36 +321,49 @@ class Posterior:
         """
         law = get_law(law)
         if not isinstance(sweep, Sweep):
-            raise InputTypeError(f"from_idata needs the sweep the draws were fitted to "
-                                 f"(a bayescale.Sweep), got {type(sweep).__name__}.")
+            raise InputTypeError(
+                f"from_idata needs the sweep the draws were fitted to "
+                f"(a bayescale.Sweep), got {type(sweep).__name__}."
+            )
         draws = _external_draws(idata, law)
         noise = NoiseDraws.from_dataset(draws)
         fit_frame, data = sweep.fit_frame, sweep.arrays()
         point = {"point": np.arange(len(fit_frame))}
         groups = {
             "posterior": draws,
-            "sample_stats": (idata.sample_stats if "sample_stats" in idata.groups()
-                             else xr.Dataset(coords={d: draws[d] for d in SAMPLE_DIMS})),
-            "observed_data": xr.Dataset({"log_loss": ("point", data["log_loss"])},
-                                        coords=point),
-            "constant_data": xr.Dataset({k: ("point", data[k]) for k in ("log_n", "log_d")},
-                                        coords=point),
+            "sample_stats": (
+                idata.sample_stats
+                if "sample_stats" in idata.groups()
+                else xr.Dataset(coords={d: draws[d] for d in SAMPLE_DIMS})
+            ),
+            "observed_data": xr.Dataset({"log_loss": ("point", data["log_loss"])}, coords=point),
+            "constant_data": xr.Dataset(
+                {k: ("point", data[k]) for k in ("log_n", "log_d")}, coords=point
+            ),
         }
         diag = diagnose(draws, groups["sample_stats"])
         messages = problems(diag)
         warn_all(messages)
         info = FitInfo(
-            law=law.name, formula=law.formula, likelihood=noise.likelihood,
-            data=DataInfo.from_arrays(data["log_n"], data["log_d"],
-                                      excluded=int(sweep.frame["excluded"].sum()),
-                                      source=dict(sweep.source),
-                                      derivations=tuple(sweep.derivations)),
-            sampler=SamplerInfo(algorithm=str(idata.posterior.attrs.get("inference_library",
-                                                                       "external")),
-                                chains=int(draws.sizes["chain"]),
-                                draws=int(draws.sizes["draw"]), seed=int(seed)),
+            law=law.name,
+            formula=law.formula,
+            likelihood=noise.likelihood,
+            data=DataInfo.from_arrays(
+                data["log_n"],
+                data["log_d"],
+                excluded=int(sweep.frame["excluded"].sum()),
+                source=dict(sweep.source),
+                derivations=tuple(sweep.derivations),
+            ),
+            sampler=SamplerInfo(
+                algorithm=str(idata.posterior.attrs.get("inference_library", "external")),
+                chains=int(draws.sizes["chain"]),
+                draws=int(draws.sizes["draw"]),
+                seed=int(seed),
+            ),
             extrapolation_error=check_extrapolation_error(extrapolation_error),
-            diagnostics=diag, bayescale_version=__version__,
+            diagnostics=diag,
+            bayescale_version=__version__,
         )
         return cls(groups=groups, law=law, info=info, warnings=tuple(messages))
 
@@ -317,8 +372,10 @@ def _external_draws(idata, law: Law) -> xr.Dataset:
     """The law's and the noise model's variables of ``idata.posterior``, validated, with
     ``chain`` and ``draw`` numbered from 0."""
     if not hasattr(idata, "posterior"):
-        raise InputTypeError(f"from_idata expects ArviZ InferenceData with a posterior group, "
-                             f"got {type(idata).__name__}.")
+        raise InputTypeError(
+            f"from_idata expects ArviZ InferenceData with a posterior group, "
+            f"got {type(idata).__name__}."
+        )
     post = idata.posterior
     names = [*law.params, *(n for n in ("sigma", "nu") if n in post)]
     missing = [p for p in law.params if p not in post]
@@ -330,11 +387,11 @@ def _external_draws(idata, law: Law) -> xr.Dataset:
         )
     wrong = {n: post[n].dims for n in names if post[n].dims != SAMPLE_DIMS}
     if wrong:
-        raise InputError(f"each variable needs dims ('chain', 'draw') and one value per draw; "
-                         f"got {wrong}.")
+        raise InputError(
+            f"each variable needs dims ('chain', 'draw') and one value per draw; got {wrong}."
+        )
     out = post[names].load()
-    return out.assign_coords(chain=np.arange(out.sizes["chain"]),
-                             draw=np.arange(out.sizes["draw"]))
+    return out.assign_coords(chain=np.arange(out.sizes["chain"]), draw=np.arange(out.sizes["draw"]))
 
 
 def load_posterior(path: str | Path) -> Posterior:

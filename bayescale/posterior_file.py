@@ -26,16 +26,22 @@ READABLE_FORMATS = (1, 2)
 GROUPS = ("posterior", "sample_stats", "observed_data", "constant_data")
 
 
-def write(path: str | Path, groups: Mapping[str, xr.Dataset], info: FitInfo,
-          warnings: tuple[str, ...], overwrite: bool = False) -> Path:
+def write(
+    path: str | Path,
+    groups: Mapping[str, xr.Dataset],
+    info: FitInfo,
+    warnings: tuple[str, ...],
+    overwrite: bool = False,
+) -> Path:
     """Write a posterior file; refuses to replace an existing file unless ``overwrite``.
     The file appears whole or not at all (written aside, then renamed)."""
     path = Path(path)
     if path.exists() and not overwrite:
         raise FileExistsError(f"{str(path)!r} exists; pass overwrite=True to replace it.")
     header = {"file_format": FILE_FORMAT, "info": info.to_dict(), "warnings": list(warnings)}
-    root = xr.Dataset(attrs={"bayescale": json.dumps(header), "law": info.law,
-                             "bayescale_version": __version__})
+    root = xr.Dataset(
+        attrs={"bayescale": json.dumps(header), "law": info.law, "bayescale_version": __version__}
+    )
     tmp = path.with_name(path.name + ".partial")
     root.to_netcdf(tmp, mode="w", engine="h5netcdf")
     for name in GROUPS:
@@ -63,8 +69,9 @@ def read(path: str | Path) -> tuple[dict[str, xr.Dataset], Law, FitInfo, tuple[s
             f"{err}. Refit and save it again."
         ) from err
     if "bayescale" not in attrs:
-        raise PosteriorFileError(f"{str(path)!r} holds no bayescale metadata; it was not "
-                                 "written by Posterior.save.")
+        raise PosteriorFileError(
+            f"{str(path)!r} holds no bayescale metadata; it was not written by Posterior.save."
+        )
     header = json.loads(attrs["bayescale"])
     file_format = header.get("file_format")
     if file_format not in READABLE_FORMATS:

@@ -14,6 +14,7 @@ hyperpriors too (``priors={"tau_e": dist.HalfNormal(0.05)}``).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import partial
 
 import numpy as np
 import numpyro.distributions as dist
@@ -25,15 +26,18 @@ from bayescale.likelihood import NOISE_PRIORS, RUN_PRIOR, noise_params
 
 def structure_priors(law: Law, vary=(), runs: bool = False) -> dict:
     """Default hyperpriors: ``tau_p`` for each varying parameter, ``sigma_run`` for curves."""
-    out = {f"tau_{p}": (lambda s=law.group_scale(p): dist.HalfNormal(s)) for p in vary}
+    out = {f"tau_{p}": partial(dist.HalfNormal, law.group_scale(p)) for p in vary}
     if runs:
         out.update(RUN_PRIOR)
     return out
 
 
 def resolve_priors(
-    law: Law, likelihood: str, overrides: Mapping[str, dist.Distribution] | None = None,
-    vary=(), runs: bool = False,
+    law: Law,
+    likelihood: str,
+    overrides: Mapping[str, dist.Distribution] | None = None,
+    vary=(),
+    runs: bool = False,
 ) -> dict[str, dist.Distribution]:
     """Defaults of ``law``, the noise model and the group/run structure, with ``overrides``
     put in their place."""

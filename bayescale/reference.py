@@ -57,14 +57,22 @@ def refit(name: str, progress: bool = True) -> Posterior:
 
     spec = reference_spec(name)
     sweep = reference_sweep(name)
-    return fit(sweep, law=spec["law"], likelihood=spec["likelihood"],
-               pooling=spec.get("pooling", "none"), vary=spec.get("vary"), progress=progress,
-               **spec["sampler"])
+    return fit(
+        sweep,
+        law=spec["law"],
+        likelihood=spec["likelihood"],
+        pooling=spec.get("pooling", "none"),
+        vary=spec.get("vary"),
+        progress=progress,
+        **spec["sampler"],
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m bayescale.reference",
-                                     description="Regenerate the reference fits in models/.")
+    parser = argparse.ArgumentParser(
+        prog="python -m bayescale.reference",
+        description="Regenerate the reference fits in models/.",
+    )
     parser.add_argument("names", nargs="*", help="reference fits to redo (default: all)")
     args = parser.parse_args(argv)
     for name in args.names or reference_names():

@@ -81,8 +81,10 @@ def init_near_prior_mean(site=None, radius: float = 0.2):
         return init_to_uniform(site)
     to_support = biject_to(site["fn"].support)
     start = to_support.inv(mean)
-    u = dist.Uniform(-1.0, 1.0)(rng_key=site["kwargs"]["rng_key"],
-                                sample_shape=site["kwargs"]["sample_shape"] + jnp.shape(start))
+    u = dist.Uniform(-1.0, 1.0)(
+        rng_key=site["kwargs"]["rng_key"],
+        sample_shape=site["kwargs"]["sample_shape"] + jnp.shape(start),
+    )
     return to_support(jnp.where(jnp.isfinite(start), start + radius * u, 2.0 * u))
 
 
@@ -154,29 +156,32 @@ class Layout:
 
     def flatten(self, batched: dict) -> np.ndarray:
         """``(chains, size)`` from sites of shape ``(chains, *shape)``."""
-        return np.concatenate([np.reshape(batched[k], (len(batched[k]), -1))
-                               for k in self.names], axis=1)
+        return np.concatenate(
+            [np.reshape(batched[k], (len(batched[k]), -1)) for k in self.names], axis=1
+        )
 
     def unflatten(self, x):
         """Sites from one flat vector ``x`` (NumPy or JAX) or a batch ``(chains, size)``."""
         starts = (0, *self.ends[:-1])
-        return {k: x[..., start:end].reshape(*x.shape[:-1], *shape)
-                for k, start, end, shape in zip(self.names, starts, self.ends, self.shapes)}
+        return {
+            k: x[..., start:end].reshape(*x.shape[:-1], *shape)
+            for k, start, end, shape in zip(self.names, starts, self.ends, self.shapes, strict=True)
+        }
 
 
 @partial(jax.jit, static_argnums=0)
 def _prior_starts(model, keys, kwargs):
     """Each chain's start as NUTS would choose it (:func:`init_near_prior_mean`), in the
     unconstrained space, in one compiled call."""
-    return initialize_model(keys, model, init_strategy=init_near_prior_mean,
-                            model_kwargs=kwargs)[0].z
+    return initialize_model(keys, model, init_strategy=init_near_prior_mean, model_kwargs=kwargs)[
+        0
+    ].z
 
 
 def _hessian(grad, x):
     """``∇²U(x)`` from ``grad = ∇U``, one column at a time (forward over reverse), so that
     memory stays that of one gradient whatever the number of latent dimensions."""
-    columns = jax.lax.map(lambda v: jax.jvp(grad, (x,), (v,))[1],
-                          jnp.eye(x.size, dtype=x.dtype))
+    columns = jax.lax.map(lambda v: jax.jvp(grad, (x,), (v,))[1], jnp.eye(x.size, dtype=x.dtype))
     return 0.5 * (columns + columns.T)
 
 
@@ -191,8 +196,14 @@ def _mode(value_and_grad, hessian, x0: np.ndarray) -> scipy.optimize.OptimizeRes
         value, grad = value_and_grad(x)
         return float(value), np.asarray(grad, dtype=float)
 
-    result = scipy.optimize.minimize(fun, x0, jac=True, hess=lambda x: np.asarray(hessian(x)),
-                                     method="trust-exact", options={"maxiter": MAX_ITERATIONS})
+    result = scipy.optimize.minimize(
+        fun,
+        x0,
+        jac=True,
+        hess=lambda x: np.asarray(hessian(x)),
+        method="trust-exact",
+        options={"maxiter": MAX_ITERATIONS},
+    )
     result.converged = False
     if np.isfinite(result.fun) and np.all(np.isfinite(result.hess)):
         try:
@@ -204,8 +215,9 @@ def _mode(value_and_grad, hessian, x0: np.ndarray) -> scipy.optimize.OptimizeRes
     return result
 
 
-def _jitter(potential, mode: scipy.optimize.OptimizeResult, step: np.ndarray,
-            rise: float) -> np.ndarray:
+def _jitter(
+    potential, mode: scipy.optimize.OptimizeResult, step: np.ndarray, rise: float
+) -> np.ndarray:
     """``mode.x + t·step`` with the largest ``t`` in 1, ½, ¼, … (down to ``2⁻¹⁰``, else 0)
     at which ``U`` rises above the mode's by at most ``rise``: a Laplace draw, pulled
     back where the posterior is not Gaussian enough for it (a curved ridge, a funnel), so
@@ -236,17 +248,26 @@ def laplace_start(model, kwargs: dict, seed: int, chains: int, dense_mass: bool)
         # the data are arguments of the compiled programs, not constants in them
         value_and_grad = partial(jax.jit(jax.value_and_grad(potential)), data=data)
         grad = jax.grad(potential)
-        hessian = partial(jax.jit(lambda x, data: _hessian(partial(grad, data=data), x)),
-                          data=data)
+        hessian = partial(jax.jit(lambda x, data: _hessian(partial(grad, data=data), x)), data=data)
         fits = [_mode(value_and_grad, hessian, x0) for x0 in flat]
-        summary = {"mode_iterations": [int(r.nit) for r in fits],
-                   "mode_converged": [r.converged for r in fits]}
+        summary = {
+            "mode_iterations": [int(r.nit) for r in fits],
+            "mode_converged": [r.converged for r in fits],
+        }
         converged = [c for c, r in enumerate(fits) if r.converged]
         if not converged:
-            return Start(None, None, {"start": "prior", "mass_matrix": "identity",
-                                      "why": "no chain's search ended at a mode (a positive "
-                                      "definite Hessian where Newton's step gains under "
-                                      f"{DECREMENT_TOLERANCE:g} nats)", **summary})
+            return Start(
+                None,
+                None,
+                {
+                    "start": "prior",
+                    "mass_matrix": "identity",
+                    "why": "no chain's search ended at a mode (a positive "
+                    "definite Hessian where Newton's step gains under "
+                    f"{DECREMENT_TOLERANCE:g} nats)",
+                    **summary,
+                },
+            )
         best = fits[min(converged, key=lambda c: fits[c].fun)]
         eigenvalues, vectors = np.linalg.eigh(best.hess)
         root = vectors / np.sqrt(eigenvalues)  # root @ root.T = H⁻¹
@@ -257,8 +278,17 @@ def laplace_start(model, kwargs: dict, seed: int, chains: int, dense_mass: bool)
         summary["mode_potential_above_best"] = [round(float(r.fun - best.fun), 3) for r in fits]
         summary["from_own_mode"] = own
         eps = np.random.default_rng([seed, _STREAM]).standard_normal(flat.shape)
-        starts = np.array([_jitter(lambda x: value_and_grad(x)[0], fits[c] if own[c] else best,
-                                   root @ eps[c], rise) for c in range(chains)])
+        starts = np.array(
+            [
+                _jitter(
+                    lambda x: value_and_grad(x)[0], fits[c] if own[c] else best, root @ eps[c], rise
+                )
+                for c in range(chains)
+            ]
+        )
     cov = root @ root.T
-    return Start(layout.unflatten(starts), cov if dense_mass else np.diag(cov),
-                 {"start": "laplace", "mass_matrix": "laplace", **summary})
+    return Start(
+        layout.unflatten(starts),
+        cov if dense_mass else np.diag(cov),
+        {"start": "laplace", "mass_matrix": "laplace", **summary},
+    )

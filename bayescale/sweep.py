@@ -94,8 +94,15 @@ def _fail(column: str, role: str, problem: str, rows: Iterable, values: Iterable
     )
 
 
-_ARGUMENT = {"n_params": "n", "n_tokens": "d", "loss": "loss", "group": "group", "run": "run",
-             "step": "step", "flops": "flops"}
+_ARGUMENT = {
+    "n_params": "n",
+    "n_tokens": "d",
+    "loss": "loss",
+    "group": "group",
+    "run": "run",
+    "step": "step",
+    "flops": "flops",
+}
 
 
 def _edits(a: str, b: str) -> int:
@@ -119,8 +126,11 @@ def _near_misses(name: str, columns: Iterable) -> list[str]:
     def key(text: str) -> str:
         return "".join(ch for ch in text.casefold() if ch.isalnum()).removesuffix("s")
 
-    return [str(c) for c in columns
-            if key(str(c)) == key(name) or (len(name) >= 4 and _edits(str(c), name) <= 1)]
+    return [
+        str(c)
+        for c in columns
+        if key(str(c)) == key(name) or (len(name) >= 4 and _edits(str(c), name) <= 1)
+    ]
 
 
 def _resolve(df: pd.DataFrame, role: str, name: str | None, required: bool) -> str | None:
@@ -134,8 +144,11 @@ def _resolve(df: pd.DataFrame, role: str, name: str | None, required: bool) -> s
         near = _near_misses(name, df.columns)
         if near:
             arg = _ARGUMENT[role]
-            instead = ("tokens are derived from flops instead"
-                       if role == "n_tokens" else f"the sweep has no {role} column")
+            instead = (
+                "tokens are derived from flops instead"
+                if role == "n_tokens"
+                else f"the sweep has no {role} column"
+            )
             warnings.warn(
                 f"column {near[0]!r} looks like a misspelling of {role!r}, which the table "
                 f"lacks, so it was not used ({instead}; {near[0]!r} stays on the sweep as "
@@ -148,7 +161,9 @@ def _resolve(df: pd.DataFrame, role: str, name: str | None, required: bool) -> s
     close = difflib.get_close_matches(str(name), [str(c) for c in df.columns], n=1)
     arg = _ARGUMENT[role]
     hint = f" Did you mean {close[0]!r}? Pass {arg}={close[0]!r}." if close else ""
-    other = " (or give training FLOPs with flops=...; tokens are then derived)" if arg == "d" else ""
+    other = (
+        " (or give training FLOPs with flops=...; tokens are then derived)" if arg == "d" else ""
+    )
     raise SweepValidationError(
         f"column {name!r} for {role} is missing; the table has columns "
         f"{sorted(map(str, df.columns))}.{hint} Name the column that holds {role} with "
@@ -173,8 +188,11 @@ def _scalar_float(value) -> float:
 
 def _as_float(raw: pd.Series) -> pd.Series:
     dtype = raw.dtype
-    if (pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
-            and not pd.api.types.is_complex_dtype(dtype)):
+    if (
+        pd.api.types.is_numeric_dtype(dtype)
+        and not pd.api.types.is_bool_dtype(dtype)
+        and not pd.api.types.is_complex_dtype(dtype)
+    ):
         return raw.astype(float)
     return raw.map(_scalar_float, na_action="ignore").astype(float)
 
@@ -184,12 +202,24 @@ def _numeric(df: pd.DataFrame, column: str, role: str) -> pd.Series:
     values = _as_float(raw)
     bad = values.isna() & raw.notna()
     if bad.any():
-        _fail(column, role, "has non-numeric values", df.index[bad], raw[bad],
-              "Convert them to numbers (e.g. '1.3B' -> 1.3e9) or remove those rows.")
+        _fail(
+            column,
+            role,
+            "has non-numeric values",
+            df.index[bad],
+            raw[bad],
+            "Convert them to numbers (e.g. '1.3B' -> 1.3e9) or remove those rows.",
+        )
     missing = ~np.isfinite(values)
     if missing.any():
-        _fail(column, role, "has missing or infinite values", df.index[missing], raw[missing],
-              "Fill in the measured value or remove those rows before building the Sweep.")
+        _fail(
+            column,
+            role,
+            "has missing or infinite values",
+            df.index[missing],
+            raw[missing],
+            "Fill in the measured value or remove those rows before building the Sweep.",
+        )
     return values
 
 
@@ -199,14 +229,18 @@ def _check_units(out: dict, roles: dict, index: pd.Index) -> None:
     if d_col is None:
         tokens = f"tokens derived from column {roles['flops']!r} (flops) as C / (6N)"
         swap = ""
-        units = (f"check that {roles['flops']!r} holds training FLOPs (not PF-days or "
-                 f"FLOPs per token) and {n_col!r} holds parameters (not millions)")
+        units = (
+            f"check that {roles['flops']!r} holds training FLOPs (not PF-days or "
+            f"FLOPs per token) and {n_col!r} holds parameters (not millions)"
+        )
     else:
         tokens = f"column {d_col!r} (n_tokens)"
         swap = f"if model size and tokens are swapped, pass n={d_col!r}, d={n_col!r}; "
-        units = (f"if {d_col!r} counts sequences or batches, multiply it by the sequence "
-                 f"length (and batch size); if {n_col!r} or {d_col!r} is in millions or "
-                 "billions, convert it to plain counts")
+        units = (
+            f"if {d_col!r} counts sequences or batches, multiply it by the sequence "
+            f"length (and batch size); if {n_col!r} or {d_col!r} is in millions or "
+            "billions, convert it to plain counts"
+        )
     # log space: 1e300 / 1e-300 must not overflow into a misleading inf
     log_ratio = np.log(out["n_tokens"].to_numpy(float)) - np.log(out["n_params"].to_numpy(float))
     ratio = np.exp(np.clip(log_ratio, -700.0, 700.0))
@@ -302,7 +336,7 @@ class Sweep:
             )
         numeric = [(role, roles[role]) for role in _NUMERIC if roles[role] is not None]
         for i, (role, column) in enumerate(numeric):
-            for other, other_column in numeric[i + 1:]:
+            for other, other_column in numeric[i + 1 :]:
                 if column == other_column:
                     raise SweepValidationError(
                         f"column {column!r} was given for both {role} and {other}; each "
@@ -323,9 +357,15 @@ class Sweep:
                 bad = values < 0
                 what = "has negative values"
             if bad.any():
-                _fail(column, role, what, df.index[bad], df[column][bad],
-                      f"{role} must be {'> 0' if role in _POSITIVE else '>= 0'}; correct or "
-                      "remove those rows.")
+                _fail(
+                    column,
+                    role,
+                    what,
+                    df.index[bad],
+                    df[column][bad],
+                    f"{role} must be {'> 0' if role in _POSITIVE else '>= 0'}; correct or "
+                    "remove those rows.",
+                )
             out[role] = values
 
         derivations = []
@@ -333,10 +373,15 @@ class Sweep:
             out["n_tokens"] = out["flops"] / (6.0 * out["n_params"])
             bad = ~np.isfinite(out["n_tokens"]) | (out["n_tokens"] <= 0)
             if bad.any():
-                _fail(flops_col, "flops", f"over 6 · {roles['n_params']!r} gives no finite, "
-                      "positive token count", df.index[bad], df[flops_col][bad],
-                      "Check both columns' units (FLOPs and parameters), or give tokens "
-                      "directly with d=....")
+                _fail(
+                    flops_col,
+                    "flops",
+                    f"over 6 · {roles['n_params']!r} gives no finite, positive token count",
+                    df.index[bad],
+                    df[flops_col][bad],
+                    "Check both columns' units (FLOPs and parameters), or give tokens "
+                    "directly with d=....",
+                )
             derivations.append(
                 f"n_tokens = {flops_col} / (6 · {roles['n_params']}) (C = 6ND), "
                 "because no token column was given"
@@ -346,18 +391,28 @@ class Sweep:
                 labels = df[roles[role]]
                 missing = labels.isna() | labels.map(lambda v: isinstance(v, str) and v == "")
                 if missing.any():
-                    _fail(roles[role], role, "has missing (or empty) labels",
-                          df.index[missing], labels[missing], f"Give every row a {role} label.")
+                    _fail(
+                        roles[role],
+                        role,
+                        "has missing (or empty) labels",
+                        df.index[missing],
+                        labels[missing],
+                        f"Give every row a {role} label.",
+                    )
                 out[role] = labels.astype(str)
 
         frame = pd.DataFrame({c: out[c] for c in CANONICAL if c in out}, index=df.index)
         duplicated = frame.duplicated(keep=False)
         if duplicated.any():
-            _fail(", ".join(frame.columns), "all canonical columns",
-                  "repeats identical points", frame.index[duplicated],
-                  frame.index[duplicated],
-                  "Remove copies with df.drop_duplicates(), or give replicate runs "
-                  "distinct run ids (run=...).")
+            _fail(
+                ", ".join(frame.columns),
+                "all canonical columns",
+                "repeats identical points",
+                frame.index[duplicated],
+                frame.index[duplicated],
+                "Remove copies with df.drop_duplicates(), or give replicate runs "
+                "distinct run ids (run=...).",
+            )
         _check_units(out, roles, df.index)
         frame["excluded"] = False
         used = {c for c in roles.values() if c is not None}
@@ -457,8 +512,11 @@ def _refuse_duplicates(path: Path, names: Iterable, where: str = "the header") -
 
 
 def _read_delimited(path: Path, sep: str, labels: Iterable[str]) -> pd.DataFrame:
-    header = pd.read_csv(path, sep=sep, header=None, nrows=1, dtype=str,
-                         keep_default_na=False).iloc[0].tolist()
+    header = (
+        pd.read_csv(path, sep=sep, header=None, nrows=1, dtype=str, keep_default_na=False)
+        .iloc[0]
+        .tolist()
+    )
     _refuse_duplicates(path, header)
     df = pd.read_csv(path, sep=sep)
     text = [c for c in labels if c in df.columns]

@@ -61,8 +61,17 @@ def hierarchical_sweep(points: int):
     return synthetic(points // CHECKPOINTS, CHECKPOINTS, groups=GROUPS)
 
 
-def measure(points: int, device: str, precision: str, centring: str, init: str,
-            warmup: int, draws: int, repeats: int, fit: bool):
+def measure(
+    points: int,
+    device: str,
+    precision: str,
+    centring: str,
+    init: str,
+    warmup: int,
+    draws: int,
+    repeats: int,
+    fit: bool,
+):
     """Every figure for one size, in this process: yields the gradient's figures, then
     (when ``fit``) the same with the fit's added."""
     import jax
@@ -80,9 +89,16 @@ def measure(points: int, device: str, precision: str, centring: str, init: str,
     precision = precision or default_precision(where.platform, points)
     inputs = model_inputs(sweep, centring=centring, platform=where.platform, **MODEL)
     used = chain_map(jax.devices(where.platform), CHAINS)[1]
-    out = {"points": len(inputs.args["log_loss"]), "runs": len(inputs.runs),
-           "groups": len(inputs.groups), "device": str(where), "devices_used": used,
-           "precision": precision, "centring": centring, "init": init}
+    out = {
+        "points": len(inputs.args["log_loss"]),
+        "runs": len(inputs.runs),
+        "groups": len(inputs.groups),
+        "device": str(where),
+        "devices_used": used,
+        "precision": precision,
+        "centring": centring,
+        "init": init,
+    }
     with jax.enable_x64(precision == "float64"), jax.default_device(where):
         data = {**jax.device_put(inputs.args), "centre": inputs.centre}
         z = initialize_model(jax.random.PRNGKey(0), inputs.model, model_kwargs=data)[0].z
@@ -100,8 +116,9 @@ def measure(points: int, device: str, precision: str, centring: str, init: str,
             all_chains = jax.jit(chain_gradients)
         else:  # a share of the chains on each device, as bs.fit runs them
             z = jax.tree.map(lambda x: jnp.broadcast_to(x, (used, CHAINS // used, *x.shape)), z)
-            all_chains = jax.pmap(chain_gradients, in_axes=(0, None),
-                                  devices=jax.devices(where.platform)[:used])
+            all_chains = jax.pmap(
+                chain_gradients, in_axes=(0, None), devices=jax.devices(where.platform)[:used]
+            )
         all_chains = partial(all_chains, z, data)
         jax.block_until_ready(all_chains())
         times = []
@@ -114,19 +131,31 @@ def measure(points: int, device: str, precision: str, centring: str, init: str,
     if fit:
         with compile_clock() as clock, warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            post = bs.fit(sweep, centring=centring, init=init, chains=CHAINS, warmup=warmup,
-                          draws=draws, device=device, precision=precision, progress=False,
-                          **MODEL)
+            post = bs.fit(
+                sweep,
+                centring=centring,
+                init=init,
+                chains=CHAINS,
+                warmup=warmup,
+                draws=draws,
+                device=device,
+                precision=precision,
+                progress=False,
+                **MODEL,
+            )
         sampling = post.info.sampler.seconds - clock.seconds
         stats = post.groups["sample_stats"]
         steps = stats["n_steps"]
-        out.update(fit_compile_s=clock.seconds, fit_sampling_s=sampling,
-                   start=post.info.sampler.init,
-                   per_1000_iterations_s=1000 * sampling / (warmup + draws),
-                   steps_per_iteration=float(steps.mean()),
-                   lockstep_steps_per_iteration=float(steps.max("chain").mean()),
-                   max_r_hat=max(post.info.diagnostics["r_hat"].values()),
-                   divergences=int(stats["diverging"].sum()))
+        out.update(
+            fit_compile_s=clock.seconds,
+            fit_sampling_s=sampling,
+            start=post.info.sampler.init,
+            per_1000_iterations_s=1000 * sampling / (warmup + draws),
+            steps_per_iteration=float(steps.mean()),
+            lockstep_steps_per_iteration=float(steps.max("chain").mean()),
+            max_r_hat=max(post.info.diagnostics["r_hat"].values()),
+            divergences=int(stats["diverging"].sum()),
+        )
         yield {**out, "peak_memory_mb": peak_memory_mb(where)}
 
 
@@ -143,42 +172,86 @@ def cell(row: dict, key: str, fmt: str) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--points", default="1e3,1e4,1e5",
-                        help="comma-separated data sizes (default 1e3,1e4,1e5)")
+    parser.add_argument(
+        "--points", default="1e3,1e4,1e5", help="comma-separated data sizes (default 1e3,1e4,1e5)"
+    )
     parser.add_argument("--device", default="cpu", choices=["cpu", "gpu"])
-    parser.add_argument("--precision", default=None, choices=["float32", "float64"],
-                        help="default: bayescale's for the device and size (float64 on a "
-                             "CPU; on a GPU float32 up to 20,000 points, float64 above)")
-    parser.add_argument("--centring", default="non-centred", choices=["non-centred", "centred"],
-                        help="how the group values are sampled (bs.fit's centring)")
-    parser.add_argument("--init", default="laplace", choices=["laplace", "prior"],
-                        help="where the chains start (bs.fit's init)")
+    parser.add_argument(
+        "--precision",
+        default=None,
+        choices=["float32", "float64"],
+        help="default: bayescale's for the device and size (float64 on a "
+        "CPU; on a GPU float32 up to 20,000 points, float64 above)",
+    )
+    parser.add_argument(
+        "--centring",
+        default="non-centred",
+        choices=["non-centred", "centred"],
+        help="how the group values are sampled (bs.fit's centring)",
+    )
+    parser.add_argument(
+        "--init",
+        default="laplace",
+        choices=["laplace", "prior"],
+        help="where the chains start (bs.fit's init)",
+    )
     parser.add_argument("--warmup", type=int, default=200)
     parser.add_argument("--draws", type=int, default=200)
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--fit-up-to", type=float, default=1e4,
-                        help="largest size that is also fitted (default 1e4)")
-    parser.add_argument("--timeout", type=float, default=None,
-                        help="seconds per size; a fit still running then is reported as "
-                             "timed out, with the gradient's figures kept")
+    parser.add_argument(
+        "--fit-up-to",
+        type=float,
+        default=1e4,
+        help="largest size that is also fitted (default 1e4)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=None,
+        help="seconds per size; a fit still running then is reported as "
+        "timed out, with the gradient's figures kept",
+    )
     parser.add_argument("--json", default=None, help="save the figures here")
     parser.add_argument("--one", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one is not None:  # the child process: one size, a JSON line per stage
-        for figures in measure(args.one, args.device, args.precision, args.centring, args.init,
-                               args.warmup, args.draws, args.repeats,
-                               args.one <= args.fit_up_to):
+        for figures in measure(
+            args.one,
+            args.device,
+            args.precision,
+            args.centring,
+            args.init,
+            args.warmup,
+            args.draws,
+            args.repeats,
+            args.one <= args.fit_up_to,
+        ):
             print(json.dumps(figures), flush=True)
         return
 
     rows = []
     for points in (int(float(p)) for p in args.points.split(",")):
-        command = [sys.executable, __file__, "--one", str(points), "--device", args.device,
-                   *(["--precision", args.precision] if args.precision else []),
-                   "--centring", args.centring, "--init", args.init,
-                   "--warmup", str(args.warmup),
-                   "--draws", str(args.draws), "--repeats", str(args.repeats),
-                   "--fit-up-to", str(args.fit_up_to)]
+        command = [
+            sys.executable,
+            __file__,
+            "--one",
+            str(points),
+            "--device",
+            args.device,
+            *(["--precision", args.precision] if args.precision else []),
+            "--centring",
+            args.centring,
+            "--init",
+            args.init,
+            "--warmup",
+            str(args.warmup),
+            "--draws",
+            str(args.draws),
+            "--repeats",
+            str(args.repeats),
+            "--fit-up-to",
+            str(args.fit_up_to),
+        ]
         try:
             done = subprocess.run(command, capture_output=True, text=True, timeout=args.timeout)
             stdout, code, stderr = done.stdout, done.returncode, done.stderr[-3000:]
@@ -187,8 +260,9 @@ def main() -> None:
             stdout = stdout.decode() if isinstance(stdout, bytes) else stdout
         lines = stdout.strip().splitlines()
         if not lines:
-            sys.exit(f"{points} points failed or timed out before a figure (exit {code}):\n"
-                     f"{stderr}")
+            sys.exit(
+                f"{points} points failed or timed out before a figure (exit {code}):\n{stderr}"
+            )
         row = json.loads(lines[-1])
         if points <= args.fit_up_to and "fit_sampling_s" not in row:
             if code is None:
@@ -196,33 +270,56 @@ def main() -> None:
             else:  # e.g. -9: killed, as the kernel's out-of-memory killer does, silently
                 row["fit_failed"] = f"exit {code}: {stderr[-300:]}"
         rows.append(row)
-        print(f"{row['points']:>9,} points, {row['runs']:>6,} runs: gradient "
-              f"{row['gradient_s'] * 1e3:.2f} ms, per 1000 iterations: "
-              f"{cell(row, 'per_1000_iterations_s', '.1f')}", flush=True)
+        print(
+            f"{row['points']:>9,} points, {row['runs']:>6,} runs: gradient "
+            f"{row['gradient_s'] * 1e3:.2f} ms, per 1000 iterations: "
+            f"{cell(row, 'per_1000_iterations_s', '.1f')}",
+            flush=True,
+        )
 
-    print(f"\n{CHAINS} chains, {args.device} ({rows[0]['device']}, {rows[0]['devices_used']} "
-          f"device(s)), {', '.join(sorted({r['precision'] for r in rows}))}, {args.centring}, "
-          f"init {args.init}, "
-          f"fit {args.warmup} + {args.draws}")
-    print("| points | runs | gradient, all chains (ms) | per 1000 iterations (s) | "
-          "steps / iteration | lockstep steps | divergences | peak memory (MB) |")
+    print(
+        f"\n{CHAINS} chains, {args.device} ({rows[0]['device']}, {rows[0]['devices_used']} "
+        f"device(s)), {', '.join(sorted({r['precision'] for r in rows}))}, {args.centring}, "
+        f"init {args.init}, "
+        f"fit {args.warmup} + {args.draws}"
+    )
+    print(
+        "| points | runs | gradient, all chains (ms) | per 1000 iterations (s) | "
+        "steps / iteration | lockstep steps | divergences | peak memory (MB) |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     for row in rows:
-        per_1000 = (f"timed out ({row['fit_timed_out_s']:.0f} s)" if "fit_timed_out_s" in row
-                    else f"failed ({row['fit_failed'].split(':')[0]})" if "fit_failed" in row
-                    else cell(row, "per_1000_iterations_s", ".1f"))
-        print(f"| {row['points']:,} | {row['runs']:,} | {row['gradient_s'] * 1e3:.2f} | "
-              f"{per_1000} | "
-              f"{cell(row, 'steps_per_iteration', '.1f')} | "
-              f"{cell(row, 'lockstep_steps_per_iteration', '.1f')} | "
-              f"{cell(row, 'divergences', 'd')} | "
-              f"{row['peak_memory_mb']:.0f} |")
+        per_1000 = (
+            f"timed out ({row['fit_timed_out_s']:.0f} s)"
+            if "fit_timed_out_s" in row
+            else f"failed ({row['fit_failed'].split(':')[0]})"
+            if "fit_failed" in row
+            else cell(row, "per_1000_iterations_s", ".1f")
+        )
+        print(
+            f"| {row['points']:,} | {row['runs']:,} | {row['gradient_s'] * 1e3:.2f} | "
+            f"{per_1000} | "
+            f"{cell(row, 'steps_per_iteration', '.1f')} | "
+            f"{cell(row, 'lockstep_steps_per_iteration', '.1f')} | "
+            f"{cell(row, 'divergences', 'd')} | "
+            f"{row['peak_memory_mb']:.0f} |"
+        )
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"command": " ".join(sys.argv), "settings": vars(args),
-                       "machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
-                                   "load_average": os.getloadavg()},
-                       "rows": rows}, f, indent=1)
+            json.dump(
+                {
+                    "command": " ".join(sys.argv),
+                    "settings": vars(args),
+                    "machine": {
+                        "platform": platform.platform(),
+                        "cpus": os.cpu_count(),
+                        "load_average": os.getloadavg(),
+                    },
+                    "rows": rows,
+                },
+                f,
+                indent=1,
+            )
         print(f"saved {args.json}")
 
 

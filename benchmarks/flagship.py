@@ -66,8 +66,21 @@ HERE = Path(__file__).resolve().parent
 DEFAULT_JSON = HERE / "results" / "flagship.json"
 REFERENCE = "bayescale"
 DISAGREE_SD = 2.0
-PACKAGES = ("bayescale", "jax", "jaxlib", "numpyro", "arviz", "numpy", "scipy", "pymc",
-            "pytensor", "nutpie", "numba", "pystan", "httpstan")
+PACKAGES = (
+    "bayescale",
+    "jax",
+    "jaxlib",
+    "numpyro",
+    "arviz",
+    "numpy",
+    "scipy",
+    "pymc",
+    "pytensor",
+    "nutpie",
+    "numba",
+    "pystan",
+    "httpstan",
+)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -76,16 +89,29 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, default=Settings.warmup)
     parser.add_argument("--draws", type=int, default=Settings.draws)
     parser.add_argument("--seed", type=int, default=Settings.seed)
-    parser.add_argument("--engines", default=",".join(ENGINES),
-                        help=f"comma-separated, from: {', '.join(ENGINES)}")
-    parser.add_argument("--cold", action="store_true",
-                        help="give each engine's process empty compilation caches")
-    parser.add_argument("--in-process", action="store_true",
-                        help="run the engines in this process, not one subprocess each")
-    parser.add_argument("--timeout", type=float, default=1200.0,
-                        help="seconds before an engine's process is stopped (default 1200)")
-    parser.add_argument("--json", type=Path, default=DEFAULT_JSON,
-                        help=f"where to save the results (default {DEFAULT_JSON})")
+    parser.add_argument(
+        "--engines", default=",".join(ENGINES), help=f"comma-separated, from: {', '.join(ENGINES)}"
+    )
+    parser.add_argument(
+        "--cold", action="store_true", help="give each engine's process empty compilation caches"
+    )
+    parser.add_argument(
+        "--in-process",
+        action="store_true",
+        help="run the engines in this process, not one subprocess each",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=1200.0,
+        help="seconds before an engine's process is stopped (default 1200)",
+    )
+    parser.add_argument(
+        "--json",
+        type=Path,
+        default=DEFAULT_JSON,
+        help=f"where to save the results (default {DEFAULT_JSON})",
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--problem", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--result", type=Path, help=argparse.SUPPRESS)
@@ -101,31 +127,53 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 # ------------------------------------------------------------------------- running
 
+
 def cold_env(cache_root: Path) -> dict:
     """The environment for an engine process with empty caches under ``cache_root``."""
-    env = dict(os.environ, BAYESCALE_JAX_CACHE="off",
-               NUMBA_CACHE_DIR=str(cache_root / "numba"),
-               XDG_CACHE_HOME=str(cache_root / "xdg"))
+    env = dict(
+        os.environ,
+        BAYESCALE_JAX_CACHE="off",
+        NUMBA_CACHE_DIR=str(cache_root / "numba"),
+        XDG_CACHE_HOME=str(cache_root / "xdg"),
+    )
     env.pop("JAX_COMPILATION_CACHE_DIR", None)
     flags = [env["PYTENSOR_FLAGS"]] if env.get("PYTENSOR_FLAGS") else []
     env["PYTENSOR_FLAGS"] = ",".join(flags + [f"base_compiledir={cache_root / 'pytensor'}"])
     return env
 
 
-def run_isolated(name: str, problem_file: Path, settings: Settings, cold: bool,
-                 timeout: float, workdir: Path) -> dict:
+def run_isolated(
+    name: str, problem_file: Path, settings: Settings, cold: bool, timeout: float, workdir: Path
+) -> dict:
     """Run engine ``name`` in a new Python process; its output goes to a log file."""
     result_file, log_file = workdir / f"{name}.json", workdir / f"{name}.log"
-    command = [sys.executable, str(Path(__file__).resolve()), "--child", name,
-               "--problem", str(problem_file), "--result", str(result_file),
-               "--chains", str(settings.chains), "--warmup", str(settings.warmup),
-               "--draws", str(settings.draws), "--seed", str(settings.seed)]
-    with tempfile.TemporaryDirectory(prefix=f"flagship-{name}-cache-") as cache_root, \
-            open(log_file, "w", encoding="utf-8") as log:
+    command = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--child",
+        name,
+        "--problem",
+        str(problem_file),
+        "--result",
+        str(result_file),
+        "--chains",
+        str(settings.chains),
+        "--warmup",
+        str(settings.warmup),
+        "--draws",
+        str(settings.draws),
+        "--seed",
+        str(settings.seed),
+    ]
+    with (
+        tempfile.TemporaryDirectory(prefix=f"flagship-{name}-cache-") as cache_root,
+        open(log_file, "w", encoding="utf-8") as log,
+    ):
         env = cold_env(Path(cache_root)) if cold else None
         started = time.perf_counter()
-        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                   start_new_session=True)
+        process = subprocess.Popen(
+            command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         try:
             process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -135,18 +183,27 @@ def run_isolated(name: str, problem_file: Path, settings: Settings, cold: bool,
         seconds = time.perf_counter() - started
     if process.returncode != 0:
         tail = log_file.read_text(encoding="utf-8", errors="replace").strip().splitlines()
-        return {"status": "failed", "reason": tail[-1] if tail else "no output",
-                "log_tail": tail[-25:]}
-    return {"status": "ok", "process_s": seconds,
-            **json.loads(result_file.read_text(encoding="utf-8"))}
+        return {
+            "status": "failed",
+            "reason": tail[-1] if tail else "no output",
+            "log_tail": tail[-25:],
+        }
+    return {
+        "status": "ok",
+        "process_s": seconds,
+        **json.loads(result_file.read_text(encoding="utf-8")),
+    }
 
 
 def run_in_process(name: str, problem: Problem, settings: Settings) -> dict:
     try:
         return {"status": "ok", **ENGINES[name].run(problem, settings)}
-    except Exception as error:  # noqa: BLE001 - report any engine failure, go on
-        return {"status": "failed", "reason": f"{type(error).__name__}: {error}",
-                "log_tail": traceback.format_exc().splitlines()[-25:]}
+    except Exception as error:
+        return {
+            "status": "failed",
+            "reason": f"{type(error).__name__}: {error}",
+            "log_tail": traceback.format_exc().splitlines()[-25:],
+        }
 
 
 def child(args: argparse.Namespace) -> None:
@@ -157,6 +214,7 @@ def child(args: argparse.Namespace) -> None:
 
 
 # ------------------------------------------------------------------------- figures
+
 
 def derive(results: dict) -> None:
     """Add e2e, ESS/s, the ratios against bayescale and the median check, in place."""
@@ -174,11 +232,16 @@ def derive(results: dict) -> None:
         record["vs_bayescale"] = {
             "e2e": record["e2e_s"] / reference["e2e_s"],
             "sampling": record["sampling_s"] / reference["sampling_s"],
-            "ess_per_s": (None if record["ess_per_s"] is None
-                          else record["ess_per_s"] / reference["ess_per_s"]),
+            "ess_per_s": (
+                None
+                if record["ess_per_s"] is None
+                else record["ess_per_s"] / reference["ess_per_s"]
+            ),
         }
-        shift = {p: (record["median"][p] - reference["median"][p]) / reference["sd"][p]
-                 for p in LAW_PARAMS}
+        shift = {
+            p: (record["median"][p] - reference["median"][p]) / reference["sd"][p]
+            for p in LAW_PARAMS
+        }
         record["median_shift_sd"] = shift
         record["disagrees"] = [p for p in LAW_PARAMS if abs(shift[p]) > DISAGREE_SD]
 
@@ -189,39 +252,45 @@ def _num(value, digits: int = 1) -> str:
 
 def table(results: dict) -> str:
     """The summary table and the table of medians, as text."""
-    head = (f"{'engine':<23}{'e2e s':>8}{'import':>8}{'compile':>9}{'sampling':>9}"
-            f"{'bulk ESS':>9}{'tail ESS':>9}{'ESS/s':>8}{'R-hat':>7}{'div':>5}"
-            f"{'grad/draw':>10}{'e2e ×bs':>9}{'ESS/s ×bs':>10}  medians")
+    head = (
+        f"{'engine':<23}{'e2e s':>8}{'import':>8}{'compile':>9}{'sampling':>9}"
+        f"{'bulk ESS':>9}{'tail ESS':>9}{'ESS/s':>8}{'R-hat':>7}{'div':>5}"
+        f"{'grad/draw':>10}{'e2e ×bs':>9}{'ESS/s ×bs':>10}  medians"
+    )
     lines = [head, "-" * len(head)]
     for name, r in results.items():
         if r["status"] != "ok":
             lines.append(f"{name:<23}{r['status']}: {r['reason']}")
             continue
         ratio = r.get("vs_bayescale", {})
-        check = ("—" if "disagrees" not in r else
-                 "agree" if not r["disagrees"] else
-                 "DIFFER: " + ", ".join(f"{p} {r['median_shift_sd'][p]:+.1f} sd"
-                                        for p in r["disagrees"]))
+        check = (
+            "—"
+            if "disagrees" not in r
+            else "agree"
+            if not r["disagrees"]
+            else "DIFFER: "
+            + ", ".join(f"{p} {r['median_shift_sd'][p]:+.1f} sd" for p in r["disagrees"])
+        )
         lines.append(
             f"{name:<23}{_num(r['e2e_s']):>8}{_num(r['import_s']):>8}"
             f"{_num(r['compile_s']):>9}{_num(r['sampling_s']):>9}"
             f"{_num(r.get('min_ess_bulk'), 0):>9}{_num(r.get('min_ess_tail'), 0):>9}"
             f"{_num(r['ess_per_s'], 0):>8}{_num(r.get('max_rhat'), 3):>7}"
             f"{r.get('divergences', '—'):>5}{_num(r.get('grad_evals_per_draw')):>10}"
-            f"{_num(ratio.get('e2e'), 2):>9}{_num(ratio.get('ess_per_s'), 2):>10}  {check}")
+            f"{_num(ratio.get('e2e'), 2):>9}{_num(ratio.get('ess_per_s'), 2):>10}  {check}"
+        )
     medians = [f"{'posterior median':<23}" + "".join(f"{p:>10}" for p in LAW_PARAMS)]
     for name, r in results.items():
         if r["status"] == "ok":
-            medians.append(f"{name:<23}" + "".join(f"{r['median'][p]:>10.4f}"
-                                                   for p in LAW_PARAMS))
+            medians.append(f"{name:<23}" + "".join(f"{r['median'][p]:>10.4f}" for p in LAW_PARAMS))
     if results.get(REFERENCE, {}).get("status") == "ok":
         sd = results[REFERENCE]["sd"]
-        medians.append(f"{'(bayescale sd)':<23}" + "".join(f"{sd[p]:>10.4f}"
-                                                          for p in LAW_PARAMS))
+        medians.append(f"{'(bayescale sd)':<23}" + "".join(f"{sd[p]:>10.4f}" for p in LAW_PARAMS))
     return "\n".join(lines + ([""] + medians if len(medians) > 1 else []))
 
 
 # ------------------------------------------------------------------------- report
+
 
 def versions() -> dict:
     out = {"python": platform.python_version()}
@@ -237,8 +306,11 @@ def machine() -> dict:
     cpu = platform.processor()
     cpuinfo = Path("/proc/cpuinfo")
     if cpuinfo.exists():
-        names = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines()
-                 if line.startswith("model name")]
+        names = [
+            line.split(":", 1)[1].strip()
+            for line in cpuinfo.read_text().splitlines()
+            if line.startswith("model name")
+        ]
         cpu = names[0] if names else cpu
     return {"platform": platform.platform(), "cpu": cpu, "cpus": os.cpu_count()}
 
@@ -250,11 +322,16 @@ def main(argv=None) -> None:
         return
     settings = Settings(args.chains, args.warmup, args.draws, args.seed)
     problem = Problem.from_reference()
-    mode = ("in-process" if args.in_process else
-            "one fresh process per engine, " + ("empty caches (cold)" if args.cold else
-                                                "default persistent caches"))
-    print(f"flagship fit: {problem.log_n.size} points, {settings.chains} chains × "
-          f"({settings.warmup} warmup + {settings.draws} draws), seed {settings.seed}; {mode}")
+    mode = (
+        "in-process"
+        if args.in_process
+        else "one fresh process per engine, "
+        + ("empty caches (cold)" if args.cold else "default persistent caches")
+    )
+    print(
+        f"flagship fit: {problem.log_n.size} points, {settings.chains} chains × "
+        f"({settings.warmup} warmup + {settings.draws} draws), seed {settings.seed}; {mode}"
+    )
     load_before = os.getloadavg()
     results = {}
     with tempfile.TemporaryDirectory(prefix="flagship-") as workdir:
@@ -265,16 +342,23 @@ def main(argv=None) -> None:
             missing = engine.missing()
             print(f"  {name}: ", end="", flush=True)
             if missing:
-                record = {"status": "skipped", "reason": f"{', '.join(missing)} not installed "
-                          "(pip install -e '.[bench]')"}
+                record = {
+                    "status": "skipped",
+                    "reason": f"{', '.join(missing)} not installed (pip install -e '.[bench]')",
+                }
             elif args.in_process:
                 record = run_in_process(name, problem, settings)
             else:
-                record = run_isolated(name, problem_file, settings, args.cold, args.timeout,
-                                      Path(workdir))
+                record = run_isolated(
+                    name, problem_file, settings, args.cold, args.timeout, Path(workdir)
+                )
             results[name] = {"about": engine.about, **record}
-            print(record["status"] if record["status"] != "ok" else
-                  f"{record['import_s'] + record['wall_s']:.1f} s", flush=True)
+            print(
+                record["status"]
+                if record["status"] != "ok"
+                else f"{record['import_s'] + record['wall_s']:.1f} s",
+                flush=True,
+            )
     derive(results)
     text = table(results)
     print()
@@ -283,11 +367,18 @@ def main(argv=None) -> None:
         "benchmark": "flagship",
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
-        "mode": mode, "settings": asdict(settings), "problem": problem.describe(),
-        "machine": {**machine(), "load_average_before": load_before,
-                    "load_average_after": os.getloadavg()},
-        "versions": versions(), "disagreement_threshold_sd": DISAGREE_SD,
-        "engines": results, "table": text,
+        "mode": mode,
+        "settings": asdict(settings),
+        "problem": problem.describe(),
+        "machine": {
+            **machine(),
+            "load_average_before": load_before,
+            "load_average_after": os.getloadavg(),
+        },
+        "versions": versions(),
+        "disagreement_threshold_sd": DISAGREE_SD,
+        "engines": results,
+        "table": text,
     }
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(report, indent=1), encoding="utf-8")

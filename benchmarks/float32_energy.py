@@ -35,16 +35,22 @@ def energies(points: int) -> dict:
         data = {**jax.device_put(inputs.args), "centre": inputs.centre}
         start = initialize_model(jax.random.PRNGKey(0), inputs.model, model_kwargs=data)[0].z
     # points that float32 holds exactly, so both precisions evaluate U at the same points
-    line = [{k: np.asarray(v, np.float64) * (1 + i * 1e-6) for k, v in start.items()}
-            for i in range(5)]
+    line = [
+        {k: np.asarray(v, np.float64) * (1 + i * 1e-6) for k, v in start.items()} for i in range(5)
+    ]
     line = [{k: v.astype(np.float32) for k, v in z.items()} for z in line]
     out = {"points": points}
     for precision, dtype in (("float64", jnp.float64), ("float32", jnp.float32)):
         with jax.enable_x64(precision == "float64"):
             data = {**jax.device_put(inputs.args), "centre": inputs.centre}
-            u = [float(potential_energy(inputs.model, (), data,
-                                        {k: jnp.asarray(v, dtype) for k, v in z.items()}))
-                 for z in line]
+            u = [
+                float(
+                    potential_energy(
+                        inputs.model, (), data, {k: jnp.asarray(v, dtype) for k, v in z.items()}
+                    )
+                )
+                for z in line
+            ]
         out[precision] = {"U": u[0], "steps": np.diff(u).tolist()}
     out["float32_error"] = out["float32"]["U"] - out["float64"]["U"]
     return out
@@ -54,14 +60,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--points", default="2e4,1e5,1e6")
     args = parser.parse_args()
-    print("| points | U (float64) | float32 error in U | ΔU along the line, float64 | "
-          "ΔU, float32 |")
+    print(
+        "| points | U (float64) | float32 error in U | ΔU along the line, float64 | ΔU, float32 |"
+    )
     print("|---|---|---|---|---|")
     for points in (int(float(p)) for p in args.points.split(",")):
         e = energies(points)
-        print(f"| {points:,} | {e['float64']['U']:.1f} | {e['float32_error']:+.4f} | "
-              + " ".join(f"{d:+.4f}" for d in e["float64"]["steps"]) + " | "
-              + " ".join(f"{d:+.4f}" for d in e["float32"]["steps"]) + " |", flush=True)
+        print(
+            f"| {points:,} | {e['float64']['U']:.1f} | {e['float32_error']:+.4f} | "
+            + " ".join(f"{d:+.4f}" for d in e["float64"]["steps"])
+            + " | "
+            + " ".join(f"{d:+.4f}" for d in e["float32"]["steps"])
+            + " |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

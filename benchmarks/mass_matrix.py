@@ -48,36 +48,56 @@ def problem():
     """The flagship model and its data, as :func:`bayescale.fit` builds them."""
     law = get_law("chinchilla")
     data = reference_sweep("chinchilla").arrays()
-    model = partial(scaling_model, law=law,
-                    priors=resolve_priors(law, "student_t", None, vary=(), runs=False),
-                    likelihood="student_t", pooling="none", vary=(), n_groups=1, n_runs=0)
+    model = partial(
+        scaling_model,
+        law=law,
+        priors=resolve_priors(law, "student_t", None, vary=(), runs=False),
+        likelihood="student_t",
+        pooling="none",
+        vary=(),
+        n_groups=1,
+        n_runs=0,
+    )
     kwargs = {k: data[k] for k in ("log_n", "log_d", "log_loss")}
     kwargs["centre"] = {"n": float(data["log_n"].mean()), "d": float(data["log_d"].mean())}
     return model, kwargs
 
 
 def sample(kernel, kwargs, args) -> tuple[MCMC, dict]:
-    mcmc = MCMC(kernel, num_warmup=args.warmup, num_samples=args.draws, num_chains=args.chains,
-                chain_method="vectorized", progress_bar=False)
+    mcmc = MCMC(
+        kernel,
+        num_warmup=args.warmup,
+        num_samples=args.draws,
+        num_chains=args.chains,
+        chain_method="vectorized",
+        progress_bar=False,
+    )
     started = time.perf_counter()
-    mcmc.run(jax.random.PRNGKey(args.seed), **kwargs,
-             extra_fields=("num_steps", "adapt_state.step_size"))
+    mcmc.run(
+        jax.random.PRNGKey(args.seed), **kwargs, extra_fields=("num_steps", "adapt_state.step_size")
+    )
     seconds = time.perf_counter() - started
     extra = mcmc.get_extra_fields(group_by_chain=True)
     draws = mcmc.get_samples(group_by_chain=True)
     ess = az.ess(az.convert_to_dataset({p: np.asarray(draws[p]) for p in LAW_PARAMS}))
     min_ess = min(float(ess[p]) for p in LAW_PARAMS)
-    return mcmc, {"gradients per draw": float(np.mean(extra["num_steps"])),
-                  "step size": float(np.mean(np.asarray(extra["adapt_state.step_size"])[:, -1])),
-                  "min bulk ESS": min_ess, "seconds": seconds, "ESS/s": min_ess / seconds}
+    return mcmc, {
+        "gradients per draw": float(np.mean(extra["num_steps"])),
+        "step size": float(np.mean(np.asarray(extra["adapt_state.step_size"])[:, -1])),
+        "min bulk ESS": min_ess,
+        "seconds": seconds,
+        "ESS/s": min_ess / seconds,
+    }
 
 
 def unconstrained(mcmc: MCMC, model, kwargs) -> tuple[tuple, np.ndarray]:
     """The sampled sites' names and their draws in the unconstrained space."""
     draws = mcmc.get_samples()
-    sites = tuple(mcmc.last_state.adapt_state.inverse_mass_matrix)[0]
-    rows = [unconstrain_fn(model, (), kwargs, {k: v[i] for k, v in draws.items()})
-            for i in range(len(draws["e"]))]
+    sites = next(iter(mcmc.last_state.adapt_state.inverse_mass_matrix))
+    rows = [
+        unconstrain_fn(model, (), kwargs, {k: v[i] for k, v in draws.items()})
+        for i in range(len(draws["e"]))
+    ]
     return sites, np.stack([np.concatenate([np.ravel(row[s]) for s in sites]) for row in rows])
 
 
@@ -105,9 +125,11 @@ def main() -> None:
 
     sd = np.sqrt(np.diag(cov))
     corr = cov / np.outer(sd, sd) - np.eye(len(sd))
-    print(f"flagship problem, {args.chains} chains x ({args.warmup} + {args.draws}); "
-          f"unconstrained sites {', '.join(sites)}: sd {sd.min():.4f} to {sd.max():.3f}, "
-          f"largest |correlation| {np.abs(corr).max():.3f}")
+    print(
+        f"flagship problem, {args.chains} chains x ({args.warmup} + {args.draws}); "
+        f"unconstrained sites {', '.join(sites)}: sd {sd.min():.4f} to {sd.max():.3f}, "
+        f"largest |correlation| {np.abs(corr).max():.3f}"
+    )
     columns = list(next(iter(results.values())))
     print(f"{'dense mass matrix':<26}" + "".join(f"{c:>20}" for c in columns))
     for name, row in results.items():

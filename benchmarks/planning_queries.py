@@ -18,7 +18,8 @@ Each query runs over 1000 values of its query axis against every posterior draw:
 
 ``first`` is the first call of a query in this process (tracing and XLA compilation
 included, the JAX backend already started; queries run in the order above, so a later one
-may reuse an earlier one's compiled code). ``warm`` is the median (and min) of ``--repeats`` further calls: wall
+may reuse an earlier one's compiled code). ``warm`` is the median (and min) of
+``--repeats`` further calls: wall
 seconds and process CPU seconds (all threads; under contention from other processes the
 CPU time is the steadier figure). The target (issue 7) is ``optimal`` warm wall < 0.1 s on
 CPU.
@@ -46,8 +47,12 @@ from bayescale.laws import KAPLAN
 TARGET_S = 0.1
 BUDGETS = np.geomspace(1e18, 1e26, 1000)
 # Kaplan et al. 2020 (WebText2, nats/token), eq. 1.5.
-KAPLAN_CONSTANTS = {"log_nc": math.log(6.4e13), "alpha_n": 0.076, "log_dc": math.log(1.8e13),
-                    "alpha_d": 0.095}
+KAPLAN_CONSTANTS = {
+    "log_nc": math.log(6.4e13),
+    "alpha_n": 0.076,
+    "log_dc": math.log(1.8e13),
+    "alpha_d": 0.095,
+}
 
 
 def kaplan_posterior(law: bs.Law, chains: int = 4, draws: int = 1000, seed: int = 0):
@@ -55,14 +60,24 @@ def kaplan_posterior(law: bs.Law, chains: int = 4, draws: int = 1000, seed: int 
     constants: enough to time the queries, no sampler involved."""
     rng = np.random.default_rng(seed)
     coords = {"chain": np.arange(chains), "draw": np.arange(draws)}
-    values = {k: v * (1 + 0.02 * rng.standard_normal((chains, draws)))
-              for k, v in {**KAPLAN_CONSTANTS, "sigma": 0.01}.items()}
+    values = {
+        k: v * (1 + 0.02 * rng.standard_normal((chains, draws)))
+        for k, v in {**KAPLAN_CONSTANTS, "sigma": 0.01}.items()
+    }
     post = xr.Dataset({k: (("chain", "draw"), v) for k, v in values.items()}, coords=coords)
     empty = xr.Dataset({"log_loss": ("point", np.zeros(0))})
-    groups = {"posterior": post, "sample_stats": xr.Dataset(coords=coords),
-              "observed_data": empty, "constant_data": empty}
-    meta = {"law": law.name, "likelihood": "normal", "bayescale_version": bs.__version__,
-            "data": {"points": 0, "log_compute_range": [math.log(1e18), math.log(1e22)]}}
+    groups = {
+        "posterior": post,
+        "sample_stats": xr.Dataset(coords=coords),
+        "observed_data": empty,
+        "constant_data": empty,
+    }
+    meta = {
+        "law": law.name,
+        "likelihood": "normal",
+        "bayescale_version": bs.__version__,
+        "data": {"points": 0, "log_compute_range": [math.log(1e18), math.log(1e22)]},
+    }
     return bs.Posterior(groups=groups, law=law, meta=meta)
 
 
@@ -70,8 +85,9 @@ def queries(post: bs.Posterior) -> dict:
     """``{name: zero-argument call}``, in the order they are timed."""
     sizes = np.geomspace(1e8, 1e12, 1000)
     kaplan = kaplan_posterior(KAPLAN)
-    kaplan_numeric = kaplan_posterior(dataclasses.replace(KAPLAN, name="kaplan_numeric",
-                                                          optimum=None))
+    kaplan_numeric = kaplan_posterior(
+        dataclasses.replace(KAPLAN, name="kaplan_numeric", optimum=None)
+    )
     return {
         "optimal": lambda: post.optimal(BUDGETS),
         "optimal + interval": lambda: post.optimal(BUDGETS).interval(0.9),
@@ -112,34 +128,53 @@ def main() -> None:
                 continue
             first = timed(call)
             warm = np.array([timed(call) for _ in range(args.repeats)])
-            rows.append({"query": name, "first_s": first[0], "first_cpu_s": first[1],
-                         "warm_s": float(np.median(warm[:, 0])),
-                         "warm_min_s": float(warm[:, 0].min()),
-                         "warm_cpu_s": float(np.median(warm[:, 1]))})
-            print(f"  {name}: first {first[0]:.3f} s, warm {rows[-1]['warm_s']:.3f} s",
-                  flush=True)
+            rows.append(
+                {
+                    "query": name,
+                    "first_s": first[0],
+                    "first_cpu_s": first[1],
+                    "warm_s": float(np.median(warm[:, 0])),
+                    "warm_min_s": float(warm[:, 0].min()),
+                    "warm_cpu_s": float(np.median(warm[:, 1])),
+                }
+            )
+            print(f"  {name}: first {first[0]:.3f} s, warm {rows[-1]['warm_s']:.3f} s", flush=True)
 
     draws = post.posterior.sizes["chain"] * post.posterior.sizes["draw"]
-    print(f"\nplanning queries: {draws} draws × 1000 query values, {args.repeats} warm "
-          f"repeats; posterior loaded in {load_s:.2f} s; load average "
-          f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    print(
+        f"\nplanning queries: {draws} draws × 1000 query values, {args.repeats} warm "
+        f"repeats; posterior loaded in {load_s:.2f} s; load average "
+        f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
+    )
     print(f"{'query':30s} {'first s':>8s} {'warm s':>8s} {'min s':>8s} {'warm CPU s':>11s}")
     for r in rows:
-        print(f"{r['query']:30s} {r['first_s']:8.3f} {r['warm_s']:8.3f} {r['warm_min_s']:8.3f} "
-              f"{r['warm_cpu_s']:11.3f}")
+        print(
+            f"{r['query']:30s} {r['first_s']:8.3f} {r['warm_s']:8.3f} {r['warm_min_s']:8.3f} "
+            f"{r['warm_cpu_s']:11.3f}"
+        )
     optimal = next((r for r in rows if r["query"] == "optimal"), None)
     if optimal is not None:
         verdict = "meets" if optimal["warm_s"] < TARGET_S else "misses"
-        print(f"\ntarget (issue 7): optimal over {draws} draws × 1000 budgets in under "
-              f"{TARGET_S * 1e3:.0f} ms warm on CPU: {optimal['warm_s'] * 1e3:.0f} ms, "
-              f"{verdict} it")
+        print(
+            f"\ntarget (issue 7): optimal over {draws} draws × 1000 budgets in under "
+            f"{TARGET_S * 1e3:.0f} ms warm on CPU: {optimal['warm_s'] * 1e3:.0f} ms, "
+            f"{verdict} it"
+        )
     if args.json:
-        meta = {"command": " ".join([os.path.basename(sys.executable), *sys.argv]),
-                "machine": platform.platform(), "processor": platform.processor(),
-                "cpus": os.cpu_count(), "load_average": os.getloadavg(), "jax": jax.__version__,
-                "device": str(jax.devices()[0]), "draws": draws, "query_values": 1000,
-                "repeats": args.repeats, "target_s": TARGET_S,
-                "date": time.strftime("%Y-%m-%d %H:%M:%S")}
+        meta = {
+            "command": " ".join([os.path.basename(sys.executable), *sys.argv]),
+            "machine": platform.platform(),
+            "processor": platform.processor(),
+            "cpus": os.cpu_count(),
+            "load_average": os.getloadavg(),
+            "jax": jax.__version__,
+            "device": str(jax.devices()[0]),
+            "draws": draws,
+            "query_values": 1000,
+            "repeats": args.repeats,
+            "target_s": TARGET_S,
+            "date": time.strftime("%Y-%m-%d %H:%M:%S"),
+        }
         with open(args.json, "w", encoding="utf-8") as fh:
             json.dump({"meta": meta, "rows": rows}, fh, indent=2)
         print(f"wrote {args.json}")

@@ -17,11 +17,10 @@ most. With a device per chain the slowest chain sets the fit's wall time.
 from __future__ import annotations
 
 import argparse
+import time
 
 import jax
 import numpy as np
-import time
-
 from curve_fit_time import synthetic
 from data_scaling import MODEL
 from numpyro.infer import MCMC
@@ -40,53 +39,83 @@ def main() -> None:
     parser.add_argument("--checkpoints", type=int, default=25)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--warmup", type=int, default=1000)
-    parser.add_argument("--groups", type=int, default=1,
-                        help="> 1: runs in groups, fitted with partial pooling")
+    parser.add_argument(
+        "--groups", type=int, default=1, help="> 1: runs in groups, fitted with partial pooling"
+    )
     parser.add_argument("--centring", default="non-centred", choices=["non-centred", "centred"])
     parser.add_argument("--init", default="laplace", choices=["laplace", "prior"])
     args = parser.parse_args()
     sweep = synthetic(args.runs, args.checkpoints, groups=args.groups)
-    inputs = (inference.model_inputs(sweep, centring=args.centring, **MODEL) if args.groups > 1
-              else inference.model_inputs(sweep))
+    inputs = (
+        inference.model_inputs(sweep, centring=args.centring, **MODEL)
+        if args.groups > 1
+        else inference.model_inputs(sweep)
+    )
     kernel, n_latent, _ = inference.nuts_kernel(inputs, args.warmup)
     started = time.perf_counter()
-    start = (laplace_start(inputs.model, {**inputs.args, "centre": inputs.centre}, args.seed,
-                           4, True) if args.init == "laplace" else Start(None, None))
-    print(f"start ({args.init}): {time.perf_counter() - started:.1f} s, {start.summary}",
-          flush=True)
+    start = (
+        laplace_start(inputs.model, {**inputs.args, "centre": inputs.centre}, args.seed, 4, True)
+        if args.init == "laplace"
+        else Start(None, None)
+    )
+    print(
+        f"start ({args.init}): {time.perf_counter() - started:.1f} s, {start.summary}", flush=True
+    )
     method = chain_map(jax.devices("cpu"), 4)[0]
-    mcmc = MCMC(kernel, num_warmup=args.warmup, num_samples=1, num_chains=4,
-                chain_method=method, progress_bar=False, jit_model_args=True)
+    mcmc = MCMC(
+        kernel,
+        num_warmup=args.warmup,
+        num_samples=1,
+        num_chains=4,
+        chain_method=method,
+        progress_bar=False,
+        jit_model_args=True,
+    )
     started = time.perf_counter()
     with jax.enable_x64(True):
-        mcmc.warmup(jax.random.PRNGKey(args.seed), **jax.device_put(inputs.args),
-                    centre=inputs.centre, init_params=start.init_params, collect_warmup=True,
-                    extra_fields=("num_steps", "adapt_state.step_size", "diverging"))
+        mcmc.warmup(
+            jax.random.PRNGKey(args.seed),
+            **jax.device_put(inputs.args),
+            centre=inputs.centre,
+            init_params=start.init_params,
+            collect_warmup=True,
+            extra_fields=("num_steps", "adapt_state.step_size", "diverging"),
+        )
         extra = {k: np.asarray(v) for k, v in mcmc.get_extra_fields(group_by_chain=True).items()}
         draws = {k: np.asarray(v) for k, v in mcmc.get_samples(group_by_chain=True).items()}
     windows = build_adaptation_schedule(args.warmup)
     steps = extra["num_steps"]
-    print(f"{len(inputs.args['log_loss']):,} points, {n_latent} latent dimensions, seed "
-          f"{args.seed}; warmup {time.perf_counter() - started:.1f} s (compilation included); "
-          f"windows {[(w.start, w.end) for w in windows]}")
+    print(
+        f"{len(inputs.args['log_loss']):,} points, {n_latent} latent dimensions, seed "
+        f"{args.seed}; warmup {time.perf_counter() - started:.1f} s (compilation included); "
+        f"windows {[(w.start, w.end) for w in windows]}"
+    )
     for chain in range(steps.shape[0]):
-        per_window = [int(steps[chain, w.start:w.end + 1].sum()) for w in windows]
-        print(f"chain {chain}: {int(steps[chain].sum()):,} steps; per window {per_window}; "
-              f"{int((steps[chain] >= MAX_STEPS).sum())} at maximum depth; "
-              f"{int(extra['diverging'][chain].sum())} divergent; final step size "
-              f"{float(extra['adapt_state.step_size'][chain, -1]):.3f}")
+        per_window = [int(steps[chain, w.start : w.end + 1].sum()) for w in windows]
+        print(
+            f"chain {chain}: {int(steps[chain].sum()):,} steps; per window {per_window}; "
+            f"{int((steps[chain] >= MAX_STEPS).sum())} at maximum depth; "
+            f"{int(extra['diverging'][chain].sum())} divergent; final step size "
+            f"{float(extra['adapt_state.step_size'][chain, -1]):.3f}"
+        )
     slowest = int(steps.sum(1).argmax())
-    worst = max(range(1, len(windows)),
-                key=lambda i: steps[slowest, windows[i].start:windows[i].end + 1].sum())
+    worst = max(
+        range(1, len(windows)),
+        key=lambda i: steps[slowest, windows[i].start : windows[i].end + 1].sum(),
+    )
     before = windows[worst - 1]
-    print(f"\nthe slowest chain ({slowest}) spent most in window "
-          f"{(windows[worst].start, windows[worst].end)}; where each chain was in the window "
-          f"before it, {(before.start, before.end)}, whose draws set that window's mass "
-          "matrix (mean ± sd):")
+    print(
+        f"\nthe slowest chain ({slowest}) spent most in window "
+        f"{(windows[worst].start, windows[worst].end)}; where each chain was in the window "
+        f"before it, {(before.start, before.end)}, whose draws set that window's mass "
+        "matrix (mean ± sd):"
+    )
     for name, values in draws.items():
         if values.ndim == 2:  # scalar sites: (chains, iterations)
-            part = values[:, before.start:before.end + 1]
-            cells = ", ".join(f"{m:.4g} ± {s:.2g}" for m, s in zip(part.mean(1), part.std(1)))
+            part = values[:, before.start : before.end + 1]
+            cells = ", ".join(
+                f"{m:.4g} ± {s:.2g}" for m, s in zip(part.mean(1), part.std(1), strict=True)
+            )
             print(f"  {name}: {cells}")
 
 

@@ -65,8 +65,18 @@ from bayescale.sweep import Sweep
 SPLITS = ("compute", "n_params")
 DEFAULT_FRAC = 0.75
 #: Columns of :attr:`BacktestResult.table`; ``coverage_<level>`` repeats per level.
-TABLE_COLUMNS = ("method", "group", "n_train", "n_test", "extrapolation", "coverage_*",
-                 "are_median", "are_mean", "bias", "width")
+TABLE_COLUMNS = (
+    "method",
+    "group",
+    "n_train",
+    "n_test",
+    "extrapolation",
+    "coverage_*",
+    "are_median",
+    "are_mean",
+    "bias",
+    "width",
+)
 
 
 def _label(level: float) -> str:
@@ -80,22 +90,27 @@ def _run_keys(frame: pd.DataFrame) -> pd.Series:
     return pd.Series([f"row {i}" for i in frame.index], index=frame.index)
 
 
-def train_mask(sweep: Sweep, split="compute", frac: float | None = None,
-               threshold: float | None = None) -> pd.Series:
+def train_mask(
+    sweep: Sweep, split="compute", frac: float | None = None, threshold: float | None = None
+) -> pd.Series:
     """Which fitted rows of ``sweep`` train (True) and which are held out (False).
 
     Indexed like ``sweep.fit_frame``. See the module docstring for the rules; errors say
     what was wrong and how to fix it.
     """
     if not isinstance(sweep, Sweep):
-        raise InputTypeError(f"backtest expects a bayescale.Sweep, got {type(sweep).__name__}; "
-                        "build one with bs.Sweep.from_frame(df, ...) or bs.load_dataset(name).")
+        raise InputTypeError(
+            f"backtest expects a bayescale.Sweep, got {type(sweep).__name__}; "
+            "build one with bs.Sweep.from_frame(df, ...) or bs.load_dataset(name)."
+        )
     frame = sweep.fit_frame
     runs = _run_keys(frame)
     if not isinstance(split, str):
         if frac is not None or threshold is not None:
-            raise InputError("frac= and threshold= apply to split='compute' or 'n_params'; "
-                             "a mask split already says which rows train.")
+            raise InputError(
+                "frac= and threshold= apply to split='compute' or 'n_params'; "
+                "a mask split already says which rows train."
+            )
         mask = _as_mask(sweep, split).loc[frame.index]
         mixed = mask.groupby(runs).nunique()
         mixed = sorted(mixed.index[mixed > 1])
@@ -107,37 +122,47 @@ def train_mask(sweep: Sweep, split="compute", frac: float | None = None,
             )
     else:
         if split not in SPLITS:
-            raise InputError(f"unknown split {split!r}; choose one of {list(SPLITS)} or pass a "
-                             "boolean mask over sweep.frame (True = train).")
+            raise InputError(
+                f"unknown split {split!r}; choose one of {list(SPLITS)} or pass a "
+                "boolean mask over sweep.frame (True = train)."
+            )
         if frac is not None and threshold is not None:
-            raise InputError(f"give frac= or threshold=, not both (got frac={frac!r}, "
-                             f"threshold={threshold!r}).")
+            raise InputError(
+                f"give frac= or threshold=, not both (got frac={frac!r}, threshold={threshold!r})."
+            )
         if threshold is None:
             frac = DEFAULT_FRAC if frac is None else frac
             if not (isinstance(frac, (int, float)) and 0.0 < frac < 1.0):
-                raise InputError(f"frac must lie in (0, 1), got {frac!r}; e.g. frac=0.75 trains "
-                                 "on the runs up to the 75% quantile of run size.")
-        elif not (isinstance(threshold, (int, float)) and np.isfinite(threshold)
-                  and threshold > 0):
+                raise InputError(
+                    f"frac must lie in (0, 1), got {frac!r}; e.g. frac=0.75 trains "
+                    "on the runs up to the 75% quantile of run size."
+                )
+        elif not (isinstance(threshold, (int, float)) and np.isfinite(threshold) and threshold > 0):
             unit = "FLOPs" if split == "compute" else "parameters"
-            raise InputError(f"threshold must be a positive number of {unit}, got "
-                             f"{threshold!r}.")
-        value = (6.0 * frame["n_params"] * frame["n_tokens"] if split == "compute"
-                 else frame["n_params"])
+            raise InputError(f"threshold must be a positive number of {unit}, got {threshold!r}.")
+        value = (
+            6.0 * frame["n_params"] * frame["n_tokens"] if split == "compute" else frame["n_params"]
+        )
         key = value.groupby(runs).transform("max")
         per_run = key.groupby(runs).first()
         cut = float(np.quantile(per_run, frac)) if threshold is None else float(threshold)
         mask = key <= cut
         unit = "FLOPs" if split == "compute" else "parameters"
         if not mask.any():
-            raise InputError(f"the {split} split at {cut:.4g} {unit} leaves no training runs "
-                             f"(the smallest run has {per_run.min():.4g}); raise the cut.")
+            raise InputError(
+                f"the {split} split at {cut:.4g} {unit} leaves no training runs "
+                f"(the smallest run has {per_run.min():.4g}); raise the cut."
+            )
         if mask.all():
-            raise InputError(f"the {split} split at {cut:.4g} {unit} holds out no runs (the "
-                             f"largest run has {per_run.max():.4g}); lower the cut.")
+            raise InputError(
+                f"the {split} split at {cut:.4g} {unit} holds out no runs (the "
+                f"largest run has {per_run.max():.4g}); lower the cut."
+            )
     if not mask.any() or mask.all():
-        raise InputError("the split mask must mark some fitted rows True (train) and some "
-                         f"False (held out); it has {int(mask.sum())} of {len(mask)} True.")
+        raise InputError(
+            "the split mask must mark some fitted rows True (train) and some "
+            f"False (held out); it has {int(mask.sum())} of {len(mask)} True."
+        )
     return mask.astype(bool).rename("train")
 
 
@@ -147,14 +172,18 @@ def _as_mask(sweep: Sweep, split) -> pd.Series:
             raise InputError(f"a split mask must be boolean, got dtype {split.dtype}.")
         missing = sweep.fit_frame.index.difference(split.index)
         if len(missing):
-            raise InputError(f"the split mask lacks {len(missing)} fitted row(s) of the sweep "
-                             f"(e.g. {list(missing[:3])}); index it like sweep.frame.")
+            raise InputError(
+                f"the split mask lacks {len(missing)} fitted row(s) of the sweep "
+                f"(e.g. {list(missing[:3])}); index it like sweep.frame."
+            )
         return split
     values = np.asarray(split)
     if values.dtype != bool or values.shape != (len(sweep.frame),):
-        raise InputError(f"split must be one of {list(SPLITS)} or a boolean mask with one entry "
-                         f"per row of sweep.frame ({len(sweep.frame)}); got "
-                         f"{type(split).__name__} of shape {values.shape}, dtype {values.dtype}.")
+        raise InputError(
+            f"split must be one of {list(SPLITS)} or a boolean mask with one entry "
+            f"per row of sweep.frame ({len(sweep.frame)}); got "
+            f"{type(split).__name__} of shape {values.shape}, dtype {values.dtype}."
+        )
     return pd.Series(values, index=sweep.frame.index)
 
 
@@ -179,9 +208,11 @@ class BacktestResult:
 
     def __repr__(self) -> str:
         s = self.split
-        return (f"BacktestResult({s['n_train']} training / {s['n_test']} held-out points, "
-                f"extrapolation {s['extrapolation']:.3g}x in compute, methods "
-                f"{list(self.table['method'].unique())})")
+        return (
+            f"BacktestResult({s['n_train']} training / {s['n_test']} held-out points, "
+            f"extrapolation {s['extrapolation']:.3g}x in compute, methods "
+            f"{list(self.table['method'].unique())})"
+        )
 
 
 def _score(samples: np.ndarray, observed: np.ndarray, levels) -> pd.DataFrame:
@@ -193,7 +224,8 @@ def _score(samples: np.ndarray, observed: np.ndarray, levels) -> pd.DataFrame:
     for level in levels:
         tail = (1.0 - level) / 2.0
         values[f"lower_{_label(level)}"], values[f"upper_{_label(level)}"] = np.quantile(
-            draws, [tail, 1.0 - tail], axis=0)
+            draws, [tail, 1.0 - tail], axis=0
+        )
     out = {}
     for name, v in values.items():
         out[name] = np.full(observed.shape, np.nan)
@@ -218,10 +250,12 @@ def _bayes_samples(post, test: pd.DataFrame, grouped: bool, seed: int):
         group = label if grouped else None
         if grouped and label not in fitted:
             if post.info.pooling != "partial":
-                raise InputError(f"held-out group {label!r} has no training runs, and "
-                                 f"pooling={post.info.pooling!r} cannot predict an unseen "
-                                 "group; use pooling='partial' or a split that keeps some of "
-                                 "its runs in training.")
+                raise InputError(
+                    f"held-out group {label!r} has no training runs, and "
+                    f"pooling={post.info.pooling!r} cannot predict an unseen "
+                    "group; use pooling='partial' or a split that keeps some of "
+                    "its runs in training."
+                )
             group = "new"
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ExtrapolationWarning)  # extrapolating is the point
@@ -236,8 +270,7 @@ def _bayes_samples(post, test: pd.DataFrame, grouped: bool, seed: int):
     return predictive, mean
 
 
-def _boot_samples(train: Sweep, test: pd.DataFrame, grouped: bool, n_boot: int, seed: int,
-                  top):
+def _boot_samples(train: Sweep, test: pd.DataFrame, grouped: bool, n_boot: int, seed: int, top):
     """Bootstrap draws without and with noise, ``(samples, points)``; NaN for points of a
     group without training runs."""
     n, d = test["n_params"].to_numpy(float), test["n_tokens"].to_numpy(float)
@@ -247,8 +280,9 @@ def _boot_samples(train: Sweep, test: pd.DataFrame, grouped: bool, n_boot: int, 
         where = labels == label
         if grouped and label not in train.groups:
             continue
-        boot = baseline_mod.bootstrap(train, group=label if grouped else None, n_boot=n_boot,
-                                      seed=seed + i, top=top)
+        boot = baseline_mod.bootstrap(
+            train, group=label if grouped else None, n_boot=n_boot, seed=seed + i, top=top
+        )
         boots[label] = boot
         law = boot.draws(n[where], d[where], noise=False)
         with_noise = boot.draws(n[where], d[where], noise=True)
@@ -259,8 +293,9 @@ def _boot_samples(train: Sweep, test: pd.DataFrame, grouped: bool, n_boot: int, 
     return boots, plain, noisy
 
 
-def _summarise(points: pd.DataFrame, levels, train_max: Mapping, n_train: Mapping,
-               grouped: bool) -> pd.DataFrame:
+def _summarise(
+    points: pd.DataFrame, levels, train_max: Mapping, n_train: Mapping, grouped: bool
+) -> pd.DataFrame:
     rows = []
     widest = _label(max(levels))
     scopes = [("all", points)]
@@ -271,16 +306,21 @@ def _summarise(points: pd.DataFrame, levels, train_max: Mapping, n_train: Mappin
             sub = sub.dropna(subset=["median"])
             if sub.empty:
                 continue
-            row = {"method": method, "group": label, "n_train": n_train[label],
-                   "n_test": len(sub),
-                   "extrapolation": float(sub["compute"].max() / train_max[label])}
+            row = {
+                "method": method,
+                "group": label,
+                "n_train": n_train[label],
+                "n_test": len(sub),
+                "extrapolation": float(sub["compute"].max() / train_max[label]),
+            }
             for level in levels:
                 row[f"coverage_{_label(level)}"] = float(sub[f"covered_{_label(level)}"].mean())
             row["are_median"] = float(sub["are"].median())
             row["are_mean"] = float(sub["are"].mean())
             row["bias"] = float(((sub["median"] - sub["loss"]) / sub["loss"]).median())
-            row["width"] = float(((sub[f"upper_{widest}"] - sub[f"lower_{widest}"])
-                                  / sub["median"]).median())
+            row["width"] = float(
+                ((sub[f"upper_{widest}"] - sub[f"lower_{widest}"]) / sub["median"]).median()
+            )
             rows.append(row)
     table = pd.DataFrame(rows)
     table.attrs.update(levels=tuple(levels), width_level=max(levels))
@@ -317,8 +357,10 @@ def backtest(
         raise InputError("levels must name at least one interval probability, e.g. (0.9,).")
     law_obj = get_law(law)
     if baseline and law_obj.name != "chinchilla":
-        raise InputError(f"the bootstrap baseline implements the chinchilla law only, not "
-                         f"{law_obj.name!r}; pass baseline=False to backtest bayescale alone.")
+        raise InputError(
+            f"the bootstrap baseline implements the chinchilla law only, not "
+            f"{law_obj.name!r}; pass baseline=False to backtest bayescale alone."
+        )
     fit_kwargs = dict(fit_kwargs or {})
     fit_kwargs.setdefault("seed", seed)
     fit_kwargs.setdefault("progress", False)
@@ -340,8 +382,9 @@ def backtest(
     compute = 6.0 * frame["n_params"] * frame["n_tokens"]
     if baseline and grouped:  # the per-group Huber fit needs > 5 points: check before NUTS
         sizes = train.fit_frame["group"].value_counts()
-        small = sorted(g for g in test["group"].unique()
-                       if 0 < sizes.get(g, 0) <= len(baseline_mod.PARAMS))
+        small = sorted(
+            g for g in test["group"].unique() if 0 < sizes.get(g, 0) <= len(baseline_mod.PARAMS)
+        )
         if small:
             raise InputError(
                 f"group(s) {small} keep at most {len(baseline_mod.PARAMS)} training points, too "
@@ -352,11 +395,13 @@ def backtest(
     started = time.perf_counter()
     post = fit(train, law_obj, **fit_kwargs)
     fit_seconds = time.perf_counter() - started
-    samples = dict(zip(("bayescale", "bayescale_mean"),
-                       _bayes_samples(post, test, grouped, seed)))
+    samples = dict(
+        zip(("bayescale", "bayescale_mean"), _bayes_samples(post, test, grouped, seed), strict=True)
+    )
     if post.info.extrapolation_error > 0:
         samples["bayescale_no_discrepancy"] = _bayes_samples(
-            post.with_extrapolation_error(0.0), test, grouped, seed)[0]
+            post.with_extrapolation_error(0.0), test, grouped, seed
+        )[0]
     boots, boot_seconds = {}, 0.0
     if baseline:
         started = time.perf_counter()
@@ -373,9 +418,15 @@ def backtest(
             in_group = mask & (frame["group"] == label)
             train_max[label] = float(compute[in_group].max()) if in_group.any() else np.nan
             n_train[label] = int(in_group.sum())
-    base = pd.DataFrame({"row": test.index, "n_params": test["n_params"].to_numpy(float),
-                         "n_tokens": test["n_tokens"].to_numpy(float),
-                         "compute": compute[~mask].to_numpy(float), "loss": observed})
+    base = pd.DataFrame(
+        {
+            "row": test.index,
+            "n_params": test["n_params"].to_numpy(float),
+            "n_tokens": test["n_tokens"].to_numpy(float),
+            "compute": compute[~mask].to_numpy(float),
+            "loss": observed,
+        }
+    )
     for column in ("group", "run"):
         if column in test.columns:
             base.insert(1, column, test[column].to_numpy(str))
@@ -390,9 +441,11 @@ def backtest(
     split_info = {
         "split": split if isinstance(split, str) else "mask",
         "frac": (DEFAULT_FRAC if frac is None and threshold is None else frac)
-        if isinstance(split, str) else None,
+        if isinstance(split, str)
+        else None,
         "threshold": threshold,
-        "n_train": int(mask.sum()), "n_test": int((~mask).sum()),
+        "n_train": int(mask.sum()),
+        "n_test": int((~mask).sum()),
         "train_max_compute": train_max["all"],
         "test_max_compute": float(compute[~mask].max()),
         "test_min_compute": float(compute[~mask].min()),
@@ -400,13 +453,17 @@ def backtest(
     }
     meta = {
         "dataset": sweep.source.get("name", "user table"),
-        "law": law_obj.name, "levels": levels,
+        "law": law_obj.name,
+        "levels": levels,
         "fit_kwargs": {k: v for k, v in fit_kwargs.items() if k != "priors"},
-        "n_boot": n_boot if baseline else None, "top_starts": top if baseline else None,
-        "seed": seed, "fit_seconds": round(fit_seconds, 2),
+        "n_boot": n_boot if baseline else None,
+        "top_starts": top if baseline else None,
+        "seed": seed,
+        "fit_seconds": round(fit_seconds, 2),
         "bootstrap_seconds": round(boot_seconds, 2),
         "fit_warnings": list(post.warnings),
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
     }
-    return BacktestResult(table=table, points=points, split=split_info, posterior=post,
-                          bootstrap=boots, meta=meta)
+    return BacktestResult(
+        table=table, points=points, split=split_info, posterior=post, bootstrap=boots, meta=meta
+    )

@@ -80,13 +80,15 @@ PARAMS = ("e", "a", "alpha", "b", "beta")  # the order of bayescale's chinchilla
 DELTA = 1e-3
 N_BOOT = 200
 #: Hoffmann et al. 2022's initialisation grid (as used by Besiroglu et al. 2024).
-HOFFMANN_GRID = MappingProxyType({
-    "e": (-1.0, -0.5, 0.0, 0.5, 1.0),
-    "a": (0.0, 5.0, 10.0, 15.0, 20.0, 25.0),
-    "alpha": (0.0, 0.5, 1.0, 1.5, 2.0),
-    "b": (0.0, 5.0, 10.0, 15.0, 20.0, 25.0),
-    "beta": (0.0, 0.5, 1.0, 1.5, 2.0),
-})
+HOFFMANN_GRID = MappingProxyType(
+    {
+        "e": (-1.0, -0.5, 0.0, 0.5, 1.0),
+        "a": (0.0, 5.0, 10.0, 15.0, 20.0, 25.0),
+        "alpha": (0.0, 0.5, 1.0, 1.5, 2.0),
+        "b": (0.0, 5.0, 10.0, 15.0, 20.0, 25.0),
+        "beta": (0.0, 0.5, 1.0, 1.5, 2.0),
+    }
+)
 #: L-BFGS-B settings: tight tolerances on the δ-scaled objective (see the module docstring).
 OPTIONS = MappingProxyType({"maxiter": 2000, "ftol": 1e-13, "gtol": 1e-9, "maxcor": 20})
 MAD_TO_SD = 1.4826
@@ -123,14 +125,27 @@ def _objective(theta, log_n, log_d, log_loss, weights, delta):
     small = np.abs(r) <= delta
     value = np.where(small, 0.5 * r * r, delta * (np.abs(r) - 0.5 * delta)) / delta
     psi = weights * np.clip(r, -delta, delta) / delta
-    grad = np.array([psi @ soft[0], psi @ soft[1], -(psi * log_n) @ soft[1],
-                     psi @ soft[2], -(psi * log_d) @ soft[2]])
+    grad = np.array(
+        [
+            psi @ soft[0],
+            psi @ soft[1],
+            -(psi * log_n) @ soft[1],
+            psi @ soft[2],
+            -(psi * log_d) @ soft[2],
+        ]
+    )
     return float(weights @ value), grad
 
 
 def _minimise(start, log_n, log_d, log_loss, weights, delta):
-    result = minimize(_objective, start, args=(log_n, log_d, log_loss, weights, delta),
-                      jac=True, method="L-BFGS-B", options=dict(OPTIONS))
+    result = minimize(
+        _objective,
+        start,
+        args=(log_n, log_d, log_loss, weights, delta),
+        jac=True,
+        method="L-BFGS-B",
+        options=dict(OPTIONS),
+    )
     return result.x, float(result.fun)
 
 
@@ -142,24 +157,34 @@ def _robust_scale(residuals: np.ndarray, n_params: int = len(PARAMS)) -> float:
 
 def _arrays(sweep: Sweep, group: str | None) -> dict[str, np.ndarray]:
     if not isinstance(sweep, Sweep):
-        raise InputTypeError(f"expected a bayescale.Sweep, got {type(sweep).__name__}; build one "
-                        "with bs.Sweep.from_frame(df, ...).")
+        raise InputTypeError(
+            f"expected a bayescale.Sweep, got {type(sweep).__name__}; build one "
+            "with bs.Sweep.from_frame(df, ...)."
+        )
     frame = sweep.fit_frame
     if group is not None:
         if group not in sweep.groups:
-            raise InputError(f"no group {group!r} among the fitted rows; groups are "
-                             f"{sweep.groups}.")
+            raise InputError(
+                f"no group {group!r} among the fitted rows; groups are {sweep.groups}."
+            )
         frame = frame[frame["group"] == group]
     if len(frame) <= len(PARAMS):
-        raise InputError(f"the Huber fit needs more than {len(PARAMS)} points (one per "
-                         f"parameter); got {len(frame)}"
-                         f"{f' in group {group!r}' if group is not None else ''}.")
-    out = {"log_n": np.log(frame["n_params"].to_numpy(float)),
-           "log_d": np.log(frame["n_tokens"].to_numpy(float)),
-           "log_loss": np.log(frame["loss"].to_numpy(float))}
+        raise InputError(
+            f"the Huber fit needs more than {len(PARAMS)} points (one per "
+            f"parameter); got {len(frame)}"
+            f"{f' in group {group!r}' if group is not None else ''}."
+        )
+    out = {
+        "log_n": np.log(frame["n_params"].to_numpy(float)),
+        "log_d": np.log(frame["n_tokens"].to_numpy(float)),
+        "log_loss": np.log(frame["loss"].to_numpy(float)),
+    }
     curves = "run" in frame.columns and frame["run"].duplicated().any()
-    out["cluster"] = (np.unique(frame["run"].astype(str).to_numpy(), return_inverse=True)[1]
-                      if curves else np.arange(len(frame)))
+    out["cluster"] = (
+        np.unique(frame["run"].astype(str).to_numpy(), return_inverse=True)[1]
+        if curves
+        else np.arange(len(frame))
+    )
     return out
 
 
@@ -185,8 +210,13 @@ class HuberFit:
     def constants(self) -> dict[str, float]:
         """``E, A, B, alpha, beta`` on their natural scale, as papers print them."""
         p = self.params
-        return {"E": float(np.exp(p["e"])), "A": float(np.exp(p["a"])),
-                "B": float(np.exp(p["b"])), "alpha": p["alpha"], "beta": p["beta"]}
+        return {
+            "E": float(np.exp(p["e"])),
+            "A": float(np.exp(p["a"])),
+            "B": float(np.exp(p["b"])),
+            "alpha": p["alpha"],
+            "beta": p["beta"],
+        }
 
     def log_loss(self, n, d) -> np.ndarray:
         """``log L̂(n, d)`` at the point estimate."""
@@ -194,9 +224,11 @@ class HuberFit:
 
     def __repr__(self) -> str:
         c = self.constants
-        return (f"HuberFit(E={c['E']:.4g}, A={c['A']:.4g}, B={c['B']:.4g}, "
-                f"alpha={c['alpha']:.4g}, beta={c['beta']:.4g}; {self.n_points} points, "
-                f"{self.starts} starts)")
+        return (
+            f"HuberFit(E={c['E']:.4g}, A={c['A']:.4g}, B={c['B']:.4g}, "
+            f"alpha={c['alpha']:.4g}, beta={c['beta']:.4g}; {self.n_points} points, "
+            f"{self.starts} starts)"
+        )
 
 
 def _screen(data: dict, delta: float, starts: np.ndarray, top: int | None) -> np.ndarray:
@@ -215,18 +247,26 @@ def _fit(data: dict, delta: float, starts: np.ndarray, weights=None) -> tuple[np
     weights = np.ones_like(data["log_n"]) if weights is None else weights
     best, best_value = None, np.inf
     for start in starts:
-        theta, value = _minimise(start, data["log_n"], data["log_d"], data["log_loss"],
-                                 weights, delta)
+        theta, value = _minimise(
+            start, data["log_n"], data["log_d"], data["log_loss"], weights, delta
+        )
         if np.isfinite(value) and np.all(np.isfinite(theta)) and value < best_value:
             best, best_value = theta, value
     if best is None:
-        raise RuntimeError("every L-BFGS start failed (non-finite objective); check the sweep "
-                           "for extreme values.")
+        raise RuntimeError(
+            "every L-BFGS start failed (non-finite objective); check the sweep for extreme values."
+        )
     return best, best_value * delta
 
 
-def fit_huber(sweep: Sweep, *, group: str | None = None, delta: float = DELTA,
-              grid: Mapping | None = None, top: int | None = TOP_STARTS) -> HuberFit:
+def fit_huber(
+    sweep: Sweep,
+    *,
+    group: str | None = None,
+    delta: float = DELTA,
+    grid: Mapping | None = None,
+    top: int | None = TOP_STARTS,
+) -> HuberFit:
     """Fit the Chinchilla law to ``sweep``'s fitted rows (of one ``group`` if given) by
     Huber loss and L-BFGS-B from the ``top`` best starts of ``grid`` (default Hoffmann's
     4,500; ``top=None``: from every start)."""
@@ -234,9 +274,14 @@ def fit_huber(sweep: Sweep, *, group: str | None = None, delta: float = DELTA,
     starts = _screen(data, delta, grid_starts(grid), top)
     theta, value = _fit(data, delta, starts)
     residuals = log_law(theta, data["log_n"], data["log_d"]) - data["log_loss"]
-    return HuberFit(params=dict(zip(PARAMS, map(float, theta))), objective=value,
-                    scale=_robust_scale(residuals), n_points=len(residuals), delta=delta,
-                    starts=len(starts))
+    return HuberFit(
+        params=dict(zip(PARAMS, map(float, theta), strict=True)),
+        objective=value,
+        scale=_robust_scale(residuals),
+        n_points=len(residuals),
+        delta=delta,
+        starts=len(starts),
+    )
 
 
 @dataclass(frozen=True)
@@ -254,8 +299,10 @@ class Bootstrap:
         object.__setattr__(self, "params", MappingProxyType(dict(self.params)))
 
     def __repr__(self) -> str:
-        return (f"Bootstrap({self.scale.size} replicates resampling {self.unit}; "
-                f"full-data fit {self.fit!r})")
+        return (
+            f"Bootstrap({self.scale.size} replicates resampling {self.unit}; "
+            f"full-data fit {self.fit!r})"
+        )
 
     @property
     def theta(self) -> np.ndarray:
@@ -267,8 +314,9 @@ class Bootstrap:
         log_d = np.log(np.atleast_1d(np.asarray(d, float)))
         return log_law(self.theta[:, None, :], log_n[None], log_d[None])
 
-    def draws(self, n, d, noise: bool = False, per_replicate: int = 20,
-              seed: int | None = None) -> np.ndarray:
+    def draws(
+        self, n, d, noise: bool = False, per_replicate: int = 20, seed: int | None = None
+    ) -> np.ndarray:
         """Predictive draws of the loss at ``(n, d)``, shape ``(samples, points)``.
 
         ``noise=False``: one draw per replicate, the law's prediction (``B`` samples).
@@ -284,9 +332,17 @@ class Bootstrap:
         return np.exp(out.reshape(-1, mu.shape[1]))
 
 
-def bootstrap(sweep: Sweep, *, group: str | None = None, n_boot: int = N_BOOT,
-              delta: float = DELTA, grid: Mapping | None = None, top: int | None = TOP_STARTS,
-              seed: int = 0, fit: HuberFit | None = None) -> Bootstrap:
+def bootstrap(
+    sweep: Sweep,
+    *,
+    group: str | None = None,
+    n_boot: int = N_BOOT,
+    delta: float = DELTA,
+    grid: Mapping | None = None,
+    top: int | None = TOP_STARTS,
+    seed: int = 0,
+    fit: HuberFit | None = None,
+) -> Bootstrap:
     """Bootstrap the Huber fit: ``n_boot`` resamples of the points (of the runs, for
     training curves) with replacement, each refitted from the full-data optimum (``fit``,
     computed with :func:`fit_huber` when not given)."""
@@ -305,6 +361,10 @@ def bootstrap(sweep: Sweep, *, group: str | None = None, n_boot: int = N_BOOT,
         residuals = log_law(theta, data["log_n"], data["log_d"]) - data["log_loss"]
         thetas[i] = theta
         scales[i] = _robust_scale(np.repeat(residuals, weights.astype(int)))
-    return Bootstrap(fit=fit, params={p: thetas[:, k] for k, p in enumerate(PARAMS)},
-                     scale=scales, unit="runs" if n_clusters < cluster.size else "points",
-                     seed=seed)
+    return Bootstrap(
+        fit=fit,
+        params={p: thetas[:, k] for k, p in enumerate(PARAMS)},
+        scale=scales,
+        unit="runs" if n_clusters < cluster.size else "points",
+        seed=seed,
+    )

@@ -41,22 +41,28 @@ def compare(posteriors: Mapping[str, Posterior]) -> pd.DataFrame:
         raise InputError(f"compare needs at least two posteriors, got {len(posteriors)}.")
     sizes = {name: post.info.data.points for name, post in posteriors.items()}
     if len(set(sizes.values())) > 1:
-        raise InputError(f"the posteriors were fitted to different numbers of points {sizes}; "
-                         "LOO compares models of the same data only.")
+        raise InputError(
+            f"the posteriors were fitted to different numbers of points {sizes}; "
+            "LOO compares models of the same data only."
+        )
     az = arviz()
     idata = {name: post.idata for name, post in posteriors.items()}
     with warnings.catch_warnings():  # ArviZ's own Pareto warning is replaced by the one below
         warnings.filterwarnings("ignore", message=".*Pareto.*", category=UserWarning)
         loos = {name: az.loo(data, pointwise=True) for name, data in idata.items()}
         table = az.compare(idata)
-    bad = {name: np.flatnonzero(np.asarray(loo.pareto_k) > PARETO_K_MAX)
-           for name, loo in loos.items()}
+    bad = {
+        name: np.flatnonzero(np.asarray(loo.pareto_k) > PARETO_K_MAX) for name, loo in loos.items()
+    }
     for name, points in bad.items():
         if points.size:
             shown = ", ".join(str(i) for i in points[:5]) + (" ..." if points.size > 5 else "")
             warnings.warn(
                 f"{name}: {points.size} point(s) with Pareto k > {PARETO_K_MAX} (points "
                 f"{shown}); their LOO terms are unreliable. Inspect them (outliers?), or refit "
-                "without each to get exact LOO.", ComparisonWarning, stacklevel=2)
+                "without each to get exact LOO.",
+                ComparisonWarning,
+                stacklevel=2,
+            )
     table["pareto_k_bad"] = [bad[name].size for name in table.index]
     return table

@@ -83,14 +83,20 @@ MAX_ATTEMPTS = 1000
 """Prior draws tried per simulation before giving up on finding a plausible sweep."""
 MIN_PER_BIN = 5
 MAX_BINS = 20
-DIAGNOSTICS = ("seed", "rejected", "divergences", "max_r_hat", "worst_r_hat", "min_ess_bulk",
-               "seconds")
+DIAGNOSTICS = (
+    "seed",
+    "rejected",
+    "divergences",
+    "max_r_hat",
+    "worst_r_hat",
+    "min_ess_bulk",
+    "seconds",
+)
 """Columns of an :func:`sbc` frame that are not ranks."""
 
 
 # ---------------------------------------------------------------------- ranks
-def _scalars(values: Mapping[str, np.ndarray], groups: list[str],
-             grouped) -> dict[str, np.ndarray]:
+def _scalars(values: Mapping[str, np.ndarray], groups: list[str], grouped) -> dict[str, np.ndarray]:
     """Split the per-group arrays (names in ``grouped``, groups on the last axis) into
     ``name[group]`` entries."""
     out = {}
@@ -103,8 +109,9 @@ def _scalars(values: Mapping[str, np.ndarray], groups: list[str],
     return out
 
 
-def ranks_of(truth: Mapping[str, float], draws: Mapping[str, np.ndarray], n_ranks: int,
-             seed: int = 0) -> dict[str, int]:
+def ranks_of(
+    truth: Mapping[str, float], draws: Mapping[str, np.ndarray], n_ranks: int, seed: int = 0
+) -> dict[str, int]:
     """Rank of each true value among ``n_ranks − 1`` draws thinned evenly from ``draws``
     (arrays whose leading axes are ``(chain, draw)``; chains are concatenated). Ties, which
     continuous posteriors do not produce, are broken at random."""
@@ -113,20 +120,34 @@ def ranks_of(truth: Mapping[str, float], draws: Mapping[str, np.ndarray], n_rank
     for name, value in truth.items():
         sample = np.asarray(draws[name]).reshape(-1)
         if sample.size < n_ranks - 1:
-            raise InputError(f"{sample.size} posterior draws cannot be thinned to "
-                             f"n_ranks - 1 = {n_ranks - 1}; draw more or lower n_ranks.")
+            raise InputError(
+                f"{sample.size} posterior draws cannot be thinned to "
+                f"n_ranks - 1 = {n_ranks - 1}; draw more or lower n_ranks."
+            )
         keep = sample[np.linspace(0, sample.size - 1, n_ranks - 1).round().astype(int)]
         below, ties = int(np.sum(keep < value)), int(np.sum(keep == value))
         out[name] = below + int(rng.integers(0, ties + 1))
     return out
 
 
-def sbc(n_sims: int, *, law: str | Law = "chinchilla", pooling: str = "none",
-        vary: Sequence[str] | None = None, priors: Mapping | None = None,
-        fit_priors: Mapping | None = None, likelihood: str = "student_t",
-        design: pd.DataFrame | None = None, n_ranks: int = 100, chains: int = 2,
-        warmup: int = 300, draws: int = 300, target_accept: float = 0.8, seed: int = 0,
-        progress: bool = True) -> pd.DataFrame:
+def sbc(
+    n_sims: int,
+    *,
+    law: str | Law = "chinchilla",
+    pooling: str = "none",
+    vary: Sequence[str] | None = None,
+    priors: Mapping | None = None,
+    fit_priors: Mapping | None = None,
+    likelihood: str = "student_t",
+    design: pd.DataFrame | None = None,
+    n_ranks: int = 100,
+    chains: int = 2,
+    warmup: int = 300,
+    draws: int = 300,
+    target_accept: float = 0.8,
+    seed: int = 0,
+    progress: bool = True,
+) -> pd.DataFrame:
     """Run ``n_sims`` simulations of simulation-based calibration; one row each.
 
     Each simulation draws parameters from ``priors`` (default: the model's defaults),
@@ -149,8 +170,10 @@ def sbc(n_sims: int, *, law: str | Law = "chinchilla", pooling: str = "none",
     if pooling not in ("none", "partial"):
         raise InputError(f"sbc supports pooling 'none' or 'partial', got {pooling!r}.")
     if chains * draws < n_ranks - 1:
-        raise InputError(f"chains * draws = {chains * draws} posterior draws cannot give "
-                         f"n_ranks - 1 = {n_ranks - 1} thinned draws; raise draws.")
+        raise InputError(
+            f"chains * draws = {chains * draws} posterior draws cannot give "
+            f"n_ranks - 1 = {n_ranks - 1} thinned draws; raise draws."
+        )
     if design is None:
         design = make_design(6, 5, n_groups=4) if pooling == "partial" else make_design()
     groups = design_groups(design)
@@ -159,50 +182,85 @@ def sbc(n_sims: int, *, law: str | Law = "chinchilla", pooling: str = "none",
     for i in range(n_sims):
         for attempt in range(MAX_ATTEMPTS):
             prior_seed, noise_seed, fit_seed = (
-                int(s) for s in np.random.SeedSequence([seed, i, attempt]).generate_state(3))
-            truth = prior_draw(law, priors, likelihood, prior_seed, pooling=pooling, vary=vary,
-                               design=design)
+                int(s) for s in np.random.SeedSequence([seed, i, attempt]).generate_state(3)
+            )
+            truth = prior_draw(
+                law, priors, likelihood, prior_seed, pooling=pooling, vary=vary, design=design
+            )
             frame = simulate_sweep(truth, design, noise_seed, law=law)
             if plausible(frame):
                 break
         else:
-            raise RuntimeError(f"no plausible sweep in {MAX_ATTEMPTS} prior draws; the priors "
-                               f"put almost no mass on losses within {PLAUSIBLE_LOSS} nats.")
+            raise RuntimeError(
+                f"no plausible sweep in {MAX_ATTEMPTS} prior draws; the priors "
+                f"put almost no mass on losses within {PLAUSIBLE_LOSS} nats."
+            )
         started = time.perf_counter()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             warnings.simplefilter("ignore", PriorDominatedWarning)
-            post = fit(Sweep.from_frame(frame), law, pooling=pooling,
-                       vary=vary if pooling == "partial" else None, priors=fit_priors,
-                       likelihood=likelihood, chains=chains, warmup=warmup, draws=draws,
-                       seed=fit_seed % 2**31, target_accept=target_accept, progress=False)
+            post = fit(
+                Sweep.from_frame(frame),
+                law,
+                pooling=pooling,
+                vary=vary if pooling == "partial" else None,
+                priors=fit_priors,
+                likelihood=likelihood,
+                chains=chains,
+                warmup=warmup,
+                draws=draws,
+                seed=fit_seed % 2**31,
+                target_accept=target_accept,
+                progress=False,
+            )
         # every fit traces a new model function; without this the compiled executables of
         # hundreds of fits accumulate in memory (the persistent cache still serves them)
         jax.clear_caches()
         posterior = post.posterior
         grouped = {name for name in posterior.data_vars if "group" in posterior[name].dims}
-        samples = _scalars({name: posterior[name].transpose("chain", "draw", ...).values
-                            for name in truth}, groups, grouped)
+        samples = _scalars(
+            {name: posterior[name].transpose("chain", "draw", ...).values for name in truth},
+            groups,
+            grouped,
+        )
         truth = _scalars(truth, groups, grouped)
         ranks = ranks_of(truth, samples, n_ranks, seed=fit_seed)
         params = params or list(ranks)
         diag = post.info.diagnostics
         worst = max(diag["r_hat"], key=lambda k: diag["r_hat"][k])
-        rows.append({**ranks, "seed": fit_seed % 2**31, "rejected": attempt,
-                     "divergences": diag["divergences"],
-                     "max_r_hat": float(diag["r_hat"][worst]), "worst_r_hat": worst,
-                     "min_ess_bulk": float(np.nanmin(list(diag["ess_bulk"].values()))),
-                     "seconds": round(time.perf_counter() - started, 2)})
+        rows.append(
+            {
+                **ranks,
+                "seed": fit_seed % 2**31,
+                "rejected": attempt,
+                "divergences": diag["divergences"],
+                "max_r_hat": float(diag["r_hat"][worst]),
+                "worst_r_hat": worst,
+                "min_ess_bulk": float(np.nanmin(list(diag["ess_bulk"].values()))),
+                "seconds": round(time.perf_counter() - started, 2),
+            }
+        )
         if progress:
             row = rows[-1]
-            print(f"sbc {pooling} {i + 1}/{n_sims}: {row['seconds']:.1f} s, "
-                  f"{row['divergences']} divergences, max R-hat {row['max_r_hat']:.3f}, "
-                  f"min ESS {row['min_ess_bulk']:.0f}, rejected {attempt}", flush=True)
+            print(
+                f"sbc {pooling} {i + 1}/{n_sims}: {row['seconds']:.1f} s, "
+                f"{row['divergences']} divergences, max R-hat {row['max_r_hat']:.3f}, "
+                f"min ESS {row['min_ess_bulk']:.0f}, rejected {attempt}",
+                flush=True,
+            )
     out = pd.DataFrame(rows, columns=[*(params or []), *DIAGNOSTICS])
-    out.attrs = {"params": params or [], "n_ranks": n_ranks, "pooling": pooling,
-                 "law": law.name, "likelihood": likelihood, "chains": chains,
-                 "warmup": warmup, "draws": draws, "seed": seed,
-                 "created": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")}
+    out.attrs = {
+        "params": params or [],
+        "n_ranks": n_ranks,
+        "pooling": pooling,
+        "law": law.name,
+        "likelihood": likelihood,
+        "chains": chains,
+        "warmup": warmup,
+        "draws": draws,
+        "seed": seed,
+        "created": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+    }
     return out
 
 
@@ -212,19 +270,19 @@ def ranked_params(ranks, params: Sequence[str] | None = None) -> list[str]:
     if params is not None:
         return list(params)
     if isinstance(ranks, pd.DataFrame):
-        return list(ranks.attrs.get("params") or [c for c in ranks.columns
-                                                  if c not in DIAGNOSTICS])
+        return list(ranks.attrs.get("params") or [c for c in ranks.columns if c not in DIAGNOSTICS])
     raise InputError("pass params= when ranks is not an sbc frame.")
 
 
 def n_rank_values(ranks, n_ranks: int | None = None) -> int:
     """The number of possible rank values ``L + 1``: ``n_ranks``, or an :func:`sbc`
     frame's."""
-    n_ranks = n_ranks or (ranks.attrs.get("n_ranks") if isinstance(ranks, pd.DataFrame)
-                          else None)
+    n_ranks = n_ranks or (ranks.attrs.get("n_ranks") if isinstance(ranks, pd.DataFrame) else None)
     if not n_ranks or n_ranks < 2:
-        raise InputError(f"n_ranks (the number of possible rank values, L + 1) must be at "
-                         f"least 2, got {n_ranks!r}.")
+        raise InputError(
+            f"n_ranks (the number of possible rank values, L + 1) must be at "
+            f"least 2, got {n_ranks!r}."
+        )
     return int(n_ranks)
 
 
@@ -233,9 +291,11 @@ def default_bins(n_sims: int, n_ranks: int) -> int:
     ``n_sims // 5`` unequal bins if no divisor fits."""
     cap = min(MAX_BINS, n_sims // MIN_PER_BIN, n_ranks)
     if cap < 2:
-        raise InputError(f"{n_sims} simulations are too few for a chi-square test "
-                         f"({MIN_PER_BIN} expected per bin, 2 bins at least): run >= "
-                         f"{2 * MIN_PER_BIN}.")
+        raise InputError(
+            f"{n_sims} simulations are too few for a chi-square test "
+            f"({MIN_PER_BIN} expected per bin, 2 bins at least): run >= "
+            f"{2 * MIN_PER_BIN}."
+        )
     return max((b for b in range(2, cap + 1) if n_ranks % b == 0), default=cap)
 
 
@@ -250,8 +310,13 @@ def bin_ranks(values: np.ndarray, n_ranks: int, bins: int) -> tuple[np.ndarray, 
     return counts, prob
 
 
-def uniformity(ranks, n_ranks: int | None = None, *, bins: int | None = None,
-               params: Sequence[str] | None = None) -> pd.DataFrame:
+def uniformity(
+    ranks,
+    n_ranks: int | None = None,
+    *,
+    bins: int | None = None,
+    params: Sequence[str] | None = None,
+) -> pd.DataFrame:
     """Chi-square test of uniform ranks, one row per parameter.
 
     ``ranks``: an :func:`sbc` frame (its ``attrs`` give ``params`` and ``n_ranks``) or any
@@ -269,16 +334,22 @@ def uniformity(ranks, n_ranks: int | None = None, *, bins: int | None = None,
     for name in names:
         values = np.asarray(ranks[name], dtype=int)
         if values.min() < 0 or values.max() >= n_ranks:
-            raise InputError(f"ranks of {name!r} must lie in 0 … {n_ranks - 1}; got "
-                             f"{values.min()} … {values.max()}.")
+            raise InputError(
+                f"ranks of {name!r} must lie in 0 … {n_ranks - 1}; got "
+                f"{values.min()} … {values.max()}."
+            )
         b = bins or default_bins(len(values), n_ranks)
         counts, prob = bin_ranks(values, n_ranks, b)
         expected = len(values) * prob
         chi2 = float(np.sum((counts - expected) ** 2 / expected))
         scaled = values / (n_ranks - 1)
-        rows[name] = {"bins": int(b), "chi2": chi2, "dof": int(b - 1),
-                      "p_value": float(stats.chi2.sf(chi2, b - 1)),
-                      "mean": float(scaled.mean()), "sd": float(scaled.std()),
-                      "extreme": float(np.mean((values < 0.05 * n_ranks)
-                                               | (values >= 0.95 * n_ranks)))}
+        rows[name] = {
+            "bins": int(b),
+            "chi2": chi2,
+            "dof": int(b - 1),
+            "p_value": float(stats.chi2.sf(chi2, b - 1)),
+            "mean": float(scaled.mean()),
+            "sd": float(scaled.std()),
+            "extreme": float(np.mean((values < 0.05 * n_ranks) | (values >= 0.95 * n_ranks))),
+        }
     return pd.DataFrame.from_dict(rows, orient="index").astype({"bins": int, "dof": int})

@@ -62,8 +62,9 @@ PLAUSIBLE_LOSS = (0.5, 20.0)
 """Loss range (nats) every point of a simulated sweep must fall in, else it is redrawn."""
 
 
-def make_design(n_sizes: int = 7, n_ratios: int = 6, n_groups: int = 0,
-                sizes=(5e7, 5e9), ratios=(2.0, 200.0)) -> pd.DataFrame:
+def make_design(
+    n_sizes: int = 7, n_ratios: int = 6, n_groups: int = 0, sizes=(5e7, 5e9), ratios=(2.0, 200.0)
+) -> pd.DataFrame:
     """A sweep design: ``n_sizes`` model sizes log-spaced over ``sizes``, each trained on
     ``n_ratios`` token counts log-spaced over ``ratios`` tokens per parameter (Chinchilla's
     IsoFLOP sweeps cover about this range). With ``n_groups >= 2`` the grid is repeated
@@ -86,14 +87,21 @@ def design_groups(design: pd.DataFrame | None) -> list[str]:
 
 def _centre(design: pd.DataFrame) -> dict:
     """The centre :func:`bayescale.fit` will compute for a sweep on this design."""
-    return DataInfo.from_arrays(np.log(design["n_params"].to_numpy(float)),
-                                np.log(design["n_tokens"].to_numpy(float))).centre
+    return DataInfo.from_arrays(
+        np.log(design["n_params"].to_numpy(float)), np.log(design["n_tokens"].to_numpy(float))
+    ).centre
 
 
-def prior_draw(law: str | Law = "chinchilla", priors: Mapping | None = None,
-               likelihood: str = "student_t", seed: int = 0, *, pooling: str = "none",
-               vary: Sequence[str] | None = None,
-               design: pd.DataFrame | None = None) -> dict[str, np.ndarray]:
+def prior_draw(
+    law: str | Law = "chinchilla",
+    priors: Mapping | None = None,
+    likelihood: str = "student_t",
+    seed: int = 0,
+    *,
+    pooling: str = "none",
+    vary: Sequence[str] | None = None,
+    design: pd.DataFrame | None = None,
+) -> dict[str, np.ndarray]:
     """One draw of every parameter from the priors :func:`bayescale.fit` would use.
 
     Returns ``{name: value}`` with the names of the posterior: the law's parameters and
@@ -112,21 +120,25 @@ def prior_draw(law: str | Law = "chinchilla", priors: Mapping | None = None,
     dists = resolve_priors(law, likelihood, priors, vary=vary)
     keys = jax.random.split(jax.random.PRNGKey(seed), len(dists) + len(vary))
     with jax.enable_x64(True):
-        values = {name: np.asarray(prior.sample(key), dtype=float)
-                  for (name, prior), key in zip(dists.items(), keys)}
+        values = {
+            name: np.asarray(prior.sample(key), dtype=float)
+            for (name, prior), key in zip(dists.items(), keys, strict=False)
+        }
         if pooling == "none":
             return values
         groups = design_groups(design)
         if len(groups) < 2:
-            raise InputError("pooling='partial' needs a design with a group column of at least "
-                             "two groups, e.g. make_design(n_groups=4).")
+            raise InputError(
+                "pooling='partial' needs a design with a group column of at least "
+                "two groups, e.g. make_design(n_groups=4)."
+            )
         centre = _centre(design)
         site = {p: (f"mu_{p}" if p in vary else p) for p in law.params}
         sites = {site[p]: values[p] for p in law.params if p not in law.shear}
         for p, (exponent, axis) in law.shear.items():
             # the model samples a sheared intercept as a − α·m (module docstring of model.py)
             sites[site[p] + CENTRED_SUFFIX] = values[p] - values[exponent] * centre[axis]
-        for p, key in zip(vary, keys[len(dists):]):
+        for p, key in zip(vary, keys[len(dists) :], strict=True):
             sites[f"tau_{p}"] = values[f"tau_{p}"]
             sites[f"z_{p}"] = np.asarray(dist.Normal(0.0, 1.0).sample(key, (len(groups),)))
         with handlers.condition(data=sites):
@@ -138,20 +150,25 @@ def prior_draw(law: str | Law = "chinchilla", priors: Mapping | None = None,
     return out
 
 
-def simulate_sweep(theta: Mapping, design: pd.DataFrame, seed: int = 0, *,
-                   law: str | Law = "chinchilla") -> pd.DataFrame:
+def simulate_sweep(
+    theta: Mapping, design: pd.DataFrame, seed: int = 0, *, law: str | Law = "chinchilla"
+) -> pd.DataFrame:
     """``design`` with a simulated ``loss`` column, as :meth:`bayescale.Sweep.from_frame`
     takes it.
 
     ``log loss = log L(θ_g; N, D) + noise``: Student-t noise of scale ``theta["sigma"]`` and
     ``theta["nu"]`` degrees of freedom, or Normal noise when ``theta`` has no ``nu`` (the
-    model's own likelihood, :func:`bayescale.likelihood.point_distribution`). A parameter that is an array is per group, indexed by the sorted
-    labels of the design's ``group`` column.
+    model's own likelihood, :func:`bayescale.likelihood.point_distribution`). A parameter
+    that is an array is per group, indexed by the sorted labels of the design's ``group``
+    column.
     """
     law = get_law(law)
     groups = design_groups(design)
-    code = (np.searchsorted(groups, design["group"].astype(str).to_numpy()) if groups
-            else np.zeros(len(design), dtype=int))
+    code = (
+        np.searchsorted(groups, design["group"].astype(str).to_numpy())
+        if groups
+        else np.zeros(len(design), dtype=int)
+    )
     per_point = {}
     for p in law.params:
         value = np.asarray(theta[p], dtype=float)
@@ -159,10 +176,16 @@ def simulate_sweep(theta: Mapping, design: pd.DataFrame, seed: int = 0, *,
             raise InputError(f"theta[{p!r}] is per group but the design has no group column.")
         per_point[p] = value[code] if value.ndim else value
     with jax.enable_x64(True):
-        mean = np.asarray(law.log_loss(per_point, np.log(design["n_params"].to_numpy(float)),
-                                       np.log(design["n_tokens"].to_numpy(float))))
-        noise = point_distribution(0.0, float(theta["sigma"]),
-                                   float(theta["nu"]) if "nu" in theta else None)
+        mean = np.asarray(
+            law.log_loss(
+                per_point,
+                np.log(design["n_params"].to_numpy(float)),
+                np.log(design["n_tokens"].to_numpy(float)),
+            )
+        )
+        noise = point_distribution(
+            0.0, float(theta["sigma"]), float(theta["nu"]) if "nu" in theta else None
+        )
         eps = np.asarray(noise.sample(jax.random.PRNGKey(seed), (len(design),)))
     with np.errstate(over="ignore"):
         return design.assign(loss=np.exp(mean + eps))
@@ -171,8 +194,9 @@ def simulate_sweep(theta: Mapping, design: pd.DataFrame, seed: int = 0, *,
 def plausible(sweep: pd.DataFrame, loss_range=PLAUSIBLE_LOSS) -> bool:
     """Whether every loss of a simulated sweep is finite and inside ``loss_range`` nats."""
     loss = sweep["loss"].to_numpy(float)
-    return bool(np.all(np.isfinite(loss)) and np.all((loss >= loss_range[0])
-                                                      & (loss <= loss_range[1])))
+    return bool(
+        np.all(np.isfinite(loss)) and np.all((loss >= loss_range[0]) & (loss <= loss_range[1]))
+    )
 
 
 def rejection_rate(ranks: pd.DataFrame) -> float:
@@ -180,4 +204,3 @@ def rejection_rate(ranks: pd.DataFrame) -> float:
     :func:`~bayescale.evaluation.sbc.sbc` run (its ``rejected`` column)."""
     rejected = int(ranks["rejected"].sum())
     return rejected / (rejected + len(ranks)) if len(ranks) else float("nan")
-

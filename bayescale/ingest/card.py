@@ -25,8 +25,18 @@ from bayescale.errors import InputError
 LEADING = ("n_params", "n_tokens", "loss")
 OPTIONAL = ("group", "run", "step", "flops")
 CARD_KEYS = (
-    "name", "title", "description", "source", "citation", "licence", "licence_status",
-    "curves", "columns", "derived", "caveats", "raw_sha256",
+    "name",
+    "title",
+    "description",
+    "source",
+    "citation",
+    "licence",
+    "licence_status",
+    "curves",
+    "columns",
+    "derived",
+    "caveats",
+    "raw_sha256",
 )
 MANIFEST = "MANIFEST.sha256"
 

@@ -39,13 +39,15 @@ def build(raw: Path) -> tuple[pd.DataFrame, dict]:
     """Read the raw extraction under ``raw`` and return the tidy table and its card."""
     table = pd.read_csv(raw / RAW_FILE)
     n, flops = table["Model Size"], table["Training FLOP"]
-    frame = pd.DataFrame({
-        "n_params": n,
-        "n_tokens": flops / (6.0 * n),
-        "loss": table["loss"],
-        "flops": flops,
-        "besiroglu_excluded": _besiroglu_excluded(table["loss"]),
-    })
+    frame = pd.DataFrame(
+        {
+            "n_params": n,
+            "n_tokens": flops / (6.0 * n),
+            "loss": table["loss"],
+            "flops": flops,
+            "besiroglu_excluded": _besiroglu_excluded(table["loss"]),
+        }
+    )
     frame = frame.sort_values(["n_params", "n_tokens"], kind="stable", ignore_index=True)
     return frame, _card(raw_digests(raw, [RAW_FILE]))
 
@@ -54,7 +56,7 @@ def _card(raw_sha256: dict[str, str]) -> dict:
     return {
         "name": NAME,
         "title": "Chinchilla scaling runs (Hoffmann et al. 2022, Figure 4), extracted by "
-                 "Besiroglu et al. 2024",
+        "Besiroglu et al. 2024",
         "description": (
             "245 final losses of dense transformer language models trained on MassiveText, "
             "57M to 16B parameters and 1.4e18 to 1.3e22 FLOPs, read off Figure 4 of the "
@@ -69,12 +71,28 @@ def _card(raw_sha256: dict[str, str]) -> dict:
         "citation": {
             "title": "Training Compute-Optimal Large Language Models",
             "authors": [
-                "Jordan Hoffmann", "Sebastian Borgeaud", "Arthur Mensch", "Elena Buchatskaya",
-                "Trevor Cai", "Eliza Rutherford", "Diego de Las Casas", "Lisa Anne Hendricks",
-                "Johannes Welbl", "Aidan Clark", "Tom Hennigan", "Eric Noland",
-                "Katie Millican", "George van den Driessche", "Bogdan Damoc", "Aurelia Guy",
-                "Simon Osindero", "Karen Simonyan", "Erich Elsen", "Jack W. Rae",
-                "Oriol Vinyals", "Laurent Sifre",
+                "Jordan Hoffmann",
+                "Sebastian Borgeaud",
+                "Arthur Mensch",
+                "Elena Buchatskaya",
+                "Trevor Cai",
+                "Eliza Rutherford",
+                "Diego de Las Casas",
+                "Lisa Anne Hendricks",
+                "Johannes Welbl",
+                "Aidan Clark",
+                "Tom Hennigan",
+                "Eric Noland",
+                "Katie Millican",
+                "George van den Driessche",
+                "Bogdan Damoc",
+                "Aurelia Guy",
+                "Simon Osindero",
+                "Karen Simonyan",
+                "Erich Elsen",
+                "Jack W. Rae",
+                "Oriol Vinyals",
+                "Laurent Sifre",
             ],
             "short": "Hoffmann et al.",
             "year": 2022,
@@ -98,13 +116,13 @@ def _card(raw_sha256: dict[str, str]) -> dict:
         "curves": False,
         "columns": {
             "n_params": "model size N in parameters, including embeddings (Chinchilla's "
-                        "convention), read from the point's vertical position in the figure",
+            "convention), read from the point's vertical position in the figure",
             "n_tokens": "training tokens D, derived as flops / (6 n_params)",
             "loss": "final training loss on MassiveText in nats per token (SentencePiece, "
-                    "32k vocabulary), read from the point's colour",
+            "32k vocabulary), read from the point's colour",
             "flops": "training compute C in FLOPs, read from the point's horizontal position",
             "besiroglu_excluded": "True for the 5 points Besiroglu et al. left out of their "
-                                  "fit (the 5 highest losses); their fit uses the other 240",
+            "fit (the 5 highest losses); their fit uses the other 240",
         },
         "derived": [
             "n_tokens = flops / (6 n_params), the C = 6ND approximation; the paper does not "

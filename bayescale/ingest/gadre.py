@@ -27,7 +27,7 @@ EVAL_SETS = {
     "openlm": "open_lm validation shard (120 sequences, 0.25M tokens; the noisiest set)",
     "paloma_c4_en": "Paloma C4 (English) (491 sequences, 1.0M tokens)",
     "paloma_dolma_100_programing_languages": "Paloma Dolma, 100 programming languages "
-                                             "(4,900 sequences, 10M tokens)",
+    "(4,900 sequences, 10M tokens)",
     "paloma_falcon_refinedweb": "Paloma Falcon RefinedWeb (492 sequences, 1.0M tokens)",
     "paloma_ptb": "Paloma Penn Treebank (44 sequences, 90k tokens)",
     "paloma_redpajama": "Paloma RedPajama (343 sequences, 0.70M tokens)",
@@ -78,26 +78,26 @@ def build(raw: Path) -> tuple[pd.DataFrame, dict]:
 def _card(raw_sha256: dict[str, str]) -> dict:
     columns = {
         "n_params": "model size N in parameters (hyperparameters.params), including one "
-                    "50,432 x d_model embedding matrix",
+        "50,432 x d_model embedding matrix",
         "n_tokens": "training tokens D (hyperparameters.tokens) = 20 x chinchilla_multiplier x "
-                    "n_params",
+        "n_params",
         "loss": "final validation loss on C4 (the c4_val set), nats per token "
-                "(GPT-NeoX-20B tokenizer); equal to loss_c4_val",
+        "(GPT-NeoX-20B tokenizer); equal to loss_c4_val",
         "group": "training dataset (dataset_name): c4_original (C4), rpj (RedPajama), "
-                 "rw_original (RefinedWeb)",
+        "rw_original (RefinedWeb)",
         "run": "model file stem, e.g. c4_original-d=1024_l=24_h=8-0.25 (dataset, shape, "
-               "chinchilla_multiplier)",
+        "chinchilla_multiplier)",
         "flops": "training compute C = 6 n_params n_tokens, FLOPs",
         "params_no_embed": "non-embedding parameters (hyperparameters.params_no_embed)",
         "chinchilla_multiplier": "tokens per parameter divided by 20: 1 is Chinchilla-optimal "
-                                 "(20 tokens per parameter), 32 is 32x over-trained",
+        "(20 tokens per parameter), 32 is 32x over-trained",
     }
     for name, what in sorted(EVAL_SETS.items()):
         columns[f"loss_{name}"] = f"final validation loss on {what}, nats per token"
     return {
         "name": NAME,
         "title": "Over-training testbed (Gadre et al. 2024): 104 open_lm models on C4, "
-                 "RedPajama and RefinedWeb",
+        "RedPajama and RefinedWeb",
         "description": (
             "Final validation losses of 104 decoder-only transformers (open_lm) from 11M to "
             "6.9B parameters, trained on three datasets (C4, RedPajama, RefinedWeb) at token "
@@ -112,12 +112,30 @@ def _card(raw_sha256: dict[str, str]) -> dict:
         "citation": {
             "title": "Language models scale reliably with over-training and on downstream tasks",
             "authors": [
-                "Samir Yitzhak Gadre", "Georgios Smyrnis", "Vaishaal Shankar",
-                "Suchin Gururangan", "Mitchell Wortsman", "Rulin Shao", "Jean Mercat",
-                "Alex Fang", "Jeffrey Li", "Sedrick Keh", "Rui Xin", "Marianna Nezhurina",
-                "Igor Vasiljevic", "Jenia Jitsev", "Luca Soldaini", "Alexandros G. Dimakis",
-                "Gabriel Ilharco", "Pang Wei Koh", "Shuran Song", "Thomas Kollar",
-                "Yair Carmon", "Achal Dave", "Reinhard Heckel", "Niklas Muennighoff",
+                "Samir Yitzhak Gadre",
+                "Georgios Smyrnis",
+                "Vaishaal Shankar",
+                "Suchin Gururangan",
+                "Mitchell Wortsman",
+                "Rulin Shao",
+                "Jean Mercat",
+                "Alex Fang",
+                "Jeffrey Li",
+                "Sedrick Keh",
+                "Rui Xin",
+                "Marianna Nezhurina",
+                "Igor Vasiljevic",
+                "Jenia Jitsev",
+                "Luca Soldaini",
+                "Alexandros G. Dimakis",
+                "Gabriel Ilharco",
+                "Pang Wei Koh",
+                "Shuran Song",
+                "Thomas Kollar",
+                "Yair Carmon",
+                "Achal Dave",
+                "Reinhard Heckel",
+                "Niklas Muennighoff",
                 "Ludwig Schmidt",
             ],
             "short": "Gadre et al.",

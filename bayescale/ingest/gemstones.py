@@ -37,19 +37,21 @@ def build(raw: Path) -> tuple[pd.DataFrame, dict]:
         raise InputError("a run name disagrees with its width and depth columns.")
     if not table["tokens"].eq(table["step"] * TOKENS_PER_STEP).all():
         raise InputError(f"tokens != step x {TOKENS_PER_STEP} in {RAW_FILE}.")
-    frame = pd.DataFrame({
-        "n_params": table["params_active_precise"],
-        "n_tokens": table["tokens"],
-        "loss": table["final_loss"],
-        "group": table["width"].astype(str) + "x" + table["depth"].astype(str),
-        "run": table["run_name"],
-        "step": table["step"],
-        "width": table["width"],
-        "depth": table["depth"],
-        "params_no_embed": table["params_active_precise"] - 2 * VOCAB * table["width"],
-        "num_nodes": table["num_nodes"],
-        "seconds_per_step": table["seconds_per_step"],
-    })
+    frame = pd.DataFrame(
+        {
+            "n_params": table["params_active_precise"],
+            "n_tokens": table["tokens"],
+            "loss": table["final_loss"],
+            "group": table["width"].astype(str) + "x" + table["depth"].astype(str),
+            "run": table["run_name"],
+            "step": table["step"],
+            "width": table["width"],
+            "depth": table["depth"],
+            "params_no_embed": table["params_active_precise"] - 2 * VOCAB * table["width"],
+            "num_nodes": table["num_nodes"],
+            "seconds_per_step": table["seconds_per_step"],
+        }
+    )
     frame = frame.sort_values(["width", "depth", "step"], kind="stable", ignore_index=True)
     return frame, _card(raw_digests(raw, [RAW_FILE]))
 
@@ -58,7 +60,7 @@ def _card(raw_sha256: dict[str, str]) -> dict:
     return {
         "name": NAME,
         "title": "Gemstones (McLeish et al. 2025): 22 width x depth shapes, constant-LR "
-                 "checkpoints to 350B tokens",
+        "checkpoints to 350B tokens",
         "description": (
             "Validation-loss curves of 22 decoder-only transformers (Gemma-style) with widths "
             "256 to 3072 and depths 3 to 80, 48M to 2.0B parameters, all trained on Dolma for "
@@ -74,8 +76,14 @@ def _card(raw_sha256: dict[str, str]) -> dict:
         "citation": {
             "title": "Gemstones: A Model Suite for Multi-Faceted Scaling Laws",
             "authors": [
-                "Sean McLeish", "John Kirchenbauer", "David Yu Miller", "Siddharth Singh",
-                "Abhinav Bhatele", "Micah Goldblum", "Ashwinee Panda", "Tom Goldstein",
+                "Sean McLeish",
+                "John Kirchenbauer",
+                "David Yu Miller",
+                "Siddharth Singh",
+                "Abhinav Bhatele",
+                "Micah Goldblum",
+                "Ashwinee Panda",
+                "Tom Goldstein",
             ],
             "short": "McLeish et al.",
             "year": 2025,
@@ -91,19 +99,19 @@ def _card(raw_sha256: dict[str, str]) -> dict:
         "curves": True,
         "columns": {
             "n_params": "total parameters N (params_active_precise), INCLUDING the untied input "
-                        "embedding and the LM head (2 x 50,304 x width); see params_no_embed",
+            "embedding and the LM head (2 x 50,304 x width); see params_no_embed",
             "n_tokens": "training tokens D at the checkpoint (tokens = step x 2,048 sequences "
-                        "x 2,048 tokens, as recorded by the authors)",
+            "x 2,048 tokens, as recorded by the authors)",
             "loss": "validation loss at the checkpoint (W&B val_loss, exported as final_loss) "
-                    "on held-out Dolma, the training corpus, nats per token",
+            "on held-out Dolma, the training corpus, nats per token",
             "group": "model shape '<width>x<depth>', e.g. '1024x28'",
             "run": "W&B run name, e.g. 'PyGemma-1024x28_pretrain' (the two-hour W&B chunks "
-                   "stitched into one run by the authors)",
+            "stitched into one run by the authors)",
             "step": "optimizer step of the checkpoint (a multiple of 477)",
             "width": "model width (hidden size)",
             "depth": "number of transformer layers",
             "params_no_embed": "non-embedding parameters, n_params - 2 x 50,304 x width "
-                               "(input embedding and LM head both removed)",
+            "(input embedding and LM head both removed)",
             "num_nodes": "Frontier nodes (4 AMD MI250X, 8 GCDs, each) used for training",
             "seconds_per_step": "mean wall-clock seconds per optimizer step for the run",
         },

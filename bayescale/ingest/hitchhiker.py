@@ -31,8 +31,10 @@ HF_REPO = re.compile(r"https://huggingface\.co/datablations/(lm1-[\w-]+)")
 
 def _identical_runs(frame: pd.DataFrame) -> pd.Series:
     """True for rows of runs whose whole (n_tokens, loss) curve equals another run's."""
-    curves = {run: tuple(map(tuple, rows[["n_tokens", "loss"]].to_numpy()))
-              for run, rows in frame.groupby("run", sort=True)}
+    curves = {
+        run: tuple(map(tuple, rows[["n_tokens", "loss"]].to_numpy()))
+        for run, rows in frame.groupby("run", sort=True)
+    }
     seen: dict[tuple, list[str]] = {}
     for run, curve in curves.items():
         seen.setdefault(curve, []).append(run)
@@ -54,25 +56,28 @@ def build(raw: Path) -> tuple[pd.DataFrame, dict]:
         raise InputError("tokens_per_epoch x epochs is not the documented total per size.")
     n = table["num_params"].map(SIZES)
     d = table["token_num"]
-    frame = pd.DataFrame({
-        "n_params": n,
-        "n_tokens": d,
-        "loss": table["loss"],
-        "group": table["data"] + "/" + table["epochs"].astype(str) + "ep",
-        "run": table["model_args"].str.extract(TENSORBOARD, expand=False),
-        "flops": 6.0 * n * d,
-        "data": table["data"],
-        "size_label": table["num_params"],
-        "epochs": table["epochs"],
-        "unique_tokens": table["tokens_per_epoch"],
-        "total_tokens": total,
-        "hf_repo": table["checkpoint"].str.extract(HF_REPO, expand=False),
-    })
+    frame = pd.DataFrame(
+        {
+            "n_params": n,
+            "n_tokens": d,
+            "loss": table["loss"],
+            "group": table["data"] + "/" + table["epochs"].astype(str) + "ep",
+            "run": table["model_args"].str.extract(TENSORBOARD, expand=False),
+            "flops": 6.0 * n * d,
+            "data": table["data"],
+            "size_label": table["num_params"],
+            "epochs": table["epochs"],
+            "unique_tokens": table["tokens_per_epoch"],
+            "total_tokens": total,
+            "hf_repo": table["checkpoint"].str.extract(HF_REPO, expand=False),
+        }
+    )
     if frame.groupby("run")[["group", "size_label"]].nunique().gt(1).any(axis=None):
         raise InputError("a TensorBoard id spans several settings.")
     frame["identical_curve"] = _identical_runs(frame)
-    frame = frame.sort_values(["data", "epochs", "n_params", "run", "n_tokens"], kind="stable",
-                              ignore_index=True)
+    frame = frame.sort_values(
+        ["data", "epochs", "n_params", "run", "n_tokens"], kind="stable", ignore_index=True
+    )
     return frame, _card(raw_digests(raw, [RAW_FILE]))
 
 
@@ -80,7 +85,7 @@ def _card(raw_sha256: dict[str, str]) -> dict:
     return {
         "name": NAME,
         "title": "Data-constrained scaling (Muennighoff et al. 2023): loss curves under data "
-                 "repetition, from the Hitchhiker's Guide collection",
+        "repetition, from the Hitchhiker's Guide collection",
         "description": (
             "Loss curves of 48 GPT-2-style decoder-only models, 2.8B, 4.2B and 8.7B "
             "parameters, each trained on a fixed token budget (55B, 84B, 178B tokens) drawn "
@@ -97,8 +102,14 @@ def _card(raw_sha256: dict[str, str]) -> dict:
         "citation": {
             "title": "Scaling Data-Constrained Language Models",
             "authors": [
-                "Niklas Muennighoff", "Alexander M. Rush", "Boaz Barak", "Teven Le Scao",
-                "Aleksandra Piktus", "Nouamane Tazi", "Sampo Pyysalo", "Thomas Wolf",
+                "Niklas Muennighoff",
+                "Alexander M. Rush",
+                "Boaz Barak",
+                "Teven Le Scao",
+                "Aleksandra Piktus",
+                "Nouamane Tazi",
+                "Sampo Pyysalo",
+                "Thomas Wolf",
                 "Colin Raffel",
             ],
             "short": "Muennighoff et al.",
@@ -124,27 +135,26 @@ def _card(raw_sha256: dict[str, str]) -> dict:
         "curves": True,
         "columns": {
             "n_params": "model size N in parameters, from the nominal label (2.8B -> 2.8e9, "
-                        "4.2B -> 4.2e9, 8.7B -> 8.7e9); see caveats",
+            "4.2B -> 4.2e9, 8.7B -> 8.7e9); see caveats",
             "n_tokens": "training tokens D seen at the evaluation (token_num, logged)",
             "loss": "the run's logged evaluation loss (loss), nats per token (GPT-2 "
-                    "tokenizer); most likely validation loss on held-out data of the training "
-                    "corpus, see caveats",
+            "tokenizer); most likely validation loss on held-out data of the training "
+            "corpus, see caveats",
             "group": "'<data>/<epochs>ep': training dataset and number of repetitions of the "
-                     "unique data, e.g. 'oscar/14ep'",
+            "unique data, e.g. 'oscar/14ep'",
             "run": "TensorBoard run id from model_args, one per trained model",
             "flops": "training compute 6 n_params n_tokens, FLOPs (recomputed; the source's "
-                     "flops column is wrong)",
+            "flops column is wrong)",
             "data": "training corpus: c4 (C4) or oscar (OSCAR)",
             "size_label": "nominal model size as given by the source (num_params)",
             "epochs": "times the unique data is repeated over the full token budget",
             "unique_tokens": "unique tokens in the repeated pool (tokens_per_epoch) = "
-                             "total_tokens / epochs",
-            "total_tokens": "the run's full token budget: 55e9 (2.8B), 84e9 (4.2B), 178e9 "
-                            "(8.7B)",
+            "total_tokens / epochs",
+            "total_tokens": "the run's full token budget: 55e9 (2.8B), 84e9 (4.2B), 178e9 (8.7B)",
             "hf_repo": "Hugging Face repository of the run's checkpoints, under "
-                       "https://huggingface.co/datablations/",
+            "https://huggingface.co/datablations/",
             "identical_curve": "True for the two runs whose curves are identical value for "
-                               "value (see caveats)",
+            "value (see caveats)",
         },
         "derived": [
             "n_params = the nominal size label mapped to 2.8e9, 4.2e9 and 8.7e9, as the "

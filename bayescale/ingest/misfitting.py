@@ -32,8 +32,11 @@ def _runs(table: pd.DataFrame) -> pd.Series:
     fixed = ["model", "total_steps", "peak_lr", "sweep", "total_epochs"]
     for _, rows in table.groupby(segment):
         epochs = rows["current_epoch"].tolist()
-        if (epochs != list(range(1, len(rows) + 1)) or len(rows) != rows["total_epochs"].iloc[0]
-                or rows[fixed].nunique().max() != 1):
+        if (
+            epochs != list(range(1, len(rows) + 1))
+            or len(rows) != rows["total_epochs"].iloc[0]
+            or rows[fixed].nunique().max() != 1
+        ):
             raise InputError(
                 f"rows {list(rows.index[:3])}... of {RAW_FILE} do not form one run "
                 "(checkpoints 1..total_epochs with fixed settings); the row order changed."
@@ -44,8 +47,13 @@ def _runs(table: pd.DataFrame) -> pd.Series:
 def _run_ids(table: pd.DataFrame, segment: pd.Series) -> pd.Series:
     """'misfitting_35m/steps=16000/lr=0.002', with '#2', '#3' for repeated settings."""
     first = table.groupby(segment).first()
-    base = (first["model"] + "/steps=" + first["total_steps"].astype(str) + "/lr="
-            + first["peak_lr"].map(lambda lr: f"{lr:g}"))
+    base = (
+        first["model"]
+        + "/steps="
+        + first["total_steps"].astype(str)
+        + "/lr="
+        + first["peak_lr"].map(lambda lr: f"{lr:g}")
+    )
     repeat = base.groupby(base).cumcount() + 1
     ids = base.where(repeat == 1, base + "#" + repeat.astype(str))
     return segment.map(ids)
@@ -53,11 +61,13 @@ def _run_ids(table: pd.DataFrame, segment: pd.Series) -> pd.Series:
 
 def build(raw: Path) -> tuple[pd.DataFrame, dict]:
     """Read the checkpoint table under ``raw`` and return the tidy table and its card."""
-    text = {column: str for column in FLOPS}
+    text = dict.fromkeys(FLOPS, str)
     table = pd.read_csv(raw / RAW_FILE, dtype=text)
     last = pd.read_csv(raw / LAST_FILE, dtype=text)
-    if not (table["loss"] == table["C4 Eval Loss"]).all() or not (table["D"] == table[
-            "train_tokens"]).all():
+    if (
+        not (table["loss"] == table["C4 Eval Loss"]).all()
+        or not (table["D"] == table["train_tokens"]).all()
+    ):
         raise InputError(f"loss != 'C4 Eval Loss' or D != train_tokens in {RAW_FILE}.")
     if not (table["D"] == table["current_steps"] * TOKENS_PER_STEP).all():
         raise InputError(f"D != current_steps x {TOKENS_PER_STEP} in {RAW_FILE}.")
@@ -71,37 +81,44 @@ def build(raw: Path) -> tuple[pd.DataFrame, dict]:
         raise InputError("C_6ND != 6 N D in float64.")
     corrupt = (table["sweep"] == CORRUPT_SWEEP).to_numpy()
     past_end = (table["current_steps"] > table["total_steps"]).to_numpy()
-    frame = pd.DataFrame({
-        "n_params": table["N"],
-        "n_tokens": table["D"],
-        "loss": table["loss"],
-        "group": table["model"].str.removeprefix("misfitting_"),
-        "run": _run_ids(table, segment),
-        "step": table["current_steps"],
-        "flops": flops,
-        "params_no_embed": table["N_no_emb"],
-        "flops_no_embed": table["C_6ND_no_emb"].map(float),
-        "model": table["model"],
-        "peak_lr": table["peak_lr"],
-        "total_steps": table["total_steps"],
-        "checkpoint": table["current_epoch"],
-        "checkpoints": table["total_epochs"],
-        "final": table["current_epoch"] == table["total_epochs"],
-        "sweep": table["sweep"],
-        "suspect": corrupt | past_end,
-    })
+    frame = pd.DataFrame(
+        {
+            "n_params": table["N"],
+            "n_tokens": table["D"],
+            "loss": table["loss"],
+            "group": table["model"].str.removeprefix("misfitting_"),
+            "run": _run_ids(table, segment),
+            "step": table["current_steps"],
+            "flops": flops,
+            "params_no_embed": table["N_no_emb"],
+            "flops_no_embed": table["C_6ND_no_emb"].map(float),
+            "model": table["model"],
+            "peak_lr": table["peak_lr"],
+            "total_steps": table["total_steps"],
+            "checkpoint": table["current_epoch"],
+            "checkpoints": table["total_epochs"],
+            "final": table["current_epoch"] == table["total_epochs"],
+            "sweep": table["sweep"],
+            "suspect": corrupt | past_end,
+        }
+    )
     size = frame["params_no_embed"]
-    frame = (frame.assign(_size=size)
-             .sort_values(["_size", "run", "step", "checkpoint"], kind="stable",
-                          ignore_index=True)
-             .drop(columns="_size"))
+    frame = (
+        frame.assign(_size=size)
+        .sort_values(["_size", "run", "step", "checkpoint"], kind="stable", ignore_index=True)
+        .drop(columns="_size")
+    )
     facts = {
         "corrupt_rows": int(corrupt.sum()),
         "corrupt_runs": int(segment[corrupt].nunique()),
         "past_end_rows": int(past_end.sum()),
         "runs": int(segment.nunique()),
-        "settings": int(table.groupby(segment).first()[["model", "total_steps", "peak_lr"]]
-                        .drop_duplicates().shape[0]),
+        "settings": int(
+            table.groupby(segment)
+            .first()[["model", "total_steps", "peak_lr"]]
+            .drop_duplicates()
+            .shape[0]
+        ),
     }
     return frame, _card(raw_digests(raw, [RAW_FILE, LAST_FILE]), facts)
 
@@ -110,7 +127,7 @@ def _card(raw_sha256: dict[str, str], facts: dict) -> dict:
     return {
         "name": NAME,
         "title": "(Mis)Fitting scaling laws (Li, Kudugunta & Zettlemoyer 2025): open_lm sweep "
-                 "of 11 sizes x learning rates x training lengths",
+        "of 11 sizes x learning rates x training lengths",
         "description": (
             f"Checkpoint curves of {facts['runs']} training runs of dense open_lm "
             "transformers, 11 sizes from 12M to 1.0B non-embedding parameters (57M to 1.2B "
@@ -142,20 +159,20 @@ def _card(raw_sha256: dict[str, str], facts: dict) -> dict:
         "curves": True,
         "columns": {
             "n_params": "parameters N including the untied input and output embeddings "
-                        "(2 x vocabulary x width), as computed by the authors' parser (N)",
+            "(2 x vocabulary x width), as computed by the authors' parser (N)",
             "n_tokens": "training tokens D at the checkpoint (D = step x 512 x 2,048, "
-                        "computed by the parser from the step, not logged)",
+            "computed by the parser from the step, not logged)",
             "loss": "C4 validation loss at the checkpoint (loss, equal to 'C4 Eval Loss'), "
-                    "nats per token (GPT-NeoX-20B tokenizer)",
+            "nats per token (GPT-NeoX-20B tokenizer)",
             "group": "model size, the model name without its 'misfitting_' prefix "
-                     "(12m ... 1b; the figure is the non-embedding size)",
+            "(12m ... 1b; the figure is the non-embedding size)",
             "run": "'<model>/steps=<total_steps>/lr=<peak_lr>', with '#2', '#3' appended when "
-                   "the same setting occurs again (see 'derived')",
+            "the same setting occurs again (see 'derived')",
             "step": "optimizer steps at the checkpoint (current_steps)",
             "flops": "training compute 6 N D in FLOPs (C_6ND, with N including embeddings), "
-                     "as float64",
+            "as float64",
             "params_no_embed": "non-embedding parameters (N_no_emb: attention, feed-forward "
-                               "and norm weights)",
+            "and norm weights)",
             "flops_no_embed": "6 x params_no_embed x D (C_6ND_no_emb), as float64",
             "model": "open_lm model configuration name, misfitting_12m ... misfitting_1b",
             "peak_lr": "peak learning rate of the run",
@@ -165,7 +182,7 @@ def _card(raw_sha256: dict[str, str], facts: dict) -> dict:
             "final": "True for the run's last checkpoint, the end of its schedule",
             "sweep": "launch folder (timestamp) the run belongs to",
             "suspect": "True where the run's labels (steps, learning rate) cannot be trusted; "
-                       "see caveats. Exclude these rows for fits",
+            "see caveats. Exclude these rows for fits",
         },
         "derived": [
             f"run: the file has no run id. Rows are grouped into runs by their order: the "

@@ -29,11 +29,17 @@ BUDGET = re.compile(r"(\d+(?:\.\d+)?e\+\d+)")
 REGULAR = re.compile(r"isoflop-[^-]+-d\d+-L\d+-B\d+-[\w-]+")
 VALIDATION = re.compile(r"exp2166-scaling-ladder-\w+-validation-optimal-[^-]+-[0-9a-f]+")
 COLUMNS = {
-    "Name": "name", "parameter_count": "n_params", "throughput/total_tokens": "n_tokens",
-    "eval/paloma/macro_loss": "loss", "throughput/total_gflops": "gflops",
-    "trainer.train_batch_size": "batch_size", "trainer.num_train_steps": "num_train_steps",
-    "optimizer.learning_rate": "learning_rate", "learning_rate": "learning_rate",
-    "model.hidden_dim": "hidden_dim", "model.num_layers": "num_layers",
+    "Name": "name",
+    "parameter_count": "n_params",
+    "throughput/total_tokens": "n_tokens",
+    "eval/paloma/macro_loss": "loss",
+    "throughput/total_gflops": "gflops",
+    "trainer.train_batch_size": "batch_size",
+    "trainer.num_train_steps": "num_train_steps",
+    "optimizer.learning_rate": "learning_rate",
+    "learning_rate": "learning_rate",
+    "model.hidden_dim": "hidden_dim",
+    "model.num_layers": "num_layers",
 }
 
 
@@ -55,13 +61,22 @@ def _qc(raw: Path, runs: pd.DataFrame) -> pd.DataFrame:
     if qc.duplicated(key).any():
         raise InputError(f"{QC_FILE} has several {QC_SOURCE} rows with one (dataset, N, D).")
     regular = runs.loc[~runs["validation_optimal"], key + ["loss", "budget"]]
-    merged = regular.merge(qc[key + ["loss", "budget", "outlier", "reason"]], on=key,
-                           how="outer", suffixes=("", "_qc"), indicator=True, validate="1:1")
+    merged = regular.merge(
+        qc[key + ["loss", "budget", "outlier", "reason"]],
+        on=key,
+        how="outer",
+        suffixes=("", "_qc"),
+        indicator=True,
+        validate="1:1",
+    )
     if not (merged["_merge"] == "both").all():
-        raise InputError(f"the regular Marin runs and the {QC_SOURCE} rows of {QC_FILE} do "
-                         "not match one to one.")
-    if not (np.allclose(merged["loss"], merged["loss_qc"], rtol=0, atol=1e-12)
-            and np.allclose(merged["budget"], merged["budget_qc"], rtol=1e-12, atol=0)):
+        raise InputError(
+            f"the regular Marin runs and the {QC_SOURCE} rows of {QC_FILE} do not match one to one."
+        )
+    if not (
+        np.allclose(merged["loss"], merged["loss_qc"], rtol=0, atol=1e-12)
+        and np.allclose(merged["budget"], merged["budget_qc"], rtol=1e-12, atol=0)
+    ):
         raise InputError(f"loss or budget of a matched run differs from {QC_FILE}.")
     return merged[key + ["outlier", "reason"]]
 
@@ -84,26 +99,31 @@ def build(raw: Path) -> tuple[pd.DataFrame, dict]:
     runs = runs.merge(qc, on=["dataset", "n_params", "n_tokens"], how="left")
     runs.loc[runs["validation_optimal"], ["outlier", "reason"]] = [pd.NA, pd.NA]
 
-    frame = pd.DataFrame({
-        "n_params": runs["n_params"],
-        "n_tokens": runs["n_tokens"],
-        "loss": runs["loss"],
-        "group": runs["dataset"],
-        "run": runs["name"],
-        "flops": runs["flops"],
-        "budget": runs["budget"],
-        "params_no_embed": runs["n_params"] - 2 * VOCAB * runs["hidden_dim"],
-        "hidden_dim": runs["hidden_dim"],
-        "num_layers": runs["num_layers"],
-        "batch_size": runs["batch_size"],
-        "num_train_steps": runs["num_train_steps"],
-        "learning_rate": runs["learning_rate"],
-        "validation_optimal": runs["validation_optimal"],
-        "oa_outlier": runs["outlier"].astype("boolean"),
-        "oa_reason": runs["reason"],
-    })
-    frame = frame.sort_values(["group", "validation_optimal", "budget", "n_params", "run"],
-                              kind="stable", ignore_index=True)
+    frame = pd.DataFrame(
+        {
+            "n_params": runs["n_params"],
+            "n_tokens": runs["n_tokens"],
+            "loss": runs["loss"],
+            "group": runs["dataset"],
+            "run": runs["name"],
+            "flops": runs["flops"],
+            "budget": runs["budget"],
+            "params_no_embed": runs["n_params"] - 2 * VOCAB * runs["hidden_dim"],
+            "hidden_dim": runs["hidden_dim"],
+            "num_layers": runs["num_layers"],
+            "batch_size": runs["batch_size"],
+            "num_train_steps": runs["num_train_steps"],
+            "learning_rate": runs["learning_rate"],
+            "validation_optimal": runs["validation_optimal"],
+            "oa_outlier": runs["outlier"].astype("boolean"),
+            "oa_reason": runs["reason"],
+        }
+    )
+    frame = frame.sort_values(
+        ["group", "validation_optimal", "budget", "n_params", "run"],
+        kind="stable",
+        ignore_index=True,
+    )
     digests = raw_digests(raw, [*RAW_FILES.values(), QC_FILE])
     return frame, _card(digests, frame)
 
@@ -116,7 +136,7 @@ def _card(raw_sha256: dict[str, str], frame: pd.DataFrame) -> dict:
     return {
         "name": NAME,
         "title": "Marin scaling-ladder isoFLOP runs on Comma, DCLM and Nemotron-CC, via "
-                 "Open-Athena",
+        "Open-Athena",
         "description": (
             f"Final Paloma validation losses of {len(frame)} Llama-style models (156M to "
             "11.8B parameters including embeddings) trained by the Marin project on three "
@@ -135,11 +155,11 @@ def _card(raw_sha256: dict[str, str], frame: pd.DataFrame) -> dict:
             ],
             "commit": "3e0656ee3dce1a2c89aa67691920f5eb9d30f0fc",
             "origin": "Marin community 'Scaling Ladders' W&B report (marin-community), "
-                      "exported March 2026",
+            "exported March 2026",
         },
         "citation": {
             "title": "Marin scaling ladders (W&B report); isoFLOP data collected in "
-                     "Open-Athena/scaling-law-analysis",
+            "Open-Athena/scaling-law-analysis",
             "authors": ["The Marin community", "Eric Czech (Open-Athena)"],
             "short": "Marin / Open-Athena",
             "year": 2026,
@@ -158,32 +178,32 @@ def _card(raw_sha256: dict[str, str], frame: pd.DataFrame) -> dict:
         "curves": False,
         "columns": {
             "n_params": "parameters N as counted by the trainer (parameter_count), INCLUDING "
-                        "the untied input embedding and LM head (128,256-token vocabulary), "
-                        "which dominate the small models",
+            "the untied input embedding and LM head (128,256-token vocabulary), "
+            "which dominate the small models",
             "n_tokens": "training tokens D (throughput/total_tokens, logged by the trainer)",
             "loss": "final Paloma macro-averaged validation loss (eval/paloma/macro_loss), "
-                    "nats per token",
+            "nats per token",
             "group": "pretraining dataset: comma (Comma), dclm (DCLM baseline) or nemotron "
-                     "(Nemotron-CC)",
+            "(Nemotron-CC)",
             "run": "W&B run name, e.g. 'isoflop-1e+20-d768-L8-B512-comma-mix'",
             "flops": "training FLOPs counted by the trainer (throughput/total_gflops x 1e9)",
             "budget": "nominal isoFLOP budget in the trainer's (about 6ND) units: 3 x the "
-                      "figure in a grid run's name, the figure itself for a validation-"
-                      "optimal run",
+            "figure in a grid run's name, the figure itself for a validation-"
+            "optimal run",
             "params_no_embed": "n_params - 2 x 128,256 x hidden_dim (derived, see 'derived')",
             "hidden_dim": "model width (model.hidden_dim)",
             "num_layers": "transformer layers (model.num_layers)",
             "batch_size": "sequences per batch (trainer.train_batch_size)",
             "num_train_steps": "optimizer steps (trainer.num_train_steps)",
             "learning_rate": "peak learning rate (optimizer.learning_rate); empty for every "
-                             "nemotron run, whose export has an empty learning_rate column",
+            "nemotron run, whose export has an empty learning_rate column",
             "validation_optimal": "True for the 15 'exp2166-scaling-ladder-...-validation-"
-                                  "optimal' runs: models trained at the compute-optimal size "
-                                  "the ladder predicted, not part of the isoFLOP grid",
+            "optimal' runs: models trained at the compute-optimal size "
+            "the ladder predicted, not part of the isoFLOP grid",
             "oa_outlier": "Open-Athena's QC flag for the run (empty for validation-optimal "
-                          "runs, which Open-Athena drops)",
+            "runs, which Open-Athena drops)",
             "oa_reason": "Open-Athena's QC reason: none, too_few_points (budget with too few "
-                         "runs for its parabola fit) or spline_outlier",
+            "runs for its parabola fit) or spline_outlier",
         },
         "derived": [
             "One row per W&B run from the three raw exports: n_params = parameter_count, "

@@ -24,9 +24,19 @@ CONFIG = ["dataset", "hparams", "warmup", "decay", "param_count", "loss_split"]
 
 def _group(table: pd.DataFrame) -> pd.Series:
     """'rw/hparams=base/warmup=long/decay=kaplan/N=standard/loss=val'."""
-    return (table["dataset"] + "/hparams=" + table["hparams"] + "/warmup=" + table["warmup"]
-            + "/decay=" + table["decay"] + "/N=" + table["param_count"] + "/loss="
-            + table["loss_split"])
+    return (
+        table["dataset"]
+        + "/hparams="
+        + table["hparams"]
+        + "/warmup="
+        + table["warmup"]
+        + "/decay="
+        + table["decay"]
+        + "/N="
+        + table["param_count"]
+        + "/loss="
+        + table["loss_split"]
+    )
 
 
 def build(raw: Path) -> tuple[pd.DataFrame, dict]:
@@ -39,15 +49,17 @@ def build(raw: Path) -> tuple[pd.DataFrame, dict]:
         raise InputError(f"D_tokens != flops_budget / (6 N) in {RAW_FILE}.")
     if table.groupby(CONFIG)["source_file"].nunique().gt(1).any():
         raise InputError("a configuration spans several source pickles.")
-    frame = pd.DataFrame({
-        "n_params": table["N"].astype("int64"),
-        "n_tokens": table["D_tokens"],
-        "loss": table["loss"],
-        "group": _group(table),
-        "flops": table["flops_budget"],
-        **{column: table[column] for column in CONFIG},
-        "source_file": table["source_file"].str.removeprefix("data/"),
-    })
+    frame = pd.DataFrame(
+        {
+            "n_params": table["N"].astype("int64"),
+            "n_tokens": table["D_tokens"],
+            "loss": table["loss"],
+            "group": _group(table),
+            "flops": table["flops_budget"],
+            **{column: table[column] for column in CONFIG},
+            "source_file": table["source_file"].str.removeprefix("data/"),
+        }
+    )
     frame = frame.sort_values(["group", "flops", "n_params"], kind="stable", ignore_index=True)
     return frame, _card(raw_digests(raw, [RAW_FILE]))
 
@@ -56,7 +68,7 @@ def _card(raw_sha256: dict[str, str]) -> dict:
     return {
         "name": NAME,
         "title": "Resolving discrepancies in compute-optimal scaling (Porian et al. 2024): "
-                 "isoFLOP points of 15 configurations",
+        "isoFLOP points of 15 configurations",
         "description": (
             "IsoFLOP points of decoder-only transformers (open_lm; 0.3M to 0.99B parameters "
             "depending on how they are counted) "
@@ -71,7 +83,8 @@ def _card(raw_sha256: dict[str, str]) -> dict:
         "source": {
             "repository": "https://github.com/formll/resolving-scaling-law-discrepancies",
             "paths": [
-                "data/summary_df.pickle.xz", "data/summary_df_att.pickle.xz",
+                "data/summary_df.pickle.xz",
+                "data/summary_df_att.pickle.xz",
                 "data/summary_df_kaplan_tuned_hparams.pickle.xz",
                 "data/summary_df_owt2.pickle.xz",
             ],
@@ -86,8 +99,13 @@ def _card(raw_sha256: dict[str, str]) -> dict:
         },
         "citation": {
             "title": "Resolving Discrepancies in Compute-Optimal Scaling of Language Models",
-            "authors": ["Tomer Porian", "Mitchell Wortsman", "Jenia Jitsev", "Ludwig Schmidt",
-                        "Yair Carmon"],
+            "authors": [
+                "Tomer Porian",
+                "Mitchell Wortsman",
+                "Jenia Jitsev",
+                "Ludwig Schmidt",
+                "Yair Carmon",
+            ],
             "short": "Porian et al.",
             "year": 2024,
             "venue": "NeurIPS 2024",
@@ -102,23 +120,23 @@ def _card(raw_sha256: dict[str, str]) -> dict:
         "curves": False,
         "columns": {
             "n_params": "model size N under the group's parameter counting (param_count): "
-                        "'standard' includes embeddings, 'kaplan' excludes them, 'attention' "
-                        "is an effective count that adds attention FLOPs",
+            "'standard' includes embeddings, 'kaplan' excludes them, 'attention' "
+            "is an effective count that adds attention FLOPs",
             "n_tokens": "training tokens D = flops / (6 n_params), as stored by the authors "
-                        "(orig_t); exact under the group's own FLOP accounting",
+            "(orig_t); exact under the group's own FLOP accounting",
             "loss": "loss at the budget (orig_loss), nats per token (GPT-NeoX-20B tokenizer): "
-                    "validation loss for loss=val groups, smoothed training loss for "
-                    "loss=train groups; the minimum over the runs (e.g. seeds) of that size",
+            "validation loss for loss=val groups, smoothed training loss for "
+            "loss=train groups; the minimum over the runs (e.g. seeds) of that size",
             "group": "configuration, '<dataset>/hparams=<hparams>/warmup=<warmup>/"
-                     "decay=<decay>/N=<param_count>/loss=<loss_split>'",
+            "decay=<decay>/N=<param_count>/loss=<loss_split>'",
             "flops": "the FLOP budget C (flops_budget) under the group's accounting, "
-                     "C = 6 n_params n_tokens",
+            "C = 6 n_params n_tokens",
             "dataset": "training data: rw (RefinedWeb) or owt2 (OpenWebText2)",
             "hparams": "base (the paper's default hyperparameters) or tuned (tuned learning "
-                       "rate and batch size per size)",
+            "rate and batch size per size)",
             "warmup": "long (Kaplan-style warmup) or short (warmup scaled to model size)",
             "decay": "learning-rate schedule: kaplan (cosine to a fixed long horizon), "
-                     "chinchilla (cosine matched to each budget) or const (constant)",
+            "chinchilla (cosine matched to each budget) or const (constant)",
             "param_count": "standard, kaplan or attention (see n_params)",
             "loss_split": "val or train (see loss)",
             "source_file": "summary pickle the configuration was converted from",

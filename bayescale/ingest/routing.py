@@ -34,9 +34,19 @@ EVAL_SETS = {
     "wikitext103": "WikiText-103",
 }
 RUN_COLUMNS = [
-    "router_type", "num_experts", "model_size_label", "k", "routing_frequency",
-    "flop_increase", "seed", "d_model", "num_blocks", "num_heads", "kqv_size",
-    "total_parameter_count", "flops_per_step",
+    "router_type",
+    "num_experts",
+    "model_size_label",
+    "k",
+    "routing_frequency",
+    "flop_increase",
+    "seed",
+    "d_model",
+    "num_blocks",
+    "num_heads",
+    "kqv_size",
+    "total_parameter_count",
+    "flops_per_step",
 ]
 
 
@@ -75,11 +85,13 @@ def tokens_per_step_from_flops(runs: pd.DataFrame) -> dict[str, float]:
     """
     dense = runs[(runs["router_type"] == "Dense") & (runs["k"] == 1)]
     dense = dense.drop_duplicates("dense_parameter_count")
-    design = np.column_stack([
-        dense["dense_parameter_count"],
-        dense["num_blocks"] * dense["num_heads"] * dense["kqv_size"],
-        dense["d_model"],
-    ]).astype(float)
+    design = np.column_stack(
+        [
+            dense["dense_parameter_count"],
+            dense["num_blocks"] * dense["num_heads"] * dense["kqv_size"],
+            dense["d_model"],
+        ]
+    ).astype(float)
     observed = dense["flops_per_step"].to_numpy(float)
     coef, *_ = np.linalg.lstsq(design, observed, rcond=None)
     return {
@@ -93,8 +105,12 @@ def tokens_per_step_from_flops(runs: pd.DataFrame) -> dict[str, float]:
 def build(raw: Path) -> tuple[pd.DataFrame, dict]:
     """Read the raw curves under ``raw`` and return the tidy table and its card."""
     table = pd.read_csv(raw / RAW_FILE)
-    if table.groupby("hyper_id")[RUN_COLUMNS + ["dense_parameter_count"]].nunique().gt(1).any(
-            axis=None):
+    if (
+        table.groupby("hyper_id")[RUN_COLUMNS + ["dense_parameter_count"]]
+        .nunique()
+        .gt(1)
+        .any(axis=None)
+    ):
         raise InputError(f"a run's hyperparameters change between rows of {RAW_FILE}.")
     runs = table.groupby("hyper_id").first()
 
@@ -119,23 +135,27 @@ def build(raw: Path) -> tuple[pd.DataFrame, dict]:
     at_init = table["step"] == 0
     no_loss = ~at_init & table["loss_validation"].isna()
     kept = table[~at_init & ~no_loss]
-    frame = pd.DataFrame({
-        "n_params": kept["dense_parameter_count"],
-        "n_tokens": kept["step"] * TOKENS_PER_STEP,
-        "loss": kept["loss_validation"],
-        "group": [_group(row) for row in kept.itertuples()],
-        "run": kept["hyper_id"],
-        "step": kept["step"],
-        "architecture": [_group(row, size=False) for row in kept.itertuples()],
-        **{column: kept[column] for column in RUN_COLUMNS},
-        "main_grid": (kept["k"] == 1) & np.isclose(kept["routing_frequency"], 0.5),
-        **{f"loss_{name}": kept[f"loss_{name}"] for name in EVAL_SETS},
-    })
+    frame = pd.DataFrame(
+        {
+            "n_params": kept["dense_parameter_count"],
+            "n_tokens": kept["step"] * TOKENS_PER_STEP,
+            "loss": kept["loss_validation"],
+            "group": [_group(row) for row in kept.itertuples()],
+            "run": kept["hyper_id"],
+            "step": kept["step"],
+            "architecture": [_group(row, size=False) for row in kept.itertuples()],
+            **{column: kept[column] for column in RUN_COLUMNS},
+            "main_grid": (kept["k"] == 1) & np.isclose(kept["routing_frequency"], 0.5),
+            **{f"loss_{name}": kept[f"loss_{name}"] for name in EVAL_SETS},
+        }
+    )
     frame = frame.sort_values(["run", "step"], kind="stable", ignore_index=True)
     facts = {
         "init_rows": int(at_init.sum()),
-        "init_loss": (table.loc[at_init, "loss_validation"].min(),
-                      table.loc[at_init, "loss_validation"].max()),
+        "init_loss": (
+            table.loc[at_init, "loss_validation"].min(),
+            table.loc[at_init, "loss_validation"].max(),
+        ),
         "no_loss_rows": int(no_loss.sum()),
         "no_loss_runs": sorted(int(run) for run in table.loc[no_loss, "hyper_id"].unique()),
         "no_loss_steps": sorted(int(step) for step in table.loc[no_loss, "step"].unique()),
@@ -149,50 +169,51 @@ def _card(raw_sha256: dict[str, str], facts: dict) -> dict:
     check = facts["check"]
     columns = {
         "n_params": "dense parameter count N (dense_parameter_count): parameters a single "
-                    "token passes through, the paper's N; the same for a routed model and its "
-                    "dense base. Excludes embeddings (see caveats)",
+        "token passes through, the paper's N; the same for a routed model and its "
+        "dense base. Excludes embeddings (see caveats)",
         "n_tokens": "training tokens D seen at the evaluation, step x 524,288 (256 sequences "
-                    "of 2,048 tokens per step; derived, see 'derived')",
+        "of 2,048 tokens per step; derived, see 'derived')",
         "loss": "validation loss (loss_validation): held-out split of the training corpus "
-                "(MassiveText, as in Gopher), nats per token",
+        "(MassiveText, as in Gopher), nats per token",
         "group": "router type / number of experts / model size, e.g. 'S-Base/E64/370M'; "
-                 "ablations of the main grid add '/k=<k>' (experts per token, or widened "
-                 "feed-forward for Dense) and '/rf=1in<n>' (one routed block in n)",
+        "ablations of the main grid add '/k=<k>' (experts per token, or widened "
+        "feed-forward for Dense) and '/rf=1in<n>' (one routed block in n)",
         "architecture": "the group without the model size, e.g. 'S-Base/E64' or "
-                        "'S-Base/E64/k=2': one architecture across base sizes, the unit of "
-                        "a scaling law in N (load_dataset(..., group='architecture'))",
+        "'S-Base/E64/k=2': one architecture across base sizes, the unit of "
+        "a scaling law in N (load_dataset(..., group='architecture'))",
         "run": "hyper_id: one hyperparameter setting, i.e. one training run",
         "step": "optimizer steps completed before the evaluation round",
         "router_type": "Dense, Hash (hash layers), S-Base (Sinkhorn-BASE) or RL-R "
-                       "(reinforcement-learned routing)",
+        "(reinforcement-learned routing)",
         "num_experts": "experts per routed layer, E (1 for Dense)",
         "model_size_label": "nominal size of the dense base model: 15M, 25M, 55M, 130M, "
-                            "370M or 1.3B",
+        "370M or 1.3B",
         "k": "experts used per token (for Dense: equal to flop_increase)",
         "routing_frequency": "fraction of blocks that are routed (0.5: every other block)",
         "flop_increase": "Dense only: factor by which the feed-forward layer is widened to "
-                         "match the FLOPs of k > 1 routing; 1 otherwise",
+        "match the FLOPs of k > 1 routing; 1 otherwise",
         "seed": "initialisation seed (42 for all runs but the three 130M dense replicates, "
-                "seeds 1-3)",
+        "seeds 1-3)",
         "d_model": "model width",
         "num_blocks": "transformer blocks",
         "num_heads": "attention heads",
         "kqv_size": "key/query/value size per head",
         "total_parameter_count": "all parameters including every expert (the paper's P)",
         "flops_per_step": "the authors' estimate of the FLOPs of one forward pass over a "
-                          "training batch; NOT training compute (see 'derived')",
+        "training batch; NOT training compute (see 'derived')",
         "main_grid": "True for k = 1 and routing frequency 0.5, the setting of the paper's "
-                     "main scaling fits (the repository's example notebook also keeps seed "
-                     "42 only)",
+        "main scaling fits (the repository's example notebook also keeps seed "
+        "42 only)",
     }
     for name, what in EVAL_SETS.items():
-        columns[f"loss_{name}"] = (f"loss on {what}, nats per token (empty where the "
-                                   "evaluation round lacks it)")
+        columns[f"loss_{name}"] = (
+            f"loss on {what}, nats per token (empty where the evaluation round lacks it)"
+        )
     gaps = ", ".join(f"loss_{name} {count}" for name, count in facts["gaps"].items())
     return {
         "name": NAME,
         "title": "Unified scaling laws for routed language models (Clark et al. 2022): "
-                 "dense and mixture-of-experts training curves",
+        "dense and mixture-of-experts training curves",
         "description": (
             "Validation-loss curves of 223 decoder-only transformers trained for 250,000 "
             "steps (about 131B tokens): dense models of 6 sizes (15M to 1.3B non-embedding "
@@ -209,13 +230,32 @@ def _card(raw_sha256: dict[str, str], facts: dict) -> dict:
         "citation": {
             "title": "Unified Scaling Laws for Routed Language Models",
             "authors": [
-                "Aidan Clark", "Diego de las Casas", "Aurelia Guy", "Arthur Mensch",
-                "Michela Paganini", "Jordan Hoffmann", "Bogdan Damoc", "Blake Hechtman",
-                "Trevor Cai", "Sebastian Borgeaud", "George van den Driessche",
-                "Eliza Rutherford", "Tom Hennigan", "Matthew Johnson", "Katie Millican",
-                "Albin Cassirer", "Chris Jones", "Elena Buchatskaya", "David Budden",
-                "Laurent Sifre", "Simon Osindero", "Oriol Vinyals", "Jack Rae", "Erich Elsen",
-                "Koray Kavukcuoglu", "Karen Simonyan",
+                "Aidan Clark",
+                "Diego de las Casas",
+                "Aurelia Guy",
+                "Arthur Mensch",
+                "Michela Paganini",
+                "Jordan Hoffmann",
+                "Bogdan Damoc",
+                "Blake Hechtman",
+                "Trevor Cai",
+                "Sebastian Borgeaud",
+                "George van den Driessche",
+                "Eliza Rutherford",
+                "Tom Hennigan",
+                "Matthew Johnson",
+                "Katie Millican",
+                "Albin Cassirer",
+                "Chris Jones",
+                "Elena Buchatskaya",
+                "David Budden",
+                "Laurent Sifre",
+                "Simon Osindero",
+                "Oriol Vinyals",
+                "Jack Rae",
+                "Erich Elsen",
+                "Koray Kavukcuoglu",
+                "Karen Simonyan",
             ],
             "short": "Clark et al.",
             "year": 2022,

@@ -37,16 +37,20 @@ def chinchilla_log_loss(theta: Theta, log_n, log_d):
     where two nested ``logaddexp`` need two of each."""
     terms = (theta["e"], theta["a"] - theta["alpha"] * log_n, theta["b"] - theta["beta"] * log_d)
     top = jax.lax.stop_gradient(jnp.maximum(jnp.maximum(terms[0], terms[1]), terms[2]))
-    return top + jnp.log(jnp.exp(terms[0] - top) + jnp.exp(terms[1] - top)
-                         + jnp.exp(terms[2] - top))
+    return top + jnp.log(
+        jnp.exp(terms[0] - top) + jnp.exp(terms[1] - top) + jnp.exp(terms[2] - top)
+    )
 
 
 def chinchilla_loss(theta: Theta, log_n, log_d):
     """``E + A/N^α + B/D^β`` itself: three exponentials, no log-sum-exp (planning outputs;
     the sampler uses :func:`chinchilla_log_loss`). Every term is positive, so float32 stays
     accurate; a term beyond float range is ``inf``, as the loss it stands for."""
-    return (jnp.exp(theta["e"]) + jnp.exp(theta["a"] - theta["alpha"] * log_n)
-            + jnp.exp(theta["b"] - theta["beta"] * log_d))
+    return (
+        jnp.exp(theta["e"])
+        + jnp.exp(theta["a"] - theta["alpha"] * log_n)
+        + jnp.exp(theta["b"] - theta["beta"] * log_d)
+    )
 
 
 def chinchilla_optimum(theta: Theta, log_c):
@@ -60,8 +64,12 @@ def chinchilla_optimum(theta: Theta, log_c):
 
 def chinchilla_derived(theta: Theta) -> dict:
     """``E``, ``A``, ``B`` on their natural scale and ``n_opt_exponent = β/(α+β)``."""
-    return {"E": np.exp(theta["e"]), "A": np.exp(theta["a"]), "B": np.exp(theta["b"]),
-            "n_opt_exponent": theta["beta"] / (theta["alpha"] + theta["beta"])}
+    return {
+        "E": np.exp(theta["e"]),
+        "A": np.exp(theta["a"]),
+        "B": np.exp(theta["b"]),
+        "n_opt_exponent": theta["beta"] / (theta["alpha"] + theta["beta"]),
+    }
 
 
 CHINCHILLA = Law(
@@ -86,9 +94,14 @@ CHINCHILLA = Law(
     loss=chinchilla_loss,
     derived=chinchilla_derived,
     key_quantities=("E", "alpha", "beta", "n_opt_exponent"),
-    labels={"E": "$E$ (nats/token)", "A": "$A$ (nats/token)", "B": "$B$ (nats/token)",
-            "alpha": r"$\alpha$ (exponent of $N$)", "beta": r"$\beta$ (exponent of $D$)",
-            "n_opt_exponent": r"$a = \beta/(\alpha+\beta)$"},
+    labels={
+        "E": "$E$ (nats/token)",
+        "A": "$A$ (nats/token)",
+        "B": "$B$ (nats/token)",
+        "alpha": r"$\alpha$ (exponent of $N$)",
+        "beta": r"$\beta$ (exponent of $D$)",
+        "n_opt_exponent": r"$a = \beta/(\alpha+\beta)$",
+    },
     # Group spreads under partial pooling (pooling scales of bayescale.hierarchy):
     #  e: irreducible losses of related datasets or model families differ by tens of
     #    percent (Gadre et al.'s three corpora: E within about ±15%);

@@ -95,8 +95,9 @@ from bayescale.laws.law import LOG6, Law, Theta
 def kaplan_log_loss(theta: Theta, log_n, log_d):
     """``log [(N_c/N)^(α_N/α_D) + D_c/D]^α_D`` as ``α_D·logaddexp(...)``."""
     alpha_d = theta["alpha_d"]
-    return alpha_d * jnp.logaddexp(theta["alpha_n"] / alpha_d * (theta["log_nc"] - log_n),
-                                   theta["log_dc"] - log_d)
+    return alpha_d * jnp.logaddexp(
+        theta["alpha_n"] / alpha_d * (theta["log_nc"] - log_n), theta["log_dc"] - log_d
+    )
 
 
 def kaplan_optimum(theta: Theta, log_c):
@@ -109,14 +110,18 @@ def kaplan_optimum(theta: Theta, log_c):
 
 def kaplan_derived(theta: Theta) -> dict:
     """``N_c``, ``D_c`` and ``n_opt_exponent = α_D/(α_N+α_D)``."""
-    return {"N_c": np.exp(theta["log_nc"]), "D_c": np.exp(theta["log_dc"]),
-            "n_opt_exponent": theta["alpha_d"] / (theta["alpha_n"] + theta["alpha_d"])}
+    return {
+        "N_c": np.exp(theta["log_nc"]),
+        "D_c": np.exp(theta["log_dc"]),
+        "n_opt_exponent": theta["alpha_d"] / (theta["alpha_n"] + theta["alpha_d"]),
+    }
 
 
 def kaplan_steps_log_loss(theta: Theta, log_n, log_d):
     """``log[(N_c/N)^α_N + (S_c/S)^α_S]`` with ``S`` on the data axis, as a logaddexp."""
-    return jnp.logaddexp(theta["alpha_n"] * (theta["log_nc"] - log_n),
-                         theta["alpha_s"] * (theta["log_sc"] - log_d))
+    return jnp.logaddexp(
+        theta["alpha_n"] * (theta["log_nc"] - log_n), theta["alpha_s"] * (theta["log_sc"] - log_d)
+    )
 
 
 def kaplan_steps_optimum(theta: Theta, log_c):
@@ -124,8 +129,12 @@ def kaplan_steps_optimum(theta: Theta, log_c):
     (``D = S`` in tokens at a fixed batch)."""
     alpha_n, alpha_s = theta["alpha_n"], theta["alpha_s"]
     log_half = log_c - LOG6
-    log_n = (jnp.log(alpha_n) - jnp.log(alpha_s) + alpha_n * theta["log_nc"]
-             - alpha_s * (theta["log_sc"] - log_half)) / (alpha_n + alpha_s)
+    log_n = (
+        jnp.log(alpha_n)
+        - jnp.log(alpha_s)
+        + alpha_n * theta["log_nc"]
+        - alpha_s * (theta["log_sc"] - log_half)
+    ) / (alpha_n + alpha_s)
     return log_n, log_half - log_n
 
 
@@ -140,8 +149,11 @@ def kaplan_steps_excess(theta: Theta, log_c, log_x):
 
 def kaplan_steps_derived(theta: Theta) -> dict:
     """``N_c``, ``S_c`` and ``n_opt_exponent = α_S/(α_N+α_S)``."""
-    return {"N_c": np.exp(theta["log_nc"]), "S_c": np.exp(theta["log_sc"]),
-            "n_opt_exponent": theta["alpha_s"] / (theta["alpha_n"] + theta["alpha_s"])}
+    return {
+        "N_c": np.exp(theta["log_nc"]),
+        "S_c": np.exp(theta["log_sc"]),
+        "n_opt_exponent": theta["alpha_s"] / (theta["alpha_n"] + theta["alpha_s"]),
+    }
 
 
 # Weakly informative defaults shared by the two forms. Neither has an irreducible term, so

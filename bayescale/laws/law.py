@@ -105,27 +105,36 @@ class Law:
         object.__setattr__(self, "params", tuple(self.params))
         object.__setattr__(self, "key_quantities", tuple(self.key_quantities))
         if not self.params or len(set(self.params)) != len(self.params):
-            raise InputError(f"law {self.name!r} needs distinct parameter names, got "
-                             f"{list(self.params)}.")
+            raise InputError(
+                f"law {self.name!r} needs distinct parameter names, got {list(self.params)}."
+            )
         if not callable(self.log_loss):
-            raise InputTypeError(f"law {self.name!r}: log_loss must be a function "
-                                 f"(theta, log_n, log_d) -> log L, got "
-                                 f"{type(self.log_loss).__name__}.")
+            raise InputTypeError(
+                f"law {self.name!r}: log_loss must be a function "
+                f"(theta, log_n, log_d) -> log L, got "
+                f"{type(self.log_loss).__name__}."
+            )
         for name in ("optimum", "loss", "excess", "derived"):
             if getattr(self, name) is not None and not callable(getattr(self, name)):
-                raise InputTypeError(f"law {self.name!r}: {name} must be a function or None, "
-                                     f"got {type(getattr(self, name)).__name__}.")
+                raise InputTypeError(
+                    f"law {self.name!r}: {name} must be a function or None, "
+                    f"got {type(getattr(self, name)).__name__}."
+                )
         missing = set(self.params) - set(self.priors)
         if missing:
             raise InputError(f"law {self.name!r} has no default prior for {sorted(missing)}.")
         unknown = set(self.priors) - set(self.params)
         if unknown:
-            raise InputError(f"law {self.name!r} has priors for {sorted(unknown)}, which are "
-                             f"not among its parameters {list(self.params)}.")
+            raise InputError(
+                f"law {self.name!r} has priors for {sorted(unknown)}, which are "
+                f"not among its parameters {list(self.params)}."
+            )
         unknown = set(self.group_scales) - set(self.params)
         if unknown:
-            raise InputError(f"law {self.name!r} has group scales for {sorted(unknown)}, "
-                             f"which are not among its parameters {list(self.params)}.")
+            raise InputError(
+                f"law {self.name!r} has group scales for {sorted(unknown)}, "
+                f"which are not among its parameters {list(self.params)}."
+            )
         self._check_shear()
         priors = {k: _factory(v) for k, v in self.priors.items()}
         object.__setattr__(self, "priors", MappingProxyType(priors))
@@ -137,14 +146,17 @@ class Law:
         for intercept, pair in self.shear.items():
             exponent, axis = pair
             if intercept not in self.params or exponent not in self.params:
-                raise InputError(f"law {self.name!r}: shear {intercept!r}: ({exponent!r}, "
-                                 f"{axis!r}) names a parameter not in {list(self.params)}.")
+                raise InputError(
+                    f"law {self.name!r}: shear {intercept!r}: ({exponent!r}, "
+                    f"{axis!r}) names a parameter not in {list(self.params)}."
+                )
             if exponent in self.shear:
-                raise InputError(f"law {self.name!r}: the exponent {exponent!r} of a shear "
-                                 "cannot itself be sheared.")
+                raise InputError(
+                    f"law {self.name!r}: the exponent {exponent!r} of a shear "
+                    "cannot itself be sheared."
+                )
             if axis not in ("n", "d"):
-                raise InputError(f"law {self.name!r}: shear axis must be 'n' or 'd', got "
-                                 f"{axis!r}.")
+                raise InputError(f"law {self.name!r}: shear axis must be 'n' or 'd', got {axis!r}.")
 
     def transform(self, name: str):
         """The bijection from the real line onto parameter ``name``'s domain (the support of
@@ -169,8 +181,10 @@ def _factory(prior) -> Callable[[], dist.Distribution]:
     if isinstance(prior, dist.Distribution):
         return lambda: prior
     if not callable(prior):
-        raise InputTypeError(f"a prior must be a numpyro distribution or a function returning "
-                             f"one, got {type(prior).__name__}.")
+        raise InputTypeError(
+            f"a prior must be a numpyro distribution or a function returning "
+            f"one, got {type(prior).__name__}."
+        )
     return prior
 
 
@@ -210,8 +224,7 @@ def register_law(law: Law, overwrite: bool = False) -> Law:
     if not isinstance(law, Law):
         raise InputTypeError(f"register_law expects a bayescale.Law, got {type(law).__name__}.")
     if law.name in _REGISTRY and not overwrite:
-        raise InputError(f"a law named {law.name!r} is registered already; pass "
-                         "overwrite=True.")
+        raise InputError(f"a law named {law.name!r} is registered already; pass overwrite=True.")
     _REGISTRY[law.name] = law
     return law
 

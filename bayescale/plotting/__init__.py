@@ -46,6 +46,7 @@ they share is in :mod:`~bayescale.plotting.bands` (the median and interval over 
 
 from bayescale.plotting.calibration import plot_ranks
 from bayescale.plotting.comparisons import plot_allocations, plot_variants
+from bayescale.plotting.excess import plot_excess_compute
 from bayescale.plotting.fit import (
     plot_fit,
     plot_frontier,
@@ -55,7 +56,6 @@ from bayescale.plotting.fit import (
 )
 from bayescale.plotting.labels import PF_DAY
 from bayescale.plotting.parameters import plot_pairs
-from bayescale.plotting.excess import plot_excess_compute
 
 __all__ = [
     "PF_DAY",

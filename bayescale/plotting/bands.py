@@ -48,5 +48,7 @@ def band(ax, x, values, ci_prob: float, color, alpha=0.22, **line_kw):
 def band_handle(color, alpha=0.22, **line_kw):
     """A legend handle for a median line over its band."""
     line_kw.pop("zorder", None)
-    return (mpl.patches.Patch(color=color, alpha=alpha, linewidth=0),
-            mpl.lines.Line2D([], [], color=color, **line_kw))
+    return (
+        mpl.patches.Patch(color=color, alpha=alpha, linewidth=0),
+        mpl.lines.Line2D([], [], color=color, **line_kw),
+    )

@@ -19,16 +19,30 @@ from bayescale.errors import InputError
 from bayescale.evaluation.sbc import bin_ranks, n_rank_values, ranked_params, uniformity
 from bayescale.plotting.style import paper_style
 
-_SMALL = {"font.size": 6.5, "axes.titlesize": 6.5, "figure.titlesize": 6.5,
-          "figure.labelsize": 6.5, "xtick.labelsize": 5.5, "ytick.labelsize": 5.5,
-          "axes.linewidth": 0.6, "figure.dpi": 150}
+_SMALL = {
+    "font.size": 6.5,
+    "axes.titlesize": 6.5,
+    "figure.titlesize": 6.5,
+    "figure.labelsize": 6.5,
+    "xtick.labelsize": 5.5,
+    "ytick.labelsize": 5.5,
+    "axes.linewidth": 0.6,
+    "figure.dpi": 150,
+}
 """Matplotlib rc settings of a rank-histogram grid: smaller than the paper style, for
 many small panels."""
 
 
-def plot_ranks(ranks, n_ranks: int | None = None, *, bins: int | None = None,
-               params: Sequence[str] | None = None, band_prob: float = 0.99, axes=None,
-               ncols: int = 4):
+def plot_ranks(
+    ranks,
+    n_ranks: int | None = None,
+    *,
+    bins: int | None = None,
+    params: Sequence[str] | None = None,
+    band_prob: float = 0.99,
+    axes=None,
+    ncols: int = 4,
+):
     """Rank histograms, one panel per parameter, over the ``band_prob`` band of a uniform
     histogram (each bin count ~ ``Binomial(n_sims, p_bin)``; grey) and its expectation
     (line), as in Talts et al. 2018.
@@ -46,14 +60,18 @@ def plot_ranks(ranks, n_ranks: int | None = None, *, bins: int | None = None,
         if axes is None:
             ncols = min(ncols, len(names))
             nrows = -(-len(names) // ncols)
-            _, axes = plt.subplots(nrows, ncols, figsize=(1.6 * ncols, 1.3 * nrows),
-                                   layout="constrained", squeeze=False)
+            _, axes = plt.subplots(
+                nrows,
+                ncols,
+                figsize=(1.6 * ncols, 1.3 * nrows),
+                layout="constrained",
+                squeeze=False,
+            )
         axes_flat = np.asarray(axes, dtype=object).reshape(-1)
         if axes_flat.size < len(names):
-            raise InputError(f"{len(names)} parameters need as many axes, got "
-                             f"{axes_flat.size}.")
+            raise InputError(f"{len(names)} parameters need as many axes, got {axes_flat.size}.")
         fig = axes_flat[0].figure
-        for ax, name in zip(axes_flat, names):
+        for ax, name in zip(axes_flat, names, strict=False):
             values = np.asarray(ranks[name], dtype=int)
             counts, prob = bin_ranks(values, n_ranks, int(table.loc[name, "bins"]))
             edges = np.r_[0, np.cumsum(prob)] * n_ranks
@@ -61,15 +79,25 @@ def plot_ranks(ranks, n_ranks: int | None = None, *, bins: int | None = None,
             lo = stats.binom.ppf((1 - band_prob) / 2, n, prob)
             hi = stats.binom.ppf(1 - (1 - band_prob) / 2, n, prob)
             ax.stairs(counts, edges, fill=True, color="C0", alpha=0.8, lw=0)
-            ax.fill_between(edges, np.r_[lo, lo[-1]], np.r_[hi, hi[-1]], step="post",
-                            color="0.5", alpha=0.3, lw=0, zorder=3)
+            ax.fill_between(
+                edges,
+                np.r_[lo, lo[-1]],
+                np.r_[hi, hi[-1]],
+                step="post",
+                color="0.5",
+                alpha=0.3,
+                lw=0,
+                zorder=3,
+            )
             ax.stairs(n * prob, edges, color="0.3", lw=0.7, zorder=4)
             ax.set_title(f"{name}  (p = {table.loc[name, 'p_value']:.2g})")
             ax.set_xlim(0, n_ranks)
             ax.set_ylim(0, max(counts.max(), hi.max()) * 1.08)
             ax.set_yticks([])
-        for ax in axes_flat[len(names):]:
+        for ax in axes_flat[len(names) :]:
             ax.set_visible(False)
-        fig.supxlabel(f"rank among {n_ranks - 1} posterior draws; grey: {band_prob:.0%} band "
-                      "of a uniform histogram")
+        fig.supxlabel(
+            f"rank among {n_ranks - 1} posterior draws; grey: {band_prob:.0%} band "
+            "of a uniform histogram"
+        )
     return fig, axes

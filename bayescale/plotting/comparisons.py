@@ -27,8 +27,9 @@ def _draws_dataset(result, needs: Sequence[str], made_by: str) -> xr.Dataset:
     ``needs``."""
     ds = result.dataset if isinstance(result, Draws) else result
     if not isinstance(ds, xr.Dataset):
-        raise InputTypeError(f"expected the Draws returned by {made_by}, got "
-                             f"{type(result).__name__}.")
+        raise InputTypeError(
+            f"expected the Draws returned by {made_by}, got {type(result).__name__}."
+        )
     missing = [name for name in needs if name not in ds.variables and name not in ds.attrs]
     if missing:
         raise InputError(f"the result lacks {missing}; pass what {made_by} returns.")
@@ -63,15 +64,35 @@ def plot_allocations(
     """
     ci_prob = check_ci_prob(ci_prob)
     made_by = "bayescale.comparisons.compare_allocations"
-    ds = _draws_dataset(result, ("loss_a", "loss_b", "flops", "tokens_a", "tokens_b",
-                                 "labels", "n_a", "n_b", "budget", "p_b_lower"), made_by)
+    ds = _draws_dataset(
+        result,
+        (
+            "loss_a",
+            "loss_b",
+            "flops",
+            "tokens_a",
+            "tokens_b",
+            "labels",
+            "n_a",
+            "n_b",
+            "budget",
+            "p_b_lower",
+        ),
+        made_by,
+    )
     label_a, label_b = (str(v) for v in ds.attrs["labels"])
     flops = ds["flops"].values
     fraction = ds["fraction"].values if "fraction" in ds else flops / ds.attrs["budget"]
-    sides = [{"label": label, "color": color, "n": ds.attrs[f"n_{key}"],
-              "loss": ds[f"loss_{key}"].transpose(*SAMPLE_DIMS, "step").values,
-              "tokens": ds[f"tokens_{key}"].values}
-             for key, label, color in (("a", label_a, colors[0]), ("b", label_b, colors[1]))]
+    sides = [
+        {
+            "label": label,
+            "color": color,
+            "n": ds.attrs[f"n_{key}"],
+            "loss": ds[f"loss_{key}"].transpose(*SAMPLE_DIMS, "step").values,
+            "tokens": ds[f"tokens_{key}"].values,
+        }
+        for key, label, color in (("a", label_a, colors[0]), ("b", label_b, colors[1]))
+    ]
     for side in sides:
         side["final"] = [float(v) for v in summary(side["loss"][..., -1], ci_prob)]
     p_b = float(ds.attrs["p_b_lower"])
@@ -81,16 +102,28 @@ def plot_allocations(
         left, right = axes[0], axes[1]
         handles = []
         for side in sides:
-            handle = band(left, side["tokens"], side["loss"], ci_prob, color=side["color"],
-                           zorder=3)
+            handle = band(
+                left, side["tokens"], side["loss"], ci_prob, color=side["color"], zorder=3
+            )
             band(right, flops, side["loss"], ci_prob, color=side["color"], zorder=3)
-            handles.append((handle, (f"{side['label']}: $N$ = {count_label(side['n'])}, "
-                                     f"final $L$ = {fmt_interval(*side['final'])}")))
+            handles.append(
+                (
+                    handle,
+                    (
+                        f"{side['label']}: $N$ = {count_label(side['n'])}, "
+                        f"final $L$ = {fmt_interval(*side['final'])}"
+                    ),
+                )
+            )
         if target_loss is not None:
             for ax in (left, right):
                 ax.axhline(target_loss, color="0.3", lw=0.8, ls="--", zorder=2)
-            handles.append((mpl.lines.Line2D([], [], color="0.3", lw=0.8, ls="--"),
-                            f"target loss {target_loss:.4g} nats/token"))
+            handles.append(
+                (
+                    mpl.lines.Line2D([], [], color="0.3", lw=0.8, ls="--"),
+                    f"target loss {target_loss:.4g} nats/token",
+                )
+            )
         shown = fraction >= 0.1 - 1e-9
         tops = [float(np.max(summary(side["loss"][..., shown], ci_prob)[0])) for side in sides]
         bottoms = [side["final"][1] for side in sides]
@@ -109,11 +142,18 @@ def plot_allocations(
         left.set_title(f"two sizes sharing {budget} FLOPs (lines: median, bands: {pct(ci_prob)})")
         right.set_title("the same against compute spent")
         legend(left, handles, loc="upper right")
-        left.text(0.97, 0.72, f"$P(L_{{{tex(label_b)}}} < L_{{{tex(label_a)}}})$ at the full "
-                  f"budget:\n{probability(p_b, _sample_count(ds))}",
-                  transform=left.transAxes, ha="right", va="top")
-        _zoom_end(right, flops, [(side["loss"], side["color"]) for side in sides], target_loss,
-                  ci_prob)
+        left.text(
+            0.97,
+            0.72,
+            f"$P(L_{{{tex(label_b)}}} < L_{{{tex(label_a)}}})$ at the full "
+            f"budget:\n{probability(p_b, _sample_count(ds))}",
+            transform=left.transAxes,
+            ha="right",
+            va="top",
+        )
+        _zoom_end(
+            right, flops, [(side["loss"], side["color"]) for side in sides], target_loss, ci_prob
+        )
     return fig, axes
 
 
@@ -169,8 +209,7 @@ def plot_variants(
     extra = [d for d in ds["memory_diff_gb"].dims if d not in (*SAMPLE_DIMS, "budget")]
     if len(extra) > 1:
         raise InputError(f"expected at most one dim besides (chain, draw, budget), got {extra}.")
-    series = ([(None, None)] if not extra
-              else [(extra[0], value) for value in ds[extra[0]].values])
+    series = [(None, None)] if not extra else [(extra[0], value) for value in ds[extra[0]].values]
     exponent = math.floor(math.log10(budgets.min()))
     width = 0.7 / len(series)
     where = np.arange(budgets.size, dtype=float)
@@ -178,8 +217,10 @@ def plot_variants(
 
     with paper_style(axes):
         fig, axes = figure_axes(axes, DOUBLE, shape=(2,))
-        panels = ((axes[0], "memory_diff_gb", "memory_b_gb", "memory per GPU", "GB"),
-                  (axes[1], "hours_diff", "hours_b", "train time", "hours"))
+        panels = (
+            (axes[0], "memory_diff_gb", "memory_b_gb", "memory per GPU", "GB"),
+            (axes[1], "hours_diff", "hours_b", "train time", "hours"),
+        )
         for ax, name, baseline, what, unit in panels:
             ax.axhline(0.0, color="0.3", lw=0.8, ls="--", zorder=1)
             reach = []
@@ -190,14 +231,36 @@ def plot_variants(
                 below = (samples(values) < 0).mean(axis=0)
                 x = where + (k - (len(series) - 1) / 2) * width
                 color = colors[k % len(colors)]
-                ax.bar(x, median, width=0.9 * width, color=color, alpha=0.8, zorder=2,
-                       label=f"{dim} = {value}" if dim is not None else None)
-                ax.errorbar(x, median, yerr=[median - low, high - median], fmt="o", ms=2.5,
-                            color="black", elinewidth=0.8, capsize=2.5, zorder=3)
+                ax.bar(
+                    x,
+                    median,
+                    width=0.9 * width,
+                    color=color,
+                    alpha=0.8,
+                    zorder=2,
+                    label=f"{dim} = {value}" if dim is not None else None,
+                )
+                ax.errorbar(
+                    x,
+                    median,
+                    yerr=[median - low, high - median],
+                    fmt="o",
+                    ms=2.5,
+                    color="black",
+                    elinewidth=0.8,
+                    capsize=2.5,
+                    zorder=3,
+                )
                 for xi, hi, p in zip(x, high, below, strict=True):
-                    ax.annotate(f"{p:.2f}" if 0 < p < 1 else f"{p:.0f}", (xi, hi),
-                                xytext=(0, 2), textcoords="offset points", ha="center",
-                                va="bottom", fontsize="x-small")
+                    ax.annotate(
+                        f"{p:.2f}" if 0 < p < 1 else f"{p:.0f}",
+                        (xi, hi),
+                        xytext=(0, 2),
+                        textcoords="offset points",
+                        ha="center",
+                        va="bottom",
+                        fontsize="x-small",
+                    )
                 reach += [low.min(), high.max()]
             low, high = min(reach + [0.0]), max(reach + [0.0])
             span = high - low or 1.0
@@ -205,22 +268,38 @@ def plot_variants(
             if not extra and baseline in ds:
                 base = summary(ds[baseline].transpose(*SAMPLE_DIMS, "budget").values, ci_prob)[0]
                 for xi, b in zip(where, base, strict=True):
-                    ax.text(xi, 0.02, f"{label_b}:\n{b:.3g} {unit}", color="0.45",
-                            ha="center", va="bottom", fontsize="x-small",
-                            transform=ax.get_xaxis_transform())
-            ax.set_xticks(where, [f"{b / 10 ** exponent:g}" for b in budgets])
+                    ax.text(
+                        xi,
+                        0.02,
+                        f"{label_b}:\n{b:.3g} {unit}",
+                        color="0.45",
+                        ha="center",
+                        va="bottom",
+                        fontsize="x-small",
+                        transform=ax.get_xaxis_transform(),
+                    )
+            ax.set_xticks(where, [f"{b / 10**exponent:g}" for b in budgets])
             ax.set_xlim(-0.6, budgets.size - 0.4)
             ax.set_xlabel(f"compute budget $C$ ($\\times10^{{{exponent}}}$ FLOPs)")
             ax.set_ylabel(f"{what}, {label_a} − {label_b} ({unit})")
             ax.set_title(f"relative {what}" + (f", {setting}" if setting else ""))
             median_of = f"median of {label_a} − {label_b}"
-            handles = [(mpl.patches.Patch(color=colors[k % len(colors)], alpha=0.8,
-                                          linewidth=0),
-                        median_of if dim is None else f"{median_of}, {dim} = {value}")
-                       for k, (dim, value) in enumerate(series)]
-            handles += [(mpl.lines.Line2D([], [], color="black", lw=0.8, marker="|", ms=5),
-                         f"{pct(ci_prob)} interval"),
-                        (mpl.lines.Line2D([], [], ls="none"),
-                         f"numbers: $P({tex(label_a)} < {tex(label_b)})$")]
+            handles = [
+                (
+                    mpl.patches.Patch(color=colors[k % len(colors)], alpha=0.8, linewidth=0),
+                    median_of if dim is None else f"{median_of}, {dim} = {value}",
+                )
+                for k, (dim, value) in enumerate(series)
+            ]
+            handles += [
+                (
+                    mpl.lines.Line2D([], [], color="black", lw=0.8, marker="|", ms=5),
+                    f"{pct(ci_prob)} interval",
+                ),
+                (
+                    mpl.lines.Line2D([], [], ls="none"),
+                    f"numbers: $P({tex(label_a)} < {tex(label_b)})$",
+                ),
+            ]
             legend(ax, handles, loc="upper left", ncols=2, columnspacing=1.0)
     return fig, axes

@@ -48,8 +48,11 @@ def plot_excess_compute(
     ci_prob = check_ci_prob(ci_prob)
     if not tolerance > 0:
         raise InputError(f"tolerance must be positive (0.2 means +20% compute), got {tolerance!r}.")
-    ratios = np.sort(planning.as_positive(np.geomspace(0.1, 10.0, 80) if ratios is None
-                                          else ratios, "ratios (N / N_opt)"))
+    ratios = np.sort(
+        planning.as_positive(
+            np.geomspace(0.1, 10.0, 80) if ratios is None else ratios, "ratios (N / N_opt)"
+        )
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", PlanningWarning)  # inf ratios: left out below, and said
         excess = post.excess_compute(ratios, budget, group=group).dataset
@@ -60,12 +63,13 @@ def plot_excess_compute(
     compute = excess["compute_ratio"].transpose(*SAMPLE_DIMS, "ratio").values
     tokens = excess["tokens_ratio"].transpose(*SAMPLE_DIMS, "ratio").values
     never = np.isinf(samples(tokens)).mean(axis=0)
-    keep = (np.isfinite(summary(tokens, ci_prob)[2])
-            & np.isfinite(summary(compute, ci_prob)[2]))
+    keep = np.isfinite(summary(tokens, ci_prob)[2]) & np.isfinite(summary(compute, ci_prob)[2])
     if not keep.any():
-        raise InputError(f"no size in ratios {ratios.min():g}–{ratios.max():g}× N_opt reaches "
-                         f"the optimal loss at {budget:.3g} FLOPs in enough draws to draw a "
-                         "band; widen ratios towards larger sizes.")
+        raise InputError(
+            f"no size in ratios {ratios.min():g}–{ratios.max():g}× N_opt reaches "
+            f"the optimal loss at {budget:.3g} FLOPs in enough draws to draw a "
+            "band; widen ratios towards larger sizes."
+        )
     x = ratios[keep]
     ends = {}
     for end in ("low", "high"):
@@ -84,31 +88,60 @@ def plot_excess_compute(
                 ax.axvspan(ends[end][1], ends[end][2], color=edge, linewidth=0, zorder=0)
             ax.axvline(1.0, color="0.5", lw=0.6, ls=":", zorder=1)
             if not keep.all():
-                ax.axvspan(ratios[0], x[0], facecolor="none", edgecolor="0.75", hatch="////",
-                           linewidth=0, zorder=0)
+                ax.axvspan(
+                    ratios[0],
+                    x[0],
+                    facecolor="none",
+                    edgecolor="0.75",
+                    hatch="////",
+                    linewidth=0,
+                    zorder=0,
+                )
         compute, tokens = compute[..., keep], tokens[..., keep]
         handle = band(left, x, compute, ci_prob, color=color, zorder=3)
         band(right, x, tokens, ci_prob, color=color, zorder=3)
         left.axhline(limit, color="0.3", lw=0.8, ls="--", zorder=2)
         right.axhline(1.0, color="0.5", lw=0.6, ls=":", zorder=1)
 
-        left.text(0.97, 0.97, f"sizes within {within} compute, $N/N_{{opt}}$:\n"
-                  f"from {fmt_interval(*ends['low'])}×\nto {fmt_interval(*ends['high'])}×",
-                  transform=left.transAxes, ha="right", va="top", fontsize="small",
-                  bbox={"boxstyle": "round,pad=0.3", "fc": "white", "ec": "none", "alpha": 0.85})
+        left.text(
+            0.97,
+            0.97,
+            f"sizes within {within} compute, $N/N_{{opt}}$:\n"
+            f"from {fmt_interval(*ends['low'])}×\nto {fmt_interval(*ends['high'])}×",
+            transform=left.transAxes,
+            ha="right",
+            va="top",
+            fontsize="small",
+            bbox={"boxstyle": "round,pad=0.3", "fc": "white", "ec": "none", "alpha": 0.85},
+        )
 
-        handles = [(handle, f"median, {pct(ci_prob)} band"),
-                   (mpl.lines.Line2D([], [], color="0.3", lw=0.8, ls="--"),
-                    f"$C/C_{{opt}} = {limit:g}$ ({within} compute)"),
-                   (mpl.patches.Patch(color=shade, linewidth=0),
-                    (f"sizes within {within} compute (median range;\n"
-                     f"darker: {pct(ci_prob)} intervals of its ends)"))]
+        handles = [
+            (handle, f"median, {pct(ci_prob)} band"),
+            (
+                mpl.lines.Line2D([], [], color="0.3", lw=0.8, ls="--"),
+                f"$C/C_{{opt}} = {limit:g}$ ({within} compute)",
+            ),
+            (
+                mpl.patches.Patch(color=shade, linewidth=0),
+                (
+                    f"sizes within {within} compute (median range;\n"
+                    f"darker: {pct(ci_prob)} intervals of its ends)"
+                ),
+            ),
+        ]
         if not keep.all():
             share = never[~keep].min()
-            handles.append((mpl.patches.Patch(facecolor="none", edgecolor="0.75", hatch="////",
-                                              linewidth=0),
-                            (f"left out: $N < {x[0]:.2g}\\,N_{{opt}}$ never reaches\n"
-                             f"$L^*$ in ≥ {100 * share:.0f}% of draws")))
+            handles.append(
+                (
+                    mpl.patches.Patch(
+                        facecolor="none", edgecolor="0.75", hatch="////", linewidth=0
+                    ),
+                    (
+                        f"left out: $N < {x[0]:.2g}\\,N_{{opt}}$ never reaches\n"
+                        f"$L^*$ in ≥ {100 * share:.0f}% of draws"
+                    ),
+                )
+            )
         ylim_top = max(float(summary(compute, ci_prob)[2][-1]) * 1.15, limit + 0.5)
         left.set_ylim(0.9, min(ylim_top, 4.5))
         right_low = float(summary(tokens, ci_prob)[1].min())
@@ -124,7 +157,5 @@ def plot_excess_compute(
         where = f", group {group}" if group is not None else ""
         for ax, what in ((left, "compute"), (right, "tokens")):
             ax.set_title(f"{what} to reach $L^*$ of $C_{{opt}}$ = {sci(budget)} FLOPs{where}")
-        legend(right, handles, loc="upper right", frameon=True, framealpha=0.9,
-                edgecolor="none")
+        legend(right, handles, loc="upper right", frameon=True, framealpha=0.9, edgecolor="none")
     return fig, axes
-

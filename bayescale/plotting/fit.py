@@ -95,28 +95,65 @@ def plot_fit(
         norm = log_norm(points["n_params"])
         palette = plt.get_cmap(cmap)
         kept, dropped = points[~points["excluded"]], points[points["excluded"]]
-        ax.scatter(kept["compute"], kept["loss"], c=kept["n_params"], cmap=palette, norm=norm,
-                   s=9, linewidths=0.2, edgecolors="white", zorder=3)
+        ax.scatter(
+            kept["compute"],
+            kept["loss"],
+            c=kept["n_params"],
+            cmap=palette,
+            norm=norm,
+            s=9,
+            linewidths=0.2,
+            edgecolors="white",
+            zorder=3,
+        )
         handles = [marker("runs", color=palette(0.5), mec="white", mew=0.2)]
         if len(dropped):
-            ax.scatter(dropped["compute"], dropped["loss"], facecolors="none",
-                       edgecolors=palette(norm(dropped["n_params"].to_numpy())), s=12,
-                       linewidths=0.7, zorder=3)
+            ax.scatter(
+                dropped["compute"],
+                dropped["loss"],
+                facecolors="none",
+                edgecolors=palette(norm(dropped["n_params"].to_numpy())),
+                s=12,
+                linewidths=0.7,
+                zorder=3,
+            )
             handles.append(marker("excluded from fit", mfc="none", mec=palette(0.5)))
         frontier_handle = band(ax, compute, frontier, ci_prob, color="black", zorder=4)
         end_med, end_low, end_high = (v[-1] for v in summary(frontier, ci_prob))
         handles.append((frontier_handle, f"frontier $L^*(C)$: median, {pct(ci_prob)} band"))
-        ax.text(0.03, 0.03, f"$L^*$ at {sci(compute[-1])} FLOPs:\n"
-                f"{fmt_interval(end_med, end_low, end_high)} nats/token",
-                transform=ax.transAxes, ha="left", va="bottom", fontsize="small")
+        ax.text(
+            0.03,
+            0.03,
+            f"$L^*$ at {sci(compute[-1])} FLOPs:\n"
+            f"{fmt_interval(end_med, end_low, end_high)} nats/token",
+            transform=ax.transAxes,
+            ha="left",
+            va="bottom",
+            fontsize="small",
+        )
         groups = isoflop_groups(kept) if isoflop_minima else []
         if groups:
             best = [rows[np.argmin(kept["loss"].to_numpy()[rows])] for _, rows in groups]
-            ax.scatter(kept["compute"].to_numpy()[best], kept["loss"].to_numpy()[best],
-                       marker="*", s=40, color="tab:red", edgecolors="black", linewidths=0.3,
-                       zorder=5)
-            handles.append(marker("lowest loss per iso-FLOP budget", marker="*", ms=6,
-                                   color="tab:red", mec="black", mew=0.3))
+            ax.scatter(
+                kept["compute"].to_numpy()[best],
+                kept["loss"].to_numpy()[best],
+                marker="*",
+                s=40,
+                color="tab:red",
+                edgecolors="black",
+                linewidths=0.3,
+                zorder=5,
+            )
+            handles.append(
+                marker(
+                    "lowest loss per iso-FLOP budget",
+                    marker="*",
+                    ms=6,
+                    color="tab:red",
+                    mec="black",
+                    mew=0.3,
+                )
+            )
         log_axes(ax)
         ax.set_xlabel(C_LABEL)
         ax.set_ylabel(LOSS_LABEL)
@@ -158,8 +195,10 @@ def plot_loss_vs_params(
     budgets = np.sort(planning.as_positive(budgets, "budgets (FLOPs)"))
     tokens = np.sort(planning.as_positive(tokens, "tokens"))
     if n_range is None:
-        n_range = (10.0 ** math.floor(math.log10(n_fit.min() / 3)),
-                   10.0 ** math.ceil(math.log10(n_fit.max() * 3)))
+        n_range = (
+            10.0 ** math.floor(math.log10(n_fit.min() / 3)),
+            10.0 ** math.ceil(math.log10(n_fit.max() * 3)),
+        )
     n_grid = np.geomspace(*n_range, 150)
     n_opt = np.median(samples(post.optimal(budgets)["n_opt"]), axis=0)
 
@@ -219,10 +258,20 @@ def plot_frontier(
     with paper_style(axes):
         fig, axes = figure_axes(axes, DOUBLE, shape=(2,))
         panels = (
-            (axes[0], "n_opt", "compute-optimal size $N_{opt}$ (parameters)", "N",
-             (KAPLAN_EXPONENT, CHINCHILLA_EXPONENT)),
-            (axes[1], "d_opt", "compute-optimal data $D_{opt}$ (tokens)", "D",
-             (1 - KAPLAN_EXPONENT, 1 - CHINCHILLA_EXPONENT)),
+            (
+                axes[0],
+                "n_opt",
+                "compute-optimal size $N_{opt}$ (parameters)",
+                "N",
+                (KAPLAN_EXPONENT, CHINCHILLA_EXPONENT),
+            ),
+            (
+                axes[1],
+                "d_opt",
+                "compute-optimal data $D_{opt}$ (tokens)",
+                "D",
+                (1 - KAPLAN_EXPONENT, 1 - CHINCHILLA_EXPONENT),
+            ),
         )
         for ax, name, ylabel, symbol, (kaplan, chinchilla) in panels:
             values = opt[name].values
@@ -232,20 +281,41 @@ def plot_frontier(
             s_med, (s_low, s_high) = np.median(slope), eti(slope, ci_prob)
             ax.axvspan(c_low, c_high, color="0.92", zorder=0, linewidth=0)
             handle = band(ax, compute, curve, ci_prob, color=color)
-            handles = [(handle, (f"posterior: ${symbol} \\propto C^{{{s_med:.2f}}}$ "
-                               f"[{s_low:.2f}, {s_high:.2f}], {pct(ci_prob)}"))]
+            handles = [
+                (
+                    handle,
+                    (
+                        f"posterior: ${symbol} \\propto C^{{{s_med:.2f}}}$ "
+                        f"[{s_low:.2f}, {s_high:.2f}], {pct(ci_prob)}"
+                    ),
+                )
+            ]
             y0 = float(np.median(samples(at_anchor)))
-            for exponent, style, who in ((kaplan, "--", "Kaplan et al. 2020"),
-                                         (chinchilla, ":", "Hoffmann et al. 2022")):
-                handles += ax.plot(compute, y0 * (compute / anchor) ** exponent, color="0.25",
-                                   ls=style, lw=0.9,
-                                   label=f"{who}: ${symbol} \\propto C^{{{exponent:.2f}}}$")
+            for exponent, style, who in (
+                (kaplan, "--", "Kaplan et al. 2020"),
+                (chinchilla, ":", "Hoffmann et al. 2022"),
+            ):
+                handles += ax.plot(
+                    compute,
+                    y0 * (compute / anchor) ** exponent,
+                    color="0.25",
+                    ls=style,
+                    lw=0.9,
+                    label=f"{who}: ${symbol} \\propto C^{{{exponent:.2f}}}$",
+                )
             ax.plot([anchor], [y0], "o", color="0.25", ms=3, zorder=5)
             log_axes(ax, x=True, y=True)
             ax.set_xlim(compute[0], compute[-1])
-            ax.text(math.sqrt(c_low * c_high), 0.03, "fitted range", color="0.45",
-                    ha="center", va="bottom", fontsize="small",
-                    transform=ax.get_xaxis_transform())
+            ax.text(
+                math.sqrt(c_low * c_high),
+                0.03,
+                "fitted range",
+                color="0.45",
+                ha="center",
+                va="bottom",
+                fontsize="small",
+                transform=ax.get_xaxis_transform(),
+            )
             ax.set_xlabel(C_LABEL)
             ax.set_ylabel(ylabel)
             legend(ax, handles, loc="upper left")
@@ -272,8 +342,16 @@ def plot_ppc(
     sets = [("fitted", n, d, observed, "tab:blue", "o")]
     if holdout is not None:
         held = sweep_points(holdout)
-        sets.append(("held out", held["n_params"].to_numpy(), held["n_tokens"].to_numpy(),
-                     held["loss"].to_numpy(), "tab:red", "s"))
+        sets.append(
+            (
+                "held out",
+                held["n_params"].to_numpy(),
+                held["n_tokens"].to_numpy(),
+                held["loss"].to_numpy(),
+                "tab:red",
+                "s",
+            )
+        )
 
     with paper_style(ax):
         fig, ax = figure_axes(ax, (SINGLE[0], SINGLE[0]))
@@ -282,16 +360,34 @@ def plot_ppc(
             draws = post.predict_loss(n_, d_, seed=seed)["loss_predictive"]
             med, low, high = summary(draws, ci_prob)
             inside = np.mean((obs >= low) & (obs <= high))
-            ax.errorbar(obs, med, yerr=[med - low, high - med], fmt=symbol, ms=2.2, mew=0,
-                        color=color, ecolor=color, elinewidth=0.5, alpha=0.8, zorder=3,
-                        label=f"{name}: {len(obs)} points, {100 * inside:.0f}% inside "
-                              f"their {pct(ci_prob)} interval")
+            ax.errorbar(
+                obs,
+                med,
+                yerr=[med - low, high - med],
+                fmt=symbol,
+                ms=2.2,
+                mew=0,
+                color=color,
+                ecolor=color,
+                elinewidth=0.5,
+                alpha=0.8,
+                zorder=3,
+                label=f"{name}: {len(obs)} points, {100 * inside:.0f}% inside "
+                f"their {pct(ci_prob)} interval",
+            )
             lows.append(min(obs.min(), low.min()))
             highs.append(max(obs.max(), high.max()))
         lo, hi = min(lows), max(highs)
         pad = 0.04 * (hi - lo)
-        ax.plot([lo - pad, hi + pad], [lo - pad, hi + pad], color="0.4", lw=0.7, ls="--",
-                zorder=1, label="$y = x$")
+        ax.plot(
+            [lo - pad, hi + pad],
+            [lo - pad, hi + pad],
+            color="0.4",
+            lw=0.7,
+            ls="--",
+            zorder=1,
+            label="$y = x$",
+        )
         ax.set_xlim(lo - pad, hi + pad)
         ax.set_ylim(lo - pad, hi + pad)
         ax.set_aspect("equal")
@@ -326,8 +422,7 @@ def plot_isoflops(
     kept = points[~points["excluded"]] if points is not None else None
     if budgets is None:
         groups = isoflop_groups(kept, tol=tol) if kept is not None else []
-        budgets = ([budget for budget, _ in groups] if groups
-                   else decades(*fitted_compute(post)))
+        budgets = [budget for budget, _ in groups] if groups else decades(*fitted_compute(post))
     budgets = np.sort(planning.as_positive(budgets, "budgets (FLOPs)"))
     opt = post.optimal(budgets).dataset
     n_med, n_low, n_high = summary(opt["n_opt"], ci_prob)
@@ -345,28 +440,60 @@ def plot_isoflops(
                 if len(near):
                     low = min(low, near["n_params"].min() / 1.2)
                     high = max(high, near["n_params"].max() * 1.2)
-                    ax.scatter(near["n_params"], near["loss"], color=color, s=7,
-                               edgecolors="black", linewidths=0.25, zorder=4)
+                    ax.scatter(
+                        near["n_params"],
+                        near["loss"],
+                        color=color,
+                        s=7,
+                        edgecolors="black",
+                        linewidths=0.25,
+                        zorder=4,
+                    )
             n = np.geomspace(low, high, 120)
             band(ax, n, _loss_draws(post, n, budget / (6.0 * n)), ci_prob, color=color)
-            ax.errorbar(n_med[i], l_med[i],
-                        xerr=[[n_med[i] - n_low[i]], [n_high[i] - n_med[i]]],
-                        yerr=[[l_med[i] - l_low[i]], [l_high[i] - l_med[i]]],
-                        fmt="D", ms=3, color=color, mec="black", mew=0.4, ecolor="black",
-                        elinewidth=0.7, capsize=1.5, zorder=5)
+            ax.errorbar(
+                n_med[i],
+                l_med[i],
+                xerr=[[n_med[i] - n_low[i]], [n_high[i] - n_med[i]]],
+                yerr=[[l_med[i] - l_low[i]], [l_high[i] - l_med[i]]],
+                fmt="D",
+                ms=3,
+                color=color,
+                mec="black",
+                mew=0.4,
+                ecolor="black",
+                elinewidth=0.7,
+                capsize=1.5,
+                zorder=5,
+            )
         log_axes(ax)
         ax.set_xlabel(N_LABEL)
         ax.set_ylabel(LOSS_LABEL)
         handles = [
             (band_handle("0.3"), f"profile: median, {pct(ci_prob)} band"),
-            marker(f"optimum $(N_{{opt}}, L^*)$, {pct(ci_prob)} intervals", marker="D",
-                    mec="black", mew=0.4),
+            marker(
+                f"optimum $(N_{{opt}}, L^*)$, {pct(ci_prob)} intervals",
+                marker="D",
+                mec="black",
+                mew=0.4,
+            ),
         ]
         if kept is not None:
             handles.append(marker("runs", mec="black", mew=0.3))
-        legend(ax, handles, loc="lower left", bbox_to_anchor=(0.0, 1.01), ncols=2,
-                borderaxespad=0.0, columnspacing=1.0)
-        colorbar(fig, ax, norm, mpl.colors.ListedColormap(palette(np.linspace(0, 0.9, 256))),
-                  "compute $C$ (FLOPs)")
+        legend(
+            ax,
+            handles,
+            loc="lower left",
+            bbox_to_anchor=(0.0, 1.01),
+            ncols=2,
+            borderaxespad=0.0,
+            columnspacing=1.0,
+        )
+        colorbar(
+            fig,
+            ax,
+            norm,
+            mpl.colors.ListedColormap(palette(np.linspace(0, 0.9, 256))),
+            "compute $C$ (FLOPs)",
+        )
     return fig, ax
-

@@ -18,6 +18,7 @@ from bayescale.plotting.style import figure_axes, paper_style
 if TYPE_CHECKING:
     from bayescale.posterior import Posterior
 
+
 def plot_pairs(
     post: Posterior,
     var_names: Sequence[str] | None = None,
@@ -67,15 +68,29 @@ def plot_pairs(
                 if i == j:
                     x = values[col]
                     med, (low, high) = np.median(x), eti(x, ci_prob)
-                    ax.hist(x, bins=40, range=limits[col], density=True, color=color,
-                            alpha=0.55, linewidth=0)
+                    ax.hist(
+                        x,
+                        bins=40,
+                        range=limits[col],
+                        density=True,
+                        color=color,
+                        alpha=0.55,
+                        linewidth=0,
+                    )
                     ax.axvspan(low, high, color=color, alpha=0.15, linewidth=0)
                     ax.axvline(med, color="black", lw=0.8)
                     ax.set_title(fmt_interval(med, low, high), fontsize="small")
                     ax.set_yticks([])
                 else:
-                    ax.scatter(values[col][thin], values[row][thin], s=1.5, color=color,
-                               alpha=0.35, linewidths=0, rasterized=True)
+                    ax.scatter(
+                        values[col][thin],
+                        values[row][thin],
+                        s=1.5,
+                        color=color,
+                        alpha=0.35,
+                        linewidths=0,
+                        rasterized=True,
+                    )
                     ax.set_ylim(limits[row])
                     ax.yaxis.set_major_locator(mpl.ticker.MaxNLocator(4))
                     if j > 0:
@@ -90,7 +105,7 @@ def plot_pairs(
                 else:
                     ax.set_xlabel(post.law.label(col))
         if k > 1:
-            fig.suptitle(f"posterior draws; titles: median [{pct(ci_prob)} interval]",
-                         fontsize="small")
+            fig.suptitle(
+                f"posterior draws; titles: median [{pct(ci_prob)} interval]", fontsize="small"
+            )
     return fig, axes
-

@@ -25,20 +25,24 @@ def sweep_points(data) -> pd.DataFrame:
     or a frame."""
     frame = data.frame if isinstance(data, Sweep) else data
     if not isinstance(frame, pd.DataFrame):
-        raise InputTypeError(f"expected a bayescale.Sweep or a pandas DataFrame, got "
-                             f"{type(data).__name__}.")
+        raise InputTypeError(
+            f"expected a bayescale.Sweep or a pandas DataFrame, got {type(data).__name__}."
+        )
     missing = [c for c in ("n_params", "n_tokens", "loss") if c not in frame.columns]
     if missing:
-        raise InputError(f"the points lack column(s) {missing}; they need n_params, n_tokens "
-                         "and loss (build a bs.Sweep to map your column names).")
+        raise InputError(
+            f"the points lack column(s) {missing}; they need n_params, n_tokens "
+            "and loss (build a bs.Sweep to map your column names)."
+        )
     out = frame[["n_params", "n_tokens", "loss"]].astype(float).copy()
     out["excluded"] = frame["excluded"].astype(bool) if "excluded" in frame else False
     out["compute"] = 6.0 * out["n_params"] * out["n_tokens"]
     return out
 
 
-def isoflop_groups(points: pd.DataFrame, tol: float = 0.05, min_points: int = 5,
-                   min_span: float = 3.0) -> list[tuple[float, np.ndarray]]:
+def isoflop_groups(
+    points: pd.DataFrame, tol: float = 0.05, min_points: int = 5, min_span: float = 3.0
+) -> list[tuple[float, np.ndarray]]:
     """Find iso-FLOP budgets in a sweep: sets of at least ``min_points`` points whose
     compute lies within ``tol`` dex of a common centre and whose sizes span at least
     ``min_span``×. Returns ``(budget in FLOPs, row positions)`` sorted by budget.

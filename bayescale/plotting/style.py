@@ -52,8 +52,10 @@ def figure_axes(ax, figsize, shape=None):
     if ax is not None:
         axes = np.asarray(ax, dtype=object)
         if shape is not None and axes.shape != shape:
-            raise InputError(f"expected axes of shape {shape}, got shape {axes.shape}; pass "
-                             "e.g. plt.subplots(*shape)[1], or leave axes=None.")
+            raise InputError(
+                f"expected axes of shape {shape}, got shape {axes.shape}; pass "
+                "e.g. plt.subplots(*shape)[1], or leave axes=None."
+            )
         return axes.flat[0].figure, ax
     grid = (1, 1) if shape is None else (1, shape[0]) if len(shape) == 1 else shape
     fig, new = plt.subplots(*grid, figsize=figsize, layout="constrained", squeeze=False)
@@ -96,8 +98,11 @@ def legend(ax, handles, **kw):
     """A legend from handles: artists carrying labels, or ``(artist, label)`` pairs."""
     artists, labels = [], []
     for handle in handles:
-        artist, label = handle if isinstance(handle, tuple) and isinstance(handle[1], str) \
+        artist, label = (
+            handle
+            if isinstance(handle, tuple) and isinstance(handle[1], str)
             else (handle, handle.get_label())
+        )
         artists.append(artist)
         labels.append(label)
     return ax.legend(artists, labels, handlelength=1.6, **kw)

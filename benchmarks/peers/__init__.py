@@ -41,30 +41,77 @@ class Engine:
         return {"import_s": imported, **module.run(problem, settings, **self.options)}
 
 
-ENGINES = {engine.name: engine for engine in (
-    Engine("bayescale", "bayescale_engine", "bs.fit: sheared, dense mass, chains started "
-           "near the mode with the Laplace covariance as first mass matrix, a CPU device per "
-           "chain", ("bayescale",)),
-    Engine("bayescale-prior-start", "bayescale_engine", "bs.fit(init='prior'): the same, "
-           "chains started at the prior mean with the identity mass matrix",
-           ("bayescale",), {"init": "prior"}),
-    Engine("numpyro", "numpyro_engine", "NumPyro NUTS defaults: plain, diagonal mass, "
-           "init_to_uniform, sequential chains", ("numpyro",)),
-    Engine("numpyro-sheared", "numpyro_engine", "the same with bayescale's sheared "
-           "intercepts", ("numpyro",), {"sheared": True}),
-    Engine("nutpie", "nutpie_engine", "PyMC model, nutpie defaults (numba, diagonal mass)",
-           ("pymc", "nutpie", "numba")),
-    Engine("nutpie-lowrank", "nutpie_engine", "nutpie, low-rank modified mass matrix",
-           ("pymc", "nutpie", "numba"), {"low_rank": True}),
-    Engine("nutpie-sheared", "nutpie_engine", "nutpie defaults, bayescale's sheared "
-           "intercepts", ("pymc", "nutpie", "numba"), {"sheared": True}),
-    Engine("nutpie-lowrank-sheared", "nutpie_engine", "nutpie low-rank, bayescale's "
-           "sheared intercepts", ("pymc", "nutpie", "numba"),
-           {"low_rank": True, "sheared": True}),
-    Engine("pymc", "pymc_engine", "pm.sample defaults (PyTensor C, diagonal mass)",
-           ("pymc",)),
-    Engine("stan", "stan_engine", "Stan via PyStan 3 (httpstan), defaults, plain",
-           ("stan", "httpstan")),
-    Engine("huber", "huber_engine", "L-BFGS + Huber point fit, 200-replicate bootstrap",
-           ("bayescale", "scipy")),
-)}
+ENGINES = {
+    engine.name: engine
+    for engine in (
+        Engine(
+            "bayescale",
+            "bayescale_engine",
+            "bs.fit: sheared, dense mass, chains started "
+            "near the mode with the Laplace covariance as first mass matrix, a CPU device per "
+            "chain",
+            ("bayescale",),
+        ),
+        Engine(
+            "bayescale-prior-start",
+            "bayescale_engine",
+            "bs.fit(init='prior'): the same, "
+            "chains started at the prior mean with the identity mass matrix",
+            ("bayescale",),
+            {"init": "prior"},
+        ),
+        Engine(
+            "numpyro",
+            "numpyro_engine",
+            "NumPyro NUTS defaults: plain, diagonal mass, init_to_uniform, sequential chains",
+            ("numpyro",),
+        ),
+        Engine(
+            "numpyro-sheared",
+            "numpyro_engine",
+            "the same with bayescale's sheared intercepts",
+            ("numpyro",),
+            {"sheared": True},
+        ),
+        Engine(
+            "nutpie",
+            "nutpie_engine",
+            "PyMC model, nutpie defaults (numba, diagonal mass)",
+            ("pymc", "nutpie", "numba"),
+        ),
+        Engine(
+            "nutpie-lowrank",
+            "nutpie_engine",
+            "nutpie, low-rank modified mass matrix",
+            ("pymc", "nutpie", "numba"),
+            {"low_rank": True},
+        ),
+        Engine(
+            "nutpie-sheared",
+            "nutpie_engine",
+            "nutpie defaults, bayescale's sheared intercepts",
+            ("pymc", "nutpie", "numba"),
+            {"sheared": True},
+        ),
+        Engine(
+            "nutpie-lowrank-sheared",
+            "nutpie_engine",
+            "nutpie low-rank, bayescale's sheared intercepts",
+            ("pymc", "nutpie", "numba"),
+            {"low_rank": True, "sheared": True},
+        ),
+        Engine("pymc", "pymc_engine", "pm.sample defaults (PyTensor C, diagonal mass)", ("pymc",)),
+        Engine(
+            "stan",
+            "stan_engine",
+            "Stan via PyStan 3 (httpstan), defaults, plain",
+            ("stan", "httpstan"),
+        ),
+        Engine(
+            "huber",
+            "huber_engine",
+            "L-BFGS + Huber point fit, 200-replicate bootstrap",
+            ("bayescale", "scipy"),
+        ),
+    )
+}

@@ -32,22 +32,37 @@ def run(problem: Problem, settings: Settings, init: str = "laplace") -> dict:
     started = time.perf_counter()
     with compile_clock() as clock, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        post = bs.fit(sweep, chains=settings.chains, warmup=settings.warmup,
-                      draws=settings.draws, seed=settings.seed, init=init, progress=False)
+        post = bs.fit(
+            sweep,
+            chains=settings.chains,
+            warmup=settings.warmup,
+            draws=settings.draws,
+            seed=settings.seed,
+            init=init,
+            progress=False,
+        )
     wall = time.perf_counter() - started
     sampler = post.info.sampler
     stats = post.groups["sample_stats"]
     return {
-        "wall_s": wall, "compile_s": clock.seconds,
+        "wall_s": wall,
+        "compile_s": clock.seconds,
         "sampling_s": sampler.seconds - clock.seconds,
         "sampler_seconds": sampler.seconds,
         "split": "JAX compile events inside bs.fit; sampling = info.sampler.seconds − compile",
         **clock.figures(),
-        "config": {"parameterisation": "sheared", "mass_matrix": "dense" if
-                   sampler.dense_mass else "diagonal", "init": sampler.init,
-                   "chain_method": sampler.chain_method,
-                   "devices": sampler.devices, "precision": sampler.precision},
+        "config": {
+            "parameterisation": "sheared",
+            "mass_matrix": "dense" if sampler.dense_mass else "diagonal",
+            "init": sampler.init,
+            "chain_method": sampler.chain_method,
+            "devices": sampler.devices,
+            "precision": sampler.precision,
+        },
         "warnings": sorted({str(w.message) for w in caught}),
-        **draw_figures({p: post.posterior[p].values for p in LAW_PARAMS},
-                       stats["diverging"].values, stats["n_steps"].values),
+        **draw_figures(
+            {p: post.posterior[p].values for p in LAW_PARAMS},
+            stats["diverging"].values,
+            stats["n_steps"].values,
+        ),
     }

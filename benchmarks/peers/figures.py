@@ -23,8 +23,10 @@ def draw_figures(draws: dict, diverging, n_steps) -> dict:
     data = az.convert_to_dataset({p: np.asarray(draws[p], float) for p in LAW_PARAMS})
     ess_bulk, ess_tail = az.ess(data, method="bulk"), az.ess(data, method="tail")
     rhat = az.rhat(data)
-    per = {name: {p: float(ds[p]) for p in LAW_PARAMS}
-           for name, ds in (("ess_bulk", ess_bulk), ("ess_tail", ess_tail), ("rhat", rhat))}
+    per = {
+        name: {p: float(ds[p]) for p in LAW_PARAMS}
+        for name, ds in (("ess_bulk", ess_bulk), ("ess_tail", ess_tail), ("rhat", rhat))
+    }
     return {
         "min_ess_bulk": min(per["ess_bulk"].values()),
         "min_ess_tail": min(per["ess_tail"].values()),
@@ -40,5 +42,6 @@ def draw_figures(draws: dict, diverging, n_steps) -> dict:
 def idata_figures(idata) -> dict:
     """:func:`draw_figures` of an ArviZ InferenceData (PyMC, nutpie, PyStan through ArviZ)."""
     post, stats = idata.posterior, idata.sample_stats
-    return draw_figures({p: post[p].values for p in LAW_PARAMS}, stats["diverging"].values,
-                        stats["n_steps"].values)
+    return draw_figures(
+        {p: post[p].values for p in LAW_PARAMS}, stats["diverging"].values, stats["n_steps"].values
+    )

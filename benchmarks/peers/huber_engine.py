@@ -29,10 +29,12 @@ def run(problem: Problem, settings: Settings) -> dict:
     replicates = bootstrap(sweep, fit=point, seed=settings.seed)
     done = time.perf_counter()
     return {
-        "wall_s": done - started, "compile_s": None, "point_fit_s": fitted - started,
-        "sampling_s": done - fitted, "split": "fit_huber | bootstrap",
-        "config": {"starts": point.starts, "bootstrap_replicates": N_BOOT,
-                   "precision": "float64"},
+        "wall_s": done - started,
+        "compile_s": None,
+        "point_fit_s": fitted - started,
+        "sampling_s": done - fitted,
+        "split": "fit_huber | bootstrap",
+        "config": {"starts": point.starts, "bootstrap_replicates": N_BOOT, "precision": "float64"},
         "point_estimate": dict(point.params),
         "median": {p: float(np.median(replicates.params[p])) for p in LAW_PARAMS},
         "sd": {p: float(np.std(replicates.params[p])) for p in LAW_PARAMS},

@@ -27,8 +27,12 @@ from peers.figures import draw_figures
 from peers.jax_timing import compile_clock
 from peers.problem import Problem, Settings
 
-FAMILIES = {"normal": dist.Normal, "lognormal": dist.LogNormal,
-            "halfnormal": dist.HalfNormal, "gamma": dist.Gamma}
+FAMILIES = {
+    "normal": dist.Normal,
+    "lognormal": dist.LogNormal,
+    "halfnormal": dist.HalfNormal,
+    "gamma": dist.Gamma,
+}
 
 
 def _prior(problem: Problem, name: str) -> dist.Distribution:
@@ -60,21 +64,39 @@ def model(log_n, log_d, log_loss, *, problem: Problem, sheared: bool):
 def run(problem: Problem, settings: Settings, sheared: bool = False) -> dict:
     numpyro.enable_x64()
     started = time.perf_counter()
-    mcmc = MCMC(NUTS(model), num_warmup=settings.warmup, num_samples=settings.draws,
-                num_chains=settings.chains, chain_method="sequential", progress_bar=False)
+    mcmc = MCMC(
+        NUTS(model),
+        num_warmup=settings.warmup,
+        num_samples=settings.draws,
+        num_chains=settings.chains,
+        chain_method="sequential",
+        progress_bar=False,
+    )
     with compile_clock() as clock:
-        mcmc.run(jax.random.PRNGKey(settings.seed), problem.log_n, problem.log_d,
-                 problem.log_loss, problem=problem, sheared=sheared,
-                 extra_fields=("diverging", "num_steps"))
+        mcmc.run(
+            jax.random.PRNGKey(settings.seed),
+            problem.log_n,
+            problem.log_d,
+            problem.log_loss,
+            problem=problem,
+            sheared=sheared,
+            extra_fields=("diverging", "num_steps"),
+        )
         draws = jax.device_get(mcmc.get_samples(group_by_chain=True))
         extra = jax.device_get(mcmc.get_extra_fields(group_by_chain=True))
     wall = time.perf_counter() - started
     return {
-        "wall_s": wall, "compile_s": clock.seconds, "sampling_s": wall - clock.seconds,
+        "wall_s": wall,
+        "compile_s": clock.seconds,
+        "sampling_s": wall - clock.seconds,
         "split": "JAX compile events inside MCMC.run; sampling = the rest",
         **clock.figures(),
-        "config": {"parameterisation": "sheared" if sheared else "plain",
-                   "mass_matrix": "diagonal", "init": "init_to_uniform",
-                   "chain_method": "sequential", "precision": "float64"},
+        "config": {
+            "parameterisation": "sheared" if sheared else "plain",
+            "mass_matrix": "diagonal",
+            "init": "init_to_uniform",
+            "chain_method": "sequential",
+            "precision": "float64",
+        },
         **draw_figures(draws, extra["diverging"], extra["num_steps"]),
     }

@@ -23,23 +23,36 @@ from peers.problem import Problem, Settings
 from peers.pymc_model import build
 
 
-def run(problem: Problem, settings: Settings, low_rank: bool = False,
-        sheared: bool = False) -> dict:
+def run(
+    problem: Problem, settings: Settings, low_rank: bool = False, sheared: bool = False
+) -> dict:
     cores = min(settings.chains, os.cpu_count())
     started = time.perf_counter()
     compiled = nutpie.compile_pymc_model(build(problem, sheared))
     compiled_at = time.perf_counter()
-    idata = nutpie.sample(compiled, draws=settings.draws, tune=settings.warmup,
-                          chains=settings.chains, cores=cores, seed=settings.seed,
-                          progress_bar=False, low_rank_modified_mass_matrix=low_rank)
+    idata = nutpie.sample(
+        compiled,
+        draws=settings.draws,
+        tune=settings.warmup,
+        chains=settings.chains,
+        cores=cores,
+        seed=settings.seed,
+        progress_bar=False,
+        low_rank_modified_mass_matrix=low_rank,
+    )
     done = time.perf_counter()
     return {
-        "wall_s": done - started, "compile_s": compiled_at - started,
+        "wall_s": done - started,
+        "compile_s": compiled_at - started,
         "sampling_s": done - compiled_at,
         "split": "compile_pymc_model | nutpie.sample",
-        "config": {"parameterisation": "sheared" if sheared else "plain",
-                   "mass_matrix": "low-rank modified" if low_rank else "diagonal",
-                   "init": "nutpie default", "backend": "numba", "cores": cores,
-                   "precision": "float64"},
+        "config": {
+            "parameterisation": "sheared" if sheared else "plain",
+            "mass_matrix": "low-rank modified" if low_rank else "diagonal",
+            "init": "nutpie default",
+            "backend": "numba",
+            "cores": cores,
+            "precision": "float64",
+        },
         **idata_figures(idata),
     }

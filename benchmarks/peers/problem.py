@@ -88,26 +88,38 @@ class Problem:
         for name in (*LAW_PARAMS, "sigma", "nu"):
             prior = factories[name]()
             if type(prior) not in numbers:
-                raise TypeError(f"bayescale's default prior for {name!r} is now {prior!r}; "
-                                "teach benchmarks/peers (every engine) that family first.")
+                raise TypeError(
+                    f"bayescale's default prior for {name!r} is now {prior!r}; "
+                    "teach benchmarks/peers (every engine) that family first."
+                )
             priors[name] = numbers[type(prior)](prior)
         data = reference_sweep(DATASET).arrays()
         return cls(data["log_n"], data["log_d"], data["log_loss"], priors)
 
     def save(self, path: Path) -> None:
-        doc = {"log_n": self.log_n.tolist(), "log_d": self.log_d.tolist(),
-               "log_loss": self.log_loss.tolist(), "priors": self.priors}
+        doc = {
+            "log_n": self.log_n.tolist(),
+            "log_d": self.log_d.tolist(),
+            "log_loss": self.log_loss.tolist(),
+            "priors": self.priors,
+        }
         Path(path).write_text(json.dumps(doc), encoding="utf-8")
 
     @classmethod
     def load(cls, path: Path) -> Problem:
         doc = json.loads(Path(path).read_text(encoding="utf-8"))
-        return cls(*(np.asarray(doc[k], float) for k in ("log_n", "log_d", "log_loss")),
-                   {k: tuple(v) for k, v in doc["priors"].items()})
+        return cls(
+            *(np.asarray(doc[k], float) for k in ("log_n", "log_d", "log_loss")),
+            {k: tuple(v) for k, v in doc["priors"].items()},
+        )
 
     def describe(self) -> dict:
         """The problem in words and numbers, for the JSON report."""
-        return {"dataset": DATASET, "points": int(self.log_n.size),
-                "centre_log_n": self.centre_n, "centre_log_d": self.centre_d,
-                "priors": {k: list(v) for k, v in self.priors.items()},
-                "likelihood": "student_t"}
+        return {
+            "dataset": DATASET,
+            "points": int(self.log_n.size),
+            "centre_log_n": self.centre_n,
+            "centre_log_d": self.centre_d,
+            "priors": {k: list(v) for k, v in self.priors.items()},
+            "likelihood": "student_t",
+        }

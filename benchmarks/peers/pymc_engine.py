@@ -28,15 +28,28 @@ def run(problem: Problem, settings: Settings) -> dict:
     cores = min(settings.chains, os.cpu_count())
     started = time.perf_counter()
     with build(problem):
-        idata = pm.sample(draws=settings.draws, tune=settings.warmup, chains=settings.chains,
-                          cores=cores, random_seed=settings.seed, progressbar=False)
+        idata = pm.sample(
+            draws=settings.draws,
+            tune=settings.warmup,
+            chains=settings.chains,
+            cores=cores,
+            random_seed=settings.seed,
+            progressbar=False,
+        )
     wall = time.perf_counter() - started
     sampling = float(idata.posterior.attrs["sampling_time"])
     return {
-        "wall_s": wall, "compile_s": wall - sampling, "sampling_s": sampling,
+        "wall_s": wall,
+        "compile_s": wall - sampling,
+        "sampling_s": sampling,
         "split": "pm.sample − its sampling_time | sampling_time",
-        "config": {"parameterisation": "plain", "mass_matrix": "diagonal",
-                   "init": "jitter+adapt_diag", "backend": "PyTensor C", "cores": cores,
-                   "precision": "float64"},
+        "config": {
+            "parameterisation": "plain",
+            "mass_matrix": "diagonal",
+            "init": "jitter+adapt_diag",
+            "backend": "PyTensor C",
+            "cores": cores,
+            "precision": "float64",
+        },
         **idata_figures(idata),
     }

@@ -13,8 +13,12 @@ import pytensor.tensor as pt
 
 from peers.problem import Problem
 
-FAMILIES = {"normal": (pm.Normal, ("mu", "sigma")), "lognormal": (pm.LogNormal, ("mu", "sigma")),
-            "halfnormal": (pm.HalfNormal, ("sigma",)), "gamma": (pm.Gamma, ("alpha", "beta"))}
+FAMILIES = {
+    "normal": (pm.Normal, ("mu", "sigma")),
+    "lognormal": (pm.LogNormal, ("mu", "sigma")),
+    "halfnormal": (pm.HalfNormal, ("sigma",)),
+    "gamma": (pm.Gamma, ("alpha", "beta")),
+}
 
 
 def _prior(problem: Problem, name: str):

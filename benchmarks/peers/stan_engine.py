@@ -70,20 +70,32 @@ model {
 
 OTHER_INTERFACES = {
     "cmdstanpy 1.3.2": "cmdstanpy.install_cmdstan() downloads CmdStan from GitHub: "
-                       "'Cannot connect to CmdStan github repo'",
+    "'Cannot connect to CmdStan github repo'",
     "bridgestan 2.9.0": "bridgestan.compile_model() downloads its sources from GitHub: "
-                        "'Failed to download BridgeStan 2.9.0 from github.com'",
+    "'Failed to download BridgeStan 2.9.0 from github.com'",
 }
-FAMILY_ARGS = {"normal": ("loc", "scale"), "lognormal": ("loc", "scale"),
-               "halfnormal": ("scale",), "gamma": ("shape", "rate")}
+FAMILY_ARGS = {
+    "normal": ("loc", "scale"),
+    "lognormal": ("loc", "scale"),
+    "halfnormal": ("scale",),
+    "gamma": ("shape", "rate"),
+}
 
 
 def stan_data(problem: Problem) -> dict:
-    data = {"n": int(problem.log_n.size), "log_n": problem.log_n.tolist(),
-            "log_d": problem.log_d.tolist(), "log_loss": problem.log_loss.tolist()}
+    data = {
+        "n": int(problem.log_n.size),
+        "log_n": problem.log_n.tolist(),
+        "log_d": problem.log_d.tolist(),
+        "log_loss": problem.log_loss.tolist(),
+    }
     for name, (family, *numbers) in problem.priors.items():
-        data.update({f"{name}_{arg}": value
-                     for arg, value in zip(FAMILY_ARGS[family], numbers, strict=True)})
+        data.update(
+            {
+                f"{name}_{arg}": value
+                for arg, value in zip(FAMILY_ARGS[family], numbers, strict=True)
+            }
+        )
     return data
 
 
@@ -91,19 +103,25 @@ def run(problem: Problem, settings: Settings) -> dict:
     started = time.perf_counter()
     posterior = stan.build(PROGRAM, data=stan_data(problem), random_seed=settings.seed)
     built = time.perf_counter()
-    shutil.rmtree(httpstan.cache.model_directory(posterior.model_name) / "fits",
-                  ignore_errors=True)
+    shutil.rmtree(httpstan.cache.model_directory(posterior.model_name) / "fits", ignore_errors=True)
     cleared = time.perf_counter()
-    fit = posterior.sample(num_chains=settings.chains, num_warmup=settings.warmup,
-                           num_samples=settings.draws)
+    fit = posterior.sample(
+        num_chains=settings.chains, num_warmup=settings.warmup, num_samples=settings.draws
+    )
     done = time.perf_counter()
     return {
-        "wall_s": done - started - (cleared - built), "compile_s": built - started,
+        "wall_s": done - started - (cleared - built),
+        "compile_s": built - started,
         "sampling_s": done - cleared,
         "split": "stan.build | posterior.sample",
-        "config": {"parameterisation": "plain", "mass_matrix": "diagonal",
-                   "init": "uniform(-2, 2) unconstrained", "backend": "Stan (httpstan)",
-                   "cores": min(settings.chains, os.cpu_count()), "precision": "float64"},
+        "config": {
+            "parameterisation": "plain",
+            "mass_matrix": "diagonal",
+            "init": "uniform(-2, 2) unconstrained",
+            "backend": "Stan (httpstan)",
+            "cores": min(settings.chains, os.cpu_count()),
+            "precision": "float64",
+        },
         "interfaces_not_used": OTHER_INTERFACES,
         **idata_figures(az.from_pystan(posterior=fit)),
     }

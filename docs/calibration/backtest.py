@@ -17,7 +17,7 @@ import platform
 import sys
 import time
 import warnings
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -38,8 +38,9 @@ def _porian() -> bs.Sweep:
     sweep = bs.load_dataset("porian_rsld")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", bs.SweepWarning)
-        return sweep.exclude(sweep.frame["group"] != PORIAN_GROUP,
-                             reason=f"other configurations than {PORIAN_GROUP}")
+        return sweep.exclude(
+            sweep.frame["group"] != PORIAN_GROUP, reason=f"other configurations than {PORIAN_GROUP}"
+        )
 
 
 def _synthetic(seed: int = 0) -> bs.Sweep:
@@ -49,11 +50,14 @@ def _synthetic(seed: int = 0) -> bs.Sweep:
     rng = np.random.default_rng(seed)
     n = np.repeat(np.geomspace(5e7, 5e9, 10), 6)
     d = n * np.tile(np.geomspace(2, 200, 6), 10)
-    log_loss = np.logaddexp(np.log(1.8), np.logaddexp(np.log(450.0) - 0.34 * np.log(n),
-                                                      np.log(2000.0) - 0.37 * np.log(d)))
+    log_loss = np.logaddexp(
+        np.log(1.8),
+        np.logaddexp(np.log(450.0) - 0.34 * np.log(n), np.log(2000.0) - 0.37 * np.log(d)),
+    )
     loss = np.exp(log_loss + 0.01 * rng.standard_normal(n.size))
-    return bs.Sweep.from_frame(pd.DataFrame({"n_params": n, "n_tokens": d, "loss": loss}),
-                               source={"name": "synthetic"})
+    return bs.Sweep.from_frame(
+        pd.DataFrame({"n_params": n, "n_tokens": d, "loss": loss}), source={"name": "synthetic"}
+    )
 
 
 def _athena_mask(sweep: bs.Sweep) -> pd.Series:
@@ -70,8 +74,11 @@ CASES = {
     ),
     "gadre_overtrain": (
         lambda: bs.load_dataset("gadre_overtrain"),
-        {"split": "n_params", "threshold": 5e8,
-         "fit_kwargs": {"pooling": "partial", "target_accept": 0.95}},
+        {
+            "split": "n_params",
+            "threshold": 5e8,
+            "fit_kwargs": {"pooling": "partial", "target_accept": 0.95},
+        },
         "train on the 10M-411M models (all token multipliers), hold out the 1.4B and 6.9B "
         "runs (the paper's extrapolation targets); partial pooling over the 3 corpora, "
         "bootstrap per corpus",
@@ -103,32 +110,45 @@ CASES = {
 
 def _pooled(results: list) -> bs.BacktestResult:
     """Replicate backtests as one result: held-out points pooled, scores recomputed."""
-    points = pd.concat([r.points.assign(replicate=k) for k, r in enumerate(results)],
-                       ignore_index=True)
+    points = pd.concat(
+        [r.points.assign(replicate=k) for k, r in enumerate(results)], ignore_index=True
+    )
     levels = results[0].meta["levels"]
     widest = f"{100 * max(levels):g}"
     rows = []
     for method, sub in points.groupby("method", sort=False):
-        row = {"method": method, "group": "all",
-               "n_train": sum(r.split["n_train"] for r in results), "n_test": len(sub),
-               "extrapolation": max(r.split["extrapolation"] for r in results)}
+        row = {
+            "method": method,
+            "group": "all",
+            "n_train": sum(r.split["n_train"] for r in results),
+            "n_test": len(sub),
+            "extrapolation": max(r.split["extrapolation"] for r in results),
+        }
         for level in levels:
             row[f"coverage_{100 * level:g}"] = float(sub[f"covered_{100 * level:g}"].mean())
         relative = (sub["median"] - sub["loss"]) / sub["loss"]
-        row.update(are_median=float(sub["are"].median()), are_mean=float(sub["are"].mean()),
-                   bias=float(relative.median()),
-                   width=float(((sub[f"upper_{widest}"] - sub[f"lower_{widest}"])
-                                / sub["median"]).median()))
+        row.update(
+            are_median=float(sub["are"].median()),
+            are_mean=float(sub["are"].mean()),
+            bias=float(relative.median()),
+            width=float(
+                ((sub[f"upper_{widest}"] - sub[f"lower_{widest}"]) / sub["median"]).median()
+            ),
+        )
         rows.append(row)
     first = results[0]
     split = {**first.split, "n_train": rows[0]["n_train"], "n_test": rows[0]["n_test"]}
-    meta = {**first.meta,
-            "fit_seconds": sum(r.meta["fit_seconds"] for r in results),
-            "bootstrap_seconds": sum(r.meta["bootstrap_seconds"] for r in results),
-            "fit_warnings": [f"replicate {k}: {w}" for k, r in enumerate(results)
-                             for w in r.meta["fit_warnings"]]}
-    return bs.BacktestResult(table=pd.DataFrame(rows), points=points, split=split,
-                             posterior=first.posterior, meta=meta)
+    meta = {
+        **first.meta,
+        "fit_seconds": sum(r.meta["fit_seconds"] for r in results),
+        "bootstrap_seconds": sum(r.meta["bootstrap_seconds"] for r in results),
+        "fit_warnings": [
+            f"replicate {k}: {w}" for k, r in enumerate(results) for w in r.meta["fit_warnings"]
+        ],
+    }
+    return bs.BacktestResult(
+        table=pd.DataFrame(rows), points=points, split=split, posterior=first.posterior, meta=meta
+    )
 
 
 def run_case(name: str, seed: int = 0) -> bs.BacktestResult:
@@ -169,21 +189,25 @@ def _by_distance(result: bs.BacktestResult, method: str = "bayescale") -> str:
     points = result.points[result.points["method"] == method]
     error = (points["median"] - points["loss"]) / points["loss"]
     near = points["compute_ratio"] <= points["compute_ratio"].median()
-    return (f"{method} median error {100 * error[near].median():+.2f}% on the nearer half "
-            f"(compute ratio {points['compute_ratio'][near].min():.2g}-"
-            f"{points['compute_ratio'][near].max():.2g}), {100 * error[~near].median():+.2f}% "
-            f"on the farther half (up to {points['compute_ratio'].max():.3g})")
+    return (
+        f"{method} median error {100 * error[near].median():+.2f}% on the nearer half "
+        f"(compute ratio {points['compute_ratio'][near].min():.2g}-"
+        f"{points['compute_ratio'][near].max():.2g}), {100 * error[~near].median():+.2f}% "
+        f"on the farther half (up to {points['compute_ratio'].max():.3g})"
+    )
 
 
 def baseline_check() -> str:
     """The baseline on Besiroglu et al.'s 240 Chinchilla points, against their estimate."""
     fit = baseline.fit_huber(reference_sweep("chinchilla"))
     c = fit.constants
-    return (f"Baseline check: on the 240 Chinchilla points the Huber fit gives E = {c['E']:.4g}, "
-            f"A = {c['A']:.4g}, B = {c['B']:.4g}, alpha = {c['alpha']:.4g}, beta = "
-            f"{c['beta']:.4g}; Besiroglu et al. 2024 print E = 1.82, A = 482.01, B = 2085.43, "
-            "alpha = 0.3478, beta = 0.3658 (rounded; the Huber objective at their values is "
-            "higher than at this fit).")
+    return (
+        f"Baseline check: on the 240 Chinchilla points the Huber fit gives E = {c['E']:.4g}, "
+        f"A = {c['A']:.4g}, B = {c['B']:.4g}, alpha = {c['alpha']:.4g}, beta = "
+        f"{c['beta']:.4g}; Besiroglu et al. 2024 print E = 1.82, A = 482.01, B = 2085.43, "
+        "alpha = 0.3478, beta = 0.3658 (rounded; the Huber objective at their values is "
+        "higher than at this fit)."
+    )
 
 
 def _fmt_table(table: pd.DataFrame) -> str:
@@ -192,8 +216,9 @@ def _fmt_table(table: pd.DataFrame) -> str:
         if column.startswith("coverage_"):
             shown[column] = shown[column].map(lambda v: f"{v:.2f}")
     for column in ("are_median", "are_mean", "bias", "width"):
-        shown[column] = shown[column].map(lambda v: f"{100 * v:+.2f}%" if column == "bias"
-                                          else f"{100 * v:.2f}%")
+        shown[column] = shown[column].map(
+            lambda v, column=column: f"{100 * v:+.2f}%" if column == "bias" else f"{100 * v:.2f}%"
+        )
     shown["extrapolation"] = shown["extrapolation"].map(lambda v: f"{v:.3g}x")
     header = "| " + " | ".join(map(str, shown.columns)) + " |"
     rule = "|" + "|".join("---" for _ in shown.columns) + "|"
@@ -201,11 +226,14 @@ def _fmt_table(table: pd.DataFrame) -> str:
     return "\n".join([header, rule, *rows])
 
 
-def write_report(results: dict, seconds: dict, check: dict | None, path: Path,
-                 command: str, reproduction: str) -> None:
-    today = datetime.now(timezone.utc).strftime("%Y-%m-%d")
-    main = pd.concat([r.table[r.table["group"] == "all"].assign(dataset=name)
-                      for name, r in results.items()], ignore_index=True)
+def write_report(
+    results: dict, seconds: dict, check: dict | None, path: Path, command: str, reproduction: str
+) -> None:
+    today = datetime.now(UTC).strftime("%Y-%m-%d")
+    main = pd.concat(
+        [r.table[r.table["group"] == "all"].assign(dataset=name) for name, r in results.items()],
+        ignore_index=True,
+    )
     main = main[["dataset"] + [c for c in main.columns if c not in ("dataset", "group")]]
     lines = [
         "# Extrapolation backtests",
@@ -275,8 +303,7 @@ def write_report(results: dict, seconds: dict, check: dict | None, path: Path,
             "",
             f"- screened (100 starts, {t_s:.0f} s): {screened!r}, objective "
             f"{screened.objective:.10g}",
-            f"- full grid (4,500 starts, {t_f:.0f} s): {full!r}, objective "
-            f"{full.objective:.10g}",
+            f"- full grid (4,500 starts, {t_f:.0f} s): {full!r}, objective {full.objective:.10g}",
             "",
         ]
     path.write_text("\n".join(lines), encoding="utf-8")
@@ -284,10 +311,14 @@ def write_report(results: dict, seconds: dict, check: dict | None, path: Path,
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("cases", nargs="*", metavar="CASE",
-                        help=f"cases to run (default all: {', '.join(CASES)})")
-    parser.add_argument("--full-grid", action="store_true",
-                        help="also compare the screened L-BFGS starts with all 4,500")
+    parser.add_argument(
+        "cases", nargs="*", metavar="CASE", help=f"cases to run (default all: {', '.join(CASES)})"
+    )
+    parser.add_argument(
+        "--full-grid",
+        action="store_true",
+        help="also compare the screened L-BFGS starts with all 4,500",
+    )
     parser.add_argument("--out", type=Path, default=HERE / "backtest.md")
     args = parser.parse_args(argv)
     names = args.cases or list(CASES)
@@ -304,7 +335,8 @@ def main(argv=None) -> None:
     reproduction = baseline_check()
     check = full_grid_check() if args.full_grid else None
     command = "python docs/calibration/backtest.py" + "".join(
-        f" {a}" for a in (argv if argv is not None else sys.argv[1:]))
+        f" {a}" for a in (argv if argv is not None else sys.argv[1:])
+    )
     write_report(results, seconds, check, args.out, command, reproduction)
     print(f"wrote {args.out}")
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import platform
 import warnings
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import bayescale as bs
@@ -38,22 +38,28 @@ def main() -> None:
             post = bs.fit(sweep, pooling=mode, seed=args.seed, progress=False, **extra)
         posteriors[mode] = post
         seconds[mode] = post.info.sampler.seconds
-        notes += [f"{mode}: {w.message}" for w in caught
-                  if issubclass(w.category, bs.ConvergenceWarning)]
+        notes += [
+            f"{mode}: {w.message}" for w in caught if issubclass(w.category, bs.ConvergenceWarning)
+        ]
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         table = bs.compare(posteriors)
     notes += [str(w.message) for w in caught if issubclass(w.category, bs.ComparisonWarning)]
-    shown = table[["rank", "elpd_loo", "p_loo", "elpd_diff", "se", "dse", "weight",
-                   "pareto_k_bad"]].round(2)
+    shown = table[
+        ["rank", "elpd_loo", "p_loo", "elpd_diff", "se", "dse", "weight", "pareto_k_bad"]
+    ].round(2)
     header = "| model | " + " | ".join(shown.columns) + " |"
     rule = "|" + "---|" * (len(shown.columns) + 1)
-    rows = [f"| {name} | " + " | ".join(str(v) for v in row) + " |"
-            for name, row in zip(shown.index, shown.itertuples(index=False))]
-    today = datetime.now(timezone.utc).strftime("%Y-%m-%d")
-    command = "python docs/calibration/pooling_loo.py" + (
-        f" --dataset {args.dataset}" if args.dataset != "gadre_overtrain" else "") + (
-        f" --vary {args.vary}" if args.vary else "")
+    rows = [
+        f"| {name} | " + " | ".join(str(v) for v in row) + " |"
+        for name, row in zip(shown.index, shown.itertuples(index=False), strict=True)
+    ]
+    today = datetime.now(UTC).strftime("%Y-%m-%d")
+    command = (
+        "python docs/calibration/pooling_loo.py"
+        + (f" --dataset {args.dataset}" if args.dataset != "gadre_overtrain" else "")
+        + (f" --vary {args.vary}" if args.vary else "")
+    )
     lines = [
         "# Pooling modes compared by PSIS-LOO",
         "",
@@ -69,7 +75,9 @@ def main() -> None:
         "`pareto_k_bad` the points whose Pareto k exceeds 0.7 (their LOO terms are "
         "unreliable).",
         "",
-        header, rule, *rows,
+        header,
+        rule,
+        *rows,
         "",
         "Sampling seconds: " + ", ".join(f"{m} {s:.0f} s" for m, s in seconds.items()) + ".",
         "",

@@ -31,10 +31,10 @@ import pandas as pd
 
 matplotlib.use("Agg")
 
-import bayescale as bs  # noqa: E402
-from bayescale.evaluation.sbc import sbc, uniformity  # noqa: E402
-from bayescale.evaluation.simulation import rejection_rate  # noqa: E402
-from bayescale.plotting import plot_ranks  # noqa: E402
+import bayescale as bs
+from bayescale.evaluation.sbc import sbc, uniformity
+from bayescale.evaluation.simulation import rejection_rate
+from bayescale.plotting import plot_ranks
 
 HERE = Path(__file__).resolve().parent
 FAMILY_LEVEL = 0.01  # family-wise level of the Bonferroni-corrected per-parameter tests
@@ -46,21 +46,34 @@ WRONG_PRIOR_TEXT = "alpha ~ LogNormal(log 0.6, 0.1)"
 def arguments(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sims", type=int, default=200, help="pooled-model simulations")
-    parser.add_argument("--partial-sims", type=int, default=200,
-                        help="partial-pooling simulations (0 skips)")
-    parser.add_argument("--wrong-sims", type=int, default=50,
-                        help="simulations fitted with a deliberately wrong prior (0 skips)")
+    parser.add_argument(
+        "--partial-sims", type=int, default=200, help="partial-pooling simulations (0 skips)"
+    )
+    parser.add_argument(
+        "--wrong-sims",
+        type=int,
+        default=50,
+        help="simulations fitted with a deliberately wrong prior (0 skips)",
+    )
     parser.add_argument("--chains", type=int, default=4)
     parser.add_argument("--warmup", type=int, default=1000)
     parser.add_argument("--draws", type=int, default=1000)
-    parser.add_argument("--n-ranks", type=int, default=200,
-                        help="possible rank values, L + 1 (ranks among L thinned draws)")
+    parser.add_argument(
+        "--n-ranks",
+        type=int,
+        default=200,
+        help="possible rank values, L + 1 (ranks among L thinned draws)",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=HERE)
-    parser.add_argument("--ranks-dir", type=Path, default=None,
-                        help="keep each model's rank frame here (pickle); with --reuse, read "
-                             "back those that exist instead of simulating (to resume a run or "
-                             "rewrite the report)")
+    parser.add_argument(
+        "--ranks-dir",
+        type=Path,
+        default=None,
+        help="keep each model's rank frame here (pickle); with --reuse, read "
+        "back those that exist instead of simulating (to resume a run or "
+        "rewrite the report)",
+    )
     parser.add_argument("--reuse", action="store_true")
     return parser.parse_args(argv)
 
@@ -72,8 +85,15 @@ def run(name: str, args, n_sims: int, **kwargs):
         print(f"{name}: reading {path}", flush=True)
         return pd.read_pickle(path)
     print(f"{name}: {n_sims} simulations", flush=True)
-    ranks = sbc(n_sims, chains=args.chains, warmup=args.warmup, draws=args.draws,
-                n_ranks=args.n_ranks, seed=args.seed, **kwargs)
+    ranks = sbc(
+        n_sims,
+        chains=args.chains,
+        warmup=args.warmup,
+        draws=args.draws,
+        n_ranks=args.n_ranks,
+        seed=args.seed,
+        **kwargs,
+    )
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         ranks.to_pickle(path)
@@ -82,21 +102,28 @@ def run(name: str, args, n_sims: int, **kwargs):
 
 def machine() -> str:
     cpu = platform.processor() or platform.machine()
-    return (f"{platform.system()} {platform.machine()} ({cpu}), {os.cpu_count()} logical "
-            f"CPUs, shared; Python {platform.python_version()}, JAX {jax.__version__}, "
-            f"NumPyro {numpyro.__version__}, bayescale {bs.__version__}")
+    return (
+        f"{platform.system()} {platform.machine()} ({cpu}), {os.cpu_count()} logical "
+        f"CPUs, shared; Python {platform.python_version()}, JAX {jax.__version__}, "
+        f"NumPyro {numpyro.__version__}, bayescale {bs.__version__}"
+    )
 
 
 def table(result) -> str:
     """Markdown rows of the uniformity test."""
     threshold = FAMILY_LEVEL / len(result)
-    lines = ["| parameter | bins | chi² | p-value | mean rank | sd rank | extreme 5%+5% | "
-             f"p < {threshold:.2g}? |", "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| parameter | bins | chi² | p-value | mean rank | sd rank | extreme 5%+5% | "
+        f"p < {threshold:.2g}? |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for name, row in result.iterrows():
         flag = "**fails**" if row["p_value"] < threshold else "passes"
-        lines.append(f"| `{name}` | {int(row['bins'])} | {row['chi2']:.2f} | "
-                     f"{row['p_value']:.2g} | "
-                     f"{row['mean']:.3f} | {row['sd']:.3f} | {row['extreme']:.3f} | {flag} |")
+        lines.append(
+            f"| `{name}` | {int(row['bins'])} | {row['chi2']:.2f} | "
+            f"{row['p_value']:.2g} | "
+            f"{row['mean']:.3f} | {row['sd']:.3f} | {row['extreme']:.3f} | {flag} |"
+        )
     return "\n".join(lines)
 
 
@@ -106,8 +133,11 @@ def section(title: str, ranks, note: str) -> tuple[str, str]:
     threshold = FAMILY_LEVEL / len(result)
     passed = bool((result["p_value"] >= threshold).all())
     div = ranks["divergences"]
-    verdict = ("all parameters pass" if passed else
-               f"{int((result['p_value'] < threshold).sum())} parameter(s) fail")
+    verdict = (
+        "all parameters pass"
+        if passed
+        else f"{int((result['p_value'] < threshold).sum())} parameter(s) fail"
+    )
     rejected = int(ranks["rejected"].sum())
     run_of = ranks.attrs
     lowest = result["p_value"].idxmin()
@@ -123,9 +153,14 @@ def section(title: str, ranks, note: str) -> tuple[str, str]:
         f"{int((ranks['max_r_hat'] > 1.01).sum())} of {n}; smallest bulk ESS below L: "
         f"{int((ranks['min_ess_bulk'] < L).sum())} of {n} (median of the smallest ESS "
         f"{ranks['min_ess_bulk'].median():.0f})",
-        *(["parameter with the largest R-hat, per fit: " + ", ".join(
-            f"`{k}` {v}" for k, v in ranks["worst_r_hat"].value_counts().items())]
-          if "worst_r_hat" in ranks else []),
+        *(
+            [
+                "parameter with the largest R-hat, per fit: "
+                + ", ".join(f"`{k}` {v}" for k, v in ranks["worst_r_hat"].value_counts().items())
+            ]
+            if "worst_r_hat" in ranks
+            else []
+        ),
         f"time per fit: median {ranks['seconds'].median():.1f} s, total "
         f"{ranks['seconds'].sum() / 60:.1f} min",
         f"smallest p-value: `{lowest}` {result.loc[lowest, 'p_value']:.2g} (mean rank "
@@ -145,52 +180,67 @@ def main(argv=None) -> int:
     for flag in ("--reuse", "--ranks-dir"):  # bookkeeping, not part of what was run
         if flag in given:
             at = given.index(flag)
-            del given[at:at + (1 if flag == "--reuse" else 2)]
+            del given[at : at + (1 if flag == "--reuse" else 2)]
     command = " ".join(["python docs/calibration/sbc.py", *given])
-    full = (args.sims >= 200 and args.partial_sims >= 200 and args.chains >= 4
-            and args.draws >= 1000)
+    full = args.sims >= 200 and args.partial_sims >= 200 and args.chains >= 4 and args.draws >= 1000
     sections = []
 
     pooled = run("pooled", args, args.sims, pooling="none")
     fig, _ = plot_ranks(pooled)
     fig.savefig(args.out / "sbc_pooled.png", dpi=150)
-    sections.append(section(
-        "Pooled model (`pooling=\"none\"`)", pooled,
-        "Chinchilla law, Student-t likelihood, default priors for simulation and fit; "
-        "design: 7 model sizes 5e7–5e9 × 6 token counts of 2–200 tokens per parameter "
-        "(42 points). Figure: `sbc_pooled.png`."))
+    sections.append(
+        section(
+            'Pooled model (`pooling="none"`)',
+            pooled,
+            "Chinchilla law, Student-t likelihood, default priors for simulation and fit; "
+            "design: 7 model sizes 5e7–5e9 × 6 token counts of 2–200 tokens per parameter "
+            "(42 points). Figure: `sbc_pooled.png`.",
+        )
+    )
 
     if args.partial_sims:
-        partial = run("partial", args, args.partial_sims, pooling="partial",
-                      vary=PARTIAL_VARY)
+        partial = run("partial", args, args.partial_sims, pooling="partial", vary=PARTIAL_VARY)
         fig, _ = plot_ranks(partial, ncols=6)
         fig.savefig(args.out / "sbc_partial.png", dpi=150)
-        sections.append(section(
-            f"Partial pooling (`pooling=\"partial\", vary={PARTIAL_VARY}`)", partial,
-            "Chinchilla law, Student-t likelihood, default priors and hyperpriors; 4 groups, "
-            "each on 6 model sizes 5e7–5e9 × 5 token counts of 2–200 tokens per parameter "
-            "(120 points); `e` and `alpha` vary by group, `a`, `b`, `beta` are shared. "
-            "Ranked: population means `mu_*`, spreads `tau_*`, each group's value, the "
-            "shared parameters and the noise. Figure: `sbc_partial.png`."))
+        sections.append(
+            section(
+                f'Partial pooling (`pooling="partial", vary={PARTIAL_VARY}`)',
+                partial,
+                "Chinchilla law, Student-t likelihood, default priors and hyperpriors; 4 groups, "
+                "each on 6 model sizes 5e7–5e9 × 5 token counts of 2–200 tokens per parameter "
+                "(120 points); `e` and `alpha` vary by group, `a`, `b`, `beta` are shared. "
+                "Ranked: population means `mu_*`, spreads `tau_*`, each group's value, the "
+                "shared parameters and the noise. Figure: `sbc_partial.png`.",
+            )
+        )
 
     if args.wrong_sims:
-        wrong = run("wrong_prior", args, args.wrong_sims, pooling="none",
-                    fit_priors=WRONG_PRIOR)
-        sections.append(section(
-            "Power check: a deliberately wrong fitting prior", wrong,
-            f"As the pooled model, but fitted with `{WRONG_PRIOR_TEXT}` while the sweeps are "
-            "simulated from the default `LogNormal(log 0.3, 0.75)`. The test should fail "
-            "here, for `alpha` above all."))
+        wrong = run("wrong_prior", args, args.wrong_sims, pooling="none", fit_priors=WRONG_PRIOR)
+        sections.append(
+            section(
+                "Power check: a deliberately wrong fitting prior",
+                wrong,
+                f"As the pooled model, but fitted with `{WRONG_PRIOR_TEXT}` while the sweeps are "
+                "simulated from the default `LogNormal(log 0.3, 0.75)`. The test should fail "
+                "here, for `alpha` above all.",
+            )
+        )
 
-    frames = [pooled, *([partial] if args.partial_sims else []),
-              *([wrong] if args.wrong_sims else [])]
+    frames = [
+        pooled,
+        *([partial] if args.partial_sims else []),
+        *([wrong] if args.wrong_sims else []),
+    ]
     minutes = sum(frame["seconds"].sum() for frame in frames) / 60
-    size = ("This is the full-size run." if full else
-            "**This is a reduced-size run** (fewer simulations, chains and draws than the "
-            "full-size defaults), sized to about 20 minutes of a shared 2-core CPU. With few "
-            "simulations the test uses few bins and detects only large miscalibration; the "
-            "full-size command is `python docs/calibration/sbc.py` (200 simulations per "
-            "model, 4 chains × (1000 + 1000) draws, L = 199).")
+    size = (
+        "This is the full-size run."
+        if full
+        else "**This is a reduced-size run** (fewer simulations, chains and draws than the "
+        "full-size defaults), sized to about 20 minutes of a shared 2-core CPU. With few "
+        "simulations the test uses few bins and detects only large miscalibration; the "
+        "full-size command is `python docs/calibration/sbc.py` (200 simulations per "
+        "model, 4 chains × (1000 + 1000) draws, L = 199)."
+    )
     body = "\n".join(text for text, _ in sections)
     verdicts = "\n".join(f"* {line}" for _, line in sections)
     report = f"""# Simulation-based calibration

@@ -26,11 +26,19 @@ HERE = Path(__file__).resolve().parent
 def options(doc: str) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=doc.strip().splitlines()[0])
     env = os.environ.get("BAYESCALE_GALLERY_DRAWS")
-    parser.add_argument("--draws", type=int, default=int(env) if env else None,
-                        help="keep the first N draws of each chain (default: all)")
+    parser.add_argument(
+        "--draws",
+        type=int,
+        default=int(env) if env else None,
+        help="keep the first N draws of each chain (default: all)",
+    )
     parser.add_argument("--out", type=Path, default=HERE, help="folder for the PNG")
-    parser.add_argument("--posterior", type=Path, default=None,
-                        help="saved posterior file (default: the chinchilla reference fit)")
+    parser.add_argument(
+        "--posterior",
+        type=Path,
+        default=None,
+        help="saved posterior file (default: the chinchilla reference fit)",
+    )
     opts = parser.parse_args()
     opts.out.mkdir(parents=True, exist_ok=True)
     return opts
@@ -41,8 +49,11 @@ def posterior(opts: argparse.Namespace, name: str = "chinchilla") -> bs.Posterio
     post = bs.load_posterior(opts.posterior) if opts.posterior else bs.load_reference(name)
     if opts.draws:
         keep = {"draw": slice(0, opts.draws)}
-        groups = {**post.groups, "posterior": post.posterior.isel(keep),
-                  "sample_stats": post.groups["sample_stats"].isel(keep)}
+        groups = {
+            **post.groups,
+            "posterior": post.posterior.isel(keep),
+            "sample_stats": post.groups["sample_stats"].isel(keep),
+        }
         post = bs.Posterior(groups=groups, law=post.law, info=post.info, warnings=post.warnings)
     return post
 
@@ -55,8 +66,9 @@ def reference(opts: argparse.Namespace) -> tuple[bs.Posterior, bs.Sweep]:
     sweep = bs.load_dataset(spec["dataset"])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", bs.SweepWarning)  # the exclusion is the spec's, on purpose
-        sweep = sweep.exclude(sweep.frame[spec["exclude_column"]].astype(bool),
-                              reason=spec["exclude_reason"])
+        sweep = sweep.exclude(
+            sweep.frame[spec["exclude_column"]].astype(bool), reason=spec["exclude_reason"]
+        )
     return post, sweep
 
 

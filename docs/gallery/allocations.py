@@ -19,9 +19,12 @@ opts = options(__doc__)
 post = posterior(opts)
 optimum = post.optimal(BUDGET)
 n_opt = float(optimum["n_opt"].median())
-result = compare_allocations(post, BUDGET, KAPLAN_SIZE, n_opt, labels=("Kaplan", "Chinchilla"),
-                             points=60)
-print(f"B = N_opt(1e21 FLOPs) = {n_opt:.3g} parameters; P(L_B < L_A) = "
-      f"{result.dataset.attrs['p_b_lower']:.3f}")
+result = compare_allocations(
+    post, BUDGET, KAPLAN_SIZE, n_opt, labels=("Kaplan", "Chinchilla"), points=60
+)
+print(
+    f"B = N_opt(1e21 FLOPs) = {n_opt:.3g} parameters; P(L_B < L_A) = "
+    f"{result.dataset.attrs['p_b_lower']:.3f}"
+)
 fig, axes = plot_allocations(result, target_loss=float(optimum["loss_opt"].median()))
 save(fig, opts, "allocations")

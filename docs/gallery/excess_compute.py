@@ -1,6 +1,6 @@
 """Excess compute and tokens of a model that is not the compute-optimal size, at 1e22 FLOPs.
 
-    python docs/gallery/excess_compute.py [--draws N] [--out DIR]
+python docs/gallery/excess_compute.py [--draws N] [--out DIR]
 """
 
 from _gallery import options, posterior, save

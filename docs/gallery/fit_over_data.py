@@ -1,6 +1,6 @@
 """Sweep points and the posterior compute-optimal frontier (Hoffmann et al. 2022, Fig. 2 left).
 
-    python docs/gallery/fit_over_data.py [--draws N] [--out DIR]
+python docs/gallery/fit_over_data.py [--draws N] [--out DIR]
 """
 
 from _gallery import options, reference, save

@@ -1,6 +1,6 @@
 """Compute-optimal model size and data against compute, with Kaplan's and Chinchilla's slopes.
 
-    python docs/gallery/frontier.py [--draws N] [--out DIR]
+python docs/gallery/frontier.py [--draws N] [--out DIR]
 """
 
 from _gallery import options, reference, save

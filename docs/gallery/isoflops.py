@@ -1,6 +1,6 @@
 """Iso-FLOP profiles with the sweep's runs and the posterior optimum of each budget.
 
-    python docs/gallery/isoflops.py [--draws N] [--out DIR]
+python docs/gallery/isoflops.py [--draws N] [--out DIR]
 """
 
 from _gallery import options, reference, save

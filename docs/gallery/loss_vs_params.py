@@ -1,6 +1,6 @@
 """Loss against model size at fixed compute and at fixed tokens (Kaplan et al. 2020, Fig. 4).
 
-    python docs/gallery/loss_vs_params.py [--draws N] [--out DIR]
+python docs/gallery/loss_vs_params.py [--draws N] [--out DIR]
 """
 
 from _gallery import options, reference, save

@@ -1,6 +1,6 @@
 """Posterior pair plot of E, alpha, beta and a = beta/(alpha+beta).
 
-    python docs/gallery/pairs.py [--draws N] [--out DIR]
+python docs/gallery/pairs.py [--draws N] [--out DIR]
 """
 
 from _gallery import options, reference, save

@@ -1,6 +1,6 @@
 """Observed against posterior-predictive loss; the 5 rows left out of the fit are held out.
 
-    python docs/gallery/ppc.py [--draws N] [--out DIR]
+python docs/gallery/ppc.py [--draws N] [--out DIR]
 """
 
 from _gallery import options, reference, save

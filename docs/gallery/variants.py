@@ -14,7 +14,8 @@ from bayescale.plotting import plot_variants
 
 opts = options(__doc__)
 post = posterior(opts, "gadre_overtrain")
-result = compare_variants(post, post, [2e21, 4e21, 6e21], hardware="H100", n_gpus=16,
-                          group_a="rpj", group_b="c4_original")
+result = compare_variants(
+    post, post, [2e21, 4e21, 6e21], hardware="H100", n_gpus=16, group_a="rpj", group_b="c4_original"
+)
 fig, axes = plot_variants(result)
 save(fig, opts, "variants")
