@@ -13,235 +13,33 @@ the law is evaluated in log space, so float32 stays accurate at N ≈ 1e12, C �
 
 from __future__ import annotations
 
-import math
 import time
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import partial
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import numpyro.distributions as dist
 import xarray as xr
-from numpyro import handlers
-from numpyro.infer import MCMC, NUTS
-from numpyro.infer.hmc_util import build_adaptation_schedule
+from numpyro.infer import MCMC
 
 from bayescale import __version__
 from bayescale.compilation_cache import use_compilation_cache
-from bayescale.curves import CURVE_MIN_FRACTION, drop_early_checkpoints, is_curves
+from bayescale.curves import CURVE_MIN_FRACTION
 from bayescale.devices import chain_map, prepare_cpu_devices, select_device
 from bayescale.diagnostics import diagnose, prior_dominated, problems, warn_all
 from bayescale.discrepancy import EXTRAPOLATION_ERROR, check_extrapolation_error
-from bayescale.errors import InputError, InputTypeError, SweepValidationError
+from bayescale.errors import InputError, InputTypeError
 from bayescale.fitinfo import CurveInfo, DataInfo, FitInfo, SamplerInfo
-from bayescale.laws import Law, get_law
+from bayescale.laws import Law
 from bayescale.likelihood import NoiseDraws, noise_params
-from bayescale.model import CENTRING, MASKED_GROUPS, POOLING, scaling_model
+from bayescale.model_inputs import ModelInputs, model_inputs
+from bayescale.nuts import MAX_TREE_DEPTH, nuts_kernel
 from bayescale.posterior import Posterior, residual_blocks
-from bayescale.priors import describe, resolve_priors
-from bayescale.starts import INIT, Start, StartedNUTS, init_near_prior_mean, laplace_start
+from bayescale.priors import describe
+from bayescale.starts import INIT, Start, laplace_start
 from bayescale.sweep import Sweep
-
-MAX_TREE_DEPTH = 10
-DRAWS_PER_DIMENSION = 2
-
-
-def latent_size(model, kwargs) -> int:
-    """Number of sampled (unobserved) scalars of ``model`` called with ``kwargs``, from an
-    abstract trace (``jax.eval_shape``: nothing is computed or compiled)."""
-
-    def ones(site):  # a value for every sampled site instead of a draw
-        return jnp.ones(site["fn"].shape()) if site["type"] == "sample" else None
-
-    def latent_values(kw):
-        trace = handlers.trace(handlers.substitute(model, substitute_fn=ones)).get_trace(**kw)
-        return [
-            site["value"]
-            for site in trace.values()
-            if site["type"] == "sample" and not site["is_observed"]
-        ]
-
-    return sum(math.prod(v.shape) for v in jax.eval_shape(latent_values, kwargs))
-
-
-def regularize_mass_matrix(n_latent: int, warmup: int, centred: bool = False) -> bool:
-    r"""Whether each warmup window's covariance estimate is shrunk towards ``1e-3·I``.
-
-    NumPyro copies Stan's rule, ``Σ̂ ← n/(n+5)·Σ̂ + 1e-3·5/(n+5)·I``. The shrinkage is an
-    absolute amount: next to posterior variances near 1e-4 (a well-measured irreducible
-    loss) it spoils the dense estimate of a strongly correlated posterior, and NUTS then
-    needs smaller steps and several times the gradients per draw (measurements:
-    ``docs/performance.md``, "Mass-matrix adaptation"; ``benchmarks/mass_matrix.py``).
-    Unshrunk, a window needs more draws than latent dimensions or its estimate is
-    singular, so the shrinkage stays on where the shortest window of NumPyro's schedule
-    holds fewer than ``DRAWS_PER_DIMENSION`` draws per dimension (e.g. hierarchical fits
-    with many groups).
-
-    ``centred`` group values (``fit(..., centring="centred")``) are the data-pinned case,
-    with small posterior sds on the pooling scale, where the shrinkage costs most
-    (``docs/performance.md``, run G). Those fits shrink only where the shortest window
-    cannot give a nonsingular estimate (no more draws than dimensions). Non-centred
-    ``z_g`` have posterior scale near 1, where the shrinkage is harmless; there it stays.
-    """
-    windows = build_adaptation_schedule(warmup)[1:-1]  # between the fast buffers
-    shortest = min((w.end - w.start + 1 for w in windows), default=0)
-    if centred:
-        return shortest <= n_latent
-    return shortest < DRAWS_PER_DIMENSION * n_latent
-
-
-def _check_size(sweep: Sweep, law: Law, n_noise: int) -> None:
-    needed = len(law.params) + n_noise
-    have = len(sweep.fit_frame)
-    if have < needed:
-        raise SweepValidationError(
-            f"the sweep has {have} fitted point(s) but the {law.name} law with its noise model "
-            f"has {needed} parameters ({', '.join(law.params)} and noise); add points (more "
-            "model sizes and token counts) or fix parameters through tight priors."
-        )
-
-
-def _structure(sweep: Sweep, law: Law, pooling: str, vary) -> tuple[str, tuple, list]:
-    """Validated pooling mode, varying parameters and group labels."""
-    if pooling not in POOLING:
-        raise InputError(f"unknown pooling {pooling!r}; choose one of {list(POOLING)}.")
-    if pooling == "none":
-        if vary:
-            raise InputError("vary= needs pooling='partial' (which parameters vary by group).")
-        return pooling, (), []
-    groups = sweep.groups
-    if len(groups) < 2:
-        raise SweepValidationError(
-            f"pooling={pooling!r} needs a group column with at least two groups; this sweep "
-            f"has {len(groups)}. Name the column with group=... when building the Sweep, or "
-            "fit with pooling='none'."
-        )
-    if pooling == "separate":
-        if vary:
-            raise InputError(
-                "vary= applies to pooling='partial'; with 'separate' every parameter is per group."
-            )
-        return pooling, tuple(law.params), groups
-    vary = tuple(law.params) if vary is None else tuple(vary)
-    unknown = sorted(set(vary) - set(law.params))
-    if unknown or not vary:
-        raise InputError(
-            f"vary={list(vary)} must name parameters of the {law.name} law: {list(law.params)}."
-        )
-    return pooling, tuple(p for p in law.params if p in vary), groups
-
-
-@dataclass(frozen=True)
-class ModelInputs:
-    """What NUTS runs: ``model(**args, centre=centre)``, the priors bound into ``model``,
-    with the sweep it was built from (early checkpoints dropped) and the labels of the
-    integer ``group`` and ``run`` codes in ``args``."""
-
-    sweep: Sweep
-    law: Law
-    likelihood: str
-    pooling: str
-    vary: tuple
-    centring: str
-    groups: list
-    runs: list
-    priors: dict
-    model: Callable
-    args: dict
-    centre: dict
-
-
-def model_inputs(
-    sweep: Sweep,
-    law: str | Law = "chinchilla",
-    *,
-    pooling: str = "none",
-    vary=None,
-    centring: str = "non-centred",
-    min_fraction: float = CURVE_MIN_FRACTION,
-    priors: Mapping[str, dist.Distribution] | None = None,
-    likelihood: str = "student_t",
-    platform: str = "cpu",
-) -> ModelInputs:
-    """The model and data arrays that :func:`fit` samples (its arguments of the same
-    names), validated; for benchmarks and checks that evaluate the model's density.
-    ``platform`` ("cpu" or "gpu") is where the model will run: on a GPU, per-group
-    parameters reach the points by a masked sum (:func:`bayescale.model.by_point`)."""
-    law = get_law(law)
-    pooling, vary, groups = _structure(sweep, law, pooling, vary)
-    if centring not in CENTRING:
-        raise InputError(f"centring must be one of {list(CENTRING)}, got {centring!r}.")
-    if centring != "non-centred" and pooling != "partial":
-        raise InputError(
-            f"centring={centring!r} applies to pooling='partial' (how group "
-            f"values are sampled); this fit has pooling={pooling!r}."
-        )
-    curves = is_curves(sweep)
-    if curves and min_fraction > 0:
-        sweep = drop_early_checkpoints(sweep, min_fraction)
-    prior_dists = resolve_priors(
-        law, likelihood, priors, vary=vary if pooling == "partial" else (), runs=curves
-    )
-    _check_size(sweep, law, len(noise_params(likelihood)))
-    fit_frame = sweep.fit_frame
-    data = sweep.arrays()
-    args = {k: data[k] for k in ("log_n", "log_d", "log_loss")}
-    runs = sorted(fit_frame["run"].astype(str).unique()) if curves else []
-    if groups:
-        args["group"] = np.searchsorted(groups, fit_frame["group"].to_numpy(str))
-    if runs:
-        args["run"] = np.searchsorted(runs, fit_frame["run"].astype(str).to_numpy())
-    centre = DataInfo.from_arrays(data["log_n"], data["log_d"]).centre
-    model = partial(
-        scaling_model,
-        law=law,
-        priors=prior_dists,
-        likelihood=likelihood,
-        pooling=pooling,
-        vary=vary,
-        n_groups=max(len(groups), 1),
-        n_runs=len(runs),
-        centring=centring,
-        masked_groups=platform == "gpu" and len(groups) <= MASKED_GROUPS,
-    )
-    return ModelInputs(
-        sweep=sweep,
-        law=law,
-        likelihood=likelihood,
-        pooling=pooling,
-        vary=vary,
-        centring=centring,
-        groups=groups,
-        runs=runs,
-        priors=prior_dists,
-        model=model,
-        args=args,
-        centre=centre,
-    )
-
-
-def nuts_kernel(
-    inputs: ModelInputs, warmup: int, dense_mass: bool = True, target_accept: float = 0.8
-) -> tuple[NUTS, int, bool]:
-    """``fit``'s NUTS kernel for ``inputs``, with the number of latent dimensions and
-    whether the warmup's covariance estimates are shrunk (:func:`regularize_mass_matrix`).
-    It takes a :class:`bayescale.starts.Start`'s ``init_params``, or none (NUTS's own start
-    from the prior mean, with the identity mass matrix)."""
-    n_latent = latent_size(inputs.model, {**inputs.args, "centre": inputs.centre})
-    regularize = regularize_mass_matrix(n_latent, warmup, inputs.centring == "centred")
-    kernel = StartedNUTS(
-        inputs.model,
-        dense_mass=dense_mass,
-        target_accept_prob=target_accept,
-        max_tree_depth=MAX_TREE_DEPTH,
-        init_strategy=init_near_prior_mean,
-        regularize_mass_matrix=regularize,
-    )
-    return kernel, n_latent, regularize
-
 
 FLOAT32_MAX_POINTS = 20_000
 

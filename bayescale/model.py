@@ -106,7 +106,7 @@ def by_point(values, group, n_groups: int, masked: bool):
     with few groups a GPU serialises them, so at many points they dominate the gradient.
     The masked sum's gradient is a plain reduction over points, which a GPU runs in
     parallel, but costs ``groups`` times the work, which a CPU pays in full
-    (measurements: ``docs/performance.md``, run G). :func:`bayescale.inference.model_inputs`
+    (measurements: ``docs/performance.md``, run G). :func:`bayescale.model_inputs.model_inputs`
     masks on a GPU with up to ``MASKED_GROUPS`` groups.
     """
     if not masked:

@@ -82,7 +82,8 @@ def measure(
 
     import bayescale as bs
     from bayescale.devices import chain_map, select_device
-    from bayescale.inference import default_precision, model_inputs
+    from bayescale.inference import default_precision
+    from bayescale.model_inputs import model_inputs
 
     sweep = hierarchical_sweep(points)
     where = select_device(device)

@@ -26,7 +26,7 @@ import numpy as np
 from data_scaling import MODEL, hierarchical_sweep
 from numpyro.infer.util import initialize_model, potential_energy
 
-from bayescale.inference import model_inputs
+from bayescale.model_inputs import model_inputs
 
 
 def energies(points: int) -> dict:

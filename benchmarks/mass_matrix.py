@@ -9,7 +9,7 @@ mass matrix three ways, in one process:
 * ``adapted``: NumPyro's windowed adaptation with Stan's regularisation, which shrinks
   each window's covariance towards ``1e-3 · I`` (bayescale's setting until it measured
   this; now only for fits with many latent dimensions, see
-  :func:`bayescale.inference.regularize_mass_matrix`);
+  :func:`bayescale.nuts.regularize_mass_matrix`);
 * ``adapted, unregularised``: the same adaptation with ``regularize_mass_matrix=False``
   (bayescale's setting for this fit);
 * ``fixed empirical``: no mass-matrix adaptation; the inverse mass matrix is the
@@ -35,11 +35,11 @@ import numpy as np
 from numpyro.infer import MCMC, NUTS
 from numpyro.infer.util import unconstrain_fn
 
-from bayescale.inference import init_near_prior_mean
 from bayescale.laws import get_law
 from bayescale.model import scaling_model
 from bayescale.priors import resolve_priors
 from bayescale.reference import reference_sweep
+from bayescale.starts import init_near_prior_mean
 
 LAW_PARAMS = ("e", "a", "alpha", "b", "beta")
 

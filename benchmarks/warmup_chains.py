@@ -4,7 +4,7 @@
     python benchmarks/warmup_chains.py --runs 4000 --groups 4 --centring centred --warmup 300
 
 Runs the warmup of ``bs.fit``'s sampler (same model, kernel settings, start and chain
-layout; ``bayescale.inference.model_inputs``, ``bayescale.starts``) on a synthetic curve
+layout; ``bayescale.model_inputs``, ``bayescale.starts``) on a synthetic curve
 sweep (``curve_fit_time.synthetic``; with ``--groups`` > 1 the hierarchical fit of
 ``data_scaling.py``), keeping every warmup iteration, and prints how long the start took,
 then per chain: the
@@ -26,11 +26,11 @@ from data_scaling import MODEL
 from numpyro.infer import MCMC
 from numpyro.infer.hmc_util import build_adaptation_schedule
 
-from bayescale import inference
+from bayescale import model_inputs, nuts
 from bayescale.devices import chain_map
 from bayescale.starts import Start, laplace_start
 
-MAX_STEPS = 2**inference.MAX_TREE_DEPTH - 1
+MAX_STEPS = 2**nuts.MAX_TREE_DEPTH - 1
 
 
 def main() -> None:
@@ -47,11 +47,11 @@ def main() -> None:
     args = parser.parse_args()
     sweep = synthetic(args.runs, args.checkpoints, groups=args.groups)
     inputs = (
-        inference.model_inputs(sweep, centring=args.centring, **MODEL)
+        model_inputs.model_inputs(sweep, centring=args.centring, **MODEL)
         if args.groups > 1
-        else inference.model_inputs(sweep)
+        else model_inputs.model_inputs(sweep)
     )
-    kernel, n_latent, _ = inference.nuts_kernel(inputs, args.warmup)
+    kernel, n_latent, _ = nuts.nuts_kernel(inputs, args.warmup)
     started = time.perf_counter()
     start = (
         laplace_start(inputs.model, {**inputs.args, "centre": inputs.centre}, args.seed, 4, True)

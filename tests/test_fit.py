@@ -26,7 +26,11 @@ def test_recovers_known_parameters():
     misses, rows = 0, []
     for seed in range(4):
         sweep = bs.Sweep.from_frame(synthetic_sweep(seed=seed))
-        table = quiet_fit(sweep, chains=2, warmup=300, draws=300, seed=seed).summary(0.94)
+        # R-hat (needs < 1.01) and ESS (>= 100 a chain) of 2 chains × 500 draws sit near
+        # their thresholds and cross them by chance; a divergence or any other warning fails.
+        post = quiet_fit(sweep, chains=2, warmup=500, draws=500, seed=seed,
+                         tolerate=("R-hat above 1.01", "ESS below"))
+        table = post.summary(0.94)
         for name, truth in TRUTH.items():
             low, high = table.loc[name, "lower_0.94"], table.loc[name, "upper_0.94"]
             inside = low <= truth <= high
@@ -56,10 +60,16 @@ def test_agrees_with_besiroglu_replication():
 
 def test_same_seed_same_draws_other_seed_other_draws():
     sweep = bs.Sweep.from_frame(synthetic_sweep(seed=3))
-    one = quiet_fit(sweep, chains=2, warmup=100, draws=100, seed=7)
-    two = quiet_fit(sweep, chains=2, warmup=100, draws=100, seed=7)
-    three = quiet_fit(sweep, chains=2, warmup=100, draws=100, seed=8)
+    # 100 warmup and 100 draws are too few to converge: a convergence warning is certain
+    # (a chain needs 100 effective draws of every parameter), and which ones fire (low ESS,
+    # R-hat, a few divergences in the short adaptation) is the seed's; this test is about
+    # seeds, so each fit expects some, and the same seed must give the same ones.
+    short = {"chains": 2, "warmup": 100, "draws": 100, "expect": (bs.ConvergenceWarning,)}
+    one = quiet_fit(sweep, seed=7, **short)
+    two = quiet_fit(sweep, seed=7, **short)
+    three = quiet_fit(sweep, seed=8, **short)
     xr.testing.assert_identical(one.posterior, two.posterior)
+    assert one.warnings == two.warnings
     assert not np.allclose(one.posterior["alpha"], three.posterior["alpha"])
 
 
@@ -75,8 +85,12 @@ def test_convergence_problems_are_warned_and_kept():
 
 def test_prior_override_and_bad_prior():
     sweep = bs.Sweep.from_frame(synthetic_sweep(seed=5))
+    # A prior of sd 0.001 on α is far tighter than anything the sweep can pin: the
+    # posterior is the prior, and saying so is the fit's job. One chain of 100 draws
+    # cannot reach 100 effective draws of every parameter: low ESS is certain.
     post = quiet_fit(sweep, chains=1, warmup=100, draws=100,
-                     priors={"alpha": dist.TruncatedNormal(0.34, 0.001, low=0.0)})
+                     priors={"alpha": dist.TruncatedNormal(0.34, 0.001, low=0.0)},
+                     expect=(r"prior-dominated for alpha \(", "ESS below"))
     assert post.info.priors["alpha"] == (
         "LeftTruncatedDistribution(Normal(loc=0.34, scale=0.001), low=0)")
     assert abs(float(post.posterior["alpha"].mean()) - 0.34) < 0.01
@@ -183,19 +197,18 @@ def test_reference_fit_matches_its_spec():
 def test_single_model_size_is_reported_as_prior_dominated():
     df = synthetic_sweep(seed=6)
     df["n_params"] = 1e9  # every point at one N: A and α cannot be told apart from E
-    with pytest.warns(bs.PriorDominatedWarning, match=r"prior-dominated for .*alpha") as caught:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", bs.ConvergenceWarning)
-            post = bs.fit(bs.Sweep.from_frame(df), chains=2, warmup=300, draws=300,
-                          progress=False)
+    # Unidentified on purpose: along the ridge where E, A and α trade off, NUTS diverges
+    # (90 of 600 draws), the chains disagree (R-hat of α 1.13) and mix slowly (ESS of α 16).
+    post = quiet_fit(bs.Sweep.from_frame(df), chains=2, warmup=300, draws=300,
+                     expect=(r"prior-dominated for .*alpha", "divergent transition",
+                             r"R-hat above 1\.01 for .*alpha", "ESS below"))
     assert any("prior-dominated" in w for w in post.warnings)
-    assert caught
 
 
 def test_mass_matrix_shrinkage_only_where_warmup_windows_are_short():
     from functools import partial
 
-    from bayescale.inference import latent_size, regularize_mass_matrix
+    from bayescale.nuts import latent_size, regularize_mass_matrix
     from bayescale.laws import get_law
     from bayescale.model import scaling_model
     from bayescale.priors import resolve_priors

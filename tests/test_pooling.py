@@ -38,11 +38,19 @@ def test_partial_pooling_recovers_groups_and_population():
     at most 2 misses are allowed."""
     df, truth = grouped_sweep(seed=0)
     truth |= SHARED | {"mu_e": POPULATION["e"][0], "mu_alpha": np.exp(POPULATION["alpha"][0])}
+    # KNOWN PROBLEM: four groups barely inform the group scales τ, whose posterior is wide
+    # and heavy-tailed: NUTS hits its maximum tree depth there (95 of 800 transitions), and
+    # τ mixes slowly (R-hat 1.03, ESS 89 of the 200 needed), so those two may fire. At
+    # target_accept 0.9 it also diverged (2); 0.95, as that warning advises, does not.
     post = quiet_fit(bs.Sweep.from_frame(df), pooling="partial", vary=("e", "alpha"), chains=2,
-                     warmup=400, draws=400, seed=0, target_accept=0.9)
+                     warmup=400, draws=400, seed=0, target_accept=0.95,
+                     expect=("hit the maximum tree depth",),
+                     tolerate=("R-hat above 1.01", "ESS below"))
     table = post.summary(0.94)
-    rows = [(k, v, table.loc[k, "lower_0.94"], table.loc[k, "upper_0.94"]) for k, v in truth.items()]
-    report = "\n".join(f"{k:>12}: truth {v:8.4f} in [{lo:8.4f}, {hi:8.4f}]" for k, v, lo, hi in rows)
+    rows = [(k, v, table.loc[k, "lower_0.94"], table.loc[k, "upper_0.94"])
+            for k, v in truth.items()]
+    report = "\n".join(f"{k:>12}: truth {v:8.4f} in [{lo:8.4f}, {hi:8.4f}]"
+                       for k, v, lo, hi in rows)
     print(report)
     misses = sum(not lo <= v <= hi for _, v, lo, hi in rows)
     assert misses <= 2, report
@@ -77,7 +85,7 @@ def test_centred_and_non_centred_group_values_are_the_same_model():
     import jax
     from numpyro.infer.util import log_density
 
-    from bayescale.inference import model_inputs
+    from bayescale.model_inputs import model_inputs
 
     df, _ = grouped_sweep(seed=3)
     vary = ("a", "alpha")
@@ -139,8 +147,9 @@ def test_group_values_reach_points_the_same_by_mask_and_by_gather():
 
 def test_separate_pooling_has_no_new_group():
     df, _ = grouped_sweep(n_groups=2, seed=2)
+    # 150 draws of one chain: the ESS of some parameters (19 to 87) is certain to miss 100
     post = quiet_fit(bs.Sweep.from_frame(df), pooling="separate", chains=1, warmup=150,
-                     draws=150)
+                     draws=150, expect=("ESS below",))
     assert post.posterior["alpha"].dims == ("chain", "draw", "group")
     with pytest.raises(ValueError, match="no population"):
         post.optimal(1e21, group="new")
@@ -164,9 +173,14 @@ def curve_sweep(seed=0, runs=8, run_sd=0.02, sigma=0.003):
 
 def test_run_offsets_widen_intervals_that_independence_makes_too_narrow():
     df = curve_sweep(seed=0)
-    curves = quiet_fit(bs.Sweep.from_frame(df), chains=2, warmup=400, draws=400, seed=0)
+    # 2 × 400 draws: the ESS of e, a and α (169 to 182) sits just under the 200 needed.
+    # The independent fit treats 64 checkpoints of 8 runs as independent, which they are
+    # not, on purpose: it also diverged here (5 of 800), which another CPU may not repeat.
+    curves = quiet_fit(bs.Sweep.from_frame(df), chains=2, warmup=400, draws=400, seed=0,
+                       tolerate=("ESS below", "R-hat above 1.01"))
     naive = quiet_fit(bs.Sweep.from_frame(df.drop(columns=["run", "step"])), chains=2,
-                      warmup=400, draws=400, seed=0)
+                      warmup=400, draws=400, seed=0,
+                      tolerate=("divergent transition", "ESS below", "R-hat above 1.01"))
     assert "run_offset" in curves.posterior and "run_offset" not in naive.posterior
 
     def width(post, name):
@@ -201,9 +215,12 @@ def test_early_checkpoints_are_excluded_by_default_and_reported():
     df.loc[df.index[::8], "n_tokens"] *= 0.3  # first checkpoint of each run: at 4.5%
     sweep = bs.Sweep.from_frame(df)
     with pytest.warns(bs.SweepWarning, match=r"8 row\(s\) excluded.*before 10%"):
-        post = quiet_fit(sweep, chains=1, warmup=50, draws=50)
+        # 50 warmup and 50 draws: too few to converge, a convergence warning is certain
+        # (50 draws cannot make 100 effective ones); this test is about which rows are fitted
+        post = quiet_fit(sweep, chains=1, warmup=50, draws=50, expect=(bs.ConvergenceWarning,))
     assert post.info.data.excluded == 8 and post.info.data.points == 56
-    kept = quiet_fit(sweep, chains=1, warmup=50, draws=50, min_fraction=0)
+    kept = quiet_fit(sweep, chains=1, warmup=50, draws=50, min_fraction=0,
+                     expect=(bs.ConvergenceWarning,))
     assert kept.info.data.points == 64
 
 
@@ -226,17 +243,35 @@ def test_kaplan_laws_under_partial_pooling(law_name):
         log_loss = KAPLAN_LAWS[law_name](log_nc, n, d)
         rows.append(pd.DataFrame({"n_params": n, "n_tokens": d, "group": f"g{g}",
                                   "loss": np.exp(log_loss + 0.005 * rng.standard_normal(n.size))}))
+    # three groups barely inform the group scale: the ESS of τ (11 to 39 in 200 draws) is
+    # certain to miss the 100 needed
     post = quiet_fit(bs.Sweep.from_frame(pd.concat(rows, ignore_index=True)), law=law_name,
-                     pooling="partial", vary=("log_nc",), chains=1, warmup=200, draws=200)
+                     pooling="partial", vary=("log_nc",), chains=1, warmup=200, draws=200,
+                     expect=("ESS below",))
     assert post.posterior["log_nc"].dims == ("chain", "draw", "group")
     assert np.isfinite(post.optimal(1e21)["n_opt"].values).all()
+    # The groups' log N_c are 31.5, 32.0 and 32.5; the sweep pins each step between them to
+    # a posterior sd of about 0.03. So every draw must order the groups as the truths do,
+    # and each step's median lie within 0.1 (3.3 sds) of 0.5: a calibrated fit misses
+    # that with P < 0.001 per step.
+    step = np.diff(post.posterior["log_nc"].values, axis=-1)
+    print("steps in log N_c: median", np.median(step, axis=(0, 1)), "sd", step.std(axis=(0, 1)))
+    assert np.all(step > 0)
+    np.testing.assert_allclose(np.median(step, axis=(0, 1)), 0.5, atol=0.1)
 
 
 def test_compare_ranks_pooling_modes():
     df, _ = grouped_sweep(n_groups=3, seed=4)
     sweep = bs.Sweep.from_frame(df)
-    fits = {name: quiet_fit(sweep, pooling=name, chains=2, warmup=200, draws=200, seed=1)
-            for name in ("none", "partial")}
+    # 2 × 200 draws: low ESS is certain in both (61 to 116 of the 200 needed). KNOWN
+    # PROBLEM: both also diverge (3 and 2) and their chains disagree (R-hat up to 1.04); the
+    # partial fit, where all five parameters vary over three groups, hits the maximum tree
+    # depth 207 times. The pooled law cannot fit three different groups, so its A is barely
+    # constrained (contraction 0.65).
+    expect = {"none": (bs.ConvergenceWarning, r"prior-dominated for a \("),
+              "partial": (bs.ConvergenceWarning,)}
+    fits = {name: quiet_fit(sweep, pooling=name, chains=2, warmup=200, draws=200, seed=1,
+                            expect=expect[name]) for name in ("none", "partial")}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", bs.ComparisonWarning)  # tiny fits: k may be high
         table = bs.compare(fits)
@@ -249,20 +284,42 @@ def test_compare_ranks_pooling_modes():
 
 @pytest.mark.slow
 def test_new_group_predictive_coverage():
-    """Hold out one group, fit the rest with partial pooling, predict the held-out group's
-    losses as a new group. Over 6 seeds × 30 points the 90% predictive intervals should
-    cover about 90%; points within a group share its draw, so the effective count is
-    small and we accept 75–100%."""
-    covered = []
-    for seed in range(6):
+    """Hold out one group, fit the other four with partial pooling, and predict the
+    held-out group's loss as a new group's, over 20 independent simulated sweeps.
+
+    What is independent is the sweep, not the point: the held-out group's 30 points share
+    its one draw of (e, α) from the population, so they are covered nearly all together
+    (in 12 trial sweeps the PITs of one group's points spanned at most 0.36, and the 50%
+    intervals held at most 3 of a group's 30 points, or all 30). Each sweep gives one check,
+    at the point nearest the centre of the grid (log N and log D). A calibrated predictive
+    puts it at a Uniform(0, 1) quantile (nearly: the population is fixed, not drawn from
+    the prior; the 12 trial sweeps' PITs were consistent with uniform), so the central
+    - 90% interval holds it Binomial(20, 0.9) times: P(<= 13) = 0.0024, so at least 14;
+    - 50% interval holds it Binomial(20, 0.5) times: P(<= 4) = P(>= 16) = 0.0059, so 5 to
+      15. This side fails intervals that are too wide: twice too wide, the 50% interval
+      holds 82% of points and 16 or more of 20 with P = 0.72.
+    A calibrated model fails with P < 0.015.
+    """
+    levels = {0.9: (14, 20), 0.5: (5, 15)}  # interval: allowed number of sweeps it covers
+    covered, rows = dict.fromkeys(levels, 0), []
+    for seed in range(20):
         df, _ = grouped_sweep(n_groups=5, seed=100 + seed)
         train, test = df[df["group"] != "g4"], df[df["group"] == "g4"]
+        # KNOWN PROBLEM: four groups barely inform the group scales τ. In 12 trial sweeps
+        # every fit warned: chains disagreeing on τ (R-hat above 1.01) in all, low ESS of τ,
+        # maximum tree depth hits, and divergences in 7 (1 to 52 of 600 draws).
         post = quiet_fit(bs.Sweep.from_frame(train), pooling="partial", vary=("e", "alpha"),
-                         chains=2, warmup=300, draws=300, seed=seed, target_accept=0.9)
-        pred = post.predict_loss(test["n_params"], test["n_tokens"], group="new", seed=seed)
-        lo, hi = (pred["loss_predictive"].quantile(q, ("chain", "draw")).values
-                  for q in (0.05, 0.95))
-        covered.append((test["loss"].values >= lo) & (test["loss"].values <= hi))
-    rate = np.concatenate(covered).mean()
-    print("new-group 90% predictive coverage:", rate)
-    assert 0.75 <= rate <= 1.0
+                         chains=2, warmup=300, draws=300, seed=seed, target_accept=0.9,
+                         tolerate=(bs.ConvergenceWarning,))
+        log_n, log_d = np.log(test["n_params"].values), np.log(test["n_tokens"].values)
+        centre = int(np.argmin(np.abs(log_n - log_n.mean()) + np.abs(log_d - log_d.mean())))
+        point = test.iloc[centre]
+        pred = post.predict_loss(point["n_params"], point["n_tokens"], group="new", seed=seed)
+        pit = float(np.mean(pred["loss_predictive"].values < point["loss"]))
+        for level in levels:
+            covered[level] += abs(pit - 0.5) <= level / 2
+        rows.append(f"sweep {seed:2d}: PIT {pit:.3f}")
+    report = "\n".join(rows) + f"\ncovered: {covered}"
+    print(report)
+    for level, (low, high) in levels.items():
+        assert low <= covered[level] <= high, f"{level:.0%} interval\n{report}"

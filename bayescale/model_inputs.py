@@ -1,0 +1,150 @@
+"""What NUTS samples: the model built from a sweep, a law and the fit's structure (pooling,
+groups, runs, priors, likelihood), validated, with the data arrays it runs on."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import partial
+
+import numpy as np
+import numpyro.distributions as dist
+
+from bayescale.curves import CURVE_MIN_FRACTION, drop_early_checkpoints, is_curves
+from bayescale.errors import InputError, SweepValidationError
+from bayescale.fitinfo import DataInfo
+from bayescale.laws import Law, get_law
+from bayescale.likelihood import noise_params
+from bayescale.model import CENTRING, MASKED_GROUPS, POOLING, scaling_model
+from bayescale.priors import resolve_priors
+from bayescale.sweep import Sweep
+
+
+def _check_size(sweep: Sweep, law: Law, n_noise: int) -> None:
+    needed = len(law.params) + n_noise
+    have = len(sweep.fit_frame)
+    if have < needed:
+        raise SweepValidationError(
+            f"the sweep has {have} fitted point(s) but the {law.name} law with its noise model "
+            f"has {needed} parameters ({', '.join(law.params)} and noise); add points (more "
+            "model sizes and token counts) or fix parameters through tight priors."
+        )
+
+
+def _structure(sweep: Sweep, law: Law, pooling: str, vary) -> tuple[str, tuple, list]:
+    """Validated pooling mode, varying parameters and group labels."""
+    if pooling not in POOLING:
+        raise InputError(f"unknown pooling {pooling!r}; choose one of {list(POOLING)}.")
+    if pooling == "none":
+        if vary:
+            raise InputError("vary= needs pooling='partial' (which parameters vary by group).")
+        return pooling, (), []
+    groups = sweep.groups
+    if len(groups) < 2:
+        raise SweepValidationError(
+            f"pooling={pooling!r} needs a group column with at least two groups; this sweep "
+            f"has {len(groups)}. Name the column with group=... when building the Sweep, or "
+            "fit with pooling='none'."
+        )
+    if pooling == "separate":
+        if vary:
+            raise InputError(
+                "vary= applies to pooling='partial'; with 'separate' every parameter is per group."
+            )
+        return pooling, tuple(law.params), groups
+    vary = tuple(law.params) if vary is None else tuple(vary)
+    unknown = sorted(set(vary) - set(law.params))
+    if unknown or not vary:
+        raise InputError(
+            f"vary={list(vary)} must name parameters of the {law.name} law: {list(law.params)}."
+        )
+    return pooling, tuple(p for p in law.params if p in vary), groups
+
+
+@dataclass(frozen=True)
+class ModelInputs:
+    """What NUTS runs: ``model(**args, centre=centre)``, the priors bound into ``model``,
+    with the sweep it was built from (early checkpoints dropped) and the labels of the
+    integer ``group`` and ``run`` codes in ``args``."""
+
+    sweep: Sweep
+    law: Law
+    likelihood: str
+    pooling: str
+    vary: tuple
+    centring: str
+    groups: list
+    runs: list
+    priors: dict
+    model: Callable
+    args: dict
+    centre: dict
+
+
+def model_inputs(
+    sweep: Sweep,
+    law: str | Law = "chinchilla",
+    *,
+    pooling: str = "none",
+    vary=None,
+    centring: str = "non-centred",
+    min_fraction: float = CURVE_MIN_FRACTION,
+    priors: Mapping[str, dist.Distribution] | None = None,
+    likelihood: str = "student_t",
+    platform: str = "cpu",
+) -> ModelInputs:
+    """The model and data arrays that :func:`fit` samples (its arguments of the same
+    names), validated; for benchmarks and checks that evaluate the model's density.
+    ``platform`` ("cpu" or "gpu") is where the model will run: on a GPU, per-group
+    parameters reach the points by a masked sum (:func:`bayescale.model.by_point`)."""
+    law = get_law(law)
+    pooling, vary, groups = _structure(sweep, law, pooling, vary)
+    if centring not in CENTRING:
+        raise InputError(f"centring must be one of {list(CENTRING)}, got {centring!r}.")
+    if centring != "non-centred" and pooling != "partial":
+        raise InputError(
+            f"centring={centring!r} applies to pooling='partial' (how group "
+            f"values are sampled); this fit has pooling={pooling!r}."
+        )
+    curves = is_curves(sweep)
+    if curves and min_fraction > 0:
+        sweep = drop_early_checkpoints(sweep, min_fraction)
+    prior_dists = resolve_priors(
+        law, likelihood, priors, vary=vary if pooling == "partial" else (), runs=curves
+    )
+    _check_size(sweep, law, len(noise_params(likelihood)))
+    fit_frame = sweep.fit_frame
+    data = sweep.arrays()
+    args = {k: data[k] for k in ("log_n", "log_d", "log_loss")}
+    runs = sorted(fit_frame["run"].astype(str).unique()) if curves else []
+    if groups:
+        args["group"] = np.searchsorted(groups, fit_frame["group"].to_numpy(str))
+    if runs:
+        args["run"] = np.searchsorted(runs, fit_frame["run"].astype(str).to_numpy())
+    centre = DataInfo.from_arrays(data["log_n"], data["log_d"]).centre
+    model = partial(
+        scaling_model,
+        law=law,
+        priors=prior_dists,
+        likelihood=likelihood,
+        pooling=pooling,
+        vary=vary,
+        n_groups=max(len(groups), 1),
+        n_runs=len(runs),
+        centring=centring,
+        masked_groups=platform == "gpu" and len(groups) <= MASKED_GROUPS,
+    )
+    return ModelInputs(
+        sweep=sweep,
+        law=law,
+        likelihood=likelihood,
+        pooling=pooling,
+        vary=vary,
+        centring=centring,
+        groups=groups,
+        runs=runs,
+        priors=prior_dists,
+        model=model,
+        args=args,
+        centre=centre,
+    )

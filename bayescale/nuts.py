@@ -1,0 +1,82 @@
+"""The NUTS kernel a fit runs: its tree depth, the size of the model's latent space, and
+whether the warmup's covariance estimates are shrunk."""
+
+from __future__ import annotations
+
+import math
+
+import jax
+import jax.numpy as jnp
+from numpyro import handlers
+from numpyro.infer import NUTS
+from numpyro.infer.hmc_util import build_adaptation_schedule
+
+from bayescale.model_inputs import ModelInputs
+from bayescale.starts import StartedNUTS, init_near_prior_mean
+
+MAX_TREE_DEPTH = 10
+DRAWS_PER_DIMENSION = 2
+
+
+def latent_size(model, kwargs) -> int:
+    """Number of sampled (unobserved) scalars of ``model`` called with ``kwargs``, from an
+    abstract trace (``jax.eval_shape``: nothing is computed or compiled)."""
+
+    def ones(site):  # a value for every sampled site instead of a draw
+        return jnp.ones(site["fn"].shape()) if site["type"] == "sample" else None
+
+    def latent_values(kw):
+        trace = handlers.trace(handlers.substitute(model, substitute_fn=ones)).get_trace(**kw)
+        return [
+            site["value"]
+            for site in trace.values()
+            if site["type"] == "sample" and not site["is_observed"]
+        ]
+
+    return sum(math.prod(v.shape) for v in jax.eval_shape(latent_values, kwargs))
+
+
+def regularize_mass_matrix(n_latent: int, warmup: int, centred: bool = False) -> bool:
+    r"""Whether each warmup window's covariance estimate is shrunk towards ``1e-3·I``.
+
+    NumPyro copies Stan's rule, ``Σ̂ ← n/(n+5)·Σ̂ + 1e-3·5/(n+5)·I``. The shrinkage is an
+    absolute amount: next to posterior variances near 1e-4 (a well-measured irreducible
+    loss) it spoils the dense estimate of a strongly correlated posterior, and NUTS then
+    needs smaller steps and several times the gradients per draw (measurements:
+    ``docs/performance.md``, "Mass-matrix adaptation"; ``benchmarks/mass_matrix.py``).
+    Unshrunk, a window needs more draws than latent dimensions or its estimate is
+    singular, so the shrinkage stays on where the shortest window of NumPyro's schedule
+    holds fewer than ``DRAWS_PER_DIMENSION`` draws per dimension (e.g. hierarchical fits
+    with many groups).
+
+    ``centred`` group values (``fit(..., centring="centred")``) are the data-pinned case,
+    with small posterior sds on the pooling scale, where the shrinkage costs most
+    (``docs/performance.md``, run G). Those fits shrink only where the shortest window
+    cannot give a nonsingular estimate (no more draws than dimensions). Non-centred
+    ``z_g`` have posterior scale near 1, where the shrinkage is harmless; there it stays.
+    """
+    windows = build_adaptation_schedule(warmup)[1:-1]  # between the fast buffers
+    shortest = min((w.end - w.start + 1 for w in windows), default=0)
+    if centred:
+        return shortest <= n_latent
+    return shortest < DRAWS_PER_DIMENSION * n_latent
+
+
+def nuts_kernel(
+    inputs: ModelInputs, warmup: int, dense_mass: bool = True, target_accept: float = 0.8
+) -> tuple[NUTS, int, bool]:
+    """``fit``'s NUTS kernel for ``inputs``, with the number of latent dimensions and
+    whether the warmup's covariance estimates are shrunk (:func:`regularize_mass_matrix`).
+    It takes a :class:`bayescale.starts.Start`'s ``init_params``, or none (NUTS's own start
+    from the prior mean, with the identity mass matrix)."""
+    n_latent = latent_size(inputs.model, {**inputs.args, "centre": inputs.centre})
+    regularize = regularize_mass_matrix(n_latent, warmup, inputs.centring == "centred")
+    kernel = StartedNUTS(
+        inputs.model,
+        dense_mass=dense_mass,
+        target_accept_prob=target_accept,
+        max_tree_depth=MAX_TREE_DEPTH,
+        init_strategy=init_near_prior_mean,
+        regularize_mass_matrix=regularize,
+    )
+    return kernel, n_latent, regularize
