@@ -78,12 +78,13 @@ def measure(
     import jax.numpy as jnp
     import numpy as np
     from numpyro.infer.util import initialize_model, potential_energy
-    from peers.jax_timing import compile_clock
 
     import bayescale as bs
     from bayescale.devices import chain_map, select_device
     from bayescale.inference import default_precision
     from bayescale.model_inputs import model_inputs
+
+    from peers.jax_timing import compile_clock
 
     sweep = hierarchical_sweep(points)
     where = select_device(device)

@@ -34,8 +34,13 @@ def modules(root: Path) -> dict[str, Path]:
 def lazy_exports(init: Path) -> dict[str, str]:
     """Public name → module, from a lazy ``__init__``'s ``_EXPORTS = {module: (names)}``."""
     for node in ast.parse(init.read_text(encoding="utf-8")).body:
-        targets = (node.targets if isinstance(node, ast.Assign)
-                   else [node.target] if isinstance(node, ast.AnnAssign) else [])
+        targets = (
+            node.targets
+            if isinstance(node, ast.Assign)
+            else [node.target]
+            if isinstance(node, ast.AnnAssign)
+            else []
+        )
         if any(isinstance(t, ast.Name) and t.id == "_EXPORTS" for t in targets):
             table = ast.literal_eval(node.value)
             return {name: module for module, names in table.items() for name in names}
@@ -44,7 +49,8 @@ def lazy_exports(init: Path) -> dict[str, str]:
 
 def _is_type_checking(test: ast.expr) -> bool:
     return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
-        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
 
 
 class _Imports(ast.NodeVisitor):
@@ -82,7 +88,7 @@ def import_graph(root: Path) -> dict[str, dict[str, str]]:
         for module, names, level, line in visitor.found:
             if level:  # relative: from the module's package, up level - 1 more
                 base = name.split(".")
-                base = base[:len(base) - level + (1 if is_package else 0)]
+                base = base[: len(base) - level + (1 if is_package else 0)]
                 module = ".".join(base + ([module] if module else []))
             if module != top and not module.startswith(top + "."):
                 continue
@@ -170,8 +176,11 @@ def find_cycles(graph: dict[str, dict[str, str]]) -> list[list[str]]:
 
 
 def describe(graph, cycle: list[str]) -> str:
-    return " -> ".join(cycle) + "\n" + "\n".join(
-        f"    {a} imports {b} at {graph[a][b]}" for a, b in itertools.pairwise(cycle))
+    return (
+        " -> ".join(cycle)
+        + "\n"
+        + "\n".join(f"    {a} imports {b} at {graph[a][b]}" for a, b in itertools.pairwise(cycle))
+    )
 
 
 def test_bayescale_import_graph_has_no_cycle():
@@ -179,7 +188,8 @@ def test_bayescale_import_graph_has_no_cycle():
     assert len(graph) > 20 and sum(map(len, graph.values())) > 20  # it found the package
     cycles = find_cycles(graph)
     assert not cycles, "import cycle(s) in bayescale/:\n" + "\n".join(
-        describe(graph, c) for c in cycles)
+        describe(graph, c) for c in cycles
+    )
 
 
 # ------------------------------------------------------------ the checker on a toy package
@@ -194,34 +204,64 @@ def write_package(root: Path, files: dict[str, str]) -> Path:
 LAZY_INIT = '_EXPORTS = {"toy.a": ("run",), "toy.sub.c": ("C",)}\n'
 
 
-@pytest.mark.parametrize("files, cycles", [
-    # no cycle: a package __init__ importing its submodules, which import each other; a
-    # TYPE_CHECKING-guarded import back; the lazy top-level table
-    ({"__init__.py": LAZY_INIT,
-      "a.py": "from toy.sub import c\nfrom toy import b\n",
-      "b.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from toy.a import x\n",
-      "sub/__init__.py": "from toy.sub import c, d\n",
-      "sub/c.py": "from toy.sub.d import D\n",
-      "sub/d.py": "import math\n"}, []),
-    # a function-level import closes a cycle; so does a name resolved through the lazy table
-    ({"__init__.py": LAZY_INIT,
-      "a.py": "from toy import b\n",
-      "b.py": "def f():\n    from toy import run\n"}, [["toy.a", "toy.b", "toy.a"]]),
-    # a submodule importing its package's own names back, relative imports included
-    ({"__init__.py": LAZY_INIT,
-      "sub/__init__.py": "from . import c\nVALUE = 1\n",
-      "sub/c.py": "from . import VALUE\n"}, [["toy.sub", "toy.sub.c", "toy.sub"]]),
-    # an eager import in the top-level __init__ counts: a module importing a name back
-    ({"__init__.py": LAZY_INIT + "from toy.a import run\nVERSION = 1\n",
-      "a.py": "from toy import VERSION\n"}, [["toy", "toy.a", "toy"]]),
-    # the else branch of a TYPE_CHECKING test runs; a longer cycle is reported in order
-    ({"__init__.py": LAZY_INIT,
-      "a.py": "import toy.b\n",
-      "b.py": "from toy.sub.c import C\n",
-      "sub/__init__.py": "",
-      "sub/c.py": "import typing\nif typing.TYPE_CHECKING:\n    pass\nelse:\n"
-                  "    from toy.a import run\n"}, [["toy.a", "toy.b", "toy.sub.c", "toy.a"]]),
-])
+@pytest.mark.parametrize(
+    "files, cycles",
+    [
+        # no cycle: a package __init__ importing its submodules, which import each other; a
+        # TYPE_CHECKING-guarded import back; the lazy top-level table
+        (
+            {
+                "__init__.py": LAZY_INIT,
+                "a.py": "from toy.sub import c\nfrom toy import b\n",
+                "b.py": (
+                    "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from toy.a import x\n"
+                ),
+                "sub/__init__.py": "from toy.sub import c, d\n",
+                "sub/c.py": "from toy.sub.d import D\n",
+                "sub/d.py": "import math\n",
+            },
+            [],
+        ),
+        # a function-level import closes a cycle; so does a name resolved through the lazy table
+        (
+            {
+                "__init__.py": LAZY_INIT,
+                "a.py": "from toy import b\n",
+                "b.py": "def f():\n    from toy import run\n",
+            },
+            [["toy.a", "toy.b", "toy.a"]],
+        ),
+        # a submodule importing its package's own names back, relative imports included
+        (
+            {
+                "__init__.py": LAZY_INIT,
+                "sub/__init__.py": "from . import c\nVALUE = 1\n",
+                "sub/c.py": "from . import VALUE\n",
+            },
+            [["toy.sub", "toy.sub.c", "toy.sub"]],
+        ),
+        # an eager import in the top-level __init__ counts: a module importing a name back
+        (
+            {
+                "__init__.py": LAZY_INIT + "from toy.a import run\nVERSION = 1\n",
+                "a.py": "from toy import VERSION\n",
+            },
+            [["toy", "toy.a", "toy"]],
+        ),
+        # the else branch of a TYPE_CHECKING test runs; a longer cycle is reported in order
+        (
+            {
+                "__init__.py": LAZY_INIT,
+                "a.py": "import toy.b\n",
+                "b.py": "from toy.sub.c import C\n",
+                "sub/__init__.py": "",
+                "sub/c.py": "import typing\nif typing.TYPE_CHECKING:\n    pass\nelse:\n"
+                "    from toy.a import run\n",
+            },
+            [["toy.a", "toy.b", "toy.sub.c", "toy.a"]],
+        ),
+    ],
+)
 def test_cycle_finder_on_a_toy_package(tmp_path, files, cycles):
     graph = import_graph(write_package(tmp_path, files))
     assert find_cycles(graph) == cycles, graph

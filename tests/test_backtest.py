@@ -7,11 +7,12 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import TRUTH, synthetic_sweep
 
 import bayescale as bs
 from bayescale.evaluation import baseline
 from bayescale.evaluation.backtest import TABLE_COLUMNS, train_mask
+
+from conftest import TRUTH, synthetic_sweep
 
 SMALL_GRID = {"e": (0.0, 0.5), "a": (5.0,), "alpha": (0.5,), "b": (5.0, 10.0), "beta": (0.5,)}
 
@@ -23,9 +24,15 @@ def curve_sweep(seed=0) -> bs.Sweep:
     rows = []
     for i, run in runs.iterrows():
         for share in (0.125, 0.25, 0.5, 1.0):
-            rows.append({"n_params": run["n_params"], "n_tokens": share * run["n_tokens"],
-                         "loss": run["loss"] * (1 + 0.1 * (1 - share)), "run": f"r{i}",
-                         "step": int(1000 * share)})
+            rows.append(
+                {
+                    "n_params": run["n_params"],
+                    "n_tokens": share * run["n_tokens"],
+                    "loss": run["loss"] * (1 + 0.1 * (1 - share)),
+                    "run": f"r{i}",
+                    "step": int(1000 * share),
+                }
+            )
     return bs.Sweep.from_frame(pd.DataFrame(rows))
 
 
@@ -89,8 +96,11 @@ def test_split_never_divides_a_run(split, frac):
     runs = sweep.fit_frame["run"]
     assert mask.groupby(runs).nunique().max() == 1
     assert mask.any() and not mask.all()
-    key = (6 * sweep.fit_frame["n_params"] * sweep.fit_frame["n_tokens"]
-           if split == "compute" else sweep.fit_frame["n_params"])
+    key = (
+        6 * sweep.fit_frame["n_params"] * sweep.fit_frame["n_tokens"]
+        if split == "compute"
+        else sweep.fit_frame["n_params"]
+    )
     final = key.groupby(runs).transform("max")
     assert final[mask].max() < final[~mask].min()  # the small runs train
 
@@ -104,7 +114,7 @@ def test_threshold_split():
 
 def test_invalid_splits_raise_clear_errors():
     sweep = curve_sweep()
-    with pytest.raises(ValueError, match="unknown split 'tokens'.*compute"):
+    with pytest.raises(ValueError, match=r"unknown split 'tokens'.*compute"):
         train_mask(sweep, "tokens")
     with pytest.raises(ValueError, match=r"frac must lie in \(0, 1\)"):
         train_mask(sweep, "compute", frac=1.5)
@@ -134,9 +144,14 @@ def small_backtest():
     sweep = bs.Sweep.from_frame(synthetic_sweep(sizes=6, tokens_per_size=4, seed=2))
     with warnings.catch_warnings():  # tiny draw counts: convergence warnings are expected
         warnings.simplefilter("ignore", bs.ConvergenceWarning)
-        return bs.backtest(sweep, frac=0.7, fit_kwargs={"chains": 2, "warmup": 150,
-                                                         "draws": 150},
-                           n_boot=10, top=5, seed=1)
+        return bs.backtest(
+            sweep,
+            frac=0.7,
+            fit_kwargs={"chains": 2, "warmup": 150, "draws": 150},
+            n_boot=10,
+            top=5,
+            seed=1,
+        )
 
 
 def test_backtest_table_has_the_documented_columns(small_backtest):
@@ -144,8 +159,13 @@ def test_backtest_table_has_the_documented_columns(small_backtest):
     expected = [c for c in TABLE_COLUMNS if c != "coverage_*"]
     expected[5:5] = ["coverage_50", "coverage_80", "coverage_90"]
     assert list(table.columns) == expected
-    assert list(table["method"]) == ["bayescale", "bayescale_mean", "bayescale_no_discrepancy",
-                                     "bootstrap", "bootstrap_noise"]
+    assert list(table["method"]) == [
+        "bayescale",
+        "bayescale_mean",
+        "bayescale_no_discrepancy",
+        "bootstrap",
+        "bootstrap_noise",
+    ]
     assert (table["group"] == "all").all()
 
 

@@ -29,8 +29,12 @@ from bayescale.sweep import MIN_LARGEST_TOKENS_PER_PARAM, TOKENS_PER_PARAM_RANGE
 
 FAST = settings(max_examples=25, deadline=None, derandomize=True)
 # capsys is reset by hand (readouterr) in every example of the CLI properties
-CLI = settings(max_examples=10, deadline=None, derandomize=True,
-               suppress_health_check=[HealthCheck.function_scoped_fixture])
+CLI = settings(
+    max_examples=10,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
 
 NUMERIC = ("n_params", "n_tokens", "loss", "flops", "step")
 FORMATS = (".csv", ".jsonl", ".parquet")
@@ -38,14 +42,36 @@ FORMATS = (".csv", ".jsonl", ".parquet")
 GARBAGE = ("abc", "1.3B", "3,1", "~2e9", "n/a", "?", "-", "3.1 nats", "1e9 tokens")
 
 # group labels that readers like to reinterpret: numbers, NA markers, CSV syntax
-TRICKY_LABELS = ("01", "1e5", "1", "NA", "null", "None", "nan", "True", "a,b", 'x"y',
-                 "line\nbreak", " padded ", "tab\there", "ünïcødé", "#hash", "=1+1", "'q'",
-                 "😀", "a;b", "\\", "{}", "[1]")
+TRICKY_LABELS = (
+    "01",
+    "1e5",
+    "1",
+    "NA",
+    "null",
+    "None",
+    "nan",
+    "True",
+    "a,b",
+    'x"y',
+    "line\nbreak",
+    " padded ",
+    "tab\there",
+    "ünïcødé",
+    "#hash",
+    "=1+1",
+    "'q'",
+    "😀",
+    "a;b",
+    "\\",
+    "{}",
+    "[1]",
+)
 # "\r" alone is a line end to pandas' CSV reader even inside quotes; NUL and the other
 # control characters are not text a sweep file holds
 labels_text = st.text(
     alphabet=st.characters(exclude_categories=("Cs", "Cc"), include_characters="\n\t"),
-    min_size=1, max_size=12,
+    min_size=1,
+    max_size=12,
 ).filter(lambda s: s.strip() != "")
 labels = st.one_of(st.sampled_from(TRICKY_LABELS), labels_text)
 
@@ -56,8 +82,11 @@ def sweeps(draw, min_rows=2, max_rows=10, with_labels=True, shuffle=True):
     """A valid sweep table: distinct model sizes, 1–2000 tokens per parameter, rows in a
     random order with their original labels (so the index is not sorted)."""
     rows = draw(st.integers(min_rows, max_rows))
-    exponents = draw(st.lists(st.floats(6.0, 12.0), min_size=rows, max_size=rows,
-                              unique_by=lambda x: round(x, 6)))
+    exponents = draw(
+        st.lists(
+            st.floats(6.0, 12.0), min_size=rows, max_size=rows, unique_by=lambda x: round(x, 6)
+        )
+    )
     n = 10.0 ** np.array(exponents)
     tpp = 10.0 ** np.array(draw(st.lists(st.floats(0.0, 3.3), min_size=rows, max_size=rows)))
     loss = draw(st.lists(st.floats(1.5, 6.0), min_size=rows, max_size=rows))
@@ -78,8 +107,11 @@ def bad_values(column):
     values = [np.nan, np.inf, -np.inf, -1.0, -1e30, True, "abc"]
     if column != "step":  # step counts from 0
         values.append(0.0)
-    return st.one_of(st.sampled_from(values), st.sampled_from(GARBAGE),
-                     st.floats(max_value=-1e-300, allow_nan=False))
+    return st.one_of(
+        st.sampled_from(values),
+        st.sampled_from(GARBAGE),
+        st.floats(max_value=-1e-300, allow_nan=False),
+    )
 
 
 @st.composite
@@ -129,8 +161,9 @@ def write(df: pd.DataFrame, path: Path) -> Path:
         out = df.copy()
         for column in out.columns:  # parquet columns have one type: mixed -> text
             if out[column].dtype == object and not all(isinstance(v, str) for v in out[column]):
-                if all(isinstance(v, (float, int)) and not isinstance(v, bool)
-                       for v in out[column]):
+                if all(
+                    isinstance(v, (float, int)) and not isinstance(v, bool) for v in out[column]
+                ):
                     out[column] = out[column].astype(float)
                 else:
                     out[column] = out[column].astype(str)
@@ -156,8 +189,9 @@ def assert_kept(sweep: bs.Sweep, df: pd.DataFrame, n="n_params", d="n_tokens") -
     np.testing.assert_array_equal(frame["loss"].to_numpy(), df["loss"].astype(float).to_numpy())
     for column in ("flops", "step"):
         if column in df:
-            np.testing.assert_array_equal(frame[column].to_numpy(),
-                                          df[column].astype(float).to_numpy())
+            np.testing.assert_array_equal(
+                frame[column].to_numpy(), df[column].astype(float).to_numpy()
+            )
     if "group" in df:
         assert list(frame["group"]) == [str(g) for g in df["group"]]
     if "note" in df:
@@ -220,15 +254,25 @@ def test_bad_numbers_cli_exit_2(case, capsys):
 
 @pytest.mark.parametrize("value", [[1.0], {"n": 1}, 1 + 2j, pd.Timestamp("2024-01-01"), b"x"])
 def test_non_scalar_cells_are_named_not_crashing(value):
-    df = pd.DataFrame({"n_params": [1e8, 2e8, 4e8], "n_tokens": [2e9, 4e9, 8e9],
-                       "loss": pd.Series([3.0, value, 2.8], dtype=object)})
+    df = pd.DataFrame(
+        {
+            "n_params": [1e8, 2e8, 4e8],
+            "n_tokens": [2e9, 4e9, 8e9],
+            "loss": pd.Series([3.0, value, 2.8], dtype=object),
+        }
+    )
     with pytest.raises(SweepValidationError, match=r"'loss'.*non-numeric.*rows 1 .*remove"):
         bs.Sweep.from_frame(df)
 
 
 def test_integer_beyond_float_range():
-    df = pd.DataFrame({"n_params": pd.Series([1e8, 10**400, 4e8], dtype=object),
-                       "n_tokens": [2e9, 4e9, 8e9], "loss": [3.0, 2.9, 2.8]})
+    df = pd.DataFrame(
+        {
+            "n_params": pd.Series([1e8, 10**400, 4e8], dtype=object),
+            "n_tokens": [2e9, 4e9, 8e9],
+            "loss": [3.0, 2.9, 2.8],
+        }
+    )
     with pytest.raises(SweepValidationError, match=r"'n_params'.*infinite.*rows 1"):
         bs.Sweep.from_frame(df)
 
@@ -241,15 +285,19 @@ def test_bool_column_is_not_a_number():
 
 def test_same_column_for_two_quantities():
     df = pd.DataFrame({"N": [1e8, 2e8], "D": [2e9, 4e9], "loss": [3.0, 2.9]})
-    with pytest.raises(SweepValidationError, match=r"'N' was given for both n_params and "
-                                                   r"n_tokens.*n=\.\.\. and d=\.\.\."):
+    with pytest.raises(
+        SweepValidationError,
+        match=r"'N' was given for both n_params and "
+        r"n_tokens.*n=\.\.\. and d=\.\.\.",
+    ):
         bs.Sweep.from_frame(df, n="N", d="N")
 
 
 def test_derived_tokens_that_overflow():
     df = pd.DataFrame({"n_params": [1e-300, 2e8], "flops": [1e300, 1e20], "loss": [3.0, 2.9]})
-    with pytest.raises(SweepValidationError,
-                       match=r"'flops'.*no finite, positive token count.*rows 0 .*units"):
+    with pytest.raises(
+        SweepValidationError, match=r"'flops'.*no finite, positive token count.*rows 0 .*units"
+    ):
         bs.Sweep.from_frame(df, d=None)
 
 
@@ -291,8 +339,7 @@ def test_header_only_parquet(tmp_path):
         bs.read_sweep(path)
 
 
-@pytest.mark.parametrize("name", ["zero bytes csv", "header only", "blank lines jsonl",
-                                  "not json"])
+@pytest.mark.parametrize("name", ["zero bytes csv", "header only", "blank lines jsonl", "not json"])
 def test_empty_files_cli_exit_2(tmp_path, capsys, name):
     path, pattern = _empty_path(tmp_path, name)
     code, err = cli_fit(path, capsys)
@@ -301,9 +348,11 @@ def test_empty_files_cli_exit_2(tmp_path, capsys, name):
 
 # ------------------------------------------------------ duplicated column names
 @FAST
-@given(df=sweeps(shuffle=False, max_rows=4),
-       column=st.sampled_from(["n_params", "n_tokens", "loss", "group", "note"]),
-       suffix=st.sampled_from([".csv", ".jsonl", ".parquet"]))
+@given(
+    df=sweeps(shuffle=False, max_rows=4),
+    column=st.sampled_from(["n_params", "n_tokens", "loss", "group", "note"]),
+    suffix=st.sampled_from([".csv", ".jsonl", ".parquet"]),
+)
 def test_duplicated_column_in_file_is_named(df, column, suffix):
     """pandas would read a second 'loss' as 'loss.1' (CSV) or keep one value (JSON)."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -312,12 +361,15 @@ def test_duplicated_column_in_file_is_named(df, column, suffix):
         data = [df[c] for c in df.columns] + [df[column]]
         if suffix == ".csv":
             pd.concat(data, axis=1, keys=range(len(names))).set_axis(names, axis=1).to_csv(
-                path, index=False)
+                path, index=False
+            )
         elif suffix == ".jsonl":  # json.dumps cannot repeat a key: write the text by hand
             lines = []
             for i in range(len(df)):
-                pairs = [f"{json.dumps(name)}: {json.dumps(plain(series.iloc[i]))}"
-                         for name, series in zip(names, data)]
+                pairs = [
+                    f"{json.dumps(name)}: {json.dumps(plain(series.iloc[i]))}"
+                    for name, series in zip(names, data, strict=True)
+                ]
                 lines.append("{" + ", ".join(pairs) + "}")
             path.write_text("\n".join(lines) + "\n", encoding="utf-8")
         else:
@@ -352,11 +404,11 @@ def typos(draw, word):
     letter = draw(st.sampled_from("abcdefghijklmnopqrstuvwxyz_"))
     kind = draw(st.sampled_from(["delete", "insert", "replace", "swap", "upper"]))
     out = {
-        "delete": word[:i] + word[i + 1:],
+        "delete": word[:i] + word[i + 1 :],
         "insert": word[:i] + letter + word[i:],
-        "replace": word[:i] + letter + word[i + 1:],
-        "swap": word[:i] + word[i + 1:i + 2] + word[i] + word[i + 2:],
-        "upper": word[:i] + word[i].upper() + word[i + 1:],
+        "replace": word[:i] + letter + word[i + 1 :],
+        "swap": word[:i] + word[i + 1 : i + 2] + word[i] + word[i + 2 :],
+        "upper": word[:i] + word[i].upper() + word[i + 1 :],
     }[kind]
     return out
 
@@ -399,14 +451,25 @@ def test_misspelled_column_cli_exit_2(case, capsys):
     assert_suggests(err, role, typo)
 
 
-@pytest.mark.parametrize("role, typo, arg", [("group", "groups", "group"), ("run", "Run", "run"),
-                                             ("step", "stpe", "step")])
+@pytest.mark.parametrize(
+    "role, typo, arg",
+    [("group", "groups", "group"), ("run", "Run", "run"), ("step", "stpe", "step")],
+)
 def test_misspelled_optional_column_warns_and_is_kept(role, typo, arg):
     """An optional column under a near-miss name is not guessed, but not ignored quietly."""
-    df = pd.DataFrame({"n_params": [1e8, 2e8], "n_tokens": [2e9, 4e9], "loss": [3.0, 2.9],
-                       typo: ["a", "b"] if role != "step" else [10, 20]})
-    with pytest.warns(SweepWarning, match=rf"'{typo}' looks like a misspelling of '{role}'"
-                                          rf".*pass {arg}='{typo}'.*{arg}=None"):
+    df = pd.DataFrame(
+        {
+            "n_params": [1e8, 2e8],
+            "n_tokens": [2e9, 4e9],
+            "loss": [3.0, 2.9],
+            typo: ["a", "b"] if role != "step" else [10, 20],
+        }
+    )
+    with pytest.warns(
+        SweepWarning,
+        match=rf"'{typo}' looks like a misspelling of '{role}'"
+        rf".*pass {arg}='{typo}'.*{arg}=None",
+    ):
         sweep = bs.Sweep.from_frame(df)
     assert role not in sweep.frame and list(sweep.frame[typo]) == list(df[typo])
     bs.Sweep.from_frame(df, **{arg: None})  # silenced: no warning (warnings are errors)
@@ -415,8 +478,11 @@ def test_misspelled_optional_column_warns_and_is_kept(role, typo, arg):
 def test_misspelled_tokens_with_flops_warns():
     df = pd.DataFrame({"n_params": [1e8, 2e8], "n_tokns": [2e9, 4e9], "loss": [3.0, 2.9]})
     df["flops"] = 6 * df["n_params"] * df["n_tokns"]
-    with pytest.warns(SweepWarning, match=r"'n_tokns' looks like a misspelling of 'n_tokens'"
-                                          r".*derived from flops.*d='n_tokns'"):
+    with pytest.warns(
+        SweepWarning,
+        match=r"'n_tokns' looks like a misspelling of 'n_tokens'"
+        r".*derived from flops.*d='n_tokns'",
+    ):
         sweep = bs.Sweep.from_frame(df)
     np.testing.assert_allclose(sweep.frame["n_tokens"], df["n_tokns"], rtol=1e-12)
 
@@ -424,12 +490,21 @@ def test_misspelled_tokens_with_flops_warns():
 # ------------------------------------------------------------------- mixed units
 def _plausible(draw, rows):
     """A sweep of 20–200 tokens per parameter (the usual compute-optimal regime)."""
-    n = 10.0 ** np.array(draw(st.lists(st.floats(7.0, 10.0), min_size=rows, max_size=rows,
-                                       unique_by=lambda x: round(x, 6))))
+    n = 10.0 ** np.array(
+        draw(
+            st.lists(
+                st.floats(7.0, 10.0), min_size=rows, max_size=rows, unique_by=lambda x: round(x, 6)
+            )
+        )
+    )
     tpp = np.array(draw(st.lists(st.floats(20.0, 200.0), min_size=rows, max_size=rows)))
-    return pd.DataFrame({"n_params": n, "n_tokens": n * tpp,
-                         "loss": draw(st.lists(st.floats(2.0, 4.0), min_size=rows,
-                                               max_size=rows))})
+    return pd.DataFrame(
+        {
+            "n_params": n,
+            "n_tokens": n * tpp,
+            "loss": draw(st.lists(st.floats(2.0, 4.0), min_size=rows, max_size=rows)),
+        }
+    )
 
 
 @FAST
@@ -451,8 +526,11 @@ def test_tokens_given_as_sequences_warns(data, seq_len):
 def test_swapped_model_size_and_tokens_warns(data):
     df = _plausible(data.draw, data.draw(st.integers(1, 8)))
     swapped = df.rename(columns={"n_params": "n_tokens", "n_tokens": "n_params"})
-    with pytest.warns(SweepWarning, match=r"every row.*swapped, pass n='n_tokens', "
-                                          r"d='n_params'"):
+    with pytest.warns(
+        SweepWarning,
+        match=r"every row.*swapped, pass n='n_tokens', "
+        r"d='n_params'",
+    ):
         sweep = bs.Sweep.from_frame(swapped)
     assert_kept(sweep, swapped)
 
@@ -461,8 +539,9 @@ def test_swapped_model_size_and_tokens_warns(data):
 @given(data=st.data(), scale=st.sampled_from([1e6, 1e9]))
 def test_model_size_in_millions_in_some_rows_warns_naming_them(data, scale):
     df = _plausible(data.draw, data.draw(st.integers(2, 8)))
-    rows = sorted(data.draw(st.sets(st.sampled_from(list(df.index)), min_size=1,
-                                    max_size=len(df) - 1)))
+    rows = sorted(
+        data.draw(st.sets(st.sampled_from(list(df.index)), min_size=1, max_size=len(df) - 1))
+    )
     df.loc[rows, "n_params"] = df.loc[rows, "n_params"] / scale
     with pytest.warns(SweepWarning) as record:
         sweep = bs.Sweep.from_frame(df)
@@ -476,8 +555,11 @@ def test_model_size_in_millions_in_some_rows_warns_naming_them(data, scale):
 def test_flops_in_wrong_unit_warns_naming_flops():
     df = pd.DataFrame({"N": [1e8, 2e8, 4e8], "C": [1.2e19, 4.8e19, 1.9e20], "loss": [3, 2.9, 2.8]})
     df["C"] = df["C"] / 8.64e19  # PF-days, not FLOPs
-    with pytest.warns(SweepWarning, match=r"derived from column 'C' \(flops\).*'N'.*every row"
-                                          r".*holds training FLOPs \(not PF-days"):
+    with pytest.warns(
+        SweepWarning,
+        match=r"derived from column 'C' \(flops\).*'N'.*every row"
+        r".*holds training FLOPs \(not PF-days",
+    ):
         sweep = bs.Sweep.from_frame(df, n="N", d=None, flops="C")
     np.testing.assert_array_equal(sweep.frame["flops"], df["C"])
 
@@ -486,8 +568,9 @@ def test_flops_in_wrong_unit_warns_naming_flops():
 def test_swapped_columns_cli_warns_on_stderr(tmp_path, capsys):
     """The CLI shows the warning; this tiny sweep then fails the fit's size check (exit 2)."""
     path = tmp_path / "swapped.csv"
-    pd.DataFrame({"n_params": [2e9, 4e9, 8e9], "n_tokens": [1e8, 2e8, 4e8],
-                  "loss": [3.0, 2.9, 2.8]}).to_csv(path, index=False)
+    pd.DataFrame(
+        {"n_params": [2e9, 4e9, 8e9], "n_tokens": [1e8, 2e8, 4e8], "loss": [3.0, 2.9, 2.8]}
+    ).to_csv(path, index=False)
     code, err = cli_fit(path, capsys)
     assert "SweepWarning" in err and "swapped" in err and "rows 0, 1, 2" in err, err
     assert code == 2 and "fitted point(s)" in err
@@ -507,8 +590,13 @@ def test_bundled_datasets_are_plausible():
 
 # ---------------------------------------------------------- unusual but valid
 def test_single_model_size_is_accepted():
-    df = pd.DataFrame({"n_params": [1e9] * 5, "n_tokens": [2e10, 4e10, 8e10, 1.6e11, 3.2e11],
-                       "loss": [3.0, 2.9, 2.8, 2.75, 2.7]})
+    df = pd.DataFrame(
+        {
+            "n_params": [1e9] * 5,
+            "n_tokens": [2e10, 4e10, 8e10, 1.6e11, 3.2e11],
+            "loss": [3.0, 2.9, 2.8, 2.75, 2.7],
+        }
+    )
     sweep = bs.Sweep.from_frame(df)
     assert_kept(sweep, df)
     assert sweep.frame["n_params"].nunique() == 1
@@ -524,20 +612,23 @@ def test_single_group_and_single_row():
 @FAST
 @given(exponent=st.integers(20, 300), tpp=st.floats(1.0, 1e3))
 def test_huge_values_are_kept(exponent, tpp):
-    n = 10.0 ** exponent
-    df = pd.DataFrame({"n_params": [n, 2 * n], "n_tokens": [n * tpp, 2 * n * tpp],
-                       "loss": [1e30, 2e30]})
+    n = 10.0**exponent
+    df = pd.DataFrame(
+        {"n_params": [n, 2 * n], "n_tokens": [n * tpp, 2 * n * tpp], "loss": [1e30, 2e30]}
+    )
     sweep = bs.Sweep.from_frame(df)
     assert_kept(sweep, df)
     assert all(np.isfinite(v).all() for v in sweep.arrays().values())
 
 
 @FAST
-@given(value=st.sampled_from([1e30, 1e100, 1e300]), column=st.sampled_from(["n_params",
-                                                                            "n_tokens"]))
+@given(
+    value=st.sampled_from([1e30, 1e100, 1e300]), column=st.sampled_from(["n_params", "n_tokens"])
+)
 def test_one_huge_value_warns_but_keeps_it(value, column):
-    df = pd.DataFrame({"n_params": [1e8, 2e8, 4e8], "n_tokens": [2e9, 4e9, 8e9],
-                       "loss": [3.0, 2.9, 2.8]})
+    df = pd.DataFrame(
+        {"n_params": [1e8, 2e8, 4e8], "n_tokens": [2e9, 4e9, 8e9], "loss": [3.0, 2.9, 2.8]}
+    )
     df.loc[1, column] = value
     with pytest.warns(SweepWarning, match=r"implausible units.*rows 1 have D/N"):
         sweep = bs.Sweep.from_frame(df)
@@ -545,8 +636,10 @@ def test_one_huge_value_warns_but_keeps_it(value, column):
 
 
 def test_unsorted_rows_keep_their_order_and_labels():
-    df = pd.DataFrame({"n_params": [4e8, 1e8, 2e8], "n_tokens": [8e9, 2e9, 4e9],
-                       "loss": [2.8, 3.0, 2.9]}, index=[7, 3, 5])
+    df = pd.DataFrame(
+        {"n_params": [4e8, 1e8, 2e8], "n_tokens": [8e9, 2e9, 4e9], "loss": [2.8, 3.0, 2.9]},
+        index=[7, 3, 5],
+    )
     sweep = bs.Sweep.from_frame(df)
     assert list(sweep.frame.index) == [7, 3, 5]
     np.testing.assert_allclose(np.exp(sweep.arrays()["log_n"]), [4e8, 1e8, 2e8])
@@ -554,10 +647,17 @@ def test_unsorted_rows_keep_their_order_and_labels():
 
 @pytest.mark.parametrize("label", ["", pd.NA, None])
 def test_empty_group_label_is_missing(label):
-    df = pd.DataFrame({"n_params": [1e8, 2e8], "n_tokens": [2e9, 4e9], "loss": [3.0, 2.9],
-                       "group": pd.Series(["a", label], dtype=object)})
-    with pytest.raises(SweepValidationError,
-                       match=r"'group'.*missing \(or empty\) labels.*rows 1 .*label"):
+    df = pd.DataFrame(
+        {
+            "n_params": [1e8, 2e8],
+            "n_tokens": [2e9, 4e9],
+            "loss": [3.0, 2.9],
+            "group": pd.Series(["a", label], dtype=object),
+        }
+    )
+    with pytest.raises(
+        SweepValidationError, match=r"'group'.*missing \(or empty\) labels.*rows 1 .*label"
+    ):
         bs.Sweep.from_frame(df)
 
 

@@ -8,22 +8,29 @@ import subprocess
 import sys
 
 import pytest
-from conftest import synthetic_sweep
 
 import bayescale as bs
 from bayescale import cli
 from bayescale.cli import main
 
+from conftest import synthetic_sweep
+
 
 def run(*args):
-    return subprocess.run([sys.executable, "-m", "bayescale", *args], capture_output=True,
-                          text=True, timeout=600, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "bayescale", *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
 
 
 def python(code: str) -> subprocess.CompletedProcess:
     """``code`` run by a new Python process."""
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=120, check=False)
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
 
 
 def test_version(capsys):
@@ -35,13 +42,15 @@ def test_version(capsys):
 
 @pytest.mark.parametrize("flag", ["--help", "--version"])
 def test_help_and_version_do_not_load_jax(flag):
-    done = python("import sys\n"
-                  "from bayescale.cli import main\n"
-                  "try:\n"
-                  f"    main([{flag!r}])\n"
-                  "except SystemExit as done:\n"
-                  "    assert done.code == 0, done.code\n"
-                  "print(sorted(m for m in ('jax', 'numpyro') if m in sys.modules))")
+    done = python(
+        "import sys\n"
+        "from bayescale.cli import main\n"
+        "try:\n"
+        f"    main([{flag!r}])\n"
+        "except SystemExit as done:\n"
+        "    assert done.code == 0, done.code\n"
+        "print(sorted(m for m in ('jax', 'numpyro') if m in sys.modules))"
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[-1] == "[]"
 
@@ -53,12 +62,14 @@ def test_public_names_load_on_first_use():
         assert getattr(bs, name) is not None, name
     assert set(bs.__all__) <= set(dir(bs))
     from bayescale import fit
+
     assert fit is bs.fit
     assert not hasattr(bs, "no_such_name")
 
 
 def test_centring_choices_are_the_model_s():
     from bayescale.model import CENTRING
+
     assert cli.CENTRING == CENTRING
 
 
@@ -66,12 +77,14 @@ def test_centring_choices_are_the_model_s():
 def test_a_bug_shows_its_traceback(error):
     """Only bayescale's own errors and file errors are the user's: anything else is a bug,
     shown with its traceback and exit status 1 rather than as a one-line message."""
-    done = python("import sys\n"
-                  "from bayescale import cli\n"
-                  "def broken(args):\n"
-                  f"    raise {error}('internal')\n"
-                  "cli.cmd_datasets = broken\n"
-                  "sys.exit(cli.main(['datasets']))")
+    done = python(
+        "import sys\n"
+        "from bayescale import cli\n"
+        "def broken(args):\n"
+        f"    raise {error}('internal')\n"
+        "cli.cmd_datasets = broken\n"
+        "sys.exit(cli.main(['datasets']))"
+    )
     assert done.returncode == 1
     assert "Traceback" in done.stderr and f"{error}: " in done.stderr
     assert "bayescale datasets: error" not in done.stderr
@@ -95,8 +108,16 @@ def test_bad_syntax_is_argparse_s_exit_2(capsys):
 def test_plan_on_embedded_default():
     result = run("plan", "--budget", "1e24")
     assert result.returncode == 0, result.stderr
-    for label in ("N_opt", "D_opt", "tokens per parameter", "loss at optimum", "90%",
-                  "parameters", "tokens", "nats/token"):
+    for label in (
+        "N_opt",
+        "D_opt",
+        "tokens per parameter",
+        "loss at optimum",
+        "90%",
+        "parameters",
+        "tokens",
+        "nats/token",
+    ):
         assert label in result.stdout
 
 
@@ -112,13 +133,33 @@ def test_plan_json(capsys):
 
 def test_fit_user_csv_then_plan(tmp_path):
     csv = tmp_path / "my_sweep.csv"
-    synthetic_sweep(seed=2).rename(columns={"n_params": "N", "n_tokens": "D"}).to_csv(csv, index=False)
+    synthetic_sweep(seed=2).rename(columns={"n_params": "N", "n_tokens": "D"}).to_csv(
+        csv, index=False
+    )
     post = tmp_path / "post.nc"
-    result = run("fit", str(csv), "-o", str(post), "--n", "N", "--d", "D", "--chains", "2",
-                 "--warmup", "150", "--draws", "150", "--extrapolation-error", "0.5", "--quiet")
+    result = run(
+        "fit",
+        str(csv),
+        "-o",
+        str(post),
+        "--n",
+        "N",
+        "--d",
+        "D",
+        "--chains",
+        "2",
+        "--warmup",
+        "150",
+        "--draws",
+        "150",
+        "--extrapolation-error",
+        "0.5",
+        "--quiet",
+    )
     assert result.returncode == 0, result.stderr
     assert post.exists() and "alpha" in result.stdout
     from bayescale.posterior import load_posterior
+
     assert load_posterior(post).info.extrapolation_error == 0.5
     result = run("plan", "--budget", "1e21", "--posterior", str(post))
     assert result.returncode == 0, result.stderr
@@ -127,12 +168,15 @@ def test_fit_user_csv_then_plan(tmp_path):
     assert again.returncode == 2 and "--overwrite" in again.stderr
 
 
-@pytest.mark.parametrize("content, expected", [
-    ("n_params,n_tokens,loss\n1e8,2e9,3.1\n2e8,abc,3.0\n", "non-numeric"),
-    ("n_params,n_tokens,loss\n1e8,2e9,-3.1\n", "<= 0"),
-    ("N,D,L\n1e8,2e9,3.1\n", "missing"),
-    ("", "empty"),
-])
+@pytest.mark.parametrize(
+    "content, expected",
+    [
+        ("n_params,n_tokens,loss\n1e8,2e9,3.1\n2e8,abc,3.0\n", "non-numeric"),
+        ("n_params,n_tokens,loss\n1e8,2e9,-3.1\n", "<= 0"),
+        ("N,D,L\n1e8,2e9,3.1\n", "missing"),
+        ("", "empty"),
+    ],
+)
 def test_bad_input_exits_nonzero_without_traceback(tmp_path, content, expected):
     csv = tmp_path / "bad.csv"
     csv.write_text(content)
@@ -163,14 +207,29 @@ def test_datasets_lists_bundled(capsys):
     assert "chinchilla" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("kind, extra", [
-    ("frontier", []),
-    ("fit", []),
-    ("excess-compute", ["--budget", "1e22"]),
-    ("allocations", ["--budget", "1e21", "--n-a", "4.68e9", "--n-b", "2.86e9"]),
-    ("variants", ["--dataset", "gadre_overtrain", "--group", "rpj", "--b-group", "c4_original",
-                  "--budget", "2e21", "4e21"]),
-])
+@pytest.mark.parametrize(
+    "kind, extra",
+    [
+        ("frontier", []),
+        ("fit", []),
+        ("excess-compute", ["--budget", "1e22"]),
+        ("allocations", ["--budget", "1e21", "--n-a", "4.68e9", "--n-b", "2.86e9"]),
+        (
+            "variants",
+            [
+                "--dataset",
+                "gadre_overtrain",
+                "--group",
+                "rpj",
+                "--b-group",
+                "c4_original",
+                "--budget",
+                "2e21",
+                "4e21",
+            ],
+        ),
+    ],
+)
 def test_plot_writes_files(tmp_path, kind, extra):
     out = tmp_path / f"{kind}.png"
     assert main(["plot", kind, "-o", str(out), *extra]) == 0

@@ -11,14 +11,23 @@ from bayescale.errors import SweepWarning
 from bayescale.resources import package_dir
 from bayescale.sweep import Sweep
 
-EXPECTED = {"chinchilla": (245, []), "gadre_overtrain": (104, ["c4_original", "rpj",
-                                                               "rw_original"])}
+EXPECTED = {
+    "chinchilla": (245, []),
+    "gadre_overtrain": (104, ["c4_original", "rpj", "rw_original"]),
+}
 
 
 def test_list_datasets_has_one_row_per_card_with_the_documented_columns():
     listing = list_datasets()
-    assert list(listing.columns) == ["name", "rows", "groups", "runs", "curves", "citation",
-                                     "licence"]
+    assert list(listing.columns) == [
+        "name",
+        "rows",
+        "groups",
+        "runs",
+        "curves",
+        "citation",
+        "licence",
+    ]
     names = sorted(path.stem for path in package_dir("data").glob("*.json"))
     assert listing["name"].tolist() == names
     assert set(EXPECTED) <= set(names)

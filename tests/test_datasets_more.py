@@ -47,7 +47,7 @@ def test_loads_as_a_sweep_that_matches_its_card(sweeps, name):
 def test_listing_includes_the_new_datasets():
     listing = list_datasets().set_index("name")
     assert set(EXPECTED) <= set(listing.index)
-    for name, (rows, n_groups, runs, curves) in EXPECTED.items():
+    for name, (rows, n_groups, _runs, curves) in EXPECTED.items():
         assert (listing.loc[name, "rows"], listing.loc[name, "groups"]) == (rows, n_groups)
         assert bool(listing.loc[name, "curves"]) is curves
 
@@ -71,8 +71,10 @@ def test_routing_tokens_from_steps_and_no_initialisation_rows(sweeps):
     assert table.loc[~table["main_grid"], "group"].str.contains("/k=|/rf=").all()
     assert table.groupby("run").size().between(23, 26).all()
     # architecture = the group without its size label: one law per architecture over sizes
-    without_size = [g.replace(f"/{size}", "", 1) for g, size in
-                    zip(table["group"], table["model_size_label"])]
+    without_size = [
+        g.replace(f"/{size}", "", 1)
+        for g, size in zip(table["group"], table["model_size_label"], strict=True)
+    ]
     assert (table["architecture"] == without_size).all()
     regrouped = load_dataset("routing_clark2022", group="architecture")
     assert len(regrouped.groups) == table["architecture"].nunique() == 60
@@ -93,8 +95,12 @@ def test_misfitting_runs_finals_and_suspect_rows(sweeps):
     table = _table(sweeps, "misfitting")
     assert table["final"].sum() == 261
     assert table.groupby("run")["final"].sum().eq(1).all()
-    assert table.groupby("run")["checkpoint"].max().eq(
-        table.groupby("run")["checkpoints"].first()).all()
+    assert (
+        table.groupby("run")["checkpoint"]
+        .max()
+        .eq(table.groupby("run")["checkpoints"].first())
+        .all()
+    )
     assert table["suspect"].sum() == 170
     launch = table["sweep"] == "2024_11_10-23_08_29_sweep_test"
     assert (table["suspect"] == (launch | (table["step"] > table["total_steps"]))).all()
@@ -110,7 +116,9 @@ def test_datablations_groups_hold_three_sizes_and_flag_the_copied_curve(sweeps):
     assert table.groupby("group")["size_label"].nunique().eq(3).all()
     copied = table.loc[table["identical_curve"], "run"].unique()
     assert len(copied) == 2 and set(table.loc[table["identical_curve"], "group"]) == {
-        "oscar/3ep", "oscar/4ep"}
+        "oscar/3ep",
+        "oscar/4ep",
+    }
     assert (table["flops"] == 6.0 * table["n_params"] * table["n_tokens"]).all()
     assert (table["unique_tokens"] * table["epochs"]).sub(table["total_tokens"]).abs().lt(1).all()
 

@@ -13,25 +13,37 @@ import arviz as az
 import jax
 import numpy as np
 import pytest
-from conftest import synthetic_sweep
 
 import bayescale as bs
 from bayescale import inference
 from bayescale.devices import CPU_DEVICES_ENV, DEFAULT_CHAINS, chain_map, cpu_cores, select_device
 from bayescale.errors import ConvergenceWarning
 
-PREPARE = ("from bayescale.devices import prepare_cpu_devices; import jax; "
-           "print(prepare_cpu_devices({chains}), len(jax.devices('cpu')))")
+from conftest import synthetic_sweep
+
+PREPARE = (
+    "from bayescale.devices import prepare_cpu_devices; import jax; "
+    "print(prepare_cpu_devices({chains}), len(jax.devices('cpu')))"
+)
 JAX_FIRST = "import jax; jax.numpy.ones(1).block_until_ready(); "
 
 
 def in_new_process(code: str, env: dict | None = None) -> subprocess.CompletedProcess:
     """``code`` run by a new Python process, with no device or cache settings of the
     caller's besides ``env``."""
-    clean = {k: v for k, v in os.environ.items()
-             if k not in ("XLA_FLAGS", CPU_DEVICES_ENV) and not k.startswith("JAX_")}
-    return subprocess.run([sys.executable, "-c", code], env={**clean, **(env or {})},
-                          capture_output=True, text=True, timeout=120, check=False)
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("XLA_FLAGS", CPU_DEVICES_ENV) and not k.startswith("JAX_")
+    }
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        env={**clean, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def test_chain_map_uses_the_most_devices_that_divide_the_chains():
@@ -54,19 +66,23 @@ def test_import_leaves_jax_as_it_was():
         "[getattr(bs, name) for name in bs.__all__]\n"
         "after = dict(jax.config.values)\n"
         "print({k: (v, after[k]) for k, v in before.items() if after[k] != v})\n"
-        "bs.use_cpu_devices(3); print(len(jax.devices('cpu')))")
+        "bs.use_cpu_devices(3); print(len(jax.devices('cpu')))"
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["{}", "3"]
 
 
-@pytest.mark.parametrize(("env", "chains", "expected"), [
-    ({}, 4, max(cpu_cores(), 4)),  # a device per core and per chain
-    ({}, 6, max(cpu_cores(), 6)),
-    ({CPU_DEVICES_ENV: "3"}, 4, 3),
-    ({CPU_DEVICES_ENV: "1"}, 4, 1),
-    # the user's own XLA setting wins over bayescale's
-    ({"XLA_FLAGS": "--xla_force_host_platform_device_count=5", CPU_DEVICES_ENV: "3"}, 4, 5),
-])
+@pytest.mark.parametrize(
+    ("env", "chains", "expected"),
+    [
+        ({}, 4, max(cpu_cores(), 4)),  # a device per core and per chain
+        ({}, 6, max(cpu_cores(), 6)),
+        ({CPU_DEVICES_ENV: "3"}, 4, 3),
+        ({CPU_DEVICES_ENV: "1"}, 4, 1),
+        # the user's own XLA setting wins over bayescale's
+        ({"XLA_FLAGS": "--xla_force_host_platform_device_count=5", CPU_DEVICES_ENV: "3"}, 4, 5),
+    ],
+)
 def test_prepare_cpu_devices_before_jax_starts(env, chains, expected):
     done = in_new_process(PREPARE.format(chains=chains), env)
     assert done.returncode == 0, done.stderr
@@ -82,7 +98,8 @@ def test_jax_started_first_warns_once_with_the_fix():
         "    prepare_cpu_devices(4)\n"
         "except PerformanceWarning as warning:\n"
         "    print(warning)\n"
-        "print(prepare_cpu_devices(4))")  # the second time: no warning, hence no error
+        "print(prepare_cpu_devices(4))"
+    )  # the second time: no warning, hence no error
     assert done.returncode == 0, done.stderr
     message, count = done.stdout.strip().rsplit("\n", 1)
     assert count == "1"
@@ -91,8 +108,9 @@ def test_jax_started_first_warns_once_with_the_fix():
 
 
 def test_jax_started_first_without_more_chains_than_devices_is_quiet():
-    done = in_new_process(JAX_FIRST + "import warnings; warnings.simplefilter('error'); "
-                          + PREPARE.format(chains=1))
+    done = in_new_process(
+        JAX_FIRST + "import warnings; warnings.simplefilter('error'); " + PREPARE.format(chains=1)
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["1", "1"]
 
@@ -104,8 +122,9 @@ def test_use_cpu_devices_after_jax_started_says_how_to_fix():
 
 
 def test_use_cpu_devices_defaults_to_a_device_per_core_and_default_chain():
-    done = in_new_process("import bayescale as bs, jax; bs.use_cpu_devices(); "
-                          "print(len(jax.devices('cpu')))")
+    done = in_new_process(
+        "import bayescale as bs, jax; bs.use_cpu_devices(); print(len(jax.devices('cpu')))"
+    )
     assert done.returncode == 0, done.stderr
     assert int(done.stdout) == max(cpu_cores(), DEFAULT_CHAINS)
 
@@ -122,20 +141,29 @@ def test_bad_device_count_is_an_error_that_names_the_variable():
     assert CPU_DEVICES_ENV in done.stderr and "whole number" in done.stderr
 
 
-@pytest.mark.parametrize(("env", "expected"), [
-    ({"BAYESCALE_JAX_CACHE": "{tmp}/ours"}, "{tmp}/ours 0.0"),
-    ({"BAYESCALE_JAX_CACHE": "off"}, "None 1.0"),
-    # the user's own cache settings win
-    ({"BAYESCALE_JAX_CACHE": "{tmp}/ours", "JAX_COMPILATION_CACHE_DIR": "{tmp}/theirs"},
-     "{tmp}/theirs 1.0"),
-    ({"BAYESCALE_JAX_CACHE": "{tmp}/ours", "JAX_ENABLE_COMPILATION_CACHE": "false"}, "None 1.0"),
-])
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({"BAYESCALE_JAX_CACHE": "{tmp}/ours"}, "{tmp}/ours 0.0"),
+        ({"BAYESCALE_JAX_CACHE": "off"}, "None 1.0"),
+        # the user's own cache settings win
+        (
+            {"BAYESCALE_JAX_CACHE": "{tmp}/ours", "JAX_COMPILATION_CACHE_DIR": "{tmp}/theirs"},
+            "{tmp}/theirs 1.0",
+        ),
+        (
+            {"BAYESCALE_JAX_CACHE": "{tmp}/ours", "JAX_ENABLE_COMPILATION_CACHE": "false"},
+            "None 1.0",
+        ),
+    ],
+)
 def test_compilation_cache_only_where_the_user_set_none(tmp_path, env, expected):
     done = in_new_process(
         "import jax; from bayescale.compilation_cache import use_compilation_cache; "
         "use_compilation_cache(); print(jax.config.jax_compilation_cache_dir, "
         "jax.config.jax_persistent_cache_min_compile_time_secs)",
-        {k: v.format(tmp=tmp_path) for k, v in env.items()})
+        {k: v.format(tmp=tmp_path) for k, v in env.items()},
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == expected.format(tmp=tmp_path)
 
@@ -161,18 +189,28 @@ def test_precision_defaults_by_device_and_data_size(monkeypatch):
     with warnings.catch_warnings():  # a 20-draw fit may diverge: not what this tests
         warnings.simplefilter("ignore", ConvergenceWarning)
         with pytest.warns(UserWarning, match="precision='float32' with"):
-            post = bs.fit(bs.Sweep.from_frame(synthetic_sweep()), chains=1, warmup=20,
-                          draws=20, precision="float32", progress=False)
+            post = bs.fit(
+                bs.Sweep.from_frame(synthetic_sweep()),
+                chains=1,
+                warmup=20,
+                draws=20,
+                precision="float32",
+                progress=False,
+            )
     assert post.info.sampler.precision == "float32"  # asked for, so kept
 
 
 @pytest.mark.skipif(len(jax.devices("cpu")) < 2, reason="needs two CPU devices")
-@pytest.mark.parametrize(("chains", "method", "devices"), [
-    (2, lambda devices, chains: ("vectorized", 1), 1),  # both chains on one device
-    (4, lambda devices, chains: chain_map(devices[:2], chains), 2),  # two per device
-])
-def test_chains_over_devices_match_chains_on_one_device(synthetic_posterior, monkeypatch,
-                                                         chains, method, devices):
+@pytest.mark.parametrize(
+    ("chains", "method", "devices"),
+    [
+        (2, lambda devices, chains: ("vectorized", 1), 1),  # both chains on one device
+        (4, lambda devices, chains: chain_map(devices[:2], chains), 2),  # two per device
+    ],
+)
+def test_chains_over_devices_match_chains_on_one_device(
+    synthetic_posterior, monkeypatch, chains, method, devices
+):
     parallel = synthetic_posterior  # 2 chains, one per CPU device
     assert parallel.info.sampler.chain_method == "parallel"
     alpha = parallel.posterior["alpha"].values
@@ -181,8 +219,14 @@ def test_chains_over_devices_match_chains_on_one_device(synthetic_posterior, mon
     monkeypatch.setattr(inference, "chain_map", method)
     with warnings.catch_warnings():  # R-hat or ESS at 300 draws: noise, not what this tests
         warnings.simplefilter("ignore", ConvergenceWarning)
-        other = bs.fit(bs.Sweep.from_frame(synthetic_sweep()), chains=chains, warmup=300,
-                       draws=300, seed=1, progress=False)
+        other = bs.fit(
+            bs.Sweep.from_frame(synthetic_sweep()),
+            chains=chains,
+            warmup=300,
+            draws=300,
+            seed=1,
+            progress=False,
+        )
     assert other.info.sampler.devices == devices
     alpha = other.posterior["alpha"].values
     assert all(not np.allclose(alpha[i], alpha[j]) for i in range(chains) for j in range(i))

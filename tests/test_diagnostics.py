@@ -15,22 +15,32 @@ def diagnosed(divergent_at, seed=0):
     transitions at the flat indices that ``divergent_at(tau_alpha, rng)`` picks."""
     rng = np.random.default_rng(seed)
     shape = (CHAINS, DRAWS)
-    posterior = xr.Dataset({name: (("chain", "draw"), values) for name, values in {
-        "tau_a": rng.lognormal(-2.0, 0.5, shape),
-        "tau_alpha": rng.lognormal(-3.0, 0.8, shape),
-        "alpha": rng.normal(0.34, 0.01, shape),
-    }.items()})
+    posterior = xr.Dataset(
+        {
+            name: (("chain", "draw"), values)
+            for name, values in {
+                "tau_a": rng.lognormal(-2.0, 0.5, shape),
+                "tau_alpha": rng.lognormal(-3.0, 0.8, shape),
+                "alpha": rng.normal(0.34, 0.01, shape),
+            }.items()
+        }
+    )
     diverging = np.zeros(shape, dtype=bool)
     diverging.flat[divergent_at(np.asarray(posterior["tau_alpha"]).ravel(), rng)] = True
-    stats = xr.Dataset({"diverging": (("chain", "draw"), diverging),
-                        "tree_depth": (("chain", "draw"), np.full(shape, 3))})
+    stats = xr.Dataset(
+        {
+            "diverging": (("chain", "draw"), diverging),
+            "tree_depth": (("chain", "draw"), np.full(shape, 3)),
+        }
+    )
     return diagnose(posterior, stats, max_tree_depth=10, scales=("tau_a", "tau_alpha"))
 
 
 def test_divergences_at_small_group_scales_are_located_and_advised_by_centring():
     # 8 divergences at the 8 smallest tau_alpha draws, 2 anywhere
-    diag = diagnosed(lambda tau, rng: np.r_[np.argsort(tau)[:8],
-                                            rng.choice(tau.size, 2, replace=False)])
+    diag = diagnosed(
+        lambda tau, rng: np.r_[np.argsort(tau)[:8], rng.choice(tau.size, 2, replace=False)]
+    )
     assert diag["divergences"] == 10
     assert diag["divergences_by_scale"]["tau_alpha"]["small"] >= 8
     centred = problems(diag, "centred")[0]
@@ -48,8 +58,9 @@ def test_divergences_at_large_group_scales_in_a_non_centred_fit_point_to_centred
     diag = diagnosed(lambda tau, rng: np.argsort(tau)[-12:])
     assert diag["divergences_by_scale"]["tau_alpha"] == {"small": 0, "large": 12}
     message = problems(diag, "non-centred")[0]
-    assert "They sit at large group scales (12 of 12 with tau_alpha above its 90% quantile)" \
-        in message
+    assert (
+        "They sit at large group scales (12 of 12 with tau_alpha above its 90% quantile)" in message
+    )
     assert "refit with centring='centred'" in message
     assert "centring=" not in problems(diag, "centred")[0]
 

@@ -89,7 +89,8 @@ def test_compute_to_reach_is_the_first_crossing_of_the_widened_loss(synthetic_po
 
 
 def test_saved_posteriors_keep_it_and_format1_files_without_it_use_the_default(
-        synthetic_posterior, tmp_path):
+    synthetic_posterior, tmp_path
+):
     path = synthetic_posterior.with_extrapolation_error(0.5).save(tmp_path / "p.nc")
     assert bs.load_posterior(path).info.extrapolation_error == 0.5
     # the earliest format-1 files predate the setting: they read with the default

@@ -12,6 +12,7 @@ import pytest
 import xarray as xr
 
 import bayescale as bs
+
 from conftest import TRUTH, quiet_fit, synthetic_sweep
 
 
@@ -28,15 +29,23 @@ def test_recovers_known_parameters():
         sweep = bs.Sweep.from_frame(synthetic_sweep(seed=seed))
         # R-hat (needs < 1.01) and ESS (>= 100 a chain) of 2 chains × 500 draws sit near
         # their thresholds and cross them by chance; a divergence or any other warning fails.
-        post = quiet_fit(sweep, chains=2, warmup=500, draws=500, seed=seed,
-                         tolerate=("R-hat above 1.01", "ESS below"))
+        post = quiet_fit(
+            sweep,
+            chains=2,
+            warmup=500,
+            draws=500,
+            seed=seed,
+            tolerate=("R-hat above 1.01", "ESS below"),
+        )
         table = post.summary(0.94)
         for name, truth in TRUTH.items():
             low, high = table.loc[name, "lower_0.94"], table.loc[name, "upper_0.94"]
             inside = low <= truth <= high
             misses += not inside
-            rows.append(f"seed {seed} {name:>5}: truth {truth:8.4f} in [{low:8.4f}, {high:8.4f}]"
-                        f" {'ok' if inside else 'MISS'}")
+            rows.append(
+                f"seed {seed} {name:>5}: truth {truth:8.4f} in [{low:8.4f}, {high:8.4f}]"
+                f" {'ok' if inside else 'MISS'}"
+            )
     print("\n".join(rows))
     assert misses <= 3, "\n".join(rows)
 
@@ -49,8 +58,14 @@ def test_agrees_with_besiroglu_replication():
         sweep = sweep.exclude(sweep.frame["besiroglu_excluded"].astype(bool), reason="Besiroglu")
     post = quiet_fit(sweep, chains=4, warmup=500, draws=500, seed=0)
     table = post.summary(ci_prob=0.95)
-    published = {"E": 1.817, "A": 482.0, "B": 2085.0, "alpha": 0.348, "beta": 0.366,
-                 "n_opt_exponent": 0.513}
+    published = {
+        "E": 1.817,
+        "A": 482.0,
+        "B": 2085.0,
+        "alpha": 0.348,
+        "beta": 0.366,
+        "n_opt_exponent": 0.513,
+    }
     print(table.loc[list(published)])
     for name, value in published.items():
         low, high = table.loc[name, "lower_0.95"], table.loc[name, "upper_0.95"]
@@ -88,13 +103,19 @@ def test_prior_override_and_bad_prior():
     # A prior of sd 0.001 on α is far tighter than anything the sweep can pin: the
     # posterior is the prior, and saying so is the fit's job. One chain of 100 draws
     # cannot reach 100 effective draws of every parameter: low ESS is certain.
-    post = quiet_fit(sweep, chains=1, warmup=100, draws=100,
-                     priors={"alpha": dist.TruncatedNormal(0.34, 0.001, low=0.0)},
-                     expect=(r"prior-dominated for alpha \(", "ESS below"))
+    post = quiet_fit(
+        sweep,
+        chains=1,
+        warmup=100,
+        draws=100,
+        priors={"alpha": dist.TruncatedNormal(0.34, 0.001, low=0.0)},
+        expect=(r"prior-dominated for alpha \(", "ESS below"),
+    )
     assert post.info.priors["alpha"] == (
-        "LeftTruncatedDistribution(Normal(loc=0.34, scale=0.001), low=0)")
+        "LeftTruncatedDistribution(Normal(loc=0.34, scale=0.001), low=0)"
+    )
     assert abs(float(post.posterior["alpha"].mean()) - 0.34) < 0.01
-    with pytest.raises(ValueError, match="unknown parameter.*'gamma'"):
+    with pytest.raises(ValueError, match=r"unknown parameter.*'gamma'"):
         bs.fit(sweep, priors={"gamma": dist.Normal(0, 1)})
     with pytest.raises(TypeError, match="numpyro distribution"):
         bs.fit(sweep, priors={"alpha": 0.3})
@@ -110,8 +131,7 @@ def test_idata_has_the_groups_and_provenance(synthetic_posterior):
     assert idata.log_likelihood["log_loss"].shape == (2, 300, 48)
 
 
-def test_log_likelihood_block_by_block_is_each_points_density(synthetic_posterior,
-                                                               monkeypatch):
+def test_log_likelihood_block_by_block_is_each_points_density(synthetic_posterior, monkeypatch):
     """log_likelihood runs a few draws at a time (memory bounded at 1e6 points): every
     entry is its point's Student-t (or, under a Normal likelihood, Normal) log density
     under its own draw, as scipy computes it (to float64 rounding: log densities of order
@@ -129,12 +149,13 @@ def test_log_likelihood_block_by_block_is_each_points_density(synthetic_posterio
     mu, draws = post.fitted_log_mean(), post.posterior
     sigma, nu = draws["sigma"].values[..., None], draws["nu"].values[..., None]
     assert post.info.likelihood == "student_t"
-    np.testing.assert_allclose(post.log_likelihood()["log_loss"].values,
-                               stats.t.logpdf(y, nu, mu, sigma), atol=1e-12)
-    normal = replace(post, groups={**post.groups,
-                                   "posterior": post.posterior.drop_vars("nu")})
-    np.testing.assert_allclose(normal.log_likelihood()["log_loss"].values,
-                               stats.norm.logpdf(y, mu, sigma), atol=1e-12)
+    np.testing.assert_allclose(
+        post.log_likelihood()["log_loss"].values, stats.t.logpdf(y, nu, mu, sigma), atol=1e-12
+    )
+    normal = replace(post, groups={**post.groups, "posterior": post.posterior.drop_vars("nu")})
+    np.testing.assert_allclose(
+        normal.log_likelihood()["log_loss"].values, stats.norm.logpdf(y, mu, sigma), atol=1e-12
+    )
 
 
 def test_predict_loss_mean_and_predictive(synthetic_posterior):
@@ -153,7 +174,8 @@ def test_optimal_interval_is_tidy_and_per_draw(synthetic_posterior):
     assert set(table["quantity"]) == {"n_opt", "d_opt", "tokens_per_param", "loss_opt"}
     assert (table["lower"] <= table["median"]).all() and (table["median"] <= table["upper"]).all()
     np.testing.assert_allclose(
-        (6 * draws["n_opt"] * draws["d_opt"]).values / draws["budget"].values, 1.0, rtol=1e-9)
+        (6 * draws["n_opt"] * draws["d_opt"]).values / draws["budget"].values, 1.0, rtol=1e-9
+    )
     with pytest.raises(ValueError, match="ci_prob"):
         draws.interval(1.5)
 
@@ -165,8 +187,9 @@ def test_save_load_round_trip_is_exact(synthetic_posterior, tmp_path):
         xr.testing.assert_identical(group, loaded.groups[name])
     assert loaded.info == synthetic_posterior.info
     assert loaded.warnings == synthetic_posterior.warnings
-    xr.testing.assert_identical(synthetic_posterior.optimal(1e22).dataset,
-                                loaded.optimal(1e22).dataset)
+    xr.testing.assert_identical(
+        synthetic_posterior.optimal(1e22).dataset, loaded.optimal(1e22).dataset
+    )
     with pytest.raises(FileExistsError, match="overwrite=True"):
         synthetic_posterior.save(path)
     synthetic_posterior.save(path, overwrite=True)
@@ -199,18 +222,27 @@ def test_single_model_size_is_reported_as_prior_dominated():
     df["n_params"] = 1e9  # every point at one N: A and α cannot be told apart from E
     # Unidentified on purpose: along the ridge where E, A and α trade off, NUTS diverges
     # (90 of 600 draws), the chains disagree (R-hat of α 1.13) and mix slowly (ESS of α 16).
-    post = quiet_fit(bs.Sweep.from_frame(df), chains=2, warmup=300, draws=300,
-                     expect=(r"prior-dominated for .*alpha", "divergent transition",
-                             r"R-hat above 1\.01 for .*alpha", "ESS below"))
+    post = quiet_fit(
+        bs.Sweep.from_frame(df),
+        chains=2,
+        warmup=300,
+        draws=300,
+        expect=(
+            r"prior-dominated for .*alpha",
+            "divergent transition",
+            r"R-hat above 1\.01 for .*alpha",
+            "ESS below",
+        ),
+    )
     assert any("prior-dominated" in w for w in post.warnings)
 
 
 def test_mass_matrix_shrinkage_only_where_warmup_windows_are_short():
     from functools import partial
 
-    from bayescale.nuts import latent_size, regularize_mass_matrix
     from bayescale.laws import get_law
     from bayescale.model import scaling_model
+    from bayescale.nuts import latent_size, regularize_mass_matrix
     from bayescale.priors import resolve_priors
 
     # NumPyro's shortest warmup window is 25 draws at warmup 1000 (and at 200): an
@@ -222,14 +254,34 @@ def test_mass_matrix_shrinkage_only_where_warmup_windows_are_short():
     assert regularize_mass_matrix(18, 1000) and not regularize_mass_matrix(18, 1000, True)
     assert regularize_mass_matrix(25, 1000, True)
     law = get_law("chinchilla")
-    data = {"log_n": np.full(30, 20.0), "log_d": np.full(30, 23.0), "log_loss": np.zeros(30),
-            "group": np.arange(30) % 4, "centre": {"n": 20.0, "d": 23.0}}
-    pooled = partial(scaling_model, law=law, likelihood="student_t", pooling="none", vary=(),
-                     n_groups=1, n_runs=0, priors=resolve_priors(law, "student_t", None))
+    data = {
+        "log_n": np.full(30, 20.0),
+        "log_d": np.full(30, 23.0),
+        "log_loss": np.zeros(30),
+        "group": np.arange(30) % 4,
+        "centre": {"n": 20.0, "d": 23.0},
+    }
+    pooled = partial(
+        scaling_model,
+        law=law,
+        likelihood="student_t",
+        pooling="none",
+        vary=(),
+        n_groups=1,
+        n_runs=0,
+        priors=resolve_priors(law, "student_t", None),
+    )
     assert latent_size(pooled, data) == 7  # e, a, α, b, β, σ, ν
     vary = ("e", "alpha")
-    partial_model = partial(scaling_model, law=law, likelihood="student_t", pooling="partial",
-                            vary=vary, n_groups=4, n_runs=0,
-                            priors=resolve_priors(law, "student_t", None, vary=vary))
+    partial_model = partial(
+        scaling_model,
+        law=law,
+        likelihood="student_t",
+        pooling="partial",
+        vary=vary,
+        n_groups=4,
+        n_runs=0,
+        priors=resolve_priors(law, "student_t", None, vary=vary),
+    )
     # μ and τ of e and α, their 4 group deviations each, shared a, b, β, and σ, ν
     assert latent_size(partial_model, data) == 4 + 8 + 3 + 2

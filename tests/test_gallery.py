@@ -57,7 +57,9 @@ def check_figure_content(fig):
     markers, bands or images), and its axes are labelled."""
     plotted = [ax for ax in fig.axes if ax.lines or ax.collections or ax.images]
     assert plotted, "no axes plots anything"
-    assert any(np.isfinite(ax.dataLim.bounds).all() and ax.dataLim.width > 0
-               and ax.dataLim.height > 0 for ax in plotted), "no axes holds finite data"
+    assert any(
+        np.isfinite(ax.dataLim.bounds).all() and ax.dataLim.width > 0 and ax.dataLim.height > 0
+        for ax in plotted
+    ), "no axes holds finite data"
     labels = [label for ax in fig.axes for label in (ax.get_xlabel(), ax.get_ylabel())]
     assert any(label.strip() for label in labels), "no axis is labelled"

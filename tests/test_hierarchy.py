@@ -27,15 +27,19 @@ def test_model_and_new_group_prediction_agree_draw_for_draw(seed):
     priors = resolve_priors(law, info.likelihood, vary=info.vary)
     centre = info.data.centre
     for chain, draw in [(0, 0), (1, 17), (3, 999)]:
-        value = {name: float(post.posterior[name].values[chain, draw])
-                 for name in post.posterior.data_vars if post.posterior[name].ndim == 2}
+        value = {
+            name: float(post.posterior[name].values[chain, draw])
+            for name in post.posterior.data_vars
+            if post.posterior[name].ndim == 2
+        }
         sites = {f"tau_{p}": value[f"tau_{p}"] for p in info.vary}
         sites |= {f"z_{p}": np.array([z[p][chain, draw]]) for p in info.vary}
         for p in law.params:  # population means, the sheared ones on their centred scale
             if p in law.shear:
                 exponent, axis = law.shear[p]
-                sites[f"mu_{p}{CENTRED_SUFFIX}"] = (value[f"mu_{p}"]
-                                                   - value[f"mu_{exponent}"] * centre[axis])
+                sites[f"mu_{p}{CENTRED_SUFFIX}"] = (
+                    value[f"mu_{p}"] - value[f"mu_{exponent}"] * centre[axis]
+                )
             else:
                 sites[f"mu_{p}"] = value[f"mu_{p}"]
         with jax.enable_x64(True), handlers.seed(rng_seed=0), handlers.condition(data=sites):

@@ -18,7 +18,7 @@ RAW = REPO.parent / "shared" / "data" / "raw"
 needs_raw = pytest.mark.skipif(
     not RAW.is_dir(),
     reason=f"raw sweep files not found at {RAW}; they live outside the repository "
-           "(shared/data/raw), so re-ingestion cannot be checked here",
+    "(shared/data/raw), so re-ingestion cannot be checked here",
 )
 
 
@@ -72,22 +72,45 @@ def test_chinchilla_flags_the_five_highest_losses_and_derives_tokens():
 def test_gadre_loss_is_c4_val_with_three_groups():
     table = _table("gadre_overtrain")
     assert len(table) == 104 and table["run"].is_unique
-    assert table.groupby("group").size().to_dict() == {"c4_original": 34, "rpj": 35,
-                                                       "rw_original": 35}
+    assert table.groupby("group").size().to_dict() == {
+        "c4_original": 34,
+        "rpj": 35,
+        "rw_original": 35,
+    }
     assert (table["loss"] == table["loss_c4_val"]).all()
     assert (table["flops"] == 6.0 * table["n_params"] * table["n_tokens"]).all()
     assert len([c for c in table.columns if c.startswith("loss_")]) == 8
 
 
 def _minimal_card(columns):
-    card = dict.fromkeys(("title", "description", "source", "citation", "licence",
-                          "licence_status", "curves", "derived", "caveats", "raw_sha256"), "")
+    card = dict.fromkeys(
+        (
+            "title",
+            "description",
+            "source",
+            "citation",
+            "licence",
+            "licence_status",
+            "curves",
+            "derived",
+            "caveats",
+            "raw_sha256",
+        ),
+        "",
+    )
     return {**card, "name": "toy", "columns": dict.fromkeys(columns, "doc")}
 
 
 def test_write_is_deterministic_and_fills_in_table_facts(tmp_path):
-    frame = pd.DataFrame({"n_params": [1e8, 2e8], "n_tokens": [1e9, 2e9], "loss": [3.1, 2.9],
-                          "group": ["b", "a"], "run": ["r1", "r2"]})
+    frame = pd.DataFrame(
+        {
+            "n_params": [1e8, 2e8],
+            "n_tokens": [1e9, 2e9],
+            "loss": [3.1, 2.9],
+            "group": ["b", "a"],
+            "run": ["r1", "r2"],
+        }
+    )
     card = _minimal_card(frame.columns)
     first = [path.read_bytes() for path in write(frame, card, tmp_path / "one")]
     second = [path.read_bytes() for path in write(frame, card, tmp_path / "two")]

@@ -13,20 +13,28 @@ from scipy.optimize import minimize_scalar
 
 import bayescale as bs
 from bayescale.laws import CHINCHILLA
+
 from conftest import chinchilla_log_loss_np
 
-params = st.fixed_dictionaries({
-    "e": st.floats(-1.0, 1.5),
-    "a": st.floats(1.0, 10.0),
-    "alpha": st.floats(0.05, 0.9),
-    "b": st.floats(1.0, 10.0),
-    "beta": st.floats(0.05, 0.9),
-})
+params = st.fixed_dictionaries(
+    {
+        "e": st.floats(-1.0, 1.5),
+        "a": st.floats(1.0, 10.0),
+        "alpha": st.floats(0.05, 0.9),
+        "b": st.floats(1.0, 10.0),
+        "beta": st.floats(0.05, 0.9),
+    }
+)
 
 
 def test_log_loss_matches_direct_formula():
-    theta = {"e": math.log(1.69), "a": math.log(406.4), "alpha": 0.34, "b": math.log(410.7),
-             "beta": 0.28}
+    theta = {
+        "e": math.log(1.69),
+        "a": math.log(406.4),
+        "alpha": 0.34,
+        "b": math.log(410.7),
+        "beta": 0.28,
+    }
     n, d = 7e10, 1.4e12
     direct = 1.69 + 406.4 / n**0.34 + 410.7 / d**0.28
     got = float(CHINCHILLA.log_loss(theta, math.log(n), math.log(d)))
@@ -64,14 +72,21 @@ def test_linear_space_loss_is_exp_of_log_loss(theta, log_n, log_d):
 @pytest.mark.parametrize("name", ["optimum", "loss"])
 def test_a_law_function_that_is_not_callable_is_refused(name):
     with pytest.raises(TypeError, match=f": {name} must be a function or None"):
-        bs.Law(name="broken", params=CHINCHILLA.params, log_loss=CHINCHILLA.log_loss,
-               priors=CHINCHILLA.priors, **{name: 1.0})
+        bs.Law(
+            name="broken",
+            params=CHINCHILLA.params,
+            log_loss=CHINCHILLA.log_loss,
+            priors=CHINCHILLA.priors,
+            **{name: 1.0},
+        )
 
 
 def test_float32_is_safe_at_frontier_scale():
     # log space keeps float32 accurate where N**alpha would lose digits: N = 1e12, D = 1e14.
-    theta = {k: np.float32(v) for k, v in
-             {"e": 0.5, "a": 6.0, "alpha": 0.34, "b": 7.6, "beta": 0.37}.items()}
+    theta = {
+        k: np.float32(v)
+        for k, v in {"e": 0.5, "a": 6.0, "alpha": 0.34, "b": 7.6, "beta": 0.37}.items()
+    }
     got = float(CHINCHILLA.log_loss(theta, np.float32(math.log(1e12)), np.float32(math.log(1e14))))
     want = math.log(math.exp(0.5) + math.exp(6.0) / 1e12**0.34 + math.exp(7.6) / 1e14**0.37)
     assert abs(got - want) < 1e-6  # float32 eps is 1.2e-7 relative; log L ≈ 0.5
@@ -92,8 +107,12 @@ def check_argmin(theta, log_c):
         return float(CHINCHILLA.log_loss(theta, log_n, log_c - math.log(6) - log_n))
 
     # Search a bracket wide enough to hold any optimum these parameters can produce.
-    found = minimize_scalar(loss_along, bounds=(log_n_opt - 20, log_n_opt + 20), method="bounded",
-                            options={"xatol": 1e-10})
+    found = minimize_scalar(
+        loss_along,
+        bounds=(log_n_opt - 20, log_n_opt + 20),
+        method="bounded",
+        options={"xatol": 1e-10},
+    )
     # Near the optimum the loss is flat (quadratic), so compare losses, which is what the
     # optimum promises, and the argmin to the resolution that the curvature allows.
     assert loss_along(log_n_opt) <= found.fun + 1e-9

@@ -18,10 +18,16 @@ import bayescale as bs
 from bayescale.draws import eti, hdi, quantile
 from bayescale.laws import CHINCHILLA, KAPLAN
 from bayescale.laws.kaplan import kaplan_steps_excess
+
 from conftest import point_mass
 
-HOFFMANN = {"e": math.log(1.69), "a": math.log(406.4), "alpha": 0.34, "b": math.log(410.7),
-            "beta": 0.28}
+HOFFMANN = {
+    "e": math.log(1.69),
+    "a": math.log(406.4),
+    "alpha": 0.34,
+    "b": math.log(410.7),
+    "beta": 0.28,
+}
 
 
 def test_kaplan_fig12_closed_form():
@@ -96,23 +102,51 @@ def test_more_budget_never_smaller_n_opt(alpha, beta, log10_c):
 
 def test_cli_plan_with_hardware_and_target_loss():
     run = [sys.executable, "-m", "bayescale", "plan"]
-    out = subprocess.run(run + ["--budget", "1e24", "--gpu", "H100", "--gpus", "1024",
-                                "--price", "2.5"], capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        run + ["--budget", "1e24", "--gpu", "H100", "--gpus", "1024", "--price", "2.5"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 0, out.stderr
-    for label in ("training time", "days", "GPU-hours", "cost", "memory per GPU", "GB",
-                  "P(fits in memory)"):
+    for label in (
+        "training time",
+        "days",
+        "GPU-hours",
+        "cost",
+        "memory per GPU",
+        "GB",
+        "P(fits in memory)",
+    ):
         assert label in out.stdout
-    out = subprocess.run(run + ["--target-loss", "2.0"], capture_output=True, text=True,
-                         timeout=120)
+    out = subprocess.run(
+        run + ["--target-loss", "2.0"], capture_output=True, text=True, timeout=120
+    )
     assert out.returncode == 0 and "compute" in out.stdout and "FLOPs" in out.stdout
-    out = subprocess.run(run + ["--budget", "1e24", "--gpu", "H100"], capture_output=True,
-                         text=True, timeout=120)
+    # the printed median compute (4 significant digits) is the reference fit's answer
+    printed = next(
+        line.split() for line in out.stdout.splitlines() if line.split()[:1] == ["compute"]
+    )
+    with pytest.warns((bs.PlanningWarning, bs.ExtrapolationWarning)):  # as the CLI warned
+        reach = bs.load_reference("chinchilla").compute_to_reach(2.0).interval(0.9)
+    median = reach.set_index("quantity").loc["compute", "median"]
+    assert float(printed[1]) == pytest.approx(median, rel=5e-4)
+    out = subprocess.run(
+        run + ["--budget", "1e24", "--gpu", "H100"], capture_output=True, text=True, timeout=120
+    )
     assert out.returncode == 2 and "--gpus" in out.stderr and "Traceback" not in out.stderr
 
 
 def test_kaplan_steps_posterior_uses_the_closed_form():
-    post = point_mass("kaplan_steps", {"log_nc": math.log(6.5e13), "alpha_n": 0.076,
-                                       "log_sc": math.log(2.1e3 * 2**19), "alpha_s": 0.76})
+    post = point_mass(
+        "kaplan_steps",
+        {
+            "log_nc": math.log(6.5e13),
+            "alpha_n": 0.076,
+            "log_sc": math.log(2.1e3 * 2**19),
+            "alpha_s": 0.76,
+        },
+    )
     draws = post.excess_compute([0.6, 2.2], budget=1e21)
     np.testing.assert_allclose(draws["compute_ratio"].values.ravel(), [1.164, 1.203], atol=0.005)
     assert float(draws["tokens_ratio"].values.ravel()[1]) == pytest.approx(0.547, abs=0.005)
@@ -129,7 +163,8 @@ def test_compare_allocations_optimal_size_wins():
     assert ds["loss_a"].dims == ("chain", "draw", "step") and ds.sizes["step"] == 60
     assert ds.attrs["p_b_lower"] == 1.0
     assert float(ds["loss_b"][..., -1].squeeze()) == pytest.approx(
-        float(opt["loss_opt"].squeeze()), rel=1e-9)
+        float(opt["loss_opt"].squeeze()), rel=1e-9
+    )
     np.testing.assert_allclose(ds["flops"].values[-1], 1e21)
     assert np.all(np.diff(ds["loss_a"].values[0, 0]) < 0)  # more tokens, lower loss
 
@@ -146,18 +181,23 @@ def test_compare_variants_paired_and_errors():
     # α smaller: the N term falls more slowly, so the optimum moves to larger models,
     # which need more memory per GPU
     assert float(diff["memory_diff_gb"].squeeze()) > 0
-    two_draws = bs.Posterior(groups={**post.groups,
-                                     "posterior": post.posterior.isel(draw=[0, 0])},
-                             law=post.law, info=post.info)
+    two_draws = bs.Posterior(
+        groups={**post.groups, "posterior": post.posterior.isel(draw=[0, 0])},
+        law=post.law,
+        info=post.info,
+    )
     with pytest.raises(ValueError, match="same chains and draws"):
         compare_variants(two_draws, post, [2e21])
 
 
 def test_cli_compare_both_kinds():
     run = [sys.executable, "-m", "bayescale", "compare"]
-    out = subprocess.run(run + ["allocations", "--budget", "1e21", "--n-a", "4.68e9",
-                                "--n-b", "2.86e9", "--json"], capture_output=True, text=True,
-                         timeout=120)
+    out = subprocess.run(
+        run + ["allocations", "--budget", "1e21", "--n-a", "4.68e9", "--n-b", "2.86e9", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 0, out.stderr
     # the CLI reports the library's answer on the reference fit
     from bayescale.comparisons import compare_allocations
@@ -168,14 +208,33 @@ def test_cli_compare_both_kinds():
     final = result.interval(reported["ci_prob"]).set_index("quantity").loc["final_difference"]
     for key in ("median", "lower", "upper"):
         assert reported["final_difference"][key] == pytest.approx(final[key], rel=1e-9)
-    out = subprocess.run(run + ["variants", "--dataset", "gadre_overtrain", "--group", "rpj",
-                                "--b-group", "c4_original", "--budget", "2e21", "4e21",
-                                "--gpu", "H100", "--gpus", "16"], capture_output=True, text=True,
-                         timeout=120)
+    out = subprocess.run(
+        run
+        + [
+            "variants",
+            "--dataset",
+            "gadre_overtrain",
+            "--group",
+            "rpj",
+            "--b-group",
+            "c4_original",
+            "--budget",
+            "2e21",
+            "4e21",
+            "--gpu",
+            "H100",
+            "--gpus",
+            "16",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 0, out.stderr
     assert "memory per GPU, A − B" in out.stdout and "training time, A / B" in out.stdout
-    out = subprocess.run(run + ["variants", "--budget", "2e21"], capture_output=True, text=True,
-                         timeout=120)
+    out = subprocess.run(
+        run + ["variants", "--budget", "2e21"], capture_output=True, text=True, timeout=120
+    )
     assert out.returncode == 2 and "--gpu" in out.stderr
 
 
@@ -189,26 +248,41 @@ def scattered(law: str, theta: dict, chains: int = 2, draws: int = 3, seed: int 
     """A posterior with draws scattered 2% around ``theta`` (no sampling)."""
     rng = np.random.default_rng(seed)
     coords = {"chain": np.arange(chains), "draw": np.arange(draws)}
-    values = {k: v * (1 + 0.02 * rng.standard_normal((chains, draws)))
-              for k, v in {**theta, "sigma": 0.01}.items()}
+    values = {
+        k: v * (1 + 0.02 * rng.standard_normal((chains, draws)))
+        for k, v in {**theta, "sigma": 0.01}.items()
+    }
     base = point_mass(law, theta)
-    groups = {**base.groups, "posterior": xr.Dataset(
-        {k: (("chain", "draw"), v) for k, v in values.items()}, coords=coords),
-        "sample_stats": xr.Dataset(coords=coords)}
+    groups = {
+        **base.groups,
+        "posterior": xr.Dataset(
+            {k: (("chain", "draw"), v) for k, v in values.items()}, coords=coords
+        ),
+        "sample_stats": xr.Dataset(coords=coords),
+    }
     return bs.Posterior(groups=groups, law=base.law, info=base.info)
 
 
 def test_a_law_without_closed_form_answers_every_query_numerically():
     """The Kaplan law with its closed-form optimum removed goes through the numeric search
     inside every compiled query (nested in compute_to_reach's bisection) and agrees."""
-    closed = scattered("kaplan", {"log_nc": math.log(6.4e13), "alpha_n": 0.076,
-                                  "log_dc": math.log(1.8e13), "alpha_d": 0.095})
+    closed = scattered(
+        "kaplan",
+        {
+            "log_nc": math.log(6.4e13),
+            "alpha_n": 0.076,
+            "log_dc": math.log(1.8e13),
+            "alpha_d": 0.095,
+        },
+    )
     numeric = with_law(closed, dataclasses.replace(KAPLAN, name="kaplan_numeric", optimum=None))
     targets = closed.optimal([1e20, 1e23])["loss_opt"].median(("chain", "draw")).values
-    for query in (lambda p: p.optimal([1e19, 1e22, 1e25]),
-                  lambda p: p.excess_compute([0.5, 1.0, 2.0], 1e22),
-                  lambda p: p.efficient_range(1e22),
-                  lambda p: p.compute_to_reach(targets)):
+    for query in (
+        lambda p: p.optimal([1e19, 1e22, 1e25]),
+        lambda p: p.excess_compute([0.5, 1.0, 2.0], 1e22),
+        lambda p: p.efficient_range(1e22),
+        lambda p: p.compute_to_reach(targets),
+    ):
         xr.testing.assert_allclose(query(numeric).dataset, query(closed).dataset, rtol=1e-9)
 
 
@@ -221,14 +295,18 @@ def test_queries_compile_once_per_shape():
         traces.append(1)
         return CHINCHILLA.log_loss(theta, log_n, log_d)
 
-    post = with_law(point_mass("chinchilla", HOFFMANN),
-                    dataclasses.replace(CHINCHILLA, name="counting", log_loss=counting_log_loss))
-    for first, second in [(lambda: post.optimal([1e21, 1e22]),
-                           lambda: post.optimal([3e21, 3e22])),
-                          (lambda: post.excess_compute([0.5, 2.0], 1e22),
-                           lambda: post.excess_compute([0.7, 3.0], 1e23)),
-                          (lambda: post.compute_to_reach([2.2, 2.5]),
-                           lambda: post.compute_to_reach([2.3, 2.6]))]:
+    post = with_law(
+        point_mass("chinchilla", HOFFMANN),
+        dataclasses.replace(CHINCHILLA, name="counting", log_loss=counting_log_loss),
+    )
+    for first, second in [
+        (lambda: post.optimal([1e21, 1e22]), lambda: post.optimal([3e21, 3e22])),
+        (
+            lambda: post.excess_compute([0.5, 2.0], 1e22),
+            lambda: post.excess_compute([0.7, 3.0], 1e23),
+        ),
+        (lambda: post.compute_to_reach([2.2, 2.5]), lambda: post.compute_to_reach([2.3, 2.6])),
+    ]:
         first()
         traced = len(traces)
         second()
@@ -240,8 +318,10 @@ def test_interval_rows_match_direct_summaries(kind, bounds):
     """Each row of the tidy frame is the median and interval of that coordinate's draws,
     whatever the order of the dims."""
     values = np.random.default_rng(0).lognormal(size=(2, 3, 40, 4))
-    ds = xr.Dataset({"x": (("group", "chain", "draw", "budget"), values)},
-                    coords={"group": ["a", "b"], "budget": [1e19, 1e20, 1e21, 1e22]})
+    ds = xr.Dataset(
+        {"x": (("group", "chain", "draw", "budget"), values)},
+        coords={"group": ["a", "b"], "budget": [1e19, 1e20, 1e21, 1e22]},
+    )
     table = bs.Draws(ds).interval(0.8, kind=kind)
     assert len(table) == 8 and list(table.columns[:3]) == ["quantity", "group", "budget"]
     for row in table.itertuples():

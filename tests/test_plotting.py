@@ -29,8 +29,12 @@ CHAINS, DRAWS = 2, 40
 
 
 def _log_loss(theta, n, d):
-    return np.logaddexp(theta["e"], np.logaddexp(theta["a"] - theta["alpha"] * np.log(n),
-                                                 theta["b"] - theta["beta"] * np.log(d)))
+    return np.logaddexp(
+        theta["e"],
+        np.logaddexp(
+            theta["a"] - theta["alpha"] * np.log(n), theta["b"] - theta["beta"] * np.log(d)
+        ),
+    )
 
 
 def _isoflop_frame(seed=0) -> pd.DataFrame:
@@ -70,13 +74,21 @@ def post(sweep):
     data = sweep.arrays()
     point = {"point": np.arange(data["log_n"].size)}
     observed = xr.Dataset({"log_loss": ("point", data["log_loss"])}, coords=point)
-    constant = xr.Dataset({"log_n": ("point", data["log_n"]),
-                           "log_d": ("point", data["log_d"])}, coords=point)
-    info = FitInfo(law="chinchilla", likelihood="student_t",
-                   data=DataInfo.from_arrays(data["log_n"], data["log_d"]),
-                   sampler=SamplerInfo(algorithm="synthetic", chains=CHAINS, draws=DRAWS))
-    groups = {"posterior": posterior, "sample_stats": xr.Dataset(coords=coords),
-              "observed_data": observed, "constant_data": constant}
+    constant = xr.Dataset(
+        {"log_n": ("point", data["log_n"]), "log_d": ("point", data["log_d"])}, coords=point
+    )
+    info = FitInfo(
+        law="chinchilla",
+        likelihood="student_t",
+        data=DataInfo.from_arrays(data["log_n"], data["log_d"]),
+        sampler=SamplerInfo(algorithm="synthetic", chains=CHAINS, draws=DRAWS),
+    )
+    groups = {
+        "posterior": posterior,
+        "sample_stats": xr.Dataset(coords=coords),
+        "observed_data": observed,
+        "constant_data": constant,
+    }
     return bs.Posterior(groups=groups, law=bs.get_law("chinchilla"), info=info)
 
 
@@ -186,7 +198,8 @@ def test_frontier_references_pass_through_anchor(post):
     for line in axes[0].get_lines()[1:3]:
         x, y = line.get_xdata(), line.get_ydata()
         assert np.interp(np.log(anchor), np.log(x), np.log(y)) == pytest.approx(
-            np.log(np.median(opt)), abs=1e-6)
+            np.log(np.median(opt)), abs=1e-6
+        )
 
 
 def test_plot_pairs(post):
@@ -318,11 +331,21 @@ def _allocation_draws(p_b_lower=0.8):
     dims = ("chain", "draw", "step")
     ds = xr.Dataset(
         {"loss_a": (dims, loss_a), "loss_b": (dims, loss_b)},
-        coords={"chain": np.arange(CHAINS), "draw": np.arange(DRAWS),
-                "fraction": ("step", fraction), "flops": ("step", flops),
-                "tokens_a": ("step", flops / (6 * n_a)), "tokens_b": ("step", flops / (6 * n_b))},
-        attrs={"labels": ["Kaplan", "Chinchilla"], "n_a": n_a, "n_b": n_b, "budget": budget,
-               "p_b_lower": p_b_lower},
+        coords={
+            "chain": np.arange(CHAINS),
+            "draw": np.arange(DRAWS),
+            "fraction": ("step", fraction),
+            "flops": ("step", flops),
+            "tokens_a": ("step", flops / (6 * n_a)),
+            "tokens_b": ("step", flops / (6 * n_b)),
+        },
+        attrs={
+            "labels": ["Kaplan", "Chinchilla"],
+            "n_a": n_a,
+            "n_b": n_b,
+            "budget": budget,
+            "p_b_lower": p_b_lower,
+        },
     )
     return bs.Draws(ds)
 
@@ -360,8 +383,7 @@ def test_plot_allocations_from_compare_allocations(post):
     from bayescale.comparisons import compare_allocations
 
     n_opt = float(post.optimal(1e20)["n_opt"].median())
-    result = compare_allocations(post, 1e20, 3 * n_opt, n_opt, labels=("big", "optimal"),
-                                 points=25)
+    result = compare_allocations(post, 1e20, 3 * n_opt, n_opt, labels=("big", "optimal"), points=25)
     fig, axes = plotting.plot_allocations(result, target_loss=2.5)
     _render(fig)
     for ax in axes:
@@ -379,16 +401,27 @@ def _variant_draws(extra=None):
     mem_b = 30.0 + rng.normal(0.0, 1.0, shape)
     mem_a = mem_b - 3.0 + rng.normal(0.0, 0.3, shape)
     hours_b = 100.0 * np.arange(1, 4).reshape((1, 1, 3) + (1,) * bool(extra)) + rng.normal(
-        0.0, 5.0, shape)
+        0.0, 5.0, shape
+    )
     hours_a = hours_b + rng.normal(0.0, 2.0, shape)
     coords = {"chain": np.arange(CHAINS), "draw": np.arange(DRAWS), "budget": budgets}
     if extra:
         coords[extra[0]] = extra[1]
-    data = {"memory_a_gb": mem_a, "memory_b_gb": mem_b, "memory_diff_gb": mem_a - mem_b,
-            "memory_ratio": mem_a / mem_b, "hours_a": hours_a, "hours_b": hours_b,
-            "hours_diff": hours_a - hours_b, "hours_ratio": hours_a / hours_b}
-    ds = xr.Dataset({k: (dims, v) for k, v in data.items()}, coords=coords,
-                    attrs={"labels": ["early", "late"], "hardware": "H100", "n_gpus": 16})
+    data = {
+        "memory_a_gb": mem_a,
+        "memory_b_gb": mem_b,
+        "memory_diff_gb": mem_a - mem_b,
+        "memory_ratio": mem_a / mem_b,
+        "hours_a": hours_a,
+        "hours_b": hours_b,
+        "hours_diff": hours_a - hours_b,
+        "hours_ratio": hours_a / hours_b,
+    }
+    ds = xr.Dataset(
+        {k: (dims, v) for k, v in data.items()},
+        coords=coords,
+        attrs={"labels": ["early", "late"], "hardware": "H100", "n_gpus": 16},
+    )
     return bs.Draws(ds)
 
 
@@ -397,8 +430,7 @@ def test_plot_variants():
     fig, axes = plotting.plot_variants(result)
     _render(fig)
     assert axes.shape == (2,)
-    for ax, name, unit in zip(axes, ("memory_diff_gb", "hours_diff"), ("GB", "hours"),
-                              strict=True):
+    for ax, name, unit in zip(axes, ("memory_diff_gb", "hours_diff"), ("GB", "hours"), strict=True):
         _check_axes(ax, xlog=False)
         assert unit in ax.get_ylabel() and "early − late" in ax.get_ylabel()
         assert "FLOPs" in ax.get_xlabel()
@@ -412,8 +444,7 @@ def test_plot_variants():
         assert zero and np.allclose(zero[0].get_ydata(), 0.0)
         assert "16 × H100" in ax.get_title()
     # P(a < b) over each bar: 1 for memory in every draw
-    assert [t.get_text() for t in axes[0].texts if not t.get_text().startswith("late")] == \
-        ["1"] * 3
+    assert [t.get_text() for t in axes[0].texts if not t.get_text().startswith("late")] == ["1"] * 3
     assert all(b.get_height() < 0 for b in axes[0].patches if isinstance(b, plt.Rectangle))
 
 
@@ -455,12 +486,23 @@ def test_draws_on_given_axes(post, sweep, name):
     assert out_ax is ax and out_fig is fig
 
 
-@pytest.mark.parametrize("name", ["plot_loss_vs_params", "plot_frontier", "plot_excess_compute",
-                                  "plot_allocations", "plot_variants"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "plot_loss_vs_params",
+        "plot_frontier",
+        "plot_excess_compute",
+        "plot_allocations",
+        "plot_variants",
+    ],
+)
 def test_two_panel_figures_use_given_axes(post, name):
     fig, axes = plt.subplots(1, 2)
-    args = {"plot_excess_compute": (post, 1e20), "plot_allocations": (_allocation_draws(),),
-            "plot_variants": (_variant_draws(),)}.get(name, (post,))
+    args = {
+        "plot_excess_compute": (post, 1e20),
+        "plot_allocations": (_allocation_draws(),),
+        "plot_variants": (_variant_draws(),),
+    }.get(name, (post,))
     out_fig, out_axes = getattr(plotting, name)(*args, axes=axes)
     assert out_fig is fig and out_axes is axes
 

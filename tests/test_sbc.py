@@ -30,14 +30,16 @@ CHINCHILLA = ("e", "a", "alpha", "b", "beta")
 def test_uniformity_accepts_uniform_and_rejects_skewed_ranks():
     rng = np.random.default_rng(0)
     n_ranks = 100
-    ranks = pd.DataFrame({
-        "flat": np.tile(np.arange(n_ranks), 2),  # exactly uniform: chi² = 0
-        "uniform": rng.integers(0, n_ranks, 200),
-        # the minimum of two uniform ranks: truth sits low in its "posterior"
-        "skewed": np.minimum(rng.integers(0, n_ranks, 200), rng.integers(0, n_ranks, 200)),
-        # a posterior far too narrow: ranks pile up at both ends (∪ shape)
-        "narrow": rng.choice([0, 1, 2, 97, 98, 99], 200),
-    })
+    ranks = pd.DataFrame(
+        {
+            "flat": np.tile(np.arange(n_ranks), 2),  # exactly uniform: chi² = 0
+            "uniform": rng.integers(0, n_ranks, 200),
+            # the minimum of two uniform ranks: truth sits low in its "posterior"
+            "skewed": np.minimum(rng.integers(0, n_ranks, 200), rng.integers(0, n_ranks, 200)),
+            # a posterior far too narrow: ranks pile up at both ends (∪ shape)
+            "narrow": rng.choice([0, 1, 2, 97, 98, 99], 200),
+        }
+    )
     table = uniformity(ranks, n_ranks, params=list(ranks))
     assert (table["bins"] == 20).all()  # 200 simulations: 20 bins of 10 expected
     assert table.loc["flat", "chi2"] == 0.0 and table.loc["flat", "p_value"] == 1.0
@@ -99,15 +101,15 @@ def test_prior_draw_and_simulated_sweep_of_the_pooled_model():
     assert set(theta) == {*CHINCHILLA, "sigma", "nu"}
     assert all(np.ndim(v) == 0 for v in theta.values())
     assert prior_draw("chinchilla", None, "student_t", seed=3) == theta
-    assert set(prior_draw("chinchilla", None, "normal", seed=3)) == \
-        {*CHINCHILLA, "sigma"}
+    assert set(prior_draw("chinchilla", None, "normal", seed=3)) == {*CHINCHILLA, "sigma"}
     frame = simulate_sweep(theta, design, seed=0)
     assert list(frame.columns) == ["n_params", "n_tokens", "loss"] and len(frame) == 42
     assert len(bs.Sweep.from_frame(frame).fit_frame) == 42
     # noiseless, the sweep is the law itself
     exact = simulate_sweep({**theta, "sigma": 1e-12}, design, seed=0)
     law = bs.get_law("chinchilla").log_loss(
-        theta, np.log(design["n_params"].to_numpy()), np.log(design["n_tokens"].to_numpy()))
+        theta, np.log(design["n_params"].to_numpy()), np.log(design["n_tokens"].to_numpy())
+    )
     np.testing.assert_allclose(np.log(exact["loss"]), np.asarray(law), rtol=1e-6)  # law: float32
     assert plausible(exact.assign(loss=1.8))
     assert not plausible(exact.assign(loss=np.r_[25.0, np.full(41, 2.0)]))
@@ -116,8 +118,15 @@ def test_prior_draw_and_simulated_sweep_of_the_pooled_model():
 def test_prior_draw_of_the_hierarchical_model():
     design = make_design(6, 5, n_groups=4)
     assert len(design) == 120 and sorted(design["group"].unique()) == ["g0", "g1", "g2", "g3"]
-    theta = prior_draw("chinchilla", None, "student_t", seed=0, pooling="partial",
-                       vary=("e", "alpha", "a"), design=design)
+    theta = prior_draw(
+        "chinchilla",
+        None,
+        "student_t",
+        seed=0,
+        pooling="partial",
+        vary=("e", "alpha", "a"),
+        design=design,
+    )
     assert {"mu_e", "tau_e", "mu_alpha", "tau_alpha", "mu_a", "tau_a"} <= set(theta)
     assert theta["e"].shape == theta["alpha"].shape == theta["a"].shape == (4,)
     assert np.ndim(theta["b"]) == np.ndim(theta["beta"]) == 0
@@ -126,16 +135,23 @@ def test_prior_draw_of_the_hierarchical_model():
     assert np.all(np.abs(z) < 6)
     # the spread of a sheared intercept sits on its centred value a_g − α_g·m (model.py)
     m = np.log(design["n_params"]).mean()
-    tight = prior_draw("chinchilla", {"tau_a": dist.HalfNormal(1e-9)}, "student_t",
-                       seed=0, pooling="partial", vary=("e", "alpha", "a"), design=design)
-    np.testing.assert_allclose(tight["a"] - tight["alpha"] * m,
-                               tight["mu_a"] - tight["mu_alpha"] * m, atol=1e-6)
+    tight = prior_draw(
+        "chinchilla",
+        {"tau_a": dist.HalfNormal(1e-9)},
+        "student_t",
+        seed=0,
+        pooling="partial",
+        vary=("e", "alpha", "a"),
+        design=design,
+    )
+    np.testing.assert_allclose(
+        tight["a"] - tight["alpha"] * m, tight["mu_a"] - tight["mu_alpha"] * m, atol=1e-6
+    )
     frame = simulate_sweep(theta, design, seed=1)
     sweep = bs.Sweep.from_frame(frame)
     assert sweep.groups == ["g0", "g1", "g2", "g3"] and len(sweep.fit_frame) == 120
     with pytest.raises(ValueError, match="group column"):
-        prior_draw("chinchilla", None, "student_t", seed=0, pooling="partial",
-                   design=make_design())
+        prior_draw("chinchilla", None, "student_t", seed=0, pooling="partial", design=make_design())
     with pytest.raises(ValueError, match="per group"):
         simulate_sweep(theta, make_design(), seed=0)
 
@@ -147,7 +163,7 @@ def test_prior_draw_of_the_hierarchical_model():
 # pipeline then fails with probability at most 1%, whatever the seed; the seeds are fixed,
 # so the outcome below is deterministic on a given platform.
 FAMILY_LEVEL = 0.01
-SMALL = dict(chains=2, warmup=200, draws=200, n_ranks=100, progress=False)
+SMALL = {"chains": 2, "warmup": 200, "draws": 200, "n_ranks": 100, "progress": False}
 
 
 @pytest.mark.slow

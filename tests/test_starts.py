@@ -34,12 +34,10 @@ def test_laplace_start_of_a_gaussian_posterior_is_its_mean_and_covariance():
     precision = design.T @ design / 0.3**2 + np.eye(2) / 10.0**2
     cov = np.linalg.inv(precision)
     mean = cov @ design.T @ Y / 0.3**2
-    start = laplace_start(line, {"x": X, "y": Y}, 0, chains=4,
-                          dense_mass=True)
+    start = laplace_start(line, {"x": X, "y": Y}, 0, chains=4, dense_mass=True)
     assert start.summary["start"] == "laplace" and all(start.summary["mode_converged"])
     np.testing.assert_allclose(start.inverse_mass_matrix, cov, rtol=1e-6)
-    diagonal = laplace_start(line, {"x": X, "y": Y}, 0, chains=4,
-                             dense_mass=False)
+    diagonal = laplace_start(line, {"x": X, "y": Y}, 0, chains=4, dense_mass=False)
     np.testing.assert_allclose(diagonal.inverse_mass_matrix, np.diag(cov), rtol=1e-6)
     # Starts are Laplace draws: 4 distinct points whose ½·Mahalanobis² from the mean stay
     # within the 99% quantile of ½χ²₂ (the rule _jitter enforces; exact for this posterior).
@@ -87,11 +85,14 @@ def test_jitter_is_pulled_back_where_the_potential_is_not_gaussian():
 
 def test_fit_records_its_start_and_rejects_an_unknown_one():
     sweep = bs.Sweep.from_frame(synthetic_sweep(seed=3))
-    post = quiet_fit(sweep, chains=2, warmup=100, draws=100)
+    # 100 warmup and 100 draws are too few to converge: a convergence warning is certain
+    # (a chain needs 100 effective draws of every parameter); this test is about the start.
+    short = {"chains": 2, "warmup": 100, "draws": 100, "expect": (bs.ConvergenceWarning,)}
+    post = quiet_fit(sweep, **short)
     init = post.info.sampler.init
     assert init["start"] == "laplace" and init["mass_matrix"] == "laplace"
     assert all(init["mode_converged"]) and init["seconds"] > 0
-    prior = quiet_fit(sweep, chains=2, warmup=100, draws=100, init="prior")
+    prior = quiet_fit(sweep, init="prior", **short)
     assert prior.info.sampler.init["start"] == "prior"
     with pytest.raises(ValueError, match="init must be one of"):
         bs.fit(sweep, init="median")
@@ -100,8 +101,9 @@ def test_fit_records_its_start_and_rejects_an_unknown_one():
 def two_wells():
     """Two modes, at x = −3 and x = 3, the second 60 nats higher: next to no mass."""
     x = numpyro.sample("x", dist.ImproperUniform(constraints.real, (), ()))
-    numpyro.factor("wells", jnp.logaddexp(-0.5 * ((x + 3.0) / 0.3) ** 2,
-                                          -60.0 - 0.5 * ((x - 3.0) / 0.3) ** 2))
+    numpyro.factor(
+        "wells", jnp.logaddexp(-0.5 * ((x + 3.0) / 0.3) ** 2, -60.0 - 0.5 * ((x - 3.0) / 0.3) ** 2)
+    )
 
 
 def test_a_chain_that_finds_a_minor_mode_starts_from_the_best_one():

@@ -11,9 +11,13 @@ from bayescale.errors import SweepValidationError, SweepWarning
 
 
 def frame(**overrides):
-    df = pd.DataFrame({"n_params": [1e8, 2e8, 4e8, 8e8, 1.6e9, 3.2e9],
-                       "n_tokens": [2e9, 4e9, 8e9, 1.6e10, 3.2e10, 6.4e10],
-                       "loss": [3.5, 3.3, 3.1, 2.9, 2.7, 2.6]})
+    df = pd.DataFrame(
+        {
+            "n_params": [1e8, 2e8, 4e8, 8e8, 1.6e9, 3.2e9],
+            "n_tokens": [2e9, 4e9, 8e9, 1.6e10, 3.2e10, 6.4e10],
+            "loss": [3.5, 3.3, 3.1, 2.9, 2.7, 2.6],
+        }
+    )
     for key, value in overrides.items():
         df[key] = value
     return df
@@ -88,7 +92,9 @@ def test_many_bad_rows_are_counted():
 
 def test_duplicate_rows_reported():
     df = pd.concat([frame(), frame().iloc[[2]]], ignore_index=True)
-    with pytest.raises(SweepValidationError, match=r"repeats identical points.*rows 2, 6.*drop_duplicates"):
+    with pytest.raises(
+        SweepValidationError, match=r"repeats identical points.*rows 2, 6.*drop_duplicates"
+    ):
         bs.Sweep.from_frame(df)
 
 
@@ -107,7 +113,9 @@ def test_fewer_points_than_parameters():
 
 def test_exclude_warns_lists_rows_and_keeps_them():
     sweep = bs.Sweep.from_frame(frame())
-    with pytest.warns(SweepWarning, match=r"2 row\(s\) excluded from fitting \(outliers\): rows 0, 5"):
+    with pytest.warns(
+        SweepWarning, match=r"2 row\(s\) excluded from fitting \(outliers\): rows 0, 5"
+    ):
         smaller = sweep.exclude([0, 5], reason="outliers")
     assert len(smaller) == 6 and smaller.frame["excluded"].sum() == 2
     assert len(smaller.fit_frame) == 4
@@ -118,9 +126,11 @@ def test_exclude_warns_lists_rows_and_keeps_them():
 def test_read_sweep_formats(tmp_path, suffix):
     df = frame(group=["x", "x", "x", "y", "y", "y"])
     path = tmp_path / f"sweep{suffix}"
-    {".csv": lambda p: df.to_csv(p, index=False),
-     ".jsonl": lambda p: df.to_json(p, orient="records", lines=True),
-     ".parquet": lambda p: df.to_parquet(p)}[suffix](path)
+    {
+        ".csv": lambda p: df.to_csv(p, index=False),
+        ".jsonl": lambda p: df.to_json(p, orient="records", lines=True),
+        ".parquet": lambda p: df.to_parquet(p),
+    }[suffix](path)
     sweep = bs.read_sweep(path)
     assert sweep.groups == ["x", "y"]
     np.testing.assert_allclose(sweep.frame["loss"], df["loss"])
@@ -133,5 +143,5 @@ def test_read_sweep_empty_and_unknown(tmp_path):
         bs.read_sweep(empty)
     other = tmp_path / "sweep.xlsx"
     other.write_text("a")
-    with pytest.raises(SweepValidationError, match="unknown suffix '.xlsx'"):
+    with pytest.raises(SweepValidationError, match=r"unknown suffix '\.xlsx'"):
         bs.read_sweep(other)

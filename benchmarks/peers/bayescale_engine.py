@@ -22,6 +22,7 @@ import warnings
 
 import bayescale as bs
 from bayescale.reference import reference_sweep
+
 from peers.figures import draw_figures
 from peers.jax_timing import compile_clock
 from peers.problem import DATASET, LAW_PARAMS, Problem, Settings

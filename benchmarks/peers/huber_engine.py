@@ -18,6 +18,7 @@ import numpy as np
 
 from bayescale.evaluation.baseline import N_BOOT, bootstrap, fit_huber
 from bayescale.reference import reference_sweep
+
 from peers.problem import DATASET, LAW_PARAMS, Problem, Settings
 
 
