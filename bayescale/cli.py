@@ -4,20 +4,38 @@
 
     bayescale datasets
     bayescale fit chinchilla -o post.nc [--law chinchilla --chains 4 --draws 1000 --seed 0]
+    bayescale fit runs.csv -o post.nc --n params --d tokens --loss val_loss
     bayescale fit gadre_overtrain -o post.nc --pooling partial [--vary e,alpha]
     bayescale fit routing_clark2022 -o post.nc --group architecture --pooling partial
-    bayescale plan --budget 1e24 [--posterior post.nc | --dataset chinchilla] [--ci 0.9] [--json]
+    bayescale plan --budget 1e24 [--posterior post.nc | --dataset chinchilla] [--ci 0.9]
     bayescale plan --budget 1e22 --dataset gadre_overtrain [--group rpj | --group new]
+    bayescale plot fit -o fit.png --dataset gadre_overtrain --group rpj [--overwrite]
     bayescale --version
+
+Every command takes ``--json`` and then prints one object of strict JSON (RFC 8259) on
+standard output. Numbers that JSON cannot hold (infinite, NaN) are written as ``null``,
+and the object holding them gets a ``"reason"`` field that says why. A quantity computed
+per posterior draw is infinite in a draw that never reaches it (a target loss below that
+draw's floor, say), so a row of ``plan --target-loss 1.5 --json`` reads ``"median": null,
+..., "reason": "unreachable in 69% of draws"``; the tables print such a value as
+``unreachable`` and give the share of draws.
+
+Before any work, numbers are checked against their ranges (:mod:`bayescale.ranges`; a
+negative number such as ``--budget -1e22`` is read as a number and refused by name),
+files read must be regular files (a named pipe would block), and a command that writes
+(``fit -o``, ``plot -o``) checks its output path: not a folder, in a folder that exists
+and takes new files, and not a file already there unless ``--overwrite``
+(:mod:`bayescale.paths`). The output is written whole or not at all.
 
 User errors print one paragraph and exit with status 2, never a traceback: the errors
 bayescale raises on purpose (:class:`~bayescale.errors.BayescaleError`: bad files, bad
 columns, bad numbers, bad flag combinations), and file errors (missing, already there, a
-folder, not permitted), which in a command concern the files the user named. Anything else
-is a bug and propagates with its traceback (exit status 1). Bad command-line syntax exits
-with status 2, from argparse.
-Warnings about the answer (extrapolation, convergence) go to standard error and do not
-change the exit status.
+folder, not permitted), which in a command concern the files the user named. The library
+names its arguments in Python syntax (``loss='val_loss'``); where an argument is a flag of
+the command, messages show the flag (``--loss val_loss``). Anything else is a bug and
+propagates with its traceback (exit status 1). Bad command-line syntax exits with status
+2, from argparse. Warnings about the answer (extrapolation, convergence) go to standard
+error and do not change the exit status.
 
 Modules that load JAX are imported inside the commands, so ``--help`` and ``--version``
 answer without loading it.
@@ -27,14 +45,19 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
+import re
+import shlex
 import sys
 import textwrap
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
 
-from bayescale import __version__
+from bayescale import __version__, ranges
 from bayescale.discrepancy import EXTRAPOLATION_ERROR  # numpy only, no JAX
-from bayescale.errors import BayescaleError, InputError
+from bayescale.errors import BayescaleError, InputError, SweepValidationError
+from bayescale.paths import check_input_file, check_output, replacing
 
 USER_ERRORS = (
     BayescaleError,
@@ -47,23 +70,212 @@ USER_ERRORS = (
 # tests/test_cli.py checks that the two agree.
 CENTRING = ("non-centred", "centred")
 
+NUMBERS = {
+    "chains": (ranges.COUNT, "--chains 4"),
+    "warmup": (ranges.WHOLE, "--warmup 1000"),
+    "draws": (ranges.COUNT, "--draws 1000"),
+    "seed": (ranges.SEED, "--seed 0"),
+    "extrapolation_error": (ranges.NON_NEGATIVE, "--extrapolation-error 1"),
+    "budget": (ranges.POSITIVE, "--budget 1e22"),
+    "target_loss": (ranges.POSITIVE, "--target-loss 2.0"),
+    "gpus": (ranges.COUNT, "--gpus 1024"),
+    "tensor_parallel": (ranges.COUNT, "--tensor-parallel 8"),
+    "mfu": (ranges.FRACTION, "--mfu 0.4"),
+    "price": (ranges.NON_NEGATIVE, "--price 2.5"),
+    "ci": (ranges.PROBABILITY, "--ci 0.9"),
+    "n_a": (ranges.POSITIVE, "--n-a 4.68e9"),
+    "n_b": (ranges.POSITIVE, "--n-b 2.86e9"),
+}
+"""Numeric flags (by ``dest``): the range each must lie in, and an example."""
 
+NOT_FLAGS = ("command", "run", "source", "kind")
+"""Attributes of the parsed arguments that are not flags (positionals, the command)."""
+
+NEGATIVE_NUMBER = re.compile(r"^-(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$|^-(inf|infinity|nan)$", re.I)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser, reading a negative number such as ``-1e22`` (or ``-inf``) as a
+    value rather than as an unknown option, so that its range check can name the flag
+    (Python 3.11's argparse reads only ``-1`` and ``-1.5`` so). Sub-commands' parsers are
+    of the same class."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._negative_number_matcher = NEGATIVE_NUMBER
+
+
+def _flag(dest: str) -> str:
+    return "--" + dest.replace("_", "-")
+
+
+def check_numbers(args) -> None:
+    """Every numeric flag given lies in its range (:data:`NUMBERS`)."""
+    for dest, (valid, example) in NUMBERS.items():
+        values = getattr(args, dest, None)
+        for value in values if isinstance(values, list) else [values]:
+            if value is not None:
+                valid.check(value, _flag(dest), example)
+
+
+_VALUE = r"'[^']*'|\[[^\]]*\]|\.\.\.|True\b|-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?\b(?!\.\d)"
+
+
+def flag_syntax(text: str, flags: Mapping[str, str]) -> str:
+    """``text`` with the Python keyword arguments that are flags (``flags``: keyword →
+    flag) in flag syntax: ``loss='val_loss'`` → ``--loss val_loss``, ``n_a=1e+30`` →
+    ``--n-a 1e+30``, ``vary=['e', 'a']`` → ``--vary e,a``, ``loss=...`` → ``--loss LOSS``,
+    ``overwrite=True`` → ``--overwrite``, ``group=`` → ``--group``."""
+    if not flags:
+        return text
+    names = "|".join(map(re.escape, flags))
+
+    def as_flag(match: re.Match) -> str:
+        flag, value = flags[match.group(1)], match.group(2)
+        if value in (None, "True"):
+            return flag
+        if value == "...":
+            return f"{flag} {match.group(1).upper()}"
+        if value.startswith("["):
+            value = ",".join(part.strip(" '\"") for part in value[1:-1].split(","))
+        return f"{flag} {shlex.quote(value.strip(chr(39)))}"
+
+    # a keyword with no value only where no other value follows (``d=None`` stays)
+    return re.sub(rf"\b({names})=(?:({_VALUE})|(?![\w.(\['\"]))", as_flag, text)
+
+
+def _command_flags(args) -> dict[str, str]:
+    """The command's flags by keyword: ``{"loss": "--loss", ...}``."""
+    return {dest: _flag(dest) for dest in vars(args) if dest not in NOT_FLAGS}
+
+
+# ---------------------------------------------------------------------------- output
 def human(value: float, unit: str) -> str:
-    """``4.63e10, "parameters"`` -> ``"46.3B parameters"``; plain 3 significant digits otherwise."""
-    for size, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k")):
-        if abs(value) >= size and unit in ("parameters", "tokens"):
-            return f"{value / size:.3g}{suffix}"
+    """``4.63e10, "parameters"`` -> ``"46.3B"``; ``inf`` -> ``"unreachable"``; plain 3-4
+    significant digits otherwise."""
+    if math.isinf(value) and value > 0:
+        return "unreachable"
+    if math.isfinite(value) and unit in ("parameters", "tokens") and abs(value) < 1e15:
+        for size, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k")):
+            if abs(value) >= size:
+                return f"{value / size:.3g}{suffix}"
     return f"{value:.4g}"
 
 
+def _percent(share: float) -> str:
+    """A share of draws in words: ``0.69`` as ``69%``, never rounded to 0% or 100%."""
+    if 0 < share < 0.005:
+        return "<1%"
+    if 0.995 < share < 1:
+        return ">99%"
+    return f"{share:.0%}"
+
+
+def _row(name: str, row, unit: str, width: int = 22) -> str:
+    """One line of a table: the median, the interval, the unit, and the share of draws
+    that never reach the quantity where there are any."""
+    interval = f"[{human(row['lower'], unit)}, {human(row['upper'], unit)}]"
+    line = f"  {name:<{width}}{human(row['median'], unit):>11}  {interval:<26}{unit}"
+    share = row.get("infinite", 0.0)
+    return line + (f"  (unreachable in {_percent(share)} of draws)" if share > 0 else "")
+
+
+def interval_table(draws, ci: float):
+    """``draws.interval(ci)`` with ``infinite``: on each row, the share of draws in which
+    the quantity is infinite (a size or compute that the draw never reaches)."""
+    import numpy as np
+    import pandas as pd
+
+    from bayescale.draws import SAMPLE_DIMS
+
+    table = draws.interval(ci)
+    parts = []
+    for name, values in draws.dataset.data_vars.items():
+        share = np.isinf(values).mean(SAMPLE_DIMS)
+        dims = list(share.dims)
+        part = (
+            share.to_dataframe(name="infinite").reset_index()[[*dims, "infinite"]]
+            if dims
+            else pd.DataFrame({"infinite": [float(share)]})
+        )
+        parts.append(part.assign(quantity=name))
+    shares = pd.concat(parts, ignore_index=True)
+    keys = [c for c in shares.columns if c != "infinite"]
+    out = table.merge(shares, on=keys, how="left")
+    out.attrs.update(table.attrs)
+    return out
+
+
+_VALUES = ("median", "lower", "upper")
+
+
+def _records(table) -> list[dict]:
+    """The rows of an :func:`interval_table` for JSON: coordinates a row does not have are
+    left out, and a row whose values are not all finite says why."""
+    rows = []
+    for record in table.to_dict(orient="records"):
+        share = record.pop("infinite", 0.0)
+        row = {
+            k: v
+            for k, v in record.items()
+            if k in _VALUES or not (isinstance(v, float) and math.isnan(v))
+        }
+        if not all(math.isfinite(row[k]) for k in _VALUES if k in row):
+            row["reason"] = (
+                f"unreachable in {_percent(share)} of draws"
+                if share > 0
+                else "not a number in some draws"
+            )
+        rows.append(row)
+    return rows
+
+
+def _strict(value):
+    """``value`` as strict JSON can hold it: numpy scalars as Python ones, infinite, NaN
+    and missing numbers as ``None``, and an object that held one with a ``"reason"``
+    naming them (unless it gives one)."""
+    import pandas as pd
+
+    if isinstance(value, Mapping):
+        out = {str(k): _strict(v) for k, v in value.items()}
+        odd = [
+            f"{k}: {_not_finite(v)}"
+            for k, v in value.items()
+            if out[str(k)] is None and v is not None
+        ]
+        if odd and "reason" not in out:
+            out["reason"] = "; ".join(odd)
+        return out
+    if isinstance(value, (list, tuple)):
+        return [_strict(v) for v in value]
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        value = value.item()
+    if value is pd.NA or (isinstance(value, float) and not math.isfinite(value)):
+        return None
+    return value
+
+
+def _not_finite(value) -> str:
+    if isinstance(value, float) and math.isinf(value):
+        return "infinite"
+    return "not a number" if isinstance(value, float) else "missing"
+
+
+def emit(data) -> None:
+    """Print ``data`` as strict JSON (see the module docstring)."""
+    print(json.dumps(_strict(data), indent=2, allow_nan=False, default=str))
+
+
+# -------------------------------------------------------------------------- posteriors
 def _posterior(args):
+    path = args.posterior and check_input_file(args.posterior, "--posterior", "posterior file")
     from bayescale.compilation_cache import use_compilation_cache
     from bayescale.posterior import load_posterior
     from bayescale.reference import load_reference, reference_names
 
     use_compilation_cache()  # the planning kernels compile once per law and shape
-    if args.posterior:
-        return load_posterior(args.posterior), str(args.posterior)
+    if path:
+        return load_posterior(path), str(path)
     name = args.dataset or "chinchilla"
     if name not in reference_names():
         raise InputError(
@@ -74,6 +286,46 @@ def _posterior(args):
     return load_reference(name), f"reference fit '{name}'"
 
 
+def _other_posterior(args, post):
+    """Variant B's posterior: ``--b-posterior``, else A's."""
+    from bayescale.posterior import load_posterior
+
+    if not args.b_posterior:
+        return post
+    return load_posterior(check_input_file(args.b_posterior, "--b-posterior", "posterior file"))
+
+
+def check_group(post, group: str | None, flag: str = "--group", needed: bool = True) -> None:
+    """``group`` (the value of ``flag``) names what ``post`` answers for: nothing when it
+    has no groups; a fitted group, or ``new`` under partial pooling, when it has. A
+    command that answers for every group at once takes none (``needed=False``)."""
+    groups = post.groups_fitted
+    if not groups:
+        if group is not None:
+            raise InputError(
+                f"{flag} {group}: this posterior has no groups (it was fitted with "
+                f"--pooling none); drop {flag}."
+            )
+        return
+    if group is None and not needed:
+        return
+    partial = post.info.pooling == "partial"
+    choices = groups + (["new"] if partial else [])
+    if group not in choices:
+        new = " ('new': an unseen group drawn from the population)" if partial else ""
+        got = "none was given" if group is None else f"got {flag} {group}"
+        raise InputError(
+            f"this posterior is per group: pass {flag} with one of {choices}{new}; {got}."
+        )
+
+
+def _labels(args) -> tuple[str, str]:
+    """Names of the two sides of a comparison: ``--label-a``/``--label-b``, else the
+    groups compared, else A and B."""
+    return (args.label_a or args.group or "A", args.label_b or args.b_group or "B")
+
+
+# ---------------------------------------------------------------------------- plan
 _ROWS = (
     ("n_opt", "N_opt", "parameters"),
     ("d_opt", "D_opt", "tokens"),
@@ -98,32 +350,33 @@ def _hardware_table(args, plan, ci):
     from bayescale import hardware
     from bayescale.draws import Draws
 
-    time = hardware.train_time(
-        plan, args.gpu, args.gpus, mfu=args.mfu, price_per_gpu_hour=args.price, seed=0
-    )
     if args.gpus % args.tensor_parallel:
         raise InputError(
-            f"--gpus {args.gpus} is not a multiple of --tensor-parallel {args.tensor_parallel}."
+            f"--gpus {args.gpus} is not a multiple of --tensor-parallel {args.tensor_parallel}; "
+            "choose a tensor-parallel degree that divides the GPU count, e.g. "
+            "--tensor-parallel 8 with --gpus 1024."
         )
+    time = hardware.train_time(
+        plan, args.gpu, args.gpus, mfu=args.mfu, price_per_gpu_hour=args.price, seed=0
+    ).dataset
     # FSDP (ZeRO-3) over the data-parallel GPUs; sequence parallelism with tensor parallelism.
     layout = {
         "tensor_parallel": args.tensor_parallel,
         "recompute": args.recompute,
         "sequence_parallel": args.tensor_parallel > 1,
     }
+    data_parallel = args.gpus // args.tensor_parallel
     memory = hardware.memory_per_gpu(
-        plan["n_opt"], zero_stage=3, data_parallel=args.gpus // args.tensor_parallel, **layout
+        plan["n_opt"], zero_stage=3, data_parallel=data_parallel, **layout
     )
     fits = hardware.fits(
-        plan["n_opt"],
-        args.gpu,
-        zero_stage=3,
-        data_parallel=args.gpus // args.tensor_parallel,
-        **layout,
+        plan["n_opt"], args.gpu, zero_stage=3, data_parallel=data_parallel, **layout
     )
     keep = [k for k, _, _ in _HARDWARE_ROWS if k in time or k in memory]
     merged = xr.merge([time, memory], compat="override")[keep]
-    table = pd.concat([plan.interval(ci), Draws(merged).interval(ci)], ignore_index=True)
+    table = pd.concat(
+        [interval_table(plan, ci), interval_table(Draws(merged), ci)], ignore_index=True
+    )
     table.attrs["p_fits"] = {
         float(b): float(v)
         for b, v in zip(fits["budget"].values, fits.mean(("chain", "draw")).values, strict=True)
@@ -132,39 +385,32 @@ def _hardware_table(args, plan, ci):
 
 
 def cmd_plan(args) -> int:
-    post, label = _posterior(args)
     if (args.budget is None) == (args.target_loss is None):
         raise InputError("give exactly one of --budget FLOPS or --target-loss NATS.")
-    if args.target_loss is not None:
-        return _print_reach(post, label, args)
     if args.gpus is not None and args.gpu is None:
         raise InputError("--gpus needs --gpu NAME (e.g. --gpu H100).")
+    if args.gpu is not None and args.gpus is None:
+        raise InputError("--gpu needs --gpus COUNT (e.g. --gpus 1024).")
+    post, label = _posterior(args)
+    if args.target_loss is not None:
+        check_group(post, args.group)
+        return _print_reach(post, label, args)
+    check_group(post, args.group, needed=args.gpu is not None)
     plan = post.optimal(args.budget, group=args.group)
-    if args.gpu is not None and "group" in plan.dataset.dims:
-        raise InputError(
-            "train time and memory are per plan: with a per-group posterior pass "
-            f"--group NAME (one of {post.groups_fitted}) or --group new."
-        )
     if args.gpu is not None:
-        if args.gpus is None:
-            raise InputError("--gpu needs --gpus COUNT (e.g. --gpus 1024).")
         table = _hardware_table(args, plan, args.ci)
     else:
-        table = plan.interval(args.ci)
+        table = interval_table(plan, args.ci)
     if args.json:
-        records = table.to_dict(orient="records")
-        print(
-            json.dumps(
-                {
-                    "posterior": label,
-                    "law": post.law.name,
-                    "ci_prob": args.ci,
-                    "interval": "equal-tailed",
-                    "rows": records,
-                    "p_fits_in_memory": table.attrs.get("p_fits"),
-                },
-                indent=2,
-            )
+        emit(
+            {
+                "posterior": label,
+                "law": post.law.name,
+                "ci_prob": args.ci,
+                "interval": "equal-tailed",
+                "rows": _records(table),
+                "p_fits_in_memory": table.attrs.get("p_fits"),
+            }
         )
         return 0
     draws = post.posterior.sizes["chain"] * post.posterior.sizes["draw"]
@@ -184,16 +430,13 @@ def cmd_plan(args) -> int:
         budget = key[-1]
         group = f"group {key[0]}, " if len(by) == 2 else ""
         print(f"{group}budget {budget:.3g} FLOPs")
-        for key, name, unit in rows_shown:
-            match = rows[rows["quantity"] == key]
-            if match.empty:
-                continue
-            row = match.iloc[0]
-            interval = f"[{human(row.lower, unit)}, {human(row.upper, unit)}]"
-            print(f"  {name:<22}{human(row['median'], unit):>10}  {interval:<24}{unit}")
+        for quantity, name, unit in rows_shown:
+            match = rows[rows["quantity"] == quantity]
+            if not match.empty:
+                print(_row(name, match.iloc[0], unit))
         if "p_fits" in table.attrs:
             print(
-                f"  {'P(fits in memory)':<22}{table.attrs['p_fits'][float(budget)]:>10.2f}"
+                f"  {'P(fits in memory)':<22}{table.attrs['p_fits'][float(budget)]:>11.2f}"
                 "  (10% headroom kept free)"
             )
         print()
@@ -201,19 +444,16 @@ def cmd_plan(args) -> int:
 
 
 def _print_reach(post, label, args) -> int:
-    table = post.compute_to_reach(args.target_loss, group=args.group).interval(args.ci)
+    draws = post.compute_to_reach(args.target_loss, group=args.group)
+    table = interval_table(draws, args.ci)
     if args.json:
-        print(
-            json.dumps(
-                {
-                    "posterior": label,
-                    "law": post.law.name,
-                    "ci_prob": args.ci,
-                    "rows": table.to_dict(orient="records"),
-                },
-                indent=2,
-                default=str,
-            )
+        emit(
+            {
+                "posterior": label,
+                "law": post.law.name,
+                "ci_prob": args.ci,
+                "rows": _records(table),
+            }
         )
         return 0
     print(f"Cheapest allocation reaching a target loss, from the {label} ({post.law.name} law)")
@@ -225,47 +465,62 @@ def _print_reach(post, label, args) -> int:
     )
     for target, group in table.groupby("target_loss", sort=True):
         print(f"target loss {target:g} nats/token")
-        for key, name, unit in rows:
-            row = group[group["quantity"] == key].iloc[0]
-            interval = f"[{human(row.lower, unit)}, {human(row.upper, unit)}]"
-            print(f"  {name:<22}{human(row['median'], unit):>10}  {interval:<24}{unit}")
+        for quantity, name, unit in rows:
+            print(_row(name, group[group["quantity"] == quantity].iloc[0], unit))
         print()
     return 0
 
 
-def cmd_fit(args) -> int:
-    from bayescale.datasets import list_datasets, load_dataset
-    from bayescale.inference import fit
+# ----------------------------------------------------------------------------- fit
+_COLUMNS = ("n", "d", "loss", "flops")
+"""Keyword arguments of :func:`~bayescale.sweep.read_sweep` that name a column."""
+
+
+def _sweep_file(path, flag: str, columns: dict, group_flag: str):
+    """The sweep in the file at ``path`` (the value of ``flag``), read with ``columns``;
+    its errors name the column flags (the group column's is ``group_flag``)."""
     from bayescale.sweep import read_sweep
 
-    out = Path(args.output)
-    if out.exists() and not args.overwrite:
-        raise FileExistsError(f"{str(out)!r} exists; pass --overwrite to replace it.")
-    columns = {
-        k: getattr(args, k) for k in ("n", "d", "loss", "flops", "group") if getattr(args, k)
-    }
+    path = check_input_file(path, flag, "sweep file")
+    flags = {**{k: _flag(k) for k in _COLUMNS}, "group": group_flag}
+    try:
+        return read_sweep(path, **columns)
+    except SweepValidationError as err:
+        raise SweepValidationError(flag_syntax(str(err), flags)) from None
+
+
+def _fit_sweep(args):
+    """The sweep ``fit`` reads: a file, or a bundled dataset."""
+    from bayescale.datasets import list_datasets, load_dataset
+
+    columns = {k: getattr(args, k) for k in (*_COLUMNS, "group") if getattr(args, k)}
     if Path(args.source).exists():
-        sweep = read_sweep(args.source, **columns)
-    elif args.source in set(list_datasets()["name"]):
-        unused = sorted(f"--{k}" for k in columns if k != "group")
+        return _sweep_file(args.source, "source", columns, "--group")
+    if args.source in set(list_datasets()["name"]):
+        unused = sorted(_flag(k) for k in columns if k != "group")
         if unused:
             raise InputError(
                 f"{', '.join(unused)} name columns of a file; the bundled dataset "
                 f"{args.source!r} has its columns set. Only --group applies to it."
             )
-        sweep = load_dataset(args.source, group=args.group)
-    else:
-        raise FileNotFoundError(
-            f"{args.source!r} is neither a file nor a bundled dataset; bundled datasets: "
-            f"{sorted(list_datasets()['name'])}."
-        )
-    vary = tuple(args.vary.split(",")) if args.vary else None
+        return load_dataset(args.source, group=args.group)
+    raise InputError(
+        f"{args.source!r} is neither a file nor a bundled dataset; bundled datasets: "
+        f"{sorted(list_datasets()['name'])}."
+    )
+
+
+def cmd_fit(args) -> int:
+    out = check_output(args.output, overwrite=args.overwrite, name="-o", replace_with="--overwrite")
+    sweep = _fit_sweep(args)
+    from bayescale.inference import fit  # JAX: after the quick checks
+
     post = fit(
         sweep,
         law=args.law,
         likelihood=args.likelihood,
         pooling=args.pooling,
-        vary=vary,
+        vary=tuple(args.vary.split(",")) if args.vary else None,
         centring=args.centring,
         chains=args.chains,
         warmup=args.warmup,
@@ -276,120 +531,143 @@ def cmd_fit(args) -> int:
         progress=not args.quiet,
     )
     post.save(out, overwrite=args.overwrite)
+    summary = post.summary(ci_prob=0.9)
+    if args.json:
+        emit(
+            {
+                "wrote": str(out),
+                "seconds": post.info.sampler.seconds,
+                "warnings": [flag_syntax(w, _command_flags(args)) for w in post.warnings],
+                "summary": summary.to_dict(orient="index"),
+            }
+        )
+        return 0
     print(f"wrote {out} ({post.info.sampler.seconds:.1f} s sampling)")
-    print(post.summary(ci_prob=0.9).round(4).to_string())
+    print(summary.round(4).to_string())
     return 0
 
 
+# ------------------------------------------------------------------------- compare
 def _print_rows(table, rows, by) -> None:
+    width = max(len(name) for _, name, _ in rows) + 2
     for key, group in table.groupby(by, sort=True):
         print(f"{by} {key:.3g}" if isinstance(key, float) else f"{by} {key}")
         for quantity, name, unit in rows:
-            row = group[group["quantity"] == quantity].iloc[0]
-            interval = f"[{human(row.lower, unit)}, {human(row.upper, unit)}]"
-            print(f"  {name:<26}{human(row['median'], unit):>10}  {interval:<24}{unit}")
+            print(_row(name, group[group["quantity"] == quantity].iloc[0], unit, width=width))
         print()
 
 
-def cmd_compare(args) -> int:
-    from bayescale.comparisons import compare_allocations, compare_variants
-    from bayescale.posterior import load_posterior
+def _variants(args, post, budgets):
+    """:func:`~bayescale.comparisons.compare_variants` of A (``post``, ``--group``) and
+    B (``--b-posterior``, ``--b-group``) on the GPUs asked for."""
+    from bayescale.comparisons import compare_variants
 
-    post, label = _posterior(args)
+    other = _other_posterior(args, post)
+    check_group(post, args.group)
+    check_group(other, args.b_group, flag="--b-group")
+    return compare_variants(
+        post,
+        other,
+        budgets,
+        hardware=args.gpu or "H100",
+        n_gpus=args.gpus or 16,
+        group_a=args.group,
+        group_b=args.b_group,
+        mfu=getattr(args, "mfu", None),
+        labels=_labels(args),
+    )
+
+
+def _allocations(args, post, budget):
+    """:func:`~bayescale.comparisons.compare_allocations` of ``--n-a`` and ``--n-b``."""
+    from bayescale.comparisons import compare_allocations
+
+    check_group(post, args.group)
+    return compare_allocations(
+        post, budget, args.n_a, args.n_b, labels=_labels(args), group=args.group
+    )
+
+
+def cmd_compare(args) -> int:
     if args.kind == "allocations":
         if args.n_a is None or args.n_b is None or len(args.budget) != 1:
             raise InputError(
                 "compare allocations needs one --budget and both --n-a and --n-b "
                 "(model sizes in parameters)."
             )
-        result = compare_allocations(
-            post,
-            args.budget[0],
-            args.n_a,
-            args.n_b,
-            labels=(args.label_a, args.label_b),
-            group=args.group,
-        )
-        table = result.interval(args.ci)
-        final = table[table["quantity"] == "final_difference"].iloc[0]
-        p_b = result.dataset.attrs["p_b_lower"]
-        if args.json:
-            print(
-                json.dumps(
-                    {
-                        "posterior": label,
-                        "budget": args.budget[0],
-                        "n_a": args.n_a,
-                        "n_b": args.n_b,
-                        "p_b_lower": p_b,
-                        "final_difference": final[["median", "lower", "upper"]].to_dict(),
-                        "ci_prob": args.ci,
-                    },
-                    indent=2,
-                )
-            )
-            return 0
-        print(f"Two allocations of {args.budget[0]:.3g} FLOPs, from the {label}")
-        print(
-            f"  {args.label_a}: {human(args.n_a, 'parameters')} parameters on "
-            f"{human(args.budget[0] / (6 * args.n_a), 'tokens')} tokens"
-        )
-        print(
-            f"  {args.label_b}: {human(args.n_b, 'parameters')} parameters on "
-            f"{human(args.budget[0] / (6 * args.n_b), 'tokens')} tokens"
-        )
-        print(
-            f"  final loss {args.label_b} − {args.label_a}: {final['median']:+.4f} nats "
-            f"[{final['lower']:+.4f}, {final['upper']:+.4f}] ({args.ci:.0%})"
-        )
-        print(f"  P({args.label_b} ends lower than {args.label_a}) = {p_b:.3f}")
-        return 0
-    other = load_posterior(args.b_posterior) if args.b_posterior else post
+        return _print_allocations(args, *_posterior(args))
     if args.gpu is None or args.gpus is None:
         raise InputError("compare variants needs --gpu NAME and --gpus COUNT.")
-    result = compare_variants(
-        post,
-        other,
-        args.budget,
-        hardware=args.gpu,
-        n_gpus=args.gpus,
-        group_a=args.group,
-        group_b=args.b_group,
-        mfu=args.mfu,
-        labels=(args.label_a, args.label_b),
-    )
-    table = result.interval(args.ci)
+    post, label = _posterior(args)
+    table = interval_table(_variants(args, post, args.budget), args.ci)
+    label_a, label_b = _labels(args)
     if args.json:
-        print(
-            json.dumps(
-                {
-                    "posterior": label,
-                    "labels": [args.label_a, args.label_b],
-                    "ci_prob": args.ci,
-                    "rows": table.to_dict(orient="records"),
-                },
-                indent=2,
-            )
+        emit(
+            {
+                "posterior": label,
+                "labels": [label_a, label_b],
+                "ci_prob": args.ci,
+                "rows": _records(table),
+            }
         )
         return 0
     print(
-        f"{args.label_a} against {args.label_b}, each at its own compute-optimal size, on "
+        f"{label_a} against {label_b}, each at its own compute-optimal size, on "
         f"{args.gpus} × {args.gpu} (FSDP, selective recomputation)"
     )
-    print(f"medians with {args.ci:.0%} equal-tailed intervals; differences are A − B\n")
+    print(
+        f"medians with {args.ci:.0%} equal-tailed intervals; differences are "
+        f"{label_a} − {label_b}\n"
+    )
     _print_rows(
         table,
         (
-            ("memory_diff_gb", "memory per GPU, A − B", "GB"),
-            ("memory_ratio", "memory per GPU, A / B", "ratio"),
-            ("hours_diff", "training time, A − B", "hours"),
-            ("hours_ratio", "training time, A / B", "ratio"),
+            ("memory_diff_gb", f"memory per GPU, {label_a} − {label_b}", "GB"),
+            ("memory_ratio", f"memory per GPU, {label_a} / {label_b}", "ratio"),
+            ("hours_diff", f"training time, {label_a} − {label_b}", "hours"),
+            ("hours_ratio", f"training time, {label_a} / {label_b}", "ratio"),
         ),
         "budget",
     )
     return 0
 
 
+def _print_allocations(args, post, label) -> int:
+    budget = args.budget[0]
+    result = _allocations(args, post, budget)
+    table = result.interval(args.ci)
+    final = table[table["quantity"] == "final_difference"].iloc[0]
+    p_b = result.dataset.attrs["p_b_lower"]
+    label_a, label_b = _labels(args)
+    if args.json:
+        emit(
+            {
+                "posterior": label,
+                "budget": budget,
+                "n_a": args.n_a,
+                "n_b": args.n_b,
+                "labels": [label_a, label_b],
+                "p_b_lower": p_b,
+                "final_difference": final[list(_VALUES)].to_dict(),
+                "ci_prob": args.ci,
+            }
+        )
+        return 0
+    print(f"Two allocations of {budget:.3g} FLOPs, from the {label}")
+    for side, n in ((label_a, args.n_a), (label_b, args.n_b)):
+        print(
+            f"  {side}: {human(n, 'parameters')} parameters on "
+            f"{human(budget / (6 * n), 'tokens')} tokens"
+        )
+    print(
+        f"  final loss {label_b} − {label_a}: {final['median']:+.4f} nats "
+        f"[{final['lower']:+.4f}, {final['upper']:+.4f}] ({args.ci:.0%})"
+    )
+    print(f"  P({label_b} ends lower than {label_a}) = {p_b:.3f}")
+    return 0
+
+
+# ---------------------------------------------------------------------------- plot
 PLOTS = (
     "fit",
     "loss-vs-params",
@@ -407,11 +685,19 @@ def _plot_sweep(args, post):
     """The sweep to draw under the posterior: --data, else the reference fit's own."""
     from bayescale.datasets import list_datasets, load_dataset
     from bayescale.reference import reference_names, reference_sweep
-    from bayescale.sweep import read_sweep
 
+    columns = {k: getattr(args, k) for k in _COLUMNS if getattr(args, k)}
+    if args.group_column:
+        columns["group"] = args.group_column
     if args.data:
         if Path(args.data).exists():
-            return read_sweep(args.data)
+            return _sweep_file(args.data, "--data", columns, "--group-column")
+        if columns:
+            flags = ", ".join(_flag(k) if k != "group" else "--group-column" for k in columns)
+            raise InputError(
+                f"{flags} name columns of a file; the bundled dataset {args.data!r} has its "
+                "columns set."
+            )
         return load_dataset(args.data)
     name = args.dataset or (None if args.posterior else "chinchilla")
     if name in reference_names():
@@ -425,60 +711,52 @@ def _plot_sweep(args, post):
     )
 
 
+def _figure(args, post):
+    """The figure ``bayescale plot KIND`` draws."""
+    from bayescale import plotting
+
+    budget = args.budget or [1e22]
+    group, ci = args.group, args.ci
+    kind = args.kind
+    if kind in ("allocations", "variants"):
+        if kind == "variants":
+            return plotting.plot_variants(_variants(args, post, budget), ci_prob=ci)[0]
+        if args.n_a is None or args.n_b is None:
+            raise InputError("plot allocations needs --n-a and --n-b (model sizes).")
+        return plotting.plot_allocations(_allocations(args, post, budget[0]), ci_prob=ci)[0]
+    check_group(post, group, needed=kind != "ppc")
+    if kind == "fit":
+        return plotting.plot_fit(post, _plot_sweep(args, post), group=group, ci_prob=ci)[0]
+    if kind == "isoflops":
+        return plotting.plot_isoflops(post, _plot_sweep(args, post), group=group, ci_prob=ci)[0]
+    if kind == "excess-compute":
+        return plotting.plot_excess_compute(post, budget[0], group=group, ci_prob=ci)[0]
+    figures = {
+        "loss-vs-params": plotting.plot_loss_vs_params,
+        "frontier": plotting.plot_frontier,
+        "pairs": plotting.plot_pairs,
+        "ppc": plotting.plot_ppc,
+    }
+    return figures[kind](post, group=group, ci_prob=ci)[0]
+
+
 def cmd_plot(args) -> int:
     import matplotlib
 
     matplotlib.use("Agg")
-    from bayescale import comparisons, plotting
-    from bayescale.posterior import load_posterior
 
     out = Path(args.output)
     if out.suffix.lower() not in (".png", ".svg", ".pdf"):
         raise InputError(f"-o {out.name}: use a .png, .svg or .pdf file name.")
+    check_output(out, overwrite=args.overwrite, name="-o", replace_with="--overwrite")
     post, _ = _posterior(args)
-    budget = args.budget or [1e22]
-    kind = args.kind
-    if kind == "fit":
-        fig, _ = plotting.plot_fit(post, _plot_sweep(args, post), ci_prob=args.ci)
-    elif kind == "isoflops":
-        fig, _ = plotting.plot_isoflops(post, _plot_sweep(args, post), ci_prob=args.ci)
-    elif kind == "loss-vs-params":
-        fig, _ = plotting.plot_loss_vs_params(post, ci_prob=args.ci)
-    elif kind == "frontier":
-        fig, _ = plotting.plot_frontier(post, ci_prob=args.ci)
-    elif kind == "pairs":
-        fig, _ = plotting.plot_pairs(post, ci_prob=args.ci)
-    elif kind == "ppc":
-        fig, _ = plotting.plot_ppc(post, ci_prob=args.ci)
-    elif kind == "excess-compute":
-        fig, _ = plotting.plot_excess_compute(post, budget[0], group=args.group, ci_prob=args.ci)
-    elif kind == "allocations":
-        if args.n_a is None or args.n_b is None:
-            raise InputError("plot allocations needs --n-a and --n-b (model sizes).")
-        result = comparisons.compare_allocations(
-            post,
-            budget[0],
-            args.n_a,
-            args.n_b,
-            labels=(args.label_a, args.label_b),
-            group=args.group,
-        )
-        fig, _ = plotting.plot_allocations(result, ci_prob=args.ci)
+    fig = _figure(args, post)
+    with replacing(out) as partial:
+        fig.savefig(partial, format=out.suffix[1:].lower(), dpi=200, bbox_inches="tight")
+    if args.json:
+        emit({"wrote": str(out), "kind": args.kind, "group": args.group})
     else:
-        other = load_posterior(args.b_posterior) if args.b_posterior else post
-        result = comparisons.compare_variants(
-            post,
-            other,
-            budget,
-            hardware=args.gpu or "H100",
-            n_gpus=args.gpus or 16,
-            group_a=args.group,
-            group_b=args.b_group,
-            labels=(args.label_a, args.label_b),
-        )
-        fig, _ = plotting.plot_variants(result, ci_prob=args.ci)
-    fig.savefig(out, dpi=200, bbox_inches="tight")
-    print(f"wrote {out}")
+        print(f"wrote {out}")
     return 0
 
 
@@ -487,9 +765,22 @@ def cmd_datasets(args) -> int:
 
     from bayescale.datasets import list_datasets
 
+    table = list_datasets()
+    if args.json:
+        emit({"datasets": table.to_dict(orient="records")})
+        return 0
     with pd.option_context("display.max_colwidth", 60, "display.width", 200):
-        print(list_datasets().to_string(index=False))
+        print(table.to_string(index=False))
     return 0
+
+
+# --------------------------------------------------------------------------- parser
+def _json_option(p) -> None:
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="print strict JSON instead of text (infinite values as null, with a reason)",
+    )
 
 
 def _comparison_options(p) -> None:
@@ -502,24 +793,33 @@ def _comparison_options(p) -> None:
     p.add_argument("--b-posterior", help="variants: B's posterior file (default: A's)")
     p.add_argument("--n-a", type=float, help="allocations: model size A (parameters)")
     p.add_argument("--n-b", type=float, help="allocations: model size B (parameters)")
-    p.add_argument("--label-a", default="A")
-    p.add_argument("--label-b", default="B")
+    p.add_argument("--label-a", help="name of A (default: its group, or A)")
+    p.add_argument("--label-b", help="name of B (default: its group, or B)")
     p.add_argument("--gpu", help="variants: accelerator, e.g. H100")
     p.add_argument("--gpus", type=int, help="variants: number of accelerators")
     p.add_argument("--ci", type=float, default=0.9, help="credible mass (default 0.9)")
 
 
+def _column_options(p, group_flag: str, group_help: str) -> None:
+    """Flags naming the columns of a sweep file."""
+    p.add_argument("--n", help="column holding model size (default n_params)")
+    p.add_argument("--d", help="column holding training tokens (default n_tokens)")
+    p.add_argument("--loss", help="column holding the loss (default loss)")
+    p.add_argument("--flops", help="column holding training FLOPs (tokens derived if no --d)")
+    p.add_argument(group_flag, help=group_help)
+
+
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(
+    top = _Parser(
         prog="bayescale",
         description="Bayesian scaling laws: fit posteriors to LM sweeps and plan training runs.",
     )
     top.add_argument("--version", action="version", version=f"bayescale {__version__}")
     sub = top.add_subparsers(dest="command", required=True)
 
-    sub.add_parser("datasets", help="list the bundled sweep datasets").set_defaults(
-        run=cmd_datasets
-    )
+    p = sub.add_parser("datasets", help="list the bundled sweep datasets")
+    _json_option(p)
+    p.set_defaults(run=cmd_datasets)
 
     p = sub.add_parser("fit", help="fit a law to a CSV/Parquet/JSONL file or a bundled dataset")
     p.add_argument("source", help="path to a sweep file, or a bundled dataset name")
@@ -531,14 +831,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--draws", type=int, default=1000)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", choices=("cpu", "gpu"), default=None)
-    p.add_argument("--n", help="column holding model size (default n_params)")
-    p.add_argument("--d", help="column holding training tokens (default n_tokens)")
-    p.add_argument("--loss", help="column holding the loss (default loss)")
-    p.add_argument("--flops", help="column holding training FLOPs (tokens derived if no --d)")
-    p.add_argument(
+    _column_options(
+        p,
         "--group",
-        help="column holding group labels (for a bundled dataset: "
-        "another of its columns to group by, e.g. architecture)",
+        "column holding group labels (for a bundled dataset: another of its columns to "
+        "group by, e.g. architecture)",
     )
     p.add_argument(
         "--pooling",
@@ -567,6 +864,7 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--overwrite", action="store_true", help="replace the output file")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _json_option(p)
     p.set_defaults(run=cmd_fit)
 
     p = sub.add_parser(
@@ -610,7 +908,7 @@ def parser() -> argparse.ArgumentParser:
         "unseen group from the population (default: every group and new)",
     )
     p.add_argument("--ci", type=float, default=0.9, help="credible mass (default 0.9)")
-    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    _json_option(p)
     p.set_defaults(run=cmd_plan)
 
     p = sub.add_parser(
@@ -622,13 +920,14 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--budget", type=float, nargs="+", required=True, help="FLOPs")
     _comparison_options(p)
     p.add_argument("--mfu", type=float, help="fixed MFU in (0, 1] (default: a distribution)")
-    p.add_argument("--json", action="store_true")
+    _json_option(p)
     p.set_defaults(run=cmd_compare)
 
     p = sub.add_parser("plot", help="credible-interval figures (see docs/gallery)")
     p.add_argument("kind", choices=PLOTS)
     p.add_argument("-o", "--output", required=True, help="file to write: .png, .svg or .pdf")
     p.add_argument("--data", help="the sweep to draw (file or bundled name), for fit/isoflops")
+    _column_options(p, "--group-column", "column of --data holding group labels (default group)")
     p.add_argument(
         "--budget",
         type=float,
@@ -636,25 +935,35 @@ def parser() -> argparse.ArgumentParser:
         help="FLOPs (excess-compute, allocations: one; variants: several)",
     )
     _comparison_options(p)
+    p.add_argument("--overwrite", action="store_true", help="replace the output file")
+    _json_option(p)
     p.set_defaults(run=cmd_plot)
     return top
 
 
-def _show_warning(message, category, filename, lineno, file=None, line=None):
-    text = textwrap.fill(f"{category.__name__}: {message}", width=100)
-    print(text, file=sys.stderr)
+def _paragraph(text: str) -> str:
+    """``text`` wrapped at 100 columns, never inside a flag or a path."""
+    return textwrap.fill(text, width=100, break_on_hyphens=False, break_long_words=False)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run one command; a user error (``USER_ERRORS``) prints one paragraph and returns 2,
     any other exception propagates with its traceback."""
     args = parser().parse_args(argv)
+    flags = _command_flags(args)
+
+    def show_warning(message, category, filename, lineno, file=None, line=None):
+        text = f"{category.__name__}: {flag_syntax(str(message), flags)}"
+        print(_paragraph(text), file=sys.stderr)
+
     shown = warnings.showwarning
-    warnings.showwarning = _show_warning
+    warnings.showwarning = show_warning
     try:
+        check_numbers(args)
         return args.run(args)
     except USER_ERRORS as err:
-        print(textwrap.fill(f"bayescale {args.command}: error: {err}", width=100), file=sys.stderr)
+        text = f"bayescale {args.command}: error: {flag_syntax(str(err), flags)}"
+        print(_paragraph(text), file=sys.stderr)
         return 2
     finally:
         warnings.showwarning = shown

@@ -5,7 +5,10 @@ Two allocations at one budget (Hoffmann et al. 2022, Fig. A4)
     fraction ``f`` of the budget, each has seen ``D = f·C / (6 N)`` tokens; the law gives the
     loss of a run of that length. (The law describes runs trained to ``D``, with their own
     schedule, so the curves are the envelope of such runs rather than one run's checkpoints.)
-    The answer includes ``P(L_b < L_a)`` at the full budget.
+    The answer includes ``P(L_b < L_a)`` at the full budget. A size that leaves fewer than
+    one token at the full budget is refused; sizes, token counts and a budget far outside
+    the fitted ranges raise an :class:`~bayescale.errors.ExtrapolationWarning`
+    (:mod:`bayescale.extrapolation`).
 
 Two variants at their own optima (Shukor et al. 2025, Fig. 4)
     Variant ``a`` and variant ``b`` (two groups of one fit, or two fits) each take their own
@@ -13,7 +16,9 @@ Two variants at their own optima (Shukor et al. 2025, Fig. 4)
     hardware follow from :mod:`bayescale.hardware`. Differences ``a − b`` and ratios
     ``a / b`` are taken draw by draw: paired when both come from one posterior (so shared
     uncertainty cancels), independent pairs when they come from two fits. Both sides use the
-    same MFU draw per posterior draw, since they run on the same hardware. Training FLOPs
+    same MFU draw per posterior draw, since they run on the same hardware. Memory assumes
+    FSDP (ZeRO-3) over the ``n_gpus / (t·p)`` data-parallel GPUs, and warns
+    (:func:`bayescale.hardware.check_fits`) when a plan does not fit. Training FLOPs
     include the attention term ``6·D·n_layer·s·d_model`` (Kaplan et al. 2020, Table 1) for
     the shape rule of :class:`bayescale.hardware.Architecture`: with plain ``6ND`` both
     variants would take the same time at the same budget by construction.
@@ -27,7 +32,8 @@ import xarray as xr
 from bayescale import hardware as hw
 from bayescale.draws import SAMPLE_DIMS, Draws
 from bayescale.errors import InputError
-from bayescale.planning import as_positive
+from bayescale.extrapolation import FittedRange, number, warn_if_extrapolating
+from bayescale.planning import as_positive, one_positive
 from bayescale.posterior import Posterior
 
 
@@ -42,11 +48,28 @@ def compare_allocations(
     group: str | None = None,
 ) -> Draws:
     """Loss trajectories of two model sizes sharing ``budget`` FLOPs, with ``p_b_lower``."""
-    budget = float(as_positive(budget, "budget (FLOPs)")[0])
-    n_a, n_b = (float(as_positive(n, "model size")[0]) for n in (n_a, n_b))
+    budget = one_positive(budget, "budget (FLOPs)", "budget=1e21")
+    n_a = one_positive(n_a, "n_a (parameters)", "n_a=4.68e9")
+    n_b = one_positive(n_b, "n_b (parameters)", "n_b=2.86e9")
+    for name, n in (("n_a", n_a), ("n_b", n_b)):
+        if budget / (6.0 * n) < 1.0:
+            low, high = np.exp(post.info.data.log_n_range)
+            raise InputError(
+                f"{name}={n:g} parameters at budget={budget:g} FLOPs trains on "
+                f"D = C / 6N = {number(budget / (6.0 * n))} tokens, less than one; pass "
+                f"{name} below budget / 6 = {number(budget / 6.0)} parameters (the fitted "
+                f"sizes span {number(low)} to {number(high)})."
+            )
     fraction = np.geomspace(0.01, 1.0, points)
     flops = fraction * budget
     tokens = {key: flops / (6.0 * n) for key, n in (("a", n_a), ("b", n_b))}
+    warn_if_extrapolating(
+        FittedRange.from_data(post.info.data),
+        stacklevel=3,
+        log_n=np.log([n_a, n_b]),
+        log_d=np.log([tokens["a"][-1], tokens["b"][-1]]),
+        log_compute=np.log([budget]),
+    )
     dims = (*SAMPLE_DIMS, "step")
     loss = {
         key: np.exp(post.log_mean(np.log(n), np.log(tokens[key]), group=group))
@@ -86,8 +109,26 @@ def _side(post: Posterior, group, budgets, accelerator, n_gpus, mfu, seed, layou
     arch = hw.Architecture.from_params(plan["n_opt"])
     flops = hw.training_flops(plan["n_opt"], plan["d_opt"], arch)  # with the attention term
     time = hw.train_time(hardware=accelerator, n_gpus=n_gpus, mfu=mfu, seed=seed, flops=flops)
-    memory = hw.memory_per_gpu(plan["n_opt"], zero_stage=3, data_parallel=n_gpus, **layout)
+    sharded = {"zero_stage": 3, "data_parallel": _data_parallel(n_gpus, layout), **layout}
+    hw.check_fits(plan["n_opt"], accelerator, **sharded)
+    memory = hw.memory_per_gpu(plan["n_opt"], **sharded)
     return memory["total_gb"], time["hours"]
+
+
+def _data_parallel(n_gpus: int, layout: dict) -> int:
+    """The data-parallel degree ``n_gpus / (t·p)`` of a layout's tensor and pipeline degrees."""
+    shards = 1
+    for name in ("tensor_parallel", "pipeline_parallel"):
+        value = layout.get(name, 1)
+        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+            raise InputError(f"{name} must be a whole number >= 1, got {value!r}; e.g. {name}=8.")
+        shards *= int(value)
+    if n_gpus % shards:
+        raise InputError(
+            f"n_gpus={n_gpus} is not a multiple of tensor_parallel × pipeline_parallel = "
+            f"{shards}; pass a GPU count that is, e.g. n_gpus={shards * max(1, n_gpus // shards)}."
+        )
+    return n_gpus // shards
 
 
 def compare_variants(

@@ -7,7 +7,10 @@ Their checkpoints share a run offset, integrated out of the likelihood
 
 from __future__ import annotations
 
-from bayescale.sweep import Sweep
+import warnings
+
+from bayescale.errors import SweepWarning
+from bayescale.sweep import Sweep, _rows_text
 
 CURVE_MIN_FRACTION = 0.1
 
@@ -23,15 +26,21 @@ def drop_early_checkpoints(sweep: Sweep, min_fraction: float) -> Sweep:
     Early checkpoints are dominated by warmup and the learning-rate schedule, not by the
     law; Choshen et al. 2024 (the Hitchhiker's guide) found fits improve without the first
     10% of training, so ``CURVE_MIN_FRACTION = 0.1`` is the default. The rows stay on the
-    sweep, flagged ``excluded``, and a ``SweepWarning`` lists them.
+    sweep, flagged ``excluded``. Unlike an exclusion the caller states, this one is the
+    fit's own rule, so a ``SweepWarning`` lists the rows.
     """
     fit = sweep.fit_frame
     final = fit.groupby("run")["n_tokens"].transform("max")
     early = fit["n_tokens"] < min_fraction * final
     if not early.any():
         return sweep
-    return sweep.exclude(
-        early,
-        reason=f"checkpoints before {min_fraction:.0%} of their run's "
-        "tokens (fit(..., min_fraction=0) keeps them)",
+    reason = f"checkpoints before {min_fraction:.0%} of their run's tokens"
+    rows = fit.index[early]
+    warnings.warn(
+        f"{len(rows)} row(s) excluded from fitting ({reason}; fit(..., min_fraction=0) keeps "
+        f"them): rows {_rows_text(rows)}. They remain on the sweep (sweep.frame, "
+        "excluded=True).",
+        SweepWarning,
+        stacklevel=2,
     )
+    return sweep.exclude(list(rows), reason=reason)

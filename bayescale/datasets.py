@@ -83,7 +83,8 @@ def load_dataset(name: str | None = None, group: str | None = None) -> Sweep | p
     against its card before it is parsed, and the card becomes ``sweep.source``.
     ``group`` names another column of the table to group by (the card's ``columns``
     lists them), e.g. ``load_dataset("routing_clark2022", group="architecture")`` for one
-    group per architecture across model sizes; the bundled ``group`` column is the default.
+    group per architecture across model sizes; the bundled ``group`` column is the default,
+    and stays on the sweep as ``bundled_group`` when another column groups it.
     """
     if name is None:
         return list_datasets()
@@ -106,5 +107,12 @@ def load_dataset(name: str | None = None, group: str | None = None) -> Sweep | p
                 f"dataset {name!r} has no column {group!r} to group by; its "
                 f"columns: {list(frame.columns)}."
             )
+        if group != "group" and "group" in frame.columns:  # kept, beside the new groups
+            frame = frame.rename(columns={"group": "bundled_group"})
         present["group"] = group
+    labels = [present[role] for role in ("group", "run") if present[role] is not None]
+    if labels:  # as written, like read_sweep: a label "07" stays "07", not the number 7
+        text = pd.read_csv(io.BytesIO(data), usecols=labels, dtype=str, keep_default_na=False)
+        for column in labels:
+            frame[column] = text[column].astype(object).where(text[column] != "", None)
     return Sweep.from_frame(frame, n="n_params", d="n_tokens", loss="loss", source=card, **present)

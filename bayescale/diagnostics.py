@@ -178,7 +178,9 @@ def problems(diag: dict, centring: str | None = None) -> list[str]:
 
 def prior_dominated(posterior: xr.Dataset, priors, names, seed: int = 0) -> str | None:
     """A message naming the parameters whose posterior contraction ``1 − var_post/var_prior``
-    is below ``CONTRACTION_MIN`` (in any group), or None."""
+    is below ``CONTRACTION_MIN`` (in any group), or None. Contractions are given to two
+    significant digits (a posterior far wider than its prior, whose contraction can run to
+    −1e300, also by the ratio of the sds)."""
     import jax
 
     weak = []
@@ -187,9 +189,11 @@ def prior_dominated(posterior: xr.Dataset, priors, names, seed: int = 0) -> str 
             draws = priors[name].sample(jax.random.PRNGKey(seed), (4000,))
         prior_sd = float(np.std(np.asarray(draws)))
         post_sd = posterior[name].std(("chain", "draw")).values
-        contraction = 1.0 - (post_sd / prior_sd) ** 2
-        if np.any(contraction < CONTRACTION_MIN):
-            weak.append(f"{name} (contraction {float(np.min(contraction)):.2f})")
+        ratio = float(np.max(post_sd)) / prior_sd
+        contraction = 1.0 - ratio**2
+        if contraction < CONTRACTION_MIN:
+            wider = f": posterior sd {ratio:.3g}× the prior's" if ratio > 1 else ""
+            weak.append(f"{name} (contraction {contraction:.2g}{wider})")
     if not weak:
         return None
     return (

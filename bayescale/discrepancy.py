@@ -33,17 +33,14 @@ compute.
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from bayescale.errors import InputError, InputTypeError
+from bayescale.extrapolation import FittedRange
 
 EXTRAPOLATION_ERROR = 1.0
-EXTRAPOLATION_FACTOR = 100.0
-"""Queries beyond this multiple of the largest fitted compute raise an
-:class:`~bayescale.errors.ExtrapolationWarning`."""
 _STREAM = 0x0E1  # fixed spawn key: z_s never shares a stream with other seeded draws
 
 
@@ -63,31 +60,35 @@ def check_extrapolation_error(value: float) -> float:
 @dataclass(frozen=True)
 class Discrepancy:
     """The law's error beyond the fitted compute, per posterior draw: ``slope`` is
-    ``c·σ_s·z_s``, shape ``(chain, draw)``, and ``log_c_max`` the largest fitted log
-    compute, beyond which δ grows and queries are extrapolations."""
+    ``c·σ_s·z_s``, shape ``(chain, draw)``; ``fitted`` holds the fitted ranges of N, D and
+    C (:mod:`bayescale.extrapolation`): δ grows beyond the largest fitted compute, and
+    queries far outside any of the ranges are extrapolations."""
 
     slope: np.ndarray
-    log_c_max: float
+    fitted: FittedRange = field(default_factory=FittedRange)
+
+    @property
+    def log_c_max(self) -> float:
+        """The largest fitted log compute, where δ starts to grow."""
+        return self.fitted.log_compute[1]
 
     @classmethod
     def from_draws(
         cls,
         new_run_scale: np.ndarray,
-        log_c_max: float,
+        fitted: FittedRange,
         c: float = EXTRAPOLATION_ERROR,
         seed: int = 0,
     ) -> Discrepancy:
         """From the per-draw scale of a new run's log loss (``σ``, or ``sqrt(σ² + σ_run²)``
         for training curves), with ``z_s`` drawn from ``seed``."""
         z = np.random.default_rng([seed, _STREAM]).standard_normal(np.shape(new_run_scale))
-        return cls(
-            slope=check_extrapolation_error(c) * new_run_scale * z, log_c_max=float(log_c_max)
-        )
+        return cls(slope=check_extrapolation_error(c) * new_run_scale * z, fitted=fitted)
 
     @classmethod
-    def none(cls, log_c_max: float = math.inf) -> Discrepancy:
-        """No error term (the law alone); ``log_c_max`` still marks extrapolation."""
-        return cls(slope=np.zeros(()), log_c_max=float(log_c_max))
+    def none(cls, fitted: FittedRange | None = None) -> Discrepancy:
+        """No error term (the law alone); ``fitted`` still marks extrapolation."""
+        return cls(slope=np.zeros(()), fitted=FittedRange() if fitted is None else fitted)
 
 
 def log_error(slope, log_compute, log_c_max):

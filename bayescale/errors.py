@@ -31,19 +31,33 @@ class PosteriorFileError(InputError):
 
 
 class SweepWarning(UserWarning):
-    """Rows were excluded from a fit at the user's request, or a column looks implausible."""
+    """A fit left rows out by its own rule (early checkpoints of training curves), or a
+    column looks implausible or misspelt. Exclusions the caller states do not warn."""
 
 
 class ConvergenceWarning(UserWarning):
-    """NUTS diagnostics (divergences, R-hat, ESS, tree depth) show a sampling problem."""
+    """NUTS diagnostics (divergences, R-hat, ESS, tree depth) show a sampling problem, or an
+    optimiser (the Huber baseline's L-BFGS) stopped short of a proper minimum."""
+
+
+class StartWarning(ConvergenceWarning):
+    """NUTS could not start from the posterior's mode (the Laplace start found none) and
+    starts from the prior instead: the message says why and what to try."""
 
 
 class ExtrapolationWarning(UserWarning):
-    """A query lies far beyond the compute range that the posterior was fitted on."""
+    """A query lies far outside the model sizes, token counts or compute that the
+    posterior was fitted on."""
 
 
 class PlanningWarning(UserWarning):
-    """Part of a planning answer is infinite: a size or loss that can never be reached."""
+    """Part of a planning answer is not a number: a size or loss that can never be reached
+    (inf), or one beyond the range searched (NaN, or the range's edge)."""
+
+
+class MemoryWarning(UserWarning):
+    """A plan does not fit in the accelerator's memory in too many draws: the message says
+    how often, and the smallest tensor-parallel degree or GPU count that fits."""
 
 
 class ComparisonWarning(UserWarning):

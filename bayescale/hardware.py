@@ -112,6 +112,7 @@ checks err towards "does not fit".
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -120,7 +121,8 @@ from typing import Any, Literal
 import numpy as np
 import xarray as xr
 
-from bayescale.errors import InputError
+from bayescale.draws import Draws, quantile
+from bayescale.errors import InputError, MemoryWarning
 
 __all__ = [
     "ACCELERATORS",
@@ -128,6 +130,7 @@ __all__ = [
     "Accelerator",
     "Architecture",
     "BetaMFU",
+    "check_fits",
     "fits",
     "get_accelerator",
     "memory_per_gpu",
@@ -139,6 +142,8 @@ __all__ = [
 SAMPLE_DIMS = ("chain", "draw")
 BYTES_PER_GB = 1e9
 DEFAULT_HEADROOM = 0.10
+FIT_SHARE = 0.95  # a plan fits when at least this share of its draws does (check_fits)
+MAX_SUGGESTED_TENSOR = 8  # tensor parallelism stays within one 8-GPU node (NVLink)
 DEFAULT_ASPECT_RATIO = 128.0
 DEFAULT_HEAD_DIM = 128.0
 DEFAULT_SEQ_LEN = 4096
@@ -563,7 +568,7 @@ def train_time(
     n: Any = None,
     d: Any = None,
     sample_dims: Sequence[str] = SAMPLE_DIMS,
-) -> xr.Dataset:
+) -> Draws | xr.Dataset:
     """Train time, GPU-hours and cost of a plan, per draw.
 
     Give the work as exactly one of: ``plan`` (anything with ``n_opt`` and
@@ -597,9 +602,12 @@ def train_time(
 
     Returns
     -------
-    xarray.Dataset
+    Draws or xarray.Dataset
         ``hours``, ``days``, ``gpu_hours``, ``cost`` (only with a price), and
-        the ``flops`` and ``mfu`` used, each with a ``units`` attribute.
+        the ``flops`` and ``mfu`` used, each with a ``units`` attribute. For a plan that
+        is :class:`~bayescale.draws.Draws` (``post.optimal(...)``), :class:`Draws` whose
+        variables all share the plan's dims (``mfu``, one value per draw, repeated over
+        budgets), so that ``.interval()`` gives a row per budget; otherwise a Dataset.
     """
     accelerator = get_accelerator(hardware)
     gpus = _positive_count(n_gpus, "n_gpus", "pass the GPU count of the job, e.g. n_gpus=8.")
@@ -622,7 +630,7 @@ def train_time(
                 "pass the price of one GPU-hour, e.g. 2.5."
             )
         variables["cost"] = (gpu_hours * price).assign_attrs(units="currency of price_per_gpu_hour")
-    return xr.Dataset(
+    result = xr.Dataset(
         variables,
         attrs={
             "hardware": accelerator.name,
@@ -630,6 +638,9 @@ def train_time(
             "hardware_source": accelerator.source,
         },
     )
+    if not isinstance(plan, Draws):
+        return result
+    return Draws(result.map(lambda da: da.broadcast_like(hours), keep_attrs=True))
 
 
 # --------------------------------------------------------------------------
@@ -795,3 +806,142 @@ def min_gpus(
         .rename("min_gpus")
         .assign_attrs(units="GPU", usable_bytes=usable)
     )
+
+
+def _fit_share(ok: xr.DataArray, sample_dims: Sequence[str]) -> xr.DataArray:
+    """The share of draws that fit: over ``sample_dims`` where present, else over all dims."""
+    dims = [dim for dim in sample_dims if dim in ok.dims] or list(ok.dims)
+    return ok.mean(dims)
+
+
+def _worst_quantile(values: xr.DataArray, q: float, sample_dims: Sequence[str]) -> float:
+    """The largest, along the other dims, ``q`` quantile over the draws (``inf`` draws kept,
+    as :func:`bayescale.draws.quantile` keeps them)."""
+    dims = [dim for dim in sample_dims if dim in values.dims] or list(values.dims)
+    draws = int(np.prod([values.sizes[dim] for dim in dims]))
+    flat = values.transpose(*dims, ...).values.reshape(draws, -1)
+    return float(np.max(quantile(flat, q, axis=0)))
+
+
+def _scalar_layout(layout: Mapping[str, Any]) -> dict | None:
+    """The layout's degrees as plain numbers with their defaults, or None when any of them
+    is an array (a suggestion is then not made)."""
+    out = {
+        "zero_stage": layout.get("zero_stage", 0),
+        "recompute": layout.get("recompute", "selective"),
+        "sequence_parallel": bool(layout.get("sequence_parallel", False)),
+    }
+    for name in ("data_parallel", "tensor_parallel", "pipeline_parallel"):
+        value = np.asarray(layout.get(name, 1))
+        if value.size != 1:
+            return None
+        out[name] = int(value)
+    return out
+
+
+def _suggestion(n, hardware, arch, headroom, layout, sample_dims) -> str:
+    """The smallest change to ``layout`` that fits ``FIT_SHARE`` of the draws everywhere: a
+    larger tensor-parallel degree on the same GPUs (with sequence parallelism), else the
+    fewest GPUs for ZeRO-3 at a tensor-parallel degree up to ``MAX_SUGGESTED_TENSOR``
+    (:func:`min_gpus`); else what is left to try. Empty for a layout of arrays."""
+    base = _scalar_layout(layout)
+    if base is None:
+        return ""
+    tensor, pipeline = base["tensor_parallel"], base["pipeline_parallel"]
+    gpus = base["data_parallel"] * tensor * pipeline
+    degree = 2 * tensor
+    while degree * pipeline <= gpus:
+        if gpus % (degree * pipeline) == 0:
+            trial = {
+                **base,
+                "tensor_parallel": degree,
+                "data_parallel": gpus // (degree * pipeline),
+                "sequence_parallel": True,
+            }
+            ok = fits(n, hardware, arch, headroom=headroom, **trial)
+            share = float(_fit_share(ok, sample_dims).min())
+            if share >= FIT_SHARE:
+                total = memory_per_gpu(n, arch, **trial)["total_gb"]
+                return (
+                    f" Tensor-parallel degree {degree} with sequence parallelism on the same "
+                    f"{gpus} GPUs (data-parallel {trial['data_parallel']}) fits {share:.0%} "
+                    f"of draws (median {_worst_quantile(total, 0.5, sample_dims):.3g} GB per "
+                    "GPU)."
+                )
+        degree *= 2
+    counts = {}
+    degree = tensor
+    while degree <= max(tensor, MAX_SUGGESTED_TENSOR):
+        need = min_gpus(
+            n,
+            hardware,
+            arch,
+            tensor_parallel=degree,
+            pipeline_parallel=pipeline,
+            sequence_parallel=base["sequence_parallel"] or degree > 1,
+            recompute=base["recompute"],
+            headroom=headroom,
+        )
+        counts[degree] = _worst_quantile(need, FIT_SHARE, sample_dims)
+        degree *= 2
+    best = min(counts, key=counts.get)
+    if np.isfinite(counts[best]):
+        return (
+            f" With ZeRO-3 over the data-parallel GPUs, {counts[best]:.0f} GPUs at "
+            f"tensor-parallel degree {best}{' with sequence parallelism' if best > 1 else ''} "
+            f"fit {FIT_SHARE:.0%} of draws."
+        )
+    return (
+        f" No tensor-parallel degree on these {gpus} GPUs, and no GPU count at a degree up "
+        f"to {max(tensor, MAX_SUGGESTED_TENSOR)}, fits: the activations alone exceed the "
+        "memory; use full recomputation, pipeline parallelism or a shorter sequence."
+    )
+
+
+def check_fits(
+    n: Any,
+    hardware: str | Accelerator,
+    arch: Architecture | None = None,
+    *,
+    headroom: float = DEFAULT_HEADROOM,
+    sample_dims: Sequence[str] = SAMPLE_DIMS,
+    **layout: Any,
+) -> xr.DataArray:
+    """:func:`fits`, and a :class:`~bayescale.errors.MemoryWarning` when fewer than
+    ``FIT_SHARE`` (95%) of the draws fit anywhere along the other dims (e.g. a budget).
+
+    The warning names where it does not fit, the share of draws that do, the median memory
+    per GPU against the usable memory, and the smallest change that fits: the smallest
+    larger tensor-parallel degree on the same GPU count (``d·t·p`` of ``layout``, with
+    sequence parallelism), else the GPU count that ZeRO-3 needs at the present degrees
+    (:func:`min_gpus`), else what is left to try.
+    """
+    ok = fits(n, hardware, arch, headroom=headroom, **layout)
+    share = _fit_share(ok, sample_dims)
+    if float(share.min()) >= FIT_SHARE:
+        return ok
+    accelerator = get_accelerator(hardware)
+    total = memory_per_gpu(n, arch, **layout)["total_gb"]
+    dims = [dim for dim in sample_dims if dim in total.dims] or list(total.dims)
+    median = total.median(dims) if dims else total
+    where = []
+    for index in np.ndindex(share.shape):
+        if share.values[index] < FIT_SHARE:
+            at = ", ".join(
+                f"{dim} {share[dim].values[i]:.3g}" if dim in share.coords else f"{dim} {i}"
+                for dim, i in zip(share.dims, index, strict=True)
+            )
+            where.append(
+                f"{at + ': ' if at else ''}{share.values[index]:.0%} of draws fit, median "
+                f"{float(median.values[index]):.3g} GB per GPU"
+            )
+    usable = _usable_bytes(accelerator, headroom) / BYTES_PER_GB
+    warnings.warn(
+        f"the plan does not fit in memory on the {accelerator.name} ({usable:.3g} GB usable "
+        f"of {accelerator.memory_bytes / BYTES_PER_GB:.3g} GB, {headroom:.0%} kept free): "
+        f"{'; '.join(where)}."
+        f"{_suggestion(n, accelerator, arch, headroom, layout, sample_dims)}",
+        MemoryWarning,
+        stacklevel=2,
+    )
+    return ok

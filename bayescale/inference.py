@@ -24,7 +24,7 @@ import numpyro.distributions as dist
 import xarray as xr
 from numpyro.infer import MCMC
 
-from bayescale import __version__
+from bayescale import __version__, ranges
 from bayescale.compilation_cache import use_compilation_cache
 from bayescale.curves import CURVE_MIN_FRACTION
 from bayescale.devices import chain_map, prepare_cpu_devices, select_device
@@ -130,6 +130,7 @@ def fit(
             "build one with bs.Sweep.from_frame(df, ...) or "
             "bs.read_sweep(path)."
         )
+    _check_sampler(chains, warmup, draws, seed, target_accept)
     if init not in INIT:
         raise InputError(f"init must be one of {list(INIT)}, got {init!r}.")
     extrapolation_error = check_extrapolation_error(extrapolation_error)
@@ -184,6 +185,19 @@ def fit(
         )
     groups.update(posterior=posterior, sample_stats=sample_stats)
     return Posterior(groups=groups, law=inputs.law, info=info, warnings=tuple(messages))
+
+
+def _check_sampler(chains, warmup, draws, seed, target_accept) -> None:
+    """The sampler's settings lie in their ranges (:mod:`bayescale.ranges`), before any
+    work: each error names the argument, its range and an example."""
+    for name, value, valid, example in (
+        ("chains", chains, ranges.COUNT, "chains=4"),
+        ("warmup", warmup, ranges.WHOLE, "warmup=1000"),
+        ("draws", draws, ranges.COUNT, "draws=1000"),
+        ("seed", seed, ranges.SEED, "seed=0"),
+        ("target_accept", target_accept, ranges.PROBABILITY, "target_accept=0.9"),
+    ):
+        valid.check(value, name, example)
 
 
 def _precision(precision: str | None, platform: str, points: int) -> str:

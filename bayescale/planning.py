@@ -28,14 +28,17 @@ compute, ``δ_s(C)`` of :mod:`bayescale.discrepancy`; allocations do not change,
 constant in N at fixed compute.
 
 Compute to reach a loss ``L_t``: the smallest ``C`` with ``L^*(C)·e^{δ(C)} = L_t``
-(bisection in ``log C``), ``inf`` when no compute reaches ``L_t`` (at or below the law's
-floor). ``log L^*`` is convex and decreasing in ``log C``, so with δ's slope added the
-predicted loss falls to one minimum and, in draws whose δ grows, rises after it: the
-bisection runs below that minimum, found first as the sign change of the slope (central
-differences, by bisection).
+(bisection in ``log C`` from 6e5 FLOPs, the smallest budget whose optimum
+:mod:`bayescale.optimum` searches, to 1e60), ``inf`` when no compute reaches ``L_t`` (at or
+below the law's floor), ``NaN`` when ``L_t`` lies above the loss at 6e5 FLOPs (reached
+with less compute than is searched). ``log L^*`` is convex and decreasing in ``log C``, so
+with δ's slope added the predicted loss falls to one minimum and, in draws whose δ grows,
+rises after it: the bisection runs below that minimum, found first as the sign change of
+the slope (central differences, by bisection).
 
-Queries beyond ``EXTRAPOLATION_FACTOR`` times the largest fitted compute raise an
-:class:`~bayescale.errors.ExtrapolationWarning` stating how far out they are.
+Queries far outside the fitted range of model size, tokens or compute, above it or below
+it, raise an :class:`~bayescale.errors.ExtrapolationWarning` stating how far out they are
+(:mod:`bayescale.extrapolation`): the inputs, and the answers' ``N_opt`` and ``D_opt``.
 
 Every function here takes a law, draws of its parameters (``{name: (chain, draw)
 array}``), and the discrepancy (and, for predictions, the noise draws): whatever produced
@@ -59,39 +62,59 @@ import jax.numpy as jnp
 import numpy as np
 import xarray as xr
 
-from bayescale.discrepancy import EXTRAPOLATION_FACTOR, Discrepancy, log_error
+from bayescale.discrepancy import Discrepancy, log_error
 from bayescale.draws import SAMPLE_DIMS, Draws
-from bayescale.errors import ExtrapolationWarning, InputError, PlanningWarning
-from bayescale.laws import Law
+from bayescale.errors import InputError, InputTypeError, PlanningWarning
+from bayescale.extrapolation import median_over_draws, number, warn_if_extrapolating
+from bayescale.laws import LOG6, Law
 from bayescale.likelihood import NoiseDraws
-from bayescale.optimum import search
+from bayescale.optimum import LOG_MIN_PARAMS, LOG_MIN_TOKENS, search
 
 BISECTION_STEPS = 60  # halves a 140-nat bracket to 1e-16: float64 resolution
 SLOPE_STEP = 1e-2  # log C step of the central difference that locates the predicted minimum
 LOG_D_RANGE = (0.0, 140.0)  # log tokens searched: 1 to 1e60 tokens
-LOG_C_RANGE = (math.log(1e6), math.log(1e60))  # FLOPs searched
+# FLOPs searched: from the smallest budget whose optimum bayescale.optimum can search
+# (1e3 parameters × 1e2 tokens, 6e5 FLOPs) to 1e60
+LOG_C_RANGE = (LOG6 + LOG_MIN_PARAMS + LOG_MIN_TOKENS, math.log(1e60))
+EFFICIENT_GRID = (0.05, 20.0)  # N / N_opt searched by efficient_range
 
 
-def as_positive(values, name: str) -> np.ndarray:
-    arr = np.atleast_1d(np.asarray(values, dtype=float))
-    if arr.ndim != 1 or not np.all(np.isfinite(arr)) or np.any(arr <= 0):
-        raise InputError(f"{name} must be positive finite number(s), got {values!r}.")
+def as_positive(values, name: str, example: str = "") -> np.ndarray:
+    """``values`` (a number or a list of numbers) as a 1-d float array; anything but
+    positive, finite numbers (booleans, text, nothing, zero, negatives, NaN, inf) raises an
+    error that names ``name``, the value, the valid range and ``example``."""
+    fix = f"; e.g. {example}" if example else ""
+    items = np.ravel(np.asarray(values, dtype=object))
+    kinds = {type(v).__name__ for v in items if isinstance(v, bool | np.bool_ | str | bytes)}
+    if kinds:
+        raise InputTypeError(
+            f"{name} must be positive numbers, got {values!r} ({' and '.join(sorted(kinds))}: "
+            f"not a number){fix}."
+        )
+    try:
+        arr = np.atleast_1d(np.asarray(values, dtype=float))
+    except (TypeError, ValueError) as err:
+        raise InputTypeError(f"{name} must be positive numbers, got {values!r}{fix}.") from err
+    if arr.ndim != 1 or arr.size == 0:
+        raise InputError(
+            f"{name} must be one positive number or a flat list of them, got {values!r}{fix}."
+        )
+    bad = arr[~(np.isfinite(arr) & (arr > 0))]
+    if bad.size:
+        raise InputError(
+            f"{name} must be positive and finite (> 0), got {values!r} (bad: "
+            f"{', '.join(f'{v:g}' for v in bad)}){fix}."
+        )
     return arr
 
 
-def warn_if_extrapolating(error: Discrepancy, log_compute: np.ndarray) -> None:
-    """Warn when any query compute exceeds the fitted maximum by EXTRAPOLATION_FACTOR."""
-    if np.size(log_compute) == 0 or not math.isfinite(error.log_c_max):
-        return
-    beyond = float(np.max(log_compute) - error.log_c_max)
-    if beyond > math.log(EXTRAPOLATION_FACTOR):
-        warnings.warn(
-            f"extrapolating {math.exp(beyond):.3g}× beyond the largest fitted compute "
-            f"({math.exp(error.log_c_max):.3g} FLOPs): intervals there rest on the law's form "
-            "holding that far out.",
-            ExtrapolationWarning,
-            stacklevel=4,
-        )
+def one_positive(value, name: str, example: str = "") -> float:
+    """One positive, finite number (:func:`as_positive` for a single value)."""
+    arr = as_positive(value, name, example)
+    if arr.size != 1:
+        fix = f"; e.g. {example}" if example else ""
+        raise InputError(f"{name} must be a single number, got {value!r}{fix}.")
+    return float(arr[0])
 
 
 def _prepare(law: Law, theta: Mapping, error: Discrepancy | None):
@@ -179,10 +202,13 @@ def _excess_kernel(optimum, log_loss, excess, theta, log_c, log_x):
 
 @partial(jax.jit, static_argnums=(0, 1))
 def _reach_kernel(optimum, log_loss, theta, log_target, slope, log_c_max):
-    """``(log C, N_opt, D_opt)`` per draw and target: the smallest ``log C`` in ``LOG_C_RANGE``
-    with ``log L^*(C) + δ(C) = log L_t``, by bisection below the predicted loss's minimum;
-    ``inf`` where the bisection ends more than ``1e-6`` away from ``L_t`` (no compute
-    reaches the target)."""
+    """``(log C, N_opt, D_opt, log L_top, log L_bottom)`` per draw and target: the smallest
+    ``log C`` in ``LOG_C_RANGE`` with ``log L^*(C) + δ(C) = log L_t``, by bisection below
+    the predicted loss's minimum; ``log C`` is ``inf`` where the bisection ends more than
+    ``1e-6`` away from ``L_t``. ``L_top`` is the predicted loss at the smallest budget
+    searched and ``L_bottom`` its minimum over the range, which tell why a target was
+    missed: above ``L_top``, less compute than searched reaches it; below ``L_bottom``,
+    none does."""
 
     def predicted(lc):
         log_star = _optimum(optimum, log_loss, theta, lc)[2]
@@ -195,7 +221,7 @@ def _reach_kernel(optimum, log_loss, theta, log_target, slope, log_c_max):
     log_n, log_d, _ = _optimum(optimum, log_loss, theta, log_c)
     reached = jnp.abs(predicted(log_c) - log_target) < 1e-6
     log_c, log_n, log_d = (jnp.where(reached, v, jnp.inf) for v in (log_c, log_n, log_d))
-    return log_c, jnp.exp(log_n), jnp.exp(log_d)
+    return log_c, jnp.exp(log_n), jnp.exp(log_d), predicted(lo), predicted(turn)
 
 
 def optimal(law: Law, theta: Mapping, compute, error: Discrepancy | None = None) -> Draws:
@@ -203,9 +229,8 @@ def optimal(law: Law, theta: Mapping, compute, error: Discrepancy | None = None)
     ``d_opt``, ``tokens_per_param`` and ``loss_opt`` (with the law's error beyond the
     fitted compute), dims ``(chain, draw, budget)``."""
     theta3, error, x64 = _prepare(law, theta, error)
-    budgets = as_positive(compute, "compute (FLOPs)")
+    budgets = as_positive(compute, "compute (FLOPs)", "optimal(1e22) or optimal([1e21, 1e22])")
     log_c = np.log(budgets)
-    warn_if_extrapolating(error, log_c)
     with jax.enable_x64(x64):
         n_opt, d_opt, ratio, loss = (
             np.asarray(v)
@@ -219,6 +244,12 @@ def optimal(law: Law, theta: Mapping, compute, error: Discrepancy | None = None)
                 error.log_c_max,
             )
         )
+    warn_if_extrapolating(
+        error.fitted,
+        log_compute=log_c,
+        log_n=median_over_draws(np.log(n_opt)),
+        log_d=median_over_draws(np.log(d_opt)),
+    )
     dims = (*SAMPLE_DIMS, "budget")
     ds = xr.Dataset(
         {
@@ -246,9 +277,11 @@ def predict_loss(
     compute) and, given the ``noise`` draws, of a new run's measured loss
     (:meth:`~bayescale.likelihood.NoiseDraws.predictive`)."""
     theta3, error, x64 = _prepare(law, theta, error)
-    n, d = np.broadcast_arrays(as_positive(n, "n (parameters)"), as_positive(d, "d (tokens)"))
+    n, d = np.broadcast_arrays(
+        as_positive(n, "n (parameters)", "n=7e9"), as_positive(d, "d (tokens)", "d=1.4e11")
+    )
     log_c = np.log(6.0 * n * d)
-    warn_if_extrapolating(error, log_c)
+    warn_if_extrapolating(error.fitted, log_n=np.log(n), log_d=np.log(d), log_compute=log_c)
     with jax.enable_x64(x64):
         mu = np.asarray(law.log_loss(theta3, np.log(n)[None, None], np.log(d)[None, None]))
     mu = mu + log_error(error.slope[..., None], log_c[None, None], error.log_c_max)
@@ -280,9 +313,9 @@ def excess_compute(
     size can never reach the loss, and a :class:`PlanningWarning` says how often.
     """
     theta3, error, x64 = _prepare(law, theta, error)
-    x = as_positive(ratio, "ratio (N / N_opt)")
-    log_c = np.log(as_positive(budget, "budget (FLOPs)"))[:1]
-    warn_if_extrapolating(error, log_c)
+    x = as_positive(ratio, "ratio (N / N_opt)", "ratio=[0.5, 1, 2]")
+    log_c = np.log([one_positive(budget, "budget (FLOPs)", "budget=1e22")])
+    warn_if_extrapolating(error.fitted, log_compute=log_c)
     with jax.enable_x64(x64):
         tokens_ratio = np.asarray(
             _excess_kernel(
@@ -343,29 +376,43 @@ def efficient_range(
     error: Discrepancy | None = None,
 ) -> Draws:
     """Per draw, the smallest and largest ``N / N_opt`` whose compute stays within
-    ``1 + tolerance`` of optimal at ``budget``: excess compute on a log grid of 121 ratios
-    in [0.05, 20], crossings interpolated in log ratio."""
-    grid = np.geomspace(0.05, 20.0, 121)
+    ``1 + tolerance`` of optimal at ``budget`` (``tolerance > 0``): excess compute on a log
+    grid of 121 ratios in ``EFFICIENT_GRID``, crossings interpolated in log ratio. Where an
+    end lies beyond the grid it is the grid's edge, and a :class:`PlanningWarning` says in
+    how many draws."""
+    budget = one_positive(budget, "budget (FLOPs)", "budget=1e22")
+    tolerance = one_positive(
+        tolerance, "tolerance", "tolerance=0.2 for sizes within +20% of the optimal compute"
+    )
+    grid = np.geomspace(*EFFICIENT_GRID, 121)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", PlanningWarning)  # far sizes are inf: outside anyway
         excess = excess_compute(law, theta, grid, budget, error)
     ratio = excess["compute_ratio"].values
     log_grid = np.log(grid)
+    ends = {
+        "low": np.exp(_crossing(log_grid, ratio, 1 + tolerance, first=True)),
+        "high": np.exp(_crossing(log_grid, ratio, 1 + tolerance, first=False)),
+    }
+    edges = {"low": (0, EFFICIENT_GRID[0]), "high": (-1, EFFICIENT_GRID[1])}
+    clipped = [
+        f"{name} at {edge:g}× N_opt in {share:.0%} of draws"
+        for name, (i, edge) in edges.items()
+        if (share := float(np.mean(ratio[..., i] <= 1 + tolerance)))
+    ]
+    if clipped:
+        warnings.warn(
+            f"with tolerance={tolerance:g} the efficient range at {budget:.3g} FLOPs reaches "
+            f"beyond the sizes searched ({EFFICIENT_GRID[0]:g}× to {EFFICIENT_GRID[1]:g}× "
+            f"N_opt): {', '.join(clipped)} is the grid's edge, not the range's end. Pass a "
+            "smaller tolerance.",
+            PlanningWarning,
+            stacklevel=3,
+        )
     ds = xr.Dataset(
-        {
-            "low": (
-                SAMPLE_DIMS,
-                np.exp(_crossing(log_grid, ratio, 1 + tolerance, first=True)),
-                {"units": "N / N_opt"},
-            ),
-            "high": (
-                SAMPLE_DIMS,
-                np.exp(_crossing(log_grid, ratio, 1 + tolerance, first=False)),
-                {"units": "N / N_opt"},
-            ),
-        },
+        {name: (SAMPLE_DIMS, values, {"units": "N / N_opt"}) for name, values in ends.items()},
         coords={dim: excess.dataset[dim] for dim in SAMPLE_DIMS},
-        attrs={"budget": float(budget), "tolerance": tolerance},
+        attrs={"budget": budget, "tolerance": tolerance},
     )
     return Draws(ds)
 
@@ -373,12 +420,20 @@ def efficient_range(
 def compute_to_reach(law: Law, theta: Mapping, loss, error: Discrepancy | None = None) -> Draws:
     """Per draw, the least FLOPs whose optimal allocation reaches ``loss`` (nats), with the
     law's error beyond the fitted compute (:mod:`bayescale.discrepancy`), and that
-    allocation's ``n_opt`` and ``d_opt``; ``inf`` where no compute reaches the loss."""
+    allocation's ``n_opt`` and ``d_opt``, searched over ``LOG_C_RANGE``.
+
+    A target the search cannot answer is marked, and a :class:`PlanningWarning` per kind
+    gives the share of draws and the losses that explain it: ``inf`` where the loss is
+    below the lowest the prediction reaches (the law's floor, or the minimum of the loss
+    widened by its extrapolation error), ``NaN`` where it is above the loss at the smallest
+    budget searched (any budget reaches it; below that budget the optimal model would have
+    under 1e3 parameters or 1e2 tokens, where :mod:`bayescale.optimum` does not search).
+    """
     theta3, error, x64 = _prepare(law, theta, error)
-    targets = as_positive(loss, "loss (nats/token)")
+    targets = as_positive(loss, "loss (nats/token)", "compute_to_reach(2.0)")
     with jax.enable_x64(x64):
-        log_c, n_opt, d_opt = (
-            np.asarray(v)
+        log_c, n_opt, d_opt, log_top, log_bottom = (
+            np.array(v)
             for v in _reach_kernel(
                 law.optimum,
                 law.log_loss,
@@ -388,7 +443,10 @@ def compute_to_reach(law: Law, theta: Mapping, loss, error: Discrepancy | None =
                 error.log_c_max,
             )
         )
-    reached = np.isfinite(log_c)
+    above = ~np.isfinite(log_c) & (np.log(targets) > log_top)
+    for values in (log_c, n_opt, d_opt):
+        values[above] = np.nan
+    below = np.isinf(log_c)
     dims = (*SAMPLE_DIMS, "target_loss")
     ds = xr.Dataset(
         {
@@ -398,20 +456,44 @@ def compute_to_reach(law: Law, theta: Mapping, loss, error: Discrepancy | None =
         },
         coords={**_coords(theta3), "target_loss": targets},
     )
-    missed = ~reached.all(axis=(0, 1))
-    if missed.any():
-        share = 1 - reached.mean(axis=(0, 1))
-        text = ", ".join(
-            f"{t:g} nats ({u:.0%} of draws)"
-            for t, u, m in zip(targets, share, missed, strict=True)
-            if m
-        )
-        warnings.warn(
-            f"target losses that no compute reaches in some draws (below the "
-            f"law's floor E, or beyond where the law's extrapolation error lets "
-            f"the loss fall): {text}; their compute is inf.",
-            PlanningWarning,
-            stacklevel=3,
-        )
-    warn_if_extrapolating(error, log_c[reached])
+    _warn_missed(targets, above, log_top, "above")
+    _warn_missed(targets, below, log_bottom, "below")
+    warn_if_extrapolating(
+        error.fitted,
+        log_compute=median_over_draws(log_c),
+        log_n=median_over_draws(np.log(n_opt)),
+        log_d=median_over_draws(np.log(d_opt)),
+    )
     return Draws(ds)
+
+
+def _warn_missed(targets, missed, log_loss, side: str) -> None:
+    """One :class:`PlanningWarning` for the targets that ``missed`` marks in some draws:
+    ``side`` ``"above"`` the loss at the smallest budget searched, or ``"below"`` the lowest
+    loss predicted; ``log_loss`` is that loss per draw and target."""
+    share = missed.mean(axis=(0, 1))
+    if not share.any():
+        return
+    low, high = (number(math.exp(edge)) for edge in LOG_C_RANGE)
+    where = f"the loss at {low} FLOPs is" if side == "above" else "the lowest predicted loss is"
+    parts = "; ".join(
+        f"{target:g} nats in {share[k]:.0%} of draws, where {where} "
+        f"{number(float(np.exp(np.median(log_loss[..., k][missed[..., k]]))))} nats (median)"
+        for k, target in enumerate(targets)
+        if share[k]
+    )
+    if side == "above":
+        message = (
+            f"target losses above the loss at the smallest budget searched, {low} FLOPs: "
+            f"{parts}. Less compute reaches them, but below that budget the optimal model "
+            "would have under 1e3 parameters or 1e2 tokens, where the optimum is not "
+            "searched: their compute, n_opt and d_opt are NaN. Targets are losses in nats "
+            "per token; a perplexity P is a loss of ln P nats."
+        )
+    else:
+        message = (
+            f"target losses below the lowest loss the prediction reaches at any budget up to "
+            f"{high} FLOPs (the law's floor, raised where its extrapolation error grows): "
+            f"{parts}. No compute reaches them: their compute is inf."
+        )
+    warnings.warn(message, PlanningWarning, stacklevel=4)

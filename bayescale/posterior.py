@@ -26,6 +26,7 @@ from bayescale.diagnostics import arviz, diagnose, problems, warn_all
 from bayescale.discrepancy import EXTRAPOLATION_ERROR, Discrepancy, check_extrapolation_error
 from bayescale.draws import SAMPLE_DIMS, Draws, check_ci_prob, eti
 from bayescale.errors import InputError, InputTypeError
+from bayescale.extrapolation import FittedRange
 from bayescale.fitinfo import DataInfo, FitInfo, SamplerInfo
 from bayescale.hierarchy import group_values
 from bayescale.laws import Law, get_law
@@ -150,10 +151,11 @@ class Posterior:
         return NoiseDraws.from_dataset(self.posterior)
 
     def discrepancy(self) -> Discrepancy:
-        """The law's error beyond the fitted compute, per draw (:mod:`bayescale.discrepancy`)."""
+        """The law's error beyond the fitted compute, per draw (:mod:`bayescale.discrepancy`),
+        with the fitted ranges of N, D and C (:mod:`bayescale.extrapolation`)."""
         return Discrepancy.from_draws(
             self.noise().new_run_scale(),
-            self.info.data.log_compute_range[1],
+            FittedRange.from_data(self.info.data),
             self.info.extrapolation_error,
             self.info.sampler.seed,
         )

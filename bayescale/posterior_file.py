@@ -1,29 +1,100 @@
 """The posterior file format: netCDF (HDF5) with the InferenceData group layout.
 
 A file holds the groups ``posterior``, ``sample_stats``, ``observed_data`` and
-``constant_data``; the root attribute ``bayescale`` holds JSON: the fit information
-(:class:`~bayescale.fitinfo.FitInfo`, ``to_dict``), the fit's warnings and the file format
-number. Format 2 is current. Format 1 (bayescale 0.1's first files) stored the fit
-information as an untyped dictionary; it is still read
-(:meth:`~bayescale.fitinfo.FitInfo.from_format1`).
+``constant_data``; the root attribute ``bayescale`` holds JSON, the header: the fit
+information (:class:`~bayescale.fitinfo.FitInfo`, ``to_dict``), the fit's warnings, the
+file format number and, from format 3 on, a SHA-256 digest of every variable of every group
+and of the header itself. Format 3 is current; formats 2 (the same without digests) and 1
+(bayescale 0.1's first files, whose fit information was an untyped dictionary, read by
+:meth:`~bayescale.fitinfo.FitInfo.from_format1`) are still read.
+
+Integrity. Reading a format-3 file recomputes each digest and refuses a file whose data or
+header changed after it was written, naming the variable. The digest of a variable covers
+its decoded values, as a reader sees them: dtype, shape and little-endian bytes in C order
+(text as its strings), with every NaN written as the one canonical NaN. A cryptographic
+digest rather than HDF5's ``fletcher32`` filter, because Fletcher-32 sums 16-bit words
+modulo 65535, where the words ``0x0000`` and ``0xFFFF`` are equal: flipping 64 bytes of
+zero words in ``alpha`` (draws such as 0.5 have four) passes its check and changes the
+draws. SHA-256 misses a change with probability ``2^-256``, covers coordinates, group
+labels and the header too, and names the variable that changed. Whatever the format, a
+posterior whose draws are not all finite is refused on reading and on writing: every
+planning answer from it would be NaN.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping
 from pathlib import Path
 
+import numpy as np
 import xarray as xr
 
 from bayescale import __version__
+from bayescale.draws import SAMPLE_DIMS
 from bayescale.errors import PosteriorFileError
 from bayescale.fitinfo import FitInfo
 from bayescale.laws import Law, get_law
 
-FILE_FORMAT = 2
-READABLE_FORMATS = (1, 2)
+FILE_FORMAT = 3
+READABLE_FORMATS = (1, 2, 3)
 GROUPS = ("posterior", "sample_stats", "observed_data", "constant_data")
+SHOWN = 5  # non-finite draws listed by position in an error; the rest are counted
+HEADER = "header"  # the key of the header's own digest
+
+
+def digest(values) -> str:
+    """SHA-256 (hex) of an array's values as decoded: dtype, shape and little-endian bytes
+    in C order; text (numpy's str, bytes or object arrays) as the UTF-8 JSON of its strings,
+    whichever of those kinds a reader returns; NaNs as one canonical NaN."""
+    values = np.asarray(values)
+    sha = hashlib.sha256(repr(values.shape).encode())
+    if values.dtype.kind in "OSU":
+        text = [v.decode() if isinstance(v, bytes) else str(v) for v in values.ravel()]
+        sha.update(b"text" + json.dumps(text).encode())
+        return sha.hexdigest()
+    if values.dtype.kind in "fc":
+        values = np.where(np.isnan(values), np.nan, values).astype(values.dtype)
+    little = values.astype(values.dtype.newbyteorder("<"), copy=False)
+    sha.update(little.dtype.str.encode() + np.ascontiguousarray(little).tobytes())
+    return sha.hexdigest()
+
+
+def _header_digest(header: Mapping) -> str:
+    """SHA-256 of the header's fit information and warnings, as canonical JSON."""
+    body = {"info": header["info"], "warnings": header["warnings"]}
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
+def _checksums(groups: Mapping[str, xr.Dataset], header: Mapping) -> dict[str, str]:
+    out = {HEADER: _header_digest(header)}
+    for name in GROUPS:
+        if name in groups:
+            for var, values in groups[name].variables.items():
+                out[f"{name}/{var}"] = digest(values.values)
+    return out
+
+
+def _check_finite(posterior: xr.Dataset, where: str, fix: str) -> None:
+    """Refuse draws that are not all finite, naming the variable, how many draws and where."""
+    for name, da in posterior.data_vars.items():
+        if da.dtype.kind not in "fc" or not set(SAMPLE_DIMS) <= set(da.dims):
+            continue
+        other = [d for d in da.dims if d not in SAMPLE_DIMS]
+        values = da.transpose(*SAMPLE_DIMS, *other).values
+        values = values.reshape(*values.shape[:2], -1)  # (chain, draw, anything else)
+        bad = ~np.isfinite(values)
+        draws = np.argwhere(bad.any(axis=-1))
+        if not draws.size:
+            continue
+        shown = ", ".join(f"({c}, {d}): {values[c, d][bad[c, d]][0]}" for c, d in draws[:SHOWN])
+        more = f" and {len(draws) - SHOWN} more" if len(draws) > SHOWN else ""
+        raise PosteriorFileError(
+            f"{where}: posterior variable {name!r} has {len(draws)} non-finite draw(s) of "
+            f"{bad.shape[0] * bad.shape[1]}, at (chain, draw) {shown}{more}; every planning "
+            f"answer from it would be NaN or inf. {fix}"
+        )
 
 
 def write(
@@ -33,12 +104,19 @@ def write(
     warnings: tuple[str, ...],
     overwrite: bool = False,
 ) -> Path:
-    """Write a posterior file; refuses to replace an existing file unless ``overwrite``.
-    The file appears whole or not at all (written aside, then renamed)."""
+    """Write a posterior file; refuses to replace an existing file unless ``overwrite``, and
+    draws that are not all finite. The file appears whole or not at all (written aside,
+    then renamed)."""
     path = Path(path)
     if path.exists() and not overwrite:
         raise FileExistsError(f"{str(path)!r} exists; pass overwrite=True to replace it.")
+    _check_finite(
+        groups["posterior"],
+        f"cannot save to {str(path)!r}",
+        "Refit (a fit whose draws are not finite failed; its warnings say why).",
+    )
     header = {"file_format": FILE_FORMAT, "info": info.to_dict(), "warnings": list(warnings)}
+    header["sha256"] = _checksums(groups, json.loads(json.dumps(header)))
     root = xr.Dataset(
         attrs={"bayescale": json.dumps(header), "law": info.law, "bayescale_version": __version__}
     )
@@ -51,11 +129,15 @@ def write(
     return path
 
 
-def read(path: str | Path) -> tuple[dict[str, xr.Dataset], Law, FitInfo, tuple[str, ...]]:
-    """``(groups, law, info, warnings)`` of a posterior file; errors say what is wrong."""
-    path = Path(path)
+def _open(path: Path) -> tuple[dict, dict[str, xr.Dataset]]:
+    """The root attributes and the groups of the file at ``path``."""
     if not path.exists():
         raise PosteriorFileError(f"no posterior file at {str(path)!r}.")
+    if not path.is_file():
+        raise PosteriorFileError(
+            f"{str(path)!r} is not a regular file (a directory, pipe or device); pass the "
+            ".nc file that Posterior.save or `bayescale fit -o` wrote."
+        )
     try:
         with xr.open_dataset(path, engine="h5netcdf") as root:
             attrs = dict(root.attrs)
@@ -63,33 +145,118 @@ def read(path: str | Path) -> tuple[dict[str, xr.Dataset], Law, FitInfo, tuple[s
         for name in GROUPS:
             with xr.open_dataset(path, group=name, engine="h5netcdf") as ds:
                 groups[name] = ds.load()
-    except (OSError, ValueError, KeyError) as err:
+    except (OSError, ValueError, KeyError, RuntimeError, TypeError) as err:
         raise PosteriorFileError(
             f"{str(path)!r} is not a readable bayescale posterior (truncated or corrupted?): "
             f"{err}. Refit and save it again."
         ) from err
+    return attrs, groups
+
+
+def _header(path: Path, attrs: dict) -> dict:
+    """The root attribute ``bayescale``, parsed: a JSON object with a readable format."""
     if "bayescale" not in attrs:
         raise PosteriorFileError(
             f"{str(path)!r} holds no bayescale metadata; it was not written by Posterior.save."
         )
-    header = json.loads(attrs["bayescale"])
+    text = attrs["bayescale"]
+    try:
+        header = json.loads(text)
+    except (TypeError, ValueError) as err:  # JSONDecodeError and UnicodeDecodeError
+        raise PosteriorFileError(
+            f"{str(path)!r}: its bayescale metadata (the root attribute 'bayescale') is not "
+            f"valid JSON ({err}); the file is damaged. Restore it from a copy, or refit and "
+            "save again."
+        ) from err
+    if not isinstance(header, dict):
+        raise PosteriorFileError(
+            f"{str(path)!r}: its bayescale metadata is a JSON {type(header).__name__}, not "
+            "the object (with file_format, info and warnings) that Posterior.save writes; "
+            "the file is damaged or was not written by bayescale. Refit and save again."
+        )
     file_format = header.get("file_format")
-    if file_format not in READABLE_FORMATS:
+    if isinstance(file_format, bool) or file_format not in READABLE_FORMATS:
         raise PosteriorFileError(
             f"{str(path)!r} has file format {file_format!r} (written by bayescale "
             f"{attrs.get('bayescale_version')}); this bayescale {__version__} reads formats "
             f"{list(READABLE_FORMATS)}. Install the version that wrote it, or refit."
         )
-    if file_format == 1:
-        constant = groups["constant_data"]
-        warnings = tuple(header.pop("warnings", ()))
-        header.pop("file_format")
-        info = FitInfo.from_format1(header, constant["log_n"].values, constant["log_d"].values)
-    else:
-        info, warnings = FitInfo.from_dict(header["info"]), tuple(header["warnings"])
+    need = {1: (), 2: ("info", "warnings"), 3: ("info", "warnings", "sha256")}[file_format]
+    missing = [key for key in need if key not in header]
+    if missing:
+        raise PosteriorFileError(
+            f"{str(path)!r}: its bayescale metadata (file format {file_format}) lacks "
+            f"{missing}; the file is damaged. Refit and save again."
+        )
+    return header
+
+
+def _verify(path: Path, header: dict, groups: dict[str, xr.Dataset]) -> None:
+    """Compare the digests written in a format-3 header with the data as read."""
+    stored = header["sha256"]
+    if not isinstance(stored, dict):
+        raise PosteriorFileError(
+            f"{str(path)!r}: its sha256 entry is a {type(stored).__name__}, not the "
+            "digests Posterior.save writes; the file is damaged. Refit and save again."
+        )
+    found = _checksums(groups, header)
+    changed = [key for key in found if key in stored and stored[key] != found[key]]
+    missing = sorted(set(stored) - set(found))
+    added = sorted(set(found) - set(stored))
+    if not (changed or missing or added):
+        return
+    parts = []
+    if HEADER in changed:
+        parts.append("the header (fit information and warnings)")
+    named = [k.split("/", 1) for k in changed if k != HEADER]
+    if named:
+        parts.append("the data of " + ", ".join(f"{var!r} in group {g}" for g, var in named))
+    if missing:
+        parts.append(f"variables {missing} are gone")
+    if added:
+        parts.append(f"variables {added} were added")
+    raise PosteriorFileError(
+        f"{str(path)!r} is corrupted: {'; '.join(parts)} no longer match the SHA-256 "
+        "digests written with them, so the file changed after it was saved (a disk or "
+        "transfer error, or an edit). Restore it from a copy, or refit and save again."
+    )
+
+
+def _info(path: Path, header: dict, groups: dict) -> tuple[FitInfo, tuple[str, ...]]:
+    """The fit information and warnings of a header whose format is known."""
+    header = dict(header)
+    try:
+        if header.pop("file_format") == 1:
+            constant = groups["constant_data"]
+            warnings = tuple(header.pop("warnings", ()))
+            info = FitInfo.from_format1(header, constant["log_n"].values, constant["log_d"].values)
+        else:
+            info, warnings = FitInfo.from_dict(header["info"]), tuple(header["warnings"])
+    except (KeyError, TypeError, ValueError, AttributeError) as err:
+        what = f"lacks {err}" if isinstance(err, KeyError) else f"is malformed ({err})"
+        raise PosteriorFileError(
+            f"{str(path)!r}: its fit information {what}; the file is damaged or was "
+            "written by another program. Refit and save again."
+        ) from err
+    if not all(isinstance(w, str) for w in warnings):
+        raise PosteriorFileError(
+            f"{str(path)!r}: its warnings are not a list of messages; the file is damaged. "
+            "Refit and save again."
+        )
+    return info, warnings
+
+
+def read(path: str | Path) -> tuple[dict[str, xr.Dataset], Law, FitInfo, tuple[str, ...]]:
+    """``(groups, law, info, warnings)`` of a posterior file; errors say what is wrong."""
+    path = Path(path)
+    attrs, groups = _open(path)
+    header = _header(path, attrs)
+    if header["file_format"] >= 3:
+        _verify(path, header, groups)
+    info, warnings = _info(path, header, groups)
     try:
         law = get_law(info.law)
-    except ValueError as err:
+    except (TypeError, ValueError) as err:
         raise PosteriorFileError(
             f"{str(path)!r} was fitted with law {info.law!r}, which is not registered here; "
             "register it with bs.register_law(...) before loading."
@@ -100,4 +267,7 @@ def read(path: str | Path) -> tuple[dict[str, xr.Dataset], Law, FitInfo, tuple[s
             f"{str(path)!r} lacks parameters {missing} of the {law.name} law it names; the "
             "file does not match its law."
         )
+    _check_finite(
+        groups["posterior"], str(path), "The file is damaged: restore it, or refit and save again."
+    )
     return groups, law, info, warnings

@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import warnings
 
 from bayescale.datasets import load_dataset
-from bayescale.errors import InputError, SweepWarning
+from bayescale.errors import InputError
 from bayescale.posterior import Posterior, load_posterior
 from bayescale.resources import package_dir
 
@@ -45,9 +44,7 @@ def reference_sweep(name: str):
     sweep = load_dataset(spec["dataset"])
     if spec.get("exclude_column"):
         flag = sweep.frame[spec["exclude_column"]].astype(bool)
-        with warnings.catch_warnings():  # the spec documents the exclusion
-            warnings.simplefilter("ignore", SweepWarning)
-            sweep = sweep.exclude(flag, reason=spec["exclude_reason"])
+        sweep = sweep.exclude(flag, reason=spec["exclude_reason"])
     return sweep
 
 

@@ -31,13 +31,15 @@ the posterior (measurements: ``docs/performance.md``, "Where NUTS starts").
 
 When no chain's search ends at a mode (no proper mode: a flat direction, or a density
 that grows without bound, as a centred hierarchy's does as a scale τ → 0), every chain
-starts from the prior with the identity mass matrix, and the fit's
-``Posterior.info.sampler.init`` says why.
+starts from the prior with the identity mass matrix; a
+:class:`~bayescale.errors.StartWarning` says why and what to try, and the fit's
+``Posterior.info.sampler.init`` records it.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, field
 from functools import partial
 from typing import NamedTuple
@@ -53,6 +55,8 @@ from numpyro.distributions.transforms import biject_to
 from numpyro.infer import NUTS, init_to_uniform
 from numpyro.infer.util import initialize_model, potential_energy
 from numpyro.util import is_prng_key
+
+from bayescale.errors import StartWarning
 
 INIT = ("laplace", "prior")
 MAX_ITERATIONS = 200  # Newton iterations per chain: a cap, several times what a search needs
@@ -256,17 +260,27 @@ def laplace_start(model, kwargs: dict, seed: int, chains: int, dense_mass: bool)
         }
         converged = [c for c, r in enumerate(fits) if r.converged]
         if not converged:
+            why = (
+                "no chain's search ended at a mode (a positive definite Hessian where "
+                f"Newton's step gains under {DECREMENT_TOLERANCE:g} nats)"
+            )
+            warnings.warn(
+                f"the Laplace start fell back to the prior: {why}; Newton iterations per "
+                f"chain {summary['mode_iterations']} (at most {MAX_ITERATIONS}). Every chain "
+                "starts from the prior mean with the identity mass matrix, so warmup must "
+                "travel to the posterior and adapt from scratch. The posterior has no proper "
+                "mode: a direction that the data and priors leave flat, or a density that "
+                "grows without bound (a centred hierarchy's as a group scale tau -> 0). Try "
+                "centring='non-centred' for a hierarchy, tighter priors on parameters the "
+                "data barely constrain, or more warmup; init='prior' starts from the prior "
+                "without the search.",
+                StartWarning,
+                stacklevel=2,
+            )
             return Start(
                 None,
                 None,
-                {
-                    "start": "prior",
-                    "mass_matrix": "identity",
-                    "why": "no chain's search ended at a mode (a positive "
-                    "definite Hessian where Newton's step gains under "
-                    f"{DECREMENT_TOLERANCE:g} nats)",
-                    **summary,
-                },
+                {"start": "prior", "mass_matrix": "identity", "why": why, **summary},
             )
         best = fits[min(converged, key=lambda c: fits[c].fun)]
         eigenvalues, vectors = np.linalg.eigh(best.hess)

@@ -96,11 +96,16 @@ def synthetic_posterior():
     return quiet_fit(sweep, chains=2, warmup=300, draws=300, seed=1)
 
 
-def point_mass(law: str, theta: dict, log_compute_range=(0.0, 200.0)) -> bs.Posterior:
+def point_mass(
+    law: str,
+    theta: dict,
+    log_compute_range=(0.0, 200.0),
+    log_n_range=(0.0, 100.0),
+    log_d_range=(0.0, 100.0),
+) -> bs.Posterior:
     """A posterior with all its mass on ``theta`` (one chain, one draw): published
     constants treated as a posterior, to check the planning maths against the papers.
-    ``log_compute_range`` stands for the fitted data's (the default puts every query
-    inside it)."""
+    The ranges stand for the fitted data's (the defaults put every query inside them)."""
     import xarray as xr
 
     from bayescale.fitinfo import DataInfo, FitInfo, SamplerInfo
@@ -119,8 +124,8 @@ def point_mass(law: str, theta: dict, log_compute_range=(0.0, 200.0)) -> bs.Post
     }
     data = DataInfo(
         points=0,
-        log_n_range=(0.0, 0.0),
-        log_d_range=(0.0, 0.0),
+        log_n_range=tuple(log_n_range),
+        log_d_range=tuple(log_d_range),
         log_compute_range=tuple(log_compute_range),
         centre={"n": 0.0, "d": 0.0},
     )

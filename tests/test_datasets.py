@@ -7,7 +7,6 @@ import pytest
 
 import bayescale.datasets as datasets
 from bayescale.datasets import dataset_card, list_datasets, load_dataset
-from bayescale.errors import SweepWarning
 from bayescale.resources import package_dir
 from bayescale.sweep import Sweep
 
@@ -52,10 +51,11 @@ def test_load_dataset_returns_a_sweep_with_the_cards_rows_and_groups(name):
 
 
 def test_chinchilla_replication_subset_is_one_exclude_away():
+    """The README's step: a stated exclusion, recorded, not warned about."""
     sweep = load_dataset("chinchilla")
-    with pytest.warns(SweepWarning, match="5 row"):
-        kept = sweep.exclude(sweep.frame["besiroglu_excluded"], "Besiroglu et al. 2024")
+    kept = sweep.exclude(sweep.frame["besiroglu_excluded"], "Besiroglu et al. 2024")
     assert len(kept.fit_frame) == 240
+    assert kept.derivations[-1].startswith("excluded 5 row(s): Besiroglu et al. 2024 (rows ")
 
 
 def test_unknown_name_lists_the_valid_names_sorted():

@@ -54,8 +54,7 @@ def test_agrees_with_besiroglu_replication():
     """Besiroglu et al. 2024 (240 points, Huber loss): E 1.817, A 482, B 2085, α 0.348,
     β 0.366, a = β/(α+β) 0.513. Each must lie inside our 95% interval."""
     sweep = bs.load_dataset("chinchilla")
-    with pytest.warns(bs.SweepWarning, match="5 row"):
-        sweep = sweep.exclude(sweep.frame["besiroglu_excluded"].astype(bool), reason="Besiroglu")
+    sweep = sweep.exclude(sweep.frame["besiroglu_excluded"], reason="Besiroglu")
     post = quiet_fit(sweep, chains=4, warmup=500, draws=500, seed=0)
     table = post.summary(ci_prob=0.95)
     published = {

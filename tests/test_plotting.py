@@ -7,6 +7,8 @@ plain data, so a Chinchilla-like one with a few dozen draws per chain costs noth
 
 from __future__ import annotations
 
+import dataclasses
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -19,6 +21,7 @@ from bayescale import plotting
 from bayescale.fitinfo import DataInfo, FitInfo, SamplerInfo
 from bayescale.plotting import bands
 from bayescale.plotting.points import isoflop_groups, sweep_points
+from bayescale.reference import reference_sweep
 
 plt.switch_backend("Agg")
 
@@ -54,9 +57,7 @@ def _isoflop_frame(seed=0) -> pd.DataFrame:
 def sweep():
     frame = _isoflop_frame()
     frame.loc[0, "loss"] *= 1.3  # an outlier, excluded from the fit
-    sweep = bs.Sweep.from_frame(frame)
-    with pytest.warns(bs.SweepWarning):
-        return sweep.exclude([0], reason="test outlier")
+    return bs.Sweep.from_frame(frame).exclude([0], reason="test outlier")
 
 
 @pytest.fixture(scope="module")
@@ -559,3 +560,127 @@ def test_points_need_the_columns():
         sweep_points(pd.DataFrame({"n_params": [1.0], "loss": [2.0]}))
     with pytest.raises(TypeError, match="DataFrame"):
         sweep_points([1, 2, 3])
+
+
+# ------------------------------------------------------------ per-group posteriors
+GADRE_GROUPS = ["c4_original", "rpj", "rw_original"]
+
+
+@pytest.fixture(scope="module")
+def gadre():
+    """The shipped gadre_overtrain fit (partial pooling over three training corpora),
+    thinned to 100 draws per chain: enough for figures, and fast."""
+    post = bs.load_reference("gadre_overtrain")
+    groups = dict(post.groups)
+    for name in ("posterior", "sample_stats"):
+        groups[name] = groups[name].isel(draw=slice(None, None, 10))
+    return dataclasses.replace(post, groups=groups)
+
+
+@pytest.fixture(scope="module")
+def gadre_sweep():
+    return reference_sweep("gadre_overtrain")
+
+
+def _figure_of(name, post, sweep, **kw):
+    """Call plotting function ``name`` on ``post`` (with ``sweep`` where it draws data)."""
+    args = (post, sweep) if name in ("plot_fit", "plot_isoflops") else (post,)
+    if name == "plot_excess_compute":
+        args = (post, 1e21)
+    return getattr(plotting, name)(*args, **kw)
+
+
+GROUP_FIGURES = [
+    "plot_fit",
+    "plot_isoflops",
+    "plot_loss_vs_params",
+    "plot_frontier",
+    "plot_pairs",
+    "plot_ppc",
+    "plot_excess_compute",
+]
+
+
+@pytest.mark.parametrize("name", GROUP_FIGURES)
+@pytest.mark.parametrize("group", ["rpj", "new"])
+def test_every_figure_draws_one_group(gadre, gadre_sweep, name, group):
+    fig, _ = _figure_of(name, gadre, gadre_sweep, group=group)
+    _render(fig)
+    for ax in fig.axes:
+        if ax.get_label() != "<colorbar>":
+            for line in ax.get_lines():
+                assert np.isfinite(np.asarray(line.get_ydata(), dtype=float)).all()
+
+
+@pytest.mark.parametrize("name", [n for n in GROUP_FIGURES if n != "plot_ppc"])
+def test_per_group_posterior_needs_a_group(gadre, gadre_sweep, name):
+    """Without group= (or with one it does not have) the error lists the groups."""
+    for group in (None, "nope"):
+        with pytest.raises(bs.InputError, match="per group") as err:
+            _figure_of(name, gadre, gadre_sweep, group=group)
+        assert all(g in str(err.value) for g in (*GADRE_GROUPS, "new"))
+        assert f"got {group!r}" in str(err.value)
+
+
+@pytest.mark.parametrize("name", GROUP_FIGURES)
+def test_group_on_a_posterior_without_groups(post, sweep, name):
+    with pytest.raises(bs.InputError, match=r"no groups.*drop group='rpj'"):
+        _figure_of(name, post, sweep, group="rpj")
+
+
+def test_plot_fit_shows_the_group_s_points_and_frontier(gadre, gadre_sweep):
+    compute = np.geomspace(1e17, 1e22, 20)
+    _fig, ax = plotting.plot_fit(gadre, gadre_sweep, compute=compute, group="rpj")
+    rows = (gadre_sweep.frame["group"] == "rpj").sum()
+    assert len(ax.collections[0].get_offsets()) == rows
+    expected = np.median(gadre.optimal(compute, group="rpj")["loss_opt"].values.reshape(-1, 20), 0)
+    assert np.allclose(ax.get_lines()[0].get_ydata(), expected)
+    other = np.median(
+        gadre.optimal(compute, group="c4_original")["loss_opt"].values.reshape(-1, 20), 0
+    )
+    assert not np.allclose(expected, other, rtol=1e-3)  # the group matters
+    assert ax.get_title() == "group rpj"
+
+
+def test_plot_fit_needs_the_group_column(gadre, gadre_sweep):
+    frame = gadre_sweep.frame.drop(columns="group")
+    with pytest.raises(bs.InputError, match="no group column"):
+        plotting.plot_fit(gadre, frame, group="rpj")
+
+
+def test_plot_frontier_of_a_group_is_its_optimum(gadre):
+    compute = np.geomspace(1e18, 1e22, 10)
+    _, axes = plotting.plot_frontier(gadre, compute, group="rw_original")
+    n_opt = gadre.optimal(compute, group="rw_original")["n_opt"].values.reshape(-1, 10)
+    assert np.allclose(axes[0].get_lines()[0].get_ydata(), np.median(n_opt, axis=0))
+
+
+def test_plot_pairs_of_a_group_and_of_a_new_one(gadre):
+    _, axes = plotting.plot_pairs(gadre, ["alpha", "beta"], group="rpj")
+    median = axes[0, 0].get_lines()[0].get_xdata()[0]
+    assert median == pytest.approx(float(gadre.posterior["alpha"].sel(group="rpj").median()))
+    spreads = {}
+    for group in ("rpj", "new"):
+        _, axes = plotting.plot_pairs(gadre, ["alpha", "beta"], group=group)
+        spreads[group] = np.ptp(axes[1, 0].collections[0].get_offsets()[:, 0])
+    assert spreads["new"] > spreads["rpj"]  # a new corpus is less known than a fitted one
+
+
+def test_plot_ppc_per_group(gadre):
+    counts = [int((gadre.groups["constant_data"]["group"] == k).sum()) for k in range(3)]
+    _, ax = plotting.plot_ppc(gadre)
+    assert [len(c.lines[0].get_xdata()) for c in ax.containers] == counts
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert all(any(g in label for label in labels) for g in GADRE_GROUPS)
+    _, ax = plotting.plot_ppc(gadre, group="rpj")
+    assert [len(c.lines[0].get_xdata()) for c in ax.containers] == [counts[1]]
+    with pytest.raises(bs.InputError, match="per group"):
+        plotting.plot_ppc(gadre, holdout=reference_sweep("gadre_overtrain"))
+
+
+def test_plot_isoflops_optimum_of_a_group(gadre):
+    budgets = [1e19, 1e21]
+    _, ax = plotting.plot_isoflops(gadre, budgets=budgets, group="rpj")
+    n_opt = gadre.optimal(budgets, group="rpj")["n_opt"].values.reshape(-1, 2)
+    markers = [c.lines[0].get_xdata()[0] for c in ax.containers]
+    assert np.allclose(markers, np.median(n_opt, axis=0))

@@ -63,7 +63,8 @@ def unbounded():
 
 @pytest.mark.parametrize("model", [flat, unbounded])
 def test_no_proper_mode_falls_back_to_the_prior_start(model):
-    start = laplace_start(model, {}, 0, chains=2, dense_mass=True)
+    with pytest.warns(bs.StartWarning, match=r"fell back to the prior.*Try centring="):
+        start = laplace_start(model, {}, 0, chains=2, dense_mass=True)
     assert start.params is None and start.inverse_mass_matrix is None
     assert start.summary["start"] == "prior"
     assert "no chain's search ended at a mode" in start.summary["why"]

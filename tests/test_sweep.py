@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 import bayescale as bs
-from bayescale.errors import SweepValidationError, SweepWarning
+from bayescale.errors import SweepValidationError
 
 
 def frame(**overrides):
@@ -111,12 +111,11 @@ def test_fewer_points_than_parameters():
         bs.fit(sweep, progress=False)
 
 
-def test_exclude_warns_lists_rows_and_keeps_them():
+def test_exclude_records_rows_and_keeps_them():
+    """A stated exclusion does not warn (warnings are errors here): it is recorded."""
     sweep = bs.Sweep.from_frame(frame())
-    with pytest.warns(
-        SweepWarning, match=r"2 row\(s\) excluded from fitting \(outliers\): rows 0, 5"
-    ):
-        smaller = sweep.exclude([0, 5], reason="outliers")
+    smaller = sweep.exclude([0, 5], reason="outliers")
+    assert smaller.derivations[-1] == "excluded 2 row(s): outliers (rows 0, 5)"
     assert len(smaller) == 6 and smaller.frame["excluded"].sum() == 2
     assert len(smaller.fit_frame) == 4
     assert not sweep.frame["excluded"].any()  # the original is untouched

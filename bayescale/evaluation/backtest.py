@@ -375,9 +375,7 @@ def backtest(
                 sweep = drop_early_checkpoints(sweep, min_fraction)
     mask = train_mask(sweep, split, frac, threshold)
     frame = sweep.fit_frame
-    with warnings.catch_warnings():  # the held-out rows are excluded on purpose
-        warnings.simplefilter("ignore", SweepWarning)
-        train = sweep.exclude(mask.index[~mask], reason="held out by the backtest split")
+    train = sweep.exclude(mask.index[~mask], reason="held out by the backtest split")
     test = frame[~mask]
     compute = 6.0 * frame["n_params"] * frame["n_tokens"]
     if baseline and grouped:  # the per-group Huber fit needs > 5 points: check before NUTS

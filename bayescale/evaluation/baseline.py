@@ -59,21 +59,33 @@ not independent. The replicates give two predictive distributions for a new poin
     (``1.4826 · MAD`` of its residuals times ``sqrt(n / (n − 5))`` for the five fitted
     parameters). MAD rather than RMS because the Huber fit lets outliers lie far out.
 
+Failed fits are said, not hidden (a :class:`~bayescale.errors.ConvergenceWarning`, kept
+on ``HuberFit.warnings``): L-BFGS-B stopping short of a minimum from the winning start
+(iteration limit or line-search failure), and a degenerate minimum, where a term of the
+law carries under :data:`TERM_SHARE_MIN` of the fitted loss ``L̂`` at every point
+(``max_i E/L̂_i``, ``max_i (A/N_i^α)/L̂_i`` or ``max_i (B/D_i^β)/L̂_i``: the data do not
+see that term, and its constants trade against the others), or an exponent lies at or
+beyond the edge of Hoffmann's grid, ``0 < α, β < 2``. On sweeps that do not separate the
+terms (one token count per size, or a fixed ratio ``D/N``) such minima win: for example
+``E = 10⁻⁶`` after 1,800 iterations, or ``β`` left at its start of 2. The bootstrap counts
+its replicates that end so.
+
 Only the Chinchilla law is implemented; everything is numpy and scipy.
 """
 
 from __future__ import annotations
 
 import itertools
+import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import MappingProxyType
 
 import numpy as np
 from scipy.optimize import minimize
 from scipy.special import logsumexp
 
-from bayescale.errors import InputError, InputTypeError
+from bayescale.errors import ConvergenceWarning, InputError, InputTypeError
 from bayescale.sweep import Sweep
 
 PARAMS = ("e", "a", "alpha", "b", "beta")  # the order of bayescale's chinchilla law
@@ -93,6 +105,8 @@ HOFFMANN_GRID = MappingProxyType(
 OPTIONS = MappingProxyType({"maxiter": 2000, "ftol": 1e-13, "gtol": 1e-9, "maxcor": 20})
 MAD_TO_SD = 1.4826
 TOP_STARTS = 100
+TERM_SHARE_MIN = 0.1  # a term below this share of the fitted loss at every point is unseen
+EXPONENT_RANGE = (0.0, 2.0)  # the span of Hoffmann's grid in α and β
 
 
 def grid_starts(grid: Mapping | None = None) -> np.ndarray:
@@ -138,7 +152,7 @@ def _objective(theta, log_n, log_d, log_loss, weights, delta):
 
 
 def _minimise(start, log_n, log_d, log_loss, weights, delta):
-    result = minimize(
+    return minimize(
         _objective,
         start,
         args=(log_n, log_d, log_loss, weights, delta),
@@ -146,7 +160,35 @@ def _minimise(start, log_n, log_d, log_loss, weights, delta):
         method="L-BFGS-B",
         options=dict(OPTIONS),
     )
-    return result.x, float(result.fun)
+
+
+def _problems(theta: np.ndarray, result, data: dict) -> list[str]:
+    """What is wrong with the minimum ``theta`` that ``result`` (scipy's) reached: L-BFGS-B
+    stopping short, a term unseen in the data, an exponent at the grid's edge (module
+    docstring). Empty for a proper fit."""
+    out = []
+    if not result.success:
+        out.append(
+            f"L-BFGS-B stopped short of a minimum after {result.nit} iterations ({result.message})"
+        )
+    e, a, alpha, b, beta = theta
+    log_fit = log_law(theta, data["log_n"], data["log_d"])
+    terms = {
+        "E": np.full_like(log_fit, e),
+        "A/N^alpha": a - alpha * data["log_n"],
+        "B/D^beta": b - beta * data["log_d"],
+    }
+    for name, log_term in terms.items():
+        share = float(np.exp(np.max(log_term - log_fit)))
+        if share < TERM_SHARE_MIN:
+            out.append(f"{name} is at most {share:.2g} of the fitted loss at any point")
+    low, high = EXPONENT_RANGE
+    for name, value in (("alpha", alpha), ("beta", beta)):
+        if not low < value < high:
+            out.append(
+                f"{name} = {value:.3g} lies at or beyond the grid's edge ({low:g}, {high:g})"
+            )
+    return out
 
 
 def _robust_scale(residuals: np.ndarray, n_params: int = len(PARAMS)) -> float:
@@ -198,6 +240,7 @@ class HuberFit:
     n_points: int
     delta: float
     starts: int
+    warnings: tuple[str, ...] = ()
 
     def __post_init__(self):
         object.__setattr__(self, "params", MappingProxyType(dict(self.params)))
@@ -243,20 +286,20 @@ def _screen(data: dict, delta: float, starts: np.ndarray, top: int | None) -> np
     return starts[np.argsort(value, kind="stable")[:top]]
 
 
-def _fit(data: dict, delta: float, starts: np.ndarray, weights=None) -> tuple[np.ndarray, float]:
+def _fit(data: dict, delta: float, starts: np.ndarray, weights=None):
+    """``(θ, objective, problems)`` of the best minimum over ``starts`` (:func:`_problems`)."""
     weights = np.ones_like(data["log_n"]) if weights is None else weights
-    best, best_value = None, np.inf
+    best = None
     for start in starts:
-        theta, value = _minimise(
-            start, data["log_n"], data["log_d"], data["log_loss"], weights, delta
-        )
-        if np.isfinite(value) and np.all(np.isfinite(theta)) and value < best_value:
-            best, best_value = theta, value
+        result = _minimise(start, data["log_n"], data["log_d"], data["log_loss"], weights, delta)
+        finite = np.isfinite(result.fun) and np.all(np.isfinite(result.x))
+        if finite and (best is None or result.fun < best.fun):
+            best = result
     if best is None:
         raise RuntimeError(
             "every L-BFGS start failed (non-finite objective); check the sweep for extreme values."
         )
-    return best, best_value * delta
+    return best.x, float(best.fun) * delta, _problems(best.x, best, data)
 
 
 def fit_huber(
@@ -269,12 +312,12 @@ def fit_huber(
 ) -> HuberFit:
     """Fit the Chinchilla law to ``sweep``'s fitted rows (of one ``group`` if given) by
     Huber loss and L-BFGS-B from the ``top`` best starts of ``grid`` (default Hoffmann's
-    4,500; ``top=None``: from every start)."""
+    4,500; ``top=None``: from every start). A failed fit warns (module docstring)."""
     data = _arrays(sweep, group)
     starts = _screen(data, delta, grid_starts(grid), top)
-    theta, value = _fit(data, delta, starts)
+    theta, value, problems = _fit(data, delta, starts)
     residuals = log_law(theta, data["log_n"], data["log_d"]) - data["log_loss"]
-    return HuberFit(
+    fit = HuberFit(
         params=dict(zip(PARAMS, map(float, theta), strict=True)),
         objective=value,
         scale=_robust_scale(residuals),
@@ -282,6 +325,17 @@ def fit_huber(
         delta=delta,
         starts=len(starts),
     )
+    if problems:
+        message = (
+            f"the Huber fit{f' of group {group!r}' if group is not None else ''} failed: "
+            f"{'; '.join(problems)} ({fit!r}). Its point estimate and bootstrap intervals "
+            "mean little. The sweep may not separate the law's terms: add runs that vary N "
+            "and D independently (several token counts per size), or use the Bayesian fit "
+            "(bs.fit), whose priors keep each term in range."
+        )
+        warnings.warn(message, ConvergenceWarning, stacklevel=2)
+        fit = replace(fit, warnings=(message,))
+    return fit
 
 
 @dataclass(frozen=True)
@@ -354,13 +408,23 @@ def bootstrap(
     cluster = data["cluster"]
     n_clusters = int(cluster.max()) + 1
     thetas, scales = np.empty((n_boot, len(PARAMS))), np.empty(n_boot)
+    failed = 0
     for i in range(n_boot):
         counts = rng.multinomial(n_clusters, np.full(n_clusters, 1.0 / n_clusters))
         weights = counts[cluster].astype(float)
-        theta, _ = _fit(data, delta, fit.theta[None], weights=weights)
+        theta, _, problems = _fit(data, delta, fit.theta[None], weights=weights)
+        failed += bool(problems)
         residuals = log_law(theta, data["log_n"], data["log_d"]) - data["log_loss"]
         thetas[i] = theta
         scales[i] = _robust_scale(np.repeat(residuals, weights.astype(int)))
+    if failed:
+        warnings.warn(
+            f"{failed} of {n_boot} bootstrap replicates ended short of a minimum or "
+            "degenerate (a term of the law unseen, or an exponent at the grid's edge; see "
+            "bayescale.evaluation.baseline): the bootstrap intervals include those fits.",
+            ConvergenceWarning,
+            stacklevel=2,
+        )
     return Bootstrap(
         fit=fit,
         params={p: thetas[:, k] for k, p in enumerate(PARAMS)},

@@ -7,6 +7,11 @@ returns ``(fig, ax)``. A band is always the equal-tailed
 ``ci_prob`` interval over ``(chain, draw)`` of a quantity computed per draw; the line
 in it is the per-point posterior median. Nothing is drawn from a point estimate.
 
+A figure of a posterior takes ``group=``: on a per-group posterior it names the fitted
+group drawn (its law and its points), or ``"new"`` for an unseen group drawn from the
+population (partial pooling); without it the error lists the groups, except in
+:func:`plot_ppc`, which predicts each fitted point with its own group's law.
+
 Figures made here (``ax=None``) are sized for a paper: 3.4 in wide for one panel,
 7 in for two, with small fonts. When you pass ``ax``, your own style is kept.
 

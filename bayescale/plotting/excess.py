@@ -12,7 +12,8 @@ from bayescale import planning
 from bayescale.draws import SAMPLE_DIMS, check_ci_prob, eti
 from bayescale.errors import InputError, PlanningWarning
 from bayescale.plotting.bands import band, samples, summary
-from bayescale.plotting.labels import fmt_interval, pct, sci
+from bayescale.plotting.labels import fmt_interval, group_words, pct, sci
+from bayescale.plotting.points import check_group
 from bayescale.plotting.style import DOUBLE, figure_axes, legend, log_axes, paper_style
 
 if TYPE_CHECKING:
@@ -43,9 +44,10 @@ def plot_excess_compute(
     legend says so. The shaded span is the range of sizes within ``1 + tolerance`` of
     optimal compute (:meth:`Posterior.efficient_range`): between the medians of its ends,
     darker where each end's ``ci_prob`` interval lies; the text gives both ends.
-    ``group`` picks a group of a per-group fit.
+    ``group`` picks a group of a per-group fit, or ``"new"`` for an unseen one.
     """
     ci_prob = check_ci_prob(ci_prob)
+    group = check_group(post, group)
     if not tolerance > 0:
         raise InputError(f"tolerance must be positive (0.2 means +20% compute), got {tolerance!r}.")
     ratios = np.sort(
@@ -154,7 +156,7 @@ def plot_excess_compute(
         right.set_yscale("log")
         left.set_ylabel("excess compute $C/C_{opt}$")
         right.set_ylabel("excess tokens $D/D_{opt}$ (= steps at fixed batch)")
-        where = f", group {group}" if group is not None else ""
+        where = f", {group_words(group)}" if group is not None else ""
         for ax, what in ((left, "compute"), (right, "tokens")):
             ax.set_title(f"{what} to reach $L^*$ of $C_{{opt}}$ = {sci(budget)} FLOPs{where}")
         legend(right, handles, loc="upper right", frameon=True, framealpha=0.9, edgecolor="none")

@@ -26,10 +26,12 @@ from bayescale.plotting.labels import (
     N_LABEL,
     PF_DAY,
     fmt_interval,
+    group_words,
     pct,
     sci,
 )
 from bayescale.plotting.points import (
+    check_group,
     decades,
     fitted_compute,
     fitted_points,
@@ -56,10 +58,17 @@ KAPLAN_EXPONENT = 0.73  # Kaplan et al. 2020, N_opt ∝ C^0.73
 CHINCHILLA_EXPONENT = 0.50  # Hoffmann et al. 2022 (Approaches 1 and 2), N_opt ∝ C^0.50
 
 
-def _loss_draws(post: Posterior, n, d) -> np.ndarray:
-    """Per-draw mean loss ``(chain, draw, point)`` at ``(n, d)``, with the law's error beyond
-    the fitted compute, as :meth:`Posterior.predict_loss` gives it (and warns)."""
-    return post.predict_loss(n, d)["loss_mean"].values
+def _loss_draws(post: Posterior, n, d, group: str | None) -> np.ndarray:
+    """Per-draw mean loss ``(chain, draw, point)`` of ``group`` at ``(n, d)``, with the law's
+    error beyond the fitted compute, as :meth:`Posterior.predict_loss` gives it (and
+    warns)."""
+    return post.predict_loss(n, d, group=group)["loss_mean"].values
+
+
+def _titled(ax, group: str | None) -> None:
+    """Name the group drawn over ``ax``, when there is one."""
+    if group is not None:
+        ax.set_title(group_words(group))
 
 
 def plot_fit(
@@ -67,6 +76,7 @@ def plot_fit(
     sweep,
     *,
     compute=None,
+    group: str | None = None,
     ax=None,
     ci_prob: float = 0.9,
     isoflop_minima: bool = True,
@@ -80,15 +90,18 @@ def plot_fit(
     ``L*(C) = min_{6ND=C} L(N, D)`` per draw (:meth:`Posterior.optimal`), drawn as the
     median with its ``ci_prob`` band over ``compute`` (FLOPs; default: the sweep's range
     and one decade beyond). When the sweep has iso-FLOP structure and
-    ``isoflop_minima``, the lowest measured loss of each budget is marked.
+    ``isoflop_minima``, the lowest measured loss of each budget is marked. A per-group
+    posterior needs ``group``: a fitted group (its points and frontier) or ``"new"``
+    (every point, and the frontier of an unseen group).
     """
     ci_prob = check_ci_prob(ci_prob)
-    points = sweep_points(sweep)
+    group = check_group(post, group)
+    points = sweep_points(sweep, group)
     if compute is None:
         low, high = points["compute"].min(), points["compute"].max()
         compute = np.geomspace(low, 10.0 * high, 200)
     compute = np.sort(np.asarray(compute, dtype=float))
-    frontier = post.optimal(compute)["loss_opt"]
+    frontier = post.optimal(compute, group=group)["loss_opt"]
 
     with paper_style(ax):
         fig, ax = figure_axes(ax, SINGLE)
@@ -161,6 +174,7 @@ def plot_fit(
         ax.set_ylim(floor - 0.05 * (top - floor), top + 0.05 * (top - floor))
         legend(ax, handles, loc="upper right")
         colorbar(fig, ax, norm, cmap, N_LABEL)
+        _titled(ax, group)
     return fig, ax
 
 
@@ -171,6 +185,7 @@ def plot_loss_vs_params(
     *,
     n_range=None,
     span: float = 30.0,
+    group: str | None = None,
     axes=None,
     ci_prob: float = 0.9,
     cmap: str = "plasma",
@@ -183,10 +198,12 @@ def plot_loss_vs_params(
     coloured by PF-days. Right: one line per token count in ``tokens`` (default:
     half-decades over the fitted range), ``L(N, D)`` over ``n_range`` (parameters),
     coloured by D. The right panel fixes tokens rather than optimizer steps: steps are
-    tokens divided by the batch size, which a sweep table does not carry.
+    tokens divided by the batch size, which a sweep table does not carry. A per-group
+    posterior needs ``group``: a fitted group, or ``"new"`` for an unseen one.
     """
     ci_prob = check_ci_prob(ci_prob)
-    n_fit, d_fit, _ = fitted_points(post)
+    group = check_group(post, group)
+    n_fit, d_fit, _ = fitted_points(post, group)
     c_low, c_high = fitted_compute(post)
     if budgets is None:
         budgets = PF_DAY * decades(c_low / PF_DAY, 10.0 * c_high / PF_DAY)
@@ -200,7 +217,7 @@ def plot_loss_vs_params(
             10.0 ** math.ceil(math.log10(n_fit.max() * 3)),
         )
     n_grid = np.geomspace(*n_range, 150)
-    n_opt = np.median(samples(post.optimal(budgets)["n_opt"]), axis=0)
+    n_opt = np.median(samples(post.optimal(budgets, group=group)["n_opt"]), axis=0)
 
     with paper_style(axes):
         fig, axes = figure_axes(axes, DOUBLE, shape=(2,))
@@ -210,16 +227,18 @@ def plot_loss_vs_params(
         for budget, centre in zip(budgets, n_opt, strict=True):
             n = np.geomspace(centre / span, centre * span, 120)
             color = palette(0.85 * pf_norm(budget / PF_DAY))
-            band(left, n, _loss_draws(post, n, budget / (6.0 * n)), ci_prob, color=color)
+            loss = _loss_draws(post, n, budget / (6.0 * n), group)
+            band(left, n, loss, ci_prob, color=color)
         d_norm = log_norm(tokens)
         for d in tokens:
             color = palette(0.85 * d_norm(d))
-            band(right, n_grid, _loss_draws(post, n_grid, d), ci_prob, color=color)
+            band(right, n_grid, _loss_draws(post, n_grid, d, group), ci_prob, color=color)
+        where = f", {group_words(group)}" if group is not None else ""
         for panel, title in ((left, "at fixed compute"), (right, "at fixed training tokens")):
             log_axes(panel)
             panel.set_xlabel(N_LABEL)
             panel.set_ylabel(LOSS_LABEL)
-            panel.set_title(f"{title} (lines: median, bands: {pct(ci_prob)})")
+            panel.set_title(f"{title}{where} (lines: median, bands: {pct(ci_prob)})")
         clipped = mpl.colors.ListedColormap(palette(np.linspace(0, 0.85, 256)))
         colorbar(fig, left, pf_norm, clipped, "compute $C$ (PF-days)")
         colorbar(fig, right, d_norm, clipped, D_LABEL)
@@ -231,6 +250,7 @@ def plot_frontier(
     compute=None,
     *,
     anchor: float | None = None,
+    group: str | None = None,
     axes=None,
     ci_prob: float = 0.9,
     color: str = "tab:blue",
@@ -243,16 +263,18 @@ def plot_frontier(
     2022's ``N, D ∝ C^0.5`` are drawn through the posterior median at ``anchor`` (FLOPs;
     default: the geometric middle of the fitted compute). The posterior's own exponent
     (its median and interval, from per-draw slopes) is given in the legend; the grey
-    span is the fitted compute range.
+    span is the fitted compute range. A per-group posterior needs ``group``: a fitted
+    group, or ``"new"`` for an unseen one.
     """
     ci_prob = check_ci_prob(ci_prob)
+    group = check_group(post, group)
     c_low, c_high = fitted_compute(post)
     if compute is None:
         compute = np.geomspace(c_low, 99.0 * c_high, 200)
     compute = np.sort(np.asarray(compute, dtype=float))
     if anchor is None:
         anchor = math.sqrt(c_low * c_high)
-    opt = post.optimal(np.append(compute, anchor)).dataset
+    opt = post.optimal(np.append(compute, anchor), group=group).dataset
     log_c = np.log(compute)
 
     with paper_style(axes):
@@ -319,6 +341,7 @@ def plot_frontier(
             ax.set_xlabel(C_LABEL)
             ax.set_ylabel(ylabel)
             legend(ax, handles, loc="upper left")
+            _titled(ax, group)
     return fig, axes
 
 
@@ -326,6 +349,7 @@ def plot_ppc(
     post: Posterior,
     holdout=None,
     *,
+    group: str | None = None,
     ax=None,
     ci_prob: float = 0.9,
     seed: int = 0,
@@ -335,16 +359,30 @@ def plot_ppc(
     For each fitted point the posterior-predictive loss (law plus noise, per draw) is
     summarised by its median (marker) and interval (error bar); the legend gives the
     share of observed losses inside their interval. ``holdout`` (a Sweep or a frame with
-    ``n_params, n_tokens, loss``) adds held-out points, predicted the same way.
+    ``n_params, n_tokens, loss``) adds held-out points, predicted the same way. On a
+    per-group posterior, each fitted point is predicted with its own group's law, one
+    colour per group; ``group`` shows one group's points (``"new"``: every point, and
+    ``holdout``, predicted as an unseen group) and is needed with ``holdout``.
     """
     ci_prob = check_ci_prob(ci_prob)
-    n, d, observed = fitted_points(post)
-    sets = [("fitted", n, d, observed, "tab:blue", "o")]
+    if post.groups_fitted and group is None:
+        if holdout is not None:
+            check_group(post, group)  # raises: held-out points need a group's law
+        palette = plt.get_cmap("tab10")
+        sets = [
+            (f"fitted, {g}", g, *fitted_points(post, g), palette(k % 10), "o")
+            for k, g in enumerate(post.groups_fitted)
+        ]
+    else:
+        group = check_group(post, group)
+        where = f" ({group_words(group)})" if group is not None else ""
+        sets = [(f"fitted{where}", group, *fitted_points(post, group), "tab:blue", "o")]
     if holdout is not None:
         held = sweep_points(holdout)
         sets.append(
             (
                 "held out",
+                group,
                 held["n_params"].to_numpy(),
                 held["n_tokens"].to_numpy(),
                 held["loss"].to_numpy(),
@@ -356,8 +394,8 @@ def plot_ppc(
     with paper_style(ax):
         fig, ax = figure_axes(ax, (SINGLE[0], SINGLE[0]))
         lows, highs = [], []
-        for name, n_, d_, obs, color, symbol in sets:
-            draws = post.predict_loss(n_, d_, seed=seed)["loss_predictive"]
+        for name, group_, n_, d_, obs, color, symbol in sets:
+            draws = post.predict_loss(n_, d_, group=group_, seed=seed)["loss_predictive"]
             med, low, high = summary(draws, ci_prob)
             inside = np.mean((obs >= low) & (obs <= high))
             ax.errorbar(
@@ -404,6 +442,7 @@ def plot_isoflops(
     *,
     span: float = 10.0,
     tol: float = 0.05,
+    group: str | None = None,
     ax=None,
     ci_prob: float = 0.9,
     cmap: str = "viridis",
@@ -415,16 +454,19 @@ def plot_isoflops(
     ``span``× either side of the median ``N_opt`` (widened to cover its data). The
     optimum of each budget is marked at its median ``(N_opt, L*)`` with ``ci_prob``
     error bars in both. With a ``sweep``, its fitted points (excluded rows are left out)
-    within ``tol`` dex of a budget are overlaid in that budget's colour.
+    within ``tol`` dex of a budget are overlaid in that budget's colour. A per-group
+    posterior needs ``group``: a fitted group (its profiles and points) or ``"new"`` (an
+    unseen group's profiles, over every point).
     """
     ci_prob = check_ci_prob(ci_prob)
-    points = sweep_points(sweep) if sweep is not None else None
+    group = check_group(post, group)
+    points = sweep_points(sweep, group) if sweep is not None else None
     kept = points[~points["excluded"]] if points is not None else None
     if budgets is None:
         groups = isoflop_groups(kept, tol=tol) if kept is not None else []
         budgets = [budget for budget, _ in groups] if groups else decades(*fitted_compute(post))
     budgets = np.sort(planning.as_positive(budgets, "budgets (FLOPs)"))
-    opt = post.optimal(budgets).dataset
+    opt = post.optimal(budgets, group=group).dataset
     n_med, n_low, n_high = summary(opt["n_opt"], ci_prob)
     l_med, l_low, l_high = summary(opt["loss_opt"], ci_prob)
 
@@ -450,7 +492,8 @@ def plot_isoflops(
                         zorder=4,
                     )
             n = np.geomspace(low, high, 120)
-            band(ax, n, _loss_draws(post, n, budget / (6.0 * n)), ci_prob, color=color)
+            loss = _loss_draws(post, n, budget / (6.0 * n), group)
+            band(ax, n, loss, ci_prob, color=color)
             ax.errorbar(
                 n_med[i],
                 l_med[i],
@@ -469,8 +512,9 @@ def plot_isoflops(
         log_axes(ax)
         ax.set_xlabel(N_LABEL)
         ax.set_ylabel(LOSS_LABEL)
+        of = f" of {group_words(group)}" if group is not None else ""
         handles = [
-            (band_handle("0.3"), f"profile: median, {pct(ci_prob)} band"),
+            (band_handle("0.3"), f"profile{of}: median, {pct(ci_prob)} band"),
             marker(
                 f"optimum $(N_{{opt}}, L^*)$, {pct(ci_prob)} intervals",
                 marker="D",

@@ -56,3 +56,8 @@ def probability(p: float, draws: int) -> str:
     if p <= 0.0:
         return f"0.00 (none of {draws} draws)"
     return f"{p:.2f}"
+
+
+def group_words(group: str) -> str:
+    """How a title names the group drawn: ``"group rpj"``, or ``"a new group"``."""
+    return "a new group" if group == "new" else f"group {group}"

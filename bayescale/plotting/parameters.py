@@ -8,21 +8,37 @@ from typing import TYPE_CHECKING
 
 import matplotlib as mpl
 import numpy as np
+import xarray as xr
 
-from bayescale.draws import check_ci_prob, eti
+from bayescale.draws import SAMPLE_DIMS, check_ci_prob, eti
 from bayescale.errors import InputError
 from bayescale.plotting.bands import samples
-from bayescale.plotting.labels import fmt_interval, pct
+from bayescale.plotting.labels import fmt_interval, group_words, pct
+from bayescale.plotting.points import check_group
 from bayescale.plotting.style import figure_axes, paper_style
 
 if TYPE_CHECKING:
     from bayescale.posterior import Posterior
 
 
+def _draw_table(post: Posterior, group: str | None) -> xr.Dataset:
+    """The posterior's draws and derived quantities, ``(chain, draw)`` each: of ``group``
+    in a per-group posterior, or of an unseen group drawn from the population (``"new"``)."""
+    if group == "new":
+        coords = {d: post.posterior[d] for d in SAMPLE_DIMS}
+        table = xr.Dataset(
+            {p: (SAMPLE_DIMS, v) for p, v in post.theta("new").items()}, coords=coords
+        )
+        return table.assign(**post.law.quantities(table))
+    table = post.posterior.assign(**post.derived())
+    return table if group is None else table.sel(group=group, drop=True)
+
+
 def plot_pairs(
     post: Posterior,
     var_names: Sequence[str] | None = None,
     *,
+    group: str | None = None,
     axes=None,
     ci_prob: float = 0.9,
     max_points: int = 2000,
@@ -36,10 +52,12 @@ def plot_pairs(
     ``N_opt ∝ C^a``), or its parameters when it names none. Each histogram carries its
     median (line), ``ci_prob`` interval (shaded) and both as a title. Scatters show at
     most ``max_points`` evenly thinned draws. Returns ``(fig, axes)`` with ``axes`` a
-    ``k × k`` array (upper triangle hidden).
+    ``k × k`` array (upper triangle hidden). A per-group posterior needs ``group``: a
+    fitted group's draws, or ``"new"`` for an unseen group's, drawn from the population.
     """
     ci_prob = check_ci_prob(ci_prob)
-    table = post.posterior.assign(**post.derived())
+    group = check_group(post, group)
+    table = _draw_table(post, group)
     if var_names is None:
         var_names = post.law.key_quantities or post.law.params
     var_names = list(var_names)
@@ -105,7 +123,9 @@ def plot_pairs(
                 else:
                     ax.set_xlabel(post.law.label(col))
         if k > 1:
+            of = f" of {group_words(group)}" if group is not None else ""
             fig.suptitle(
-                f"posterior draws; titles: median [{pct(ci_prob)} interval]", fontsize="small"
+                f"posterior draws{of}; titles: median [{pct(ci_prob)} interval]",
+                fontsize="small",
             )
     return fig, axes

@@ -3,6 +3,10 @@
 Sweep points come from a :class:`~bayescale.sweep.Sweep` or a frame; the points a
 posterior was fitted on, and their compute range, come from the posterior itself.
 Iso-FLOP budgets are found in the points, since a sweep table does not label them.
+
+A per-group posterior draws one group at a time: :func:`check_group` checks the
+``group=`` a figure was given, and the points shown are that group's (all of them for
+``"new"``, an unseen group drawn from the population).
 """
 
 from __future__ import annotations
@@ -20,14 +24,36 @@ if TYPE_CHECKING:
     from bayescale.posterior import Posterior
 
 
-def sweep_points(data) -> pd.DataFrame:
+def check_group(post: Posterior, group: str | None) -> str | None:
+    """``group`` if it names what a figure of ``post`` can draw: nothing for a posterior
+    without groups; a fitted group, or ``"new"`` under partial pooling, for a per-group
+    one."""
+    groups = post.groups_fitted
+    if not groups:
+        if group is not None:
+            raise InputError(
+                f"this posterior has no groups (pooling='none'); drop group={group!r}."
+            )
+        return None
+    choices = groups + (["new"] if post.info.pooling == "partial" else [])
+    if group not in choices:
+        new = " ('new': an unseen group drawn from the population)" if "new" in choices else ""
+        raise InputError(
+            f"this posterior is per group: pass group= one of {choices}{new}; got {group!r}."
+        )
+    return group
+
+
+def sweep_points(data, group: str | None = None) -> pd.DataFrame:
     """``n_params, n_tokens, loss``, ``excluded`` and ``compute = 6ND`` rows from a Sweep
-    or a frame."""
+    or a frame; only the rows of ``group`` when it names one (``"new"``: every row)."""
     frame = data.frame if isinstance(data, Sweep) else data
     if not isinstance(frame, pd.DataFrame):
         raise InputTypeError(
             f"expected a bayescale.Sweep or a pandas DataFrame, got {type(data).__name__}."
         )
+    if group not in (None, "new"):
+        frame = _group_rows(frame, group)
     missing = [c for c in ("n_params", "n_tokens", "loss") if c not in frame.columns]
     if missing:
         raise InputError(
@@ -38,6 +64,22 @@ def sweep_points(data) -> pd.DataFrame:
     out["excluded"] = frame["excluded"].astype(bool) if "excluded" in frame else False
     out["compute"] = 6.0 * out["n_params"] * out["n_tokens"]
     return out
+
+
+def _group_rows(frame: pd.DataFrame, group: str) -> pd.DataFrame:
+    """The rows of ``frame`` whose ``group`` column holds ``group``."""
+    if "group" not in frame.columns:
+        raise InputError(
+            f"the sweep has no group column, so its points of group {group!r} cannot be "
+            "told apart; pass the sweep the posterior was fitted to, with its group column."
+        )
+    labels = frame["group"].astype(str)
+    if not (labels == group).any():
+        raise InputError(
+            f"the sweep has no rows of group {group!r}; its groups are "
+            f"{sorted(labels.unique())}. Pass the sweep the posterior was fitted to."
+        )
+    return frame[labels == group]
 
 
 def isoflop_groups(
@@ -82,8 +124,15 @@ def fitted_compute(post: Posterior) -> tuple[float, float]:
     return math.exp(low), math.exp(high)
 
 
-def fitted_points(post: Posterior) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(N, D, loss)`` of the points the posterior was fitted on."""
+def fitted_points(
+    post: Posterior, group: str | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(N, D, loss)`` of the points the posterior was fitted on: those of ``group`` when
+    it names a fitted group, all of them otherwise."""
     const = post.groups["constant_data"]
-    log_n, log_d = const["log_n"].values, const["log_d"].values
-    return np.exp(log_n), np.exp(log_d), np.exp(post.groups["observed_data"]["log_loss"].values)
+    rows = slice(None)
+    if group not in (None, "new"):
+        rows = const["group"].values == post.groups_fitted.index(group)
+    log_n, log_d = const["log_n"].values[rows], const["log_d"].values[rows]
+    log_loss = post.groups["observed_data"]["log_loss"].values[rows]
+    return np.exp(log_n), np.exp(log_d), np.exp(log_loss)

@@ -36,11 +36,9 @@ PORIAN_GROUP = "rw/hparams=base/warmup=short/decay=chinchilla/N=standard/loss=va
 
 def _porian() -> bs.Sweep:
     sweep = bs.load_dataset("porian_rsld")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", bs.SweepWarning)
-        return sweep.exclude(
-            sweep.frame["group"] != PORIAN_GROUP, reason=f"other configurations than {PORIAN_GROUP}"
-        )
+    return sweep.exclude(
+        sweep.frame["group"] != PORIAN_GROUP, reason=f"other configurations than {PORIAN_GROUP}"
+    )
 
 
 def _synthetic(seed: int = 0) -> bs.Sweep:

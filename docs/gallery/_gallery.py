@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import warnings
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -64,11 +63,9 @@ def reference(opts: argparse.Namespace) -> tuple[bs.Posterior, bs.Sweep]:
     post = posterior(opts)
     spec = reference_spec("chinchilla")
     sweep = bs.load_dataset(spec["dataset"])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", bs.SweepWarning)  # the exclusion is the spec's, on purpose
-        sweep = sweep.exclude(
-            sweep.frame[spec["exclude_column"]].astype(bool), reason=spec["exclude_reason"]
-        )
+    sweep = sweep.exclude(
+        sweep.frame[spec["exclude_column"]].astype(bool), reason=spec["exclude_reason"]
+    )
     return post, sweep
 
 

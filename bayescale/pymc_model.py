@@ -1,0 +1,285 @@
+r"""bayescale's model in PyMC, from the same definition: a ``pm.Model`` to extend and sample.
+
+:func:`pymc_model` builds the model that :func:`bayescale.fit` samples — the same priors,
+likelihood, pooling, shear and training-curve term (:mod:`bayescale.model`) — as a PyMC
+model with bayescale's variable names, so a PyMC user can add terms to it, sample it with
+PyMC's NUTS or nutpie, and hand the draws to :meth:`bayescale.Posterior.from_idata` for
+every query, plot and command. A user script (``pip install 'bayescale[pymc]'``)::
+
+    import bayescale as bs, nutpie, pymc as pm
+
+    sweep = bs.load_dataset("chinchilla")
+    sweep = sweep.exclude(sweep.frame["besiroglu_excluded"], reason="as Besiroglu et al.")
+    model = bs.pymc_model(sweep, law="chinchilla")  # bayescale's model, as bs.fit samples it
+    with model:  # add a term: Hoffmann et al.'s α = 0.34 ± 0.05 (their Approach 3) as data
+        pm.Normal("alpha_approach3", mu=model["alpha"], sigma=0.05, observed=0.34)
+    compiled = nutpie.compile_pymc_model(model, backend="jax", gradient_backend="jax")
+    idata = nutpie.sample(compiled, chains=4, tune=1000, draws=1000, seed=0)
+    post = bs.Posterior.from_idata(idata, law="chinchilla", sweep=sweep)
+    print(post.optimal([1e22, 1e24]).interval(0.9))  # N_opt, D_opt, loss at optimum
+
+``pm.sample()`` samples it too; nutpie's JAX backend runs the whole log density, law and
+all, as one compiled JAX program.
+
+One definition
+--------------
+
+Nothing of a law's maths is written here. Each piece comes from its one home:
+
+* **the law**: ``law.log_loss`` (pure JAX) enters the PyTensor graph through
+  ``pytensor.wrap_jax``, which calls it forward and takes its gradient with ``jax.vjp``;
+* **partial pooling**: the population's location on each varying parameter's pooling
+  scale and the group values from it are :func:`bayescale.hierarchy.population_loc` and
+  :func:`bayescale.hierarchy.group_values`, wrapped the same way (they apply the law's
+  NumPyro bijections, which act on JAX arrays only). The group values are then
+  ``u_g = loc + τ·z_g`` (non-centred) or ``u_g ~ Normal(loc, τ)`` (centred), as in
+  :func:`bayescale.model.partial_params`;
+* **training curves**: the run-marginal density with the run offsets integrated out is
+  :func:`bayescale.likelihood.run_log_density`, wrapped, as a ``pm.Potential``;
+* **priors** are translated from NumPyro to PyMC distributions (:func:`pymc_prior`), and
+  the point noise is PyMC's ``StudentT`` or ``Normal`` on log loss.
+
+Priors as PyMC distributions
+----------------------------
+
+A prior becomes the PyMC distribution of the same family and parameters
+(``PRIOR_FAMILIES``; truncated ones become ``pm.Truncated``), not a ``pm.Potential`` of
+NumPyro's ``log_prob`` on a flat variable. The density is the same either way; as PyMC
+random variables the priors keep what a PyMC user expects (``pm.sample_prior_predictive``
+draws them, the model graph shows them, a user can replace one), and PyMC's default
+transforms are the bijections NumPyro samples on (``log`` for positive parameters,
+``log(x − lower)`` and ``log(upper − x)`` for one bound, log-odds for two), so the
+unconstrained space that NUTS sees, Jacobians included, is the same as in
+:func:`bayescale.fit` (``tests/test_pymc_model.py`` checks the log density at random
+points to float64 precision). A NumPyro class not in the table raises
+:class:`~bayescale.errors.InputError` naming it.
+
+The shear
+---------
+
+An intercept named in the law's ``shear`` is sampled on its centred coordinate, as in
+:func:`bayescale.model.sample_law_params`: a flat ``a_centred``, ``a =
+pm.Deterministic(a_centred + α·m)`` and the prior density on ``a`` itself as the potential
+``a_prior``. Without it NUTS meets Chinchilla's posterior as a narrow ridge of ``a``
+against ``α``. (A flat variable has no prior draws, so ``pm.sample_prior_predictive`` does
+not apply to a sheared law.)
+
+Precision
+---------
+
+PyMC works in float64 by default (``pytensor.config.floatX``); JAX computes in float32
+unless its ``jax_enable_x64`` flag is on, and would round the law to float32 inside a
+float64 model. With float64 PyTensor, :func:`pymc_model` turns the flag on, for the
+process, as PyTensor's own JAX backend does when it is loaded. Building the model runs JAX
+(to trace the wrapped functions), so it first gives JAX its CPU devices as :func:`fit`
+does (:func:`bayescale.devices.prepare_cpu_devices`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import jax
+import numpy as np
+import numpyro.distributions as dist
+
+from bayescale.curves import CURVE_MIN_FRACTION
+from bayescale.devices import DEFAULT_CHAINS, prepare_cpu_devices
+from bayescale.errors import InputError
+from bayescale.hierarchy import group_values, ordered, population_loc
+from bayescale.laws import Law
+from bayescale.likelihood import noise_params, run_log_density
+from bayescale.model import CENTRED_SUFFIX, by_point
+from bayescale.model_inputs import ModelInputs, model_inputs
+from bayescale.sweep import Sweep
+
+try:
+    import pymc as pm
+    from pytensor import config as pytensor_config
+    from pytensor import wrap_jax
+except ImportError:  # without the pymc extra, pymc_model says how to install it
+    pm = None
+
+PRIOR_FAMILIES = {
+    dist.Normal: ("Normal", {"mu": "loc", "sigma": "scale"}),
+    dist.LogNormal: ("LogNormal", {"mu": "loc", "sigma": "scale"}),
+    dist.HalfNormal: ("HalfNormal", {"sigma": "scale"}),
+    dist.StudentT: ("StudentT", {"nu": "df", "mu": "loc", "sigma": "scale"}),
+    dist.Cauchy: ("Cauchy", {"alpha": "loc", "beta": "scale"}),
+    dist.HalfCauchy: ("HalfCauchy", {"beta": "scale"}),
+    dist.Laplace: ("Laplace", {"mu": "loc", "b": "scale"}),
+    dist.Gamma: ("Gamma", {"alpha": "concentration", "beta": "rate"}),
+    dist.InverseGamma: ("InverseGamma", {"alpha": "concentration", "beta": "rate"}),
+    dist.Exponential: ("Exponential", {"lam": "rate"}),
+    dist.Beta: ("Beta", {"alpha": "concentration1", "beta": "concentration0"}),
+    dist.Uniform: ("Uniform", {"lower": "low", "upper": "high"}),
+}
+"""NumPyro class → PyMC class name and ``{PyMC argument: NumPyro attribute}``; the two
+libraries parameterise each family alike (Gamma and InverseGamma by shape and rate, Beta
+by ``(α, β) = (concentration1, concentration0)``)."""
+
+TRUNCATED = (
+    dist.LeftTruncatedDistribution,
+    dist.RightTruncatedDistribution,
+    dist.TwoSidedTruncatedDistribution,
+)
+"""NumPyro's truncations (``dist.TruncatedNormal(..., low=0)`` is one): ``pm.Truncated`` of
+the translated base distribution, between ``low`` and ``high``."""
+
+
+def _require_pymc() -> None:
+    if pm is None:
+        raise ImportError(
+            "bs.pymc_model needs PyMC (and nutpie to sample as in its example): "
+            "pip install 'bayescale[pymc]'."
+        )
+
+
+def pymc_prior(prior: dist.Distribution, name: str | None = None, **kwargs):
+    """The PyMC distribution of NumPyro distribution ``prior``: a random variable ``name``
+    of the current model (``kwargs`` such as ``dims`` go to it), or with ``name=None``
+    the unnamed ``.dist()`` whose ``pm.logp`` is ``prior``'s ``log_prob``."""
+    _require_pymc()
+    if isinstance(prior, TRUNCATED):
+        bounds = {
+            "lower": None if getattr(prior, "low", None) is None else np.asarray(prior.low),
+            "upper": None if getattr(prior, "high", None) is None else np.asarray(prior.high),
+        }
+        base = pymc_prior(prior.base_dist)
+        if name is None:
+            return pm.Truncated.dist(base, **bounds)
+        return pm.Truncated(name, base, **bounds, **kwargs)
+    family = PRIOR_FAMILIES.get(type(prior))
+    if family is None:
+        known = sorted(cls.__name__ for cls in PRIOR_FAMILIES) + ["TruncatedNormal"]
+        raise InputError(
+            f"pymc_model cannot translate the numpyro prior {type(prior).__name__} into "
+            f"PyMC; it knows {known}. Fix: give that parameter one of these through "
+            "priors=..., or add your prior's density to the model yourself with "
+            "pm.Potential."
+        )
+    cls, arguments = getattr(pm, family[0]), family[1]
+    values = {key: np.asarray(getattr(prior, attr)) for key, attr in arguments.items()}
+    return cls.dist(**values) if name is None else cls(name, **values, **kwargs)
+
+
+def _law_params(law: Law, priors: Mapping, centre: Mapping, site=lambda p: p, dims=None):
+    """The law's parameters as PyMC variables named by ``site``, sheared intercepts on
+    their centred coordinate (:func:`bayescale.model.sample_law_params`); ``dims="group"``
+    gives one set per group."""
+    theta = {}
+    for name in ordered(law):
+        if name not in law.shear:
+            theta[name] = pymc_prior(priors[name], site(name), dims=dims)
+            continue
+        exponent, axis = law.shear[name]
+        centred = pm.Flat(site(name) + CENTRED_SUFFIX, dims=dims)
+        theta[name] = pm.Deterministic(
+            site(name), centred + theta[exponent] * centre[axis], dims=dims
+        )
+        pm.Potential(site(name) + "_prior", pm.logp(pymc_prior(priors[name]), theta[name]))
+    return theta
+
+
+def _partial_params(inputs: ModelInputs) -> dict:
+    """Population means ``mu_*``, spreads ``tau_*`` and group values of the parameters in
+    ``vary`` (:func:`bayescale.model.partial_params`); the rest shared."""
+    law, vary, centre, priors = inputs.law, inputs.vary, inputs.centre, inputs.priors
+    mu = _law_params(law, priors, centre, site=lambda p: f"mu_{p}" if p in vary else p)
+    locs = wrap_jax(lambda mu: {p: population_loc(law, p, mu, centre) for p in vary})(mu)
+    u = {}
+    for name in vary:
+        tau = pymc_prior(priors[f"tau_{name}"], f"tau_{name}")
+        if inputs.centring == "centred":
+            u[name] = pm.Normal(f"u_{name}", locs[name], tau, dims="group")
+        else:
+            u[name] = locs[name] + tau * pm.Normal(f"z_{name}", 0.0, 1.0, dims="group")
+    values = wrap_jax(
+        lambda mu, u: {
+            p: v
+            for p, v in group_values(law, mu, vary, centre, lambda p, _: u[p]).items()
+            if p in vary
+        }
+    )(mu, u)
+    return {**mu, **{p: pm.Deterministic(p, values[p], dims="group") for p in vary}}
+
+
+def _observe(inputs: ModelInputs, theta: Mapping, noise: Mapping) -> None:
+    """The law at the points (each with its group's parameters) and the likelihood: per
+    point, or per run with the run offsets integrated out."""
+    args, law, n_groups = inputs.args, inputs.law, max(len(inputs.groups), 1)
+    group = args.get("group")
+
+    def law_log_loss(theta):
+        per_point = {
+            p: by_point(v, group, n_groups, masked=False) if v.ndim else v for p, v in theta.items()
+        }
+        return law.log_loss(per_point, args["log_n"], args["log_d"])
+
+    mu = wrap_jax(law_log_loss)(dict(theta))
+    y, nu = args["log_loss"], noise.get("nu")
+    if inputs.runs:
+        run, n_runs = args["run"], len(inputs.runs)
+
+        def runs_log_density(mu, noise):
+            return run_log_density(
+                y - mu, run, n_runs, noise["sigma"], noise["sigma_run"], noise.get("nu")
+            ).sum()
+
+        pm.Potential("log_loss", wrap_jax(runs_log_density)(mu, dict(noise)))
+    elif nu is None:
+        pm.Normal("log_loss", mu=mu, sigma=noise["sigma"], observed=y, dims="point")
+    else:
+        pm.StudentT("log_loss", nu=nu, mu=mu, sigma=noise["sigma"], observed=y, dims="point")
+
+
+def pymc_model(
+    sweep: Sweep,
+    law: str | Law = "chinchilla",
+    *,
+    pooling: str = "none",
+    vary=None,
+    centring: str = "non-centred",
+    priors: Mapping[str, dist.Distribution] | None = None,
+    likelihood: str = "student_t",
+    min_fraction: float = CURVE_MIN_FRACTION,
+):
+    """The model :func:`bayescale.fit` samples, as a ``pm.Model`` (module docstring).
+
+    The arguments are :func:`bayescale.fit`'s of the same names, validated the same way
+    (:func:`bayescale.model_inputs.model_inputs`). The model's variables carry bayescale's
+    names: the law's parameters (``a_centred`` for a sheared intercept ``a``), ``sigma``,
+    ``nu`` (Student-t), ``sigma_run`` (training curves), and under partial pooling
+    ``mu_*``, ``tau_*`` and ``z_*`` (non-centred) or ``u_*`` (centred); coordinates
+    ``point`` and ``group``. A posterior sampled from it, with terms added or not, becomes
+    a bayescale posterior with ``bs.Posterior.from_idata(idata, law=..., sweep=sweep)``.
+    """
+    _require_pymc()
+    inputs = model_inputs(
+        sweep,
+        law,
+        pooling=pooling,
+        vary=vary,
+        centring=centring,
+        min_fraction=min_fraction,
+        priors=priors,
+        likelihood=likelihood,
+    )
+    prepare_cpu_devices(DEFAULT_CHAINS)
+    if pytensor_config.floatX == "float64":
+        jax.config.update("jax_enable_x64", True)
+    coords = {"point": np.arange(len(inputs.args["log_loss"]))}
+    if inputs.groups:
+        coords["group"] = inputs.groups
+    law = inputs.law
+    with pm.Model(coords=coords) as model:
+        if inputs.pooling == "none":
+            theta = _law_params(law, inputs.priors, inputs.centre)
+        elif inputs.pooling == "separate":
+            theta = _law_params(law, inputs.priors, inputs.centre, dims="group")
+        else:
+            theta = _partial_params(inputs)
+        names = noise_params(likelihood) + (("sigma_run",) if inputs.runs else ())
+        noise = {name: pymc_prior(inputs.priors[name], name) for name in names}
+        _observe(inputs, theta, noise)
+    return model

@@ -1,0 +1,74 @@
+"""The ranges numeric arguments must lie in, and the check that names the argument.
+
+A :class:`Range` is a set of valid values: whole numbers or finite reals between two
+bounds, each open or closed. :meth:`Range.check` returns the value or raises
+:class:`~bayescale.errors.InputError` (:class:`~bayescale.errors.InputTypeError` for a
+value that is not a number) naming the argument, the value, the range and an example.
+The same ranges serve Python and the command line; the caller spells the argument and
+the example in its own syntax (``chains``, ``chains=4``; ``--chains``, ``--chains 4``).
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from dataclasses import dataclass
+
+from bayescale.errors import InputError, InputTypeError
+
+
+@dataclass(frozen=True)
+class Range:
+    """Valid values: ``low`` to ``high`` (``low_open``/``high_open``: bound excluded),
+    whole numbers only when ``whole``; always finite."""
+
+    low: float = -math.inf
+    high: float = math.inf
+    low_open: bool = False
+    high_open: bool = False
+    whole: bool = False
+
+    def describe(self) -> str:
+        """The range in words, e.g. ``a whole number ≥ 1`` or ``a number in (0, 1]``."""
+        kind = "a whole number" if self.whole else "a number"
+        if math.isinf(self.high):
+            return f"{kind} {'>' if self.low_open else '≥'} {self.low:g}"
+        if self.whole:
+            return f"{kind} from {self.low:g} to {self.high:.0f}"
+        left, right = "(" if self.low_open else "[", ")" if self.high_open else "]"
+        return f"{kind} in {left}{self.low:g}, {self.high:g}{right}"
+
+    def contains(self, value) -> bool:
+        above = value > self.low if self.low_open else value >= self.low
+        below = value < self.high if self.high_open else value <= self.high
+        return math.isfinite(value) and above and below
+
+    def check(self, value, name: str, example: str):
+        """``value`` if it lies in the range; otherwise an error naming ``name``, the
+        value, the range and ``example``."""
+        number = numbers.Integral if self.whole else numbers.Real
+        if isinstance(value, bool) or not isinstance(value, number):
+            raise InputTypeError(
+                f"{name} must be {self.describe()}, got {value!r} "
+                f"({type(value).__name__}); e.g. {example}."
+            )
+        if not self.contains(value):
+            raise InputError(f"{name} must be {self.describe()}, got {value!r}; e.g. {example}.")
+        return value
+
+
+COUNT = Range(low=1, whole=True)
+"""Chains, draws, GPUs, parallel degrees: 1, 2, 3, ..."""
+WHOLE = Range(low=0, whole=True)
+"""Warmup iterations: 0, 1, 2, ..."""
+SEED = Range(low=0, high=2**32 - 1, whole=True)
+"""Seeds: in 32-bit mode JAX keeps a seed's low 32 bits, so a larger seed would give a
+smaller one's draws."""
+POSITIVE = Range(low=0, low_open=True)
+"""Budgets, model sizes, losses."""
+NON_NEGATIVE = Range(low=0)
+"""Prices, scales that 0 turns off."""
+PROBABILITY = Range(low=0, high=1, low_open=True, high_open=True)
+"""Credible masses, target acceptance rates."""
+FRACTION = Range(low=0, high=1, low_open=True)
+"""Utilisations: above 0, at most 1."""

@@ -1,0 +1,456 @@
+"""Every command, plot and input of the command line behaves (issue 20's reproductions).
+
+A user's mistake exits with status 2 and one paragraph that names the flag, the value
+and the fix, never a traceback, and writes nothing; output paths are checked before any
+sampling; no file is replaced without ``--overwrite``; every command speaks strict JSON
+with ``--json``; per-group posteriors plot one group at a time; a named pipe is refused
+rather than read. Fits run in a subprocess, as a user runs them (their sampling warnings
+then print rather than fail the test); everything else calls ``main`` in-process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import pytest
+
+import bayescale as bs
+from bayescale import cli
+from bayescale.cli import main
+from bayescale.errors import ExtrapolationWarning, PlanningWarning
+
+from conftest import synthetic_sweep
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def command(capsys, *argv, warns=()) -> tuple[int, str, str]:
+    """``bayescale argv`` in-process: exit status, standard output, and standard error as one
+    line. ``warns``: warning categories the command must print to standard error, as the
+    command line prints warnings (any other warning fails the test)."""
+    capsys.readouterr()
+    with warnings.catch_warnings():
+        for category in warns:
+            warnings.simplefilter("always", category)
+        code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err
+    for category in warns:
+        assert f"{category.__name__}: " in err, err
+    return code, out, " ".join(err.split())
+
+
+def subprocess_command(*argv, cwd=None, timeout=300) -> subprocess.CompletedProcess:
+    """``bayescale argv`` as a user runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "bayescale", *map(str, argv)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        cwd=cwd,
+    )
+
+
+def strict_json(text: str):
+    """``text`` parsed as strict JSON: ``Infinity``, ``-Infinity`` and ``NaN`` are errors."""
+
+    def refuse(token):
+        raise AssertionError(f"{token} is not JSON")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def files(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir())
+
+
+def can_write(folder: Path) -> bool:
+    try:
+        (folder / "probe").touch()
+    except OSError:
+        return False
+    (folder / "probe").unlink()
+    return True
+
+
+@pytest.fixture
+def read_only_dir(tmp_path):
+    """A folder this process cannot write in: one without write permission, or, for a user
+    whom permissions do not stop (root), /sys."""
+    folder = tmp_path / "read_only"
+    folder.mkdir()
+    folder.chmod(0o555)
+    try:
+        if can_write(folder):
+            if can_write(Path("/sys")):
+                pytest.skip("no folder here that this user cannot write in")
+            yield Path("/sys")
+        else:
+            yield folder
+    finally:
+        (tmp_path / "read_only").chmod(0o755)
+
+
+@pytest.fixture
+def no_sampling(monkeypatch):
+    """Fail the test if a command starts sampling."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("sampling started before the arguments were checked")
+
+    monkeypatch.setattr("bayescale.inference._sample", refuse)
+
+
+def assert_user_error(code, err, command, *fragments):
+    assert code == 2, err
+    assert err.startswith(f"bayescale {command}: error: "), err
+    for fragment in fragments:
+        assert fragment in err, (fragment, err)
+
+
+# ------------------------------------------------------------- numbers out of range
+HARDWARE = ["--gpu", "H100", "--gpus", "1024"]  # the README's plan on hardware
+
+
+@pytest.mark.parametrize(
+    "argv, fragments",
+    [
+        (
+            ["plan", "--budget", "1e24", *HARDWARE, "--tensor-parallel", "0"],
+            ["--tensor-parallel must be a whole number ≥ 1, got 0", "e.g. --tensor-parallel 8"],
+        ),
+        (
+            ["plan", "--budget", "1e24", *HARDWARE, "--tensor-parallel=-8"],
+            ["--tensor-parallel must be a whole number ≥ 1, got -8"],
+        ),
+        (["plan", "--budget", "-1e22"], ["--budget must be a number > 0, got -1e+22", "e.g."]),
+        (["plan", "--budget", "1e22", "-1e23"], ["--budget must be a number > 0, got -1e+23"]),
+        (["plan", "--target-loss", "-2"], ["--target-loss must be a number > 0, got -2.0"]),
+        (["plan", "--budget", "1e22", "--ci", "1.5"], ["--ci must be a number in (0, 1)"]),
+        (
+            ["plan", "--budget", "1e22", "--gpu", "H100", "--gpus", "8", "--mfu", "1.5"],
+            ["--mfu must be a number in (0, 1], got 1.5", "e.g. --mfu 0.4"],
+        ),
+        (["plan", "--budget", "nan"], ["--budget must be a number > 0, got nan"]),
+        (["fit", "chinchilla", "-o", "{out}", "--chains", "0"], ["--chains", "got 0", "≥ 1"]),
+        (["fit", "chinchilla", "-o", "{out}", "--chains=-1"], ["--chains", "got -1", "≥ 1"]),
+        (["fit", "chinchilla", "-o", "{out}", "--draws", "0"], ["--draws", "e.g. --draws 1000"]),
+        (
+            ["fit", "chinchilla", "-o", "{out}", "--seed", str(2**64 + 1)],
+            [f"--seed must be a whole number from 0 to {2**32 - 1}, got {2**64 + 1}"],
+        ),
+        (["fit", "chinchilla", "-o", "{out}", "--seed=-1"], ["--seed", "got -1"]),
+    ],
+)
+def test_numbers_out_of_range(capsys, tmp_path, no_sampling, argv, fragments):
+    argv = [a.format(out=tmp_path / "post.nc") for a in argv]
+    code, _, err = command(capsys, *argv)
+    assert_user_error(code, err, argv[0], *fragments)
+    assert "data_parallel" not in err
+    assert files(tmp_path) == []
+
+
+def test_negative_budget_as_typed():
+    """The issue's reproduction, through the real entry point: argparse once read
+    ``-1e22`` as an unknown option ("expected at least one argument")."""
+    done = subprocess_command("plan", "--budget", "-1e22", timeout=120)
+    assert done.returncode == 2
+    assert "--budget must be a number > 0, got -1e+22" in done.stderr
+    assert "expected at least one argument" not in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    "kwargs, fragment",
+    [
+        ({"draws": 0}, "draws must be a whole number ≥ 1, got 0; e.g. draws=1000"),
+        ({"seed": -1}, "seed must be a whole number from 0 to 4294967295, got -1; e.g. seed=0"),
+        ({"chains": 0}, "chains must be a whole number ≥ 1, got 0; e.g. chains=4"),
+        ({"target_accept": 1.5}, "target_accept must be a number in (0, 1), got 1.5"),
+        ({"warmup": -5}, "warmup must be a whole number ≥ 0, got -5"),
+    ],
+)
+def test_fit_checks_its_sampler_settings(monkeypatch, kwargs, fragment):
+    monkeypatch.setattr(
+        "bayescale.inference.model_inputs", lambda *a, **k: pytest.fail("work started")
+    )
+    sweep = bs.Sweep.from_frame(synthetic_sweep())
+    with pytest.raises(bs.InputError) as err:
+        bs.fit(sweep, **kwargs)
+    assert fragment in str(err.value)
+
+
+def test_fit_names_a_setting_of_the_wrong_type():
+    sweep = bs.Sweep.from_frame(synthetic_sweep())
+    with pytest.raises(bs.InputTypeError, match=r"chains must be a whole number .*2\.5 \(float\)"):
+        bs.fit(sweep, chains=2.5)
+
+
+# --------------------------------------------------------------------- output paths
+def test_output_that_is_a_folder(capsys, tmp_path, no_sampling):
+    folder = tmp_path / "runs"
+    folder.mkdir()
+    code, _, err = command(capsys, "fit", "chinchilla", "-o", folder)
+    assert_user_error(code, err, "fit", f"-o '{folder}' is a folder", "name a file in it")
+    assert files(folder) == [] and files(tmp_path) == ["runs"]  # no *.partial
+
+
+def test_output_under_a_file(capsys, tmp_path, no_sampling):
+    (tmp_path / "notes.txt").write_text("x")
+    out = tmp_path / "notes.txt" / "post.nc"
+    code, _, err = command(capsys, "fit", "chinchilla", "-o", out)
+    assert_user_error(code, err, "fit", "-o", "which is a file, not a folder")
+    assert files(tmp_path) == ["notes.txt"]
+
+
+def test_output_in_a_missing_folder(capsys, tmp_path, no_sampling):
+    out = tmp_path / "later" / "post.nc"
+    code, _, err = command(capsys, "fit", "chinchilla", "-o", out)
+    assert_user_error(code, err, "fit", "does not exist", f"mkdir -p {out.parent}")
+
+
+@pytest.mark.parametrize("argv", [["fit", "chinchilla"], ["plot", "frontier"]])
+def test_output_in_a_read_only_folder(capsys, read_only_dir, no_sampling, argv):
+    out = read_only_dir / ("post.nc" if argv[0] == "fit" else "frontier.png")
+    code, _, err = command(capsys, *argv, "-o", out)
+    assert_user_error(code, err, argv[0], f"-o '{out}'", "cannot write in", "choose a folder")
+    assert not out.exists()
+
+
+def test_fit_refuses_an_existing_file_before_sampling(capsys, tmp_path, no_sampling):
+    out = tmp_path / "post.nc"
+    out.write_bytes(b"an earlier fit")
+    code, _, err = command(capsys, "fit", "chinchilla", "-o", out)
+    assert_user_error(code, err, "fit", "exists; pass --overwrite to replace it")
+    assert out.read_bytes() == b"an earlier fit"
+
+
+def test_plot_refuses_to_overwrite_without_the_flag(capsys, tmp_path):
+    out = tmp_path / "frontier.png"
+    out.write_bytes(b"an earlier figure")
+    code, _, err = command(capsys, "plot", "frontier", "-o", out)
+    assert_user_error(code, err, "plot", f"-o '{out}' exists; pass --overwrite")
+    assert out.read_bytes() == b"an earlier figure"
+    code, out_text, _ = command(capsys, "plot", "frontier", "-o", out, "--overwrite")
+    assert code == 0 and f"wrote {out}" in out_text
+    assert out.read_bytes().startswith(b"\x89PNG")
+    assert files(tmp_path) == ["frontier.png"]
+
+
+def test_plot_that_fails_writes_nothing(capsys, tmp_path):
+    out = tmp_path / "fit.png"
+    code, _, err = command(capsys, "plot", "fit", "--dataset", "gadre_overtrain", "-o", out)
+    assert code == 2 and "--group" in err
+    assert files(tmp_path) == []
+
+
+# ------------------------------------------------------------ per-group posteriors
+@pytest.mark.parametrize(
+    "kind", ["fit", "loss-vs-params", "pairs", "ppc", "isoflops", "frontier", "excess-compute"]
+)
+def test_every_plot_of_a_group(capsys, tmp_path, kind):
+    out = tmp_path / f"{kind}.png"
+    code, text, err = command(
+        capsys, "plot", kind, "--dataset", "gadre_overtrain", "--group", "rpj", "-o", out
+    )
+    assert code == 0, err
+    assert text == f"wrote {out}\n"
+    assert out.stat().st_size > 10_000
+
+
+@pytest.mark.parametrize("kind", ["fit", "pairs", "isoflops", "loss-vs-params"])
+def test_plot_of_a_per_group_posterior_needs_a_group(capsys, tmp_path, kind):
+    out = tmp_path / f"{kind}.png"
+    code, _, err = command(capsys, "plot", kind, "--dataset", "gadre_overtrain", "-o", out)
+    assert_user_error(
+        code, err, "plot", "pass --group with one of", "'rpj'", "'new'", "none was given"
+    )
+    assert "group=" not in err
+    assert not out.exists()
+
+
+def test_ppc_of_every_group_at_once(capsys, tmp_path):
+    out = tmp_path / "ppc.png"
+    code, _, err = command(capsys, "plot", "ppc", "--dataset", "gadre_overtrain", "-o", out)
+    assert code == 0, err
+    assert out.exists()
+
+
+def test_group_that_the_posterior_lacks(capsys):
+    code, _, err = command(capsys, "plan", "--budget", "1e22", "--group", "rpj")
+    assert_user_error(
+        code, err, "plan", "--group rpj: this posterior has no groups", "drop --group"
+    )
+    code, _, err = command(
+        capsys, "plan", "--budget", "1e22", "--dataset", "gadre_overtrain", "--group", "c4"
+    )
+    assert_user_error(code, err, "plan", "got --group c4", "'c4_original'")
+
+
+def test_variants_are_named_by_their_groups(capsys):
+    argv = ["compare", "variants", "--dataset", "gadre_overtrain", "--group", "rpj"]
+    argv += ["--b-group", "c4_original", "--budget", "2e21", "4e21", "--gpu", "H100"]
+    code, out, err = command(capsys, *argv, "--gpus", "16")
+    assert code == 0, err
+    assert "rpj against c4_original" in out and "memory per GPU, rpj − c4_original" in out
+    assert "A − B" not in out
+    code, out, _ = command(capsys, *argv, "--gpus", "16", "--json")
+    assert code == 0 and strict_json(out)["labels"] == ["rpj", "c4_original"]
+    code, out, _ = command(capsys, *argv, "--gpus", "16", "--label-a", "RedPajama", "--json")
+    assert strict_json(out)["labels"] == ["RedPajama", "c4_original"]
+
+
+# ---------------------------------------------------------------------------- JSON
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["datasets"],
+        ["plan", "--budget", "1e22", "1e24"],
+        ["plan", "--budget", "1e24", *HARDWARE, "--tensor-parallel", "8"],  # fits in memory
+        ["compare", "allocations", "--budget", "1e21", "--n-a", "4.68e9", "--n-b", "2.86e9"],
+        ["plot", "frontier", "-o", "{tmp}/frontier.png"],
+    ],
+)
+def test_every_command_speaks_strict_json(capsys, tmp_path, argv):
+    argv = [a.format(tmp=tmp_path) for a in argv]
+    code, out, err = command(capsys, *argv, "--json")
+    assert code == 0, err
+    data = strict_json(out)
+    assert isinstance(data, dict) and data
+
+
+# a loss below the floor in most draws, reached in the rest only far beyond the data
+UNREACHABLE = (PlanningWarning, ExtrapolationWarning)
+
+
+def test_unreachable_loss_is_null_with_a_reason(capsys):
+    code, out, _ = command(capsys, "plan", "--target-loss", "1.5", "--json", warns=UNREACHABLE)
+    assert code == 0
+    rows = strict_json(out)["rows"]
+    assert {row["quantity"] for row in rows} == {"compute", "n_opt", "d_opt"}
+    for row in rows:
+        assert row["median"] is None and row["upper"] is None and row["lower"] > 0
+        assert re.fullmatch(r"unreachable in \d+% of draws", row["reason"]), row
+
+
+def test_unreachable_loss_reads_unreachable_in_the_table(capsys):
+    code, out, _ = command(capsys, "plan", "--target-loss", "1.5", warns=UNREACHABLE)
+    assert code == 0
+    assert "inf" not in out  # neither "inf" nor "infT"
+    lines = [line for line in out.splitlines() if line.strip().startswith(("compute", "N_opt"))]
+    assert len(lines) == 2
+    for line in lines:
+        assert re.search(r"unreachable .*\(unreachable in \d+% of draws\)", line), line
+
+
+def test_strict_json_names_what_it_left_out():
+    data = cli._strict({"r_hat": float("nan"), "ess": 12.0, "rows": [{"x": float("inf")}]})
+    assert data == {
+        "r_hat": None,
+        "ess": 12.0,
+        "rows": [{"x": None, "reason": "x: infinite"}],
+        "reason": "r_hat: not a number",
+    }
+
+
+# --------------------------------------------------------------- flags, not Python
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("Pass loss='val_loss'.", "Pass --loss val_loss."),
+        ("with loss=... (or flops=...)", "with --loss LOSS (or --flops FLOPS)"),
+        ("vary=['e', 'alpha'] must name", "--vary e,alpha must name"),
+        ("pass overwrite=True to", "pass --overwrite to"),
+        ("pass group= one of", "pass --group one of"),
+        ("n_a=1e+30 parameters at budget=1e21.", "--n-a 1e+30 parameters at --budget 1e21."),
+        ("pass d=None, or n=5x", "pass d=None, or n=5x"),  # no flag takes these values
+        ("ci_prob=0.9", "ci_prob=0.9"),  # not a flag of the command
+    ],
+)
+def test_flag_syntax(text, expected):
+    flags = {k: f"--{k}" for k in ("n", "d", "loss", "flops", "vary", "overwrite", "group")}
+    flags.update(n_a="--n-a", budget="--budget")
+    assert cli.flag_syntax(text, flags) == expected
+
+
+def readme_example() -> tuple[dict, list[str]]:
+    """The README's ``read_sweep`` columns and its ``bayescale fit runs.csv`` command line."""
+    text = README.read_text(encoding="utf-8")
+    call = re.search(r'bs\.read_sweep\("runs\.csv", ([^)]*)\)', text).group(1)
+    columns = dict(re.findall(r'(\w+)="(\w+)"', call))
+    line = next(line for line in text.splitlines() if "bayescale fit runs.csv" in line)
+    return columns, shlex.split(line.split("#")[0])[1:]
+
+
+def test_readme_fit_example_works_on_the_readme_s_file(tmp_path, capsys):
+    columns, argv = readme_example()
+    names = {"n_params": columns["n"], "n_tokens": columns["d"], "loss": columns["loss"]}
+    synthetic_sweep(seed=2).rename(columns=names).to_csv(tmp_path / "runs.csv", index=False)
+    for role, column in columns.items():
+        assert f"--{role} {column}" in " ".join(argv)
+    small = ["--chains", "1", "--warmup", "100", "--draws", "100", "--quiet", "--json"]
+    done = subprocess_command(*argv, *small, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    fitted = strict_json(done.stdout)
+    assert fitted["wrote"] == "post.nc" and "alpha" in fitted["summary"]
+    assert fitted["summary"]["alpha"]["r_hat"] is None  # one chain: no R-hat, and says so
+    assert "r_hat: not a number" in fitted["summary"]["alpha"]["reason"]
+
+    # the same file without --loss: the fix is given as a flag
+    named = ["--n", "params", "--d", "tokens"]
+    code, _, err = command(capsys, "fit", tmp_path / "runs.csv", "-o", tmp_path / "b.nc", *named)
+    assert_user_error(code, err, "fit", "Pass --loss val_loss")
+    assert "loss='val_loss'" not in err and "loss=..." not in err
+    # plot reads the file with the same flags
+    out = tmp_path / "fit.png"
+    plot = ["plot", "fit", "--posterior", tmp_path / "post.nc", "-o", out]
+    code, _, err = command(capsys, *plot, "--data", tmp_path / "runs.csv", *named)
+    assert_user_error(code, err, "plot", "Pass --loss val_loss")
+    assert not out.exists()
+    code, _, err = command(
+        capsys, *plot, "--data", tmp_path / "runs.csv", *named, "--loss", "val_loss"
+    )
+    assert code == 0, err
+    assert out.exists()
+
+
+def test_pooling_flags_named_as_flags(capsys, tmp_path, no_sampling):
+    out = tmp_path / "post.nc"
+    code, _, err = command(capsys, "fit", "gadre_overtrain", "-o", out, "--vary", "e,alpha")
+    assert_user_error(code, err, "fit", "--vary needs --pooling partial")
+    assert "vary=" not in err and "pooling='partial'" not in err
+
+
+# ------------------------------------------------------------------------ named pipes
+@pytest.fixture
+def fifo(tmp_path):
+    path = tmp_path / "pipe.nc"
+    os.mkfifo(path)
+    return path
+
+
+@pytest.mark.parametrize(
+    "argv, flag",
+    [
+        (["plan", "--budget", "1e22", "--posterior", "{fifo}"], "--posterior"),
+        (["fit", "{fifo}", "-o", "{tmp}/post.nc"], "source"),
+        (["plot", "fit", "--data", "{fifo}", "-o", "{tmp}/fit.png"], "--data"),
+    ],
+)
+def test_a_named_pipe_is_refused_not_read(tmp_path, fifo, argv, flag):
+    argv = [a.format(fifo=fifo, tmp=tmp_path) for a in argv]
+    done = subprocess_command(*argv, timeout=120)  # a blocking read would time out here
+    assert done.returncode == 2, done.stderr
+    assert f"{flag} '{fifo}' is a named pipe (FIFO), not a regular file" in " ".join(
+        done.stderr.split()
+    )
+    assert files(tmp_path) == ["pipe.nc"]
