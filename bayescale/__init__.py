@@ -51,6 +51,7 @@ __all__ = [
     "load_reference",
     "memory_per_gpu",
     "min_gpus",
+    "pymc_model",
     "read_sweep",
     "register_law",
     "train_time",
@@ -91,6 +92,7 @@ _EXPORTS = {
     "bayescale.inference": ("fit",),
     "bayescale.laws": ("Law", "available_laws", "get_law", "register_law"),
     "bayescale.posterior": ("Posterior", "load_posterior"),
+    "bayescale.pymc_model": ("pymc_model",),
     "bayescale.reference": ("load_reference",),
     "bayescale.sweep": ("Sweep", "read_sweep"),
 }

@@ -151,10 +151,12 @@ def _command_flags(args) -> dict[str, str]:
 
 # ---------------------------------------------------------------------------- output
 def human(value: float, unit: str) -> str:
-    """``4.63e10, "parameters"`` -> ``"46.3B"``; ``inf`` -> ``"unreachable"``; plain 3-4
-    significant digits otherwise."""
+    """``4.63e10, "parameters"`` -> ``"46.3B"``; ``inf`` -> ``"unreachable"``; ``nan`` ->
+    ``"undefined"``; plain 3-4 significant digits otherwise."""
     if math.isinf(value) and value > 0:
         return "unreachable"
+    if math.isnan(value):
+        return "undefined"
     if math.isfinite(value) and unit in ("parameters", "tokens") and abs(value) < 1e15:
         for size, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k")):
             if abs(value) >= size:
@@ -176,31 +178,45 @@ def _row(name: str, row, unit: str, width: int = 22) -> str:
     that never reach the quantity where there are any."""
     interval = f"[{human(row['lower'], unit)}, {human(row['upper'], unit)}]"
     line = f"  {name:<{width}}{human(row['median'], unit):>11}  {interval:<26}{unit}"
-    share = row.get("infinite", 0.0)
-    return line + (f"  (unreachable in {_percent(share)} of draws)" if share > 0 else "")
+    notes = [
+        f"{what} in {_percent(share)} of draws"
+        for what, share in (
+            ("unreachable", row.get("infinite", 0.0)),
+            ("undefined", row.get("undefined", 0.0)),
+        )
+        if share > 0
+    ]
+    return line + (f"  ({'; '.join(notes)}; see the warning)" if notes else "")
 
 
 def interval_table(draws, ci: float):
-    """``draws.interval(ci)`` with ``infinite``: on each row, the share of draws in which
-    the quantity is infinite (a size or compute that the draw never reaches)."""
+    """``draws.interval(ci)`` with ``infinite`` and ``undefined``: on each row, the share of
+    draws in which the quantity is infinite (a size or compute that the draw never reaches)
+    or not a number (a query the draw cannot answer, which a warning explains)."""
     import numpy as np
     import pandas as pd
+    import xarray as xr
 
     from bayescale.draws import SAMPLE_DIMS
 
     table = draws.interval(ci)
     parts = []
     for name, values in draws.dataset.data_vars.items():
-        share = np.isinf(values).mean(SAMPLE_DIMS)
-        dims = list(share.dims)
+        shares = xr.Dataset(
+            {
+                "infinite": np.isinf(values).mean(SAMPLE_DIMS),
+                "undefined": np.isnan(values).mean(SAMPLE_DIMS),
+            }
+        )
+        dims = list(shares.dims)
         part = (
-            share.to_dataframe(name="infinite").reset_index()[[*dims, "infinite"]]
+            shares.to_dataframe().reset_index()[[*dims, "infinite", "undefined"]]
             if dims
-            else pd.DataFrame({"infinite": [float(share)]})
+            else pd.DataFrame({k: [float(v)] for k, v in shares.items()})
         )
         parts.append(part.assign(quantity=name))
     shares = pd.concat(parts, ignore_index=True)
-    keys = [c for c in shares.columns if c != "infinite"]
+    keys = [c for c in shares.columns if c not in ("infinite", "undefined")]
     out = table.merge(shares, on=keys, how="left")
     out.attrs.update(table.attrs)
     return out
@@ -215,17 +231,16 @@ def _records(table) -> list[dict]:
     rows = []
     for record in table.to_dict(orient="records"):
         share = record.pop("infinite", 0.0)
+        undefined = record.pop("undefined", 0.0)
         row = {
             k: v
             for k, v in record.items()
             if k in _VALUES or not (isinstance(v, float) and math.isnan(v))
         }
         if not all(math.isfinite(row[k]) for k in _VALUES if k in row):
-            row["reason"] = (
-                f"unreachable in {_percent(share)} of draws"
-                if share > 0
-                else "not a number in some draws"
-            )
+            reasons = [f"unreachable in {_percent(share)} of draws"] if share > 0 else []
+            reasons += [f"undefined in {_percent(undefined)} of draws"] if undefined > 0 else []
+            row["reason"] = "; ".join(reasons) or "not a number in some draws"
         rows.append(row)
     return rows
 
@@ -369,7 +384,7 @@ def _hardware_table(args, plan, ci):
     memory = hardware.memory_per_gpu(
         plan["n_opt"], zero_stage=3, data_parallel=data_parallel, **layout
     )
-    fits = hardware.fits(
+    fits = hardware.check_fits(
         plan["n_opt"], args.gpu, zero_stage=3, data_parallel=data_parallel, **layout
     )
     keep = [k for k, _, _ in _HARDWARE_ROWS if k in time or k in memory]

@@ -30,6 +30,7 @@ import numpy as np
 import xarray as xr
 
 from bayescale import hardware as hw
+from bayescale import ranges
 from bayescale.draws import SAMPLE_DIMS, Draws
 from bayescale.errors import InputError
 from bayescale.extrapolation import FittedRange, number, warn_if_extrapolating
@@ -119,10 +120,7 @@ def _data_parallel(n_gpus: int, layout: dict) -> int:
     """The data-parallel degree ``n_gpus / (t·p)`` of a layout's tensor and pipeline degrees."""
     shards = 1
     for name in ("tensor_parallel", "pipeline_parallel"):
-        value = layout.get(name, 1)
-        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-            raise InputError(f"{name} must be a whole number >= 1, got {value!r}; e.g. {name}=8.")
-        shards *= int(value)
+        shards *= int(ranges.COUNT.check(layout.get(name, 1), name, f"{name}=8"))
     if n_gpus % shards:
         raise InputError(
             f"n_gpus={n_gpus} is not a multiple of tensor_parallel × pipeline_parallel = "

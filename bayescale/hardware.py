@@ -83,6 +83,11 @@ step. Not modelled: the interleaved schedule's extra factor
 :math:`1 + (p - 1)/(p m)`, embedding and logit activations, CUDA/NCCL buffers and
 fragmentation; the fit checks leave ``headroom`` (10% by default) for them.
 
+A plan fits when at least 95% of its draws do (``FIT_SHARE``); :func:`check_fits` says
+when one does not, with the smallest larger tensor-parallel degree that fits on the same
+GPUs, else the fewest GPUs that fit under ZeRO-3 at a tensor-parallel degree up to 8 (one
+node), else what is left to try.
+
 Architecture from N
 -------------------
 The shape rule counts attention (:math:`4h^2`) and MLP (:math:`8h^2`) weights per
@@ -913,8 +918,8 @@ def check_fits(
     The warning names where it does not fit, the share of draws that do, the median memory
     per GPU against the usable memory, and the smallest change that fits: the smallest
     larger tensor-parallel degree on the same GPU count (``d·t·p`` of ``layout``, with
-    sequence parallelism), else the GPU count that ZeRO-3 needs at the present degrees
-    (:func:`min_gpus`), else what is left to try.
+    sequence parallelism), else the fewest GPUs that ZeRO-3 needs at a tensor-parallel
+    degree up to ``MAX_SUGGESTED_TENSOR`` (:func:`min_gpus`), else what is left to try.
     """
     ok = fits(n, hardware, arch, headroom=headroom, **layout)
     share = _fit_share(ok, sample_dims)

@@ -184,7 +184,8 @@ def fit(
             run_offset=(("chain", "draw", "run"), _run_offsets(inputs, posterior, groups, seed))
         )
     groups.update(posterior=posterior, sample_stats=sample_stats)
-    return Posterior(groups=groups, law=inputs.law, info=info, warnings=tuple(messages))
+    start = (run.start.warning,) if run.start.warning else ()  # warned when it happened
+    return Posterior(groups=groups, law=inputs.law, info=info, warnings=(*start, *messages))
 
 
 def _check_sampler(chains, warmup, draws, seed, target_accept) -> None:

@@ -36,9 +36,10 @@ with δ's slope added the predicted loss falls to one minimum and, in draws whos
 rises after it: the bisection runs below that minimum, found first as the sign change of
 the slope (central differences, by bisection).
 
-Queries far outside the fitted range of model size, tokens or compute, above it or below
-it, raise an :class:`~bayescale.errors.ExtrapolationWarning` stating how far out they are
-(:mod:`bayescale.extrapolation`): the inputs, and the answers' ``N_opt`` and ``D_opt``.
+Queries far outside the fitted model sizes or token counts (above or below them), or far
+above the fitted compute, raise an :class:`~bayescale.errors.ExtrapolationWarning` stating
+how far out they are (:mod:`bayescale.extrapolation`): the inputs, and the answers'
+``N_opt`` and ``D_opt``.
 
 Every function here takes a law, draws of its parameters (``{name: (chain, draw)
 array}``), and the discrepancy (and, for predictions, the noise draws): whatever produced
@@ -69,6 +70,7 @@ from bayescale.extrapolation import median_over_draws, number, warn_if_extrapola
 from bayescale.laws import LOG6, Law
 from bayescale.likelihood import NoiseDraws
 from bayescale.optimum import LOG_MIN_PARAMS, LOG_MIN_TOKENS, search
+from bayescale.ranges import POSITIVE
 
 BISECTION_STEPS = 60  # halves a 140-nat bracket to 1e-16: float64 resolution
 SLOPE_STEP = 1e-2  # log C step of the central difference that locates the predicted minimum
@@ -80,41 +82,43 @@ EFFICIENT_GRID = (0.05, 20.0)  # N / N_opt searched by efficient_range
 
 
 def as_positive(values, name: str, example: str = "") -> np.ndarray:
-    """``values`` (a number or a list of numbers) as a 1-d float array; anything but
-    positive, finite numbers (booleans, text, nothing, zero, negatives, NaN, inf) raises an
-    error that names ``name``, the value, the valid range and ``example``."""
+    """``values`` (a number or a flat list of numbers) as a 1-d float array, each in
+    :data:`bayescale.ranges.POSITIVE`; anything else (booleans, text, nothing, zero,
+    negatives, NaN, inf) raises an error that names ``name``, the value, the range and
+    ``example``."""
     fix = f"; e.g. {example}" if example else ""
+    valid = f"{POSITIVE.describe()}, or a flat list of them"
     items = np.ravel(np.asarray(values, dtype=object))
     kinds = {type(v).__name__ for v in items if isinstance(v, bool | np.bool_ | str | bytes)}
     if kinds:
         raise InputTypeError(
-            f"{name} must be positive numbers, got {values!r} ({' and '.join(sorted(kinds))}: "
-            f"not a number){fix}."
+            f"{name} must be {valid}, got {values!r} ({' and '.join(sorted(kinds))}: not a "
+            f"number){fix}."
         )
     try:
         arr = np.atleast_1d(np.asarray(values, dtype=float))
     except (TypeError, ValueError) as err:
-        raise InputTypeError(f"{name} must be positive numbers, got {values!r}{fix}.") from err
+        raise InputTypeError(f"{name} must be {valid}, got {values!r}{fix}.") from err
     if arr.ndim != 1 or arr.size == 0:
-        raise InputError(
-            f"{name} must be one positive number or a flat list of them, got {values!r}{fix}."
-        )
-    bad = arr[~(np.isfinite(arr) & (arr > 0))]
+        raise InputError(f"{name} must be {valid}, got {values!r}{fix}.")
+    bad = arr[~(np.isfinite(arr) & (arr > POSITIVE.low))]  # POSITIVE.contains, vectorized
     if bad.size:
-        raise InputError(
-            f"{name} must be positive and finite (> 0), got {values!r} (bad: "
-            f"{', '.join(f'{v:g}' for v in bad)}){fix}."
-        )
+        shown = f" ({', '.join(f'{v:g}' for v in bad[:5])} not)" if arr.size > 1 else ""
+        raise InputError(f"{name} must be {valid}, got {values!r}{shown}{fix}.")
     return arr
 
 
 def one_positive(value, name: str, example: str = "") -> float:
-    """One positive, finite number (:func:`as_positive` for a single value)."""
-    arr = as_positive(value, name, example)
-    if arr.size != 1:
+    """One number in :data:`bayescale.ranges.POSITIVE`, checked by it (a one-element array
+    or list counts as its element)."""
+    items = np.ravel(np.asarray(value, dtype=object))
+    if items.size != 1:
         fix = f"; e.g. {example}" if example else ""
-        raise InputError(f"{name} must be a single number, got {value!r}{fix}.")
-    return float(arr[0])
+        raise InputError(
+            f"{name} must be a single number ({POSITIVE.describe()}), got {value!r}{fix}."
+        )
+    item = items[0].item() if isinstance(items[0], np.generic) else items[0]
+    return float(POSITIVE.check(item, name, example))
 
 
 def _prepare(law: Law, theta: Mapping, error: Discrepancy | None):
@@ -426,8 +430,9 @@ def compute_to_reach(law: Law, theta: Mapping, loss, error: Discrepancy | None =
     gives the share of draws and the losses that explain it: ``inf`` where the loss is
     below the lowest the prediction reaches (the law's floor, or the minimum of the loss
     widened by its extrapolation error), ``NaN`` where it is above the loss at the smallest
-    budget searched (any budget reaches it; below that budget the optimal model would have
-    under 1e3 parameters or 1e2 tokens, where :mod:`bayescale.optimum` does not search).
+    budget searched (every budget searched reaches it; below that budget the optimal model
+    would have under 1e3 parameters or 1e2 tokens, where :mod:`bayescale.optimum` does not
+    search).
     """
     theta3, error, x64 = _prepare(law, theta, error)
     targets = as_positive(loss, "loss (nats/token)", "compute_to_reach(2.0)")

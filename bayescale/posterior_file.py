@@ -36,6 +36,7 @@ from bayescale.draws import SAMPLE_DIMS
 from bayescale.errors import PosteriorFileError
 from bayescale.fitinfo import FitInfo
 from bayescale.laws import Law, get_law
+from bayescale.paths import check_output, replacing
 
 FILE_FORMAT = 3
 READABLE_FORMATS = (1, 2, 3)
@@ -104,12 +105,10 @@ def write(
     warnings: tuple[str, ...],
     overwrite: bool = False,
 ) -> Path:
-    """Write a posterior file; refuses to replace an existing file unless ``overwrite``, and
-    draws that are not all finite. The file appears whole or not at all (written aside,
-    then renamed)."""
-    path = Path(path)
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"{str(path)!r} exists; pass overwrite=True to replace it.")
+    """Write a posterior file; refuses to replace an existing file unless ``overwrite``, a
+    path it cannot write (:func:`bayescale.paths.check_output`), and draws that are not all
+    finite. The file appears whole or not at all (:func:`bayescale.paths.replacing`)."""
+    path = check_output(path, overwrite=overwrite)
     _check_finite(
         groups["posterior"],
         f"cannot save to {str(path)!r}",
@@ -120,12 +119,11 @@ def write(
     root = xr.Dataset(
         attrs={"bayescale": json.dumps(header), "law": info.law, "bayescale_version": __version__}
     )
-    tmp = path.with_name(path.name + ".partial")
-    root.to_netcdf(tmp, mode="w", engine="h5netcdf")
-    for name in GROUPS:
-        if name in groups:
-            groups[name].to_netcdf(tmp, mode="a", group=name, engine="h5netcdf")
-    tmp.replace(path)
+    with replacing(path) as tmp:
+        root.to_netcdf(tmp, mode="w", engine="h5netcdf")
+        for name in GROUPS:
+            if name in groups:
+                groups[name].to_netcdf(tmp, mode="a", group=name, engine="h5netcdf")
     return path
 
 

@@ -95,10 +95,28 @@ from bayescale.sweep import Sweep
 
 try:
     import pymc as pm
+    import pytensor.tensor as pt
     from pytensor import config as pytensor_config
     from pytensor import wrap_jax
+    from pytensor.link.jax.ops import JAXOp
 except ImportError:  # without the pymc extra, pymc_model says how to install it
     pm = None
+else:
+
+    class SharedVJPOp(JAXOp):
+        """PyTensor's ``JAXOp`` whose gradient Op is made once: PyMC takes its gradient one
+        variable at a time (a ``pt.grad`` each), and the ``JAXOp`` makes a new VJP Op each
+        time, which PyTensor cannot merge, so each gradient would run the VJP once per
+        variable. One VJP Op per pattern of connected outputs merges them into one."""
+
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.vjps = {}
+
+        def grad(self, inputs, output_gradients):
+            node = super().grad(inputs, output_gradients)[0].owner
+            vjp = self.vjps.setdefault(node.op.input_types, node.op)
+            return vjp(*node.inputs, return_list=True)
 
 PRIOR_FAMILIES = {
     dist.Normal: ("Normal", {"mu": "loc", "sigma": "scale"}),
@@ -163,6 +181,12 @@ def pymc_prior(prior: dist.Distribution, name: str | None = None, **kwargs):
     return cls.dist(**values) if name is None else cls(name, **values, **kwargs)
 
 
+def _static(tensors: Mapping, n_groups: int) -> dict:
+    """``tensors`` (scalars, or one value per group) with their shapes stated, as
+    ``wrap_jax`` needs to trace a JAX function."""
+    return {k: pt.specify_shape(v, (n_groups,) * v.ndim) for k, v in tensors.items()}
+
+
 def _law_params(law: Law, priors: Mapping, centre: Mapping, site=lambda p: p, dims=None):
     """The law's parameters as PyMC variables named by ``site``, sheared intercepts on
     their centred coordinate (:func:`bayescale.model.sample_law_params`); ``dims="group"``
@@ -185,6 +209,7 @@ def _partial_params(inputs: ModelInputs) -> dict:
     """Population means ``mu_*``, spreads ``tau_*`` and group values of the parameters in
     ``vary`` (:func:`bayescale.model.partial_params`); the rest shared."""
     law, vary, centre, priors = inputs.law, inputs.vary, inputs.centre, inputs.priors
+    n_groups = len(inputs.groups)
     mu = _law_params(law, priors, centre, site=lambda p: f"mu_{p}" if p in vary else p)
     locs = wrap_jax(lambda mu: {p: population_loc(law, p, mu, centre) for p in vary})(mu)
     u = {}
@@ -200,7 +225,7 @@ def _partial_params(inputs: ModelInputs) -> dict:
             for p, v in group_values(law, mu, vary, centre, lambda p, _: u[p]).items()
             if p in vary
         }
-    )(mu, u)
+    )(mu, _static(u, n_groups))
     return {**mu, **{p: pm.Deterministic(p, values[p], dims="group") for p in vary}}
 
 
@@ -216,7 +241,7 @@ def _observe(inputs: ModelInputs, theta: Mapping, noise: Mapping) -> None:
         }
         return law.log_loss(per_point, args["log_n"], args["log_d"])
 
-    mu = wrap_jax(law_log_loss)(dict(theta))
+    mu = wrap_jax(law_log_loss)(_static(theta, n_groups))
     y, nu = args["log_loss"], noise.get("nu")
     if inputs.runs:
         run, n_runs = args["run"], len(inputs.runs)

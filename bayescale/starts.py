@@ -97,11 +97,13 @@ class Start:
     """Per-chain unconstrained start values (``None``: NUTS's own start from
     :func:`init_near_prior_mean`), the inverse mass matrix the warmup starts from
     (``None``: the identity), both float64 NumPy arrays that take the fit's precision,
-    and what was done, for the fit's ``meta``."""
+    what was done, for the fit's ``info.sampler.init``, and the :class:`StartWarning`'s
+    message where the start fell back to the prior (the fit keeps it with its warnings)."""
 
     params: dict | None
     inverse_mass_matrix: np.ndarray | None
     summary: dict = field(default_factory=dict)
+    warning: str | None = None
 
     @property
     def init_params(self) -> ChainStart | None:
@@ -264,23 +266,23 @@ def laplace_start(model, kwargs: dict, seed: int, chains: int, dense_mass: bool)
                 "no chain's search ended at a mode (a positive definite Hessian where "
                 f"Newton's step gains under {DECREMENT_TOLERANCE:g} nats)"
             )
-            warnings.warn(
+            message = (
                 f"the Laplace start fell back to the prior: {why}; Newton iterations per "
                 f"chain {summary['mode_iterations']} (at most {MAX_ITERATIONS}). Every chain "
                 "starts from the prior mean with the identity mass matrix, so warmup must "
                 "travel to the posterior and adapt from scratch. The posterior has no proper "
                 "mode: a direction that the data and priors leave flat, or a density that "
-                "grows without bound (a centred hierarchy's as a group scale tau -> 0). Try "
+                "grows without bound (a centred hierarchy's as a group scale τ → 0). Try "
                 "centring='non-centred' for a hierarchy, tighter priors on parameters the "
                 "data barely constrain, or more warmup; init='prior' starts from the prior "
-                "without the search.",
-                StartWarning,
-                stacklevel=2,
+                "without the search."
             )
+            warnings.warn(message, StartWarning, stacklevel=2)
             return Start(
                 None,
                 None,
                 {"start": "prior", "mass_matrix": "identity", "why": why, **summary},
+                warning=message,
             )
         best = fits[min(converged, key=lambda c: fits[c].fun)]
         eigenvalues, vectors = np.linalg.eigh(best.hess)

@@ -348,7 +348,19 @@ def test_unreachable_loss_reads_unreachable_in_the_table(capsys):
     lines = [line for line in out.splitlines() if line.strip().startswith(("compute", "N_opt"))]
     assert len(lines) == 2
     for line in lines:
-        assert re.search(r"unreachable .*\(unreachable in \d+% of draws\)", line), line
+        assert re.search(r"unreachable .*\(unreachable in \d+% of draws; see the warning\)", line)
+
+
+def test_loss_reached_below_the_searched_budgets_reads_undefined(capsys):
+    # 300 nats: the loss at the smallest budget searched (6e5 FLOPs) is about 240 in most
+    # draws, so the least compute lies below the search: NaN, said as "undefined"
+    code, out, _ = command(capsys, "plan", "--target-loss", "300", warns=UNREACHABLE)
+    assert code == 0 and "nan" not in out
+    line = next(x for x in out.splitlines() if x.strip().startswith("compute"))
+    assert re.search(r"undefined .*\(undefined in \S+ of draws; see the warning\)", line), line
+    code, out, _ = command(capsys, "plan", "--target-loss", "300", "--json", warns=UNREACHABLE)
+    rows = strict_json(out)["rows"]
+    assert all(re.search(r"undefined in \S+ of draws", row["reason"]) for row in rows), rows
 
 
 def test_strict_json_names_what_it_left_out():

@@ -189,7 +189,7 @@ def test_save_load_round_trip_is_exact(synthetic_posterior, tmp_path):
     xr.testing.assert_identical(
         synthetic_posterior.optimal(1e22).dataset, loaded.optimal(1e22).dataset
     )
-    with pytest.raises(FileExistsError, match="overwrite=True"):
+    with pytest.raises(bs.InputError, match="overwrite=True"):
         synthetic_posterior.save(path)
     synthetic_posterior.save(path, overwrite=True)
 

@@ -231,7 +231,9 @@ def test_cli_compare_both_kinds():
         timeout=120,
     )
     assert out.returncode == 0, out.stderr
-    assert "memory per GPU, A − B" in out.stdout and "training time, A / B" in out.stdout
+    # labelled by the groups compared (issue 20: not "A" and "B")
+    assert "memory per GPU, rpj − c4_original" in out.stdout
+    assert "training time, rpj / c4_original" in out.stdout
     out = subprocess.run(
         run + ["variants", "--budget", "2e21"], capture_output=True, text=True, timeout=120
     )

@@ -69,6 +69,7 @@ def test_no_proper_mode_falls_back_to_the_prior_start(model):
     assert start.summary["start"] == "prior"
     assert "no chain's search ended at a mode" in start.summary["why"]
     assert start.summary["mode_converged"] == [False, False]
+    assert start.warning.startswith("the Laplace start fell back to the prior")  # fit keeps it
 
 
 def test_jitter_is_pulled_back_where_the_potential_is_not_gaussian():
