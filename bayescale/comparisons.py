@@ -34,8 +34,8 @@ from bayescale import ranges
 from bayescale.draws import SAMPLE_DIMS, Draws
 from bayescale.errors import InputError
 from bayescale.extrapolation import FittedRange, number, warn_if_extrapolating
-from bayescale.planning import as_positive, one_positive
 from bayescale.posterior import Posterior
+from bayescale.ranges import as_positive, one_positive
 
 
 def compare_allocations(

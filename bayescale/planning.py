@@ -65,12 +65,12 @@ import xarray as xr
 
 from bayescale.discrepancy import Discrepancy, log_error
 from bayescale.draws import SAMPLE_DIMS, Draws
-from bayescale.errors import InputError, InputTypeError, PlanningWarning
+from bayescale.errors import InputError, PlanningWarning
 from bayescale.extrapolation import median_over_draws, number, warn_if_extrapolating
 from bayescale.laws import LOG6, Law
 from bayescale.likelihood import NoiseDraws
 from bayescale.optimum import LOG_MIN_PARAMS, LOG_MIN_TOKENS, search
-from bayescale.ranges import POSITIVE
+from bayescale.ranges import as_positive, one_positive
 
 BISECTION_STEPS = 60  # halves a 140-nat bracket to 1e-16: float64 resolution
 SLOPE_STEP = 1e-2  # log C step of the central difference that locates the predicted minimum
@@ -79,46 +79,6 @@ LOG_D_RANGE = (0.0, 140.0)  # log tokens searched: 1 to 1e60 tokens
 # (1e3 parameters × 1e2 tokens, 6e5 FLOPs) to 1e60
 LOG_C_RANGE = (LOG6 + LOG_MIN_PARAMS + LOG_MIN_TOKENS, math.log(1e60))
 EFFICIENT_GRID = (0.05, 20.0)  # N / N_opt searched by efficient_range
-
-
-def as_positive(values, name: str, example: str = "") -> np.ndarray:
-    """``values`` (a number or a flat list of numbers) as a 1-d float array, each in
-    :data:`bayescale.ranges.POSITIVE`; anything else (booleans, text, nothing, zero,
-    negatives, NaN, inf) raises an error that names ``name``, the value, the range and
-    ``example``."""
-    fix = f"; e.g. {example}" if example else ""
-    valid = f"{POSITIVE.describe()}, or a flat list of them"
-    items = np.ravel(np.asarray(values, dtype=object))
-    kinds = {type(v).__name__ for v in items if isinstance(v, bool | np.bool_ | str | bytes)}
-    if kinds:
-        raise InputTypeError(
-            f"{name} must be {valid}, got {values!r} ({' and '.join(sorted(kinds))}: not a "
-            f"number){fix}."
-        )
-    try:
-        arr = np.atleast_1d(np.asarray(values, dtype=float))
-    except (TypeError, ValueError) as err:
-        raise InputTypeError(f"{name} must be {valid}, got {values!r}{fix}.") from err
-    if arr.ndim != 1 or arr.size == 0:
-        raise InputError(f"{name} must be {valid}, got {values!r}{fix}.")
-    bad = arr[~(np.isfinite(arr) & (arr > POSITIVE.low))]  # POSITIVE.contains, vectorized
-    if bad.size:
-        shown = f" ({', '.join(f'{v:g}' for v in bad[:5])} not)" if arr.size > 1 else ""
-        raise InputError(f"{name} must be {valid}, got {values!r}{shown}{fix}.")
-    return arr
-
-
-def one_positive(value, name: str, example: str = "") -> float:
-    """One number in :data:`bayescale.ranges.POSITIVE`, checked by it (a one-element array
-    or list counts as its element)."""
-    items = np.ravel(np.asarray(value, dtype=object))
-    if items.size != 1:
-        fix = f"; e.g. {example}" if example else ""
-        raise InputError(
-            f"{name} must be a single number ({POSITIVE.describe()}), got {value!r}{fix}."
-        )
-    item = items[0].item() if isinstance(items[0], np.generic) else items[0]
-    return float(POSITIVE.check(item, name, example))
 
 
 def _prepare(law: Law, theta: Mapping, error: Discrepancy | None):

@@ -27,7 +27,8 @@ One definition
 Nothing of a law's maths is written here. Each piece comes from its one home:
 
 * **the law**: ``law.log_loss`` (pure JAX) enters the PyTensor graph through
-  ``pytensor.wrap_jax``, which calls it forward and takes its gradient with ``jax.vjp``;
+  ``pytensor.wrap_jax``, which calls it forward and takes its gradient with ``jax.vjp``
+  (:func:`bayescale.pytensor_jax.jax_op`: one VJP per gradient however many variables);
 * **partial pooling**: the population's location on each varying parameter's pooling
   scale and the group values from it are :func:`bayescale.hierarchy.population_loc` and
   :func:`bayescale.hierarchy.group_values`, wrapped the same way (they apply the law's
@@ -97,26 +98,10 @@ try:
     import pymc as pm
     import pytensor.tensor as pt
     from pytensor import config as pytensor_config
-    from pytensor import wrap_jax
-    from pytensor.link.jax.ops import JAXOp
+
+    from bayescale.pytensor_jax import jax_op
 except ImportError:  # without the pymc extra, pymc_model says how to install it
     pm = None
-else:
-
-    class SharedVJPOp(JAXOp):
-        """PyTensor's ``JAXOp`` whose gradient Op is made once: PyMC takes its gradient one
-        variable at a time (a ``pt.grad`` each), and the ``JAXOp`` makes a new VJP Op each
-        time, which PyTensor cannot merge, so each gradient would run the VJP once per
-        variable. One VJP Op per pattern of connected outputs merges them into one."""
-
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, **kwargs)
-            self.vjps = {}
-
-        def grad(self, inputs, output_gradients):
-            node = super().grad(inputs, output_gradients)[0].owner
-            vjp = self.vjps.setdefault(node.op.input_types, node.op)
-            return vjp(*node.inputs, return_list=True)
 
 PRIOR_FAMILIES = {
     dist.Normal: ("Normal", {"mu": "loc", "sigma": "scale"}),
@@ -211,7 +196,7 @@ def _partial_params(inputs: ModelInputs) -> dict:
     law, vary, centre, priors = inputs.law, inputs.vary, inputs.centre, inputs.priors
     n_groups = len(inputs.groups)
     mu = _law_params(law, priors, centre, site=lambda p: f"mu_{p}" if p in vary else p)
-    locs = wrap_jax(lambda mu: {p: population_loc(law, p, mu, centre) for p in vary})(mu)
+    locs = jax_op(lambda mu: {p: population_loc(law, p, mu, centre) for p in vary})(mu)
     u = {}
     for name in vary:
         tau = pymc_prior(priors[f"tau_{name}"], f"tau_{name}")
@@ -219,7 +204,7 @@ def _partial_params(inputs: ModelInputs) -> dict:
             u[name] = pm.Normal(f"u_{name}", locs[name], tau, dims="group")
         else:
             u[name] = locs[name] + tau * pm.Normal(f"z_{name}", 0.0, 1.0, dims="group")
-    values = wrap_jax(
+    values = jax_op(
         lambda mu, u: {
             p: v
             for p, v in group_values(law, mu, vary, centre, lambda p, _: u[p]).items()
@@ -241,7 +226,7 @@ def _observe(inputs: ModelInputs, theta: Mapping, noise: Mapping) -> None:
         }
         return law.log_loss(per_point, args["log_n"], args["log_d"])
 
-    mu = wrap_jax(law_log_loss)(_static(theta, n_groups))
+    mu = jax_op(law_log_loss)(_static(theta, n_groups))
     y, nu = args["log_loss"], noise.get("nu")
     if inputs.runs:
         run, n_runs = args["run"], len(inputs.runs)
@@ -251,7 +236,7 @@ def _observe(inputs: ModelInputs, theta: Mapping, noise: Mapping) -> None:
                 y - mu, run, n_runs, noise["sigma"], noise["sigma_run"], noise.get("nu")
             ).sum()
 
-        pm.Potential("log_loss", wrap_jax(runs_log_density)(mu, dict(noise)))
+        pm.Potential("log_loss", jax_op(runs_log_density)(mu, dict(noise)))
     elif nu is None:
         pm.Normal("log_loss", mu=mu, sigma=noise["sigma"], observed=y, dims="point")
     else:

@@ -14,6 +14,8 @@ import math
 import numbers
 from dataclasses import dataclass
 
+import numpy as np
+
 from bayescale.errors import InputError, InputTypeError
 
 
@@ -72,3 +74,43 @@ PROBABILITY = Range(low=0, high=1, low_open=True, high_open=True)
 """Credible masses, target acceptance rates."""
 FRACTION = Range(low=0, high=1, low_open=True)
 """Utilisations: above 0, at most 1."""
+
+
+def as_positive(values, name: str, example: str = "") -> np.ndarray:
+    """``values`` (a number or a flat list of numbers) as a 1-d float array, each in
+    :data:`POSITIVE`; anything else (booleans, text, nothing, zero,
+    negatives, NaN, inf) raises an error that names ``name``, the value, the range and
+    ``example``."""
+    fix = f"; e.g. {example}" if example else ""
+    valid = f"{POSITIVE.describe()}, or a flat list of them"
+    items = np.ravel(np.asarray(values, dtype=object))
+    kinds = {type(v).__name__ for v in items if isinstance(v, bool | np.bool_ | str | bytes)}
+    if kinds:
+        raise InputTypeError(
+            f"{name} must be {valid}, got {values!r} ({' and '.join(sorted(kinds))}: not a "
+            f"number){fix}."
+        )
+    try:
+        arr = np.atleast_1d(np.asarray(values, dtype=float))
+    except (TypeError, ValueError) as err:
+        raise InputTypeError(f"{name} must be {valid}, got {values!r}{fix}.") from err
+    if arr.ndim != 1 or arr.size == 0:
+        raise InputError(f"{name} must be {valid}, got {values!r}{fix}.")
+    bad = arr[~(np.isfinite(arr) & (arr > POSITIVE.low))]  # POSITIVE.contains, vectorized
+    if bad.size:
+        shown = f" ({', '.join(f'{v:g}' for v in bad[:5])} not)" if arr.size > 1 else ""
+        raise InputError(f"{name} must be {valid}, got {values!r}{shown}{fix}.")
+    return arr
+
+
+def one_positive(value, name: str, example: str = "") -> float:
+    """One number in :data:`POSITIVE`, checked by it (a one-element array
+    or list counts as its element)."""
+    items = np.ravel(np.asarray(value, dtype=object))
+    if items.size != 1:
+        fix = f"; e.g. {example}" if example else ""
+        raise InputError(
+            f"{name} must be a single number ({POSITIVE.describe()}), got {value!r}{fix}."
+        )
+    item = items[0].item() if isinstance(items[0], np.generic) else items[0]
+    return float(POSITIVE.check(item, name, example))

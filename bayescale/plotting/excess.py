@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import matplotlib as mpl
 import numpy as np
 
-from bayescale import planning
+from bayescale import ranges
 from bayescale.draws import SAMPLE_DIMS, check_ci_prob, eti
 from bayescale.errors import InputError, PlanningWarning
 from bayescale.plotting.bands import band, samples, summary
@@ -51,7 +51,7 @@ def plot_excess_compute(
     if not tolerance > 0:
         raise InputError(f"tolerance must be positive (0.2 means +20% compute), got {tolerance!r}.")
     ratios = np.sort(
-        planning.as_positive(
+        ranges.as_positive(
             np.geomspace(0.1, 10.0, 80) if ratios is None else ratios, "ratios (N / N_opt)"
         )
     )

@@ -16,7 +16,7 @@ import matplotlib as mpl
 import matplotlib.pyplot as plt
 import numpy as np
 
-from bayescale import planning
+from bayescale import ranges
 from bayescale.draws import check_ci_prob, eti
 from bayescale.plotting.bands import band, band_handle, samples, summary
 from bayescale.plotting.labels import (
@@ -209,8 +209,8 @@ def plot_loss_vs_params(
         budgets = PF_DAY * decades(c_low / PF_DAY, 10.0 * c_high / PF_DAY)
     if tokens is None:
         tokens = decades(d_fit.min(), d_fit.max(), step=0.5)
-    budgets = np.sort(planning.as_positive(budgets, "budgets (FLOPs)"))
-    tokens = np.sort(planning.as_positive(tokens, "tokens"))
+    budgets = np.sort(ranges.as_positive(budgets, "budgets (FLOPs)"))
+    tokens = np.sort(ranges.as_positive(tokens, "tokens"))
     if n_range is None:
         n_range = (
             10.0 ** math.floor(math.log10(n_fit.min() / 3)),
@@ -465,7 +465,7 @@ def plot_isoflops(
     if budgets is None:
         groups = isoflop_groups(kept, tol=tol) if kept is not None else []
         budgets = [budget for budget, _ in groups] if groups else decades(*fitted_compute(post))
-    budgets = np.sort(planning.as_positive(budgets, "budgets (FLOPs)"))
+    budgets = np.sort(ranges.as_positive(budgets, "budgets (FLOPs)"))
     opt = post.optimal(budgets, group=group).dataset
     n_med, n_low, n_high = summary(opt["n_opt"], ci_prob)
     l_med, l_low, l_high = summary(opt["loss_opt"], ci_prob)
