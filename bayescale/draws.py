@@ -14,6 +14,7 @@ import pandas as pd
 import xarray as xr
 
 from bayescale.errors import InputError
+from bayescale.ranges import PROBABILITY
 
 SAMPLE_DIMS = ("chain", "draw")
 
@@ -47,9 +48,10 @@ def hdi(values: np.ndarray, ci_prob: float, axis=0) -> tuple[np.ndarray, np.ndar
 
 
 def check_ci_prob(ci_prob: float) -> float:
-    if not 0.0 < ci_prob < 1.0:
-        raise InputError(f"ci_prob must lie in (0, 1), got {ci_prob!r}; e.g. ci_prob=0.9.")
-    return float(ci_prob)
+    """``ci_prob`` as a float in (0, 1); a string, boolean or other non-number raises
+    :class:`~bayescale.errors.InputTypeError`, a number outside raises
+    :class:`~bayescale.errors.InputError`."""
+    return float(PROBABILITY.check(ci_prob, "ci_prob", "ci_prob=0.9"))
 
 
 @dataclass(frozen=True)

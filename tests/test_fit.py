@@ -177,6 +177,8 @@ def test_optimal_interval_is_tidy_and_per_draw(synthetic_posterior):
     )
     with pytest.raises(ValueError, match="ci_prob"):
         draws.interval(1.5)
+    with pytest.raises(bs.InputTypeError, match=r"ci_prob must be a number.*'0\.9' \(str\)"):
+        draws.interval("0.9")
 
 
 def test_save_load_round_trip_is_exact(synthetic_posterior, tmp_path):

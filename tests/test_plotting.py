@@ -8,6 +8,7 @@ plain data, so a Chinchilla-like one with a few dozen draws per chain costs noth
 from __future__ import annotations
 
 import dataclasses
+import re
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -684,3 +685,17 @@ def test_plot_isoflops_optimum_of_a_group(gadre):
     n_opt = gadre.optimal(budgets, group="rpj")["n_opt"].values.reshape(-1, 2)
     markers = [c.lines[0].get_xdata()[0] for c in ax.containers]
     assert np.allclose(markers, np.median(n_opt, axis=0))
+
+
+def test_bands_state_their_width_where_they_may_be_hidden_by_the_line():
+    # inside the fitted range the bands of the mean loss can be narrower than the lines,
+    # so the figures say how wide they are (issue 20: "invisible while the title says 90%")
+    post = bs.load_reference("chinchilla")
+    fig, axes = plotting.plot_loss_vs_params(post)
+    for ax in axes:
+        assert re.search(r"90% bands, at most ±\d[\d.]*% of the loss", ax.get_title())
+    plt.close(fig)
+    fig, ax = plotting.plot_isoflops(post, budgets=[1e19, 1e20])
+    labels = [text.get_text() for text in ax.get_legend().get_texts()]
+    assert any(re.search(r"90% band \(at most ±\d[\d.]*%\)", label) for label in labels)
+    plt.close(fig)

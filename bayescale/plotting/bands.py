@@ -45,6 +45,19 @@ def band(ax, x, values, ci_prob: float, color, alpha=0.22, **line_kw):
     return band_handle(color, alpha, **line_kw)
 
 
+def widest(values, ci_prob: float) -> float:
+    """The largest half-width of the ``ci_prob`` band relative to its median, over all
+    points: how wide a band is where it may be narrower than its line (a figure says so,
+    so that an invisible band is not read as missing)."""
+    median, low, high = summary(values, ci_prob)
+    return float(np.nanmax((high - low) / (2.0 * np.abs(median))))
+
+
+def width_words(width: float) -> str:
+    """A relative half-width as a figure states it, e.g. ``±0.4%``."""
+    return f"±{width:.2g}" if width >= 10 else f"±{100 * width:.2g}%"
+
+
 def band_handle(color, alpha=0.22, **line_kw):
     """A legend handle for a median line over its band."""
     line_kw.pop("zorder", None)

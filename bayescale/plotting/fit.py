@@ -18,7 +18,7 @@ import numpy as np
 
 from bayescale import ranges
 from bayescale.draws import check_ci_prob, eti
-from bayescale.plotting.bands import band, band_handle, samples, summary
+from bayescale.plotting.bands import band, band_handle, samples, summary, widest, width_words
 from bayescale.plotting.labels import (
     C_LABEL,
     D_LABEL,
@@ -224,21 +224,31 @@ def plot_loss_vs_params(
         left, right = axes[0], axes[1]
         palette = plt.get_cmap(cmap)
         pf_norm = log_norm(budgets / PF_DAY)
+        width = {"left": 0.0, "right": 0.0}
         for budget, centre in zip(budgets, n_opt, strict=True):
             n = np.geomspace(centre / span, centre * span, 120)
             color = palette(0.85 * pf_norm(budget / PF_DAY))
             loss = _loss_draws(post, n, budget / (6.0 * n), group)
             band(left, n, loss, ci_prob, color=color)
+            width["left"] = max(width["left"], widest(loss, ci_prob))
         d_norm = log_norm(tokens)
         for d in tokens:
             color = palette(0.85 * d_norm(d))
-            band(right, n_grid, _loss_draws(post, n_grid, d, group), ci_prob, color=color)
+            loss = _loss_draws(post, n_grid, d, group)
+            band(right, n_grid, loss, ci_prob, color=color)
+            width["right"] = max(width["right"], widest(loss, ci_prob))
         where = f", {group_words(group)}" if group is not None else ""
-        for panel, title in ((left, "at fixed compute"), (right, "at fixed training tokens")):
+        for panel, side, title in (
+            (left, "left", "at fixed compute"),
+            (right, "right", "at fixed training tokens"),
+        ):
             log_axes(panel)
             panel.set_xlabel(N_LABEL)
             panel.set_ylabel(LOSS_LABEL)
-            panel.set_title(f"{title}{where} (lines: median, bands: {pct(ci_prob)})")
+            panel.set_title(
+                f"{title}{where}\n(lines: median; {pct(ci_prob)} bands, at most "
+                f"{width_words(width[side])} of the loss)"
+            )
         clipped = mpl.colors.ListedColormap(palette(np.linspace(0, 0.85, 256)))
         colorbar(fig, left, pf_norm, clipped, "compute $C$ (PF-days)")
         colorbar(fig, right, d_norm, clipped, D_LABEL)
@@ -474,6 +484,7 @@ def plot_isoflops(
         fig, ax = figure_axes(ax, SINGLE)
         norm = log_norm(budgets)
         palette = plt.get_cmap(cmap)
+        width = 0.0
         for i, budget in enumerate(budgets):
             color = palette(0.9 * norm(budget))
             low, high = n_med[i] / span, n_med[i] * span
@@ -494,6 +505,7 @@ def plot_isoflops(
             n = np.geomspace(low, high, 120)
             loss = _loss_draws(post, n, budget / (6.0 * n), group)
             band(ax, n, loss, ci_prob, color=color)
+            width = max(width, widest(loss, ci_prob))
             ax.errorbar(
                 n_med[i],
                 l_med[i],
@@ -514,7 +526,10 @@ def plot_isoflops(
         ax.set_ylabel(LOSS_LABEL)
         of = f" of {group_words(group)}" if group is not None else ""
         handles = [
-            (band_handle("0.3"), f"profile{of}: median, {pct(ci_prob)} band"),
+            (
+                band_handle("0.3"),
+                f"profile{of}: median, {pct(ci_prob)} band (at most {width_words(width)})",
+            ),
             marker(
                 f"optimum $(N_{{opt}}, L^*)$, {pct(ci_prob)} intervals",
                 marker="D",
