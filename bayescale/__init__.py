@@ -92,7 +92,7 @@ _EXPORTS = {
     "bayescale.inference": ("fit",),
     "bayescale.laws": ("Law", "available_laws", "get_law", "register_law"),
     "bayescale.posterior": ("Posterior", "load_posterior"),
-    "bayescale.pymc_model": ("pymc_model",),
+    "bayescale.pymc_frontend": ("pymc_model",),
     "bayescale.reference": ("load_reference",),
     "bayescale.sweep": ("Sweep", "read_sweep"),
 }

@@ -217,7 +217,9 @@ def interval_table(draws, ci: float):
         parts.append(part.assign(quantity=name))
     shares = pd.concat(parts, ignore_index=True)
     keys = [c for c in shares.columns if c not in ("infinite", "undefined")]
-    out = table.merge(shares, on=keys, how="left")
+    # a budget given twice has two rows with one set of keys: one share each, not four
+    shares = shares.drop_duplicates(subset=keys)
+    out = table.merge(shares, on=keys, how="left", validate="many_to_one")
     out.attrs.update(table.attrs)
     return out
 

@@ -43,28 +43,15 @@ Everything runs in one jitted ``lax.fori_loop``, vectorized over whatever shape 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from functools import partial
 
 import jax
 import jax.numpy as jnp
 
+from bayescale.bracket import BISECTION_STEPS, LOG6, bracket
 from bayescale.errors import InputError
-from bayescale.laws import LOG6, Law, get_law
-
-MIN_PARAMS = 1e3
-MIN_TOKENS = 1e2
-BISECTION_STEPS = 64
-
-LOG_MIN_PARAMS = math.log(MIN_PARAMS)
-LOG_MIN_TOKENS = math.log(MIN_TOKENS)
-
-
-def bracket(log_c):
-    """The search interval ``(log N_lo, log N_hi)`` in log N at compute ``exp(log_c)``."""
-    log_c = jnp.asarray(log_c)
-    return jnp.full_like(log_c, LOG_MIN_PARAMS), log_c - LOG6 - LOG_MIN_TOKENS
+from bayescale.laws.law import Law, get_law
 
 
 def numeric_optimum(law: str | Law, theta: Mapping, log_c, steps: int = BISECTION_STEPS):

@@ -63,13 +63,14 @@ import jax.numpy as jnp
 import numpy as np
 import xarray as xr
 
+from bayescale.bracket import LOG_MIN_PARAMS, LOG_MIN_TOKENS
 from bayescale.discrepancy import Discrepancy, log_error
 from bayescale.draws import SAMPLE_DIMS, Draws
 from bayescale.errors import InputError, PlanningWarning
 from bayescale.extrapolation import median_over_draws, number, warn_if_extrapolating
 from bayescale.laws import LOG6, Law
 from bayescale.likelihood import NoiseDraws
-from bayescale.optimum import LOG_MIN_PARAMS, LOG_MIN_TOKENS, search
+from bayescale.optimum import search
 from bayescale.ranges import as_positive, one_positive
 
 BISECTION_STEPS = 60  # halves a 140-nat bracket to 1e-16: float64 resolution

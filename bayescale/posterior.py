@@ -316,10 +316,16 @@ class Posterior:
         Its ``posterior`` group must hold each of the law's parameters, by the law's names
         and on its scale (e.g. ``e = log E`` for Chinchilla's law), one value per
         ``(chain, draw)``, and ``sigma``, the noise scale of log loss (``nu`` too for a
-        Student-t likelihood). ``sweep`` is the data it was fitted to: it gives the fitted
-        range (extrapolation warnings and error) and the log-likelihood. ``seed`` seeds
-        the draws that queries add (the extrapolation error's ``z``). R-hat and ESS are
-        checked as for a fit (and divergences, where ``sample_stats`` records them).
+        Student-t likelihood). A parameter may vary by group, ``(chain, draw, group)``
+        with the sweep's sorted group labels: with ``mu_p`` and ``tau_p`` for each such
+        ``p`` (population mean and spread on the pooling scale of
+        :mod:`bayescale.hierarchy`) the posterior is partially pooled and answers for a new
+        group too, without them it is per group (``pooling="separate"``); this is what
+        :func:`bayescale.pymc_model` samples. ``sweep`` is the data it was fitted to: it
+        gives the fitted range (extrapolation warnings and error) and the log-likelihood.
+        ``seed`` seeds the draws that queries add (the extrapolation error's ``z``). R-hat
+        and ESS are checked as for a fit (and divergences, where ``sample_stats`` records
+        them).
         """
         law = get_law(law)
         if not isinstance(sweep, Sweep):
@@ -327,10 +333,14 @@ class Posterior:
                 f"from_idata needs the sweep the draws were fitted to "
                 f"(a bayescale.Sweep), got {type(sweep).__name__}."
             )
-        draws = _external_draws(idata, law)
+        draws = _external_draws(idata, law, sweep.groups)
         noise = NoiseDraws.from_dataset(draws)
         fit_frame, data = sweep.fit_frame, sweep.arrays()
         point = {"point": np.arange(len(fit_frame))}
+        vary = tuple(p for p in law.params if "group" in draws[p].dims)
+        partial = bool(vary) and all(f"tau_{p}" in draws for p in vary)
+        if vary:
+            data["group"] = np.searchsorted(sweep.groups, fit_frame["group"].to_numpy(str))
         groups = {
             "posterior": draws,
             "sample_stats": (
@@ -340,16 +350,21 @@ class Posterior:
             ),
             "observed_data": xr.Dataset({"log_loss": ("point", data["log_loss"])}, coords=point),
             "constant_data": xr.Dataset(
-                {k: ("point", data[k]) for k in ("log_n", "log_d")}, coords=point
+                {k: ("point", data[k]) for k in ("log_n", "log_d", "group") if k in data},
+                coords=point,
             ),
         }
-        diag = diagnose(draws, groups["sample_stats"])
+        diag = diagnose(
+            draws, groups["sample_stats"], scales=tuple(f"tau_{p}" for p in vary if partial)
+        )
         messages = problems(diag)
         warn_all(messages)
         info = FitInfo(
             law=law.name,
             formula=law.formula,
             likelihood=noise.likelihood,
+            pooling="partial" if partial else "separate" if vary else "none",
+            vary=vary,
             data=DataInfo.from_arrays(
                 data["log_n"],
                 data["log_d"],
@@ -370,16 +385,19 @@ class Posterior:
         return cls(groups=groups, law=law, info=info, warnings=tuple(messages))
 
 
-def _external_draws(idata, law: Law) -> xr.Dataset:
-    """The law's and the noise model's variables of ``idata.posterior``, validated, with
-    ``chain`` and ``draw`` numbered from 0."""
+def _external_draws(idata, law: Law, groups: list[str]) -> xr.Dataset:
+    """The law's, the population's (``mu_p``, ``tau_p`` of a parameter ``p`` that varies
+    over ``groups``) and the noise model's variables of ``idata.posterior``, validated,
+    with ``chain`` and ``draw`` numbered from 0."""
     if not hasattr(idata, "posterior"):
         raise InputTypeError(
             f"from_idata expects ArviZ InferenceData with a posterior group, "
             f"got {type(idata).__name__}."
         )
     post = idata.posterior
-    names = [*law.params, *(n for n in ("sigma", "nu") if n in post)]
+    vary = [p for p in law.params if p in post and "group" in post[p].dims]
+    population = [f"{kind}_{p}" for p in vary for kind in ("mu", "tau") if f"{kind}_{p}" in post]
+    names = [*law.params, *population, *(n for n in ("sigma", "nu") if n in post)]
     missing = [p for p in law.params if p not in post]
     if missing:
         raise InputError(
@@ -387,10 +405,21 @@ def _external_draws(idata, law: Law) -> xr.Dataset:
             f"{sorted(post.data_vars)}); name them as the law does, {list(law.params)}, on the "
             "law's scale, e.g. idata.posterior.rename({'log_E': 'e'})."
         )
-    wrong = {n: post[n].dims for n in names if post[n].dims != SAMPLE_DIMS}
+    wrong = {
+        n: post[n].dims
+        for n in names
+        if post[n].dims != ((*SAMPLE_DIMS, "group") if n in vary else SAMPLE_DIMS)
+    }
     if wrong:
         raise InputError(
-            f"each variable needs dims ('chain', 'draw') and one value per draw; got {wrong}."
+            f"each variable needs dims ('chain', 'draw') and one value per draw, or ('chain', "
+            f"'draw', 'group') for a parameter that varies by group; got {wrong}."
+        )
+    if vary and [str(g) for g in post["group"].values] != list(groups):
+        raise InputError(
+            f"the posterior's groups {[str(g) for g in post['group'].values]} are not the "
+            f"sweep's {list(groups)}; pass the sweep the draws were fitted to, with its "
+            "group labels, sorted, as the 'group' coordinate."
         )
     out = post[names].load()
     return out.assign_coords(chain=np.arange(out.sizes["chain"]), draw=np.arange(out.sizes["draw"]))

@@ -28,6 +28,7 @@ import json
 from collections.abc import Mapping
 from pathlib import Path
 
+import h5py
 import numpy as np
 import xarray as xr
 
@@ -43,6 +44,7 @@ READABLE_FORMATS = (1, 2, 3)
 GROUPS = ("posterior", "sample_stats", "observed_data", "constant_data")
 SHOWN = 5  # non-finite draws listed by position in an error; the rest are counted
 HEADER = "header"  # the key of the header's own digest
+MAX_DEPTH = 64  # how deep a header may nest; Posterior.save writes under ten levels
 
 
 def digest(values) -> str:
@@ -137,18 +139,38 @@ def _open(path: Path) -> tuple[dict, dict[str, xr.Dataset]]:
             ".nc file that Posterior.save or `bayescale fit -o` wrote."
         )
     try:
+        # h5netcdf reads the root attributes before it can close itself again: when they
+        # are damaged, its half-made file prints an "Exception ignored" traceback as it is
+        # collected. Read them here first, with h5py alone.
+        with h5py.File(path, "r") as f:
+            f.attrs.get("_nc3_strict")
+            dict(f.attrs)
         with xr.open_dataset(path, engine="h5netcdf") as root:
             attrs = dict(root.attrs)
         groups = {}
         for name in GROUPS:
             with xr.open_dataset(path, group=name, engine="h5netcdf") as ds:
                 groups[name] = ds.load()
-    except (OSError, ValueError, KeyError, RuntimeError, TypeError) as err:
+    except (OSError, ValueError, KeyError, RuntimeError, TypeError, AttributeError) as err:
+        # AttributeError: h5netcdf on a damaged dimension reference (issue 20's fuzz)
         raise PosteriorFileError(
             f"{str(path)!r} is not a readable bayescale posterior (truncated or corrupted?): "
             f"{err}. Refit and save it again."
         ) from err
     return attrs, groups
+
+
+def _depth(value) -> int:
+    """How deep JSON ``value`` nests (a number or text is 0 deep), without recursion."""
+    depth, level = 0, [value]
+    while level := [
+        inner
+        for outer in level
+        if isinstance(outer, (dict, list))
+        for inner in (outer.values() if isinstance(outer, dict) else outer)
+    ]:
+        depth += 1
+    return depth
 
 
 def _header(path: Path, attrs: dict) -> dict:
@@ -160,7 +182,7 @@ def _header(path: Path, attrs: dict) -> dict:
     text = attrs["bayescale"]
     try:
         header = json.loads(text)
-    except (TypeError, ValueError) as err:  # JSONDecodeError and UnicodeDecodeError
+    except (TypeError, ValueError, RecursionError) as err:  # also UnicodeDecodeError
         raise PosteriorFileError(
             f"{str(path)!r}: its bayescale metadata (the root attribute 'bayescale') is not "
             f"valid JSON ({err}); the file is damaged. Restore it from a copy, or refit and "
@@ -171,6 +193,11 @@ def _header(path: Path, attrs: dict) -> dict:
             f"{str(path)!r}: its bayescale metadata is a JSON {type(header).__name__}, not "
             "the object (with file_format, info and warnings) that Posterior.save writes; "
             "the file is damaged or was not written by bayescale. Refit and save again."
+        )
+    if _depth(header) > MAX_DEPTH:  # the digest and the fit information recurse into it
+        raise PosteriorFileError(
+            f"{str(path)!r}: its bayescale metadata nests deeper than {MAX_DEPTH} levels; "
+            "Posterior.save writes a few. The file is damaged. Refit and save again."
         )
     file_format = header.get("file_format")
     if isinstance(file_format, bool) or file_format not in READABLE_FORMATS:

@@ -265,3 +265,22 @@ LAZY_INIT = '_EXPORTS = {"toy.a": ("run",), "toy.sub.c": ("C",)}\n'
 def test_cycle_finder_on_a_toy_package(tmp_path, files, cycles):
     graph = import_graph(write_package(tmp_path, files))
     assert find_cycles(graph) == cycles, graph
+
+
+def test_every_module_imports_first():
+    """The graph above does not count a package's ``__init__``, which Python runs before
+    any of its submodules: each module, imported first in a fresh interpreter, must load
+    (``bayescale.optimum`` once failed this way through ``bayescale.laws``' own laws)."""
+    import subprocess
+    import sys
+
+    names = sorted(n for n in modules(PACKAGE) if not n.endswith("__main__"))
+    script = (
+        "import importlib, sys\n"
+        f"for name in {names!r}:\n"
+        "    for loaded in [m for m in sys.modules if m.split('.')[0] == 'bayescale']:\n"
+        "        del sys.modules[loaded]\n"
+        "    importlib.import_module(name)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr

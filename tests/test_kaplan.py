@@ -19,9 +19,10 @@ from hypothesis import strategies as st
 
 import bayescale as bs
 from bayescale import laws
+from bayescale.bracket import bracket
 from bayescale.laws import CHINCHILLA, KAPLAN, KAPLAN_STEPS
 from bayescale.laws import law as law_module
-from bayescale.optimum import bracket, numeric_optimum
+from bayescale.optimum import numeric_optimum
 
 from conftest import quiet_fit
 

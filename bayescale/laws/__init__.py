@@ -2,16 +2,18 @@
 
 Each law's maths is stated in the docstring of the module that defines it:
 :mod:`bayescale.laws.chinchilla` (``L = E + A/N^α + B/D^β``),
-:mod:`bayescale.laws.kaplan` (Kaplan et al. 2020's joint and step forms) and
-:mod:`bayescale.laws.farseer` (Li et al. 2025, a data exponent that depends on N).
+:mod:`bayescale.laws.kaplan` (Kaplan et al. 2020's joint and step forms),
+:mod:`bayescale.laws.farseer` (Li et al. 2025, a data exponent that depends on N) and
+:mod:`bayescale.laws.chinchilla_beta_n` (Chinchilla's law with ``β`` linear in ``log N``).
 """
 
+from bayescale.bracket import LOG6
 from bayescale.laws.chinchilla import CHINCHILLA
+from bayescale.laws.chinchilla_beta_n import CHINCHILLA_BETA_N
 from bayescale.laws.farseer import FARSEER
 from bayescale.laws.kaplan import KAPLAN, KAPLAN_STEPS
 from bayescale.laws.law import (
     DEFAULT_GROUP_SCALE,
-    LOG6,
     Law,
     Theta,
     available_laws,
@@ -19,11 +21,12 @@ from bayescale.laws.law import (
     register_law,
 )
 
-for _law in (CHINCHILLA, KAPLAN, KAPLAN_STEPS, FARSEER):
+for _law in (CHINCHILLA, KAPLAN, KAPLAN_STEPS, FARSEER, CHINCHILLA_BETA_N):
     register_law(_law)
 
 __all__ = [
     "CHINCHILLA",
+    "CHINCHILLA_BETA_N",
     "DEFAULT_GROUP_SCALE",
     "FARSEER",
     "KAPLAN",

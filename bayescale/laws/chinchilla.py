@@ -28,7 +28,8 @@ import jax.numpy as jnp
 import numpy as np
 import numpyro.distributions as dist
 
-from bayescale.laws.law import LOG6, Law, Theta
+from bayescale.bracket import LOG6
+from bayescale.laws.law import Law, Theta
 
 
 def chinchilla_log_loss(theta: Theta, log_n, log_d):

@@ -31,7 +31,6 @@ plot and command then works on it: optima without a closed form are found numeri
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -42,7 +41,6 @@ from numpyro.distributions.transforms import biject_to
 
 from bayescale.errors import InputError, InputTypeError
 
-LOG6 = math.log(6.0)
 DEFAULT_GROUP_SCALE = 0.5
 """Scale of the ``HalfNormal`` prior on a parameter's group spread ``τ`` when its law gives
 none: the reducible loss at the typical size differs by up to ~50% between groups."""

@@ -3,23 +3,8 @@ r"""bayescale's model in PyMC, from the same definition: a ``pm.Model`` to exten
 :func:`pymc_model` builds the model that :func:`bayescale.fit` samples — the same priors,
 likelihood, pooling, shear and training-curve term (:mod:`bayescale.model`) — as a PyMC
 model with bayescale's variable names, so a PyMC user can add terms to it, sample it with
-PyMC's NUTS or nutpie, and hand the draws to :meth:`bayescale.Posterior.from_idata` for
-every query, plot and command. A user script (``pip install 'bayescale[pymc]'``)::
-
-    import bayescale as bs, nutpie, pymc as pm
-
-    sweep = bs.load_dataset("chinchilla")
-    sweep = sweep.exclude(sweep.frame["besiroglu_excluded"], reason="as Besiroglu et al.")
-    model = bs.pymc_model(sweep, law="chinchilla")  # bayescale's model, as bs.fit samples it
-    with model:  # add a term: Hoffmann et al.'s α = 0.34 ± 0.05 (their Approach 3) as data
-        pm.Normal("alpha_approach3", mu=model["alpha"], sigma=0.05, observed=0.34)
-    compiled = nutpie.compile_pymc_model(model, backend="jax", gradient_backend="jax")
-    idata = nutpie.sample(compiled, chains=4, tune=1000, draws=1000, seed=0)
-    post = bs.Posterior.from_idata(idata, law="chinchilla", sweep=sweep)
-    print(post.optimal([1e22, 1e24]).interval(0.9))  # N_opt, D_opt, loss at optimum
-
-``pm.sample()`` samples it too; nutpie's JAX backend runs the whole log density, law and
-all, as one compiled JAX program.
+nutpie or PyMC's NUTS, and hand the draws to :meth:`bayescale.Posterior.from_idata` for
+every query, plot and command (its docstring has a user script).
 
 One definition
 --------------
@@ -45,15 +30,15 @@ Priors as PyMC distributions
 
 A prior becomes the PyMC distribution of the same family and parameters
 (``PRIOR_FAMILIES``; truncated ones become ``pm.Truncated``), not a ``pm.Potential`` of
-NumPyro's ``log_prob`` on a flat variable. The density is the same either way; as PyMC
-random variables the priors keep what a PyMC user expects (``pm.sample_prior_predictive``
-draws them, the model graph shows them, a user can replace one), and PyMC's default
-transforms are the bijections NumPyro samples on (``log`` for positive parameters,
-``log(x − lower)`` and ``log(upper − x)`` for one bound, log-odds for two), so the
-unconstrained space that NUTS sees, Jacobians included, is the same as in
-:func:`bayescale.fit` (``tests/test_pymc_model.py`` checks the log density at random
-points to float64 precision). A NumPyro class not in the table raises
-:class:`~bayescale.errors.InputError` naming it.
+NumPyro's ``log_prob`` on a flat variable. The density is the same either way. As PyMC
+distributions the priors are compiled with the rest of the graph by whichever backend
+samples it (C, numba, JAX) rather than each calling into JAX, they show in the model's
+graph by family, and PyMC's default transforms are the bijections NumPyro samples on
+(``log`` for positive parameters, ``log(x − lower)`` and ``log(upper − x)`` for one
+bound, log-odds for two): the unconstrained space that NUTS sees, Jacobians included, is
+the one :func:`bayescale.fit` samples (``tests/test_pymc_model.py`` checks the log
+density and its gradient at random points to float64 precision). A NumPyro class not in
+the table raises :class:`~bayescale.errors.InputError` naming it.
 
 The shear
 ---------
@@ -63,30 +48,32 @@ An intercept named in the law's ``shear`` is sampled on its centred coordinate, 
 pm.Deterministic(a_centred + α·m)`` and the prior density on ``a`` itself as the potential
 ``a_prior``. Without it NUTS meets Chinchilla's posterior as a narrow ridge of ``a``
 against ``α``. (A flat variable has no prior draws, so ``pm.sample_prior_predictive`` does
-not apply to a sheared law.)
+not apply to a law with a shear.)
 
-Precision
----------
+Precision and processes
+-----------------------
 
-PyMC works in float64 by default (``pytensor.config.floatX``); JAX computes in float32
-unless its ``jax_enable_x64`` flag is on, and would round the law to float32 inside a
-float64 model. With float64 PyTensor, :func:`pymc_model` turns the flag on, for the
-process, as PyTensor's own JAX backend does when it is loaded. Building the model runs JAX
-(to trace the wrapped functions), so it first gives JAX its CPU devices as :func:`fit`
-does (:func:`bayescale.devices.prepare_cpu_devices`).
+The wrapped JAX functions compute at the model's precision (float64, PyMC's default)
+without touching JAX's process-wide ``jax_enable_x64`` flag
+(:mod:`bayescale.pytensor_jax`). Building the model runs JAX (to trace them), which fixes
+JAX's CPU devices for the process, so it first asks JAX for one per core, as :func:`fit`
+does (:func:`bayescale.devices.prepare_cpu_devices`): a later fit's chains then run in
+parallel.
+JAX runs threads, which a forked process may not survive: ``pm.sample`` with several
+cores forks its chains by default on Linux, which can deadlock, so pass it
+``mp_ctx="spawn"`` (or ``cores=1``). nutpie runs its chains in threads of one process.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-import jax
 import numpy as np
 import numpyro.distributions as dist
 
 from bayescale.curves import CURVE_MIN_FRACTION
-from bayescale.devices import DEFAULT_CHAINS, prepare_cpu_devices
-from bayescale.errors import InputError
+from bayescale.devices import prepare_cpu_devices
+from bayescale.errors import InputError, InputTypeError
 from bayescale.hierarchy import group_values, ordered, population_loc
 from bayescale.laws import Law
 from bayescale.likelihood import noise_params, run_log_density
@@ -97,7 +84,6 @@ from bayescale.sweep import Sweep
 try:
     import pymc as pm
     import pytensor.tensor as pt
-    from pytensor import config as pytensor_config
 
     from bayescale.pytensor_jax import jax_op
 except ImportError:  # without the pymc extra, pymc_model says how to install it
@@ -154,12 +140,12 @@ def pymc_prior(prior: dist.Distribution, name: str | None = None, **kwargs):
         return pm.Truncated(name, base, **bounds, **kwargs)
     family = PRIOR_FAMILIES.get(type(prior))
     if family is None:
-        known = sorted(cls.__name__ for cls in PRIOR_FAMILIES) + ["TruncatedNormal"]
+        known = sorted(cls.__name__ for cls in PRIOR_FAMILIES)
         raise InputError(
             f"pymc_model cannot translate the numpyro prior {type(prior).__name__} into "
-            f"PyMC; it knows {known}. Fix: give that parameter one of these through "
-            "priors=..., or add your prior's density to the model yourself with "
-            "pm.Potential."
+            f"PyMC; it knows {known} and their truncations (e.g. TruncatedNormal). Fix: "
+            "give that parameter one of these through priors=..., or add your prior's "
+            "density to the model yourself with pm.Potential."
         )
     cls, arguments = getattr(pm, family[0]), family[1]
     values = {key: np.asarray(getattr(prior, attr)) for key, attr in arguments.items()}
@@ -168,7 +154,7 @@ def pymc_prior(prior: dist.Distribution, name: str | None = None, **kwargs):
 
 def _static(tensors: Mapping, n_groups: int) -> dict:
     """``tensors`` (scalars, or one value per group) with their shapes stated, as
-    ``wrap_jax`` needs to trace a JAX function."""
+    ``wrap_jax`` needs them to trace a JAX function."""
     return {k: pt.specify_shape(v, (n_groups,) * v.ndim) for k, v in tensors.items()}
 
 
@@ -194,9 +180,16 @@ def _partial_params(inputs: ModelInputs) -> dict:
     """Population means ``mu_*``, spreads ``tau_*`` and group values of the parameters in
     ``vary`` (:func:`bayescale.model.partial_params`); the rest shared."""
     law, vary, centre, priors = inputs.law, inputs.vary, inputs.centre, inputs.priors
-    n_groups = len(inputs.groups)
     mu = _law_params(law, priors, centre, site=lambda p: f"mu_{p}" if p in vary else p)
-    locs = jax_op(lambda mu: {p: population_loc(law, p, mu, centre) for p in vary})(mu)
+
+    def population_locs(mu):
+        return {p: population_loc(law, p, mu, centre) for p in vary}
+
+    def varying_values(mu, u):
+        theta = group_values(law, mu, vary, centre, lambda p, _: u[p])
+        return {p: theta[p] for p in vary}
+
+    locs = jax_op(population_locs)(mu)
     u = {}
     for name in vary:
         tau = pymc_prior(priors[f"tau_{name}"], f"tau_{name}")
@@ -204,13 +197,7 @@ def _partial_params(inputs: ModelInputs) -> dict:
             u[name] = pm.Normal(f"u_{name}", locs[name], tau, dims="group")
         else:
             u[name] = locs[name] + tau * pm.Normal(f"z_{name}", 0.0, 1.0, dims="group")
-    values = jax_op(
-        lambda mu, u: {
-            p: v
-            for p, v in group_values(law, mu, vary, centre, lambda p, _: u[p]).items()
-            if p in vary
-        }
-    )(mu, _static(u, n_groups))
+    values = jax_op(varying_values)(mu, _static(u, len(inputs.groups)))
     return {**mu, **{p: pm.Deterministic(p, values[p], dims="group") for p in vary}}
 
 
@@ -256,15 +243,45 @@ def pymc_model(
 ):
     """The model :func:`bayescale.fit` samples, as a ``pm.Model`` (module docstring).
 
+    A PyMC user's script (``pip install 'bayescale[pymc]'``): bayescale's model with a term
+    added, a prior belief that N and D scale alike (α ≈ β, which the independent priors of
+    :func:`bayescale.fit` cannot state), sampled with nutpie and asked a planning
+    question::
+
+        import bayescale as bs
+        import nutpie
+        import pymc as pm
+
+        sweep = bs.load_dataset("chinchilla")
+        sweep = sweep.exclude(sweep.frame["besiroglu_excluded"], reason="as Besiroglu et al.")
+        model = bs.pymc_model(sweep, law="chinchilla")
+        with model:
+            alike = pm.logp(pm.Normal.dist(0.0, 0.05), model["alpha"] - model["beta"])
+            pm.Potential("alpha_near_beta", alike)
+        compiled = nutpie.compile_pymc_model(model, backend="jax", gradient_backend="jax")
+        idata = nutpie.sample(compiled, chains=4, tune=1000, draws=1000, seed=0)
+        post = bs.Posterior.from_idata(idata, law="chinchilla", sweep=sweep)
+        print(post.optimal([1e22, 1e24]).interval(0.9))
+
+    nutpie's JAX backend compiles the whole log density, law and all, into one JAX program;
+    ``pm.sample(mp_ctx="spawn")`` samples the model too (module docstring).
+
     The arguments are :func:`bayescale.fit`'s of the same names, validated the same way
     (:func:`bayescale.model_inputs.model_inputs`). The model's variables carry bayescale's
     names: the law's parameters (``a_centred`` for a sheared intercept ``a``), ``sigma``,
     ``nu`` (Student-t), ``sigma_run`` (training curves), and under partial pooling
     ``mu_*``, ``tau_*`` and ``z_*`` (non-centred) or ``u_*`` (centred); coordinates
     ``point`` and ``group``. A posterior sampled from it, with terms added or not, becomes
-    a bayescale posterior with ``bs.Posterior.from_idata(idata, law=..., sweep=sweep)``.
+    a bayescale posterior with ``bs.Posterior.from_idata(idata, law=..., sweep=sweep)``,
+    per group too. (Of training curves, from_idata keeps the law and ``sigma`` but not
+    ``sigma_run``: its loss predictions leave out the run-to-run scatter.)
     """
     _require_pymc()
+    if not isinstance(sweep, Sweep):
+        raise InputTypeError(
+            f"pymc_model expects a bayescale.Sweep, got {type(sweep).__name__}; build one "
+            "with bs.Sweep.from_frame(df, ...) or bs.read_sweep(path)."
+        )
     inputs = model_inputs(
         sweep,
         law,
@@ -275,9 +292,7 @@ def pymc_model(
         priors=priors,
         likelihood=likelihood,
     )
-    prepare_cpu_devices(DEFAULT_CHAINS)
-    if pytensor_config.floatX == "float64":
-        jax.config.update("jax_enable_x64", True)
+    prepare_cpu_devices(chains=1)
     coords = {"point": np.arange(len(inputs.args["log_loss"]))}
     if inputs.groups:
         coords["group"] = inputs.groups
