@@ -11,7 +11,7 @@ with one law, and Gadre et al.'s, per group, with text coordinates) is saved wit
   types, huge numbers, NaN and infinity, other ``file_format`` values), by a value that is
   not text, or deleted;
 - the HDF5 structure, through h5py: a variable deleted, added or renamed, a group gone,
-  a dimension list pointing at an object with no name, an attribute changed;
+  a dimension list pointing at a scale that is gone, an attribute changed;
 - draws that are not finite (NaN, ±inf) written with xarray directly, with digests
   recomputed to match, as format 2 (no digests), or under the original digests.
 
@@ -19,14 +19,18 @@ The promise checked on every example: ``bs.load_posterior(path)`` either returns
 posterior equal to the original (every group identical, the same fit information, law and
 warnings: the damage touched nothing that matters, such as bytes in unused space) or
 raises ``bs.PosteriorFileError`` whose message names the file; never another exception,
-no warning, no "Exception ignored" from a half-opened file being collected, and never a
-silently different posterior. ``bayescale plan --posterior PATH`` on damaged files exits
-with 2 and one error paragraph naming the file, or answers as from the original; never a
-traceback.
+no "Exception ignored" from a half-opened file being collected, no warning from a file
+that reads (one refused may first draw h5netcdf's warning about a variable without
+dimension scales), and never a silently different posterior. ``bayescale plan
+--posterior PATH`` on damaged files exits with 2 and one error paragraph naming the file,
+or answers as from the original; never a traceback.
 
-Runtime: about 500 damaged files and 20 command-line runs, 30–45 s on 2 shared cores
-(reading a file takes 20–50 ms); ``derandomize=True`` runs the same cases every time.
-``--hypothesis-show-statistics`` shows how often each kind of damage was refused or read.
+Runtime: 100 + 2 damaged byte strings, 70 + 2 headers, 40 structures, 25 files with
+non-finite draws, 15 ``plan`` runs in-process and 3 as a user runs them: 30–60 s on 2
+shared cores, as busy as they are (reading a file takes 30–150 ms).
+``derandomize=True`` runs the same cases every time; ``--hypothesis-show-statistics``
+shows how often each kind of damage was refused or read. The ``@example`` cases are the
+damage behind the bugs this fuzz found (see ``ROOT_ATTRIBUTES`` and below).
 """
 
 from __future__ import annotations
@@ -56,7 +60,7 @@ from bayescale import posterior_file
 from bayescale.cli import main
 
 FUZZ = settings(
-    max_examples=150,
+    max_examples=100,
     deadline=None,
     derandomize=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
@@ -344,7 +348,7 @@ STRUCTURE = (
     "add a variable",
     "rename a variable",
     "delete a group",
-    "unnamed dimension",
+    "dangling dimension",
     "fill value",
     "bool attribute",
     "root attribute",
@@ -364,7 +368,7 @@ def apply_structure(path: Path, kind: str, var: str) -> bool:
             f.move(var, var + "_x")
         elif kind == "delete a group":
             del f[group]
-        elif kind == "unnamed dimension":  # a dimension scale no path leads to
+        elif kind == "dangling dimension":  # to a scale that is gone when the file closes
             anonymous = f.create_dataset(None, data=np.arange(3))
             dims = f[var].attrs.get("DIMENSION_LIST")
             if dims is None:
@@ -389,6 +393,13 @@ def apply_structure(path: Path, kind: str, var: str) -> bool:
 
 
 # ----------------------------------------------------------------------- properties
+# The damage behind the bugs this fuzz found (offsets in the layout that h5py 3 and HDF5
+# 1.14 give the thinned Chinchilla file; in another layout they damage something else):
+ROOT_ATTRIBUTES = ("flip", 96, b"\xff")  # h5netcdf, half-opened: "Exception ignored"
+DIMENSION_LIST = ("zero", 42509, 256)  # h5netcdf: AttributeError on a nameless scale
+DEEP = ("deep", "whole", 100_000, "[" * 100_000 + "]" * 100_000)  # json: RecursionError
+
+
 references = st.sampled_from(REFERENCES)
 
 
@@ -400,6 +411,8 @@ def damaged_bytes(draw):
 
 @FUZZ
 @given(case=damaged_bytes())
+@example(case=("chinchilla", ROOT_ATTRIBUTES))
+@example(case=("chinchilla", DIMENSION_LIST))
 def test_damaged_bytes_are_refused_or_harmless(case):
     name, damage = case
     saved = original(name)
@@ -417,10 +430,10 @@ def damaged_headers(draw):
     return saved.name, draw(header_damage(saved))
 
 
-@settings(FUZZ, max_examples=120)
+@settings(FUZZ, max_examples=70)
 @given(case=damaged_headers())
-@example(case=("chinchilla", ("deep", "whole", 100_000, "[" * 100_000 + "]" * 100_000)))
-@example(case=("chinchilla", ("deep", "info", 990, "[" * 990 + "]" * 990)))
+@example(case=("chinchilla", DEEP))
+@example(case=("chinchilla", ("deep", "info", 990, "[" * 990 + "]" * 990)))  # RecursionError
 def test_damaged_headers_are_refused_or_harmless(case):
     name, damage = case
     saved = original(name)
@@ -439,9 +452,8 @@ def damaged_structure(draw):
     return saved.name, draw(st.sampled_from(STRUCTURE)), var
 
 
-@settings(FUZZ, max_examples=60)
+@settings(FUZZ, max_examples=40)
 @given(case=damaged_structure())
-@example(case=("chinchilla", "unnamed dimension", "posterior/alpha"))
 def test_damaged_structure_is_refused_or_harmless(case):
     name, kind, var = case
     saved = original(name)
@@ -480,7 +492,7 @@ def non_finite_draws(draw):
     return saved.name, var, sorted(where), value, digests
 
 
-@settings(FUZZ, max_examples=40)
+@settings(FUZZ, max_examples=25)
 @given(case=non_finite_draws())
 def test_non_finite_draws_are_refused_by_name(case):
     name, var, where, value, digests = case
@@ -534,7 +546,7 @@ def damaged_files(draw):
     return saved.name, "header", draw(header_damage(saved))
 
 
-@settings(FUZZ, max_examples=20)
+@settings(FUZZ, max_examples=15)
 @given(case=damaged_files())
 def test_plan_on_a_damaged_file_exits_2_or_answers(case):
     name, what, damage = case
@@ -557,17 +569,19 @@ def test_plan_on_a_damaged_file_exits_2_or_answers(case):
 
 
 def test_plan_on_damaged_files_as_a_user_runs_it():
-    """``python -m bayescale plan --posterior`` on two damaged files: a dimension scale
-    no path leads to, and a header nested too deep for the JSON parser."""
+    """``python -m bayescale plan --posterior`` on the damage behind the bugs found: exit
+    2 with one paragraph naming the file (or, where the bytes damage nothing in this
+    layout, the answer), never a traceback."""
     saved = original("chinchilla")
     with tempfile.TemporaryDirectory() as folder:
-        folder = Path(folder)
-        unnamed, deep = folder / "unnamed.nc", folder / "deep.nc"
-        for path in (unnamed, deep):
-            path.write_bytes(saved.raw)
-        apply_structure(unnamed, "unnamed dimension", "posterior/alpha")
-        apply_header(deep, saved, ("deep", "whole", 100_000, "[" * 100_000 + "]" * 100_000))
-        for path in (unnamed, deep):
+        for i, damage in enumerate((ROOT_ATTRIBUTES, DIMENSION_LIST, DEEP)):
+            path = Path(folder) / f"damaged{i}.nc"
+            if damage is DEEP:
+                path.write_bytes(saved.raw)
+                apply_header(path, saved, damage)
+            else:
+                path.write_bytes(apply_bytes(saved.raw, damage))
+            refused = check_read(path, saved) == "refused"
             done = subprocess.run(
                 [sys.executable, "-m", "bayescale", "plan", "--budget=1e22", "--posterior", path],
                 capture_output=True,
@@ -575,6 +589,8 @@ def test_plan_on_damaged_files_as_a_user_runs_it():
                 timeout=120,
                 check=False,
             )
-            assert done.returncode == 2, done.stderr
             assert "Traceback" not in done.stderr and "Exception ignored" not in done.stderr
-            assert done.stderr.startswith("bayescale plan: error: ") and path.name in done.stderr
+            assert done.returncode == (2 if refused else 0), done.stderr
+            if refused:
+                assert done.stderr.startswith("bayescale plan: error: "), done.stderr
+                assert str(path) in done.stderr, done.stderr
