@@ -766,10 +766,15 @@ def cmd_plot(args) -> int:
     if out.suffix.lower() not in (".png", ".svg", ".pdf"):
         raise InputError(f"-o {out.name}: use a .png, .svg or .pdf file name.")
     check_output(out, overwrite=args.overwrite, name="-o", replace_with="--overwrite")
+    import matplotlib.pyplot as plt
+
     post, _ = _posterior(args)
     fig = _figure(args, post)
-    with replacing(out) as partial:
-        fig.savefig(partial, format=out.suffix[1:].lower(), dpi=200, bbox_inches="tight")
+    try:
+        with replacing(out) as partial:
+            fig.savefig(partial, format=out.suffix[1:].lower(), dpi=200, bbox_inches="tight")
+    finally:
+        plt.close(fig)  # a program calling main() repeatedly would otherwise keep them all
     if args.json:
         emit({"wrote": str(out), "kind": args.kind, "group": args.group})
     else:

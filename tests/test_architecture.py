@@ -275,12 +275,19 @@ def test_every_module_imports_first():
     import sys
 
     names = sorted(n for n in modules(PACKAGE) if not n.endswith("__main__"))
+    # the PyMC front end's modules need the optional pymc extra; without it they may only
+    # fail for want of it
+    optional = ("pymc", "pytensor", "nutpie")
     script = (
         "import importlib, sys\n"
         f"for name in {names!r}:\n"
         "    for loaded in [m for m in sys.modules if m.split('.')[0] == 'bayescale']:\n"
         "        del sys.modules[loaded]\n"
-        "    importlib.import_module(name)\n"
+        "    try:\n"
+        "        importlib.import_module(name)\n"
+        "    except ModuleNotFoundError as err:\n"
+        f"        if err.name.split('.')[0] not in {optional!r}:\n"
+        "            raise\n"
     )
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
