@@ -5,6 +5,7 @@ Randomness is explicit: every generator takes a seed.
 
 from __future__ import annotations
 
+import os
 import re
 import warnings
 
@@ -13,6 +14,12 @@ import pandas as pd
 import pytest
 
 import bayescale as bs
+
+# The test session runs without JAX's persistent compilation cache: with it, the 20-fit
+# coverage test of test_pooling.py crashed inside JAX 0.10.2's cache (a segfault writing an
+# executable, an abort reading one; docs/performance.md). Tests of the cache itself set
+# the variable in their own processes.
+os.environ.setdefault("BAYESCALE_JAX_CACHE", "off")
 
 bs.use_cpu_devices()  # parallel chains for the session's fits: before anything runs JAX
 
