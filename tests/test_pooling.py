@@ -368,6 +368,10 @@ def test_compare_ranks_pooling_modes():
 
 
 @pytest.mark.slow
+@pytest.mark.skip(
+    reason="crashes XLA inside JAX 0.10.2 (segfault in compile, or in the persistent cache, "
+    "part-way through its 20 fits in one process: 3 of 3 runs); open, docs/performance.md"
+)
 def test_new_group_predictive_coverage():
     """Hold out one group, fit the other four with partial pooling, and predict the
     held-out group's loss as a new group's, over 20 independent simulated sweeps.
