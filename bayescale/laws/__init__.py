@@ -14,6 +14,7 @@ from bayescale.laws.farseer import FARSEER
 from bayescale.laws.kaplan import KAPLAN, KAPLAN_STEPS
 from bayescale.laws.law import (
     DEFAULT_GROUP_SCALE,
+    Conditions,
     Law,
     Theta,
     available_laws,
@@ -27,6 +28,7 @@ for _law in (CHINCHILLA, KAPLAN, KAPLAN_STEPS, FARSEER, CHINCHILLA_BETA_N):
 __all__ = [
     "CHINCHILLA",
     "CHINCHILLA_BETA_N",
+    "Conditions",
     "DEFAULT_GROUP_SCALE",
     "FARSEER",
     "KAPLAN",

@@ -20,6 +20,18 @@ It helps only where the log-loss depends on the intercept through ``a − α·lo
 Chinchilla's law; the hierarchical transform (:mod:`bayescale.hierarchy`) places a sheared
 intercept's group spread on the same centred coordinate.
 
+Conditions of an observed point
+-------------------------------
+
+A law's ``log_loss`` is the loss of a *finished* run of ``N`` parameters trained on ``D``
+fresh tokens under the law's stated recipe. Some sweeps observe points under other
+conditions: a checkpoint part-way through a decaying learning-rate schedule, a run that
+repeats its unique tokens. A law that models those conditions says so with
+:class:`Conditions`: which per-point inputs it reads from the fitted rows, its log-loss at
+those inputs, and the settings of its finished-run form (for example the schedule a
+finished run follows) taken from the sweep. The fit evaluates the law at the observed
+conditions; every planning query asks the finished-run ``log_loss``.
+
 Writing your own law
 --------------------
 
@@ -46,6 +58,30 @@ DEFAULT_GROUP_SCALE = 0.5
 none: the reducible loss at the typical size differs by up to ~50% between groups."""
 
 Theta = Mapping[str, jnp.ndarray]
+
+
+@dataclass(frozen=True)
+class Conditions:
+    """How a law reads points observed under conditions its finished-run form fixes.
+
+    Parameters
+    ----------
+    inputs : ``f(frame) -> {name: array}``, the per-point inputs of the fitted rows
+        (``frame`` as :attr:`bayescale.Sweep.fit_frame`); arrays whose first axis is the
+        point. It validates the columns it reads and raises
+        :class:`~bayescale.errors.InputError` naming the column, the rows and the fix.
+    log_loss : ``f(theta, log_n, log_d, **inputs) -> log L`` at those conditions, pure JAX.
+    settings : ``f(frame) -> {name: value}``, JSON-ready settings of the finished-run form
+        that the sweep implies (such as the schedule family its runs used); ``{}`` when
+        there are none.
+    configure : ``f(**settings) -> Law``, the law with those settings; stored settings
+        rebuild the law when a posterior file is loaded.
+    """
+
+    inputs: Callable
+    log_loss: Callable
+    settings: Callable = lambda frame: {}
+    configure: Callable | None = None
 
 
 @dataclass(frozen=True)
@@ -83,6 +119,10 @@ class Law:
         where ``log_loss`` depends on the intercept through ``intercept − exponent·log x``
         (see the module docstring).
     formula : the law in one line, for reports.
+    conditions : optional :class:`Conditions`, for laws whose observed points need more
+        than ``(N, D)`` (learning-rate schedules, repeated data).
+    settings : the settings of the finished-run form (``Conditions.settings``), stored with
+        a posterior; ``{}`` for laws without any.
     """
 
     name: str
@@ -98,6 +138,8 @@ class Law:
     group_scales: Mapping[str, float] = field(default_factory=dict)
     shear: Mapping[str, tuple[str, str]] = field(default_factory=dict)
     formula: str = ""
+    conditions: Conditions | None = None
+    settings: Mapping = field(default_factory=dict)
 
     def __post_init__(self):
         object.__setattr__(self, "params", tuple(self.params))
@@ -139,6 +181,7 @@ class Law:
         object.__setattr__(self, "shear", MappingProxyType(dict(self.shear)))
         object.__setattr__(self, "group_scales", MappingProxyType(dict(self.group_scales)))
         object.__setattr__(self, "labels", MappingProxyType(dict(self.labels)))
+        object.__setattr__(self, "settings", MappingProxyType(dict(self.settings)))
 
     def _check_shear(self) -> None:
         for intercept, pair in self.shear.items():
@@ -168,6 +211,17 @@ class Law:
     def label(self, name: str) -> str:
         """How figures label parameter or derived quantity ``name``."""
         return self.labels.get(name, name)
+
+    def configured(self, settings: Mapping) -> Law:
+        """The law with its finished-run form set by ``settings`` (itself when empty)."""
+        if not settings or dict(settings) == dict(self.settings):
+            return self
+        if self.conditions is None or self.conditions.configure is None:
+            raise InputError(
+                f"law {self.name!r} takes no settings, got {sorted(settings)}; the posterior "
+                "was fitted with another definition of this law."
+            )
+        return self.conditions.configure(**settings)
 
     def group_scale(self, name: str) -> float:
         """Scale of the ``HalfNormal`` prior on parameter ``name``'s group spread."""
@@ -227,13 +281,14 @@ def register_law(law: Law, overwrite: bool = False) -> Law:
     return law
 
 
-def get_law(law: str | Law) -> Law:
-    """Look a law up by name (or pass a :class:`Law` through)."""
-    if isinstance(law, Law):
-        return law
-    if law not in _REGISTRY:
-        raise InputError(f"unknown law {law!r}; registered laws are {sorted(_REGISTRY)}.")
-    return _REGISTRY[law]
+def get_law(law: str | Law, settings: Mapping | None = None) -> Law:
+    """Look a law up by name (or pass a :class:`Law` through), configured with
+    ``settings`` (:meth:`Law.configured`) when given."""
+    if not isinstance(law, Law):
+        if law not in _REGISTRY:
+            raise InputError(f"unknown law {law!r}; registered laws are {sorted(_REGISTRY)}.")
+        law = _REGISTRY[law]
+    return law.configured(settings) if settings else law
 
 
 def available_laws() -> list[str]:
