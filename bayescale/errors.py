@@ -69,5 +69,10 @@ class PerformanceWarning(UserWarning):
     how), e.g. JAX started before bayescale could give each chain a CPU device."""
 
 
+class MisfitWarning(UserWarning):
+    """The fitted model's structure disagrees with the data: per-run effects that should be
+    independent of N and D trend with them (the message says what it suggests)."""
+
+
 class PriorDominatedWarning(UserWarning):
     """The data barely narrowed some parameters: their posterior is mostly the prior."""

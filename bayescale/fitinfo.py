@@ -97,6 +97,7 @@ class FitInfo:
     data: DataInfo
     sampler: SamplerInfo
     formula: str = ""
+    law_settings: dict = field(default_factory=dict)
     pooling: str = "none"
     vary: tuple[str, ...] = ()
     centring: str | None = None

@@ -26,18 +26,20 @@ from numpyro.infer import MCMC
 
 from bayescale import __version__, ranges
 from bayescale.compilation_cache import use_compilation_cache
-from bayescale.curves import CURVE_MIN_FRACTION
+from bayescale.curves import CURVE_MIN_FRACTION, offset_trends
 from bayescale.devices import chain_map, prepare_cpu_devices, select_device
 from bayescale.diagnostics import diagnose, prior_dominated, problems, warn_all
 from bayescale.discrepancy import EXTRAPOLATION_ERROR, check_extrapolation_error
-from bayescale.errors import InputError, InputTypeError
+from bayescale.errors import InputError, InputTypeError, MisfitWarning
 from bayescale.fitinfo import CurveInfo, DataInfo, FitInfo, SamplerInfo
+from bayescale.idata import prior_draws, with_inference_groups
 from bayescale.laws import Law
 from bayescale.likelihood import NoiseDraws, noise_params
 from bayescale.model_inputs import ModelInputs, model_inputs
-from bayescale.nuts import MAX_TREE_DEPTH, nuts_kernel
-from bayescale.posterior import Posterior, residual_blocks
+from bayescale.nuts import MAX_TREE_DEPTH, SAMPLER_FIELDS, nuts_kernel
+from bayescale.posterior import Posterior, input_variables, residual_blocks
 from bayescale.priors import describe
+from bayescale.progress import FitProgress, wanted
 from bayescale.starts import INIT, Start, laplace_start
 from bayescale.sweep import Sweep
 
@@ -67,6 +69,7 @@ def fit(
     pooling: str = "none",
     vary=None,
     centring: str = "non-centred",
+    checkpoints: str | None = None,
     min_fraction: float = CURVE_MIN_FRACTION,
     priors: Mapping[str, dist.Distribution] | None = None,
     likelihood: str = "student_t",
@@ -80,49 +83,81 @@ def fit(
     dense_mass: bool = True,
     init: str = "laplace",
     extrapolation_error: float = EXTRAPOLATION_ERROR,
-    progress: bool = True,
+    progress: bool | None = None,
 ) -> Posterior:
     """Fit ``law`` to ``sweep`` with NUTS and return the :class:`Posterior`.
 
     Parameters
     ----------
-    sweep : the data, a :class:`bayescale.Sweep`.
-    law : a registered law's name or a :class:`bayescale.Law`.
-    pooling : ``"none"`` (one law), ``"partial"`` (hierarchical over the sweep's groups,
+    sweep
+        the data, a :class:`bayescale.Sweep`.
+    law
+        a registered law's name or a :class:`bayescale.Law`.
+    pooling
+        ``"none"`` (one law), ``"partial"`` (hierarchical over the sweep's groups,
         for the parameters in ``vary``, default all) or ``"separate"`` (one law per group).
-    centring : under partial pooling, how group values are sampled: ``"non-centred"`` (the
+    vary
+        under partial pooling, the names of the law's parameters that vary by group
+        (default: all of them); the others are shared by every group.
+    centring
+        under partial pooling, how group values are sampled: ``"non-centred"`` (the
         default) suits groups the data measure weakly, ``"centred"`` groups the data pin
         down, such as large curve sweeps with many runs per group
         (:func:`bayescale.model.partial_params`; the same posterior either way).
-    min_fraction : training curves (a ``run`` column with several checkpoints per run) get
-        a run-level offset, and their checkpoints before ``min_fraction`` of the run's final
-        tokens are excluded (with a warning; 0 keeps them).
-    priors : replaces any default prior by name with a NumPyro distribution
+    checkpoints
+        for training curves (a ``run`` column with several checkpoints per run):
+        ``"all"`` fits every checkpoint, ``"final"`` each run's last. By default a law that
+        reads learning-rate schedules (such as ``"multipower"``) fits all, and any other law
+        fits the final ones, with a warning: a checkpoint part-way through a decaying
+        schedule is not a finished run (:mod:`bayescale.curves`).
+    min_fraction
+        when every checkpoint is fitted, the checkpoints of a run share an
+        offset, and those before ``min_fraction`` of the run's final tokens are excluded
+        (with a warning; 0 keeps them).
+    priors
+        replaces any default prior by name with a NumPyro distribution
         (:mod:`bayescale.priors`).
-    likelihood : ``"student_t"`` (robust, the default) or ``"normal"``
+    likelihood
+        ``"student_t"`` (robust, the default) or ``"normal"``
         (:mod:`bayescale.likelihood`).
-    chains, warmup, draws : NUTS chains, warmup iterations per chain and kept draws per
+    chains, warmup, draws
+        NUTS chains, warmup iterations per chain and kept draws per
         chain. Chains run in parallel over CPU devices where JAX has them: the first fit
         asks JAX for a CPU device per chain if JAX has not started yet
         (:func:`bayescale.devices.prepare_cpu_devices`).
-    seed : the same seed gives the same draws on the same device, number of devices and
+    seed
+        the same seed gives the same draws on the same device, number of devices and
         precision.
-    device : ``"cpu"`` (the default) or ``"gpu"``.
-    precision : ``"float32"`` or ``"float64"``; by default per device and data size
+    device
+        ``"cpu"`` (the default) or ``"gpu"``.
+    precision
+        ``"float32"`` or ``"float64"``; by default per device and data size
         (:func:`default_precision`).
-    target_accept, dense_mass : NUTS's target acceptance rate and dense mass matrix.
-    init : ``"laplace"`` (the default) starts each chain near a posterior mode and the
+    target_accept, dense_mass
+        NUTS's target acceptance rate and dense mass matrix.
+    init
+        ``"laplace"`` (the default) starts each chain near a posterior mode and the
         warmup from the Laplace covariance there (:mod:`bayescale.starts`; where it finds
         no proper mode it starts as ``"prior"`` does, and says so in
         ``info.sampler.init``); ``"prior"`` starts from the prior mean with the identity
         mass matrix.
-    extrapolation_error : scales the law's error beyond the fitted compute that loss
+    extrapolation_error
+        scales the law's error beyond the fitted compute that loss
         predictions carry (per e-fold of compute, in units of the noise scale; 0 turns it
         off; :mod:`bayescale.discrepancy`).
-    progress : show NumPyro's progress bar.
+    progress
+        show NumPyro's progress bar.
 
-    Sampling problems (divergences, R-hat, ESS, tree depth) are raised as
-    ``ConvergenceWarning`` and kept on the result (``Posterior.warnings``).
+    Returns
+    -------
+    Posterior
+        The draws, the data and what is known about the fit (``Posterior.info``).
+
+    Warns
+    -----
+    ConvergenceWarning
+        Sampling problems (divergences, R-hat, ESS, tree depth); they are also kept on
+        the result (``Posterior.warnings``).
     """
     if not isinstance(sweep, Sweep):
         raise InputTypeError(
@@ -142,6 +177,7 @@ def fit(
         pooling=pooling,
         vary=vary,
         centring=centring,
+        checkpoints=checkpoints,
         min_fraction=min_fraction,
         priors=priors,
         likelihood=likelihood,
@@ -180,12 +216,16 @@ def fit(
     info = _fit_info(inputs, settings, run, diag, min_fraction, extrapolation_error)
     groups = _data_groups(inputs)
     if inputs.runs:
-        posterior = posterior.assign(
-            run_offset=(("chain", "draw", "run"), _run_offsets(inputs, posterior, groups, seed))
-        )
+        offsets = _run_offsets(inputs, posterior, groups, seed)
+        posterior = posterior.assign(run_offset=(("chain", "draw", "run"), offsets))
+        trends = offset_trends(offsets, *_run_axes(inputs))
+        for message in trends:
+            warnings.warn(message, MisfitWarning, stacklevel=2)
+        messages += trends
     groups.update(posterior=posterior, sample_stats=sample_stats)
     start = (run.start.warning,) if run.start.warning else ()  # warned when it happened
-    return Posterior(groups=groups, law=inputs.law, info=info, warnings=(*start, *messages))
+    post = Posterior(groups=groups, law=inputs.law, info=info, warnings=(*start, *messages))
+    return with_inference_groups(post, prior_draws(inputs, seed, settings.precision))
 
 
 def _check_sampler(chains, warmup, draws, seed, target_accept) -> None:
@@ -232,7 +272,7 @@ class SamplerSettings:
     init: str
     device: jax.Device
     precision: str
-    progress: bool
+    progress: bool | None
 
 
 @dataclass(frozen=True)
@@ -252,6 +292,13 @@ class SamplerRun:
 
 
 def _sample(inputs: ModelInputs, settings: SamplerSettings) -> SamplerRun:
+    """Find where chains start, then run NUTS, under the fit's progress bar."""
+    shown = wanted(settings.progress)
+    with FitProgress(shown, settings.chains, settings.warmup, settings.draws) as bar:
+        return _run_nuts(inputs, settings, bar)
+
+
+def _run_nuts(inputs: ModelInputs, settings: SamplerSettings, bar: FitProgress) -> SamplerRun:
     """Find where chains start, then run NUTS."""
     args, centre, device = inputs.args, inputs.centre, settings.device
     started = time.perf_counter()
@@ -268,8 +315,9 @@ def _sample(inputs: ModelInputs, settings: SamplerSettings) -> SamplerRun:
             else Start(None, None, {"start": "prior", "mass_matrix": "identity"})
         )
     start_seconds = time.perf_counter() - started
+    bar.phase("compiling")
     kernel, n_latent, regularize = nuts_kernel(
-        inputs, settings.warmup, settings.dense_mass, settings.target_accept
+        inputs, settings.warmup, settings.dense_mass, settings.target_accept, bar
     )
     # Data and centring are jit arguments, not constants, so one compiled sampler serves
     # every sweep of the same size (and the persistent cache serves the next process).
@@ -280,7 +328,7 @@ def _sample(inputs: ModelInputs, settings: SamplerSettings) -> SamplerRun:
         num_samples=settings.draws,
         num_chains=settings.chains,
         chain_method=chain_method,
-        progress_bar=settings.progress,
+        progress_bar=False,  # the kernel reports to the fit's own bar
         jit_model_args=True,
     )
     with jax.enable_x64(settings.precision == "float64"), jax.default_device(device):
@@ -289,14 +337,7 @@ def _sample(inputs: ModelInputs, settings: SamplerSettings) -> SamplerRun:
             **jax.device_put(args),
             centre=jax.device_put(centre),
             init_params=start.init_params,
-            extra_fields=(
-                "diverging",
-                "num_steps",
-                "energy",
-                "accept_prob",
-                "adapt_state.step_size",
-                "potential_energy",
-            ),
+            extra_fields=SAMPLER_FIELDS,
         )
         samples = jax.device_get(mcmc.get_samples(group_by_chain=True))
         extra = jax.device_get(mcmc.get_extra_fields(group_by_chain=True))
@@ -367,6 +408,7 @@ def _fit_info(
     args, sweep = inputs.args, inputs.sweep
     return FitInfo(
         law=inputs.law.name,
+        law_settings=dict(inputs.law.settings),
         formula=inputs.law.formula,
         likelihood=inputs.likelihood,
         pooling=inputs.pooling,
@@ -413,9 +455,21 @@ def _data_groups(inputs: ModelInputs) -> dict[str, xr.Dataset]:
     return {
         "observed_data": xr.Dataset({"log_loss": ("point", args["log_loss"])}, coords=point),
         "constant_data": xr.Dataset(
-            {k: ("point", v) for k, v in args.items() if k != "log_loss"}, coords=point
+            {
+                **{k: ("point", v) for k, v in args.items() if k not in ("log_loss", "inputs")},
+                **input_variables(args.get("inputs", {})),
+            },
+            coords=point,
         ),
     }
+
+
+def _run_axes(inputs: ModelInputs) -> tuple[np.ndarray, np.ndarray]:
+    """Each run's log N and final log D, in the order of ``inputs.runs``."""
+    frame = inputs.sweep.fit_frame
+    last = frame.groupby(frame["run"].astype(str))[["n_params", "n_tokens"]].max()
+    last = last.loc[inputs.runs]
+    return np.log(last["n_params"].to_numpy(float)), np.log(last["n_tokens"].to_numpy(float))
 
 
 def _run_offsets(inputs: ModelInputs, posterior: xr.Dataset, groups: dict, seed: int) -> np.ndarray:

@@ -132,9 +132,12 @@ def scaling_model(
     n_runs: int = 0,
     centring: str = "non-centred",
     masked_groups: bool = False,
+    inputs: Mapping | None = None,
 ):
     """A scaling law fitted to points; ``group``/``run`` are integer codes per point.
-    ``masked_groups`` chooses how per-group parameters reach the points (:func:`by_point`).
+    ``masked_groups`` chooses how per-group parameters reach the points (:func:`by_point`);
+    ``inputs`` are the points' conditions for a law that reads them
+    (:class:`bayescale.laws.Conditions`), such as their learning-rate schedules.
 
     Without runs, ``log_loss=None`` makes the same function predict. With runs
     (``n_runs > 0``) the likelihood is the run-marginal density, which needs the data.
@@ -150,5 +153,5 @@ def scaling_model(
         k: (by_point(v, group, n_groups, masked_groups) if jnp.ndim(v) else v)
         for k, v in theta.items()
     }
-    mu = law.log_loss(per_point, log_n, log_d)
+    mu = law.log_loss_at(per_point, log_n, log_d, inputs)
     observe(mu, log_loss, sample_noise(priors, likelihood, runs=n_runs > 0), run, n_runs)

@@ -10,7 +10,7 @@ from functools import partial
 import numpy as np
 import numpyro.distributions as dist
 
-from bayescale.curves import CURVE_MIN_FRACTION, drop_early_checkpoints, is_curves
+from bayescale.curves import CURVE_MIN_FRACTION, is_curves, select_checkpoints
 from bayescale.errors import InputError, SweepValidationError
 from bayescale.fitinfo import DataInfo
 from bayescale.laws import Law, get_law
@@ -88,6 +88,7 @@ def model_inputs(
     pooling: str = "none",
     vary=None,
     centring: str = "non-centred",
+    checkpoints: str | None = None,
     min_fraction: float = CURVE_MIN_FRACTION,
     priors: Mapping[str, dist.Distribution] | None = None,
     likelihood: str = "student_t",
@@ -106,9 +107,9 @@ def model_inputs(
             f"centring={centring!r} applies to pooling='partial' (how group "
             f"values are sampled); this fit has pooling={pooling!r}."
         )
+    conditions = law.conditions
+    sweep = select_checkpoints(sweep, conditions is not None, checkpoints, min_fraction)
     curves = is_curves(sweep)
-    if curves and min_fraction > 0:
-        sweep = drop_early_checkpoints(sweep, min_fraction)
     prior_dists = resolve_priors(
         law, likelihood, priors, vary=vary if pooling == "partial" else (), runs=curves
     )
@@ -116,6 +117,9 @@ def model_inputs(
     fit_frame = sweep.fit_frame
     data = sweep.arrays()
     args = {k: data[k] for k in ("log_n", "log_d", "log_loss")}
+    if conditions is not None:
+        args["inputs"] = conditions.inputs(fit_frame)
+        law = law.configured(conditions.settings(fit_frame))
     runs = sorted(fit_frame["run"].astype(str).unique()) if curves else []
     if groups:
         args["group"] = np.searchsorted(groups, fit_frame["group"].to_numpy(str))

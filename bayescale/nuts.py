@@ -1,9 +1,10 @@
-"""The NUTS kernel a fit runs: its tree depth, the size of the model's latent space, and
-whether the warmup's covariance estimates are shrunk."""
+"""The NUTS kernel a fit runs: its tree depth, the size of the model's latent space,
+whether the warmup's covariance estimates are shrunk, and whether it reports its progress."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
@@ -12,9 +13,19 @@ from numpyro.infer import NUTS
 from numpyro.infer.hmc_util import build_adaptation_schedule
 
 from bayescale.model_inputs import ModelInputs
+from bayescale.progress import FitProgress
 from bayescale.starts import StartedNUTS, init_near_prior_mean
 
 MAX_TREE_DEPTH = 10
+# Fields of the NUTS state kept per draw, for the fit's sample_stats.
+SAMPLER_FIELDS = (
+    "diverging",
+    "num_steps",
+    "energy",
+    "accept_prob",
+    "adapt_state.step_size",
+    "potential_energy",
+)
 DRAWS_PER_DIMENSION = 2
 
 
@@ -62,21 +73,55 @@ def regularize_mass_matrix(n_latent: int, warmup: int, centred: bool = False) ->
     return shortest < DRAWS_PER_DIMENSION * n_latent
 
 
+class ReportingNUTS(StartedNUTS):
+    """:class:`~bayescale.starts.StartedNUTS` that passes a chain's iteration count
+    (``HMCState.i``, one per chain when chains are vectorized) to the host callback
+    ``report`` every ``every`` iterations and at the last, ``last``
+    (:meth:`bayescale.progress.FitProgress.report`). Chains vectorized inside a device
+    map branch on a batched count, which runs the callback every iteration; ``report``
+    skips those off its schedule."""
+
+    def __init__(self, *args, report: Callable, every: int, last: int, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._report, self._every, self._last = report, every, last
+
+    def sample(self, state, model_args, model_kwargs):
+        state = super().sample(state, model_args, model_kwargs)
+        i = jnp.ravel(state.i)[0]  # vectorized chains step together
+        jax.lax.cond(
+            (i % self._every == 0) | (i == self._last),
+            lambda: jax.debug.callback(self._report, state.i, ordered=False),
+            lambda: None,
+        )
+        return state
+
+
 def nuts_kernel(
-    inputs: ModelInputs, warmup: int, dense_mass: bool = True, target_accept: float = 0.8
+    inputs: ModelInputs,
+    warmup: int,
+    dense_mass: bool = True,
+    target_accept: float = 0.8,
+    progress: FitProgress | None = None,
 ) -> tuple[NUTS, int, bool]:
     """``fit``'s NUTS kernel for ``inputs``, with the number of latent dimensions and
     whether the warmup's covariance estimates are shrunk (:func:`regularize_mass_matrix`).
     It takes a :class:`bayescale.starts.Start`'s ``init_params``, or none (NUTS's own start
-    from the prior mean, with the identity mass matrix)."""
+    from the prior mean, with the identity mass matrix). With a ``progress`` bar that is
+    shown, the kernel reports its iterations to it (:class:`ReportingNUTS`)."""
     n_latent = latent_size(inputs.model, {**inputs.args, "centre": inputs.centre})
     regularize = regularize_mass_matrix(n_latent, warmup, inputs.centring == "centred")
-    kernel = StartedNUTS(
+    reporting = (
+        {"report": progress.report, "every": progress.every, "last": progress.iterations}
+        if progress is not None and not progress.bar.disable
+        else {}
+    )
+    kernel = (ReportingNUTS if reporting else StartedNUTS)(
         inputs.model,
         dense_mass=dense_mass,
         target_accept_prob=target_accept,
         max_tree_depth=MAX_TREE_DEPTH,
         init_strategy=init_near_prior_mean,
         regularize_mass_matrix=regularize,
+        **reporting,
     )
     return kernel, n_latent, regularize

@@ -10,7 +10,6 @@ command works on it too. Files: :mod:`bayescale.posterior_file`.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -29,6 +28,7 @@ from bayescale.errors import InputError, InputTypeError
 from bayescale.extrapolation import FittedRange
 from bayescale.fitinfo import DataInfo, FitInfo, SamplerInfo
 from bayescale.hierarchy import group_values
+from bayescale.idata import inference_data, with_derived
 from bayescale.laws import Law, get_law
 from bayescale.likelihood import NoiseDraws
 from bayescale.sweep import Sweep
@@ -54,9 +54,34 @@ def residual_blocks(
             yield part, y - fitted
 
 
+INPUT_PREFIX = "input_"
+
+
+def input_variables(inputs: Mapping[str, np.ndarray]) -> dict:
+    """The points' law inputs (:class:`bayescale.laws.Conditions`) as ``constant_data``
+    variables: ``input_<name>``, dims ``point`` and, for more axes, ``<name>_<axis>``."""
+    return {
+        f"{INPUT_PREFIX}{name}": (
+            ("point", *(f"{name}_{axis}" for axis in range(1, np.ndim(value)))),
+            np.asarray(value),
+        )
+        for name, value in inputs.items()
+    }
+
+
+def point_inputs(constant: xr.Dataset) -> dict[str, np.ndarray]:
+    """The law inputs held in ``constant_data`` (:func:`input_variables`); ``{}`` if none."""
+    return {
+        name.removeprefix(INPUT_PREFIX): constant[name].values
+        for name in constant.data_vars
+        if name.startswith(INPUT_PREFIX)
+    }
+
+
 def law_at_points(law: Law, posterior: xr.Dataset, constant: xr.Dataset) -> np.ndarray:
-    """``log L`` of the law at the fitted points, each with its group's parameters:
-    ``(..., point)`` over the sample dims of ``posterior``."""
+    """``log L`` of the law at the fitted points, each with its group's parameters and
+    under its conditions (:func:`point_inputs`): ``(..., point)`` over the sample dims of
+    ``posterior``."""
     theta = {}
     for p in law.params:
         value = posterior[p].values
@@ -66,7 +91,11 @@ def law_at_points(law: Law, posterior: xr.Dataset, constant: xr.Dataset) -> np.n
             else value[..., None]
         )
     with jax.enable_x64(posterior[law.params[0]].dtype == np.float64):
-        return np.asarray(law.log_loss(theta, constant["log_n"].values, constant["log_d"].values))
+        return np.asarray(
+            law.log_loss_at(
+                theta, constant["log_n"].values, constant["log_d"].values, point_inputs(constant)
+            )
+        )
 
 
 @dataclass(frozen=True)
@@ -208,18 +237,13 @@ class Posterior:
 
     @property
     def idata(self):
-        """ArviZ InferenceData with posterior, sample_stats, log_likelihood, observed and
-        constant data; ``attrs`` carry the package version, law and fit information."""
-        groups = {k: v for k, v in self.groups.items() if v is not None}
-        idata = arviz().InferenceData(log_likelihood=self.log_likelihood(), **groups)
-        idata.attrs.update(
-            {
-                "bayescale": json.dumps(self.info.to_dict()),
-                "law": self.law.name,
-                "bayescale_version": self.info.bayescale_version,
-            }
-        )
-        return idata
+        """ArviZ InferenceData: ``posterior`` (with the law's derived quantities, such as
+        ``E``), ``sample_stats``, ``log_likelihood``, ``posterior_predictive``,
+        ``observed_data``, ``constant_data`` and, for a fit, ``prior`` and
+        ``prior_predictive`` (:mod:`bayescale.idata`, which states how large sweeps are
+        thinned). ``attrs`` carry the file header, so ``az.to_netcdf(post.idata, path)``
+        writes a file that :func:`load_posterior` reads."""
+        return inference_data(self)
 
     # --------------------------------------------------------------- summaries
     def summary(self, ci_prob: float = 0.9) -> pd.DataFrame:
@@ -298,7 +322,8 @@ class Posterior:
     def save(self, path: str | Path, overwrite: bool = False) -> Path:
         """Write a netCDF file (:mod:`bayescale.posterior_file`); refuses to replace an
         existing file unless ``overwrite``."""
-        return posterior_file.write(path, self.groups, self.info, self.warnings, overwrite)
+        groups, derived = with_derived(self)
+        return posterior_file.write(path, groups, self.info, self.warnings, overwrite, derived)
 
     # ------------------------------------------------------------ from elsewhere
     @classmethod

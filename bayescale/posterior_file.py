@@ -1,21 +1,29 @@
 """The posterior file format: netCDF (HDF5) with the InferenceData group layout.
 
 A file holds the groups ``posterior``, ``sample_stats``, ``observed_data`` and
-``constant_data``; the root attribute ``bayescale`` holds JSON, the header: the fit
+``constant_data`` and, from format 4 on, those of ``OPTIONAL_GROUPS`` that the posterior
+holds (``prior``, ``prior_predictive``, ``posterior_predictive``, ``log_likelihood``;
+:mod:`bayescale.idata`). The root attribute ``bayescale`` holds JSON, the header: the fit
 information (:class:`~bayescale.fitinfo.FitInfo`, ``to_dict``), the fit's warnings, the
-file format number and, from format 3 on, a SHA-256 digest of every variable of every group
-and of the header itself. Format 3 is current; formats 2 (the same without digests) and 1
-(bayescale 0.1's first files, whose fit information was an untyped dictionary, read by
-:meth:`~bayescale.fitinfo.FitInfo.from_format1`) are still read.
+file format number, from format 3 on a SHA-256 digest of every variable of every group and
+of the header itself, and from format 4 on ``derived``, the names of the law's derived
+quantities (``E``, ``A``, ...) written as variables of ``posterior`` and ``prior`` so that
+ArviZ shows them; reading drops them again (they follow from the parameters). Format 4 is
+current; formats 3 (no optional groups, no derived quantities), 2 (the same without
+digests) and 1 (bayescale 0.1's first files, whose fit information was an untyped
+dictionary, read by :meth:`~bayescale.fitinfo.FitInfo.from_format1`) are still read.
 
-Integrity. Reading a format-3 file recomputes each digest and refuses a file whose data or
-header changed after it was written, naming the variable. The digest of a variable covers
-its decoded values, as a reader sees them: dtype, shape and little-endian bytes in C order
-(text as its strings), with every NaN written as the one canonical NaN. A cryptographic
-digest rather than HDF5's ``fletcher32`` filter, because Fletcher-32 sums 16-bit words
-modulo 65535, where the words ``0x0000`` and ``0xFFFF`` are equal: flipping 64 bytes of
-zero words in ``alpha`` (draws such as 0.5 have four) passes its check and changes the
-draws. SHA-256 misses a change with probability ``2^-256``, covers coordinates, group
+``Posterior.idata`` carries the same root attributes (:func:`root_attrs`), so a file that
+ArviZ writes from it (``az.to_netcdf(post.idata)``) is a format-4 file too.
+
+Integrity. Reading a file of format 3 or 4 recomputes each digest and refuses a file whose
+data or header changed after it was written, naming the variable. The digest of a variable
+covers its decoded values, as a reader sees them: dtype, shape and little-endian bytes in C
+order (text as its strings), with every NaN written as the one canonical NaN. A
+cryptographic digest rather than HDF5's ``fletcher32`` filter, because Fletcher-32 sums
+16-bit words modulo 65535, where the words ``0x0000`` and ``0xFFFF`` are equal: flipping 64
+bytes of zero words in ``alpha`` (draws such as 0.5 have four) passes its check and changes
+the draws. SHA-256 misses a change with probability ``2^-256``, covers coordinates, group
 labels and the header too, and names the variable that changed. Whatever the format, a
 posterior whose draws are not all finite is refused on reading and on writing: every
 planning answer from it would be NaN.
@@ -39,9 +47,11 @@ from bayescale.fitinfo import FitInfo
 from bayescale.laws import Law, get_law
 from bayescale.paths import check_output, replacing
 
-FILE_FORMAT = 3
-READABLE_FORMATS = (1, 2, 3)
+FILE_FORMAT = 4
+READABLE_FORMATS = (1, 2, 3, 4)
 GROUPS = ("posterior", "sample_stats", "observed_data", "constant_data")
+OPTIONAL_GROUPS = ("prior", "prior_predictive", "posterior_predictive", "log_likelihood")
+DERIVED_IN = ("posterior", "prior")  # the groups that carry the derived quantities
 SHOWN = 5  # non-finite draws listed by position in an error; the rest are counted
 HEADER = "header"  # the key of the header's own digest
 MAX_DEPTH = 64  # how deep a header may nest; Posterior.save writes under ten levels
@@ -65,14 +75,17 @@ def digest(values) -> str:
 
 
 def _header_digest(header: Mapping) -> str:
-    """SHA-256 of the header's fit information and warnings, as canonical JSON."""
+    """SHA-256 of the header's fit information, warnings and (format 4) derived names, as
+    canonical JSON."""
     body = {"info": header["info"], "warnings": header["warnings"]}
+    if "derived" in header:
+        body["derived"] = header["derived"]
     return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
 
 
 def _checksums(groups: Mapping[str, xr.Dataset], header: Mapping) -> dict[str, str]:
     out = {HEADER: _header_digest(header)}
-    for name in GROUPS:
+    for name in (*GROUPS, *OPTIONAL_GROUPS):
         if name in groups:
             for var, values in groups[name].variables.items():
                 out[f"{name}/{var}"] = digest(values.values)
@@ -100,30 +113,48 @@ def _check_finite(posterior: xr.Dataset, where: str, fix: str) -> None:
         )
 
 
+def root_attrs(
+    groups: Mapping[str, xr.Dataset],
+    info: FitInfo,
+    warnings: tuple[str, ...],
+    derived: tuple[str, ...] = (),
+) -> dict[str, str]:
+    """The root attributes of a file of ``groups`` (as written: with the ``derived``
+    quantities among the variables of ``posterior`` and ``prior``): the header as JSON,
+    the law's name and the bayescale version that writes it."""
+    header = {
+        "file_format": FILE_FORMAT,
+        "info": info.to_dict(),
+        "warnings": list(warnings),
+        "derived": list(derived),
+    }
+    header["sha256"] = _checksums(groups, json.loads(json.dumps(header)))
+    return {"bayescale": json.dumps(header), "law": info.law, "bayescale_version": __version__}
+
+
 def write(
     path: str | Path,
     groups: Mapping[str, xr.Dataset],
     info: FitInfo,
     warnings: tuple[str, ...],
     overwrite: bool = False,
+    derived: tuple[str, ...] = (),
 ) -> Path:
-    """Write a posterior file; refuses to replace an existing file unless ``overwrite``, a
-    path it cannot write (:func:`bayescale.paths.check_output`), and draws that are not all
-    finite. The file appears whole or not at all (:func:`bayescale.paths.replacing`)."""
+    """Write a posterior file of ``groups`` (``GROUPS`` and any of ``OPTIONAL_GROUPS``),
+    whose ``posterior`` and ``prior`` hold the ``derived`` quantities too; refuses to
+    replace an existing file unless ``overwrite``, a path it cannot write
+    (:func:`bayescale.paths.check_output`), and draws that are not all finite. The file
+    appears whole or not at all (:func:`bayescale.paths.replacing`)."""
     path = check_output(path, overwrite=overwrite)
     _check_finite(
-        groups["posterior"],
+        groups["posterior"].drop_vars(list(derived)),
         f"cannot save to {str(path)!r}",
         "Refit (a fit whose draws are not finite failed; its warnings say why).",
     )
-    header = {"file_format": FILE_FORMAT, "info": info.to_dict(), "warnings": list(warnings)}
-    header["sha256"] = _checksums(groups, json.loads(json.dumps(header)))
-    root = xr.Dataset(
-        attrs={"bayescale": json.dumps(header), "law": info.law, "bayescale_version": __version__}
-    )
+    root = xr.Dataset(attrs=root_attrs(groups, info, warnings, derived))
     with replacing(path) as tmp:
         root.to_netcdf(tmp, mode="w", engine="h5netcdf")
-        for name in GROUPS:
+        for name in (*GROUPS, *OPTIONAL_GROUPS):
             if name in groups:
                 groups[name].to_netcdf(tmp, mode="a", group=name, engine="h5netcdf")
     return path
@@ -145,10 +176,11 @@ def _open(path: Path) -> tuple[dict, dict[str, xr.Dataset]]:
         with h5py.File(path, "r") as f:
             f.attrs.get("_nc3_strict")
             dict(f.attrs)
+            present = [name for name in OPTIONAL_GROUPS if name in f]
         with xr.open_dataset(path, engine="h5netcdf") as root:
             attrs = dict(root.attrs)
         groups = {}
-        for name in GROUPS:
+        for name in (*GROUPS, *present):
             with xr.open_dataset(path, group=name, engine="h5netcdf") as ds:
                 groups[name] = ds.load()
     except (OSError, ValueError, KeyError, RuntimeError, TypeError, AttributeError) as err:
@@ -177,7 +209,12 @@ def _header(path: Path, attrs: dict) -> dict:
     """The root attribute ``bayescale``, parsed: a JSON object with a readable format."""
     if "bayescale" not in attrs:
         raise PosteriorFileError(
-            f"{str(path)!r} holds no bayescale metadata; it was not written by Posterior.save."
+            f"{str(path)!r} lacks the root attribute 'bayescale', the header (file format, "
+            "fit information, warnings, digests) that Posterior.save writes and that "
+            "Posterior.idata carries in its attrs; the file was not written by either, or "
+            "its attributes were dropped on the way. Save the posterior with post.save(path) "
+            "or az.to_netcdf(post.idata, path); for draws sampled elsewhere, use "
+            "bs.Posterior.from_idata(az.from_netcdf(path), law=..., sweep=...)."
         )
     text = attrs["bayescale"]
     try:
@@ -199,6 +236,16 @@ def _header(path: Path, attrs: dict) -> dict:
             f"{str(path)!r}: its bayescale metadata nests deeper than {MAX_DEPTH} levels; "
             "Posterior.save writes a few. The file is damaged. Refit and save again."
         )
+    if "file_format" not in header and {"law", "sampler", "data"} <= set(header):
+        raise PosteriorFileError(
+            f"{str(path)!r}: its root attribute 'bayescale' holds the fit information alone, "
+            "as Posterior.idata's attrs did in earlier bayescale versions, without the file "
+            "header around it (file_format, warnings, digests), so the file (written by "
+            "ArviZ from that idata) cannot be checked or read as a posterior. Save the "
+            "posterior again with this version: post.save(path), or az.to_netcdf(post.idata, "
+            "path), which now carries the header; or wrap its draws with "
+            "bs.Posterior.from_idata(az.from_netcdf(path), law=..., sweep=<the fitted sweep>)."
+        )
     file_format = header.get("file_format")
     if isinstance(file_format, bool) or file_format not in READABLE_FORMATS:
         raise PosteriorFileError(
@@ -206,7 +253,12 @@ def _header(path: Path, attrs: dict) -> dict:
             f"{attrs.get('bayescale_version')}); this bayescale {__version__} reads formats "
             f"{list(READABLE_FORMATS)}. Install the version that wrote it, or refit."
         )
-    need = {1: (), 2: ("info", "warnings"), 3: ("info", "warnings", "sha256")}[file_format]
+    need = {
+        1: (),
+        2: ("info", "warnings"),
+        3: ("info", "warnings", "sha256"),
+        4: ("info", "warnings", "sha256", "derived"),
+    }[file_format]
     missing = [key for key in need if key not in header]
     if missing:
         raise PosteriorFileError(
@@ -243,7 +295,8 @@ def _verify(path: Path, header: dict, groups: dict[str, xr.Dataset]) -> None:
     raise PosteriorFileError(
         f"{str(path)!r} is corrupted: {'; '.join(parts)} no longer match the SHA-256 "
         "digests written with them, so the file changed after it was saved (a disk or "
-        "transfer error, or an edit). Restore it from a copy, or refit and save again."
+        "transfer error, or an edit, such as a change to Posterior.idata before ArviZ "
+        "wrote it). Restore it from a copy, or refit and save again."
     )
 
 
@@ -271,6 +324,20 @@ def _info(path: Path, header: dict, groups: dict) -> tuple[FitInfo, tuple[str, .
     return info, warnings
 
 
+def _without_derived(path: Path, header: dict, groups: dict) -> dict[str, xr.Dataset]:
+    """``groups`` less the derived quantities that the header names (format 4)."""
+    derived = header.get("derived", [])
+    if not isinstance(derived, list) or not all(isinstance(name, str) for name in derived):
+        raise PosteriorFileError(
+            f"{str(path)!r}: its header's 'derived' entry is not a list of names; the file is "
+            "damaged. Refit and save again."
+        )
+    return {
+        name: group.drop_vars([v for v in derived if v in group]) if name in DERIVED_IN else group
+        for name, group in groups.items()
+    }
+
+
 def read(path: str | Path) -> tuple[dict[str, xr.Dataset], Law, FitInfo, tuple[str, ...]]:
     """``(groups, law, info, warnings)`` of a posterior file; errors say what is wrong."""
     path = Path(path)
@@ -279,8 +346,9 @@ def read(path: str | Path) -> tuple[dict[str, xr.Dataset], Law, FitInfo, tuple[s
     if header["file_format"] >= 3:
         _verify(path, header, groups)
     info, warnings = _info(path, header, groups)
+    groups = _without_derived(path, header, groups)
     try:
-        law = get_law(info.law)
+        law = get_law(info.law, info.law_settings)
     except (TypeError, ValueError) as err:
         raise PosteriorFileError(
             f"{str(path)!r} was fitted with law {info.law!r}, which is not registered here; "

@@ -211,7 +211,7 @@ def _observe(inputs: ModelInputs, theta: Mapping, noise: Mapping) -> None:
         per_point = {
             p: by_point(v, group, n_groups, masked=False) if v.ndim else v for p, v in theta.items()
         }
-        return law.log_loss(per_point, args["log_n"], args["log_d"])
+        return law.log_loss_at(per_point, args["log_n"], args["log_d"], args.get("inputs"))
 
     mu = jax_op(law_log_loss)(_static(theta, n_groups))
     y, nu = args["log_loss"], noise.get("nu")
@@ -239,6 +239,7 @@ def pymc_model(
     centring: str = "non-centred",
     priors: Mapping[str, dist.Distribution] | None = None,
     likelihood: str = "student_t",
+    checkpoints: str | None = None,
     min_fraction: float = CURVE_MIN_FRACTION,
 ):
     """The model :func:`bayescale.fit` samples, as a ``pm.Model`` (module docstring).
@@ -288,6 +289,7 @@ def pymc_model(
         pooling=pooling,
         vary=vary,
         centring=centring,
+        checkpoints=checkpoints,
         min_fraction=min_fraction,
         priors=priors,
         likelihood=likelihood,

@@ -119,7 +119,15 @@ def test_run_offsets_and_log_likelihood_block_by_block_equal_one_call(monkeypatc
     # 50 warmup and 30 draws: too short to converge, so a convergence warning is certain
     # (30 draws cannot reach the 100 effective draws a chain needs); this test is about
     # how the draws are computed, not their quality.
-    post = quiet_fit(sweep, chains=2, warmup=50, draws=30, seed=4, expect=(bs.ConvergenceWarning,))
+    post = quiet_fit(
+        sweep,
+        checkpoints="all",
+        chains=2,
+        warmup=50,
+        draws=30,
+        seed=4,
+        expect=(bs.ConvergenceWarning,),
+    )
     points = post.groups["observed_data"].sizes["point"]
     assert 1 < posterior_module.RESIDUAL_BLOCK // points < 30  # several blocks per chain
     draws = post.posterior

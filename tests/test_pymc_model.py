@@ -49,10 +49,10 @@ MODELS = {
         {"pooling": "partial", "vary": ("e", "a"), "centring": "centred", "likelihood": "normal"},
     ),
     "separate": (lambda: grouped_sweep(n_groups=2)[0], {"pooling": "separate"}),
-    "curves, student_t": (curve_sweep, {}),
+    "curves, student_t": (curve_sweep, {"checkpoints": "all"}),
     "curves, partial α, normal": (
         grouped_curves,
-        {"pooling": "partial", "vary": ("alpha",), "likelihood": "normal"},
+        {"pooling": "partial", "vary": ("alpha",), "likelihood": "normal", "checkpoints": "all"},
     ),
     "priors given": (
         synthetic_sweep,

@@ -11,8 +11,9 @@ small part and scores the predictive intervals for the held-out large runs:
    mask over ``sweep.frame`` (True = train). A run is never split: for training curves
    (a ``run`` column with several checkpoints) the key is the run's final compute, and
    a mask that puts checkpoints of one run on both sides is an error. Rows already
-   excluded from the sweep take part in neither side. Curves lose their checkpoints
-   before ``min_fraction`` of their run (as :func:`bayescale.fit` does) on both sides.
+   excluded from the sweep take part in neither side. Of training curves, both sides keep
+   the checkpoints :func:`bayescale.fit` would fit (``checkpoints`` and ``min_fraction``
+   in ``fit_kwargs``; :func:`bayescale.curves.select_checkpoints`).
 2. **Fit.** :func:`bayescale.fit` on the training runs (``fit_kwargs`` go to it, e.g.
    ``pooling="partial"``) and, when ``baseline=True``, the Huber/L-BFGS fit and its
    bootstrap (:mod:`bayescale.evaluation.baseline`) on the same rows: one law for
@@ -54,7 +55,7 @@ from types import MappingProxyType
 import numpy as np
 import pandas as pd
 
-from bayescale.curves import CURVE_MIN_FRACTION, drop_early_checkpoints
+from bayescale.curves import CURVE_MIN_FRACTION, select_checkpoints
 from bayescale.draws import check_ci_prob
 from bayescale.errors import ExtrapolationWarning, InputError, InputTypeError, SweepWarning
 from bayescale.evaluation import baseline as baseline_mod
@@ -367,12 +368,14 @@ def backtest(
     grouped = fit_kwargs.get("pooling", "none") != "none"
 
     train_mask(sweep, split, frac, threshold)  # validate before any work
-    if "run" in sweep.frame.columns and sweep.fit_frame["run"].duplicated().any():  # curves
-        min_fraction = fit_kwargs.get("min_fraction", CURVE_MIN_FRACTION)
-        if min_fraction > 0:
-            with warnings.catch_warnings():  # documented: both sides lose early checkpoints
-                warnings.simplefilter("ignore", SweepWarning)
-                sweep = drop_early_checkpoints(sweep, min_fraction)
+    with warnings.catch_warnings():  # documented: both sides use the same checkpoints
+        warnings.simplefilter("ignore", SweepWarning)
+        sweep = select_checkpoints(
+            sweep,
+            law_obj.conditions is not None,
+            fit_kwargs.get("checkpoints"),
+            fit_kwargs.get("min_fraction", CURVE_MIN_FRACTION),
+        )
     mask = train_mask(sweep, split, frac, threshold)
     frame = sweep.fit_frame
     train = sweep.exclude(mask.index[~mask], reason="held out by the backtest split")

@@ -3,8 +3,10 @@
 Each law's maths is stated in the docstring of the module that defines it:
 :mod:`bayescale.laws.chinchilla` (``L = E + A/N^α + B/D^β``),
 :mod:`bayescale.laws.kaplan` (Kaplan et al. 2020's joint and step forms),
-:mod:`bayescale.laws.farseer` (Li et al. 2025, a data exponent that depends on N) and
-:mod:`bayescale.laws.chinchilla_beta_n` (Chinchilla's law with ``β`` linear in ``log N``).
+:mod:`bayescale.laws.farseer` (Li et al. 2025, a data exponent that depends on N),
+:mod:`bayescale.laws.chinchilla_beta_n` (Chinchilla's law with ``β`` linear in ``log N``) and
+:mod:`bayescale.laws.multipower` (Luo et al. 2025's loss curves under any learning-rate
+schedule, extended in model size).
 """
 
 from bayescale.bracket import LOG6
@@ -21,19 +23,20 @@ from bayescale.laws.law import (
     get_law,
     register_law,
 )
+from bayescale.laws.multipower import MULTIPOWER
 
-for _law in (CHINCHILLA, KAPLAN, KAPLAN_STEPS, FARSEER, CHINCHILLA_BETA_N):
+for _law in (CHINCHILLA, KAPLAN, KAPLAN_STEPS, FARSEER, CHINCHILLA_BETA_N, MULTIPOWER):
     register_law(_law)
 
 __all__ = [
     "CHINCHILLA",
     "CHINCHILLA_BETA_N",
-    "Conditions",
     "DEFAULT_GROUP_SCALE",
     "FARSEER",
     "KAPLAN",
     "KAPLAN_STEPS",
     "LOG6",
+    "Conditions",
     "Law",
     "Theta",
     "available_laws",

@@ -66,15 +66,19 @@ class Conditions:
 
     Parameters
     ----------
-    inputs : ``f(frame) -> {name: array}``, the per-point inputs of the fitted rows
+    inputs
+        ``f(frame) -> {name: array}``, the per-point inputs of the fitted rows
         (``frame`` as :attr:`bayescale.Sweep.fit_frame`); arrays whose first axis is the
         point. It validates the columns it reads and raises
         :class:`~bayescale.errors.InputError` naming the column, the rows and the fix.
-    log_loss : ``f(theta, log_n, log_d, **inputs) -> log L`` at those conditions, pure JAX.
-    settings : ``f(frame) -> {name: value}``, JSON-ready settings of the finished-run form
+    log_loss
+        ``f(theta, log_n, log_d, **inputs) -> log L`` at those conditions, pure JAX.
+    settings
+        ``f(frame) -> {name: value}``, JSON-ready settings of the finished-run form
         that the sweep implies (such as the schedule family its runs used); ``{}`` when
         there are none.
-    configure : ``f(**settings) -> Law``, the law with those settings; stored settings
+    configure
+        ``f(**settings) -> Law``, the law with those settings; stored settings
         rebuild the law when a posterior file is loaded.
     """
 
@@ -90,38 +94,53 @@ class Law:
 
     Parameters
     ----------
-    name : registry name.
-    params : parameter names, in the order they are reported.
-    log_loss : ``f(theta, log_n, log_d) -> log L``, pure JAX, elementwise.
-    priors : ``{param: factory}``; each factory returns a NumPyro distribution (factories,
+    name
+        registry name.
+    params
+        parameter names, in the order they are reported.
+    log_loss
+        ``f(theta, log_n, log_d) -> log L``, pure JAX, elementwise.
+    priors
+        ``{param: factory}``; each factory returns a NumPyro distribution (factories,
         so that no JAX array is made at import). A distribution itself is accepted too
         and wrapped in a factory.
-    optimum : optional closed form ``f(theta, log_c) -> (log N_opt, log D_opt)`` under
+    optimum
+        optional closed form ``f(theta, log_c) -> (log N_opt, log D_opt)`` under
         ``C = 6ND``; laws without one are optimised numerically.
-    loss : optional ``f(theta, log_n, log_d) -> L``, the law in linear space, equal to
+    loss
+        optional ``f(theta, log_n, log_d) -> L``, the law in linear space, equal to
         ``exp(log_loss)``: where it is cheaper (no log-sum-exp), the planning queries use
         it for the loss values they return (no gradients are taken through it).
-    excess : optional closed form ``f(theta, log_c, log_x) -> D_x / D_opt``: the tokens a
+    excess
+        optional closed form ``f(theta, log_c, log_x) -> D_x / D_opt``: the tokens a
         model of ``x·N_opt`` parameters needs to reach the optimal loss at compute
         ``exp(log_c)``, relative to the optimum's (``inf`` where it never does); laws
         without one are solved by bisection.
-    derived : optional ``f(theta) -> {name: value}``, the quantities users read off the
+    derived
+        optional ``f(theta) -> {name: value}``, the quantities users read off the
         parameters (``E = exp(e)``, ...), written with NumPy functions so that they apply
         to arrays and ``xarray`` objects alike.
-    key_quantities : names (parameters or derived) that a compact summary shows, such as
+    key_quantities
+        names (parameters or derived) that a compact summary shows, such as
         the default pair plot; empty means the parameters.
-    labels : ``{name: label}``, how figures label a parameter or derived quantity
+    labels
+        ``{name: label}``, how figures label a parameter or derived quantity
         (matplotlib TeX allowed); a name without a label is shown as it is.
-    group_scales : ``{param: s}``, the scale of the ``HalfNormal(s)`` prior on the group
+    group_scales
+        ``{param: s}``, the scale of the ``HalfNormal(s)`` prior on the group
         spread ``τ_param`` under partial pooling, on the pooling scale of
         :mod:`bayescale.hierarchy`; parameters not named get ``DEFAULT_GROUP_SCALE``.
-    shear : ``{intercept: (exponent, axis)}`` with axis ``"n"`` or ``"d"``; use it only
+    shear
+        ``{intercept: (exponent, axis)}`` with axis ``"n"`` or ``"d"``; use it only
         where ``log_loss`` depends on the intercept through ``intercept − exponent·log x``
         (see the module docstring).
-    formula : the law in one line, for reports.
-    conditions : optional :class:`Conditions`, for laws whose observed points need more
+    formula
+        the law in one line, for reports.
+    conditions
+        optional :class:`Conditions`, for laws whose observed points need more
         than ``(N, D)`` (learning-rate schedules, repeated data).
-    settings : the settings of the finished-run form (``Conditions.settings``), stored with
+    settings
+        the settings of the finished-run form (``Conditions.settings``), stored with
         a posterior; ``{}`` for laws without any.
     """
 
@@ -211,6 +230,18 @@ class Law:
     def label(self, name: str) -> str:
         """How figures label parameter or derived quantity ``name``."""
         return self.labels.get(name, name)
+
+    def log_loss_at(self, theta: Theta, log_n, log_d, inputs: Mapping | None = None):
+        """``log L`` at observed points: under their conditions (``inputs``, from
+        ``Conditions.inputs``) where given, else the finished-run ``log_loss``."""
+        if not inputs:
+            return self.log_loss(theta, log_n, log_d)
+        if self.conditions is None:
+            raise InputError(
+                f"law {self.name!r} reads no per-point inputs, got {sorted(inputs)}; "
+                "fit a law with conditions (such as 'multipower' for schedules)."
+            )
+        return self.conditions.log_loss(theta, log_n, log_d, **inputs)
 
     def configured(self, settings: Mapping) -> Law:
         """The law with its finished-run form set by ``settings`` (itself when empty)."""

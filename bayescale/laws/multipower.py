@@ -1,0 +1,394 @@
+r"""The multi-power law (Luo et al. 2025, arXiv:2503.12811): loss curves that follow the
+learning-rate schedule, extended in model size so that one law covers a ladder.
+
+For a run of ``N`` parameters with learning rate ``η_i`` at step ``i``, the loss at step
+``t`` is
+
+.. math::
+
+    L(t) = L_0(N) + A(N)\,(S_1(t) + S_W)^{-\alpha(N)} - B(N)\,LD(t),
+
+    LD(t) = \sum_{k=1}^{t} (\eta_{k-1} - \eta_k)\,
+            G\!\left(\eta_k^{-\gamma} S_k(t)\right),\qquad
+    G(x) = 1 - (C x + 1)^{-\beta},
+
+with ``S_1(t) + S_W = Σ_{i≤t} η_i`` and ``S_k(t) = Σ_{i=k}^{t} η_i``; the indexing and the
+compression of the sum into knots are :mod:`bayescale.schedules`'. In model size, about
+``N_0 = 10^8`` (``x = log(N/N_0)``):
+
+.. math::
+
+    L_0(N) = E + A_N e^{-\alpha_N x},\quad
+    A(N) = e^{a + a_s x},\quad
+    \alpha(N) = \alpha\, e^{\alpha_s x},\quad
+    B(N) = e^{b + b_s x},
+
+and ``C, β, γ`` shared: the authors' fits at 25M / 100M / 400M parameters give C = 2.07 /
+2.13 / 2.02, β = 0.583 / 0.598 / 0.594, γ = 0.641 / 0.655 / 0.635, while α falls
+monotonically, 0.508 / 0.453 / 0.429 (a shared α would misplace ``A S^{-α}`` at 25M by
+0.6% of the loss at 24,000 steps, six times the fits' error), so α is log-linear in
+``log N``. ``L_0`` = 3.040 / 2.651 / 2.375 is a power law with a floor
+(``E ≈ 1.70``, ``A_N ≈ 0.95``, ``α_N ≈ 0.25`` through the three), ``log A`` and ``log B``
+are close to linear in ``log N`` (slopes 0.06 and 0.13 an e-fold).
+
+The law's parameters: ``e = log E``, ``u = log A_N``, ``alpha_n``, ``a``, ``a_slope``,
+``alpha``, ``alpha_slope``, ``b``, ``b_slope``, ``c = C``, ``beta``, ``gamma``. ``A``,
+``B`` and ``C`` carry learning-rate units (``S`` is a sum of learning rates): a sweep with a
+peak learning rate ten times larger has ``A`` ``10^α`` times, ``B`` ten times and ``C``
+``10^{1−γ}`` times smaller. ``log L`` is ``NaN`` where ``B·LD`` exceeds the rest (a
+parameter draw that predicts a negative loss).
+
+Observed points and finished runs
+---------------------------------
+
+The fit reads each checkpoint's schedule (:class:`~bayescale.laws.Conditions`,
+:func:`multipower_inputs`): a ``schedule`` column (``Schedule.to_dict()`` as JSON, one
+per run) or an ``lr`` column, with a ``step`` column. Planning asks the finished-run form
+``log_loss(θ, log N, log D)``: a run of the law's schedule family (its ``settings``) to
+its end at ``T = D / tokens_per_step`` steps, by :func:`bayescale.schedules.run_features`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from functools import partial
+
+import jax.numpy as jnp
+import numpy as np
+import numpyro.distributions as dist
+import pandas as pd
+
+from bayescale.errors import InputError, SweepValidationError
+from bayescale.laws.law import Conditions, Law, Theta
+from bayescale.schedules import (
+    DEFAULT_KNOTS,
+    Schedule,
+    checkpoint_features,
+    cosine,
+    from_logged,
+    run_features,
+)
+from bayescale.sweep import _rows_text
+
+N0 = 1e8
+"""The reference model size, in parameters."""
+LOG_N0 = math.log(N0)
+DEFAULT_TOKENS_PER_STEP = 2.0**19
+"""Tokens per optimiser step of the default finished run (0.5M tokens, a common batch)."""
+DEFAULT_SETTINGS = {
+    "schedule": cosine(24000, 3e-4, 3e-5, warmup=2160).to_dict(),
+    "tokens_per_step": DEFAULT_TOKENS_PER_STEP,
+}
+"""The finished run of the registered law: the authors' cosine recipe (peak 3e-4 to 10%
+of it, 2,160 warmup steps), stretched to each run's length."""
+FAMILY_ORDER = ("cosine", "wsd", "linear", "constant", "piecewise")
+"""Ties between schedule kinds in :func:`multipower_settings` go to the earlier one."""
+_TOKENS_RTOL = 1e-3  # token counts in tables are often rounded to 3-4 significant digits
+
+
+def _at(theta: Theta, name: str):
+    """``θ_name`` with a trailing axis, to broadcast against ``(point, knot)`` arrays."""
+    return jnp.asarray(theta[name])[..., None]
+
+
+def multipower_point_log_loss(
+    theta: Theta, log_n, log_d, lr_sum, knot_lr, knot_drop, knot_area
+):
+    """``log L`` at the given learning-rate sums and knots (per point, as
+    :func:`bayescale.schedules.checkpoint_features` returns them). ``G`` is written
+    ``−expm1(−β log1p(C x))`` and ``η^{-γ}`` as ``exp(−γ log η)`` for float32."""
+    del log_d  # the schedule's sums carry the run's progress
+    x = log_n - LOG_N0
+    floor = jnp.exp(jnp.logaddexp(theta["e"], theta["u"] - theta["alpha_n"] * x))
+    alpha = theta["alpha"] * jnp.exp(theta["alpha_slope"] * x)
+    power = jnp.exp(theta["a"] + theta["a_slope"] * x - alpha * jnp.log(lr_sum))
+    arg = jnp.exp(-_at(theta, "gamma") * jnp.log(knot_lr)) * knot_area
+    g = -jnp.expm1(-_at(theta, "beta") * jnp.log1p(_at(theta, "c") * arg))
+    decay = jnp.exp(theta["b"] + theta["b_slope"] * x) * jnp.sum(knot_drop * g, axis=-1)
+    return jnp.log(floor + power - decay)
+
+
+def multipower_run_log_loss(theta: Theta, log_n, log_d, *, schedule, tokens_per_step):
+    """``log L`` of finished runs: ``schedule``'s family run to ``D / tokens_per_step``
+    steps."""
+    log_steps = jnp.asarray(log_d) - math.log(tokens_per_step)
+    return multipower_point_log_loss(theta, log_n, log_d, **run_features(schedule, log_steps))
+
+
+# ------------------------------------------------------------------ the sweep's rows
+def _runs(frame: pd.DataFrame) -> pd.Series:
+    return frame["run"].astype(str) if "run" in frame.columns else frame.index.to_series().astype(str)
+
+
+def _require(frame: pd.DataFrame) -> None:
+    missing = [c for c in ("step", "n_tokens") if c not in frame.columns]
+    if "schedule" not in frame.columns and "lr" not in frame.columns:
+        missing.append("schedule' or 'lr")
+    if missing:
+        raise SweepValidationError(
+            f"law 'multipower' reads each checkpoint's learning-rate schedule; the sweep has "
+            f"no column {', '.join(repr(m) for m in missing)}. Give a 'step' column (the "
+            "optimiser step of each checkpoint) and either a 'schedule' column (per run, "
+            "json.dumps(bs.schedules.cosine(...).to_dict()) or another family) or an 'lr' "
+            "column (the learning rate logged at each checkpoint)."
+        )
+
+
+def run_schedules(frame: pd.DataFrame) -> dict[str, tuple]:
+    """Per run: its schedule, the positions of its rows in ``frame``, their steps and the
+    run's tokens per step, validated (columns as :func:`multipower_inputs`)."""
+    _require(frame)
+    runs = _runs(frame)
+    out = {}
+    for run, where in pd.Series(np.arange(len(frame)), index=runs.values).groupby(
+        level=0, sort=False
+    ):
+        rows = frame.iloc[where.values]
+        labels = rows.index
+        step = pd.to_numeric(rows["step"], errors="coerce").to_numpy(float)
+        bad = ~np.isfinite(step) | (step < 1) | (np.mod(step, 1) != 0)
+        if bad.any():
+            raise SweepValidationError(
+                f"column 'step' must hold whole numbers >= 1 (optimiser steps); run {run!r} "
+                f"has {_rows_text(rows['step'][bad])} in rows {_rows_text(labels[bad])}."
+            )
+        back = np.flatnonzero(np.diff(step) <= 0) + 1
+        if back.size:
+            raise SweepValidationError(
+                f"column 'step' goes backwards (or repeats) within run {run!r} at rows "
+                f"{_rows_text(labels[back])}; sort each run's rows by step and drop "
+                "duplicated checkpoints."
+            )
+        per_step = rows["n_tokens"].to_numpy(float) / step
+        off = np.abs(per_step / np.median(per_step) - 1) > _TOKENS_RTOL
+        if off.any():
+            raise SweepValidationError(
+                f"column 'n_tokens' is not a constant number of tokens per step within run "
+                f"{run!r} (n_tokens/step = {_rows_text(f'{v:.6g}' for v in per_step[off])} "
+                f"in rows {_rows_text(labels[off])}, against {np.median(per_step):.6g}); "
+                "the law needs a fixed batch within a run: split the run, or fix "
+                "'n_tokens' or 'step'."
+            )
+        schedule = _schedule(frame, rows, run, step)
+        if step[-1] > schedule.total:
+            raise SweepValidationError(
+                f"run {run!r}'s schedule ends at step {schedule.total}, before its "
+                f"checkpoint at step {int(step[-1])} (row {labels[-1]}); give the schedule "
+                "of the whole run (schedule.stretched(total) for a longer one)."
+            )
+        out[run] = (schedule, where.to_numpy(), step.astype(np.int64), float(np.median(per_step)))
+    return out
+
+
+def _schedule(frame, rows, run, step) -> Schedule:
+    if "schedule" in frame.columns:
+        texts = rows["schedule"].dropna().astype(str).unique()
+        if len(texts) != 1 or rows["schedule"].isna().any():
+            raise SweepValidationError(
+                f"column 'schedule' must hold one schedule per run; run {run!r} has "
+                f"{len(texts)} distinct value(s) and {int(rows['schedule'].isna().sum())} "
+                f"missing in rows {_rows_text(rows.index)}. Give every row of a run the same "
+                "json.dumps(schedule.to_dict())."
+            )
+        try:
+            return Schedule.from_dict(texts[0])
+        except InputError as error:
+            raise SweepValidationError(
+                f"column 'schedule', run {run!r} (rows {_rows_text(rows.index)}): {error}"
+            ) from error
+    lr = pd.to_numeric(rows["lr"], errors="coerce").to_numpy(float)
+    bad = ~(np.isfinite(lr) & (lr > 0))
+    if bad.any():
+        raise SweepValidationError(
+            f"column 'lr' must hold positive learning rates; run {run!r} has "
+            f"{_rows_text(rows['lr'][bad])} in rows {_rows_text(rows.index[bad])}. Fix the "
+            "values, or give the run's schedule in a 'schedule' column."
+        )
+    return from_logged(step, lr)
+
+
+def multipower_inputs(frame: pd.DataFrame, knots: int = DEFAULT_KNOTS) -> dict:
+    """Per-point inputs of the fitted rows: :func:`bayescale.schedules.checkpoint_features`
+    of each row's run at its ``step``, padded to a common number of knots.
+
+    Columns read: ``step``, ``n_tokens`` (tokens per step must be constant within a run),
+    ``run`` (each row is its own run without it) and either ``schedule`` (JSON of
+    ``Schedule.to_dict()``, the same on every row of a run) or ``lr`` (the learning rate
+    logged at each checkpoint, interpolated linearly in the step between them and from 0
+    at step 0, :func:`bayescale.schedules.from_logged`). Problems raise
+    :class:`~bayescale.errors.SweepValidationError` naming the column, rows and fix.
+    """
+    parts = []
+    for schedule, where, step, _ in run_schedules(frame).values():
+        parts.append((where, checkpoint_features(schedule, step, knots)))
+    width = max(f["knot_lr"].shape[1] for _, f in parts)
+    out = {
+        "lr_sum": np.empty(len(frame)),
+        "knot_lr": np.ones((len(frame), width)),
+        "knot_drop": np.zeros((len(frame), width)),
+        "knot_area": np.ones((len(frame), width)),
+    }
+    for where, features in parts:
+        out["lr_sum"][where] = features["lr_sum"]
+        for name in ("knot_lr", "knot_drop", "knot_area"):
+            out[name][where, : features[name].shape[1]] = features[name]
+    return out
+
+
+def multipower_settings(frame: pd.DataFrame) -> dict:
+    """The finished-run form the sweep implies: the schedule family its runs used most
+    (ties to the earlier kind of :data:`FAMILY_ORDER`), as the longest run of that kind
+    followed it, and that run's tokens per step. A sweep whose schedules are all arrays
+    (``lr`` columns) implies no family: the default cosine family with the sweep's median
+    tokens per step."""
+    runs = list(run_schedules(frame).values())
+    kinds = Counter(s.kind for s, *_ in runs if s.kind != "array")
+    if not kinds:
+        per_step = float(np.median([tokens for *_, tokens in runs]))
+        return {**DEFAULT_SETTINGS, "tokens_per_step": per_step}
+    kind = max(kinds, key=lambda k: (kinds[k], -FAMILY_ORDER.index(k)))
+    schedule, _, _, tokens = max(
+        (r for r in runs if r[0].kind == kind), key=lambda r: r[0].total
+    )
+    return {"schedule": schedule.to_dict(), "tokens_per_step": tokens}
+
+
+def multipower_law(schedule=None, tokens_per_step: float = DEFAULT_TOKENS_PER_STEP) -> Law:
+    """The law whose finished runs follow ``schedule``'s family (a :class:`Schedule` or
+    its ``to_dict()``; the default cosine recipe when ``None``) with ``tokens_per_step``
+    tokens per optimiser step."""
+    if schedule is None:
+        schedule = DEFAULT_SETTINGS["schedule"]
+    if not isinstance(schedule, Schedule):
+        schedule = Schedule.from_dict(schedule)
+    if schedule.kind == "array":
+        raise InputError(
+            "the finished-run schedule must be a family (cosine, wsd, linear, constant, "
+            "piecewise), not an array."
+        )
+    if not (isinstance(tokens_per_step, int | float) and tokens_per_step > 0):
+        raise InputError(f"tokens_per_step must be a positive number, got {tokens_per_step!r}.")
+    settings = {"schedule": schedule.to_dict(), "tokens_per_step": float(tokens_per_step)}
+    return Law(
+        name="multipower",
+        params=PARAMS,
+        log_loss=partial(
+            multipower_run_log_loss, schedule=schedule, tokens_per_step=float(tokens_per_step)
+        ),
+        priors=PRIORS,
+        derived=multipower_derived,
+        key_quantities=("E", "alpha", "alpha_n", "beta", "gamma"),
+        labels=LABELS,
+        group_scales=GROUP_SCALES,
+        formula=(
+            "L = L0(N) + A(N)*(sum_i lr_i)^-alpha(N) - B(N)*sum_k (lr_{k-1} - lr_k)"
+            "*(1 - (C*lr_k^-gamma*S_k + 1)^-beta)"
+        ),
+        conditions=Conditions(
+            inputs=multipower_inputs,
+            log_loss=multipower_point_log_loss,
+            settings=multipower_settings,
+            configure=multipower_law,
+        ),
+        settings=settings,
+    )
+
+
+def multipower_derived(theta: Theta) -> dict:
+    """``E``, ``A_N``, and ``A``, ``B``, ``L0`` at ``N_0``. NumPy, so that it applies to
+    arrays and xarray."""
+    return {
+        "E": np.exp(theta["e"]),
+        "A_N": np.exp(theta["u"]),
+        "L0_N0": np.exp(theta["e"]) + np.exp(theta["u"]),
+        "A": np.exp(theta["a"]),
+        "B": np.exp(theta["b"]),
+    }
+
+
+PARAMS = (
+    "e",
+    "u",
+    "alpha_n",
+    "a",
+    "a_slope",
+    "alpha",
+    "alpha_slope",
+    "b",
+    "b_slope",
+    "c",
+    "beta",
+    "gamma",
+)
+
+# Priors, centred on the authors' fits (25M / 100M / 400M parameters, peak learning rate
+# 3e-4; values in the module docstring) and wide enough for other setups:
+#  e: their L0 through the three sizes gives E ≈ 1.70 (log 0.53); Normal(0.5, 1) puts 95% on
+#    E in [0.23, 12] nats.
+#  u, alpha_n: L0(N0) − E ≈ 0.95 (log −0.05) and α_N ≈ 0.25; Normal(0, 1) and
+#    LogNormal(log 0.3, 0.75) (95% on [0.07, 1.3], Chinchilla's α range).
+#  a, b, c: log A(N0) = −0.51, log B(N0) = 6.08, C ≈ 2.1 at peak 3e-4; a peak from 3e-5 to
+#    3e-3 moves them by ±1.0, ±2.3 and ±0.83 (module docstring). Normal(−0.5, 1),
+#    Normal(6, 1.5) and LogNormal(log 2, 1) keep those within 2 sd.
+#  a_slope, b_slope: 0.06 and 0.13 an e-fold of N; Normal(0, 0.3) lets either change by
+#    e^±1.2 per decade (2 sd).
+#  alpha, alpha_slope: α(N0) = 0.45, log α falls 0.06 an e-fold; LogNormal(log 0.45, 0.5)
+#    (95% on [0.17, 1.2]) and Normal(0, 0.1).
+#  beta, gamma: 0.58-0.60 and 0.64-0.66; LogNormal(log 0.6, 0.5) each (95% on [0.23, 1.6]).
+PRIORS = {
+    "e": lambda: dist.Normal(0.5, 1.0),
+    "u": lambda: dist.Normal(0.0, 1.0),
+    "alpha_n": lambda: dist.LogNormal(math.log(0.3), 0.75),
+    "a": lambda: dist.Normal(-0.5, 1.0),
+    "a_slope": lambda: dist.Normal(0.0, 0.3),
+    "alpha": lambda: dist.LogNormal(math.log(0.45), 0.5),
+    "alpha_slope": lambda: dist.Normal(0.0, 0.1),
+    "b": lambda: dist.Normal(6.0, 1.5),
+    "b_slope": lambda: dist.Normal(0.0, 0.3),
+    "c": lambda: dist.LogNormal(math.log(2.0), 1.0),
+    "beta": lambda: dist.LogNormal(math.log(0.6), 0.5),
+    "gamma": lambda: dist.LogNormal(math.log(0.6), 0.5),
+}
+
+# Group spreads under partial pooling (pooling scales of bayescale.hierarchy; positive
+# parameters pool as logs). Groups (datasets, architectures) move the size terms: the floor
+# e as in Chinchilla's law (0.2), u, a and b by ±30% (0.3), the exponents alpha and
+# alpha_n by ±20% (0.2). The decay-response shape (c, beta, gamma) and the slopes in log N
+# transfer between setups in the authors' ablations: a tenth to a fifth of their prior scale.
+GROUP_SCALES = {
+    "e": 0.2,
+    "u": 0.3,
+    "alpha_n": 0.2,
+    "a": 0.3,
+    "a_slope": 0.05,
+    "alpha": 0.2,
+    "alpha_slope": 0.02,
+    "b": 0.3,
+    "b_slope": 0.05,
+    "c": 0.2,
+    "beta": 0.1,
+    "gamma": 0.1,
+}
+
+LABELS = {
+    "e": r"$\log E$",
+    "u": r"$\log A_N$",
+    "alpha_n": r"$\alpha_N$ (exponent of $N$ in $L_0$)",
+    "a": r"$\log A(N_0)$",
+    "a_slope": r"$d\log A/d\log N$",
+    "alpha": r"$\alpha(N_0)$ (exponent of the LR sum)",
+    "alpha_slope": r"$d\log\alpha/d\log N$",
+    "b": r"$\log B(N_0)$",
+    "b_slope": r"$d\log B/d\log N$",
+    "c": "$C$",
+    "beta": r"$\beta$",
+    "gamma": r"$\gamma$",
+    "E": "$E$ (nats/token)",
+    "A_N": "$A_N$ (nats/token)",
+    "L0_N0": "$L_0(N_0)$ (nats/token)",
+    "A": "$A(N_0)$",
+    "B": "$B(N_0)$",
+}
+
+MULTIPOWER = multipower_law()
