@@ -102,8 +102,17 @@ _EXPORTS = {
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
 
 
+SUBMODULES = ("comparisons", "plotting", "schedules")
+"""Submodules reached as attributes: ``bs.schedules.cosine(...)``."""
+
+
 def __getattr__(name: str):
-    """Import a public name from its module on first access, and keep it here."""
+    """Import a public name (or a submodule of ``SUBMODULES``) on first access, and keep
+    it here."""
+    if name in SUBMODULES:
+        value = importlib.import_module(f"bayescale.{name}")
+        globals()[name] = value
+        return value
     if name not in _MODULE_OF:
         raise AttributeError(f"module 'bayescale' has no attribute {name!r}")
     value = getattr(importlib.import_module(_MODULE_OF[name]), name)
@@ -113,4 +122,4 @@ def __getattr__(name: str):
 
 def __dir__() -> list[str]:
     """The module's own names and the public names, loaded or not."""
-    return sorted(set(globals()) | set(__all__))
+    return sorted(set(globals()) | set(__all__) | set(SUBMODULES))

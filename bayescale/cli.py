@@ -545,7 +545,7 @@ def cmd_fit(args) -> int:
         seed=args.seed,
         device=args.device,
         extrapolation_error=args.extrapolation_error,
-        progress=not args.quiet,
+        progress=False if args.quiet else None,  # a bar only on a terminal
     )
     post.save(out, overwrite=args.overwrite)
     summary = post.summary(ci_prob=0.9)

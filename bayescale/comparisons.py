@@ -22,6 +22,12 @@ Two variants at their own optima (Shukor et al. 2025, Fig. 4)
     include the attention term ``6·D·n_layer·s·d_model`` (Kaplan et al. 2020, Table 1) for
     the shape rule of :class:`bayescale.hardware.Architecture`: with plain ``6ND`` both
     variants would take the same time at the same budget by construction.
+
+Schedules for one run
+    One model of ``N`` parameters trained under each of several learning-rate schedules
+    (say cosine against WSD with a 20% cooldown): the law's final loss under each, per
+    draw, and its difference from the first schedule's, paired draw by draw, with the
+    probability that it is lower. Needs a law that reads schedules (``"multipower"``).
 """
 
 from __future__ import annotations
@@ -173,3 +179,44 @@ def compare_variants(
         attrs={"labels": labels, "hardware": hardware, "n_gpus": int(n_gpus)},
     )
     return Draws(ds)
+
+
+def compare_schedules(
+    post: Posterior,
+    n_params: float,
+    schedules,
+    tokens_per_step: float,
+    *,
+    group: str | None = None,
+) -> Draws:
+    """Final loss of a run of ``n_params`` parameters under each schedule of ``schedules``
+    (``{label: Schedule}``), ``loss``, its difference from the first schedule's,
+    ``difference`` (0 for the first), and ``p_lower``, the probability that it is lower;
+    over a ``schedule`` dimension (module docstring)."""
+    schedules = dict(schedules)
+    if len(schedules) < 2:
+        raise InputError(
+            f"compare_schedules needs at least two schedules, {{label: Schedule}}, got "
+            f"{len(schedules)}; e.g. {{'cosine': bs.schedules.cosine(...), 'wsd': "
+            "bs.schedules.wsd(...)}."
+        )
+    loss = xr.concat(
+        [
+            post.predict_curve(n_params, s, tokens_per_step, steps=[s.total], group=group)[
+                "loss_mean"
+            ].isel(point=0, drop=True)
+            for s in schedules.values()
+        ],
+        dim=xr.DataArray(list(schedules), dims="schedule", name="schedule"),
+    )
+    difference = loss - loss.isel(schedule=0)
+    p_lower = (difference < 0).mean(SAMPLE_DIMS)
+    return Draws(
+        xr.Dataset(
+            {
+                "loss": loss.assign_attrs(units="nats/token"),
+                "difference": difference.assign_attrs(units="nats/token"),
+                "p_lower": p_lower,
+            }
+        )
+    )

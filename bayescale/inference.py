@@ -121,8 +121,9 @@ def fit(
         ``"student_t"`` (robust, the default) or ``"normal"``
         (:mod:`bayescale.likelihood`).
     chains, warmup, draws
-        NUTS chains, warmup iterations per chain and kept draws per
-        chain. Chains run in parallel over CPU devices where JAX has them: the first fit
+        NUTS chains, warmup iterations per chain and kept draws per chain: PyMC's
+        ``chains``, ``tune`` and ``draws``, NumPyro's ``num_chains``, ``num_warmup`` and
+        ``num_samples``. Chains run in parallel over CPU devices where JAX has them: the first fit
         asks JAX for a CPU device per chain if JAX has not started yet
         (:func:`bayescale.devices.prepare_cpu_devices`).
     seed
@@ -134,7 +135,8 @@ def fit(
         ``"float32"`` or ``"float64"``; by default per device and data size
         (:func:`default_precision`).
     target_accept, dense_mass
-        NUTS's target acceptance rate and dense mass matrix.
+        NUTS's target acceptance rate (PyMC's ``target_accept``, NumPyro's
+        ``target_accept_prob``) and dense mass matrix (NumPyro's ``dense_mass``).
     init
         ``"laplace"`` (the default) starts each chain near a posterior mode and the
         warmup from the Laplace covariance there (:mod:`bayescale.starts`; where it finds
@@ -146,7 +148,11 @@ def fit(
         predictions carry (per e-fold of compute, in units of the noise scale; 0 turns it
         off; :mod:`bayescale.discrepancy`).
     progress
-        show NumPyro's progress bar.
+        A progress bar on stderr, one for all chains, naming the phase (mode search,
+        compiling, warmup, sampling; :mod:`bayescale.progress`). ``None`` (the default)
+        shows it when stderr is a terminal or a Jupyter kernel's output, ``True`` always,
+        ``False`` never. A fit that shows it compiles its sampler anew in each process
+        (JAX's persistent cache skips programs with host callbacks).
 
     Returns
     -------

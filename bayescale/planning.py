@@ -53,6 +53,7 @@ arrays it returns are read-only views of the kernel's output (no copy).
 
 from __future__ import annotations
 
+import json
 import math
 import warnings
 from collections.abc import Mapping
@@ -61,6 +62,7 @@ from functools import partial
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pandas as pd
 import xarray as xr
 
 from bayescale.bracket import LOG_MIN_PARAMS, LOG_MIN_TOKENS
@@ -237,10 +239,13 @@ def predict_loss(
     noise: NoiseDraws | None = None,
     error: Discrepancy | None = None,
     seed: int = 0,
+    inputs: Mapping | None = None,
 ) -> Draws:
     """Draws of the mean loss ``L(n, d)·e^{δ(C)}`` (the law with its error beyond the fitted
     compute) and, given the ``noise`` draws, of a new run's measured loss
-    (:meth:`~bayescale.likelihood.NoiseDraws.predictive`)."""
+    (:meth:`~bayescale.likelihood.NoiseDraws.predictive`). By default the points are
+    finished runs; ``inputs`` gives their conditions instead, for a law that reads them
+    (:meth:`bayescale.laws.Law.log_loss_at`), such as checkpoints of a schedule."""
     theta3, error, x64 = _prepare(law, theta, error)
     n, d = np.broadcast_arrays(
         as_positive(n, "n (parameters)", "n=7e9"), as_positive(d, "d (tokens)", "d=1.4e11")
@@ -248,7 +253,9 @@ def predict_loss(
     log_c = np.log(6.0 * n * d)
     warn_if_extrapolating(error.fitted, log_n=np.log(n), log_d=np.log(d), log_compute=log_c)
     with jax.enable_x64(x64):
-        mu = np.asarray(law.log_loss(theta3, np.log(n)[None, None], np.log(d)[None, None]))
+        mu = np.asarray(
+            law.log_loss_at(theta3, np.log(n)[None, None], np.log(d)[None, None], inputs)
+        )
     mu = mu + log_error(error.slope[..., None], log_c[None, None], error.log_c_max)
     dims = (*SAMPLE_DIMS, "point")
     variables = {"loss_mean": (dims, np.exp(mu), {"units": "nats/token"})}
@@ -463,3 +470,52 @@ def _warn_missed(targets, missed, log_loss, side: str) -> None:
             f"{parts}. No compute reaches them: their compute is inf."
         )
     warnings.warn(message, PlanningWarning, stacklevel=4)
+
+
+def predict_curve(
+    law: Law,
+    theta: Mapping,
+    n_params: float,
+    schedule,
+    tokens_per_step: float,
+    steps=None,
+    noise: NoiseDraws | None = None,
+    error: Discrepancy | None = None,
+    seed: int = 0,
+) -> Draws:
+    """Draws of the loss curve of one run of ``n_params`` parameters under ``schedule`` (a
+    :class:`bayescale.schedules.Schedule`) at ``steps`` (default: 200 steps spread evenly
+    after warmup to the end), ``tokens_per_step`` tokens a step, for a law that reads
+    schedules: :func:`predict_loss` at each checkpoint's conditions, with ``step`` as a
+    coordinate. The predictive draws scatter each checkpoint independently, as a marginal
+    band (one run's checkpoints share its offset)."""
+    if law.conditions is None:
+        raise InputError(
+            f"the {law.name} law does not read learning-rate schedules, so it predicts "
+            "finished runs only (predict_loss); fit law='multipower' to predict curves."
+        )
+    n_params = one_positive(n_params, "n_params (parameters)", "n_params=1e9")
+    tokens_per_step = one_positive(tokens_per_step, "tokens_per_step", "tokens_per_step=2**19")
+    if steps is None:
+        steps = np.unique(np.linspace(schedule.warmup + 1, schedule.total, 200).round())
+    steps = np.asarray(steps, dtype=np.int64)
+    frame = pd.DataFrame(
+        {
+            "run": "query",
+            "step": steps,
+            "n_params": n_params,
+            "n_tokens": steps * tokens_per_step,
+            "schedule": json.dumps(schedule.to_dict()),
+        }
+    )
+    draws = predict_loss(
+        law,
+        theta,
+        frame["n_params"].to_numpy(float),
+        frame["n_tokens"].to_numpy(float),
+        noise,
+        error,
+        seed,
+        inputs=law.conditions.inputs(frame),
+    )
+    return Draws(draws.dataset.assign_coords(step=("point", steps)))

@@ -291,6 +291,32 @@ class Posterior:
             self.law, self.theta(group), n, d, self.noise(), self.discrepancy(), seed=seed
         )
 
+    def predict_curve(
+        self,
+        n_params: float,
+        schedule,
+        tokens_per_step: float,
+        steps=None,
+        group: str | None = None,
+        seed: int = 0,
+    ) -> Draws:
+        """Draws of the loss curve of a run of ``n_params`` parameters under ``schedule``
+        (:mod:`bayescale.schedules`), ``tokens_per_step`` tokens a step, at ``steps``
+        (default: 200 from warmup to the end): the law's mean loss and a new run's
+        measured loss at each step (:func:`bayescale.planning.predict_curve`). Needs a law
+        that reads schedules, such as ``"multipower"``."""
+        return planning.predict_curve(
+            self.law,
+            self.theta(group),
+            n_params,
+            schedule,
+            tokens_per_step,
+            steps,
+            self.noise(),
+            self.discrepancy(),
+            seed=seed,
+        )
+
     def optimal(self, compute, group: str | None = None) -> Draws:
         """Compute-optimal ``n_opt``, ``d_opt``, ``tokens_per_param``, ``loss_opt`` per draw
         (per group, and for a new group, when the fit is per group and ``group`` is None)."""

@@ -284,19 +284,20 @@ def _verify(path: Path, header: dict, groups: dict[str, xr.Dataset]) -> None:
         return
     parts = []
     if HEADER in changed:
-        parts.append("the header (fit information and warnings)")
+        parts.append("the header (fit information, warnings, derived quantities' names)")
     named = [k.split("/", 1) for k in changed if k != HEADER]
     if named:
         parts.append("the data of " + ", ".join(f"{var!r} in group {g}" for g, var in named))
+    if parts:
+        parts = [f"{' and '.join(parts)} no longer match the SHA-256 digests written with them"]
     if missing:
-        parts.append(f"variables {missing} are gone")
+        parts.append(f"variables {missing} are gone, though digests were written for them")
     if added:
-        parts.append(f"variables {added} were added")
+        parts.append(f"variables {added} were added, though no digest was written for them")
     raise PosteriorFileError(
-        f"{str(path)!r} is corrupted: {'; '.join(parts)} no longer match the SHA-256 "
-        "digests written with them, so the file changed after it was saved (a disk or "
-        "transfer error, or an edit, such as a change to Posterior.idata before ArviZ "
-        "wrote it). Restore it from a copy, or refit and save again."
+        f"{str(path)!r} is corrupted: {'; '.join(parts)}. The file changed after it was "
+        "saved (a disk or transfer error, or an edit, such as a change to Posterior.idata "
+        "before ArviZ wrote it). Restore it from a copy, or refit and save again."
     )
 
 

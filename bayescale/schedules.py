@@ -61,6 +61,7 @@ schedule.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from collections.abc import Mapping
@@ -138,6 +139,7 @@ class Schedule:
                 raise InputError(f"decay must be one of {list(DECAYS)}, got {self.decay!r}.")
         if self.kind == "piecewise":
             self._check_pieces()
+
     def _check_array(self) -> None:
         rates = np.asarray(self.array, dtype=float)
         if rates.shape != (self.total + 1,) or not np.all(np.isfinite(rates)):
@@ -164,7 +166,7 @@ class Schedule:
             _check_rate("values", value)
         for bound in bounds:
             _check_int("boundaries", bound, 1)
-        if bounds[0] <= self.warmup or any(b >= c for b, c in zip(bounds, bounds[1:])):
+        if bounds[0] <= self.warmup or any(b >= c for b, c in itertools.pairwise(bounds)):
             raise InputError(
                 f"boundaries {list(bounds)} must increase strictly and start after the "
                 f"warmup ({self.warmup} steps)."
@@ -200,7 +202,7 @@ class Schedule:
             out[warm:] = self.peak
         elif self.kind == "piecewise":
             start = warm
-            for bound, value in zip(self.boundaries, self.values):
+            for bound, value in zip(self.boundaries, self.values, strict=True):
                 out[start:bound] = value
                 start = bound
             out[start:] = self.values[-1]
@@ -294,8 +296,9 @@ class Schedule:
         args = {k: v for k, v in self.to_dict().items() if k != "kind"}
         args["total"] = total
         if self.kind == "wsd":
-            args["decay_start"] = max(total - round((self.total - self.decay_start) * scale),
-                                      self.warmup)
+            args["decay_start"] = max(
+                total - round((self.total - self.decay_start) * scale), self.warmup
+            )
         return _MAKERS[self.kind](**args)
 
 
@@ -445,7 +448,7 @@ def checkpoint_features(schedule: Schedule, steps, knots: int | None = DEFAULT_K
         "knot_drop": np.zeros((steps.size, width)),
         "knot_area": np.ones((steps.size, width)),
     }
-    for row, (t, bounds) in enumerate(zip(steps, blocks)):
+    for row, (t, bounds) in enumerate(zip(steps, blocks, strict=True)):
         a, b = bounds[:-1], bounds[1:]
         at = np.clip(np.searchsorted(moved, 0.5 * (moved[a] + moved[b])), a + 1, b)
         n = a.size
@@ -489,27 +492,28 @@ def run_features(schedule: Schedule | Mapping, log_steps) -> dict:
         )
     total = jnp.exp(jnp.asarray(log_steps))[..., None]
     pieces, jumps = _pieces(schedule, total)
-    end = total + 0.5
-    area_end = _area(pieces, end)
+    full = [piece[1] * _tail(piece, 1.0) for piece in pieces]
+    after = [sum(full[i + 1 :], 0.0 * total) for i in range(len(pieces))]
     lr_parts, drop_parts, area_parts = [], [], []
-    for piece in pieces:
-        start, stop, shape = piece[:3]
+    for i, piece in enumerate(pieces):
+        to_end, length, shape = piece[:3]
         if shape == "constant":
             continue
-        lo = jnp.log(jnp.maximum(end - stop, 0.5))
-        hi = jnp.log(jnp.maximum(end - start, 0.5))
-        lag = jnp.exp(lo + (hi - lo) * (_NODES + 1) / 2)
-        s = end - lag
-        lr_parts.append(_rate(pieces, s + 0.5))
-        drop_parts.append(-_slope(piece, s) * lag * (hi - lo) / 2 * _WEIGHTS)
-        area_parts.append(area_end - _area(pieces, s))
-    for at, before, after in jumps:
-        lr_parts.append(after + 0.0 * at)
-        drop_parts.append(before - after + 0.0 * at)
-        area_parts.append(area_end - _area(pieces, at - 0.5))
+        # nodes at lag T + 1/2 − s = c + v, v the distance back from the piece's end
+        c = to_end + 0.5
+        width = jnp.log1p(length / c)
+        v = c * jnp.expm1(width * (_NODES + 1) / 2)
+        lr_parts.append(_rate_in(piece, jnp.maximum(v - 0.5, 0.0) / length))
+        drop_parts.append(-_slope(piece, v / length) * (c + v) * width / 2 * _WEIGHTS)
+        area_parts.append(length * _tail(piece, v / length) + after[i])
+    for index, before, later in jumps:
+        lr_parts.append(later + 0.0 * total)
+        drop_parts.append(before - later + 0.0 * total)
+        area_parts.append(after[index - 1])
+    # Σ_{i=0}^{T} η_i = ∫_{-1/2}^{T+1/2} η, with η = η_0 on [-1/2, 0]
+    start = 0.5 * schedule.peak if schedule.warmup == 0 else 0.0
     return {
-        # Σ_{i=0}^{T} η_i = ∫_{-1/2}^{T+1/2} η, with η = η_0 on [-1/2, 0]
-        "lr_sum": area_end[..., 0] + (0.5 * schedule.peak if schedule.warmup == 0 else 0.0),
+        "lr_sum": sum(full)[..., 0] + start,
         "knot_lr": jnp.concatenate(lr_parts, axis=-1),
         "knot_drop": jnp.concatenate(drop_parts, axis=-1),
         "knot_area": jnp.concatenate(area_parts, axis=-1),
@@ -517,97 +521,79 @@ def run_features(schedule: Schedule | Mapping, log_steps) -> dict:
 
 
 def _pieces(schedule: Schedule, total):
-    """The continuous schedule of a run of ``total`` steps: smooth pieces
-    ``(start, stop, shape, lr_start, lr_stop)`` with ``η(s)`` equal to ``lr(i)`` at whole
-    steps, and jumps ``(step, lr_before, lr_after)`` (a piecewise schedule's stages, a
-    one-step warmup); the last piece runs to ``total + 1`` at the final rate."""
-    peak = schedule.peak
+    """The continuous schedule of a run to step ``total``, in distances back from it (exact
+    in float32 near the end of long runs): smooth pieces ``(to_end, length, shape,
+    lr_start, lr_stop)``, a piece ending at step ``total − to_end``, with ``η`` equal to
+    ``lr(i)`` at whole steps; jumps ``(index, lr_before, lr_after)`` to the rate of piece
+    ``index``, half a step into which the jump lies (a piecewise schedule's stages, a
+    one-step warmup).
+    The last piece, at the final rate, ends half a step after ``total``."""
+    peak, zero = schedule.peak, 0.0 * total
     warm = jnp.minimum(float(schedule.warmup), total / 2)
     pieces, jumps = [], []
     if schedule.warmup >= 2:
-        pieces.append((jnp.zeros_like(total), warm - 1, "linear", 0.0, peak))
+        pieces.append((total - (warm - 1), warm - 1, "linear", 0.0, peak))
         flat_from = warm - 1
     elif schedule.warmup == 1:
-        pieces.append((jnp.zeros_like(total), 0.5 + 0.0 * total, "constant", 0.0, 0.0))
-        jumps.append((jnp.ones_like(total), 0.0, peak))
-        flat_from = 0.5 + 0.0 * total
+        pieces.append((total - 0.5, zero + 0.5, "constant", 0.0, 0.0))
+        jumps.append((1, 0.0, peak))
+        flat_from = zero + 0.5
     else:
-        flat_from = jnp.zeros_like(total)
-    if schedule.kind == "constant":
-        pieces.append((flat_from, total + 1, "constant", peak, peak))
-    elif schedule.kind == "piecewise":
-        start = flat_from
-        scale = total / schedule.total
-        for j, bound in enumerate(schedule.boundaries[:-1]):
-            at = jnp.maximum(bound * scale, warm + 1)
-            pieces.append((start, at - 0.5, "constant", schedule.values[j], schedule.values[j]))
-            jumps.append((at, schedule.values[j], schedule.values[j + 1]))
-            start = at - 0.5
-        last = schedule.values[-1]
-        pieces.append((start, total + 1, "constant", last, last))
+        flat_from = zero
+    if schedule.kind in ("constant", "piecewise"):
+        values = schedule.values if schedule.kind == "piecewise" else (peak,)
+        back = total - flat_from  # from the start of the stage to step T
+        for bound, value, after in zip(schedule.boundaries, values, values[1:], strict=False):
+            # the next stage starts at step total·bound/schedule.total, after the warmup
+            stage_back = jnp.minimum(total * (1 - bound / schedule.total), total - warm - 1)
+            stage_back = stage_back + 0.5
+            pieces.append((stage_back, back - stage_back, "constant", value, value))
+            jumps.append((len(pieces), value, after))
+            back = stage_back
+        pieces.append((zero - 0.5, back + 0.5, "constant", values[-1], values[-1]))
     else:
         if schedule.kind == "wsd":
-            begin = jnp.maximum(total * (schedule.decay_start / schedule.total), warm)
+            decay = jnp.minimum(total * (1 - schedule.decay_start / schedule.total), total - warm)
             shape = schedule.decay
         else:
-            begin, shape = jnp.maximum(warm, flat_from), schedule.kind
-        pieces.append((flat_from, begin, "constant", peak, peak))
-        pieces.append((begin, total, shape, peak, schedule.final))
-        pieces.append((total, total + 1, "constant", schedule.final, schedule.final))
+            decay, shape = total - jnp.maximum(warm, flat_from), schedule.kind
+        pieces.append((decay, total - flat_from - decay, "constant", peak, peak))
+        pieces.append((zero, decay, shape, peak, schedule.final))
+        pieces.append((zero - 0.5, zero + 0.5, "constant", schedule.final, schedule.final))
     return pieces, jumps
 
 
-def _progress(piece, x):
-    start, stop, _, _, _ = piece
-    length = jnp.maximum(stop - start, 1e-9)
-    return jnp.clip((x - start) / length, 0.0, 1.0), length
-
-
-def _rate_in(piece, u):
-    _, _, shape, v0, v1 = piece
+def _rate_in(piece, eps):
+    """``η`` at fraction ``eps`` of ``piece`` back from its end."""
+    shape, v0, v1 = piece[2:]
     if shape == "constant":
-        return v0 + 0.0 * u
+        return v0 + 0.0 * eps
     if shape == "linear":
-        return v0 + (v1 - v0) * u
+        return v1 - (v1 - v0) * eps
     if shape == "cosine":
-        return v1 + 0.5 * (v0 - v1) * (1 + jnp.cos(jnp.pi * u))
-    return v0 * (v1 / v0) ** u
+        return v1 + 0.5 * (v0 - v1) * (1 - jnp.cos(jnp.pi * eps))
+    return v1 * (v0 / v1) ** eps
 
 
-def _slope(piece, x):
-    """``dη/ds`` inside ``piece`` at ``x``."""
-    _, _, shape, v0, v1 = piece
-    u, length = _progress(piece, x)
+def _slope(piece, eps):
+    """``dη/ds`` at fraction ``eps`` of ``piece`` back from its end."""
+    length, shape, v0, v1 = piece[1:]
     if shape == "linear":
-        return (v1 - v0) / length + 0.0 * u
+        return (v1 - v0) / length + 0.0 * eps
     if shape == "cosine":
-        return -0.5 * (v0 - v1) * jnp.pi * jnp.sin(jnp.pi * u) / length
-    return _rate_in(piece, u) * math.log(v1 / v0) / length
+        return -0.5 * (v0 - v1) * jnp.pi * jnp.sin(jnp.pi * eps) / length
+    return _rate_in(piece, eps) * math.log(v1 / v0) / length
 
 
-def _rate(pieces, x):
-    """``η(x)``: the piece holding ``x`` (the last piece's end rate beyond it)."""
-    out = _rate_in(pieces[-1], 1.0) + 0.0 * x
-    for piece in reversed(pieces):
-        u, _ = _progress(piece, x)
-        out = jnp.where((x >= piece[0]) & (x < piece[1]), _rate_in(piece, u), out)
-    return out
-
-
-def _area(pieces, x):
-    """``∫_0^x η(s) ds`` for ``x`` up to ``total + 1``."""
-    out = 0.0
-    for piece in pieces:
-        shape, v0, v1 = piece[2:]
-        u, length = _progress(piece, x)
-        if shape == "constant":
-            part = v0 * u
-        elif shape == "linear":
-            part = v0 * u + (v1 - v0) * u * u / 2
-        elif shape == "cosine":
-            part = v1 * u + 0.5 * (v0 - v1) * (u + jnp.sin(jnp.pi * u) / jnp.pi)
-        else:
-            rate = math.log(v1 / v0)
-            part = v0 * jnp.expm1(u * rate) / rate if rate != 0 else v0 * u
-        out = out + length * part
-    return out
+def _tail(piece, eps):
+    """``∫ η`` over the last fraction ``eps`` of ``piece``, per step of its length, in
+    closed form in ``eps`` (so that short tails of long runs keep their precision)."""
+    shape, v0, v1 = piece[2:]
+    if shape == "constant":
+        return v0 * eps
+    if shape == "linear":
+        return eps * (v1 - (v1 - v0) * eps / 2)
+    if shape == "cosine":
+        return v1 * eps + 0.5 * (v0 - v1) * (eps - jnp.sin(jnp.pi * eps) / jnp.pi)
+    rate = math.log(v0 / v1)
+    return v1 * jnp.expm1(eps * rate) / rate if rate != 0 else v1 * eps

@@ -62,9 +62,9 @@ def write_format2(post: bs.Posterior, path) -> None:
 
 
 # ------------------------------------------------------------------- digests
-def test_files_are_format_3_with_a_digest_per_variable_and_round_trip(reference, saved):
+def test_files_are_format_4_with_a_digest_per_variable_and_round_trip(reference, saved):
     head = header(saved)
-    assert head["file_format"] == posterior_file.FILE_FORMAT == 3
+    assert head["file_format"] == posterior_file.FILE_FORMAT == 4
     digests = head["sha256"]
     assert "posterior/alpha" in digests and "constant_data/log_n" in digests
     assert digests["posterior/alpha"] == posterior_file.digest(reference.posterior["alpha"].values)

@@ -124,7 +124,7 @@ def test_idata_has_the_groups_and_provenance(synthetic_posterior):
     idata = synthetic_posterior.idata
     for group in ("posterior", "sample_stats", "log_likelihood", "observed_data", "constant_data"):
         assert group in idata.groups(), group
-    meta = json.loads(idata.attrs["bayescale"])
+    meta = json.loads(idata.attrs["bayescale"])["info"]  # the file header (posterior_file)
     assert meta["law"] == "chinchilla" and meta["bayescale_version"] == bs.__version__
     assert set(meta["priors"]) == {"e", "a", "alpha", "b", "beta", "sigma", "nu"}
     assert idata.log_likelihood["log_loss"].shape == (2, 300, 48)

@@ -7,6 +7,7 @@ missing."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import warnings
 from dataclasses import replace
@@ -18,6 +19,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
+from scipy import stats
 
 import bayescale as bs
 from bayescale import idata as idata_module
@@ -54,7 +56,16 @@ def curves_frame(seed=0, runs=8, checkpoints=8, run_sd=0.02, sigma=0.003) -> pd.
 def normal_fit():
     """The synthetic sweep fitted with a Normal likelihood: a second model to compare."""
     sweep = bs.Sweep.from_frame(synthetic_sweep())
-    return quiet_fit(sweep, likelihood="normal", chains=2, warmup=200, draws=200, seed=2)
+    # 2 × 300 draws: R-hat and ESS sit near their thresholds at this size.
+    return quiet_fit(
+        sweep,
+        likelihood="normal",
+        chains=2,
+        warmup=300,
+        draws=300,
+        seed=1,
+        tolerate=("ESS below", "R-hat above 1.01"),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -96,6 +107,16 @@ def as_idata(request, folder):
     return get
 
 
+@contextlib.contextmanager
+def rough_pareto_k():
+    """Ignore ArviZ's warning that a Pareto k exceeds ``1 − 1/log10(draws)`` (0.62 at 2 ×
+    300 draws): it judges how well PSIS approximates leaving an observation out (a whole
+    run of 8, for curves), a property of the data and draws, not of the call under test."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Estimated shape parameter of Pareto", UserWarning)
+        yield
+
+
 @pytest.fixture(autouse=True)
 def close_figures():
     yield
@@ -127,16 +148,17 @@ def test_a_fit_holds_every_group_and_the_derived_quantities(synthetic_posterior)
 
 
 def test_predictive_draws_scatter_around_the_data_as_the_likelihood_says(synthetic_posterior):
-    """Replicates are the law plus σ·t_ν noise: standardised by each draw's law and σ,
-    their mean is 0 and their spread that of the Student-t; the observed points lie
-    within their replicates' 0.5%–99.5% range (48 points; 0.48 expected outside)."""
+    """Replicates are the law plus σ·t_ν noise: standardised by each draw's law and σ and
+    put through the t_ν CDF they are uniform (28,800 values: quantiles within 0.01); the
+    observed points lie within their replicates' 0.5%–99.5% range (48 points, 0.48
+    expected outside)."""
     post = synthetic_posterior
     pp = post.groups["posterior_predictive"]["log_loss"].values
     draws = post.posterior
     z = (pp - post.fitted_log_mean()) / draws["sigma"].values[..., None]
-    nu = draws["nu"].values[..., None] * np.ones_like(z)
-    expected_var = np.mean(nu / (nu - 2))
-    assert abs(z.mean()) < 0.02 and abs(z.var() / expected_var - 1) < 0.1
+    u = stats.t.cdf(z, draws["nu"].values[..., None])
+    probs = [0.05, 0.25, 0.5, 0.75, 0.95]
+    np.testing.assert_allclose(np.quantile(u, probs), probs, atol=0.01)
     y = post.groups["observed_data"]["log_loss"].values
     low, high = np.quantile(pp, [0.005, 0.995], axis=(0, 1))
     assert np.sum((y < low) | (y > high)) <= 3
@@ -209,7 +231,8 @@ def test_arviz_summary_trace_ppc_loo_pit_and_loo(synthetic_posterior, as_idata):
 
 def test_arviz_compare_ranks_two_posteriors(synthetic_posterior, normal_fit, as_idata):
     models = {"student_t": synthetic_posterior, "normal": normal_fit}
-    table = az.compare({name: as_idata(post, name) for name, post in models.items()})
+    with rough_pareto_k():
+        table = az.compare({name: as_idata(post, name) for name, post in models.items()})
     assert set(table.index) == {"student_t", "normal"}
     assert np.isfinite(table["elpd_loo"]).all() and table["weight"].sum() == pytest.approx(1)
 
@@ -219,7 +242,8 @@ def test_training_curves_leave_out_whole_runs(curve_fit, as_idata):
     assert idata.log_likelihood["log_loss"].dims == ("chain", "draw", "run")
     assert idata.log_likelihood.sizes["run"] == 8 and "sigma_run" in idata.prior
     assert idata.posterior_predictive["log_loss"].dims == ("chain", "draw", "point")
-    loo = az.loo(idata, pointwise=True)
+    with rough_pareto_k():
+        loo = az.loo(idata, pointwise=True)
     assert loo.n_data_points == 8 and np.isfinite(loo.elpd_loo)
     assert az.plot_ppc(idata, num_pp_samples=30, random_seed=0) is not None
     assert "E" in az.summary(idata, var_names=["E", "sigma_run"]).index
@@ -298,7 +322,8 @@ def test_a_group_removed_from_the_file_is_refused(synthetic_posterior, folder):
     path = synthetic_posterior.save(folder / "gone.nc", overwrite=True)
     with h5py.File(path, "r+") as f:
         del f["posterior_predictive"]
-    with pytest.raises(bs.PosteriorFileError, match=r"posterior_predictive/log_loss'\] are gone"):
+    gone = r"posterior_predictive/log_loss', .*\] are gone"
+    with pytest.raises(bs.PosteriorFileError, match=gone):
         bs.load_posterior(path)
 
 
@@ -324,6 +349,5 @@ def test_large_sweeps_thin_the_log_likelihood_and_predictive_alike(
     xr.testing.assert_allclose(
         idata.log_likelihood["log_loss"], full.isel(draw=slice(None, None, 10))
     )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # PSIS on 60 draws warns that its k estimates are rough
+    with rough_pareto_k():  # at 60 draws the threshold is 0.44
         assert az.plot_loo_pit(idata, y="log_loss") is not None

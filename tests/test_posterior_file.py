@@ -51,7 +51,7 @@ def test_unknown_formats_are_refused_with_the_versions(synthetic_posterior, tmp_
     with pytest.raises(
         bs.PosteriorFileError,
         match=r"file format 99 \(written by bayescale "
-        r"9\.0\).*reads formats \[1, 2, 3\]",
+        r"9\.0\).*reads formats \[1, 2, 3, 4\]",
     ):
         bs.load_posterior(future)
 

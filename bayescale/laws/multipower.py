@@ -92,9 +92,7 @@ def _at(theta: Theta, name: str):
     return jnp.asarray(theta[name])[..., None]
 
 
-def multipower_point_log_loss(
-    theta: Theta, log_n, log_d, lr_sum, knot_lr, knot_drop, knot_area
-):
+def multipower_point_log_loss(theta: Theta, log_n, log_d, lr_sum, knot_lr, knot_drop, knot_area):
     """``log L`` at the given learning-rate sums and knots (per point, as
     :func:`bayescale.schedules.checkpoint_features` returns them). ``G`` is written
     ``−expm1(−β log1p(C x))`` and ``η^{-γ}`` as ``exp(−γ log η)`` for float32."""
@@ -118,17 +116,19 @@ def multipower_run_log_loss(theta: Theta, log_n, log_d, *, schedule, tokens_per_
 
 # ------------------------------------------------------------------ the sweep's rows
 def _runs(frame: pd.DataFrame) -> pd.Series:
-    return frame["run"].astype(str) if "run" in frame.columns else frame.index.to_series().astype(str)
+    return (
+        frame["run"].astype(str) if "run" in frame.columns else frame.index.to_series().astype(str)
+    )
 
 
 def _require(frame: pd.DataFrame) -> None:
-    missing = [c for c in ("step", "n_tokens") if c not in frame.columns]
+    missing = [f"'{c}'" for c in ("step", "n_tokens") if c not in frame.columns]
     if "schedule" not in frame.columns and "lr" not in frame.columns:
-        missing.append("schedule' or 'lr")
+        missing.append("'schedule' or 'lr'")
     if missing:
         raise SweepValidationError(
             f"law 'multipower' reads each checkpoint's learning-rate schedule; the sweep has "
-            f"no column {', '.join(repr(m) for m in missing)}. Give a 'step' column (the "
+            f"no column {', '.join(missing)}. Give a 'step' column (the "
             "optimiser step of each checkpoint) and either a 'schedule' column (per run, "
             "json.dumps(bs.schedules.cosine(...).to_dict()) or another family) or an 'lr' "
             "column (the learning rate logged at each checkpoint)."
@@ -238,8 +238,11 @@ def multipower_inputs(frame: pd.DataFrame, knots: int = DEFAULT_KNOTS) -> dict:
 
 def multipower_settings(frame: pd.DataFrame) -> dict:
     """The finished-run form the sweep implies: the schedule family its runs used most
-    (ties to the earlier kind of :data:`FAMILY_ORDER`), as the longest run of that kind
-    followed it, and that run's tokens per step. A sweep whose schedules are all arrays
+    (ties to the earlier kind of :data:`FAMILY_ORDER`; ``piecewise`` stages, which sweeps
+    use to probe the law rather than to train, only when no run used another family), as
+    the longest run of that kind followed it, and that run's tokens per step. On the
+    authors' nine runs (two cosine, two constant, two WSD, three two-stage) that is their
+    72,000-step cosine. A sweep whose schedules are all arrays
     (``lr`` columns) implies no family: the default cosine family with the sweep's median
     tokens per step."""
     runs = list(run_schedules(frame).values())
@@ -247,10 +250,8 @@ def multipower_settings(frame: pd.DataFrame) -> dict:
     if not kinds:
         per_step = float(np.median([tokens for *_, tokens in runs]))
         return {**DEFAULT_SETTINGS, "tokens_per_step": per_step}
-    kind = max(kinds, key=lambda k: (kinds[k], -FAMILY_ORDER.index(k)))
-    schedule, _, _, tokens = max(
-        (r for r in runs if r[0].kind == kind), key=lambda r: r[0].total
-    )
+    kind = max(kinds, key=lambda k: (k != "piecewise", kinds[k], -FAMILY_ORDER.index(k)))
+    schedule, _, _, tokens = max((r for r in runs if r[0].kind == kind), key=lambda r: r[0].total)
     return {"schedule": schedule.to_dict(), "tokens_per_step": tokens}
 
 
