@@ -56,6 +56,7 @@ __all__ = [
     "pymc_model",
     "read_sweep",
     "register_law",
+    "suggest_runs",
     "train_time",
     "use_cpu_devices",
 ]
@@ -64,6 +65,7 @@ __all__ = [
 # in __all__ is found).
 _EXPORTS = {
     "bayescale.datasets": ("dataset_card", "list_datasets", "load_dataset"),
+    "bayescale.design": ("suggest_runs",),
     "bayescale.devices": ("use_cpu_devices",),
     "bayescale.draws": ("Draws",),
     "bayescale.errors": (

@@ -10,6 +10,8 @@
     bayescale plan --budget 1e24 [--posterior post.nc | --dataset chinchilla] [--ci 0.9]
     bayescale plan --budget 1e22 --dataset gadre_overtrain [--group rpj | --group new]
     bayescale plot fit -o fit.png --dataset gadre_overtrain --group rpj [--overwrite]
+    bayescale suggest --posterior post.nc --target n_opt --budget 1e24 --max-compute 1e20 -k 4
+    bayescale suggest --target loss --n-params 7e10 --n-tokens 1.4e12 --max-compute 1e21
     bayescale --version
 
 Every command takes ``--json`` and then prints one object of strict JSON (RFC 8259) on
@@ -85,6 +87,11 @@ NUMBERS = {
     "ci": (ranges.PROBABILITY, "--ci 0.9"),
     "n_a": (ranges.POSITIVE, "--n-a 4.68e9"),
     "n_b": (ranges.POSITIVE, "--n-b 2.86e9"),
+    "max_compute": (ranges.POSITIVE, "--max-compute 1e20"),
+    "min_compute": (ranges.POSITIVE, "--min-compute 1e18"),
+    "k": (ranges.COUNT, "-k 4"),
+    "n_params": (ranges.POSITIVE, "--n-params 7e10"),
+    "n_tokens": (ranges.POSITIVE, "--n-tokens 1.4e12"),
 }
 """Numeric flags (by ``dest``): the range each must lie in, and an example."""
 
@@ -173,10 +180,11 @@ def _percent(share: float) -> str:
     return f"{share:.0%}"
 
 
-def _row(name: str, row, unit: str, width: int = 22) -> str:
-    """One line of a table: the median, the interval, the unit, and the share of draws
-    that never reach the quantity where there are any."""
-    interval = f"[{human(row['lower'], unit)}, {human(row['upper'], unit)}]"
+def _row(name: str, row, unit: str, ci: float, width: int = 22) -> str:
+    """One line of a table: the median, the ``ci`` interval, the unit, and the share of
+    draws that never reach the quantity where there are any."""
+    _, lower, upper = _values(ci)
+    interval = f"[{human(row[lower], unit)}, {human(row[upper], unit)}]"
     line = f"  {name:<{width}}{human(row['median'], unit):>11}  {interval:<26}{unit}"
     notes = [
         f"{what} in {_percent(share)} of draws"
@@ -224,12 +232,25 @@ def interval_table(draws, ci: float):
     return out
 
 
-_VALUES = ("median", "lower", "upper")
+_CI_HELP = (
+    "probability of the equal-tailed intervals, ci_prob (default 0.9); JSON rows name "
+    "their bounds as az.summary does: eti_5%% and eti_95%% at 0.9"
+)
 
 
-def _records(table) -> list[dict]:
+def _values(ci: float) -> tuple[str, str, str]:
+    """The value columns of an :func:`interval_table` (and keys of its JSON rows): the
+    ``median`` and the bounds of the ``ci`` interval, named as ``az.summary`` and
+    :meth:`~bayescale.draws.Draws.interval` name them (``eti_5%``, ``eti_95%`` at 0.9)."""
+    from bayescale.draws import interval_columns
+
+    return ("median", *interval_columns(ci))
+
+
+def _records(table, ci: float) -> list[dict]:
     """The rows of an :func:`interval_table` for JSON: coordinates a row does not have are
     left out, and a row whose values are not all finite says why."""
+    values = _values(ci)
     rows = []
     for record in table.to_dict(orient="records"):
         share = record.pop("infinite", 0.0)
@@ -237,9 +258,9 @@ def _records(table) -> list[dict]:
         row = {
             k: v
             for k, v in record.items()
-            if k in _VALUES or not (isinstance(v, float) and math.isnan(v))
+            if k in values or not (isinstance(v, float) and math.isnan(v))
         }
-        if not all(math.isfinite(row[k]) for k in _VALUES if k in row):
+        if not all(math.isfinite(row[k]) for k in values if k in row):
             reasons = [f"unreachable in {_percent(share)} of draws"] if share > 0 else []
             reasons += [f"undefined in {_percent(undefined)} of draws"] if undefined > 0 else []
             row["reason"] = "; ".join(reasons) or "not a number in some draws"
@@ -425,7 +446,7 @@ def cmd_plan(args) -> int:
                 "law": post.law.name,
                 "ci_prob": args.ci,
                 "interval": "equal-tailed",
-                "rows": _records(table),
+                "rows": _records(table, args.ci),
                 "p_fits_in_memory": table.attrs.get("p_fits"),
             }
         )
@@ -450,7 +471,7 @@ def cmd_plan(args) -> int:
         for quantity, name, unit in rows_shown:
             match = rows[rows["quantity"] == quantity]
             if not match.empty:
-                print(_row(name, match.iloc[0], unit))
+                print(_row(name, match.iloc[0], unit, args.ci))
         if "p_fits" in table.attrs:
             print(
                 f"  {'P(fits in memory)':<22}{table.attrs['p_fits'][float(budget)]:>11.2f}"
@@ -469,7 +490,7 @@ def _print_reach(post, label, args) -> int:
                 "posterior": label,
                 "law": post.law.name,
                 "ci_prob": args.ci,
-                "rows": _records(table),
+                "rows": _records(table, args.ci),
             }
         )
         return 0
@@ -483,7 +504,7 @@ def _print_reach(post, label, args) -> int:
     for target, group in table.groupby("target_loss", sort=True):
         print(f"target loss {target:g} nats/token")
         for quantity, name, unit in rows:
-            print(_row(name, group[group["quantity"] == quantity].iloc[0], unit))
+            print(_row(name, group[group["quantity"] == quantity].iloc[0], unit, args.ci))
         print()
     return 0
 
@@ -565,12 +586,13 @@ def cmd_fit(args) -> int:
 
 
 # ------------------------------------------------------------------------- compare
-def _print_rows(table, rows, by) -> None:
+def _print_rows(table, rows, by, ci: float) -> None:
     width = max(len(name) for _, name, _ in rows) + 2
     for key, group in table.groupby(by, sort=True):
         print(f"{by} {key:.3g}" if isinstance(key, float) else f"{by} {key}")
         for quantity, name, unit in rows:
-            print(_row(name, group[group["quantity"] == quantity].iloc[0], unit, width=width))
+            row = group[group["quantity"] == quantity].iloc[0]
+            print(_row(name, row, unit, ci, width=width))
         print()
 
 
@@ -624,7 +646,7 @@ def cmd_compare(args) -> int:
                 "posterior": label,
                 "labels": [label_a, label_b],
                 "ci_prob": args.ci,
-                "rows": _records(table),
+                "rows": _records(table, args.ci),
             }
         )
         return 0
@@ -645,6 +667,7 @@ def cmd_compare(args) -> int:
             ("hours_ratio", f"training time, {label_a} / {label_b}", "ratio"),
         ),
         "budget",
+        args.ci,
     )
     return 0
 
@@ -654,6 +677,7 @@ def _print_allocations(args, post, label) -> int:
     result = _allocations(args, post, budget)
     table = result.interval(args.ci)
     final = table[table["quantity"] == "final_difference"].iloc[0]
+    _, lower, upper = _values(args.ci)
     p_b = result.dataset.attrs["p_b_lower"]
     label_a, label_b = _labels(args)
     if args.json:
@@ -665,7 +689,7 @@ def _print_allocations(args, post, label) -> int:
                 "n_b": args.n_b,
                 "labels": [label_a, label_b],
                 "p_b_lower": p_b,
-                "final_difference": final[list(_VALUES)].to_dict(),
+                "final_difference": final[list(_values(args.ci))].to_dict(),
                 "ci_prob": args.ci,
             }
         )
@@ -678,7 +702,7 @@ def _print_allocations(args, post, label) -> int:
         )
     print(
         f"  final loss {label_b} − {label_a}: {final['median']:+.4f} nats "
-        f"[{final['lower']:+.4f}, {final['upper']:+.4f}] ({args.ci:.0%})"
+        f"[{final[lower]:+.4f}, {final[upper]:+.4f}] ({args.ci:.0%})"
     )
     print(f"  P({label_b} ends lower than {label_a}) = {p_b:.3f}")
     return 0
@@ -782,6 +806,120 @@ def cmd_plot(args) -> int:
     return 0
 
 
+# ---------------------------------------------------------------------------- suggest
+_SUGGEST_COLUMNS = (
+    "rank",
+    "n_params",
+    "n_tokens",
+    "flops",
+    "gain",
+    "gain_share",
+    "step_gain",
+    "batch_share",
+    "gain_per_cost",
+    "ess",
+    "step_ess",
+)
+
+
+def _suggest_target(args):
+    """``(budget, at)`` for ``suggest_runs`` from the flags, checked against --target."""
+    points = args.n_params is not None or args.n_tokens is not None
+    if args.target == "n_opt":
+        if points:
+            raise InputError(
+                "--target n_opt takes --budget, not --n-params/--n-tokens; drop them, or "
+                "use --target loss for a planned run."
+            )
+        if args.budget is None:
+            raise InputError("--target n_opt needs --budget FLOPS, e.g. --budget 1e24.")
+        return args.budget, None
+    if args.budget is not None:
+        raise InputError(
+            f"--target {args.target} takes --n-params and --n-tokens, not --budget; drop "
+            "--budget, or use --target n_opt."
+        )
+    if args.n_params is None or args.n_tokens is None:
+        example = (
+            "--n-params 7e10 --n-tokens 1.4e12"
+            if args.target == "loss"
+            else "--n-params 1e10 7e10 --n-tokens 2e11 1.4e12"
+        )
+        raise InputError(
+            f"--target {args.target} needs --n-params and --n-tokens (the planned "
+            f"run{'' if args.target == 'loss' else 's'}), e.g. {example}."
+        )
+    return None, (args.n_params, args.n_tokens)
+
+
+def cmd_suggest(args) -> int:
+    budget, at = _suggest_target(args)
+    if args.max_compute is None:
+        raise InputError(
+            "--max-compute FLOPS is needed: the compute of the largest run to suggest, "
+            "e.g. --max-compute 1e20."
+        )
+    post, label = _posterior(args)
+    check_group(post, args.group)
+    from bayescale.design import suggest_runs
+
+    result = suggest_runs(
+        post,
+        target=args.target,
+        budget=budget,
+        at=at,
+        k=args.k,
+        max_compute=args.max_compute,
+        min_compute=args.min_compute,
+        group=args.group,
+        seed=args.seed,
+    )
+    chosen = result[result["rank"].notna()]
+    attrs = result.attrs
+    target = {"kind": args.target, **{k: attrs[k] for k in ("budget", "at") if k in attrs}}
+    if args.json:
+        emit(
+            {
+                "posterior": label,
+                "law": post.law.name,
+                "target": target,
+                "variance": attrs["variance"],
+                "candidates": len(result),
+                "draws": attrs["draws"],
+                "outcomes": attrs["outcomes"],
+                "seed": attrs["seed"],
+                "runs": chosen[list(_SUGGEST_COLUMNS)].to_dict(orient="records"),
+            }
+        )
+        return 0
+    what = {
+        "n_opt": f"log N_opt at {args.budget:.3g} FLOPs",
+        "loss": "the log loss of the planned run",
+        "region": "the mean log loss over the planned runs",
+    }[args.target]
+    print(f"Next runs for {what}, from the {label} ({post.law.name} law)")
+    print(
+        f"{len(result)} candidates up to {args.max_compute:.3g} FLOPs; posterior sd now "
+        f"{math.sqrt(attrs['variance']):.4g}; {attrs['draws']} draws, {attrs['outcomes']} "
+        "simulated outcomes per run\n"
+    )
+    print(
+        f"  {'rank':<5}{'N':>9}{'D':>9}{'FLOPs':>11}{'alone':>9}{'batch':>9}"
+        f"{'gain/FLOP':>12}{'ESS':>7}"
+    )
+    for row in chosen.itertuples():
+        print(
+            f"  {int(row.rank):<5}{human(row.n_params, 'parameters'):>9}"
+            f"{human(row.n_tokens, 'tokens'):>9}{row.flops:>11.3g}{row.gain_share:>9.1%}"
+            f"{row.batch_share:>9.1%}{row.gain_per_cost:>12.3g}{row.step_ess:>7.0f}"
+        )
+    print(
+        "\nalone: share of the variance the run removes by itself; batch: share runs 1 to "
+        "rank remove together; ESS: effective draws left by the batch's weights."
+    )
+    return 0
+
+
 def cmd_datasets(args) -> int:
     import pandas as pd
 
@@ -819,7 +957,7 @@ def _comparison_options(p) -> None:
     p.add_argument("--label-b", help="name of B (default: its group, or B)")
     p.add_argument("--gpu", help="variants: accelerator, e.g. H100")
     p.add_argument("--gpus", type=int, help="variants: number of accelerators")
-    p.add_argument("--ci", type=float, default=0.9, help="credible mass (default 0.9)")
+    p.add_argument("--ci", type=float, default=0.9, help=_CI_HELP)
 
 
 def _column_options(p, group_flag: str, group_help: str) -> None:
@@ -929,7 +1067,7 @@ def parser() -> argparse.ArgumentParser:
         help="for a per-group posterior: a group name, or 'new' for an "
         "unseen group from the population (default: every group and new)",
     )
-    p.add_argument("--ci", type=float, default=0.9, help="credible mass (default 0.9)")
+    p.add_argument("--ci", type=float, default=0.9, help=_CI_HELP)
     _json_option(p)
     p.set_defaults(run=cmd_plan)
 
@@ -944,6 +1082,35 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--mfu", type=float, help="fixed MFU in (0, 1] (default: a distribution)")
     _json_option(p)
     p.set_defaults(run=cmd_compare)
+
+    p = sub.add_parser(
+        "suggest",
+        help="the next training runs that most shrink the uncertainty of a target per FLOP",
+    )
+    p.add_argument(
+        "--target",
+        choices=("n_opt", "loss", "region"),
+        default="n_opt",
+        help="N_opt at --budget (default), the loss of a planned run, or the loss over "
+        "several planned runs (--n-params, --n-tokens)",
+    )
+    p.add_argument("--budget", type=float, help="--target n_opt: FLOPs, e.g. 1e24")
+    p.add_argument("--n-params", type=float, nargs="+", help="planned run(s): parameters")
+    p.add_argument("--n-tokens", type=float, nargs="+", help="planned run(s): tokens")
+    p.add_argument("--max-compute", type=float, help="FLOPs of the largest run to suggest")
+    p.add_argument(
+        "--min-compute",
+        type=float,
+        help="FLOPs of the smallest run to suggest (default: the smallest fitted run's)",
+    )
+    p.add_argument("-k", "--k", type=int, default=4, help="runs to suggest (default 4)")
+    source = p.add_mutually_exclusive_group()
+    source.add_argument("--posterior", help="a posterior file written by 'bayescale fit'")
+    source.add_argument("--dataset", help="use the shipped reference fit of this dataset")
+    p.add_argument("--group", help="for a per-group posterior: a group name, or 'new'")
+    p.add_argument("--seed", type=int, default=0, help="seed of the simulated outcomes")
+    _json_option(p)
+    p.set_defaults(run=cmd_suggest)
 
     p = sub.add_parser("plot", help="credible-interval figures (see docs/gallery)")
     p.add_argument("kind", choices=PLOTS)

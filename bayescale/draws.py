@@ -47,6 +47,22 @@ def hdi(values: np.ndarray, ci_prob: float, axis=0) -> tuple[np.ndarray, np.ndar
     return low, high
 
 
+INTERVAL_KINDS = ("eti", "hdi")
+
+
+def interval_columns(ci_prob: float, kind: str = "eti") -> tuple[str, str]:
+    """The names of an interval's two bounds, as ``az.summary`` names them: ``eti_5%``
+    and ``eti_95%`` for a 90% equal-tailed interval, ``hdi_5%`` and ``hdi_95%`` for a
+    90% highest-density one (``hdi_2.5%``, ``hdi_97.5%`` at 0.95). :meth:`Draws.interval`,
+    :meth:`~bayescale.posterior.Posterior.summary`, the backtest's points and the
+    command line's JSON rows all use these names."""
+    ci_prob = check_ci_prob(ci_prob)
+    if kind not in INTERVAL_KINDS:
+        raise InputError(f"unknown interval kind {kind!r}; choose 'eti' or 'hdi'.")
+    alpha = 1.0 - ci_prob  # the very expression of az.summary, so the labels agree
+    return f"{kind}_{100 * alpha / 2:g}%", f"{kind}_{100 * (1 - alpha / 2):g}%"
+
+
 def check_ci_prob(ci_prob: float) -> float:
     """``ci_prob`` as a float in (0, 1); a string, boolean or other non-number raises
     :class:`~bayescale.errors.InputTypeError`, a number outside raises
@@ -73,14 +89,18 @@ class Draws:
         return list(self.dataset.data_vars)
 
     def interval(self, ci_prob: float = 0.9, kind: str = "eti") -> pd.DataFrame:
-        """A tidy frame: one row per quantity and coordinate, with median and interval.
+        """A tidy frame: one row per quantity and coordinate, with its ``median`` and the
+        two bounds of its ``ci_prob`` interval, named as ``az.summary`` names them
+        (:func:`interval_columns`: ``eti_5%`` and ``eti_95%`` for the default 90%
+        equal-tailed interval), then ``units``. ``attrs`` hold ``ci_prob`` and ``kind``.
 
         ``kind`` is ``"eti"`` (equal-tailed, the default: invariant under the log
-        transforms these quantities live on) or ``"hdi"``.
+        transforms these quantities live on) or ``"hdi"`` (highest density).
+        ``ci_prob`` is the name ArviZ 1.0 gives the interval's probability; the
+        ``az.summary`` of ArviZ 0.x calls it ``hdi_prob``.
         """
         ci_prob = check_ci_prob(ci_prob)
-        if kind not in ("eti", "hdi"):
-            raise InputError(f"unknown interval kind {kind!r}; choose 'eti' or 'hdi'.")
+        lower, upper = interval_columns(ci_prob, kind)
         tail = (1.0 - ci_prob) / 2.0
         frames = []
         for name, da in self.dataset.data_vars.items():
@@ -99,8 +119,8 @@ class Draws:
             frame = pd.DataFrame(
                 {
                     "median": np.ravel(median),
-                    "lower": np.ravel(low),
-                    "upper": np.ravel(high),
+                    lower: np.ravel(low),
+                    upper: np.ravel(high),
                 },
                 index=index,
             ).reset_index(drop=not other)

@@ -26,12 +26,15 @@ run codes, per ``point``):
     same dims, so it applies to fits of points, not to training curves.
 
 Memory. ``log_likelihood``, ``prior_predictive`` and ``posterior_predictive`` each hold at
-most ``PREDICTIVE_VALUES`` numbers (80 MB in float64). Where chains × draws × points (or
+most ``PREDICTIVE_VALUES`` numbers (8 MB in float64: posterior files stay a few MB).
+Where chains × draws × points (or
 runs) exceed it, the group keeps every ``k``-th draw of each chain, ``k = ceil(chains ×
 draws × points / PREDICTIVE_VALUES)``, at least one draw per chain, and records ``k`` in
 its attribute ``thin``; the ``draw`` coordinate keeps the posterior's draw numbers.
-4 chains × 1000 draws stay whole up to 2,500 points; at 1e5 points every 40th draw is
-kept (100 draws). A fit of points thins its log-likelihood and its posterior predictive
+4 chains × 1000 draws stay whole up to 250 points; at 1e5 points every 400th draw is
+kept (10 draws per chain). LOO and LOO-PIT on 1,000 or more draws are as good as on all of
+them (Pareto-smoothed importance sampling needs a few hundred);
+``Posterior.log_likelihood`` uses every draw. A fit of points thins its log-likelihood and its posterior predictive
 alike, so the two keep the same draws, as ``az.plot_loo_pit`` needs.
 
 The ArviZ view (:func:`inference_data`) adds the law's derived quantities
@@ -68,7 +71,7 @@ if TYPE_CHECKING:
     from bayescale.posterior import Posterior
 
 PRIOR_DRAWS = 500
-PREDICTIVE_VALUES = 10_000_000
+PREDICTIVE_VALUES = 1_000_000
 PREDICTIVE_GROUPS = ("posterior_predictive", "log_likelihood")
 WITH_DERIVED = ("posterior", "prior")
 

@@ -463,7 +463,7 @@ def _data_groups(inputs: ModelInputs) -> dict[str, xr.Dataset]:
         "constant_data": xr.Dataset(
             {
                 **{k: ("point", v) for k, v in args.items() if k not in ("log_loss", "inputs")},
-                **input_variables(args.get("inputs", {})),
+                **input_variables(args.get("inputs", {}), len(args["log_loss"])),
             },
             coords=point,
         ),

@@ -108,7 +108,8 @@ def model_inputs(
             f"values are sampled); this fit has pooling={pooling!r}."
         )
     conditions = law.conditions
-    sweep = select_checkpoints(sweep, conditions is not None, checkpoints, min_fraction)
+    reads_schedules = conditions is not None and conditions.reads_schedules
+    sweep = select_checkpoints(sweep, reads_schedules, checkpoints, min_fraction)
     curves = is_curves(sweep)
     prior_dists = resolve_priors(
         law, likelihood, priors, vary=vary if pooling == "partial" else (), runs=curves

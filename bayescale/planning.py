@@ -489,7 +489,7 @@ def predict_curve(
     schedules: :func:`predict_loss` at each checkpoint's conditions, with ``step`` as a
     coordinate. The predictive draws scatter each checkpoint independently, as a marginal
     band (one run's checkpoints share its offset)."""
-    if law.conditions is None:
+    if law.conditions is None or not law.conditions.reads_schedules:
         raise InputError(
             f"the {law.name} law does not read learning-rate schedules, so it predicts "
             "finished runs only (predict_loss); fit law='multipower' to predict curves."

@@ -10,6 +10,7 @@ command works on it too. Files: :mod:`bayescale.posterior_file`.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -23,7 +24,7 @@ import xarray as xr
 from bayescale import __version__, planning, posterior_file
 from bayescale.diagnostics import arviz, diagnose, problems, warn_all
 from bayescale.discrepancy import EXTRAPOLATION_ERROR, Discrepancy, check_extrapolation_error
-from bayescale.draws import SAMPLE_DIMS, Draws, check_ci_prob, eti
+from bayescale.draws import SAMPLE_DIMS, Draws, eti, hdi, interval_columns
 from bayescale.errors import InputError, InputTypeError
 from bayescale.extrapolation import FittedRange
 from bayescale.fitinfo import DataInfo, FitInfo, SamplerInfo
@@ -57,12 +58,17 @@ def residual_blocks(
 INPUT_PREFIX = "input_"
 
 
-def input_variables(inputs: Mapping[str, np.ndarray]) -> dict:
-    """The points' law inputs (:class:`bayescale.laws.Conditions`) as ``constant_data``
-    variables: ``input_<name>``, dims ``point`` and, for more axes, ``<name>_<axis>``."""
+def input_variables(inputs: Mapping[str, np.ndarray], points: int) -> dict:
+    """The law inputs of ``points`` points (:class:`bayescale.laws.Conditions`) as
+    ``constant_data`` variables: ``input_<name>``, dims ``point`` (``row`` for a table
+    that points share, whose first axis has another length) and, for more axes,
+    ``<name>_<axis>``."""
     return {
         f"{INPUT_PREFIX}{name}": (
-            ("point", *(f"{name}_{axis}" for axis in range(1, np.ndim(value)))),
+            (
+                "point" if len(value) == points else "row",
+                *(f"{name}_{axis}" for axis in range(1, np.ndim(value))),
+            ),
             np.asarray(value),
         )
         for name, value in inputs.items()
@@ -246,16 +252,43 @@ class Posterior:
         return inference_data(self)
 
     # --------------------------------------------------------------- summaries
-    def summary(self, ci_prob: float = 0.9) -> pd.DataFrame:
-        """One row per parameter (and derived quantity; per group as ``alpha[group]``):
-        mean, sd, median, equal-tailed interval, bulk/tail ESS and R-hat. Run offsets are
-        summarised by ``sigma_run``."""
-        ci_prob = check_ci_prob(ci_prob)
+    def summary(self, ci_prob: float = 0.9, kind: str = "eti") -> pd.DataFrame:
+        """One row per parameter (and derived quantity; per group as ``alpha[group]``),
+        with the columns of ``az.summary``: ``mean``, ``sd``, ``median``, the two bounds
+        of the ``ci_prob`` interval (``eti_5%`` and ``eti_95%`` at 0.9, named by
+        :func:`~bayescale.draws.interval_columns` as in
+        :meth:`~bayescale.draws.Draws.interval`),
+        ``mcse_mean``, ``mcse_sd``, ``ess_bulk``, ``ess_tail`` and ``r_hat`` (the last
+        five computed by ArviZ, ``az.summary(..., kind="diagnostics")``: the values of
+        ``az.mcse``, ``az.ess`` and ``az.rhat``; ``r_hat`` is NaN for one chain). Run
+        offsets are summarised by ``sigma_run``.
+
+        ``kind`` is ``"eti"`` (equal-tailed, the default) or ``"hdi"`` (highest density,
+        the interval of ``az.summary``'s default). ``ci_prob`` is the interval's
+        probability under the name of ArviZ 1.0 and of every bayescale function; the
+        ``az.summary`` of the ArviZ 0.x that bayescale pins calls it ``hdi_prob``, so
+        ``az.summary(post.idata, hdi_prob=0.9)`` labels its columns as
+        ``post.summary(0.9, kind="hdi")`` does."""
+        lower, upper = interval_columns(ci_prob, kind)
+        ci_prob = float(ci_prob)
+        bounds = eti if kind == "eti" else hdi
         post = self.posterior.drop_vars("run_offset", errors="ignore")
         post = post.assign(**self.derived())
         az = arviz()
-        ess_bulk, ess_tail = az.ess(post, method="bulk"), az.ess(post, method="tail")
-        rhat = az.rhat(post) if post.sizes["chain"] > 1 else post.map(lambda v: np.nan)
+        # az.summary's own diagnostics (az.mcse(method="sd") of ArviZ 0.23 fails where
+        # numba is installed under NumPy 2). With one chain R-hat is NaN, as the docstring
+        # says, and ArviZ's log line about the chain count is dropped.
+        log = getattr(az, "_log", None) or logging.getLogger("arviz")  # its own Logger
+        one_chain = post.sizes["chain"] == 1
+
+        def quiet(record: logging.LogRecord) -> bool:
+            return not (one_chain and "Shape validation" in record.getMessage())
+
+        log.addFilter(quiet)
+        try:
+            diag = az.summary(post, kind="diagnostics", fmt="xarray", round_to="none")
+        finally:
+            log.removeFilter(quiet)
         rows = {}
         for name in post.data_vars:
             cells = (
@@ -265,16 +298,17 @@ class Posterior:
             )
             for label, where in cells:
                 values = post[name].sel(where).values.ravel()
-                low, high = eti(values, ci_prob)
+                low, high = bounds(values, ci_prob)
                 rows[label] = {
                     "mean": values.mean(),
                     "sd": values.std(ddof=1),
                     "median": np.median(values),
-                    f"lower_{ci_prob:g}": low,
-                    f"upper_{ci_prob:g}": high,
-                    "ess_bulk": float(ess_bulk[name].sel(where)),
-                    "ess_tail": float(ess_tail[name].sel(where)),
-                    "r_hat": float(rhat[name].sel(where)),
+                    lower: low,
+                    upper: high,
+                    **{
+                        metric: float(diag[name].sel({**where, "metric": metric}))
+                        for metric in ("mcse_mean", "mcse_sd", "ess_bulk", "ess_tail", "r_hat")
+                    },
                 }
         return pd.DataFrame.from_dict(rows, orient="index")
 

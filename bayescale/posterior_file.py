@@ -243,10 +243,16 @@ def _header(path: Path, attrs: dict) -> dict:
             "header around it (file_format, warnings, digests), so the file (written by "
             "ArviZ from that idata) cannot be checked or read as a posterior. Save the "
             "posterior again with this version: post.save(path), or az.to_netcdf(post.idata, "
-            "path), which now carries the header; or wrap its draws with "
+            "path), whose attributes carry the header; or wrap its draws with "
             "bs.Posterior.from_idata(az.from_netcdf(path), law=..., sweep=<the fitted sweep>)."
         )
-    file_format = header.get("file_format")
+    if "file_format" not in header:
+        raise PosteriorFileError(
+            f"{str(path)!r}: its bayescale metadata lacks 'file_format' (it has "
+            f"{sorted(header)[:8]}); the file is damaged or was not written by bayescale. "
+            "Refit and save again."
+        )
+    file_format = header["file_format"]
     if isinstance(file_format, bool) or file_format not in READABLE_FORMATS:
         raise PosteriorFileError(
             f"{str(path)!r} has file format {file_format!r} (written by bayescale "

@@ -183,7 +183,7 @@ def test_backtest_scores_are_sane(small_backtest):
     points = small_backtest.points
     assert len(points) == 5 * split["n_test"]
     assert (points["compute_ratio"] > 1).all()
-    inside = (points["lower_90"] <= points["median"]) & (points["median"] <= points["upper_90"])
+    inside = (points["eti_5%"] <= points["median"]) & (points["median"] <= points["eti_95%"])
     assert inside.all()
 
 

@@ -128,7 +128,7 @@ def test_plan_json(capsys):
     n_opt = [r for r in out["rows"] if r["quantity"] == "n_opt"]
     assert [r["budget"] for r in n_opt] == [1e22, 1e24]
     assert n_opt[0]["median"] < n_opt[1]["median"]
-    assert all(r["lower"] <= r["median"] <= r["upper"] for r in out["rows"])
+    assert all(r["eti_10%"] <= r["median"] <= r["eti_90%"] for r in out["rows"])
 
 
 def test_fit_user_csv_then_plan(tmp_path):

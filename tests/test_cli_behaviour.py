@@ -337,7 +337,7 @@ def test_unreachable_loss_is_null_with_a_reason(capsys):
     rows = strict_json(out)["rows"]
     assert {row["quantity"] for row in rows} == {"compute", "n_opt", "d_opt"}
     for row in rows:
-        assert row["median"] is None and row["upper"] is None and row["lower"] > 0
+        assert row["median"] is None and row["eti_95%"] is None and row["eti_5%"] > 0
         assert re.fullmatch(r"unreachable in \d+% of draws", row["reason"]), row
 
 

@@ -39,7 +39,7 @@ def test_recovers_known_parameters():
         )
         table = post.summary(0.94)
         for name, truth in TRUTH.items():
-            low, high = table.loc[name, "lower_0.94"], table.loc[name, "upper_0.94"]
+            low, high = table.loc[name, "eti_3%"], table.loc[name, "eti_97%"]
             inside = low <= truth <= high
             misses += not inside
             rows.append(
@@ -67,7 +67,7 @@ def test_agrees_with_besiroglu_replication():
     }
     print(table.loc[list(published)])
     for name, value in published.items():
-        low, high = table.loc[name, "lower_0.95"], table.loc[name, "upper_0.95"]
+        low, high = table.loc[name, "eti_2.5%"], table.loc[name, "eti_97.5%"]
         assert low <= value <= high, f"{name}: published {value} outside [{low:.4g}, {high:.4g}]"
     assert not post.warnings, post.warnings
 
@@ -171,7 +171,8 @@ def test_optimal_interval_is_tidy_and_per_draw(synthetic_posterior):
     assert draws["n_opt"].dims == ("chain", "draw", "budget")
     table = draws.interval(0.9)
     assert set(table["quantity"]) == {"n_opt", "d_opt", "tokens_per_param", "loss_opt"}
-    assert (table["lower"] <= table["median"]).all() and (table["median"] <= table["upper"]).all()
+    low, high = table["eti_5%"], table["eti_95%"]
+    assert (low <= table["median"]).all() and (table["median"] <= high).all()
     np.testing.assert_allclose(
         (6 * draws["n_opt"] * draws["d_opt"]).values / draws["budget"].values, 1.0, rtol=1e-9
     )

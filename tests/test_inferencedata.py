@@ -47,8 +47,8 @@ def curves_frame(seed=0, runs=8, checkpoints=8, run_sd=0.02, sigma=0.003) -> pd.
         noise = run_sd * rng.standard_normal() + sigma * rng.standard_normal(checkpoints)
         loss = np.exp(chinchilla_log_loss_np(TRUTH, n, d) + noise)
         step = np.arange(1, checkpoints + 1) * 1000
-        rows.append(pd.DataFrame({"n_params": n, "n_tokens": d, "loss": loss, "run": f"r{r}"}))
-        rows[-1]["step"] = step
+        frame = {"n_params": n, "n_tokens": d, "loss": loss, "run": f"r{r}", "step": step}
+        rows.append(pd.DataFrame(frame))
     return pd.concat(rows, ignore_index=True)
 
 

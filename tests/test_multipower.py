@@ -70,9 +70,20 @@ def per_size_theta(l0, a, alpha, b, c, beta, gamma):
     }
 
 
+def law_inputs(features):
+    """The law's inputs from :func:`checkpoint_features`, one row per checkpoint."""
+    return {
+        "lr_sum": jnp.asarray(features["lr_sum"]),
+        "row": jnp.arange(len(features["lr_sum"])),
+        "knot_log_lr": jnp.log(features["knot_lr"]),
+        "knot_drop": jnp.asarray(features["knot_drop"]),
+        "knot_log_area": jnp.log(features["knot_area"]),
+    }
+
+
 def law_loss(theta, features, log_n=LOG_N0):
     n = len(features["lr_sum"])
-    inputs = {k: jnp.asarray(v) for k, v in features.items()}
+    inputs = law_inputs(features)
     return np.exp(np.asarray(multipower_point_log_loss(theta, jnp.full(n, log_n), None, **inputs)))
 
 
@@ -150,9 +161,34 @@ def test_inputs_from_schedule_column_are_each_runs_features():
         where = np.flatnonzero(frame["run"].to_numpy() == run)
         direct = bss.checkpoint_features(schedule, frame["step"].to_numpy()[where])
         width = direct["knot_lr"].shape[1]
+        rows = inputs["row"][where]
         assert np.array_equal(inputs["lr_sum"][where], direct["lr_sum"])
-        assert np.array_equal(inputs["knot_drop"][where, :width], direct["knot_drop"])
-        assert np.all(inputs["knot_drop"][where, width:] == 0)
+        assert np.array_equal(inputs["knot_drop"][rows, :width], direct["knot_drop"])
+        assert np.array_equal(inputs["knot_log_area"][rows, :width], np.log(direct["knot_area"]))
+        assert np.all(inputs["knot_drop"][rows, width:] == 0)
+
+
+def test_runs_that_share_a_schedule_share_their_rows_and_the_law_gathers_them():
+    schedule = bss.wsd(8000, 3e-4, 3e-5, 6000, warmup=500)
+    frame = pd.concat(
+        [
+            sweep_rows({"small": schedule}, n_params=3e7),
+            sweep_rows({"large": schedule}, n_params=3e8, every=1000),
+        ],
+        ignore_index=True,
+    )
+    inputs = multipower_inputs(frame)
+    # 2000, 4000, 6000, 8000 twice and 1000 ... 8000: eight distinct steps
+    assert len(inputs["knot_drop"]) == 8 and len(inputs["row"]) == len(frame)
+    log_n = np.log(frame["n_params"].to_numpy())
+    with jax.enable_x64(True):
+        shared = multipower_point_log_loss(THETA, log_n, None, **inputs)
+        # C, β and γ per point (a pooled fit's per-group values): the per-point path
+        per_point = {**THETA, **{p: np.full(len(frame), THETA[p]) for p in ("c", "beta", "gamma")}}
+        separate = multipower_point_log_loss(per_point, log_n, None, **inputs)
+    # sweep_rows evaluates each run on its own in float32
+    assert np.allclose(np.exp(shared), frame["loss"], rtol=1e-6, atol=0)
+    assert np.allclose(separate, shared, rtol=1e-13, atol=0)
 
 
 def test_lr_column_interpolates_between_checkpoints():

@@ -58,9 +58,7 @@ def test_partial_pooling_recovers_groups_and_population():
         tolerate=("R-hat above 1.01", "ESS below"),
     )
     table = post.summary(0.94)
-    rows = [
-        (k, v, table.loc[k, "lower_0.94"], table.loc[k, "upper_0.94"]) for k, v in truth.items()
-    ]
+    rows = [(k, v, table.loc[k, "eti_3%"], table.loc[k, "eti_97%"]) for k, v in truth.items()]
     report = "\n".join(
         f"{k:>12}: truth {v:8.4f} in [{lo:8.4f}, {hi:8.4f}]" for k, v, lo, hi in rows
     )

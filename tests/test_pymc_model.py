@@ -302,4 +302,4 @@ def test_the_docstring_s_user_script_runs_and_plans(capsys):
     plan = namespace["post"].optimal(1e24)["n_opt"]
     reference = bs.load_reference("chinchilla").optimal(1e24).interval(0.9)
     row = reference[reference["quantity"] == "n_opt"].iloc[0]
-    assert row["lower"] < float(plan.median()) < row["upper"]
+    assert row["eti_5%"] < float(plan.median()) < row["eti_95%"]

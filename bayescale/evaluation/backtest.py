@@ -56,7 +56,7 @@ import numpy as np
 import pandas as pd
 
 from bayescale.curves import CURVE_MIN_FRACTION, select_checkpoints
-from bayescale.draws import check_ci_prob
+from bayescale.draws import check_ci_prob, interval_columns
 from bayescale.errors import ExtrapolationWarning, InputError, InputTypeError, SweepWarning
 from bayescale.evaluation import baseline as baseline_mod
 from bayescale.inference import fit
@@ -192,9 +192,12 @@ def _as_mask(sweep: Sweep, split) -> pd.Series:
 class BacktestResult:
     """What :func:`backtest` found. ``table``: one row per method (and per group, for
     grouped sweeps; ``group == "all"`` pools them), columns :data:`TABLE_COLUMNS`.
-    ``points``: one row per held-out point and method with its median, interval bounds,
-    coverage flags and ARE. ``split``: the cut, sizes and compute ranges. ``posterior`` and
-    ``bootstrap`` (by group, or ``"all"``) are the fits on the training runs."""
+    ``points``: one row per held-out point and method with its median, the bounds of each
+    level's equal-tailed interval (named as ``az.summary`` names them,
+    :func:`~bayescale.draws.interval_columns`: ``eti_5%`` and ``eti_95%`` for 0.9),
+    coverage flags (``covered_90``) and ARE. ``split``: the cut, sizes and compute ranges.
+    ``posterior`` and ``bootstrap`` (by group, or ``"all"``) are the fits on the training
+    runs."""
 
     table: pd.DataFrame
     points: pd.DataFrame
@@ -224,15 +227,14 @@ def _score(samples: np.ndarray, observed: np.ndarray, levels) -> pd.DataFrame:
     values = {"median": np.median(draws, axis=0)}
     for level in levels:
         tail = (1.0 - level) / 2.0
-        values[f"lower_{_label(level)}"], values[f"upper_{_label(level)}"] = np.quantile(
-            draws, [tail, 1.0 - tail], axis=0
-        )
+        lower, upper = interval_columns(level)
+        values[lower], values[upper] = np.quantile(draws, [tail, 1.0 - tail], axis=0)
     out = {}
     for name, v in values.items():
         out[name] = np.full(observed.shape, np.nan)
         out[name][ok] = v
     for level in levels:
-        low, high = values[f"lower_{_label(level)}"], values[f"upper_{_label(level)}"]
+        low, high = (values[name] for name in interval_columns(level))
         covered = pd.array(np.full(observed.shape, pd.NA), dtype="boolean")
         covered[ok] = (obs >= low) & (obs <= high)
         out[f"covered_{_label(level)}"] = covered
@@ -298,7 +300,7 @@ def _summarise(
     points: pd.DataFrame, levels, train_max: Mapping, n_train: Mapping, grouped: bool
 ) -> pd.DataFrame:
     rows = []
-    widest = _label(max(levels))
+    lower, upper = interval_columns(max(levels))  # the widest interval
     scopes = [("all", points)]
     if grouped:
         scopes += list(points.groupby("group", sort=True))
@@ -319,9 +321,7 @@ def _summarise(
             row["are_median"] = float(sub["are"].median())
             row["are_mean"] = float(sub["are"].mean())
             row["bias"] = float(((sub["median"] - sub["loss"]) / sub["loss"]).median())
-            row["width"] = float(
-                ((sub[f"upper_{widest}"] - sub[f"lower_{widest}"]) / sub["median"]).median()
-            )
+            row["width"] = float(((sub[upper] - sub[lower]) / sub["median"]).median())
             rows.append(row)
     table = pd.DataFrame(rows)
     table.attrs.update(levels=tuple(levels), width_level=max(levels))
@@ -372,7 +372,7 @@ def backtest(
         warnings.simplefilter("ignore", SweepWarning)
         sweep = select_checkpoints(
             sweep,
-            law_obj.conditions is not None,
+            law_obj.conditions is not None and law_obj.conditions.reads_schedules,
             fit_kwargs.get("checkpoints"),
             fit_kwargs.get("min_fraction", CURVE_MIN_FRACTION),
         )

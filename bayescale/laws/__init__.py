@@ -12,6 +12,7 @@ schedule, extended in model size).
 from bayescale.bracket import LOG6
 from bayescale.laws.chinchilla import CHINCHILLA
 from bayescale.laws.chinchilla_beta_n import CHINCHILLA_BETA_N
+from bayescale.laws.data_constrained import DATA_CONSTRAINED
 from bayescale.laws.farseer import FARSEER
 from bayescale.laws.kaplan import KAPLAN, KAPLAN_STEPS
 from bayescale.laws.law import (
@@ -25,7 +26,15 @@ from bayescale.laws.law import (
 )
 from bayescale.laws.multipower import MULTIPOWER
 
-for _law in (CHINCHILLA, KAPLAN, KAPLAN_STEPS, FARSEER, CHINCHILLA_BETA_N, MULTIPOWER):
+for _law in (
+    CHINCHILLA,
+    KAPLAN,
+    KAPLAN_STEPS,
+    FARSEER,
+    CHINCHILLA_BETA_N,
+    MULTIPOWER,
+    DATA_CONSTRAINED,
+):
     register_law(_law)
 
 __all__ = [

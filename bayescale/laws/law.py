@@ -69,8 +69,10 @@ class Conditions:
     inputs
         ``f(frame) -> {name: array}``, the per-point inputs of the fitted rows
         (``frame`` as :attr:`bayescale.Sweep.fit_frame`); arrays whose first axis is the
-        point. It validates the columns it reads and raises
-        :class:`~bayescale.errors.InputError` naming the column, the rows and the fix.
+        point, or the row of a table that points share (which an integer input per point
+        indexes, such as the distinct checkpoints of ``multipower``). It validates the
+        columns it reads and raises :class:`~bayescale.errors.InputError` naming the
+        column, the rows and the fix.
     log_loss
         ``f(theta, log_n, log_d, **inputs) -> log L`` at those conditions, pure JAX.
     settings
@@ -80,12 +82,18 @@ class Conditions:
     configure
         ``f(**settings) -> Law``, the law with those settings; stored settings
         rebuild the law when a posterior file is loaded.
+    reads_schedules
+        whether the inputs place a checkpoint within its run's learning-rate schedule, so
+        that a fit uses every checkpoint of a training curve by default; ``False`` for
+        inputs that describe finished runs (such as repeated data), fitted on each run's
+        final checkpoint by default (:func:`bayescale.curves.select_checkpoints`).
     """
 
     inputs: Callable
     log_loss: Callable
     settings: Callable = lambda frame: {}
     configure: Callable | None = None
+    reads_schedules: bool = True
 
 
 @dataclass(frozen=True)

@@ -43,7 +43,11 @@ Observed points and finished runs
 
 The fit reads each checkpoint's schedule (:class:`~bayescale.laws.Conditions`,
 :func:`multipower_inputs`): a ``schedule`` column (``Schedule.to_dict()`` as JSON, one
-per run) or an ``lr`` column, with a ``step`` column. Planning asks the finished-run form
+per run) or an ``lr`` column, with a ``step`` column. The decay sum depends on ``C, β,
+γ`` and the schedule up to the checkpoint only, so checkpoints at the same step of the same
+schedule (runs of different sizes) share it: the inputs hold the knots once per distinct
+(schedule, step) row, and where ``C, β, γ`` are one value for all points (not per group)
+the sum is computed once per row. Planning asks the finished-run form
 ``log_loss(θ, log N, log D)``: a run of the law's schedule family (its ``settings``) to
 its end at ``T = D / tokens_per_step`` steps, by :func:`bayescale.schedules.run_features`.
 """
@@ -54,6 +58,7 @@ import math
 from collections import Counter
 from functools import partial
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import numpyro.distributions as dist
@@ -87,31 +92,63 @@ FAMILY_ORDER = ("cosine", "wsd", "linear", "constant", "piecewise")
 _TOKENS_RTOL = 1e-3  # token counts in tables are often rounded to 3-4 significant digits
 
 
-def _at(theta: Theta, name: str):
-    """``θ_name`` with a trailing axis, to broadcast against ``(point, knot)`` arrays."""
-    return jnp.asarray(theta[name])[..., None]
+def decay_sums(theta: Theta, knot_log_lr, knot_drop, knot_log_area):
+    r"""``Σ_j D_j G(C η_j^{-γ} S_j)`` over the knots (last axis), from ``log η_j``, ``D_j``
+    and ``log S_j``: with ``z_j = log C − γ log η_j + log S_j``,
+    ``G = 1 − (1 + e^{z})^{-β} = −expm1(−β·softplus(z))``, one exponential and two
+    logarithm-like functions per knot, finite for any ``z``. ``θ`` broadcasts against the
+    knots' leading axes."""
+    z = (
+        jnp.log(jnp.asarray(theta["c"]))[..., None]
+        - jnp.asarray(theta["gamma"])[..., None] * knot_log_lr
+        + knot_log_area
+    )
+    g = -jnp.expm1(-jnp.asarray(theta["beta"])[..., None] * jax.nn.softplus(z))
+    return jnp.sum(knot_drop * g, axis=-1)
 
 
-def multipower_point_log_loss(theta: Theta, log_n, log_d, lr_sum, knot_lr, knot_drop, knot_area):
-    """``log L`` at the given learning-rate sums and knots (per point, as
-    :func:`bayescale.schedules.checkpoint_features` returns them). ``G`` is written
-    ``−expm1(−β log1p(C x))`` and ``η^{-γ}`` as ``exp(−γ log η)`` for float32."""
-    del log_d  # the schedule's sums carry the run's progress
+def _log_loss(theta: Theta, log_n, lr_sum, decay):
+    """``log L`` from ``S_1 + S_W`` and the decay sum ``Σ_j D_j G_j``."""
     x = log_n - LOG_N0
     floor = jnp.exp(jnp.logaddexp(theta["e"], theta["u"] - theta["alpha_n"] * x))
     alpha = theta["alpha"] * jnp.exp(theta["alpha_slope"] * x)
     power = jnp.exp(theta["a"] + theta["a_slope"] * x - alpha * jnp.log(lr_sum))
-    arg = jnp.exp(-_at(theta, "gamma") * jnp.log(knot_lr)) * knot_area
-    g = -jnp.expm1(-_at(theta, "beta") * jnp.log1p(_at(theta, "c") * arg))
-    decay = jnp.exp(theta["b"] + theta["b_slope"] * x) * jnp.sum(knot_drop * g, axis=-1)
-    return jnp.log(floor + power - decay)
+    return jnp.log(floor + power - jnp.exp(theta["b"] + theta["b_slope"] * x) * decay)
+
+
+def _per_point(value) -> bool:
+    """Whether a parameter takes its own value at each point (a per-group parameter spread
+    over the points) rather than one value for all of them."""
+    return jnp.shape(value)[-1:] not in ((), (1,))
+
+
+def multipower_point_log_loss(
+    theta: Theta, log_n, log_d, lr_sum, row, knot_log_lr, knot_drop, knot_log_area
+):
+    """``log L`` at checkpoints (the inputs of :func:`multipower_inputs`): ``S_1 + S_W``
+    per point, and the knots of each distinct checkpoint row (schedule and step) that
+    ``row`` indexes. Where ``C``, ``β`` and ``γ`` are the same at every point the decay sum
+    is computed once per row and gathered, else per point from the gathered knots."""
+    del log_d  # the schedule's sums carry the run's progress
+    if any(_per_point(theta[p]) for p in ("c", "beta", "gamma")):
+        decay = decay_sums(theta, knot_log_lr[row], knot_drop[row], knot_log_area[row])
+    else:
+        decay = decay_sums(theta, knot_log_lr, knot_drop, knot_log_area)[..., row]
+    return _log_loss(theta, log_n, lr_sum, decay)
 
 
 def multipower_run_log_loss(theta: Theta, log_n, log_d, *, schedule, tokens_per_step):
     """``log L`` of finished runs: ``schedule``'s family run to ``D / tokens_per_step``
     steps."""
     log_steps = jnp.asarray(log_d) - math.log(tokens_per_step)
-    return multipower_point_log_loss(theta, log_n, log_d, **run_features(schedule, log_steps))
+    features = run_features(schedule, log_steps)
+    decay = decay_sums(
+        theta,
+        jnp.log(features["knot_lr"]),
+        features["knot_drop"],
+        jnp.log(features["knot_area"]),
+    )
+    return _log_loss(theta, log_n, features["lr_sum"], decay)
 
 
 # ------------------------------------------------------------------ the sweep's rows
@@ -209,8 +246,12 @@ def _schedule(frame, rows, run, step) -> Schedule:
 
 
 def multipower_inputs(frame: pd.DataFrame, knots: int = DEFAULT_KNOTS) -> dict:
-    """Per-point inputs of the fitted rows: :func:`bayescale.schedules.checkpoint_features`
-    of each row's run at its ``step``, padded to a common number of knots.
+    """The law's inputs at the fitted rows: per point ``lr_sum`` (``S_1 + S_W``) and
+    ``row``, the index of its distinct (schedule, step) row; per row the knots of
+    :func:`bayescale.schedules.checkpoint_features`, as ``knot_log_lr`` (``log η_j``),
+    ``knot_drop`` and ``knot_log_area`` (``log S_j``), padded to a common width with zero
+    drops. Runs of different sizes under the same schedule share their rows, so the decay
+    sum, which depends on the schedule and the step only, is computed once for them.
 
     Columns read: ``step``, ``n_tokens`` (tokens per step must be constant within a run),
     ``run`` (each row is its own run without it) and either ``schedule`` (JSON of
@@ -219,21 +260,41 @@ def multipower_inputs(frame: pd.DataFrame, knots: int = DEFAULT_KNOTS) -> dict:
     at step 0, :func:`bayescale.schedules.from_logged`). Problems raise
     :class:`~bayescale.errors.SweepValidationError` naming the column, rows and fix.
     """
-    parts = []
+    by_schedule: dict[Schedule, list] = {}
     for schedule, where, step, _ in run_schedules(frame).values():
-        parts.append((where, checkpoint_features(schedule, step, knots)))
-    width = max(f["knot_lr"].shape[1] for _, f in parts)
-    out = {
-        "lr_sum": np.empty(len(frame)),
-        "knot_lr": np.ones((len(frame), width)),
-        "knot_drop": np.zeros((len(frame), width)),
-        "knot_area": np.ones((len(frame), width)),
+        by_schedule.setdefault(schedule, []).append((where, step))
+    lr_sum, row = np.empty(len(frame)), np.empty(len(frame), dtype=np.int64)
+    tables, start = [], 0
+    for schedule, runs in by_schedule.items():
+        steps = np.unique(np.concatenate([step for _, step in runs]))
+        features = checkpoint_features(schedule, steps, knots)
+        for where, step in runs:
+            index = np.searchsorted(steps, step)
+            lr_sum[where] = features["lr_sum"][index]
+            row[where] = start + index
+        tables.append(features)
+        start += steps.size
+    width = max(t["knot_lr"].shape[1] for t in tables)
+
+    def stack(name, fill, transform=lambda v: v):
+        return np.concatenate(
+            [
+                np.pad(
+                    transform(t[name]),
+                    ((0, 0), (0, width - t[name].shape[1])),
+                    constant_values=fill,
+                )
+                for t in tables
+            ]
+        )
+
+    return {
+        "lr_sum": lr_sum,
+        "row": row,
+        "knot_log_lr": stack("knot_lr", 0.0, np.log),
+        "knot_drop": stack("knot_drop", 0.0),
+        "knot_log_area": stack("knot_area", 0.0, np.log),
     }
-    for where, features in parts:
-        out["lr_sum"][where] = features["lr_sum"]
-        for name in ("knot_lr", "knot_drop", "knot_area"):
-            out[name][where, : features[name].shape[1]] = features[name]
-    return out
 
 
 def multipower_settings(frame: pd.DataFrame) -> dict:

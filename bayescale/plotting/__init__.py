@@ -36,6 +36,9 @@ function                          shows
                                   budget (from :func:`bayescale.comparisons.compare_variants`)
 :func:`plot_ranks`                SBC rank histograms over the band of a uniform histogram
                                   (from :func:`bayescale.evaluation.sbc.sbc`)
+:func:`plot_suggestions`          candidate runs in ``(N, D)`` coloured by expected gain per
+                                  cost, the chosen ones numbered, and the target (from
+                                  :func:`bayescale.suggest_runs`)
 ================================  =============================================================
 
 One PF-day (:data:`PF_DAY`) is
@@ -51,6 +54,7 @@ they share is in :mod:`~bayescale.plotting.bands` (the median and interval over 
 
 from bayescale.plotting.calibration import plot_ranks
 from bayescale.plotting.comparisons import plot_allocations, plot_variants
+from bayescale.plotting.design import plot_suggestions
 from bayescale.plotting.excess import plot_excess_compute
 from bayescale.plotting.fit import (
     plot_fit,
@@ -73,5 +77,6 @@ __all__ = [
     "plot_pairs",
     "plot_ppc",
     "plot_ranks",
+    "plot_suggestions",
     "plot_variants",
 ]

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 import bayescale as bs
+from bayescale.draws import interval_columns
 from bayescale.evaluation import baseline
 from bayescale.reference import reference_sweep
 
@@ -112,7 +113,7 @@ def _pooled(results: list) -> bs.BacktestResult:
         [r.points.assign(replicate=k) for k, r in enumerate(results)], ignore_index=True
     )
     levels = results[0].meta["levels"]
-    widest = f"{100 * max(levels):g}"
+    lower, upper = interval_columns(max(levels))  # the widest interval
     rows = []
     for method, sub in points.groupby("method", sort=False):
         row = {
@@ -129,9 +130,7 @@ def _pooled(results: list) -> bs.BacktestResult:
             are_median=float(sub["are"].median()),
             are_mean=float(sub["are"].mean()),
             bias=float(relative.median()),
-            width=float(
-                ((sub[f"upper_{widest}"] - sub[f"lower_{widest}"]) / sub["median"]).median()
-            ),
+            width=float(((sub[upper] - sub[lower]) / sub["median"]).median()),
         )
         rows.append(row)
     first = results[0]

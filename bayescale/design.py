@@ -1,0 +1,603 @@
+r"""Which run next: the runs whose outcomes would most shrink the uncertainty of a target.
+
+A posterior answers "what size for this budget?" with a spread. :func:`suggest_runs`
+ranks candidate training runs ``(N, D)`` by how much observing each one's final loss is
+expected to shrink the posterior variance of a *target*, per unit of cost, and chooses a
+batch of ``k`` of them.
+
+Targets
+-------
+
+Each target is a quantity ``T_s`` computed per posterior draw ``s``:
+
+``"n_opt"``
+    ``log N_opt`` at a budget ``C_t`` (:func:`bayescale.planning.optimal`).
+``"loss"``
+    the log mean loss of one planned run ``(N_t, D_t)``, the law's log loss plus its error
+    beyond the fitted compute (:mod:`bayescale.discrepancy`),
+    ``T_s = \log L(N_t, D_t; θ_s) + a_s h``, with ``a_s = c σ_s z_s`` the draw's slope and
+    ``h = \max(0, \log C_t − \log C_{max})``.
+``"region"``
+    the same at several points ``(N_r, D_r)``; the variance is averaged over the points,
+    ``\overline{\mathrm{Var}} = \frac1R \sum_r \mathrm{Var}(T_{s,r})``.
+
+The criterion
+-------------
+
+For a candidate ``c`` with law log loss ``μ_s(c) = \log L(N_c, D_c; θ_s)``, a new finished
+run measures ``y = μ_s(c) + ε`` with ``ε`` the noise of a new run
+(:meth:`bayescale.likelihood.NoiseDraws.new_run_scale`; Student-t or Normal as the fit's
+likelihood). The expected variance reduction is
+
+.. math::
+
+    G(c) = \mathrm{Var}(T) − \mathbb E_{y \sim p(y \mid \text{data})}
+        \big[\mathrm{Var}(T \mid \text{data}, y)\big].
+
+It is estimated without refitting, by importance reweighting of the existing draws:
+
+1. ``M`` simulated worlds: world ``m`` takes its truth from draw ``g_m`` (drawn uniformly),
+   and the candidate's outcome ``y_{m,c} = μ_{g_m}(c) + ε_{m,c}`` with ``ε`` from draw
+   ``g_m``'s noise model.
+2. Each draw ``s`` gets the weight
+   ``w_{m,s} ∝ p(y_{m,c} \mid μ_s(c), σ_s, ν_s)`` (the density of a new run's loss under
+   draw ``s``), normalised over ``s``. Draw ``g_m`` itself gets weight zero (leave one
+   out): it generated ``y`` and would otherwise be favoured by it, which biases the
+   variance after the update downwards when the weights concentrate.
+3. ``\mathrm{Var}_m = \sum_s w_{m,s} (T_s − \bar T_{w_m})^2``, and
+   ``G(c) = \overline{\mathrm{Var}}_{0} − \frac1M \sum_m \mathrm{Var}_m`` with
+   ``\overline{\mathrm{Var}}_0`` the same average before the candidate (each world without
+   its own draw). A candidate whose outcome does not depend on the draw gets uniform
+   weights and ``G = 0`` exactly; the worlds are shared by all candidates (common random
+   numbers), so differences between candidates are estimated more precisely than the
+   gains themselves. ``gain_se`` is the Monte Carlo standard error over the worlds.
+
+The extrapolation error of a loss target shrinks when a run extends the fitted compute:
+after a candidate of compute ``C_c``, ``h = \max(0, \log C_t − \max(\log C_{max}, \log
+C_c))``, per draw with its own ``a_s``. The outcome itself is weighted under the law and
+the noise alone, as a refit would fit it (a fitted run has no discrepancy term).
+
+A batch of ``k`` runs is chosen greedily and jointly: after run ``j`` is chosen, each
+world keeps its outcome ``y_{m,j}`` and its weights multiply, ``w_{m,s} ∝ \prod_{j}
+p(y_{m,j} \mid θ_s)``, so the next run is valued given the earlier runs' simulated
+outcomes in the same world (the batch's expected variance, not a sum of single-run
+gains). At each step the run with the largest ``G / \mathrm{cost}`` is taken among the
+candidates whose gain exceeds ``SIGNIFICANCE`` Monte Carlo standard errors; when none
+does, the batch ends early with a warning.
+
+Cost is the training compute ``6ND`` FLOPs unless a ``cost(n, d)`` function is given.
+
+Where it fails
+--------------
+
+- **Degenerate weights.** A candidate far more informative than the current posterior
+  (a run well beyond the fitted compute, or the fourth run of a batch far out) puts
+  nearly all weight on a few draws. The weighted variance then rests on those few draws
+  and is too small: ``G`` is too large and noisy. The effective sample size of the
+  weights, ``ESS = 1 / \sum_s w_s^2`` (median over worlds), is reported per candidate;
+  chosen runs with ``ESS < ESS_WARN`` raise a :class:`~bayescale.errors.PlanningWarning`.
+  The variance of ``ESS`` draws has a relative standard error of about
+  ``\sqrt{2/ESS}``, 20% at 50. Refit with the run's predicted outcome, or with more
+  draws, to check such a choice.
+- **Outside the posterior's support.** Reweighting can only move mass between existing
+  draws: an outcome that no draw predicts (a law that bends beyond the data, a
+  loss far from every draw's) cannot be represented, and the updated variance is that
+  of the few draws nearest to it. The criterion also trusts the law's form: it values
+  runs for what they tell about the law's parameters, not for testing the law.
+- **Thinning.** The draws are thinned evenly to at most ``max_draws`` (default
+  :data:`MAX_DRAWS`) to bound the work, ``candidates × outcomes × draws`` density
+  evaluations a step.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable
+from dataclasses import replace
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pandas as pd
+from jax.scipy.special import gammaln
+
+from bayescale import planning, ranges
+from bayescale.errors import InputError, InputTypeError, PlanningWarning
+from bayescale.extrapolation import FittedRange
+
+TARGETS = ("n_opt", "loss", "region")
+OUTCOMES = 64
+"""Simulated worlds per candidate: the gain's Monte Carlo error falls as ``1/sqrt(M)``;
+64 keeps a step over 1,000 candidates and 1,000 draws near a second on 2 cores."""
+MAX_DRAWS = 1000
+"""Draws kept (evenly thinned): the weighted variance needs a few hundred effective draws."""
+ESS_WARN = 50.0
+"""A chosen run whose weights keep fewer effective draws warns: the variance of 50 draws
+has a relative standard error of about sqrt(2/50) = 20%."""
+SIGNIFICANCE = 2.0
+"""A run is chosen only if its gain exceeds this many Monte Carlo standard errors."""
+GRID = (40, 25)
+"""Default candidate grid: compute values × tokens-per-parameter values (1,000 runs)."""
+TOKENS_PER_PARAM = (2.0, 200.0)
+"""Default range of tokens per parameter of the candidate grid: from under-trained runs to
+10× Chinchilla's 20 tokens per parameter."""
+BLOCK = 16
+"""Candidates per block of the kernel: ``BLOCK × outcomes × draws`` numbers at once."""
+
+
+def suggest_runs(
+    post,
+    candidates=None,
+    *,
+    target: str = "n_opt",
+    budget: float | None = None,
+    at=None,
+    k: int = 4,
+    max_compute: float | None = None,
+    min_compute: float | None = None,
+    tokens_per_param: tuple[float, float] = TOKENS_PER_PARAM,
+    grid: tuple[int, int] = GRID,
+    cost: Callable | None = None,
+    group: str | None = None,
+    outcomes: int = OUTCOMES,
+    max_draws: int = MAX_DRAWS,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """The next ``k`` training runs that most reduce the posterior variance of a target per
+    unit of cost (the criterion is in the module docstring).
+
+    Parameters
+    ----------
+    post
+        a :class:`~bayescale.Posterior`.
+    candidates
+        the runs to choose from: a frame with columns ``n_params`` and ``n_tokens``, or a
+        pair ``(n, d)`` of arrays. Default: a grid of ``grid[0]`` compute values, log-spaced
+        from ``min_compute`` (default: the smallest fitted compute) to ``max_compute``,
+        times ``grid[1]`` log-spaced tokens-per-parameter values in ``tokens_per_param``.
+    target
+        ``"n_opt"`` (``log N_opt`` at ``budget``), ``"loss"`` (log loss of the planned run
+        ``at = (n, d)``) or ``"region"`` (mean variance of log loss over the points
+        ``at = (n_array, d_array)``, or a frame with ``n_params`` and ``n_tokens``).
+    budget
+        FLOPs of the ``"n_opt"`` target.
+    at
+        the planned run (``"loss"``) or the region's points (``"region"``).
+    k
+        runs to choose.
+    max_compute
+        largest training compute (FLOPs) of a candidate: needed for the default grid;
+        with ``candidates`` given, runs above it are dropped.
+    min_compute
+        smallest compute of the default grid.
+    tokens_per_param
+        ``(low, high)`` tokens per parameter of the default grid.
+    grid
+        ``(compute values, tokens-per-parameter values)`` of the default grid.
+    cost
+        ``cost(n, d) -> array`` of positive costs per candidate (vectorised); default
+        the training FLOPs ``6 n d``.
+    group
+        for a per-group posterior, the group the runs belong to (or ``"new"``).
+    outcomes
+        simulated worlds ``M`` (at least 2).
+    max_draws
+        the draws are thinned evenly to at most this many.
+    seed
+        seeds the worlds and their outcomes.
+
+    Returns
+    -------
+    pandas.DataFrame
+        one row per candidate, chosen runs first by ``rank``: ``n_params``, ``n_tokens``,
+        ``flops`` (6ND), ``cost``, ``gain`` (expected reduction of the target's variance
+        from this run alone, in squared log units), ``gain_se`` (its Monte Carlo standard
+        error), ``gain_share`` (``gain`` over the current variance), ``gain_per_cost``,
+        ``ess`` (median effective sample size of the weights), ``rank`` (1 to ``k`` for
+        the chosen runs, missing otherwise), ``step_gain`` (the reduction a chosen run
+        adds to the runs ranked before it), ``batch_share`` (share of the variance that
+        runs 1 to ``rank`` remove together) and ``step_ess`` (ESS of the batch's weights
+        after it). ``attrs`` hold the target, ``variance`` (now), the draws used,
+        ``outcomes`` and ``seed``.
+    """
+    if target not in TARGETS:
+        raise InputError(f"target must be one of {list(TARGETS)}, got {target!r}.")
+    k = ranges.COUNT.check(k, "k", "k=4")
+    outcomes = ranges.COUNT.check(outcomes, "outcomes", "outcomes=64")
+    if outcomes < 2:
+        raise InputError(
+            f"outcomes must be at least 2 (the gain's standard error needs two), got {outcomes}."
+        )
+    max_draws = ranges.COUNT.check(max_draws, "max_draws", "max_draws=1000")
+    seed = ranges.SEED.check(seed, "seed", "seed=0")
+
+    n, d = _candidates(post, candidates, max_compute, min_compute, tokens_per_param, grid)
+    flops = 6.0 * n * d
+    costs = _costs(cost, n, d)
+    draws = _draws(post, group, max_draws)
+    fitted = FittedRange.from_data(post.info.data)
+    values, log_c_target, info = _target(post, draws, fitted, target, budget, at)
+
+    with jax.enable_x64(draws["x64"]):
+        mu = _law_at(post.law, draws, n, d)
+        state = _greedy(
+            mu, draws, values, log_c_target, np.log(flops), costs, fitted, k, outcomes, seed
+        )
+    variance_now, first, columns, rank, size = state
+
+    gain, se, ess0 = first
+    frame = pd.DataFrame(
+        {
+            "n_params": n,
+            "n_tokens": d,
+            "flops": flops,
+            "cost": costs,
+            "gain": gain,
+            "gain_se": se,
+            "gain_share": gain / variance_now,
+            "gain_per_cost": gain / costs,
+            "ess": ess0,
+            "rank": pd.array(np.where(rank > 0, rank, None), dtype="Int64"),
+            **columns,
+        }
+    )
+    chosen = frame[frame["rank"].notna()].sort_values("rank")
+    rest = frame[frame["rank"].isna()].sort_values("gain_per_cost", ascending=False)
+    frame = pd.concat([chosen, rest]).reset_index(drop=True)
+    low = chosen[chosen["step_ess"] < ESS_WARN]
+    if len(low):
+        runs = ", ".join(f"rank {int(r.rank)} (ESS {r.step_ess:.0f})" for r in low.itertuples())
+        warnings.warn(
+            f"the weights of {runs} keep fewer than {ESS_WARN:g} effective draws of "
+            f"{size}: those runs are far more informative than the posterior's draws can "
+            "resolve, so their gains are overstated and noisy. Check them with a refit on "
+            "their predicted outcomes, or raise max_draws.",
+            PlanningWarning,
+            stacklevel=2,
+        )
+    frame.attrs.update(
+        {
+            **info,
+            "target": target,
+            "variance": variance_now,
+            "draws": size,
+            "outcomes": outcomes,
+            "seed": seed,
+            "k": k,
+            "group": group,
+            "law": post.law.name,
+        }
+    )
+    return frame
+
+
+# ----------------------------------------------------------------------------- search
+def _law_at(law, draws, n, d) -> np.ndarray:
+    """The law's log loss at each candidate per draw, ``(candidate, draw)``."""
+    theta = {p: v[0][:, None] for p, v in draws["theta"].items()}
+    mu = np.asarray(law.log_loss(theta, np.log(n)[None], np.log(d)[None])).T
+    if not np.isfinite(mu).all():
+        bad = ~np.isfinite(mu).all(axis=1)
+        raise InputError(
+            f"the law's loss is not finite at {int(bad.sum())} candidate(s), e.g. "
+            f"n={n[bad][0]:.3g}, d={d[bad][0]:.3g}; pass candidates inside the law's domain."
+        )
+    return mu.astype(np.float64 if draws["x64"] else np.float32)
+
+
+def _greedy(mu, draws, values, log_c_target, log_flops, costs, fitted, k, outcomes, seed):
+    """The greedy joint search of the module docstring. Returns the current variance,
+    the single-run ``(gain, se, ess)`` of every candidate, the chosen runs' columns, the
+    ranks (0: not chosen) and the number of draws."""
+    dtype = mu.dtype
+    scale, nu, slope = draws["scale"], draws["nu"], draws["slope"]
+    count, size = mu.shape
+    rng = np.random.default_rng(seed)
+    world = rng.choice(size, size=outcomes, replace=outcomes > size)
+    z = (
+        rng.standard_normal((outcomes, count))
+        if nu is None
+        else rng.standard_t(nu[world][:, None], (outcomes, count))
+    )
+    y = (mu[:, world].T + scale[world][:, None] * z).astype(dtype)  # (world, candidate)
+    log_w = np.zeros((outcomes, size), dtype)
+    log_w[np.arange(outcomes), world] = -np.inf  # leave the world's own draw out
+
+    centred = values - values.mean(axis=0)
+    a = slope - slope.mean()
+    features = np.concatenate(
+        [centred, centred * a[:, None], (centred**2).mean(axis=1, keepdims=True)]
+        + [a[:, None], (a**2)[:, None]],
+        axis=1,
+    ).astype(dtype)
+    const = _log_density_constant(scale, nu).astype(dtype)
+    scale = scale.astype(dtype)
+    nu = None if nu is None else nu.astype(dtype)
+
+    def h_of(log_c_max, log_c_run):
+        """``(run, point)`` extrapolation lengths of the target after each run."""
+        top = np.maximum(log_c_max, np.asarray(log_c_run))[:, None]
+        return np.maximum(0.0, log_c_target[None] - top).astype(dtype)
+
+    log_c_max = fitted.log_compute[1]
+    variance_now = float(
+        _variance(np.zeros((1, 1, size), dtype), features, h_of(log_c_max, [-np.inf]))[0, 0]
+    )
+    columns = {name: np.full(count, np.nan) for name in ("step_gain", "batch_share", "step_ess")}
+    rank = np.zeros(count, dtype=int)
+    first = None
+    for step in range(1, min(k, count) + 1):
+        base = np.asarray(_variance(log_w[None], features, h_of(log_c_max, [-np.inf])))[0]
+        after, ess = _blocked(y, mu, log_w, const, scale, nu, features, h_of(log_c_max, log_flops))
+        gains = base[None] - after  # (candidate, world)
+        gain = gains.mean(axis=1)
+        se = gains.std(axis=1, ddof=1) / math.sqrt(outcomes)
+        if first is None:
+            first = (gain, se, np.median(ess, axis=1))
+        eligible = (rank == 0) & (gain > 0) & (gain > SIGNIFICANCE * se)
+        if not eligible.any():
+            warnings.warn(
+                f"only {step - 1} of k={k} runs reduce the target's variance by more than "
+                f"{SIGNIFICANCE:g} Monte Carlo standard errors: the other candidates tell "
+                "little about the target. Widen the candidates (a larger max_compute) or "
+                "raise outcomes.",
+                PlanningWarning,
+                stacklevel=3,
+            )
+            break
+        best = int(np.argmax(np.where(eligible, gain / costs, -np.inf)))
+        rank[best] = step
+        columns["step_gain"][best] = gain[best]
+        columns["batch_share"][best] = (variance_now - after[best].mean()) / variance_now
+        columns["step_ess"][best] = float(np.median(ess[best]))
+        resid = y[:, best][:, None] - mu[best][None]
+        log_w = log_w + np.asarray(_log_density(resid, const, scale, nu))
+        log_c_max = max(log_c_max, log_flops[best])
+    return variance_now, first, columns, rank, size
+
+
+# ----------------------------------------------------------------------------- inputs
+def _pair(value, what: str, example: str) -> tuple[np.ndarray, np.ndarray]:
+    """``(n, d)`` as two equal-length positive arrays, from a frame or a pair."""
+    if isinstance(value, pd.DataFrame):
+        missing = [c for c in ("n_params", "n_tokens") if c not in value.columns]
+        if missing:
+            raise InputError(
+                f"{what} lacks the column(s) {missing} (it has {list(value.columns)}); "
+                "name them n_params and n_tokens."
+            )
+        value = (value["n_params"].to_numpy(), value["n_tokens"].to_numpy())
+    if not isinstance(value, (tuple, list)) or len(value) != 2:
+        raise InputTypeError(
+            f"{what} must be a frame with n_params and n_tokens or a pair (n, d) of arrays, "
+            f"got {type(value).__name__}; e.g. {example}."
+        )
+    n = ranges.as_positive(value[0], f"{what} n (parameters)", example)
+    d = ranges.as_positive(value[1], f"{what} d (tokens)", example)
+    if n.size != d.size:
+        if 1 in (n.size, d.size):
+            n, d = np.broadcast_arrays(n, d)
+        else:
+            raise InputError(
+                f"{what} has {n.size} model sizes but {d.size} token counts; give one of "
+                f"each per run, e.g. {example}."
+            )
+    return np.array(n, dtype=float), np.array(d, dtype=float)
+
+
+def _candidates(post, candidates, max_compute, min_compute, tokens_per_param, grid):
+    if max_compute is not None:
+        max_compute = ranges.one_positive(max_compute, "max_compute (FLOPs)", "max_compute=1e20")
+    if candidates is not None:
+        n, d = _pair(candidates, "candidates", "candidates=([1e8, 4e8], [2e9, 8e9])")
+        if max_compute is not None:
+            keep = 6.0 * n * d <= max_compute
+            if not keep.any():
+                raise InputError(
+                    f"every candidate costs more than max_compute={max_compute:g} FLOPs; "
+                    "raise max_compute or pass cheaper candidates."
+                )
+            n, d = n[keep], d[keep]
+        return n, d
+    if max_compute is None:
+        raise InputError(
+            "pass candidates=(n, d) or max_compute (FLOPs) for the default grid of runs, "
+            "e.g. max_compute=1e20."
+        )
+    low = (
+        math.exp(post.info.data.log_compute_range[0])
+        if min_compute is None
+        else ranges.one_positive(min_compute, "min_compute (FLOPs)", "min_compute=1e17")
+    )
+    if not low < max_compute:
+        raise InputError(
+            f"min_compute={low:.3g} FLOPs must be below max_compute={max_compute:.3g}; "
+            "raise max_compute."
+        )
+    ratio = ranges.as_positive(tokens_per_param, "tokens_per_param", "tokens_per_param=(2, 200)")
+    if ratio.size != 2 or not ratio[0] < ratio[1]:
+        raise InputError(
+            f"tokens_per_param must be (low, high) with low < high, got {tokens_per_param!r}; "
+            "e.g. tokens_per_param=(2, 200)."
+        )
+    sizes = np.ravel(np.asarray(grid, dtype=object))
+    if sizes.size != 2:
+        raise InputError(
+            f"grid must be (compute values, ratios), got {grid!r}; e.g. grid=(40, 25)."
+        )
+    counts = [
+        ranges.COUNT.check(int(g) if isinstance(g, np.integer) else g, "grid", "grid=(40, 25)")
+        for g in sizes
+    ]
+    compute = np.geomspace(low, max_compute, counts[0])
+    ratios = np.geomspace(ratio[0], ratio[1], counts[1])
+    c, r = (v.ravel() for v in np.meshgrid(compute, ratios, indexing="ij"))
+    n = np.sqrt(c / (6.0 * r))
+    return n, n * r
+
+
+def _costs(cost, n, d) -> np.ndarray:
+    if cost is None:
+        return 6.0 * n * d
+    if not callable(cost):
+        raise InputTypeError(
+            f"cost must be a function cost(n, d) -> array of costs, got {type(cost).__name__}; "
+            "e.g. cost=lambda n, d: 6 * n * d / 4e14 (GPU-seconds)."
+        )
+    values = np.broadcast_to(np.asarray(cost(n, d), dtype=float), n.shape)
+    bad = ~(np.isfinite(values) & (values > 0))
+    if bad.any():
+        raise InputError(
+            f"cost(n, d) must return a finite positive cost per candidate; it returned "
+            f"{values[bad][0]!r} for n={n[bad][0]:.3g}, d={d[bad][0]:.3g}."
+        )
+    return np.array(values)
+
+
+def _draws(post, group, max_draws: int) -> dict:
+    """The thinned draws: the law's parameters as ``(1, S)``, the new run's noise scale and
+    degrees of freedom, and the extrapolation slope, each ``(S,)``."""
+    theta = post.theta(group)
+    noise = post.noise()
+    slope = post.discrepancy().slope
+    total = next(iter(theta.values())).size
+    keep = (
+        np.arange(total)
+        if total <= max_draws
+        else np.unique(np.linspace(0, total - 1, max_draws).round().astype(int))
+    )
+    flat = {p: np.ravel(v)[keep][None] for p, v in theta.items()}
+    x64 = any(v.dtype == np.float64 for v in flat.values())
+    return {
+        "theta": flat,
+        "scale": np.ravel(noise.new_run_scale())[keep].astype(float),
+        "nu": None if noise.nu is None else np.ravel(noise.nu)[keep].astype(float),
+        "slope": np.ravel(slope)[keep].astype(float),
+        "keep": keep,
+        "x64": x64,
+    }
+
+
+def _target(post, draws, fitted, target, budget, at):
+    """``(values (S, R), log C of the target points (R,), info)``: the target per draw."""
+    theta, slope = draws["theta"], draws["slope"]
+    if target == "n_opt":
+        if at is not None:
+            raise InputError("target='n_opt' takes budget=, not at=; drop at.")
+        if budget is None:
+            raise InputError("target='n_opt' needs budget= (FLOPs), e.g. budget=1e24.")
+        budget = ranges.one_positive(budget, "budget (FLOPs)", "budget=1e24")
+        error = replace(post.discrepancy(), slope=slope[None])
+        n_opt = planning.optimal(post.law, theta, budget, error)["n_opt"].values[0, :, :1]
+        if not np.isfinite(n_opt).all() or (n_opt <= 0).any():
+            raise InputError(
+                f"N_opt at budget={budget:g} FLOPs is not finite in "
+                f"{int((~np.isfinite(n_opt)).sum())} draw(s); choose a budget the law plans."
+            )
+        return np.log(n_opt), np.array([-np.inf]), {"budget": budget}
+    if budget is not None:
+        raise InputError(f"target={target!r} takes at=(n, d), not budget=; drop budget.")
+    if at is None:
+        example = "at=(7e9, 1.4e11)" if target == "loss" else "at=([1e9, 7e9], [2e10, 1.4e11])"
+        raise InputError(f"target={target!r} needs at= the planned run(s), e.g. {example}.")
+    n_at, d_at = _pair(at, "at", "at=(7e9, 1.4e11)")
+    if target == "loss" and n_at.size != 1:
+        raise InputError(
+            f"target='loss' is one planned run, got {n_at.size}; pass target='region' for several."
+        )
+    error = replace(post.discrepancy(), slope=np.zeros_like(slope)[None], fitted=fitted)
+    mean = planning.predict_loss(post.law, theta, n_at, d_at, error=error)["loss_mean"].values[0]
+    return (
+        np.log(mean),
+        np.log(6.0 * n_at * d_at),
+        {"at": {"n_params": n_at.tolist(), "n_tokens": d_at.tolist()}},
+    )
+
+
+# ----------------------------------------------------------------------------- kernels
+def _log_density_constant(scale, nu) -> np.ndarray:
+    """Per draw, the log-density of a residual of zero under a new run's noise."""
+    if nu is None:
+        return -0.5 * math.log(2 * math.pi) - np.log(scale)
+    with jax.enable_x64(True):
+        lg = np.asarray(gammaln(0.5 * (nu + 1.0)) - gammaln(0.5 * nu))
+    return lg - 0.5 * np.log(nu * math.pi) - np.log(scale)
+
+
+def _log_density(resid, const, scale, nu):
+    """Log-density of a new run's residuals ``(..., draw)`` under each draw's noise."""
+    z2 = jnp.square(resid / scale)
+    if nu is None:
+        return const - 0.5 * z2
+    return const - 0.5 * (nu + 1.0) * jnp.log1p(z2 / nu)
+
+
+def _variance(log_w, features, h):
+    """Weighted variance of the target, ``(candidate, world)``, from log weights
+    ``(candidate or 1, world, draw)``, the draws' ``features`` (``[T, T·a, mean T², a,
+    a²]``) and the extrapolation lengths ``h`` ``(candidate, point)``."""
+    log_w = jnp.asarray(log_w)
+    w = jnp.exp(log_w - jnp.max(log_w, axis=-1, keepdims=True))
+    w = w / jnp.sum(w, axis=-1, keepdims=True)
+    return _moments_variance(w @ features, jnp.asarray(h), h.shape[-1])
+
+
+def _moments_variance(mom, h, points: int):
+    """``mean_r Var_w(T_r + a h_r)`` from the weighted moments ``mom`` ``(..., world,
+    2R + 3)``; ``h`` is ``(..., point)``."""
+    mean_t, mean_ta = mom[..., :points], mom[..., points : 2 * points]
+    mean_t2, mean_a, mean_a2 = mom[..., 2 * points], mom[..., -2], mom[..., -1]
+    var_law = mean_t2 - jnp.mean(jnp.square(mean_t), axis=-1)
+    cov = mean_ta - mean_t * mean_a[..., None]
+    var_a = mean_a2 - jnp.square(mean_a)
+    h = h[..., None, :]
+    return var_law + jnp.mean(2.0 * h * cov, axis=-1) + jnp.mean(jnp.square(h), axis=-1) * var_a
+
+
+@partial(jax.jit, static_argnames=("student",))
+def _kernel(y, mu, h, log_w, const, scale, nu, features, student: bool):
+    """Per block of candidates: the weighted variance after each candidate's outcome and
+    the weights' ESS, ``(block, candidate, world)`` each."""
+
+    def one(args):
+        y_b, mu_b, h_b = args  # (B, M), (B, S), (B, R)
+        resid = y_b[:, :, None] - mu_b[:, None, :]
+        logp = _log_density(resid, const, scale, nu if student else None)
+        lw = log_w[None] + logp
+        w = jnp.exp(lw - jnp.max(lw, axis=-1, keepdims=True))
+        w = w / jnp.sum(w, axis=-1, keepdims=True)
+        ess = 1.0 / jnp.sum(jnp.square(w), axis=-1)
+        var = _moments_variance(w @ features, h_b, h_b.shape[-1])
+        return var, ess
+
+    return jax.lax.map(one, (y, mu, h))
+
+
+def _blocked(y, mu, log_w, const, scale, nu, features, h):
+    """:func:`_kernel` over every candidate in blocks of :data:`BLOCK` (the last padded):
+    ``(candidate, world)`` variances after each candidate and ESS."""
+    count = mu.shape[0]
+    blocks = -(-count // BLOCK)
+    pad = blocks * BLOCK - count
+
+    def shaped(x, axis_first):
+        x = np.concatenate([x, np.repeat(x[-1:], pad, axis=0)]) if pad else x
+        return x.reshape(blocks, BLOCK, *x.shape[1:])
+
+    student = nu is not None
+    var, ess = _kernel(
+        shaped(y.T, True),
+        shaped(mu, True),
+        shaped(h, True),
+        log_w,
+        const,
+        scale,
+        nu if student else scale,
+        features,
+        student=student,
+    )
+    var = np.asarray(var).reshape(-1, y.shape[0])[:count]
+    ess = np.asarray(ess).reshape(-1, y.shape[0])[:count]
+    return var, ess
