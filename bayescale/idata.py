@@ -34,8 +34,8 @@ its attribute ``thin``; the ``draw`` coordinate keeps the posterior's draw numbe
 4 chains × 1000 draws stay whole up to 250 points; at 1e5 points every 400th draw is
 kept (10 draws per chain). LOO and LOO-PIT on 1,000 or more draws are as good as on all of
 them (Pareto-smoothed importance sampling needs a few hundred);
-``Posterior.log_likelihood`` uses every draw. A fit of points thins its log-likelihood and its posterior predictive
-alike, so the two keep the same draws, as ``az.plot_loo_pit`` needs.
+``Posterior.log_likelihood`` uses every draw. A fit of points thins its log-likelihood and
+its posterior predictive alike, so the two keep the same draws, as ``az.plot_loo_pit`` needs.
 
 The ArviZ view (:func:`inference_data`) adds the law's derived quantities
 (:meth:`bayescale.Law.quantities`: ``E``, ``A``, ``B``, ``n_opt_exponent`` for
