@@ -253,9 +253,8 @@ def predict_loss(
     log_c = np.log(6.0 * n * d)
     warn_if_extrapolating(error.fitted, log_n=np.log(n), log_d=np.log(d), log_compute=log_c)
     with jax.enable_x64(x64):
-        mu = np.asarray(
-            law.log_loss_at(theta3, np.log(n)[None, None], np.log(d)[None, None], inputs)
-        )
+        mu = _log_loss_blocks(law, theta3, np.log(n).ravel(), np.log(d).ravel(), inputs)
+    mu = mu.reshape(*mu.shape[:2], *n.shape)
     mu = mu + log_error(error.slope[..., None], log_c[None, None], error.log_c_max)
     dims = (*SAMPLE_DIMS, "point")
     variables = {"loss_mean": (dims, np.exp(mu), {"units": "nats/token"})}
@@ -272,6 +271,33 @@ def predict_loss(
         },
     )
     return Draws(ds)
+
+
+INPUT_BLOCK = 20_000_000
+"""The most numbers one evaluation of a law at per-point inputs may broadcast to (draws ×
+points × the inputs' trailing size, such as a schedule's knots): 160 MB in float64."""
+
+
+def _log_loss_blocks(law: Law, theta3: Mapping, log_n, log_d, inputs) -> np.ndarray:
+    """``law.log_loss_at`` at points ``(point,)`` per draw, ``(chain, draw, point)``; with
+    ``inputs``, a block of points at a time of at most ``INPUT_BLOCK`` numbers."""
+    if not inputs:
+        return np.asarray(law.log_loss(theta3, log_n[None, None], log_d[None, None]))
+    draws = math.prod(np.shape(next(iter(theta3.values())))[:2])
+    width = max(math.prod(np.shape(v)[1:]) for v in inputs.values())
+    block = max(1, INPUT_BLOCK // max(1, draws * width))
+    parts = [
+        np.asarray(
+            law.log_loss_at(
+                theta3,
+                log_n[None, None, i : i + block],
+                log_d[None, None, i : i + block],
+                {k: np.asarray(v)[i : i + block] for k, v in inputs.items()},
+            )
+        )
+        for i in range(0, log_n.size, block)
+    ]
+    return np.concatenate(parts, axis=-1)
 
 
 def excess_compute(

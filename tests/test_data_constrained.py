@@ -298,6 +298,7 @@ def datablations_fits():
     }
 
 
+@pytest.mark.slow  # two fits of 600 draws: about two minutes
 def test_datablations_fit_beats_chinchilla_on_loo(datablations_fits):
     # Repetition costs the 8.7B model 0.11 nats at 14 epochs and 0.78 at 44 while D is
     # fixed, which Chinchilla's law in (N, D) cannot express. The data-constrained law's
@@ -311,6 +312,7 @@ def test_datablations_fit_beats_chinchilla_on_loo(datablations_fits):
     assert table.loc["chinchilla", "elpd_diff"] > 2 * table.loc["chinchilla", "dse"]
 
 
+@pytest.mark.slow
 def test_datablations_fit_finds_repetition_decay(datablations_fits):
     # R_D* is what the runs measure best: the same three sizes at 1-44 epochs. Its
     # posterior median lies in [2, 50] repetitions (the authors' 15.4 is inside; the prior

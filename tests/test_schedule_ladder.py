@@ -124,15 +124,35 @@ if __name__ == "__main__":
     t = time.time()
     with warnings.catch_warnings():
         warnings.simplefilter("default")
-        post = bs.fit(bs.Sweep.from_frame(frame), law="multipower", chains=2, warmup=300, draws=300, progress=False)
+        post = bs.fit(
+            bs.Sweep.from_frame(frame),
+            law="multipower",
+            chains=2,
+            warmup=300,
+            draws=300,
+            progress=False,
+        )
     print("fit", time.time() - t, post.warnings)
     lo, med, hi = predicted(post, 0)
     print("truth", truth, "pred", lo, med, hi, "err", med / truth - 1)
     t = time.time()
-    old = bs.fit(bs.Sweep.from_frame(frame.drop(columns=["schedule"])), checkpoints="all", chains=2, warmup=300, draws=300, progress=False)
+    old = bs.fit(
+        bs.Sweep.from_frame(frame.drop(columns=["schedule"])),
+        checkpoints="all",
+        chains=2,
+        warmup=300,
+        draws=300,
+        progress=False,
+    )
     print("old fit", time.time() - t, old.warnings)
     lo, med, hi = predicted(old, 0)
     print("old pred", lo, med, hi, "err", med / truth - 1)
-    final = bs.fit(bs.Sweep.from_frame(frame.drop(columns=["schedule"])), chains=2, warmup=300, draws=300, progress=False)
+    final = bs.fit(
+        bs.Sweep.from_frame(frame.drop(columns=["schedule"])),
+        chains=2,
+        warmup=300,
+        draws=300,
+        progress=False,
+    )
     lo, med, hi = predicted(final, 0)
     print("final-only pred", lo, med, hi, "err", med / truth - 1)

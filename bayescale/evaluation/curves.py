@@ -1,0 +1,72 @@
+"""Scoring predicted training curves: held-out checkpoints against the posterior.
+
+For a law that reads learning-rate schedules, :func:`score_curves` predicts each held-out
+checkpoint under its own run's schedule (the rows' columns, as a sweep holds them) and
+scores, per group: the mean and the worst relative error of the posterior median,
+``|median / L − 1|``, and the share of checkpoints inside the central predictive interval
+(the law, its error beyond the fitted compute and a new run's noise:
+:meth:`bayescale.likelihood.NoiseDraws.predictive`). This is how Luo et al. 2025 score the
+multi-power law: fit some schedules, predict the others.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from bayescale import planning
+from bayescale.draws import check_ci_prob
+from bayescale.errors import InputError
+
+
+def score_curves(post, frame: pd.DataFrame, ci_prob: float = 0.9, seed: int = 0) -> pd.DataFrame:
+    """Per group of ``frame`` (its ``group`` column; one row ``"all"`` without one) and
+    overall: ``points``, ``mean_rel_error``, ``worst_rel_error`` and ``coverage`` of the
+    ``ci_prob`` predictive interval (module docstring). ``frame`` holds held-out rows of a
+    sweep (``n_params``, ``n_tokens``, ``loss`` and what the law reads: ``run``, ``step``,
+    ``schedule`` or ``lr``); ``post`` is a fit without groups."""
+    ci_prob = check_ci_prob(ci_prob)
+    law = post.law
+    if law.conditions is None or not law.conditions.reads_schedules:
+        raise InputError(
+            f"the {law.name} law reads no schedules, so it cannot predict checkpoints of "
+            "held-out curves; fit law='multipower'."
+        )
+    missing = [c for c in ("n_params", "n_tokens", "loss") if c not in frame.columns]
+    if missing:
+        raise InputError(f"score_curves needs the columns {missing} in frame.")
+    draws = planning.predict_loss(
+        law,
+        post.theta(),
+        frame["n_params"].to_numpy(float),
+        frame["n_tokens"].to_numpy(float),
+        post.noise(),
+        post.discrepancy(),
+        seed=seed,
+        inputs=law.conditions.inputs(frame),
+    )
+    mean = draws["loss_mean"].values.reshape(-1, len(frame))
+    predictive = draws["loss_predictive"].values.reshape(-1, len(frame))
+    low, high = np.quantile(predictive, [(1 - ci_prob) / 2, (1 + ci_prob) / 2], axis=0)
+    loss = frame["loss"].to_numpy(float)
+    scored = pd.DataFrame(
+        {
+            "group": frame["group"].astype(str).values if "group" in frame else "all",
+            "rel_error": np.abs(np.median(mean, axis=0) / loss - 1),
+            "covered": (low <= loss) & (loss <= high),
+        }
+    )
+    table = scored.groupby("group", sort=False).agg(
+        points=("rel_error", "size"),
+        mean_rel_error=("rel_error", "mean"),
+        worst_rel_error=("rel_error", "max"),
+        coverage=("covered", "mean"),
+    )
+    if len(table) > 1:
+        table.loc["all"] = [
+            len(scored),
+            scored["rel_error"].mean(),
+            scored["rel_error"].max(),
+            scored["covered"].mean(),
+        ]
+    return table.assign(points=table["points"].astype(int))
