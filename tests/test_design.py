@@ -16,7 +16,8 @@ import xarray as xr
 import bayescale as bs
 from bayescale.cli import main
 from bayescale.design import ESS_WARN
-from tests.conftest import TRUTH, chinchilla_log_loss_np, quiet_fit, synthetic_sweep
+
+from conftest import TRUTH, chinchilla_log_loss_np, quiet_fit, synthetic_sweep
 
 matplotlib.use("Agg")
 
@@ -43,8 +44,7 @@ def reference():
     return bs.load_reference("chinchilla")
 
 
-@pytest.fixture(scope="module")
-def pivot():
+def pivot_posterior(sigma: float) -> bs.Posterior:
     """A posterior in which ``α`` varies across draws (so ``N_opt`` does) and ``a`` moves
     with it, ``a = a₀ + (α − α₀)·log(PIVOT)``, so ``A/N^α`` is the same in every draw at
     ``N = PIVOT``; ``E``, ``B``, ``β`` and ``σ`` are equal in every draw. A run at
@@ -59,7 +59,7 @@ def pivot():
         "alpha": alpha,
         "b": np.full(shape, TRUTH["b"]),
         "beta": np.full(shape, TRUTH["beta"]),
-        "sigma": np.full(shape, 0.01),
+        "sigma": np.full(shape, sigma),
     }
     posterior = xr.Dataset(
         {k: (("chain", "draw"), v) for k, v in draws.items()},
@@ -69,9 +69,31 @@ def pivot():
     with warnings.catch_warnings():
         # constant variables have no R-hat or ESS: the diagnostics say so, which is moot here
         warnings.simplefilter("ignore", bs.ConvergenceWarning)
+        warnings.simplefilter("ignore", RuntimeWarning)  # ArviZ's R-hat divides 0 by 0
         return bs.Posterior.from_idata(
             az.InferenceData(posterior=posterior), law="chinchilla", sweep=sweep
         )
+
+
+@pytest.fixture(scope="module")
+def pivot():
+    return pivot_posterior(0.01)
+
+
+@pytest.fixture(scope="module")
+def synthetic():
+    """A small fit: 16 runs of 5e7-5e9 parameters (Normal noise 0.02 on log loss), so the
+    compute-optimal size at 1e22 FLOPs (about 2e10) lies beyond the data."""
+    frame = synthetic_sweep(sigma=0.02, seed=1, sizes=4, tokens_per_size=4)
+    # small fits: R-hat just above 1.01 by chance at 2 × 300 draws
+    return quiet_fit(
+        bs.Sweep.from_frame(frame),
+        tolerate=(bs.ConvergenceWarning,),
+        likelihood="normal",
+        chains=2,
+        warmup=300,
+        draws=300,
+    )
 
 
 # ------------------------------------------------------------------------- criterion
@@ -79,7 +101,7 @@ def test_a_run_whose_outcome_does_not_depend_on_the_draw_has_zero_gain(pivot):
     runs = (np.array([PIVOT, 2e10]), np.array([2e10, 4e11]))
     result = bs.suggest_runs(pivot, candidates=runs, budget=1e23, k=1)
     by_n = result.set_index("n_params")
-    assert result.attrs["variance"] > 1e-3  # log N_opt does vary across the draws
+    assert result.attrs["variance"] > 1e-4  # log N_opt does vary across the draws
     # every draw gives the pivot run's outcome the same density: uniform weights over the
     # 399 draws other than each world's own, and no change in variance but rounding
     assert abs(by_n.loc[PIVOT, "gain"]) < 1e-9 * result.attrs["variance"]
@@ -89,20 +111,18 @@ def test_a_run_whose_outcome_does_not_depend_on_the_draw_has_zero_gain(pivot):
     assert result.loc[0, "n_params"] == 2e10 and result.loc[0, "rank"] == 1
 
 
-def test_a_run_near_the_target_beats_a_tiny_run(reference):
-    """Over 5 seeds (worlds and outcomes), the run near N_opt of the 1e23 budget must
-    remove more variance of log N_opt than a run 10× below the smallest fitted compute in
-    at least 4: its expected gain is many Monte Carlo errors larger, so each seed orders
-    them rightly with probability above 0.95 and 4 of 5 then fail to hold with probability
-    under 0.023."""
-    runs = (np.array([3e7, 2e10]), np.array([6e8, 4e11]))
+def test_a_run_near_the_target_beats_a_tiny_run(synthetic):
+    """Over 5 seeds (worlds and outcomes), a run of N_opt's size at the 1e22 budget must
+    remove more variance of log N_opt than a run below the smallest fitted size in at
+    least 4. In a trial (3 seeds) the gains were 30-34% and 10-12% of the variance, ten
+    Monte Carlo standard errors apart, so each seed orders them rightly with probability
+    above 0.95, and 4 of 5 then fail with probability under 0.023."""
+    runs = (np.array([3e7, 1.9e10]), np.array([6e8, 8.8e10]))
     wins = 0
     for seed in range(5):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", bs.PlanningWarning)  # low ESS of the big run: moot
-            result = bs.suggest_runs(reference, candidates=runs, budget=1e23, k=1, seed=seed)
+        result = bs.suggest_runs(synthetic, candidates=runs, budget=1e22, k=1, seed=seed)
         gain = result.set_index("n_params")["gain"]
-        wins += gain[2e10] > gain[3e7]
+        wins += gain[1.9e10] > gain[3e7]
     assert wins >= 4
 
 
@@ -123,12 +143,12 @@ def test_the_batch_values_a_repeat_below_a_new_run(pivot):
     assert result.loc[1, "batch_share"] > result.loc[0, "batch_share"]
 
 
-def test_low_effective_sample_size_warns(reference):
-    # a run at the target budget itself, 100× the largest fitted compute: far more
-    # informative than the draws resolve
-    runs = (np.array([6e10]), np.array([2.8e12]))
+def test_low_effective_sample_size_warns():
+    # noise 100× below the spread of the draws' predictions at the run: its outcome
+    # singles out a few draws, far fewer than ESS_WARN
+    post = pivot_posterior(1e-4)
     with pytest.warns(bs.PlanningWarning, match="effective draws"):
-        result = bs.suggest_runs(reference, candidates=runs, budget=1e24, k=1)
+        result = bs.suggest_runs(post, candidates=([2e10], [4e11]), budget=1e23, k=1)
     assert result.loc[0, "step_ess"] < ESS_WARN
 
 
