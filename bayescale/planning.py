@@ -275,29 +275,36 @@ def predict_loss(
 
 INPUT_BLOCK = 20_000_000
 """The most numbers one evaluation of a law at per-point inputs may broadcast to (draws ×
-points × the inputs' trailing size, such as a schedule's knots): 160 MB in float64."""
+the inputs' size, such as points × a schedule's knots): 160 MB in float64."""
 
 
 def _log_loss_blocks(law: Law, theta3: Mapping, log_n, log_d, inputs) -> np.ndarray:
     """``law.log_loss_at`` at points ``(point,)`` per draw, ``(chain, draw, point)``; with
-    ``inputs``, a block of points at a time of at most ``INPUT_BLOCK`` numbers."""
+    ``inputs``, a block of draws at a time of at most ``INPUT_BLOCK`` numbers (the inputs
+    may hold per-point and per-row arrays, so they are not split)."""
+    log_n, log_d = log_n[None, None], log_d[None, None]
     if not inputs:
-        return np.asarray(law.log_loss(theta3, log_n[None, None], log_d[None, None]))
-    draws = math.prod(np.shape(next(iter(theta3.values())))[:2])
-    width = max(math.prod(np.shape(v)[1:]) for v in inputs.values())
-    block = max(1, INPUT_BLOCK // max(1, draws * width))
-    parts = [
+        return np.asarray(law.log_loss(theta3, log_n, log_d))
+    chains, draws = np.shape(next(iter(theta3.values())))[:2]
+    size = sum(np.size(v) for v in inputs.values())
+    block = max(1, INPUT_BLOCK // max(1, size))
+    rows = [
         np.asarray(
             law.log_loss_at(
-                theta3,
-                log_n[None, None, i : i + block],
-                log_d[None, None, i : i + block],
-                {k: np.asarray(v)[i : i + block] for k, v in inputs.items()},
+                {k: v[c : c + 1, i : i + block] for k, v in theta3.items()},
+                log_n,
+                log_d,
+                inputs,
             )
         )
-        for i in range(0, log_n.size, block)
+        for c in range(chains)
+        for i in range(0, draws, block)
     ]
-    return np.concatenate(parts, axis=-1)
+    per_chain = len(rows) // chains
+    return np.concatenate(
+        [np.concatenate(rows[c * per_chain : (c + 1) * per_chain], axis=1) for c in range(chains)],
+        axis=0,
+    )
 
 
 def excess_compute(

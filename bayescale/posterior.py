@@ -44,10 +44,12 @@ def residual_blocks(
     at the fitted points (each point's group, no run offsets), ``(draws, point)``, for the
     draws that ``part = (chain, draw slice)`` indexes, in chain-then-draw order. All at
     once the residuals are ``chains × draws × points`` numbers (32 GB at 1e6 points and
-    4000 draws); a block holds at most ``RESIDUAL_BLOCK`` of them."""
+    4000 draws); a block holds at most ``RESIDUAL_BLOCK`` of them (or of the law's inputs
+    per draw, such as a schedule's knots, where they are more)."""
     y = observed["log_loss"].values
     chains, draws = posterior.sizes["chain"], posterior.sizes["draw"]
-    block = max(1, RESIDUAL_BLOCK // max(1, y.size))
+    per_draw = max(y.size, sum(v.size for v in point_inputs(constant).values()))
+    block = max(1, RESIDUAL_BLOCK // max(1, per_draw))
     for chain in range(chains):
         for start in range(0, draws, block):
             part = (chain, slice(start, start + block))

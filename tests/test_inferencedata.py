@@ -329,8 +329,8 @@ def test_a_group_removed_from_the_file_is_refused(synthetic_posterior, folder):
 
 # ------------------------------------------------------------------------ memory
 def test_thinning_keeps_predictive_groups_bounded():
-    assert thinning(4, 1000, 2_500) == 1
-    assert thinning(4, 1000, 100_000) == 40
+    assert thinning(4, 1000, 250) == 1  # PREDICTIVE_VALUES = 4 × 1000 × 250
+    assert thinning(4, 1000, 100_000) == 400
     assert thinning(4, 1000, 10**9) == 1000  # one draw per chain at least
 
 

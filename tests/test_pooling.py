@@ -277,8 +277,17 @@ def test_curves_without_schedules_fit_final_checkpoints_by_default_and_say_why()
     sweep = bs.Sweep.from_frame(df)
     with pytest.warns(bs.SweepWarning, match=r"56 row\(s\) excluded.*law='multipower'"):
         # 50 warmup and 50 draws: too few to converge, a convergence warning is certain
-        # (50 draws cannot make 100 effective ones); this test is about which rows are fitted
-        post = quiet_fit(sweep, chains=1, warmup=50, draws=50, expect=(bs.ConvergenceWarning,))
+        # (50 draws cannot make 100 effective ones); 8 final points barely measure a, b
+        # (their prior-dominated warning fires or not with the draws); this test is about
+        # which rows are fitted
+        post = quiet_fit(
+            sweep,
+            chains=1,
+            warmup=50,
+            draws=50,
+            expect=(bs.ConvergenceWarning,),
+            tolerate=(bs.PriorDominatedWarning,),
+        )
     assert post.info.data.points == 8 and post.info.data.excluded == 56
     assert "run_offset" not in post.posterior  # one point per run: no run structure left
     final = sweep.frame.groupby("run")["n_tokens"].transform("max") == sweep.frame["n_tokens"]

@@ -168,7 +168,7 @@ def test_variables_carry_bayescale_s_names():
     """The names from_idata and a user look for: the law's parameters, the noise, the
     population's, per group where they vary."""
     sweep = bs.Sweep.from_frame(grouped_curves())
-    model = bs.pymc_model(sweep, pooling="partial", vary=("e", "a"))
+    model = bs.pymc_model(sweep, pooling="partial", vary=("e", "a"), checkpoints="all")
     assert {"e", "a", "alpha", "b", "beta", "sigma", "nu", "sigma_run"} <= set(model.named_vars)
     assert {"mu_e", "mu_a", "tau_e", "tau_a", "z_e", "z_a"} <= set(model.named_vars)
     assert model.named_vars_to_dims["e"] == ("group",)
