@@ -40,7 +40,7 @@ PUBLISHED_ERRORS = {"25": (0.00110, 0.00409), "100": (0.00142, 0.00583), "400": 
 
 def sampled(*, e, a_n, alpha_n, log_a, alpha, c, gamma, **rest):
     """The law's parameters from the definition's constants (module docstring): ``E``,
-    ``A_N``, ``α_N``, ``log A(N_0)``, ``α(N_0)`` and ``C`` at a learning rate in its own
+    ``A_N``, ``α_N``, ``log A(N_0)``, ``α(N_0)`` and ``C`` with learning rates in their own
     units, the rest as they are."""
     return {
         "l0": math.log(e + a_n),
@@ -91,7 +91,14 @@ def per_size_theta(l0, a, alpha, b, c, beta, gamma):
 
 def test_derived_quantities_invert_the_parameters():
     got = MULTIPOWER.quantities(THETA)
-    want = {"E": 1.70, "A_N": 0.95, "alpha_n": 0.25, "A": math.exp(-0.51), "C": 2.1}
+    want = {
+        "E": 1.70,
+        "A_N": 0.95,
+        "alpha_n": 0.25,
+        "A": math.exp(-0.51),
+        "B": math.exp(6.08),
+        "C": 2.1,
+    }
     assert {k: got[k] for k in want} == pytest.approx(want, rel=1e-12)
     assert got["L0_N0"] == pytest.approx(2.65, rel=1e-12)
 

@@ -24,7 +24,8 @@ def score_curves(post, frame: pd.DataFrame, ci_prob: float = 0.9, seed: int = 0)
     overall: ``points``, ``mean_rel_error``, ``worst_rel_error`` and ``coverage`` of the
     ``ci_prob`` predictive interval (module docstring). ``frame`` holds held-out rows of a
     sweep (``n_params``, ``n_tokens``, ``loss`` and what the law reads: ``run``, ``step``,
-    ``schedule`` or ``lr``); ``post`` is a fit without groups."""
+    ``schedule`` or ``lr``); of a per-group fit, each row is predicted with its group's
+    parameters (``group`` as :meth:`bayescale.Posterior.theta` takes it)."""
     ci_prob = check_ci_prob(ci_prob)
     law = post.law
     if law.conditions is None or not law.conditions.reads_schedules:
@@ -35,18 +36,30 @@ def score_curves(post, frame: pd.DataFrame, ci_prob: float = 0.9, seed: int = 0)
     missing = [c for c in ("n_params", "n_tokens", "loss") if c not in frame.columns]
     if missing:
         raise InputError(f"score_curves needs the columns {missing} in frame.")
-    draws = planning.predict_loss(
-        law,
-        post.theta(),
-        frame["n_params"].to_numpy(float),
-        frame["n_tokens"].to_numpy(float),
-        post.noise(),
-        post.discrepancy(),
-        seed=seed,
-        inputs=law.conditions.inputs(frame),
-    )
-    mean = draws["loss_mean"].values.reshape(-1, len(frame))
-    predictive = draws["loss_predictive"].values.reshape(-1, len(frame))
+    groups = post.groups_fitted
+    if groups and "group" not in frame.columns:
+        raise InputError(
+            "this posterior is per group: frame needs a 'group' column naming each row's "
+            f"group, one of {groups} (or 'new' for an unseen one)."
+        )
+    labels = frame["group"].astype(str).to_numpy() if groups else np.full(len(frame), "")
+    mean = np.empty((post.posterior.sizes["chain"] * post.posterior.sizes["draw"], len(frame)))
+    predictive = np.empty_like(mean)
+    for label in np.unique(labels):
+        rows = np.flatnonzero(labels == label)
+        part = frame.iloc[rows]
+        draws = planning.predict_loss(
+            law,
+            post.theta(label or None, seed=seed),
+            part["n_params"].to_numpy(float),
+            part["n_tokens"].to_numpy(float),
+            post.noise(),
+            post.discrepancy(),
+            seed=seed,
+            inputs=law.conditions.inputs(part),
+        )
+        mean[:, rows] = draws["loss_mean"].values.reshape(-1, len(rows))
+        predictive[:, rows] = draws["loss_predictive"].values.reshape(-1, len(rows))
     low, high = np.quantile(predictive, [(1 - ci_prob) / 2, (1 + ci_prob) / 2], axis=0)
     loss = frame["loss"].to_numpy(float)
     scored = pd.DataFrame(

@@ -66,7 +66,7 @@ The authors' constants in these coordinates: ``l0 = 0.975``, ``alpha_l0 = 0.090`
 carries learning-rate units (a sweep with a peak learning rate ten times larger has ``B``
 ten times smaller), and ``a`` and ``c`` move with the peak as ``α log 10`` and
 ``(γ − 1) log 10`` a decade. :func:`multipower_derived` gives ``E``, ``A_N``, ``α_N``,
-``A(N_0)`` and ``C`` back. ``log L`` is ``NaN`` where ``B·LD`` exceeds the rest (a
+``A(N_0)``, ``B(N_0)`` and ``C`` back. ``log L`` is ``NaN`` where ``B·LD`` exceeds the rest (a
 parameter draw that predicts a negative loss).
 
 Observed points and finished runs
