@@ -54,7 +54,33 @@ def compare_allocations(
     points: int = 60,
     group: str | None = None,
 ) -> Draws:
-    """Loss trajectories of two model sizes sharing ``budget`` FLOPs, with ``p_b_lower``."""
+    """Loss trajectories of two model sizes sharing ``budget`` FLOPs, with ``p_b_lower``.
+
+    Parameters
+    ----------
+    post
+        the fitted posterior.
+    budget
+        the shared compute budget in FLOPs (> 0).
+    n_a, n_b
+        the two model sizes in parameters (> 0); each must train on at least one token
+        at the full budget (``n < budget / 6``).
+    labels
+        names of the two sizes, kept in the result's ``attrs``.
+    points
+        the number of budget fractions along each trajectory, log-spaced from 1% to 100%.
+    group
+        for a per-group fit, the group to answer for: a fitted group's label or ``"new"``
+        (:meth:`~bayescale.posterior.Posterior.theta`).
+
+    Returns
+    -------
+    Draws
+        ``loss_a`` and ``loss_b`` (dims ``(chain, draw, step)``, with the budget
+        ``fraction``, ``flops`` and each size's tokens as coordinates) and
+        ``final_difference`` (B − A at the full budget); ``attrs`` hold ``p_b_lower``, the
+        probability that B ends lower.
+    """
     budget = one_positive(budget, "budget (FLOPs)", "budget=1e21")
     n_a = one_positive(n_a, "n_a (parameters)", "n_a=4.68e9")
     n_b = one_positive(n_b, "n_b (parameters)", "n_b=2.86e9")
@@ -151,8 +177,37 @@ def compare_variants(
 ) -> Draws:
     """Memory per GPU and training time of variants ``a`` and ``b`` at their own optima.
 
-    ``layout`` goes to :func:`bayescale.hardware.memory_per_gpu` (``recompute=``,
-    ``tensor_parallel=``, ...); memory assumes FSDP (ZeRO-3) over ``n_gpus``.
+    Memory assumes FSDP (ZeRO-3) over the data-parallel GPUs of ``n_gpus``.
+
+    Parameters
+    ----------
+    a, b
+        the variants' posteriors: one fit twice (with ``group_a`` and ``group_b``) for
+        paired draws, or two fits with the same chains and draws.
+    budgets
+        the compute budgets in FLOPs (> 0), a scalar or an array.
+    hardware
+        the accelerator's catalog name (:func:`bayescale.hardware.get_accelerator`).
+    n_gpus
+        GPUs in the job; a multiple of ``tensor_parallel × pipeline_parallel``.
+    group_a, group_b
+        for a per-group fit, the group of each variant (a fitted label or ``"new"``).
+    labels
+        names of the two variants; default the group names, or ``"A"`` and ``"B"``.
+    mfu
+        model FLOPs utilization, as in :func:`bayescale.hardware.train_time` (``None``:
+        its default distribution).
+    seed
+        seeds the MFU draws.
+    **layout
+        passed to :func:`bayescale.hardware.memory_per_gpu` (``recompute=``,
+        ``tensor_parallel=``, ...).
+
+    Returns
+    -------
+    Draws
+        ``memory_a_gb``, ``memory_b_gb``, ``hours_a``, ``hours_b`` and their differences
+        (``a − b``) and ratios (``a / b``) per draw and budget.
     """
     shape_a = tuple(a.posterior.sizes[d] for d in SAMPLE_DIMS)
     shape_b = tuple(b.posterior.sizes[d] for d in SAMPLE_DIMS)
@@ -189,10 +244,31 @@ def compare_schedules(
     *,
     group: str | None = None,
 ) -> Draws:
-    """Final loss of a run of ``n_params`` parameters under each schedule of ``schedules``
-    (``{label: Schedule}``), ``loss``, its difference from the first schedule's,
-    ``difference`` (0 for the first), and ``p_lower``, the probability that it is lower;
-    over a ``schedule`` dimension (module docstring)."""
+    """Final loss of a run of ``n_params`` parameters under each schedule of ``schedules``,
+    compared with the first schedule's (module docstring).
+
+    Parameters
+    ----------
+    post
+        a posterior of a law that reads schedules (``"multipower"``).
+    n_params
+        the run's parameter count (> 0).
+    schedules
+        at least two schedules, ``{label: Schedule}`` (:mod:`bayescale.schedules`); the
+        first is the reference.
+    tokens_per_step
+        tokens per optimizer step (> 0).
+    group
+        for a per-group fit, the group to answer for: a fitted group's label or ``"new"``
+        (:meth:`~bayescale.posterior.Posterior.theta`).
+
+    Returns
+    -------
+    Draws
+        over a ``schedule`` dimension: ``loss``, its difference from the first schedule's,
+        ``difference`` (0 for the first), and ``p_lower``, the probability that it is
+        lower.
+    """
     schedules = dict(schedules)
     if len(schedules) < 2:
         raise InputError(

@@ -42,7 +42,18 @@ def _read_card(folder: Path, name: str) -> dict:
 
 
 def dataset_card(name: str) -> dict:
-    """The provenance card of dataset ``name``: citation, licence, columns, caveats, checksums."""
+    """The provenance card of dataset ``name``: citation, licence, columns, caveats, checksums.
+
+    Parameters
+    ----------
+    name
+        a bundled dataset's name (:func:`list_datasets`).
+
+    Returns
+    -------
+    dict
+        the card, as stored beside the dataset's CSV.
+    """
     return _read_card(package_dir("data"), name)
 
 
@@ -60,7 +71,15 @@ def _citation(citation: dict) -> str:
 
 
 def list_datasets() -> pd.DataFrame:
-    """One row per bundled dataset: name, rows, groups, runs, curves, citation, licence."""
+    """One row per bundled dataset: name, rows, groups, runs, curves, citation, licence.
+
+    Returns
+    -------
+    pandas.DataFrame
+        columns ``name``, ``rows``, ``groups`` (the number of groups), ``runs`` (missing
+        for a dataset without runs), ``curves`` (whether it holds training curves),
+        ``citation`` and ``licence``.
+    """
     folder = package_dir("data")
     cards = [_read_card(folder, name) for name in _names(folder)]
     return pd.DataFrame(
@@ -79,12 +98,23 @@ def list_datasets() -> pd.DataFrame:
 def load_dataset(name: str | None = None, group: str | None = None) -> Sweep | pd.DataFrame:
     """Load bundled dataset ``name`` as a :class:`~bayescale.sweep.Sweep`.
 
-    With no name, returns :func:`list_datasets` instead. The CSV's sha256 is checked
-    against its card before it is parsed, and the card becomes ``sweep.source``.
-    ``group`` names another column of the table to group by (the card's ``columns``
-    lists them), e.g. ``load_dataset("routing_clark2022", group="architecture")`` for one
-    group per architecture across model sizes; the bundled ``group`` column is the default,
-    and stays on the sweep as ``bundled_group`` when another column groups it.
+    The CSV's sha256 is checked against its card before it is parsed, and the card
+    becomes ``sweep.source``.
+
+    Parameters
+    ----------
+    name
+        a bundled dataset's name; ``None`` returns :func:`list_datasets` instead.
+    group
+        another column of the table to group by (the card's ``columns`` lists them),
+        e.g. ``load_dataset("routing_clark2022", group="architecture")`` for one group per
+        architecture across model sizes. ``None`` uses the bundled ``group`` column, which
+        stays on the sweep as ``bundled_group`` when another column groups it.
+
+    Returns
+    -------
+    Sweep or pandas.DataFrame
+        the validated sweep, or the table of datasets when ``name`` is ``None``.
     """
     if name is None:
         return list_datasets()

@@ -94,10 +94,20 @@ class Draws:
         (:func:`interval_columns`: ``eti_5%`` and ``eti_95%`` for the default 90%
         equal-tailed interval), then ``units``. ``attrs`` hold ``ci_prob`` and ``kind``.
 
-        ``kind`` is ``"eti"`` (equal-tailed, the default: invariant under the log
-        transforms these quantities live on) or ``"hdi"`` (highest density).
-        ``ci_prob`` is the name ArviZ 1.0 gives the interval's probability; the
-        ``az.summary`` of ArviZ 0.x calls it ``hdi_prob``.
+        Parameters
+        ----------
+        ci_prob
+            the interval's probability, in (0, 1): the name ArviZ 1.0 gives it; the
+            ``az.summary`` of ArviZ 0.x calls it ``hdi_prob``.
+        kind
+            ``"eti"`` (equal-tailed, the default: invariant under the log transforms these
+            quantities live on) or ``"hdi"`` (highest density).
+
+        Returns
+        -------
+        pandas.DataFrame
+            columns ``quantity``, one per non-sample dimension, ``median``, the two bounds
+            and ``units``.
         """
         ci_prob = check_ci_prob(ci_prob)
         lower, upper = interval_columns(ci_prob, kind)

@@ -787,6 +787,25 @@ def min_gpus(
     answer is ``inf``: turn on recomputation, sequence or tensor parallelism, or
     use a smaller micro-batch.
 
+    Parameters
+    ----------
+    n : float or array
+        Parameter count draws.
+    hardware : str or Accelerator
+        Catalog name (see :func:`get_accelerator`) or a custom accelerator.
+    arch : Architecture, optional
+        Shape for the activations; default ``Architecture.from_params(n)``.
+    tensor_parallel, pipeline_parallel : int
+        Tensor- and pipeline-parallel degrees, >= 1; the count is a multiple of their
+        product.
+    sequence_parallel : bool
+        Megatron sequence parallelism (shards the non-tensor-parallel activations).
+    recompute : {"selective", "none", "full"}
+        Activation recomputation, as in :func:`memory_per_gpu`.
+    headroom : float
+        Fraction of memory kept free for buffers and fragmentation, in [0, 1)
+        (default 0.1).
+
     Returns
     -------
     xarray.DataArray

@@ -145,7 +145,20 @@ class Posterior:
         unseen group drawn from the population (partial pooling): per draw, ``z ~
         Normal(0, 1)`` on each varying parameter's pooling scale
         (:func:`bayescale.hierarchy.group_values`, the model's own transform), drawn with
-        ``seed`` (default: the fit's).
+        ``seed``.
+
+        Parameters
+        ----------
+        group
+            for a per-group fit (where it is required), a fitted group's label or
+            ``"new"``; ``None`` for a fit without groups.
+        seed
+            seeds the draws of a new group's values; ``None`` uses the fit's seed.
+
+        Returns
+        -------
+        dict
+            one ``(chain, draw)`` array per parameter of the law, by name.
         """
         post, groups = self.posterior, self.groups_fitted
         if not groups:
@@ -265,12 +278,22 @@ class Posterior:
         ``az.mcse``, ``az.ess`` and ``az.rhat``; ``r_hat`` is NaN for one chain). Run
         offsets are summarised by ``sigma_run``.
 
-        ``kind`` is ``"eti"`` (equal-tailed, the default) or ``"hdi"`` (highest density,
-        the interval of ``az.summary``'s default). ``ci_prob`` is the interval's
-        probability under the name of ArviZ 1.0 and of every bayescale function; the
-        ``az.summary`` of the ArviZ 0.x that bayescale pins calls it ``hdi_prob``, so
-        ``az.summary(post.idata, hdi_prob=0.9)`` labels its columns as
-        ``post.summary(0.9, kind="hdi")`` does."""
+        Parameters
+        ----------
+        ci_prob
+            the interval's probability, under the name of ArviZ 1.0 and of every
+            bayescale function; the ``az.summary`` of the ArviZ 0.x that bayescale pins
+            calls it ``hdi_prob``, so ``az.summary(post.idata, hdi_prob=0.9)`` labels its
+            columns as ``post.summary(0.9, kind="hdi")`` does.
+        kind
+            ``"eti"`` (equal-tailed, the default) or ``"hdi"`` (highest density, the
+            interval of ``az.summary``'s default).
+
+        Returns
+        -------
+        pandas.DataFrame
+            one row per parameter and derived quantity, indexed by name.
+        """
         lower, upper = interval_columns(ci_prob, kind)
         ci_prob = float(ci_prob)
         bounds = eti if kind == "eti" else hdi
@@ -322,7 +345,25 @@ class Posterior:
 
     # ---------------------------------------------------------------- queries
     def predict_loss(self, n, d, group: str | None = None, seed: int = 0) -> Draws:
-        """Draws of the law's mean loss and of posterior-predictive loss at ``(n, d)``."""
+        """Draws of the law's mean loss and of posterior-predictive loss at ``(n, d)``.
+
+        Parameters
+        ----------
+        n, d
+            parameters and training tokens (> 0), scalars or arrays that broadcast
+            together; each pair is a finished run.
+        group
+            for a per-group fit, a fitted group's label, or ``"new"`` for an unseen group
+            (partial pooling; :meth:`theta`); ``None`` for a fit without groups.
+        seed
+            seeds the predictive draws (a new run's noise).
+
+        Returns
+        -------
+        Draws
+            ``loss_mean`` (the law with its error beyond the fitted compute) and
+            ``loss_predictive``, dims ``(chain, draw, point)`` with the broadcast shape.
+        """
         return planning.predict_loss(
             self.law, self.theta(group), n, d, self.noise(), self.discrepancy(), seed=seed
         )
@@ -336,11 +377,32 @@ class Posterior:
         group: str | None = None,
         seed: int = 0,
     ) -> Draws:
-        """Draws of the loss curve of a run of ``n_params`` parameters under ``schedule``
-        (:mod:`bayescale.schedules`), ``tokens_per_step`` tokens a step, at ``steps``
-        (default: 200 from warmup to the end): the law's mean loss and a new run's
-        measured loss at each step (:func:`bayescale.planning.predict_curve`). Needs a law
-        that reads schedules, such as ``"multipower"``."""
+        """Draws of the loss curve of a run: the law's mean loss and a new run's measured
+        loss at each step (:func:`bayescale.planning.predict_curve`). Needs a law that reads
+        schedules, such as ``"multipower"``.
+
+        Parameters
+        ----------
+        n_params
+            the run's parameter count (> 0).
+        schedule
+            the run's learning-rate schedule (:mod:`bayescale.schedules`).
+        tokens_per_step
+            tokens per optimizer step (> 0).
+        steps
+            the steps to predict at; ``None`` takes 200 spread evenly from the end of
+            warmup to the last step.
+        group
+            for a per-group fit, a fitted group's label, or ``"new"`` for an unseen group
+            (partial pooling; :meth:`theta`); ``None`` for a fit without groups.
+        seed
+            seeds the predictive draws.
+
+        Returns
+        -------
+        Draws
+            ``loss_mean`` and ``loss_predictive`` per step, with ``step`` as a coordinate.
+        """
         return planning.predict_curve(
             self.law,
             self.theta(group),
@@ -354,8 +416,23 @@ class Posterior:
         )
 
     def optimal(self, compute, group: str | None = None) -> Draws:
-        """Compute-optimal ``n_opt``, ``d_opt``, ``tokens_per_param``, ``loss_opt`` per draw
-        (per group, and for a new group, when the fit is per group and ``group`` is None)."""
+        """Compute-optimal ``n_opt``, ``d_opt``, ``tokens_per_param``, ``loss_opt`` per draw.
+
+        Parameters
+        ----------
+        compute
+            the budget(s) in FLOPs (> 0), a scalar or an array.
+        group
+            for a per-group fit, a fitted group's label or ``"new"``; ``None`` answers for
+            every fitted group (and for a new group under partial pooling), along a
+            ``group`` dimension.
+
+        Returns
+        -------
+        Draws
+            dims ``(chain, draw, budget)``, plus ``group`` as above; ``loss_opt`` includes
+            the law's error beyond the fitted compute.
+        """
         if group is None and self.groups_fitted:
             names = self.groups_fitted + (["new"] if self.info.pooling == "partial" else [])
             parts = [self.optimal(compute, g).dataset for g in names]
@@ -363,7 +440,26 @@ class Posterior:
         return planning.optimal(self.law, self.theta(group), compute, self.discrepancy())
 
     def excess_compute(self, ratio, budget: float, group: str | None = None) -> Draws:
-        """Compute and tokens for a model of ``ratio × N_opt`` to match the optimum's loss."""
+        """Compute and tokens for a model of ``ratio × N_opt`` to match the optimum's loss.
+
+        Parameters
+        ----------
+        ratio
+            model sizes relative to the compute-optimal one, ``N / N_opt`` (> 0), a scalar
+            or an array.
+        budget
+            the compute budget in FLOPs whose optimum is matched.
+        group
+            for a per-group fit, a fitted group's label, or ``"new"`` for an unseen group
+            (partial pooling; :meth:`theta`); ``None`` for a fit without groups.
+
+        Returns
+        -------
+        Draws
+            ``compute_ratio`` (``C / C_opt``) and ``tokens_ratio`` (``D / D_opt``), dims
+            ``(chain, draw, ratio)``; ``inf`` where that size never reaches the loss
+            (:func:`bayescale.planning.excess_compute`).
+        """
         return planning.excess_compute(
             self.law, self.theta(group), ratio, budget, self.discrepancy()
         )
@@ -371,19 +467,66 @@ class Posterior:
     def efficient_range(
         self, budget: float, tolerance: float = 0.2, group: str | None = None
     ) -> Draws:
-        """Sizes (``N / N_opt``) that stay within ``1 + tolerance`` of optimal compute."""
+        """Sizes (``N / N_opt``) that stay within ``1 + tolerance`` of optimal compute.
+
+        Parameters
+        ----------
+        budget
+            the compute budget in FLOPs.
+        tolerance
+            the extra compute allowed (> 0): 0.2 keeps sizes within +20% of the optimal
+            compute.
+        group
+            for a per-group fit, a fitted group's label, or ``"new"`` for an unseen group
+            (partial pooling; :meth:`theta`); ``None`` for a fit without groups.
+
+        Returns
+        -------
+        Draws
+            ``low`` and ``high``, per draw the smallest and largest ``N / N_opt``
+            (:func:`bayescale.planning.efficient_range`).
+        """
         return planning.efficient_range(
             self.law, self.theta(group), budget, tolerance, self.discrepancy()
         )
 
     def compute_to_reach(self, loss, group: str | None = None) -> Draws:
-        """FLOPs, ``n_opt`` and ``d_opt`` of the cheapest allocation that reaches ``loss``."""
+        """FLOPs, ``n_opt`` and ``d_opt`` of the cheapest allocation that reaches ``loss``.
+
+        Parameters
+        ----------
+        loss
+            the target loss(es) in nats per token (> 0), a scalar or an array.
+        group
+            for a per-group fit, a fitted group's label, or ``"new"`` for an unseen group
+            (partial pooling; :meth:`theta`); ``None`` for a fit without groups.
+
+        Returns
+        -------
+        Draws
+            ``compute``, ``n_opt`` and ``d_opt``, dims ``(chain, draw, target_loss)``;
+            ``inf`` or ``NaN`` mark targets the search cannot answer
+            (:func:`bayescale.planning.compute_to_reach`).
+        """
         return planning.compute_to_reach(self.law, self.theta(group), loss, self.discrepancy())
 
     # ------------------------------------------------------------------- files
     def save(self, path: str | Path, overwrite: bool = False) -> Path:
-        """Write a netCDF file (:mod:`bayescale.posterior_file`); refuses to replace an
-        existing file unless ``overwrite``."""
+        """Write a netCDF file (:mod:`bayescale.posterior_file`), read back by
+        :func:`load_posterior`.
+
+        Parameters
+        ----------
+        path
+            the file to write.
+        overwrite
+            replace an existing file; by default an existing file is an error.
+
+        Returns
+        -------
+        pathlib.Path
+            the path written.
+        """
         groups, derived = with_derived(self)
         return posterior_file.write(path, groups, self.info, self.warnings, overwrite, derived)
 
@@ -408,11 +551,30 @@ class Posterior:
         ``p`` (population mean and spread on the pooling scale of
         :mod:`bayescale.hierarchy`) the posterior is partially pooled and answers for a new
         group too, without them it is per group (``pooling="separate"``); this is what
-        :func:`bayescale.pymc_model` samples. ``sweep`` is the data it was fitted to: it
-        gives the fitted range (extrapolation warnings and error) and the log-likelihood.
-        ``seed`` seeds the draws that queries add (the extrapolation error's ``z``). R-hat
-        and ESS are checked as for a fit (and divergences, where ``sample_stats`` records
-        them).
+        :func:`bayescale.pymc_model` samples. R-hat and ESS are checked as for a fit (and
+        divergences, where ``sample_stats`` records them).
+
+        Parameters
+        ----------
+        idata
+            ArviZ InferenceData with a ``posterior`` group as above (and optionally
+            ``sample_stats``).
+        law
+            the law the draws belong to: a registered law's name or a
+            :class:`bayescale.Law`.
+        sweep
+            the data the draws were fitted to: it gives the fitted range (extrapolation
+            warnings and error) and the log-likelihood.
+        extrapolation_error
+            scales the law's error beyond the fitted compute that loss predictions carry,
+            as in :func:`bayescale.fit` (0 turns it off; :mod:`bayescale.discrepancy`).
+        seed
+            seeds the draws that queries add (the extrapolation error's ``z``).
+
+        Returns
+        -------
+        Posterior
+            answers every query as a posterior from :func:`bayescale.fit` does.
         """
         law = get_law(law)
         if not isinstance(sweep, Sweep):
@@ -513,6 +675,17 @@ def _external_draws(idata, law: Law, groups: list[str]) -> xr.Dataset:
 
 
 def load_posterior(path: str | Path) -> Posterior:
-    """Read a posterior written by :meth:`Posterior.save`; errors say what is wrong."""
+    """Read a posterior written by :meth:`Posterior.save`; errors say what is wrong.
+
+    Parameters
+    ----------
+    path
+        the netCDF file.
+
+    Returns
+    -------
+    Posterior
+        the saved posterior, with its fit information and warnings.
+    """
     groups, law, info, warnings = posterior_file.read(path)
     return Posterior(groups=groups, law=law, info=info, warnings=warnings)

@@ -267,15 +267,47 @@ def pymc_model(
     nutpie's JAX backend compiles the whole log density, law and all, into one JAX program;
     ``pm.sample(mp_ctx="spawn")`` samples the model too (module docstring).
 
+    The model's variables carry bayescale's names: the law's parameters (``a_centred``
+    for a sheared intercept ``a``), ``sigma``, ``nu`` (Student-t), ``sigma_run`` (training
+    curves), and under partial pooling ``mu_*``, ``tau_*`` and ``z_*`` (non-centred) or
+    ``u_*`` (centred); coordinates ``point`` and ``group``. A posterior sampled from it,
+    with terms added or not, becomes a bayescale posterior with
+    ``bs.Posterior.from_idata(idata, law=..., sweep=sweep)``, per group too. (Of training
+    curves, from_idata keeps the law and ``sigma`` but not ``sigma_run``: its loss
+    predictions leave out the run-to-run scatter.)
+
     The arguments are :func:`bayescale.fit`'s of the same names, validated the same way
-    (:func:`bayescale.model_inputs.model_inputs`). The model's variables carry bayescale's
-    names: the law's parameters (``a_centred`` for a sheared intercept ``a``), ``sigma``,
-    ``nu`` (Student-t), ``sigma_run`` (training curves), and under partial pooling
-    ``mu_*``, ``tau_*`` and ``z_*`` (non-centred) or ``u_*`` (centred); coordinates
-    ``point`` and ``group``. A posterior sampled from it, with terms added or not, becomes
-    a bayescale posterior with ``bs.Posterior.from_idata(idata, law=..., sweep=sweep)``,
-    per group too. (Of training curves, from_idata keeps the law and ``sigma`` but not
-    ``sigma_run``: its loss predictions leave out the run-to-run scatter.)
+    (:func:`bayescale.model_inputs.model_inputs`).
+
+    Parameters
+    ----------
+    sweep
+        the data, a :class:`bayescale.Sweep`.
+    law
+        a registered law's name or a :class:`bayescale.Law`.
+    pooling
+        ``"none"``, ``"partial"`` or ``"separate"``, as in :func:`bayescale.fit`.
+    vary
+        under partial pooling, the parameters that vary by group (default: all).
+    centring
+        under partial pooling, ``"non-centred"`` (the default, ``z_*`` variables) or
+        ``"centred"`` (``u_*`` variables).
+    priors
+        replaces any default prior by name with a NumPyro distribution
+        (:mod:`bayescale.priors`).
+    likelihood
+        ``"student_t"`` (the default) or ``"normal"``.
+    checkpoints
+        for training curves, ``"all"`` or ``"final"`` checkpoints, as in
+        :func:`bayescale.fit`.
+    min_fraction
+        when every checkpoint is used, those before ``min_fraction`` of the run's final
+        tokens are excluded.
+
+    Returns
+    -------
+    pymc.Model
+        the model, not yet sampled.
     """
     _require_pymc()
     if not isinstance(sweep, Sweep):

@@ -537,10 +537,46 @@ class Sweep:
     ) -> Sweep:
         """Validate ``df`` and map its columns onto the canonical ones.
 
-        Each argument names the column of ``df`` that holds that quantity. Optional
+        Each column argument names the column of ``df`` that holds that quantity. Optional
         columns (``group``, ``run``, ``step``, ``flops``) are used when present under
         the given name. When ``d`` is missing and ``flops`` is given, tokens are derived
         as ``flops / (6 · n)``.
+
+        Parameters
+        ----------
+        df
+            the sweep table, one row per measured point; columns not named here stay on
+            the sweep as extra columns, unchanged.
+        n
+            the column of parameter counts (required; values > 0).
+        d
+            the column of training tokens (values > 0). ``None``, or the default name when
+            the table lacks it, derives tokens from ``flops``; one of the two is required.
+        loss
+            the column of measured losses (required; values > 0).
+        group
+            the column of group labels (dataset, architecture, ...), read as text; used
+            by pooled fits. ``None`` or a missing default name means no groups.
+        run
+            the column of run ids, read as text; with ``step``, several checkpoints per
+            run form training curves. ``None`` or a missing default name means no runs.
+        step
+            the column of optimizer steps of each checkpoint (values >= 0), optional.
+        flops
+            the column of training FLOPs (values > 0), optional; used to derive tokens
+            when ``d`` is not given.
+        source
+            where the table came from (for example ``{"name": ..., "path": ...}``), kept
+            as ``sweep.source`` and recorded in every fit's ``info``.
+
+        A column name given explicitly that ``df`` lacks is an error; a default optional
+        name that ``df`` lacks is skipped, with a warning when a column looks like a
+        misspelling of it.
+
+        Returns
+        -------
+        Sweep
+            the validated sweep, no row excluded.
         """
         if not isinstance(df, pd.DataFrame):
             raise SweepValidationError(
@@ -682,12 +718,23 @@ class Sweep:
     def exclude(self, rows, reason: str) -> Sweep:
         """Return a new sweep with ``rows`` left out of fits, for ``reason``.
 
-        ``rows`` are row labels of ``sweep.frame`` (a list), or a boolean mask: a Series
-        indexed like ``sweep.frame``, or a list or array with one entry per row. The rows
-        stay on the sweep, flagged ``excluded``; the reason and the rows are recorded in
-        ``derivations``, which every fit keeps in its ``info``. A stated exclusion is the
-        caller's decision, so it does not warn; a mask or label that does not fit the
-        sweep is an error.
+        The rows stay on the sweep, flagged ``excluded``; the reason and the rows are
+        recorded in ``derivations``, which every fit keeps in its ``info``. A stated
+        exclusion is the caller's decision, so it does not warn; a mask or label that does
+        not fit the sweep is an error.
+
+        Parameters
+        ----------
+        rows
+            row labels of ``sweep.frame`` (a list), or a boolean mask: a Series indexed
+            like ``sweep.frame``, or a list or array with one entry per row.
+        reason
+            why the rows are left out, recorded in ``derivations``.
+
+        Returns
+        -------
+        Sweep
+            a new sweep; this one is unchanged.
         """
         mask = self._exclusion_mask(rows)
         newly = mask & ~self._table["excluded"]
@@ -947,10 +994,23 @@ def _read_parquet(path: Path, labels: Iterable[str]) -> pd.DataFrame:
 def read_sweep(path: str | Path, **columns) -> Sweep:
     """Read a sweep from CSV, Parquet or JSON Lines (chosen by suffix) and validate it.
 
-    ``columns`` are passed to :meth:`Sweep.from_frame` (``n=``, ``d=``, ``loss=``, ...).
     Files are UTF-8. Duplicated column names in the file are an error (readers would
     rename or drop them), as are CSV or TSV rows with more or fewer fields than the
     header; label columns (``group``, ``run``) are read exactly as written.
+
+    Parameters
+    ----------
+    path
+        the file: ``.csv``, ``.csv.gz``, ``.tsv``, ``.parquet`` (needs pyarrow) or
+        ``.jsonl``.
+    **columns
+        passed to :meth:`Sweep.from_frame` (``n=``, ``d=``, ``loss=``, ...) to name the
+        file's columns; ``source`` is set to the file's name and path.
+
+    Returns
+    -------
+    Sweep
+        the validated sweep.
     """
     path = Path(path)
     if not path.exists():

@@ -129,12 +129,8 @@ def main() -> None:
         f"mean relative error of the loss: NUTS median {errors[0]:.5f}, "
         f"least squares {errors[1]:.5f}"
     )
-    derived = [MULTIPOWER.quantities(t) for t in (median, theta_ls)]
-    for name in ("c", "beta", "gamma", "phi", "alpha_l0"):
+    for name in ("c", "beta", "gamma", "e", "alpha_n"):
         print(f"  {name}: NUTS median {median[name]:.4g}, least squares {theta_ls[name]:.4g}")
-    for name in ("E", "alpha_n", "C"):
-        print(f"  {name}: at the NUTS median {derived[0][name]:.4g}, least squares", end=" ")
-        print(f"{derived[1][name]:.4g}")
     for warning in caught:
         print("warning:", str(warning.message).splitlines()[0][:200])
 

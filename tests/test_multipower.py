@@ -16,9 +16,7 @@ from bayescale.errors import SweepValidationError
 from bayescale.laws import get_law
 from bayescale.laws.multipower import (
     DEFAULT_SETTINGS,
-    LOG_LR_REF,
     LOG_N0,
-    LOG_S_REF,
     MULTIPOWER,
     multipower_inputs,
     multipower_law,
@@ -37,70 +35,39 @@ TEST_SET = (
 # The authors' README, per size: mean and worst relative error averaged over TEST_SET
 PUBLISHED_ERRORS = {"25": (0.00110, 0.00409), "100": (0.00142, 0.00583), "400": (0.00168, 0.00995)}
 
-
-def sampled(*, e, a_n, alpha_n, log_a, alpha, c, gamma, **rest):
-    """The law's parameters from the definition's constants (module docstring): ``E``,
-    ``A_N``, ``α_N``, ``log A(N_0)``, ``α(N_0)`` and ``C`` with learning rates in their own
-    units, the rest as they are."""
-    return {
-        "l0": math.log(e + a_n),
-        "alpha_l0": alpha_n * a_n / (e + a_n),
-        "phi": e / (e + a_n),
-        "a": log_a - alpha * LOG_S_REF,
-        "alpha": alpha,
-        "c": c * math.exp((1 - gamma) * LOG_LR_REF),
-        "gamma": gamma,
-        **rest,
-    }
-
-
-THETA = sampled(  # a ladder near the authors' fits (module docstring)
-    e=1.70,
-    a_n=0.95,
-    alpha_n=0.25,
-    log_a=-0.51,
-    a_slope=0.06,
-    alpha=0.45,
-    alpha_slope=-0.06,
-    b=6.08,
-    b_slope=0.13,
-    c=2.1,
-    beta=0.59,
-    gamma=0.64,
-)
+THETA = {  # a ladder near the authors' fits (module docstring)
+    "e": 0.53,
+    "u": -0.05,
+    "alpha_n": 0.25,
+    "a": -0.51,
+    "a_slope": 0.06,
+    "alpha": 0.45,
+    "alpha_slope": -0.06,
+    "b": 6.08,
+    "b_slope": 0.13,
+    "c": 2.1,
+    "beta": 0.59,
+    "gamma": 0.64,
+}
 
 
 def per_size_theta(l0, a, alpha, b, c, beta, gamma):
-    """The law's parameters that give one size's published constants at ``N = N_0``, where
-    ``L_0(N_0)`` is the floor whatever ``E / L_0`` and its slope in ``N``."""
-    return sampled(
-        e=l0 / 2,
-        a_n=l0 / 2,
-        alpha_n=0.25,
-        log_a=math.log(a),
-        a_slope=0.0,
-        alpha=alpha,
-        alpha_slope=0.0,
-        b=math.log(b),
-        b_slope=0.0,
-        c=c,
-        beta=beta,
-        gamma=gamma,
-    )
-
-
-def test_derived_quantities_invert_the_parameters():
-    got = MULTIPOWER.quantities(THETA)
-    want = {
-        "E": 1.70,
-        "A_N": 0.95,
+    """The law's parameters that give one size's published constants at ``N = N_0``: the
+    floor's second term is ``e^-60`` (below float64 resolution of L0)."""
+    return {
+        "e": math.log(l0),
+        "u": -60.0,
         "alpha_n": 0.25,
-        "A": math.exp(-0.51),
-        "B": math.exp(6.08),
-        "C": 2.1,
+        "a": math.log(a),
+        "a_slope": 0.0,
+        "alpha": alpha,
+        "alpha_slope": 0.0,
+        "b": math.log(b),
+        "b_slope": 0.0,
+        "c": c,
+        "beta": beta,
+        "gamma": gamma,
     }
-    assert {k: got[k] for k in want} == pytest.approx(want, rel=1e-12)
-    assert got["L0_N0"] == pytest.approx(2.65, rel=1e-12)
 
 
 def law_inputs(features):

@@ -344,14 +344,43 @@ def backtest(
     """Fit on the smaller runs of ``sweep``, predict the held-out larger ones, and score
     the predictive intervals of bayescale (and of the Huber + bootstrap baseline).
 
-    ``split`` is ``"compute"`` (run final ``6·N·D``), ``"n_params"`` or a boolean mask over
-    ``sweep.frame`` (True = train); the cut is the ``frac`` quantile of the runs' keys
-    (default 0.75) or ``threshold`` (FLOPs or parameters). ``fit_kwargs`` go to
-    :func:`bayescale.fit` (``pooling=``, ``chains=``, ``warmup=``, ``draws=``, ...; its
-    ``seed`` defaults to ``seed`` and ``progress`` to False). ``baseline`` adds the
-    bootstrap methods (Chinchilla law only; ``n_boot`` replicates, L-BFGS from the ``top``
-    best grid starts). ``levels`` are the central interval probabilities scored. See the
-    module docstring for the methods and columns.
+    See the module docstring for the methods and columns.
+
+    Parameters
+    ----------
+    sweep
+        the data, a :class:`bayescale.Sweep`.
+    split
+        how runs are ordered for the cut: ``"compute"`` (run final ``6·N·D``),
+        ``"n_params"``, or a boolean mask over ``sweep.frame`` (True = train) that says
+        which rows train, a run wholly on one side.
+    frac
+        the cut as the ``frac`` quantile of the runs' keys (default 0.75); not with a
+        mask split.
+    threshold
+        the cut as a value of the key instead (FLOPs or parameters); not with a mask
+        split.
+    law
+        the law to fit: a registered law's name or a :class:`bayescale.Law`.
+    fit_kwargs
+        passed to :func:`bayescale.fit` (``pooling=``, ``chains=``, ``warmup=``,
+        ``draws=``, ...); its ``seed`` defaults to ``seed`` and ``progress`` to False.
+    baseline
+        add the Huber + bootstrap methods (Chinchilla law only).
+    levels
+        the central interval probabilities scored.
+    n_boot
+        the baseline's bootstrap replicates.
+    top
+        the baseline's L-BFGS runs start from the ``top`` best grid starts.
+    seed
+        seeds the fit (unless ``fit_kwargs`` give one), the predictive draws and the
+        bootstrap.
+
+    Returns
+    -------
+    BacktestResult
+        the score table, the held-out points, the split and the fits.
     """
     levels = tuple(check_ci_prob(level) for level in levels)
     if not levels:

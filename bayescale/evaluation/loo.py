@@ -33,9 +33,17 @@ PARETO_K_MAX = 0.7
 def compare(posteriors: Mapping[str, Posterior]) -> pd.DataFrame:
     """PSIS-LOO comparison table of ``posteriors`` (name → Posterior), best first.
 
-    The table is ArviZ's ``compare`` with one more column, ``pareto_k_bad``: the number of
-    points whose Pareto ``k`` exceeds :data:`PARETO_K_MAX`; a model with any gets a
-    :class:`~bayescale.errors.ComparisonWarning`.
+    Parameters
+    ----------
+    posteriors
+        at least two posteriors by name, fitted to the same data points.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ArviZ's ``compare`` table with one more column, ``pareto_k_bad``: the number of
+        points whose Pareto ``k`` exceeds :data:`PARETO_K_MAX`; a model with any gets a
+        :class:`~bayescale.errors.ComparisonWarning`.
     """
     if len(posteriors) < 2:
         raise InputError(f"compare needs at least two posteriors, got {len(posteriors)}.")

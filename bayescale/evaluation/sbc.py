@@ -156,15 +156,48 @@ def sbc(
     (:func:`~bayescale.evaluation.simulation.plausible`), fits it with ``fit_priors``
     (default: the same as ``priors``; pass a different one to see SBC fail) and records the
     rank of every scalar parameter among ``n_ranks − 1`` thinned posterior draws.
-    ``chains × draws`` must be at least ``n_ranks − 1``.
+    ``chains × draws`` must be at least ``n_ranks − 1``. ConvergenceWarnings of the
+    individual fits (expected at small draw counts) are not raised; the columns record
+    them. Seeds are explicit: simulation ``i`` uses ``SeedSequence([seed, i, attempt])``.
 
-    Columns: one per parameter (ranks in ``0 … n_ranks − 1``), then ``seed`` (the
-    simulation's fit seed), ``rejected`` (implausible sweeps redrawn before this one),
-    ``divergences``, ``max_r_hat`` (over all parameters; ``worst_r_hat`` names which),
-    ``min_ess_bulk`` and ``seconds``. ``attrs`` hold
-    ``params``, ``n_ranks`` and the settings. ConvergenceWarnings of the individual fits
-    (expected at small draw counts) are not raised; the columns record them.
-    Seeds are explicit: simulation ``i`` uses ``SeedSequence([seed, i, attempt])``.
+    Parameters
+    ----------
+    n_sims
+        the number of simulations.
+    law
+        the law: a registered law's name or a :class:`bayescale.Law`.
+    pooling
+        ``"none"`` or ``"partial"`` (4 groups in the default design).
+    vary
+        under partial pooling, the parameters that vary by group (default: all), as in
+        :func:`bayescale.fit`.
+    priors
+        the priors the true parameters are drawn from, by name (default: the model's).
+    fit_priors
+        the priors of the fits (default: ``priors``).
+    likelihood
+        ``"student_t"`` or ``"normal"``, for simulation and fit alike.
+    design
+        the runs to simulate (default :func:`~bayescale.evaluation.simulation.make_design`).
+    n_ranks
+        the rank of each parameter is among ``n_ranks − 1`` thinned posterior draws.
+    chains, warmup, draws
+        NUTS settings of each fit, as in :func:`bayescale.fit`.
+    target_accept
+        NUTS's target acceptance rate of each fit.
+    seed
+        the base seed of every simulation's draws and fit.
+    progress
+        print a line per simulation.
+
+    Returns
+    -------
+    pandas.DataFrame
+        one row per simulation. Columns: one per parameter (ranks in
+        ``0 … n_ranks − 1``), then ``seed`` (the simulation's fit seed), ``rejected``
+        (implausible sweeps redrawn before this one), ``divergences``, ``max_r_hat`` (over
+        all parameters; ``worst_r_hat`` names which), ``min_ess_bulk`` and ``seconds``.
+        ``attrs`` hold ``params``, ``n_ranks`` and the settings.
     """
     law = get_law(law)
     if pooling not in ("none", "partial"):

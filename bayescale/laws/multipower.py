@@ -19,7 +19,7 @@ compression of the sum into knots are :mod:`bayescale.schedules`'. In model size
 .. math::
 
     L_0(N) = E + A_N e^{-\alpha_N x},\quad
-    A(N) = e^{a + a_s x}\,S_{\rm ref}^{\alpha(N)},\quad
+    A(N) = e^{a + a_s x},\quad
     \alpha(N) = \alpha\, e^{\alpha_s x},\quad
     B(N) = e^{b + b_s x},
 
@@ -31,42 +31,11 @@ monotonically, 0.508 / 0.453 / 0.429 (a shared α would misplace ``A S^{-α}`` a
 (``E ≈ 1.70``, ``A_N ≈ 0.95``, ``α_N ≈ 0.25`` through the three), ``log A`` and ``log B``
 are close to linear in ``log N`` (slopes 0.06 and 0.13 an e-fold).
 
-Parameters
-----------
-
-The law is sampled in coordinates that the data identify nearly independently of one
-another (NUTS then takes short trajectories; ``docs/performance.md``):
-
-* the floor through ``L_0`` at ``N_0``, its local exponent and the share of the floor that
-  is irreducible: ``l0 = log L_0(N_0)``, ``alpha_l0 = −d log L_0 / d log N`` at ``N_0``
-  ``= α_N A_N / L_0(N_0)`` and ``phi = E / L_0(N_0)`` in (0, 1), so that
-
-  .. math::
-
-      E = \phi\, e^{l_0},\quad A_N = (1 - \phi)\, e^{l_0},\quad
-      \alpha_N = \frac{\alpha_{l0}}{1 - \phi}.
-
-  A ladder of a few sizes measures ``L_0`` near ``N_0`` and its slope well and its
-  curvature (which sets ``phi``) less well; in ``E``, ``A_N``, ``α_N`` the same
-  information is a thin curved ridge.
-* ``a = log(A(N_0) S_ref^{-α(N_0)})``, the power term at ``N_0`` when the learning rates
-  sum to ``S_ref = 3`` (10,000 steps at ``η_ref = 3·10^{-4}``, inside the sums a sweep of
-  ~10^4-step runs reaches), with ``a_slope`` its slope an e-fold of ``N``: the power term
-  is ``exp(a + a_slope x − α(N) log(S / S_ref))``, so ``a`` is measured where the data
-  are rather than at ``S = 1``.
-* ``c = C η_ref^{1−γ}``, the decay response at the reference learning rate:
-  ``C η^{-γ} S = c (η/η_ref)^{-γ} (S/η_ref)``, where ``S/η_ref`` counts steps at
-  ``η_ref``. ``c`` is dimensionless, and ``γ`` only says how the response changes away
-  from ``η_ref``.
-* ``alpha``, ``alpha_slope``, ``b = log B(N_0)``, ``b_slope``, ``beta``, ``gamma`` as
-  written above.
-
-The authors' constants in these coordinates: ``l0 = 0.975``, ``alpha_l0 = 0.090``,
-``phi = 0.64``, ``a ≈ −1.0``, ``c = 0.113 / 0.130 / 0.105`` (25M / 100M / 400M). ``B``
-carries learning-rate units (a sweep with a peak learning rate ten times larger has ``B``
-ten times smaller), and ``a`` and ``c`` move with the peak as ``α log 10`` and
-``(γ − 1) log 10`` a decade. :func:`multipower_derived` gives ``E``, ``A_N``, ``α_N``,
-``A(N_0)``, ``B(N_0)`` and ``C`` back. ``log L`` is ``NaN`` where ``B·LD`` exceeds the rest (a
+The law's parameters: ``e = log E``, ``u = log A_N``, ``alpha_n``, ``a``, ``a_slope``,
+``alpha``, ``alpha_slope``, ``b``, ``b_slope``, ``c = C``, ``beta``, ``gamma``. ``A``,
+``B`` and ``C`` carry learning-rate units (``S`` is a sum of learning rates): a sweep with a
+peak learning rate ten times larger has ``A`` ``10^α`` times, ``B`` ten times and ``C``
+``10^{1−γ}`` times smaller. ``log L`` is ``NaN`` where ``B·LD`` exceeds the rest (a
 parameter draw that predicts a negative loss).
 
 Observed points and finished runs
@@ -110,12 +79,6 @@ from bayescale.sweep import _rows_text
 N0 = 1e8
 """The reference model size, in parameters."""
 LOG_N0 = math.log(N0)
-LR_REF = 3e-4
-"""The reference learning rate of ``c`` (a common peak learning rate, the authors')."""
-LOG_LR_REF = math.log(LR_REF)
-LOG_S_REF = math.log(1e4 * LR_REF)
-"""``log S_ref``: the sum of learning rates at which ``a`` is measured, 10,000 steps at
-``LR_REF``."""
 DEFAULT_TOKENS_PER_STEP = 2.0**19
 """Tokens per optimiser step of the default finished run (0.5M tokens, a common batch)."""
 DEFAULT_SETTINGS = {
@@ -131,14 +94,14 @@ _TOKENS_RTOL = 1e-3  # token counts in tables are often rounded to 3-4 significa
 
 def decay_sums(theta: Theta, knot_log_lr, knot_drop, knot_log_area):
     r"""``Σ_j D_j G(C η_j^{-γ} S_j)`` over the knots (last axis), from ``log η_j``, ``D_j``
-    and ``log S_j``: with ``z_j = log c − γ log(η_j/η_ref) + log(S_j/η_ref)``,
+    and ``log S_j``: with ``z_j = log C − γ log η_j + log S_j``,
     ``G = 1 − (1 + e^{z})^{-β} = −expm1(−β·softplus(z))``, one exponential and two
     logarithm-like functions per knot, finite for any ``z``. ``θ`` broadcasts against the
     knots' leading axes."""
     z = (
         jnp.log(jnp.asarray(theta["c"]))[..., None]
-        - jnp.asarray(theta["gamma"])[..., None] * (knot_log_lr - LOG_LR_REF)
-        + (knot_log_area - LOG_LR_REF)
+        - jnp.asarray(theta["gamma"])[..., None] * knot_log_lr
+        + knot_log_area
     )
     g = -jnp.expm1(-jnp.asarray(theta["beta"])[..., None] * jax.nn.softplus(z))
     return jnp.sum(knot_drop * g, axis=-1)
@@ -147,11 +110,9 @@ def decay_sums(theta: Theta, knot_log_lr, knot_drop, knot_log_area):
 def _log_loss(theta: Theta, log_n, lr_sum, decay):
     """``log L`` from ``S_1 + S_W`` and the decay sum ``Σ_j D_j G_j``."""
     x = log_n - LOG_N0
-    phi = theta["phi"]
-    alpha_n = theta["alpha_l0"] / (1 - phi)
-    floor = jnp.exp(theta["l0"]) * (phi + (1 - phi) * jnp.exp(-alpha_n * x))
+    floor = jnp.exp(jnp.logaddexp(theta["e"], theta["u"] - theta["alpha_n"] * x))
     alpha = theta["alpha"] * jnp.exp(theta["alpha_slope"] * x)
-    power = jnp.exp(theta["a"] + theta["a_slope"] * x - alpha * (jnp.log(lr_sum) - LOG_S_REF))
+    power = jnp.exp(theta["a"] + theta["a_slope"] * x - alpha * jnp.log(lr_sum))
     return jnp.log(floor + power - jnp.exp(theta["b"] + theta["b_slope"] * x) * decay)
 
 
@@ -397,24 +358,21 @@ def multipower_law(schedule=None, tokens_per_step: float = DEFAULT_TOKENS_PER_ST
 
 
 def multipower_derived(theta: Theta) -> dict:
-    """``E``, ``A_N``, ``α_N``, ``L0``, ``A`` and ``B`` at ``N_0``, and ``C`` (the law's
-    constants in the definition's units). NumPy, so that it applies to arrays and xarray."""
-    l0, phi = np.exp(theta["l0"]), theta["phi"]
+    """``E``, ``A_N``, and ``A``, ``B``, ``L0`` at ``N_0``. NumPy, so that it applies to
+    arrays and xarray."""
     return {
-        "E": phi * l0,
-        "A_N": (1 - phi) * l0,
-        "alpha_n": theta["alpha_l0"] / (1 - phi),
-        "L0_N0": l0,
-        "A": np.exp(theta["a"] + theta["alpha"] * LOG_S_REF),
+        "E": np.exp(theta["e"]),
+        "A_N": np.exp(theta["u"]),
+        "L0_N0": np.exp(theta["e"]) + np.exp(theta["u"]),
+        "A": np.exp(theta["a"]),
         "B": np.exp(theta["b"]),
-        "C": theta["c"] * np.exp((theta["gamma"] - 1) * LOG_LR_REF),
     }
 
 
 PARAMS = (
-    "l0",
-    "alpha_l0",
-    "phi",
+    "e",
+    "u",
+    "alpha_n",
     "a",
     "a_slope",
     "alpha",
@@ -428,50 +386,42 @@ PARAMS = (
 
 # Priors, centred on the authors' fits (25M / 100M / 400M parameters, peak learning rate
 # 3e-4; values in the module docstring) and wide enough for other setups:
-#  l0: log L0(N0) = 0.975 (L0 = 2.65 nats); Chinchilla's law gives L0(1e8) = 2.47 (its E plus
-#    A N^-α) on another corpus and tokenizer. Normal(1, 0.75) puts 95% on L0(N0) in
-#    [0.63, 12] nats.
-#  alpha_l0: how fast L0 falls in N at N0, 0.090 (α_N A_N / L0); Chinchilla's gives 0.11
-#    and Kaplan's pure power law 0.076. LogNormal(log 0.1, 0.75): 95% on [0.023, 0.43].
-#  phi: the floor's share of L0(N0), E / L0 = 0.64 (Chinchilla's 0.68). Beta(3, 2): mean
-#    0.6, 95% on [0.19, 0.93], so that a ladder whose curvature in N is weakly measured
-#    neither pins E at zero nor at L0. With alpha_l0 it implies α_N = alpha_l0 / (1 − phi)
-#    with median 0.28, 95% on [0.05, 2.4].
-#  a, c: the power term at S_ref, log(A S_ref^-α) = −1.0, and C η_ref^(1−γ) = 0.11; a peak
-#    from 3e-5 to 3e-3 moves them by ±1.0 and ±0.83 (module docstring). Normal(−1, 1), and
-#    LogNormal(log 0.1, 1.5) for c, wider because γ, which C and c trade against, is
-#    itself uncertain (C's and γ's former independent priors implied sd 2.9 on log c).
-#  b: log B(N0) = 6.08 at peak 3e-4, ±2.3 over the peaks above: Normal(6, 1.5).
+#  e: their L0 through the three sizes gives E ≈ 1.70 (log 0.53); Normal(0.5, 1) puts 95% on
+#    E in [0.23, 12] nats.
+#  u, alpha_n: L0(N0) − E ≈ 0.95 (log −0.05) and α_N ≈ 0.25; Normal(0, 1) and
+#    LogNormal(log 0.3, 0.75) (95% on [0.07, 1.3], Chinchilla's α range).
+#  a, b, c: log A(N0) = −0.51, log B(N0) = 6.08, C ≈ 2.1 at peak 3e-4; a peak from 3e-5 to
+#    3e-3 moves them by ±1.0, ±2.3 and ±0.83 (module docstring). Normal(−0.5, 1),
+#    Normal(6, 1.5) and LogNormal(log 2, 1) keep those within 2 sd.
 #  a_slope, b_slope: 0.06 and 0.13 an e-fold of N; Normal(0, 0.3) lets either change by
 #    e^±1.2 per decade (2 sd).
 #  alpha, alpha_slope: α(N0) = 0.45, log α falls 0.06 an e-fold; LogNormal(log 0.45, 0.5)
 #    (95% on [0.17, 1.2]) and Normal(0, 0.1).
 #  beta, gamma: 0.58-0.60 and 0.64-0.66; LogNormal(log 0.6, 0.5) each (95% on [0.23, 1.6]).
 PRIORS = {
-    "l0": lambda: dist.Normal(1.0, 0.75),
-    "alpha_l0": lambda: dist.LogNormal(math.log(0.1), 0.75),
-    "phi": lambda: dist.Beta(3.0, 2.0),
-    "a": lambda: dist.Normal(-1.0, 1.0),
+    "e": lambda: dist.Normal(0.5, 1.0),
+    "u": lambda: dist.Normal(0.0, 1.0),
+    "alpha_n": lambda: dist.LogNormal(math.log(0.3), 0.75),
+    "a": lambda: dist.Normal(-0.5, 1.0),
     "a_slope": lambda: dist.Normal(0.0, 0.3),
     "alpha": lambda: dist.LogNormal(math.log(0.45), 0.5),
     "alpha_slope": lambda: dist.Normal(0.0, 0.1),
     "b": lambda: dist.Normal(6.0, 1.5),
     "b_slope": lambda: dist.Normal(0.0, 0.3),
-    "c": lambda: dist.LogNormal(math.log(0.1), 1.5),
+    "c": lambda: dist.LogNormal(math.log(2.0), 1.0),
     "beta": lambda: dist.LogNormal(math.log(0.6), 0.5),
     "gamma": lambda: dist.LogNormal(math.log(0.6), 0.5),
 }
 
 # Group spreads under partial pooling (pooling scales of bayescale.hierarchy; positive
-# parameters pool as logs, phi as its logit). Groups (datasets, architectures) move the
-# size terms: L0(N0) by ±20% (0.2, as E in Chinchilla's law), the floor's share phi by about
-# ±0.07 at 0.64 (0.3 on the logit), a and b by ±30% (0.3), the exponents alpha and alpha_l0
-# by ±20% (0.2). The decay-response shape (c, beta, gamma) and the slopes in log N transfer
-# between setups in the authors' ablations: a tenth to a fifth of their prior scale.
+# parameters pool as logs). Groups (datasets, architectures) move the size terms: the floor
+# e as in Chinchilla's law (0.2), u, a and b by ±30% (0.3), the exponents alpha and
+# alpha_n by ±20% (0.2). The decay-response shape (c, beta, gamma) and the slopes in log N
+# transfer between setups in the authors' ablations: a tenth to a fifth of their prior scale.
 GROUP_SCALES = {
-    "l0": 0.2,
-    "alpha_l0": 0.2,
-    "phi": 0.3,
+    "e": 0.2,
+    "u": 0.3,
+    "alpha_n": 0.2,
     "a": 0.3,
     "a_slope": 0.05,
     "alpha": 0.2,
@@ -484,25 +434,23 @@ GROUP_SCALES = {
 }
 
 LABELS = {
-    "l0": r"$\log L_0(N_0)$",
-    "alpha_l0": r"$-d\log L_0/d\log N$ at $N_0$",
-    "phi": r"$E/L_0(N_0)$",
-    "a": r"$\log A(N_0) S_{\rm ref}^{-\alpha}$",
+    "e": r"$\log E$",
+    "u": r"$\log A_N$",
+    "alpha_n": r"$\alpha_N$ (exponent of $N$ in $L_0$)",
+    "a": r"$\log A(N_0)$",
     "a_slope": r"$d\log A/d\log N$",
     "alpha": r"$\alpha(N_0)$ (exponent of the LR sum)",
     "alpha_slope": r"$d\log\alpha/d\log N$",
     "b": r"$\log B(N_0)$",
     "b_slope": r"$d\log B/d\log N$",
-    "c": r"$C\,\eta_{\rm ref}^{1-\gamma}$",
+    "c": "$C$",
     "beta": r"$\beta$",
     "gamma": r"$\gamma$",
     "E": "$E$ (nats/token)",
     "A_N": "$A_N$ (nats/token)",
-    "alpha_n": r"$\alpha_N$ (exponent of $N$ in $L_0$)",
     "L0_N0": "$L_0(N_0)$ (nats/token)",
     "A": "$A(N_0)$",
     "B": "$B(N_0)$",
-    "C": "$C$",
 }
 
 MULTIPOWER = multipower_law()
