@@ -540,7 +540,9 @@ class Sweep:
         Each column argument names the column of ``df`` that holds that quantity. Optional
         columns (``group``, ``run``, ``step``, ``flops``) are used when present under
         the given name. When ``d`` is missing and ``flops`` is given, tokens are derived
-        as ``flops / (6 · n)``.
+        as ``flops / (6 · n)``. A column name given explicitly that ``df`` lacks is an
+        error; a default optional name that ``df`` lacks is skipped, with a warning when a
+        column looks like a misspelling of it.
 
         Parameters
         ----------
@@ -568,10 +570,6 @@ class Sweep:
         source
             where the table came from (for example ``{"name": ..., "path": ...}``), kept
             as ``sweep.source`` and recorded in every fit's ``info``.
-
-        A column name given explicitly that ``df`` lacks is an error; a default optional
-        name that ``df`` lacks is skipped, with a warning when a column looks like a
-        misspelling of it.
 
         Returns
         -------

@@ -47,11 +47,32 @@ def plot_ranks(
     histogram (each bin count ~ ``Binomial(n_sims, p_bin)``; grey) and its expectation
     (line), as in Talts et al. 2018.
 
-    ``ranks`` is what :func:`~bayescale.evaluation.sbc.sbc` returns, or any frame of rank
-    columns with ``n_ranks`` and ``params``. The title of each panel gives the chi-square
-    p-value of :func:`~bayescale.evaluation.sbc.uniformity`, whose bins the histogram
-    uses. New figures have ``ncols`` panels a row; ``axes`` needs at least one
-    axis per parameter (extra ones are hidden). Returns ``(fig, axes)``.
+    The title of each panel gives the chi-square p-value of
+    :func:`~bayescale.evaluation.sbc.uniformity`, whose bins the histogram uses.
+
+    Parameters
+    ----------
+    ranks
+        what :func:`~bayescale.evaluation.sbc.sbc` returns, or any frame of rank columns
+        with ``n_ranks`` and ``params``.
+    n_ranks
+        the number of possible rank values; default from ``ranks.attrs``.
+    bins
+        histogram bins; default :func:`~bayescale.evaluation.sbc.default_bins`.
+    params
+        the parameters to plot; default from ``ranks.attrs``.
+    band_prob
+        the probability of the grey band of a uniform histogram.
+    axes
+        matplotlib axes, at least one per parameter (extra ones are hidden); ``None``
+        makes a new figure.
+    ncols
+        panels a row of a new figure.
+
+    Returns
+    -------
+    tuple
+        ``(fig, axes)``.
     """
     n_ranks = n_rank_values(ranks, n_ranks)
     names = ranked_params(ranks, params)

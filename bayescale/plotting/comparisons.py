@@ -52,15 +52,32 @@ def plot_allocations(
     """Loss along training of two model sizes that share one budget (Hoffmann et al. 2022,
     Fig. A4), with bands.
 
-    ``result`` is what :func:`bayescale.comparisons.compare_allocations` returns: per-draw
-    losses ``loss_a``, ``loss_b`` after each fraction of the budget. Left: loss against
+    Left: loss against
     the tokens each model has seen; right: against the FLOPs spent (both linear, as in
     the paper); an inset zooms on the last 15% of the budget, where the curves end close
-    together. A dashed line marks ``target_loss`` (nats/token) when given. The text gives
-    ``P(L_B < L_A)`` at the full budget (the share of draws where B ends lower); the
-    legend gives both final losses with their ``ci_prob`` intervals. The y-axis covers
-    the last 90% of the budget, as losses early on are far higher; ``ax.set_ylim`` shows
-    more.
+    together. The text gives ``P(L_B < L_A)`` at the full budget (the share of draws where
+    B ends lower); the legend gives both final losses with their ``ci_prob`` intervals.
+    The y-axis covers the last 90% of the budget, as losses early on are far higher;
+    ``ax.set_ylim`` shows more.
+
+    Parameters
+    ----------
+    result
+        what :func:`bayescale.comparisons.compare_allocations` returns: per-draw losses
+        ``loss_a``, ``loss_b`` after each fraction of the budget.
+    target_loss
+        a loss (nats/token) to mark with a dashed line.
+    axes
+        two matplotlib axes side by side; ``None`` makes a new figure.
+    ci_prob
+        the probability of the bands and of the legend's intervals.
+    colors
+        the colours of A and B.
+
+    Returns
+    -------
+    tuple
+        ``(fig, axes)``.
     """
     ci_prob = check_ci_prob(ci_prob)
     made_by = "bayescale.comparisons.compare_allocations"
@@ -191,8 +208,7 @@ def plot_variants(
     """Memory per GPU (left) and training time (right) of variant A minus variant B, per
     budget (Shukor et al. 2025, Fig. 4), with interval whiskers.
 
-    ``result`` is what :func:`bayescale.comparisons.compare_variants` returns. Each bar
-    is the posterior median of ``a − b`` at one budget (``memory_diff_gb`` in GB,
+    Each bar is the posterior median of ``a − b`` at one budget (``memory_diff_gb`` in GB,
     ``hours_diff`` in hours; the dot marks it too, for bars too short to see) and its
     whisker the ``ci_prob`` interval; the dashed line is zero. Below zero, A needs less
     than B. The number over each bar is ``P(a < b)``, the share of draws where A needs
@@ -200,6 +216,22 @@ def plot_variants(
     differences carry a dim besides ``(chain, draw, budget)`` (say one per hardware
     setting), each budget gets one bar per value of it, side by side (and no grey
     numbers).
+
+    Parameters
+    ----------
+    result
+        what :func:`bayescale.comparisons.compare_variants` returns.
+    axes
+        two matplotlib axes side by side; ``None`` makes a new figure.
+    ci_prob
+        the probability of the whiskers' intervals.
+    colors
+        bar colours, one per value of an extra dim (cycled); the first without one.
+
+    Returns
+    -------
+    tuple
+        ``(fig, axes)``.
     """
     ci_prob = check_ci_prob(ci_prob)
     made_by = "bayescale.comparisons.compare_variants"

@@ -40,12 +40,29 @@ def plot_suggestions(
     """Candidate runs in ``(N, D)``, log-log, coloured by expected gain per unit of cost,
     with the fitted runs, the chosen runs (ringed and numbered by rank) and the target.
 
-    ``result`` is the frame :func:`bayescale.suggest_runs` returned for ``post``.
     Candidates whose gain is not positive are grey. The target is drawn as
     :func:`~bayescale.suggest_runs` read it: for ``"n_opt"``, the iso-FLOP line of the
     budget with the ``ci_prob`` equal-tailed interval of ``N_opt`` over the draws along it
     (thick) and its median (a diamond); for ``"loss"`` and ``"region"``, the planned
-    points (stars). Returns ``(fig, ax)``.
+    points (stars).
+
+    Parameters
+    ----------
+    post
+        the posterior the suggestions were made for.
+    result
+        the frame :func:`bayescale.suggest_runs` returned for ``post``.
+    ax
+        a matplotlib axis; ``None`` makes a new figure.
+    ci_prob
+        the probability of the ``N_opt`` interval.
+    cmap
+        the colormap of gain per unit of cost.
+
+    Returns
+    -------
+    tuple
+        ``(fig, ax)``.
     """
     ci_prob = check_ci_prob(ci_prob)
     if not isinstance(result, pd.DataFrame):

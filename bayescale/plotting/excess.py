@@ -34,17 +34,39 @@ def plot_excess_compute(
     r"""Excess compute (left) and excess tokens (right) of a model that is not the
     compute-optimal size (Kaplan et al. 2020, Fig. 12), with bands.
 
-    At ``budget`` (FLOPs) with optimal loss ``L*``, a model of ``N = x·N_opt`` (``x`` in
-    ``ratios``, default 80 log-spaced in [0.1, 10]) must train on ``D_x`` tokens to reach
-    ``L*``; left is ``C/C_opt = x·D_x/D_opt`` (linear axis), right ``D_x/D_opt`` (tokens,
-    or optimizer steps at a fixed batch size; log axis), both per draw
+    At ``budget`` with optimal loss ``L*``, a model of ``N = x·N_opt`` must train on
+    ``D_x`` tokens to reach ``L*``; left is ``C/C_opt = x·D_x/D_opt`` (linear axis), right
+    ``D_x/D_opt`` (tokens, or optimizer steps at a fixed batch size; log axis), both per draw
     (:meth:`Posterior.excess_compute`). Sizes too small to ever reach ``L*`` have infinite
     ratios; a ratio is drawn only where fewer than ``(1 − ci_prob)/2`` of the draws are
     infinite (so its whole band is finite), the rest of the axis is hatched and the
     legend says so. The shaded span is the range of sizes within ``1 + tolerance`` of
     optimal compute (:meth:`Posterior.efficient_range`): between the medians of its ends,
     darker where each end's ``ci_prob`` interval lies; the text gives both ends.
-    ``group`` picks a group of a per-group fit, or ``"new"`` for an unseen one.
+
+    Parameters
+    ----------
+    post
+        the fitted posterior.
+    budget
+        the compute budget in FLOPs.
+    ratios
+        the sizes ``x = N / N_opt`` drawn; default 80 log-spaced in [0.1, 10].
+    group
+        a group of a per-group fit, or ``"new"`` for an unseen one.
+    tolerance
+        the extra compute of the shaded efficient range (0.2: within +20%).
+    axes
+        two matplotlib axes side by side; ``None`` makes a new figure.
+    ci_prob
+        the probability of the bands.
+    color
+        the colour of the curves and bands.
+
+    Returns
+    -------
+    tuple
+        ``(fig, axes)``.
     """
     ci_prob = check_ci_prob(ci_prob)
     group = check_group(post, group)

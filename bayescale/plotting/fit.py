@@ -93,6 +93,31 @@ def plot_fit(
     ``isoflop_minima``, the lowest measured loss of each budget is marked. A per-group
     posterior needs ``group``: a fitted group (its points and frontier) or ``"new"``
     (every point, and the frontier of an unseen group).
+
+    Parameters
+    ----------
+    post
+        the fitted posterior.
+    sweep
+        the points: a :class:`~bayescale.sweep.Sweep` or a frame with
+        ``n_params, n_tokens, loss``.
+    compute
+        the frontier's budgets in FLOPs; default the sweep's range and one decade beyond.
+    group
+        a fitted group or ``"new"``, for a per-group posterior.
+    ax
+        a matplotlib axis; ``None`` makes a new figure.
+    ci_prob
+        the probability of the bands.
+    isoflop_minima
+        mark the lowest measured loss of each iso-FLOP budget.
+    cmap
+        the colormap of model size.
+
+    Returns
+    -------
+    tuple
+        ``(fig, ax)``.
     """
     ci_prob = check_ci_prob(ci_prob)
     group = check_group(post, group)
@@ -198,8 +223,35 @@ def plot_loss_vs_params(
     coloured by PF-days. Right: one line per token count in ``tokens`` (default:
     half-decades over the fitted range), ``L(N, D)`` over ``n_range`` (parameters),
     coloured by D. The right panel fixes tokens rather than optimizer steps: steps are
-    tokens divided by the batch size, which a sweep table does not carry. A per-group
-    posterior needs ``group``: a fitted group, or ``"new"`` for an unseen one.
+    tokens divided by the batch size, which a sweep table does not carry.
+
+    Parameters
+    ----------
+    post
+        the fitted posterior.
+    budgets
+        the left panel's budgets in FLOPs; default decades of PF-days over the fitted
+        range and one decade beyond.
+    tokens
+        the right panel's token counts; default half-decades over the fitted range.
+    n_range
+        ``(low, high)`` parameters of the right panel; default the fitted sizes, widened
+        3× and rounded out to decades.
+    span
+        the left panel's lines cover N within ``span``× of the median optimum.
+    group
+        for a per-group posterior, a fitted group or ``"new"`` for an unseen one.
+    axes
+        two matplotlib axes side by side; ``None`` makes a new figure.
+    ci_prob
+        the probability of the bands.
+    cmap
+        the colormap of PF-days and of tokens.
+
+    Returns
+    -------
+    tuple
+        ``(fig, axes)``.
     """
     ci_prob = check_ci_prob(ci_prob)
     group = check_group(post, group)
@@ -267,14 +319,34 @@ def plot_frontier(
 ):
     """Compute-optimal ``N_opt(C)`` (left) and ``D_opt(C)`` (right) with bands.
 
-    ``compute`` is a grid of budgets in FLOPs (default: the fitted range up to 100× its
-    top, where :class:`~bayescale.errors.ExtrapolationWarning` would start). For
-    reference, Kaplan et al. 2020's ``N ∝ C^0.73`` (``D ∝ C^0.27``) and Hoffmann et al.
-    2022's ``N, D ∝ C^0.5`` are drawn through the posterior median at ``anchor`` (FLOPs;
-    default: the geometric middle of the fitted compute). The posterior's own exponent
-    (its median and interval, from per-draw slopes) is given in the legend; the grey
-    span is the fitted compute range. A per-group posterior needs ``group``: a fitted
-    group, or ``"new"`` for an unseen one.
+    For reference, Kaplan et al. 2020's ``N ∝ C^0.73`` (``D ∝ C^0.27``) and Hoffmann et
+    al. 2022's ``N, D ∝ C^0.5`` are drawn through the posterior median at ``anchor``. The
+    posterior's own exponent (its median and interval, from per-draw slopes) is given in
+    the legend; the grey span is the fitted compute range.
+
+    Parameters
+    ----------
+    post
+        the fitted posterior.
+    compute
+        a grid of budgets in FLOPs; default the fitted range up to 100× its top, where
+        :class:`~bayescale.errors.ExtrapolationWarning` would start.
+    anchor
+        the budget (FLOPs) the reference lines pass through; default the geometric
+        middle of the fitted compute.
+    group
+        for a per-group posterior, a fitted group or ``"new"`` for an unseen one.
+    axes
+        two matplotlib axes side by side; ``None`` makes a new figure.
+    ci_prob
+        the probability of the bands.
+    color
+        the colour of the posterior's curves and bands.
+
+    Returns
+    -------
+    tuple
+        ``(fig, axes)``.
     """
     ci_prob = check_ci_prob(ci_prob)
     group = check_group(post, group)
@@ -368,11 +440,30 @@ def plot_ppc(
 
     For each fitted point the posterior-predictive loss (law plus noise, per draw) is
     summarised by its median (marker) and interval (error bar); the legend gives the
-    share of observed losses inside their interval. ``holdout`` (a Sweep or a frame with
-    ``n_params, n_tokens, loss``) adds held-out points, predicted the same way. On a
-    per-group posterior, each fitted point is predicted with its own group's law, one
-    colour per group; ``group`` shows one group's points (``"new"``: every point, and
-    ``holdout``, predicted as an unseen group) and is needed with ``holdout``.
+    share of observed losses inside their interval. On a per-group posterior, each
+    fitted point is predicted with its own group's law, one colour per group.
+
+    Parameters
+    ----------
+    post
+        the fitted posterior.
+    holdout
+        held-out points, predicted the same way: a Sweep or a frame with
+        ``n_params, n_tokens, loss``.
+    group
+        on a per-group posterior, shows one group's points (``"new"``: every point, and
+        ``holdout``, predicted as an unseen group); needed with ``holdout``.
+    ax
+        a matplotlib axis; ``None`` makes a new figure.
+    ci_prob
+        the probability of the intervals.
+    seed
+        seeds the posterior-predictive draws.
+
+    Returns
+    -------
+    tuple
+        ``(fig, ax)``.
     """
     ci_prob = check_ci_prob(ci_prob)
     if post.groups_fitted and group is None:
@@ -459,14 +550,38 @@ def plot_isoflops(
 ):
     """Iso-FLOP profiles: loss against N at fixed compute, with bands and the optimum.
 
-    ``budgets`` are in FLOPs (default: the sweep's iso-FLOP budgets when it has them,
-    else decades over the fitted compute range). Each profile ``L(N, C/6N)`` spans
-    ``span``× either side of the median ``N_opt`` (widened to cover its data). The
-    optimum of each budget is marked at its median ``(N_opt, L*)`` with ``ci_prob``
-    error bars in both. With a ``sweep``, its fitted points (excluded rows are left out)
-    within ``tol`` dex of a budget are overlaid in that budget's colour. A per-group
-    posterior needs ``group``: a fitted group (its profiles and points) or ``"new"`` (an
-    unseen group's profiles, over every point).
+    Each profile ``L(N, C/6N)`` spans ``span``× either side of the median ``N_opt``
+    (widened to cover its data). The optimum of each budget is marked at its median
+    ``(N_opt, L*)`` with ``ci_prob`` error bars in both.
+
+    Parameters
+    ----------
+    post
+        the fitted posterior.
+    sweep
+        points to overlay: its fitted points (excluded rows are left out) within ``tol``
+        dex of a budget, in that budget's colour.
+    budgets
+        in FLOPs; default the sweep's iso-FLOP budgets when it has them, else decades
+        over the fitted compute range.
+    span
+        each profile spans ``span``× either side of the median ``N_opt``.
+    tol
+        how close (dex of compute) a point must be to a budget to be overlaid.
+    group
+        for a per-group posterior, a fitted group (its profiles and points) or ``"new"``
+        (an unseen group's profiles, over every point).
+    ax
+        a matplotlib axis; ``None`` makes a new figure.
+    ci_prob
+        the probability of the bands.
+    cmap
+        the colormap of budgets.
+
+    Returns
+    -------
+    tuple
+        ``(fig, ax)``.
     """
     ci_prob = check_ci_prob(ci_prob)
     group = check_group(post, group)

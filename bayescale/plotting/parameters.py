@@ -46,14 +46,35 @@ def plot_pairs(
 ):
     """Pair plot of posterior draws: scatter below the diagonal, histograms on it.
 
-    ``var_names`` are any of the law's parameters and derived quantities
-    (:meth:`Posterior.derived`); they default to the law's ``key_quantities`` (for
-    Chinchilla ``E, alpha, beta, n_opt_exponent``, with ``a = β/(α+β)`` the exponent of
-    ``N_opt ∝ C^a``), or its parameters when it names none. Each histogram carries its
-    median (line), ``ci_prob`` interval (shaded) and both as a title. Scatters show at
-    most ``max_points`` evenly thinned draws. Returns ``(fig, axes)`` with ``axes`` a
-    ``k × k`` array (upper triangle hidden). A per-group posterior needs ``group``: a
-    fitted group's draws, or ``"new"`` for an unseen group's, drawn from the population.
+    Each histogram carries its median (line), ``ci_prob`` interval (shaded) and both as
+    a title.
+
+    Parameters
+    ----------
+    post
+        the fitted posterior.
+    var_names
+        any of the law's parameters and derived quantities (:meth:`Posterior.derived`);
+        default the law's ``key_quantities`` (for Chinchilla ``E, alpha, beta,
+        n_opt_exponent``, with ``a = β/(α+β)`` the exponent of ``N_opt ∝ C^a``), or its
+        parameters when it names none.
+    group
+        needed for a per-group posterior: a fitted group's draws, or ``"new"`` for an
+        unseen group's, drawn from the population.
+    axes
+        a ``k × k`` array of matplotlib axes for ``k`` quantities; ``None`` makes a new
+        figure.
+    ci_prob
+        the probability of each histogram's interval.
+    max_points
+        scatters show at most this many evenly thinned draws.
+    color
+        the colour of scatters and histograms.
+
+    Returns
+    -------
+    tuple
+        ``(fig, axes)`` with ``axes`` a ``k × k`` array (upper triangle hidden).
     """
     ci_prob = check_ci_prob(ci_prob)
     group = check_group(post, group)

@@ -24,6 +24,10 @@ from bayescale.evaluation import score_curves
 
 HERE = Path(__file__).resolve().parent
 SAMPLER = {"chains": 4, "warmup": 1000, "draws": 1000, "seed": 0}
+# Normal noise: with the default per-run Student-t the posterior has a second mode, far
+# more probable, where nu < 1 discounts whole curves and the law fits them 3.5 times worse
+# (docs/performance.md, the multi-power law's fit)
+LIKELIHOOD = "normal"
 PUBLISHED = {  # the authors' README: mean and worst relative error on the six test schedules
     "25M": (0.110, 0.409),
     "100M": (0.142, 0.583),
@@ -36,7 +40,7 @@ def main() -> None:
     frame = sweep.frame
     train = sweep.exclude(frame["split"] != "train", reason="held out: the authors' test split")
     started = time.perf_counter()
-    post = bs.fit(train, law="multipower", **SAMPLER)
+    post = bs.fit(train, law="multipower", likelihood=LIKELIHOOD, **SAMPLER)
     seconds = time.perf_counter() - started
     test = frame[(frame["split"] == "test") & ~frame["excluded"]]
     table = score_curves(post, test, ci_prob=0.9)
@@ -61,12 +65,22 @@ def main() -> None:
             f" ({published[0]:.3f}%)" if published else ""
         )
         lines.append(
-            f"| {size} | {row['points']} | {mean} | {100 * row['worst_rel_error']:.2f}% | "
+            f"| {size} | {int(row['points'])} | {mean} | {100 * row['worst_rel_error']:.2f}% | "
             f"{row['coverage']:.2f} |"
         )
     lines += [
         "",
-        f"Fit: {SAMPLER['chains']} chains × ({SAMPLER['warmup']} + {SAMPLER['draws']}) draws, "
+        "The targets of the issue (mean error within 0.05 points of the published, worst at "
+        "most 1%, coverage 0.80-0.97 per size) are not met. Where the error comes from: the "
+        "fitted run offsets are nearly equal within a size (the law in N, with log A and "
+        "alpha linear in log N, cannot pass through three sizes exactly, and each size's "
+        "offsets take up the rest), and five of the six held-out runs of a size are branches "
+        "of the trunk its training run wsdcon_9 belongs to (identical losses up to step "
+        "7,936), so they share that run's offset, which a prediction for a new run leaves "
+        "out.",
+        "",
+        f"Fit: {LIKELIHOOD} likelihood, {SAMPLER['chains']} chains × ({SAMPLER['warmup']} + "
+        f"{SAMPLER['draws']}) draws, "
         f"{seconds:.0f} s end to end; warnings: {list(post.warnings) or 'none'}.",
         "",
         f"Command: `python docs/calibration/multipower_split.py`; {platform.processor() or 'CPU'}"
