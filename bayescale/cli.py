@@ -159,7 +159,9 @@ def _command_flags(args) -> dict[str, str]:
 # ---------------------------------------------------------------------------- output
 def human(value: float, unit: str) -> str:
     """``4.63e10, "parameters"`` -> ``"46.3B"``; ``inf`` -> ``"unreachable"``; ``nan`` ->
-    ``"undefined"``; plain 3-4 significant digits otherwise."""
+    ``"undefined"``; plain 3-4 significant digits otherwise. Hand-written for the LLM
+    convention of model and data sizes (k, M, B, T): matplotlib's ``EngFormatter`` gives SI
+    prefixes (``46.3G``), and no runtime dependency of bayescale gives ``B``."""
     if math.isinf(value) and value > 0:
         return "unreachable"
     if math.isnan(value):

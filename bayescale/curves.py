@@ -4,6 +4,14 @@ A sweep with several checkpoints per run (a ``run`` column) is a set of training
 Their checkpoints share a run offset, integrated out of the likelihood
 (:mod:`bayescale.likelihood`); this module prepares the sweep for that fit.
 
+Branches share their trunk's offset. A run resumed from a checkpoint of another run (a
+WSD cooldown branched off a constant-learning-rate run, a continued run) has that run's
+weights, seed and data order up to the branch, so it is as lucky or unlucky as its trunk.
+An optional ``trunk`` column names, for each run, the run it branches from (its own id,
+or empty, for a run trained from scratch); the checkpoints of a trunk and all its branches
+then share one offset (:func:`offset_units`), and a prediction for a held-out branch of a
+fitted trunk carries that trunk's offset instead of a new run's.
+
 A checkpoint part-way through a decaying learning-rate schedule is not a finished run: its
 loss sits above that of a run of the same length whose schedule has ended (1–2% in the
 multi-power law's public curves), by an amount that depends on how far through its
@@ -20,6 +28,7 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+import pandas as pd
 from scipy import stats
 
 from bayescale.errors import InputError, SweepWarning
@@ -35,6 +44,40 @@ TREND_MIN_CORRELATION = 0.5  # and only trends strong enough to matter
 def is_curves(sweep: Sweep) -> bool:
     """Whether the sweep's fitted points include runs with several checkpoints."""
     return "run" in sweep.frame.columns and bool(sweep.fit_frame["run"].duplicated().any())
+
+
+def offset_units(frame: pd.DataFrame) -> pd.Series:
+    """The label of each row's run offset: its ``run``, or where the frame has a ``trunk``
+    column and the row's value is not empty, that trunk (module docstring).
+
+    Raises :class:`~bayescale.errors.InputError` when a run names several trunks, or when
+    a trunk's runs differ in model size or group.
+    """
+    runs = frame["run"].astype(str)
+    if "trunk" not in frame.columns:
+        return runs
+    trunk = frame["trunk"]
+    units = runs.where(trunk.isna() | (trunk.astype(str) == ""), trunk.astype(str))
+    several = units.groupby(runs).nunique() > 1
+    if several.any():
+        names = list(several.index[several])
+        raise InputError(
+            f"column 'trunk' names several trunks for run(s) {_rows_text(names)} (rows "
+            f"{_rows_text(frame.index[runs.isin(names)])}): a run branches from one trunk. "
+            "Give every row of a run the same trunk."
+        )
+    for column in ("n_params", "group"):
+        if column not in frame.columns:
+            continue
+        spread = frame[column].groupby(units).nunique() > 1
+        if spread.any():
+            names = list(spread.index[spread])
+            raise InputError(
+                f"column 'trunk': the runs of trunk(s) {_rows_text(names)} (rows "
+                f"{_rows_text(frame.index[units.isin(names)])}) differ in {column}; a branch "
+                f"keeps its trunk's {column}. Correct the trunk column or those rows."
+            )
+    return units
 
 
 def drop_early_checkpoints(sweep: Sweep, min_fraction: float) -> Sweep:

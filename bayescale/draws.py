@@ -34,17 +34,45 @@ def eti(values: np.ndarray, ci_prob: float, axis=0) -> tuple[np.ndarray, np.ndar
 
 
 def hdi(values: np.ndarray, ci_prob: float, axis=0) -> tuple[np.ndarray, np.ndarray]:
-    """Highest-density interval: the narrowest window holding a ``ci_prob`` share of draws."""
-    x = np.sort(np.moveaxis(values, axis, 0), axis=0)
+    """Highest-density interval: the narrowest window holding a ``ci_prob`` share of draws,
+    as :func:`arviz.hdi` computes it (the numbers of ``az.summary``'s ``hdi_*`` columns).
+
+    A draw at ``inf`` (a size that is never reached) makes every window reaching it
+    infinitely wide, so a finite window wins wherever one holds the share; where none
+    does, the interval is ``(smallest draw, inf)``, the first of equally wide windows.
+    One step is ours: once more than a ``ci_prob`` share of draws is ``inf``, ``az.hdi``
+    measures a window between two of them as ``inf − inf`` (NaN, which its ``argmin``
+    picks), giving ``(inf, inf)``; that lower bound is replaced by the smallest draw, so
+    the rule above holds at every share. NaN draws (a size beyond the range searched) are
+    left out (``skipna=True``).
+
+    Parameters
+    ----------
+    values
+        the draws, along ``axis``; any other axes index quantities, each with its own
+        interval.
+    ci_prob
+        the share of draws the interval holds, in (0, 1).
+    axis
+        the axis of draws.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``(low, high)``, each of the shape of ``values`` without ``axis``.
+    """
+    from bayescale.diagnostics import arviz  # ArviZ is slow to import; only HDIs need it
+
+    x = np.moveaxis(np.asarray(values), axis, 0)
     n = x.shape[0]
-    width = int(np.floor(ci_prob * n))
-    if width < 1:
+    if int(np.floor(ci_prob * n)) < 1:
         raise InputError(f"too few draws ({n}) for a {ci_prob:.0%} HDI.")
-    spans = x[width:] - x[: n - width]
-    start = np.argmin(np.where(np.isnan(spans), np.inf, spans), axis=0)
-    low = np.take_along_axis(x, start[None], axis=0)[0]
-    high = np.take_along_axis(x, (start + width)[None], axis=0)[0]
-    return low, high
+    # az.hdi reads an array of ndim >= 3 as (chain, draw, *shape): one chain of all draws
+    with np.errstate(invalid="ignore"):  # inf − inf, handled below
+        bounds = arviz().hdi(x if x.ndim == 1 else x[None], hdi_prob=ci_prob, skipna=True)
+    low, high = np.moveaxis(np.asarray(bounds, dtype=x.dtype), -1, 0)
+    low = np.where(np.isposinf(low), np.fmin.reduce(x, axis=0), low)  # fmin: NaN left out
+    return low[()], high[()]  # numpy scalars for one quantity, as np.quantile gives
 
 
 INTERVAL_KINDS = ("eti", "hdi")

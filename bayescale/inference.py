@@ -26,7 +26,7 @@ from numpyro.infer import MCMC
 
 from bayescale import __version__, ranges
 from bayescale.compilation_cache import use_compilation_cache
-from bayescale.curves import CURVE_MIN_FRACTION, offset_trends
+from bayescale.curves import CURVE_MIN_FRACTION, offset_trends, offset_units
 from bayescale.devices import chain_map, prepare_cpu_devices, select_device
 from bayescale.diagnostics import diagnose, prior_dominated, problems, warn_all
 from bayescale.discrepancy import EXTRAPOLATION_ERROR, check_extrapolation_error
@@ -471,9 +471,9 @@ def _data_groups(inputs: ModelInputs) -> dict[str, xr.Dataset]:
 
 
 def _run_axes(inputs: ModelInputs) -> tuple[np.ndarray, np.ndarray]:
-    """Each run's log N and final log D, in the order of ``inputs.runs``."""
+    """Each run's (or trunk's) log N and final log D, in the order of ``inputs.runs``."""
     frame = inputs.sweep.fit_frame
-    last = frame.groupby(frame["run"].astype(str))[["n_params", "n_tokens"]].max()
+    last = frame.groupby(offset_units(frame))[["n_params", "n_tokens"]].max()
     last = last.loc[inputs.runs]
     return np.log(last["n_params"].to_numpy(float)), np.log(last["n_tokens"].to_numpy(float))
 

@@ -61,7 +61,9 @@ A new run
 
 A new run's measured log loss scatters around the law with scale ``σ``, or for training
 curves ``sqrt(σ² + s²)`` (its own offset plus its checkpoint's noise), Normal or Student-t
-as the likelihood: :meth:`NoiseDraws.new_run_scale` and :meth:`NoiseDraws.predictive`.
+as the likelihood: :meth:`NoiseDraws.new_run_scale` and :meth:`NoiseDraws.predictive`. A
+further checkpoint of a fitted run (or of a branch of a fitted trunk,
+:mod:`bayescale.curves`) sits at the law plus that run's offset draw, with scale ``σ``.
 
 Default priors
 --------------
@@ -242,15 +244,18 @@ class NoiseDraws:
             return self.sigma
         return np.hypot(self.sigma, self.sigma_run)
 
-    def predictive(self, rng: np.random.Generator, shape) -> np.ndarray:
+    def predictive(self, rng: np.random.Generator, shape, fitted_run: bool = False) -> np.ndarray:
         """A new run's deviation from the law in log loss, per draw, ``shape = (chain, draw,
-        ...)``: the new-run scale times a standard Normal or Student-t(ν) variate."""
+        ...)``: the new-run scale times a standard Normal or Student-t(ν) variate. With
+        ``fitted_run``, a checkpoint's own noise (scale ``σ``) around a fitted run whose
+        offset the caller adds."""
         extra = (1,) * (len(shape) - self.sigma.ndim)
         if self.nu is None:
             eps = rng.standard_normal(shape)
         else:
             eps = rng.standard_t(np.broadcast_to(self.nu.reshape(self.nu.shape + extra), shape))
-        return self.new_run_scale().reshape(self.sigma.shape + extra) * eps
+        scale = self.sigma if fitted_run else self.new_run_scale()
+        return scale.reshape(self.sigma.shape + extra) * eps
 
     def log_density(self, resid) -> np.ndarray:
         """Log-density of each point's residual ``(..., point)`` (no runs)."""

@@ -10,7 +10,7 @@ from functools import partial
 import numpy as np
 import numpyro.distributions as dist
 
-from bayescale.curves import CURVE_MIN_FRACTION, is_curves, select_checkpoints
+from bayescale.curves import CURVE_MIN_FRACTION, is_curves, offset_units, select_checkpoints
 from bayescale.errors import InputError, SweepValidationError
 from bayescale.fitinfo import DataInfo
 from bayescale.laws import Law, get_law
@@ -65,7 +65,8 @@ def _structure(sweep: Sweep, law: Law, pooling: str, vary) -> tuple[str, tuple, 
 class ModelInputs:
     """What NUTS runs: ``model(**args, centre=centre)``, the priors bound into ``model``,
     with the sweep it was built from (early checkpoints dropped) and the labels of the
-    integer ``group`` and ``run`` codes in ``args``."""
+    integer ``group`` and ``run`` codes in ``args`` (a ``run`` code labels a run offset: a
+    run's, or its trunk's, :func:`bayescale.curves.offset_units`)."""
 
     sweep: Sweep
     law: Law
@@ -121,11 +122,12 @@ def model_inputs(
     if conditions is not None:
         args["inputs"] = conditions.inputs(fit_frame)
         law = law.configured(conditions.settings(fit_frame))
-    runs = sorted(fit_frame["run"].astype(str).unique()) if curves else []
+    units = offset_units(fit_frame) if curves else None
+    runs = sorted(units.unique()) if curves else []
     if groups:
         args["group"] = np.searchsorted(groups, fit_frame["group"].to_numpy(str))
     if runs:
-        args["run"] = np.searchsorted(runs, fit_frame["run"].astype(str).to_numpy())
+        args["run"] = np.searchsorted(runs, units.to_numpy(str))
     centre = DataInfo.from_arrays(data["log_n"], data["log_d"]).centre
     model = partial(
         scaling_model,

@@ -240,12 +240,16 @@ def predict_loss(
     error: Discrepancy | None = None,
     seed: int = 0,
     inputs: Mapping | None = None,
+    offsets=None,
 ) -> Draws:
     """Draws of the mean loss ``L(n, d)·e^{δ(C)}`` (the law with its error beyond the fitted
     compute) and, given the ``noise`` draws, of a new run's measured loss
     (:meth:`~bayescale.likelihood.NoiseDraws.predictive`). By default the points are
     finished runs; ``inputs`` gives their conditions instead, for a law that reads them
-    (:meth:`bayescale.laws.Law.log_loss_at`), such as checkpoints of a schedule."""
+    (:meth:`bayescale.laws.Law.log_loss_at`), such as checkpoints of a schedule.
+    ``offsets``, ``(chain, draw, point)`` or broadcast to it, are the log-loss offsets of
+    fitted runs the points belong to (:mod:`bayescale.curves`): the mean then includes
+    them, and the predictive draws add a checkpoint's own noise only."""
     theta3, error, x64 = _prepare(law, theta, error)
     n, d = np.broadcast_arrays(
         as_positive(n, "n (parameters)", "n=7e9"), as_positive(d, "d (tokens)", "d=1.4e11")
@@ -256,10 +260,12 @@ def predict_loss(
         mu = _log_loss_blocks(law, theta3, np.log(n).ravel(), np.log(d).ravel(), inputs)
     mu = mu.reshape(*mu.shape[:2], *n.shape)
     mu = mu + log_error(error.slope[..., None], log_c[None, None], error.log_c_max)
+    if offsets is not None:
+        mu = mu + np.broadcast_to(offsets, mu.shape)
     dims = (*SAMPLE_DIMS, "point")
     variables = {"loss_mean": (dims, np.exp(mu), {"units": "nats/token"})}
     if noise is not None:
-        draws = noise.predictive(np.random.default_rng(seed), mu.shape)
+        draws = noise.predictive(np.random.default_rng(seed), mu.shape, offsets is not None)
         variables["loss_predictive"] = (dims, np.exp(mu + draws), {"units": "nats/token"})
     ds = xr.Dataset(
         variables,
@@ -515,13 +521,15 @@ def predict_curve(
     noise: NoiseDraws | None = None,
     error: Discrepancy | None = None,
     seed: int = 0,
+    offset=None,
 ) -> Draws:
     """Draws of the loss curve of one run of ``n_params`` parameters under ``schedule`` (a
     :class:`bayescale.schedules.Schedule`) at ``steps`` (default: 200 steps spread evenly
     after warmup to the end), ``tokens_per_step`` tokens a step, for a law that reads
     schedules: :func:`predict_loss` at each checkpoint's conditions, with ``step`` as a
     coordinate. The predictive draws scatter each checkpoint independently, as a marginal
-    band (one run's checkpoints share its offset)."""
+    band (one run's checkpoints share its offset). ``offset``, ``(chain, draw)``, is the
+    log-loss offset of the fitted run this curve continues (``None``: a new run)."""
     if law.conditions is None or not law.conditions.reads_schedules:
         raise InputError(
             f"the {law.name} law does not read learning-rate schedules, so it predicts "
@@ -550,5 +558,8 @@ def predict_curve(
         error,
         seed,
         inputs=law.conditions.inputs(frame),
+        offsets=None
+        if offset is None
+        else np.repeat(np.asarray(offset)[..., None], len(steps), -1),
     )
     return Draws(draws.dataset.assign_coords(step=("point", steps)))

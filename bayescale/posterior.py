@@ -376,10 +376,12 @@ class Posterior:
         steps=None,
         group: str | None = None,
         seed: int = 0,
+        run: str | None = None,
     ) -> Draws:
         """Draws of the loss curve of a run: the law's mean loss and a new run's measured
-        loss at each step (:func:`bayescale.planning.predict_curve`). Needs a law that reads
-        schedules, such as ``"multipower"``.
+        loss at each step (:func:`bayescale.planning.predict_curve`), or with ``run`` the
+        continuation of a fitted run. Needs a law that reads schedules, such as
+        ``"multipower"``.
 
         Parameters
         ----------
@@ -397,6 +399,11 @@ class Posterior:
             (partial pooling; :meth:`theta`); ``None`` for a fit without groups.
         seed
             seeds the predictive draws.
+        run
+            a fitted run's id (or its trunk's, :mod:`bayescale.curves`) whose curve this
+            continues under ``schedule``, such as the rest of a run still training or a
+            cooldown branched from it: the curve carries that run's offset draws, and the
+            predictive draws a checkpoint's own noise. ``None``: a new run.
 
         Returns
         -------
@@ -413,7 +420,22 @@ class Posterior:
             self.noise(),
             self.discrepancy(),
             seed=seed,
+            offset=None if run is None else self.run_offset(run),
         )
+
+    def run_offset(self, run: str) -> np.ndarray:
+        """Draws of a fitted run's log-loss offset, ``(chain, draw)``; ``run`` is a run id of
+        the fitted curves, or a trunk's (:func:`bayescale.curves.offset_units`)."""
+        fitted = self.posterior["run_offset"].run.values if "run_offset" in self.posterior else []
+        if run not in fitted:
+            known = f"one of {list(fitted)[:5]}" + (" ..." if len(fitted) > 5 else "")
+            raise InputError(
+                f"run {run!r} is not a fitted run of this posterior; give {known}"
+                if len(fitted)
+                else f"run={run!r}: this posterior fitted no training curves, so it has no "
+                "run offsets; leave run=None to predict a new run."
+            )
+        return self.posterior["run_offset"].sel(run=run).values
 
     def optimal(self, compute, group: str | None = None) -> Draws:
         """Compute-optimal ``n_opt``, ``d_opt``, ``tokens_per_param``, ``loss_opt`` per draw.

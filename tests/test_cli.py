@@ -239,3 +239,17 @@ def test_plot_writes_files(tmp_path, kind, extra):
 def test_plot_bad_output_name(tmp_path, capsys):
     assert main(["plot", "frontier", "-o", str(tmp_path / "figure.txt")]) == 2
     assert ".png, .svg or .pdf" in capsys.readouterr().err
+
+
+def test_sizes_read_in_the_llm_convention():
+    """``human`` writes billions as B, not as the SI G of matplotlib's ``EngFormatter``
+    (the reason it is not that formatter); 4.63e10 is the docstring's example, 1.4e12
+    Chinchilla's token count."""
+    from matplotlib.ticker import EngFormatter
+
+    assert cli.human(4.63e10, "parameters") == "46.3B"
+    assert EngFormatter(sep="")(4.63e10) == "46.3G"
+    assert cli.human(1.4e12, "tokens") == "1.4T"
+    assert cli.human(7e6, "parameters") == "7M" and cli.human(1500, "tokens") == "1.5k"
+    assert cli.human(4.63e10, "FLOPs") == "4.63e+10"  # other units stay plain
+    assert cli.human(float("inf"), "parameters") == "unreachable"

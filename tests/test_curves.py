@@ -1,14 +1,27 @@
-"""Which checkpoints a curve fit uses, and the warning for run offsets that trend.
+"""Which checkpoints a curve fit uses, the warning for run offsets that trend, and the offsets
+that trunks and their branches share.
 
 Seeds 0, 1 and 2 are the first three, one per test, fixed for reproducibility; none was
 chosen for passing (the null test's allowance is binomial, stated in its docstring)."""
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace
+
 import numpy as np
+import pandas as pd
+import pytest
 from scipy import stats
 
-from bayescale.curves import TREND_P_VALUE, offset_trends
+import bayescale as bs
+from bayescale.curves import TREND_P_VALUE, offset_trends, offset_units
+from bayescale.errors import InputError
+from bayescale.evaluation import score_curves
+from bayescale.model_inputs import model_inputs
+from bayescale.schedules import cosine
+
+from conftest import point_mass
 
 
 def draws_of(offsets, rng, draws=200, spread=0.01):
@@ -45,3 +58,97 @@ def test_few_runs_never_warn():
     rng = np.random.default_rng(2)
     log_n = np.log([1e7, 1e8, 1e9, 1e10])
     assert offset_trends(draws_of(log_n - log_n.mean(), rng), log_n, log_n) == []
+
+
+# ------------------------------------------------------------------ trunks and branches
+def curve_rows(run, trunk, steps=(200, 400, 600, 800, 999), n_params=1e8):
+    """Checkpoints of one cosine run of 1,000 steps (any law that reads schedules)."""
+    schedule = json.dumps(cosine(1000, 3e-4, 3e-5, warmup=100).to_dict())
+    return pd.DataFrame(
+        {
+            "n_params": n_params,
+            "n_tokens": np.asarray(steps) * 2.0**19,
+            "loss": 3.0,
+            "run": run,
+            "trunk": trunk,
+            "step": list(steps),
+            "schedule": schedule,
+        }
+    )
+
+
+def test_offset_units_are_trunks_where_given_and_runs_elsewhere():
+    frame = pd.concat(
+        [
+            curve_rows("a", "a"),
+            curve_rows("a-cooldown", "a"),
+            curve_rows("b", None),  # trained from scratch: its own offset
+        ],
+        ignore_index=True,
+    )
+    units = offset_units(frame)
+    assert units.groupby(frame["run"]).first().to_dict() == {"a": "a", "a-cooldown": "a", "b": "b"}
+    assert offset_units(frame.drop(columns="trunk")).equals(frame["run"].astype(str))
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda f: f.assign(trunk=np.where(f.index == 0, "x", f["trunk"])), "several trunks"),
+        (lambda f: f.assign(n_params=np.where(f["run"] == "b", 2e8, 1e8)), "differ in n_params"),
+    ],
+)
+def test_offset_units_refuse_inconsistent_trunks(change, message):
+    frame = pd.concat([curve_rows("a", "a"), curve_rows("b", "a")], ignore_index=True)
+    with pytest.raises(InputError, match=message):
+        offset_units(change(frame))
+
+
+def test_a_fit_gives_a_trunk_and_its_branches_one_offset():
+    frame = pd.concat(
+        [curve_rows("a", "a"), curve_rows("a-cooldown", "a"), curve_rows("b", "b")],
+        ignore_index=True,
+    )
+    frame["loss"] = 3.0 + 0.01 * np.arange(len(frame))  # distinct points
+    inputs = model_inputs(bs.Sweep.from_frame(frame), "multipower", min_fraction=0)
+    assert inputs.runs == ["a", "b"]
+    np.testing.assert_array_equal(inputs.args["run"], (frame["trunk"] == "b").to_numpy(int))
+
+
+def multipower_point_mass(offsets: dict, sigma_run=0.01):
+    """The multi-power law at its priors' centres as a one-draw posterior, with fitted run
+    offsets ``{run: offset}`` as a curve fit stores them."""
+    theta = {
+        **dict.fromkeys(("u", "a_slope", "alpha_slope", "b_slope"), 0.0),
+        **{"e": 0.5, "alpha_n": 0.3, "a": -0.5, "alpha": 0.45, "b": 6.0},
+        **{"c": 2.0, "beta": 0.6, "gamma": 0.6},
+    }
+    post = point_mass("multipower", theta)
+    runs = list(offsets)
+    dataset = post.posterior.assign(
+        sigma_run=(("chain", "draw"), [[sigma_run]]),
+        run_offset=(("chain", "draw", "run"), [[list(offsets.values())]]),
+    ).assign_coords(run=runs)
+    return replace(post, groups={**post.groups, "posterior": dataset})
+
+
+def test_a_branch_of_a_fitted_trunk_is_predicted_with_the_trunks_offset():
+    offset = 0.02
+    post = multipower_point_mass({"a": offset})
+    schedule = cosine(1000, 3e-4, 3e-5, warmup=100)
+    new = post.predict_curve(1e8, schedule, 2.0**19, steps=[500, 999])
+    continued = post.predict_curve(1e8, schedule, 2.0**19, steps=[500, 999], run="a")
+    ratio = continued["loss_mean"].values / new["loss_mean"].values
+    np.testing.assert_allclose(ratio, np.exp(offset), rtol=1e-12)
+    with pytest.raises(InputError, match="not a fitted run"):
+        post.predict_curve(1e8, schedule, 2.0**19, run="zzz")
+
+    # rows at the law times e^offset: exact for the branch of trunk "a", off by the offset
+    # for a run the fit never saw (predicted as a new run, without it)
+    rows = pd.concat([curve_rows("a-cooldown", "a"), curve_rows("c", "c")], ignore_index=True)
+    law = post.predict_curve(1e8, schedule, 2.0**19, steps=rows["step"][:5])
+    rows["loss"] = np.tile(law["loss_mean"].values.ravel() * np.exp(offset), 2)
+    rows["group"] = np.where(rows["run"] == "c", "new run", "branch")
+    table = score_curves(post, rows, ci_prob=0.9)
+    assert table.loc["branch", "mean_rel_error"] < 1e-12
+    np.testing.assert_allclose(table.loc["new run", "mean_rel_error"], 1 - np.exp(-offset))

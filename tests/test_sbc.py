@@ -88,6 +88,51 @@ def test_plot_ranks_returns_fig_and_axes():
     fig, axes = plot_ranks(ranks, 100, params=list(CHINCHILLA))
     assert axes.shape == (2, 4) and "p =" in axes.flat[0].get_title()
     assert sum(ax.get_visible() for ax in axes.flat) == 5
+    label = fig.get_supxlabel()
+    assert "99 posterior draws" in label and "40 simulations" in label
+    assert "99% simultaneous band" in label
+    plt.close(fig)
+
+
+def _inside_band(ax) -> np.ndarray:
+    """For each rank value but the last, whether the ECDF difference (a step, constant
+    from one rank value to the next) lies strictly inside the grey band there: tested
+    halfway between rank values, away from the steps."""
+    line, band = ax.lines[0], ax.collections[0].get_paths()[0]
+    x, y = line.get_xdata(), line.get_ydata()
+    return band.contains_points(np.c_[x[:-1] + 0.5, y[:-1]])
+
+
+def test_plot_ranks_curve_is_the_ecdf_difference_inside_its_band():
+    """Exactly uniform ranks (each of 100 values twice) give an ECDF equal to the uniform
+    CDF at every rank value: a flat zero curve, so the CDF is the ranks' own, not off by
+    one. Random uniform ranks stay inside the band; ranks piled at both ends (a posterior
+    far too narrow) and the minimum of two uniform ranks (biased) leave it."""
+    import matplotlib.pyplot as plt
+
+    from bayescale.plotting import plot_ranks
+
+    rng = np.random.default_rng(2)
+    ranks = pd.DataFrame(
+        {
+            "flat": np.tile(np.arange(100), 2),
+            "uniform": rng.integers(0, 100, 200),
+            "narrow": rng.choice([0, 1, 2, 97, 98, 99], 200),
+            "skewed": np.minimum(rng.integers(0, 100, 200), rng.integers(0, 100, 200)),
+        }
+    )
+    fig, axes = plot_ranks(ranks, 100, params=list(ranks))
+    flat, uniform, narrow, skewed = axes.flat[:4]
+    assert np.array_equal(flat.lines[0].get_xdata(), np.arange(100))
+    np.testing.assert_allclose(flat.lines[0].get_ydata(), 0.0, atol=1e-12)
+    assert _inside_band(flat).all() and _inside_band(uniform).all()
+    assert not _inside_band(narrow).all() and not _inside_band(skewed).all()
+    # the ECDF of ranks piled at both ends first rises above the uniform CDF, then
+    # falls below it: up then down
+    y = narrow.lines[0].get_ydata()
+    # about half the ranks (binomial sd 0.035) are at most 2, where the uniform CDF is
+    # 0.03, and half at least 97, where it is 0.97: differences near ±0.47
+    assert y[2] > 0.3 and y[96] < -0.3
     plt.close(fig)
 
 

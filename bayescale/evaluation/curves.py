@@ -5,8 +5,10 @@ checkpoint under its own run's schedule (the rows' columns, as a sweep holds the
 scores, per group: the mean and the worst relative error of the posterior median,
 ``|median / L − 1|``, and the share of checkpoints inside the central predictive interval
 (the law, its error beyond the fitted compute and a new run's noise:
-:meth:`bayescale.likelihood.NoiseDraws.predictive`). This is how Luo et al. 2025 score the
-multi-power law: fit some schedules, predict the others.
+:meth:`bayescale.likelihood.NoiseDraws.predictive`). A checkpoint of a fitted run, or of a
+branch of a fitted trunk (:func:`bayescale.curves.offset_units`), is predicted with that
+run's offset draws and a checkpoint's own noise instead. This is how Luo et al. 2025 score
+the multi-power law: fit some schedules, predict the others.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from bayescale import planning
+from bayescale.curves import offset_units
 from bayescale.draws import check_ci_prob
 from bayescale.errors import InputError
 
@@ -43,10 +46,15 @@ def score_curves(post, frame: pd.DataFrame, ci_prob: float = 0.9, seed: int = 0)
             f"group, one of {groups} (or 'new' for an unseen one)."
         )
     labels = frame["group"].astype(str).to_numpy() if groups else np.full(len(frame), "")
+    fitted = post.posterior["run_offset"] if "run_offset" in post.posterior else None
+    units = offset_units(frame).to_numpy(str) if "run" in frame.columns else None
+    known = np.zeros(len(frame), bool)
+    if fitted is not None and units is not None:
+        known = np.isin(units, fitted["run"].values)
     mean = np.empty((post.posterior.sizes["chain"] * post.posterior.sizes["draw"], len(frame)))
     predictive = np.empty_like(mean)
-    for label in np.unique(labels):
-        rows = np.flatnonzero(labels == label)
+    for label, of_fitted_run in sorted(set(zip(labels, known, strict=True))):
+        rows = np.flatnonzero((labels == label) & (known == of_fitted_run))
         part = frame.iloc[rows]
         draws = planning.predict_loss(
             law,
@@ -57,6 +65,7 @@ def score_curves(post, frame: pd.DataFrame, ci_prob: float = 0.9, seed: int = 0)
             post.discrepancy(),
             seed=seed,
             inputs=law.conditions.inputs(part),
+            offsets=fitted.sel(run=units[rows]).values if of_fitted_run else None,
         )
         mean[:, rows] = draws["loss_mean"].values.reshape(-1, len(rows))
         predictive[:, rows] = draws["loss_predictive"].values.reshape(-1, len(rows))

@@ -35,12 +35,16 @@ statistic against the uniform expectation (exact bin probabilities, so unequal b
 allowed), with ``B − 1`` degrees of freedom and its p-value. Parameters are tested one at a
 time; their ranks in one simulation are dependent, so for a family-wise level ``a`` over
 ``k`` parameters compare each p-value with ``a / k`` (Bonferroni, valid under any
-dependence). :func:`bayescale.plotting.plot_ranks` draws the histograms.
+dependence). :func:`bayescale.plotting.plot_ranks` draws the ranks' ECDFs against their
+simultaneous uniform band, which needs no bins.
 
 References: S. Talts, M. Betancourt, D. Simpson, A. Vehtari, A. Gelman (2018),
 "Validating Bayesian inference algorithms with simulation-based calibration",
 arXiv:1804.06788; M. Modrák et al. (2023), "Simulation-based calibration checking for
-Bayesian computation: the choice of test quantities shapes sensitivity", Bayesian Analysis.
+Bayesian computation: the choice of test quantities shapes sensitivity", Bayesian Analysis;
+T. Säilynoja, P.-C. Bürkner, A. Vehtari (2022), "Graphical test for discrete uniformity and
+its applications in goodness-of-fit evaluation and multiple sample comparison", Statistics
+and Computing 32, 32.
 """
 
 from __future__ import annotations

@@ -193,7 +193,40 @@ def build(raw: Path) -> tuple[pd.DataFrame, dict]:
                 )
             )
     frame = pd.concat(parts, ignore_index=True)
+    frame.insert(frame.columns.get_loc("step") + 1, "trunk", _trunks(frame))
     return frame, _card(raw_digests(raw, paths), config["PARAMS"])
+
+
+def _branch(a: pd.DataFrame, b: pd.DataFrame) -> bool:
+    """Whether two runs (``step``, ``lr``, ``loss`` rows of one size) are one training run up
+    to where their learning rates part: losses identical at every common logged step before
+    then, and at least two such steps. Independent runs differ by seed noise from the first
+    steps on (the two constant-rate runs of a size part at step 2,176)."""
+    common = a.merge(b, on="step", suffixes=("_a", "_b"))
+    same_lr = common["lr_a"] == common["lr_b"]
+    shared = common[same_lr.cummin()]  # steps before the learning rates first differ
+    return len(shared) >= 2 and bool((shared["loss_a"] == shared["loss_b"]).all())
+
+
+def _trunks(frame: pd.DataFrame) -> pd.Series:
+    """Each row's trunk: runs of a size that are branches of one training run
+    (:func:`_branch`, joined transitively) share the id of the one that stays at the peak
+    learning rate longest, the run the others decay from."""
+    trunk = frame["run"].copy()
+    for _, size in frame.groupby("group", sort=False):
+        runs = dict(list(size.groupby("run")))
+        label = {run: run for run in runs}
+        for a in runs:
+            for b in runs:
+                if a < b and _branch(runs[a], runs[b]):
+                    old, new = label[b], label[a]
+                    label = {r: new if t == old else t for r, t in label.items()}
+        for members in pd.Series(label).groupby(pd.Series(label)).groups.values():
+            at_peak = {run: int((runs[run]["lr"] == PEAK_LR).sum()) for run in members}
+            root = max(sorted(at_peak), key=at_peak.get)
+            for run in members:
+                trunk[frame["run"] == run] = root
+    return trunk
 
 
 def _published(params: dict[str, list[float]]) -> dict:
@@ -280,6 +313,12 @@ def _card(raw_sha256: dict[str, str], params: dict[str, list[float]]) -> dict:
             "by the authors",
             "group": "model size label: '25M', '100M' or '400M'",
             "run": "'<size>/<schedule>', e.g. '25M/cosine_24000' (the raw file's name)",
+            "trunk": "the run this run branches from, or its own id: runs of a size whose "
+            "losses are identical at every common logged step before their learning rates "
+            "part are one training run, branched: the wsd and wsdld runs branch at step "
+            "20,000 and the wsdcon runs at 8,000 from constant_24000 (100M, 400M) or "
+            "constant_72000 (25M); the id is the member's that stays at the peak rate "
+            "longest. Derived from the losses, not stated by the authors",
             "step": "optimizer step of the logged loss (the index into the authors' "
             "learning-rate array)",
             "lr": "learning rate at the step, as logged in the raw file",

@@ -34,7 +34,7 @@ function                          shows
                                   (from :func:`bayescale.comparisons.compare_allocations`)
 :func:`plot_variants`             memory per GPU and train time of two variants, ``a − b``, per
                                   budget (from :func:`bayescale.comparisons.compare_variants`)
-:func:`plot_ranks`                SBC rank histograms over the band of a uniform histogram
+:func:`plot_ranks`                SBC ranks: ECDF minus the uniform CDF over its simultaneous band
                                   (from :func:`bayescale.evaluation.sbc.sbc`)
 :func:`plot_suggestions`          candidate runs in ``(N, D)`` coloured by expected gain per
                                   cost, the chosen ones numbered, and the target (from

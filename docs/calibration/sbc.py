@@ -264,8 +264,10 @@ uniform (`bayescale/evaluation/simulation.py` gives the argument). The test per 
 Pearson's chi-square on B equal bins of the ranks (B the largest divisor of L + 1 with at
 least 5 expected ranks per bin, at most 20); "mean rank" and "sd rank" are of rank / L
 (0.5 and 0.29 when uniform), "extreme" the fraction of ranks in the outer 5% at either
-end (0.10 when uniform). The figures show each histogram over the 99% band of a uniform
-one. `tests/test_sbc.py` (marked slow) repeats the pooled check and the power check at 25
+end (0.10 when uniform). The figures show, per parameter, the ECDF of the ranks minus the
+uniform CDF over the 99% simultaneous band of a uniform ECDF (Säilynoja et al. 2022, drawn
+by ArviZ's `plot_ecdf`): a calibrated curve stays inside the whole band with probability
+0.99. `tests/test_sbc.py` (marked slow) repeats the pooled check and the power check at 25
 and 20 simulations of 2 chains × (200 + 200) draws.
 
 ## Summary
