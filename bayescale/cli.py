@@ -987,7 +987,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("source", help="path to a sweep file, or a bundled dataset name")
     p.add_argument("-o", "--output", required=True, help="posterior file to write (.nc)")
     p.add_argument("--law", default="chinchilla")
-    p.add_argument("--likelihood", default="student_t", choices=("student_t", "normal"))
+    p.add_argument(
+        "--likelihood",
+        default=None,
+        choices=("student_t", "normal"),
+        help="noise model (default: student_t for finished runs, normal for training curves)",
+    )
     p.add_argument("--chains", type=int, default=4)
     p.add_argument("--warmup", type=int, default=1000)
     p.add_argument("--draws", type=int, default=1000)

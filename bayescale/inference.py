@@ -72,7 +72,7 @@ def fit(
     checkpoints: str | None = None,
     min_fraction: float = CURVE_MIN_FRACTION,
     priors: Mapping[str, dist.Distribution] | None = None,
-    likelihood: str = "student_t",
+    likelihood: str | None = None,
     chains: int = 4,
     warmup: int = 1000,
     draws: int = 1000,
@@ -118,8 +118,9 @@ def fit(
         replaces any default prior by name with a NumPyro distribution
         (:mod:`bayescale.priors`).
     likelihood
-        ``"student_t"`` (robust, the default) or ``"normal"``
-        (:mod:`bayescale.likelihood`).
+        ``"student_t"`` (robust) or ``"normal"`` (:mod:`bayescale.likelihood`); ``None``,
+        the default, takes the Student-t for finished runs and the Normal for training
+        curves (:func:`bayescale.likelihood.default_likelihood`).
     chains, warmup, draws
         NUTS chains, warmup iterations per chain and kept draws per chain: PyMC's
         ``chains``, ``tune`` and ``draws``, NumPyro's ``num_chains``, ``num_warmup`` and

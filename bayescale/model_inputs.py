@@ -14,7 +14,7 @@ from bayescale.curves import CURVE_MIN_FRACTION, is_curves, offset_units, select
 from bayescale.errors import InputError, SweepValidationError
 from bayescale.fitinfo import DataInfo
 from bayescale.laws import Law, get_law
-from bayescale.likelihood import noise_params
+from bayescale.likelihood import default_likelihood, noise_params
 from bayescale.model import CENTRING, MASKED_GROUPS, POOLING, scaling_model
 from bayescale.priors import resolve_priors
 from bayescale.sweep import Sweep
@@ -92,7 +92,7 @@ def model_inputs(
     checkpoints: str | None = None,
     min_fraction: float = CURVE_MIN_FRACTION,
     priors: Mapping[str, dist.Distribution] | None = None,
-    likelihood: str = "student_t",
+    likelihood: str | None = None,
     platform: str = "cpu",
 ) -> ModelInputs:
     """The model and data arrays that :func:`fit` samples (its arguments of the same
@@ -112,6 +112,7 @@ def model_inputs(
     reads_schedules = conditions is not None and conditions.reads_schedules
     sweep = select_checkpoints(sweep, reads_schedules, checkpoints, min_fraction)
     curves = is_curves(sweep)
+    likelihood = default_likelihood(curves) if likelihood is None else likelihood
     prior_dists = resolve_priors(
         law, likelihood, priors, vary=vary if pooling == "partial" else (), runs=curves
     )

@@ -238,7 +238,7 @@ def pymc_model(
     vary=None,
     centring: str = "non-centred",
     priors: Mapping[str, dist.Distribution] | None = None,
-    likelihood: str = "student_t",
+    likelihood: str | None = None,
     checkpoints: str | None = None,
     min_fraction: float = CURVE_MIN_FRACTION,
 ):
@@ -296,7 +296,7 @@ def pymc_model(
         replaces any default prior by name with a NumPyro distribution
         (:mod:`bayescale.priors`).
     likelihood
-        ``"student_t"`` (the default) or ``"normal"``.
+        ``"student_t"`` or ``"normal"``; ``None`` chooses as :func:`bayescale.fit` does.
     checkpoints
         for training curves, ``"all"`` or ``"final"`` checkpoints, as in
         :func:`bayescale.fit`.
@@ -338,7 +338,7 @@ def pymc_model(
             theta = _law_params(law, inputs.priors, inputs.centre, dims="group")
         else:
             theta = _partial_params(inputs)
-        names = noise_params(likelihood) + (("sigma_run",) if inputs.runs else ())
+        names = noise_params(inputs.likelihood) + (("sigma_run",) if inputs.runs else ())
         noise = {name: pymc_prior(inputs.priors[name], name) for name in names}
         _observe(inputs, theta, noise)
     return model

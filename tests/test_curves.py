@@ -21,7 +21,7 @@ from bayescale.evaluation import score_curves
 from bayescale.model_inputs import model_inputs
 from bayescale.schedules import cosine
 
-from conftest import point_mass
+from conftest import point_mass, synthetic_sweep
 
 
 def draws_of(offsets, rng, draws=200, spread=0.01):
@@ -152,3 +152,15 @@ def test_a_branch_of_a_fitted_trunk_is_predicted_with_the_trunks_offset():
     table = score_curves(post, rows, ci_prob=0.9)
     assert table.loc["branch", "mean_rel_error"] < 1e-12
     np.testing.assert_allclose(table.loc["new run", "mean_rel_error"], 1 - np.exp(-offset))
+
+
+def test_curves_default_to_the_normal_likelihood_and_finished_runs_to_the_student_t():
+    steps = range(100, 1000, 50)  # 18 checkpoints a run: more points than the law's 13 numbers
+    curves = pd.concat([curve_rows("a", "a", steps), curve_rows("b", "b", steps)])
+    curves["loss"] = 3.0 + 0.01 * np.arange(len(curves))
+    sweep = bs.Sweep.from_frame(curves.reset_index(drop=True))
+    assert model_inputs(sweep, "multipower", min_fraction=0).likelihood == "normal"
+    chosen = model_inputs(sweep, "multipower", min_fraction=0, likelihood="student_t")
+    assert chosen.likelihood == "student_t"
+    finals = bs.Sweep.from_frame(synthetic_sweep())
+    assert model_inputs(finals, "chinchilla").likelihood == "student_t"
