@@ -533,7 +533,8 @@ def predict_curve(
     if law.conditions is None or not law.conditions.reads_schedules:
         raise InputError(
             f"the {law.name} law does not read learning-rate schedules, so it predicts "
-            "finished runs only (predict_loss); fit law='multipower' to predict curves."
+            "finished runs only (predict_loss); fit law='multipower' or 'annealing' to predict "
+            "curves."
         )
     n_params = one_positive(n_params, "n_params (parameters)", "n_params=1e9")
     tokens_per_step = one_positive(tokens_per_step, "tokens_per_step", "tokens_per_step=2**19")

@@ -75,6 +75,7 @@ from dataclasses import dataclass
 
 import jax.numpy as jnp
 import numpy as np
+from scipy.signal import lfilter
 
 from bayescale.errors import InputError
 
@@ -530,6 +531,106 @@ def run_features(schedule: Schedule | Mapping, log_steps) -> dict:
         "knot_drop": jnp.concatenate(drop_parts, axis=-1),
         "knot_area": jnp.concatenate(area_parts, axis=-1),
     }
+
+
+# ------------------------------------------------ the annealing area (Tissue et al. 2024)
+DEFAULT_DECAY_FACTOR = 0.999
+"""``λ`` of the annealing momentum ``m_i`` (Tissue et al. 2024, :mod:`bayescale.laws.annealing`),
+the paper's value."""
+
+
+def check_decay_factor(decay_factor) -> float:
+    """``decay_factor`` as a float, or an ``InputError`` unless it is a number in (0, 1)."""
+    if isinstance(decay_factor, bool) or not isinstance(decay_factor, int | float | np.floating):
+        raise InputError(
+            f"decay_factor must be a number in (0, 1), got {type(decay_factor).__name__}."
+        )
+    if not 0 < decay_factor < 1:
+        raise InputError(
+            f"decay_factor must lie in (0, 1) (the momentum's decay per step; the paper's "
+            f"is {DEFAULT_DECAY_FACTOR}), got {decay_factor!r}."
+        )
+    return float(decay_factor)
+
+
+def annealing_sums(schedule: Schedule, decay_factor: float = DEFAULT_DECAY_FACTOR):
+    r"""The forward area ``S_1`` and the annealing area ``S_2`` at every step of a schedule.
+
+    ``S_1(t) = Σ_{i=0}^{t} η_i`` and ``S_2(t) = Σ_{i=1}^{t} m_i`` with
+    ``m_i = λ m_{i−1} + D_i``, ``D_i = η_{i−1} − η_i`` after the learning rate first falls
+    and 0 before (module docstring), in float64.
+
+    Parameters
+    ----------
+    schedule
+        the run's :class:`~bayescale.schedules.Schedule`.
+    decay_factor
+        ``λ``, in (0, 1).
+
+    Returns
+    -------
+    ``(S_1, S_2)``, two arrays of ``schedule.total + 1`` values, steps ``0 ... total``.
+    """
+    decay_factor = check_decay_factor(decay_factor)
+    lr = schedule.lr()
+    drop = np.r_[0.0, lr[:-1] - lr[1:]]
+    falls = np.flatnonzero(drop > 0)
+    drop[: falls[0] if falls.size else drop.size] = 0.0  # the rise before the first fall
+    momentum = lfilter([1.0], [1.0, -decay_factor], drop)  # m_i = λ m_{i−1} + D_i
+    return np.cumsum(lr), np.cumsum(momentum)
+
+
+def run_annealing_area(schedule: Schedule, log_steps, decay_factor: float = DEFAULT_DECAY_FACTOR):
+    r"""``S_2`` at the last step ``T`` of runs of ``schedule``'s family stretched to
+    ``T = exp(log_steps)`` steps (continuous ``T``), pure JAX, differentiable and
+    elementwise in ``log_steps``.
+
+    The sum ``Σ_k D_k K(T − k + 1)``, ``K(ℓ) = (1 − λ^ℓ)/(1 − λ)``, becomes, as in
+    :func:`bayescale.schedules.run_features` (whose continuous schedule and quadrature it
+    uses), an integral of ``−η'(s) K(T + ½ − s)`` over each smooth piece by Gauss–Legendre
+    quadrature in the log of the lag ``T + ½ − s``, plus one term per jump of a piecewise
+    schedule; pieces and jumps before the learning rate first falls are left out.
+
+    Parameters
+    ----------
+    schedule
+        a :class:`~bayescale.schedules.Schedule` of a family (not an array).
+    log_steps
+        ``log T``, any shape.
+    decay_factor
+        ``λ``, in (0, 1).
+
+    Returns
+    -------
+    ``S_2(T)``, of the shape of ``log_steps``.
+    """
+    decay_factor = check_decay_factor(decay_factor)
+    log_decay, scale = math.log(decay_factor), 1.0 / (1.0 - decay_factor)
+
+    def kernel(lag):
+        return -jnp.expm1(lag * log_decay) * scale
+
+    total = jnp.exp(jnp.asarray(log_steps))[..., None]
+    pieces, jumps = _pieces(schedule, total)
+    jump_at = {index: (before, later) for index, before, later in jumps}
+    fallen, parts = False, [0.0 * total]
+    for index, piece in enumerate(pieces):
+        to_end, length, shape, start, stop = piece
+        if index in jump_at:
+            before, later = jump_at[index]
+            fallen = fallen or later < before
+            if fallen:  # the jump lies half a step into this piece
+                parts.append((before - later) * kernel(to_end + length + 0.5))
+        fallen = fallen or (shape != "constant" and stop < start)
+        if shape == "constant" or not fallen:
+            continue
+        # nodes at lag T + 1/2 − s = c + v, v the distance back from the piece's end
+        c = to_end + 0.5
+        width = jnp.log1p(length / c)
+        v = c * jnp.expm1(width * (_NODES + 1) / 2)
+        drop = -_slope(piece, v / length) * (c + v) * width / 2 * _WEIGHTS
+        parts.append(jnp.sum(drop * kernel(c + v), axis=-1, keepdims=True))
+    return sum(parts)[..., 0]
 
 
 def _pieces(schedule: Schedule, total):

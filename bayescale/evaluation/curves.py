@@ -34,7 +34,7 @@ def score_curves(post, frame: pd.DataFrame, ci_prob: float = 0.9, seed: int = 0)
     if law.conditions is None or not law.conditions.reads_schedules:
         raise InputError(
             f"the {law.name} law reads no schedules, so it cannot predict checkpoints of "
-            "held-out curves; fit law='multipower'."
+            "held-out curves; fit a law that reads them: 'multipower' or 'annealing'."
         )
     missing = [c for c in ("n_params", "n_tokens", "loss") if c not in frame.columns]
     if missing:

@@ -55,7 +55,6 @@ its end at ``T = D / tokens_per_step`` steps, by :func:`bayescale.schedules.run_
 from __future__ import annotations
 
 import math
-from collections import Counter
 from functools import partial
 
 import jax
@@ -64,32 +63,21 @@ import numpy as np
 import numpyro.distributions as dist
 import pandas as pd
 
-from bayescale.errors import InputError, SweepValidationError
 from bayescale.laws.law import Conditions, Law, Theta
-from bayescale.schedules import (
-    DEFAULT_KNOTS,
-    Schedule,
-    checkpoint_features,
-    cosine,
-    from_logged,
-    run_features,
+from bayescale.schedules import DEFAULT_KNOTS, Schedule, checkpoint_features, run_features
+from bayescale.sweep_schedules import (
+    DEFAULT_RUN,
+    DEFAULT_TOKENS_PER_STEP,
+    finished_run,
+    implied_run,
+    run_schedules,
 )
-from bayescale.sweep import _rows_text
 
 N0 = 1e8
 """The reference model size, in parameters."""
 LOG_N0 = math.log(N0)
-DEFAULT_TOKENS_PER_STEP = 2.0**19
-"""Tokens per optimiser step of the default finished run (0.5M tokens, a common batch)."""
-DEFAULT_SETTINGS = {
-    "schedule": cosine(24000, 3e-4, 3e-5, warmup=2160).to_dict(),
-    "tokens_per_step": DEFAULT_TOKENS_PER_STEP,
-}
-"""The finished run of the registered law: the authors' cosine recipe (peak 3e-4 to 10%
-of it, 2,160 warmup steps), stretched to each run's length."""
-FAMILY_ORDER = ("cosine", "wsd", "linear", "constant", "piecewise")
-"""Ties between schedule kinds in :func:`multipower_settings` go to the earlier one."""
-_TOKENS_RTOL = 1e-3  # token counts in tables are often rounded to 3-4 significant digits
+DEFAULT_SETTINGS = DEFAULT_RUN
+"""The finished run of the registered law (:data:`bayescale.sweep_schedules.DEFAULT_RUN`)."""
 
 
 def decay_sums(theta: Theta, knot_log_lr, knot_drop, knot_log_area):
@@ -107,13 +95,20 @@ def decay_sums(theta: Theta, knot_log_lr, knot_drop, knot_log_area):
     return jnp.sum(knot_drop * g, axis=-1)
 
 
+def size_terms(theta: Theta, x, lr_sum):
+    """``L_0(N) + A(N)·S^{−α(N)}`` at ``x = log(N/N_0)`` and learning-rate sum ``S`` (module
+    docstring): the law before its decay term, shared with the annealing law
+    (:mod:`bayescale.laws.annealing`)."""
+    floor = jnp.exp(jnp.logaddexp(theta["e"], theta["u"] - theta["alpha_n"] * x))
+    alpha = theta["alpha"] * jnp.exp(theta["alpha_slope"] * x)
+    return floor + jnp.exp(theta["a"] + theta["a_slope"] * x - alpha * jnp.log(lr_sum))
+
+
 def _log_loss(theta: Theta, log_n, lr_sum, decay):
     """``log L`` from ``S_1 + S_W`` and the decay sum ``Σ_j D_j G_j``."""
     x = log_n - LOG_N0
-    floor = jnp.exp(jnp.logaddexp(theta["e"], theta["u"] - theta["alpha_n"] * x))
-    alpha = theta["alpha"] * jnp.exp(theta["alpha_slope"] * x)
-    power = jnp.exp(theta["a"] + theta["a_slope"] * x - alpha * jnp.log(lr_sum))
-    return jnp.log(floor + power - jnp.exp(theta["b"] + theta["b_slope"] * x) * decay)
+    decay_term = jnp.exp(theta["b"] + theta["b_slope"] * x) * decay
+    return jnp.log(size_terms(theta, x, lr_sum) - decay_term)
 
 
 def _per_point(value) -> bool:
@@ -151,100 +146,6 @@ def multipower_run_log_loss(theta: Theta, log_n, log_d, *, schedule, tokens_per_
     return _log_loss(theta, log_n, features["lr_sum"], decay)
 
 
-# ------------------------------------------------------------------ the sweep's rows
-def _runs(frame: pd.DataFrame) -> pd.Series:
-    return (
-        frame["run"].astype(str) if "run" in frame.columns else frame.index.to_series().astype(str)
-    )
-
-
-def _require(frame: pd.DataFrame) -> None:
-    missing = [f"'{c}'" for c in ("step", "n_tokens") if c not in frame.columns]
-    if "schedule" not in frame.columns and "lr" not in frame.columns:
-        missing.append("'schedule' or 'lr'")
-    if missing:
-        raise SweepValidationError(
-            f"law 'multipower' reads each checkpoint's learning-rate schedule; the sweep has "
-            f"no column {', '.join(missing)}. Give a 'step' column (the "
-            "optimiser step of each checkpoint) and either a 'schedule' column (per run, "
-            "json.dumps(bs.schedules.cosine(...).to_dict()) or another family) or an 'lr' "
-            "column (the learning rate logged at each checkpoint)."
-        )
-
-
-def run_schedules(frame: pd.DataFrame) -> dict[str, tuple]:
-    """Per run: its schedule, the positions of its rows in ``frame``, their steps and the
-    run's tokens per step, validated (columns as :func:`multipower_inputs`)."""
-    _require(frame)
-    runs = _runs(frame)
-    out = {}
-    for run, where in pd.Series(np.arange(len(frame)), index=runs.values).groupby(
-        level=0, sort=False
-    ):
-        rows = frame.iloc[where.values]
-        labels = rows.index
-        step = pd.to_numeric(rows["step"], errors="coerce").to_numpy(float)
-        bad = ~np.isfinite(step) | (step < 1) | (np.mod(step, 1) != 0)
-        if bad.any():
-            raise SweepValidationError(
-                f"column 'step' must hold whole numbers >= 1 (optimiser steps); run {run!r} "
-                f"has {_rows_text(rows['step'][bad])} in rows {_rows_text(labels[bad])}."
-            )
-        back = np.flatnonzero(np.diff(step) <= 0) + 1
-        if back.size:
-            raise SweepValidationError(
-                f"column 'step' goes backwards (or repeats) within run {run!r} at rows "
-                f"{_rows_text(labels[back])}; sort each run's rows by step and drop "
-                "duplicated checkpoints."
-            )
-        per_step = rows["n_tokens"].to_numpy(float) / step
-        off = np.abs(per_step / np.median(per_step) - 1) > _TOKENS_RTOL
-        if off.any():
-            raise SweepValidationError(
-                f"column 'n_tokens' is not a constant number of tokens per step within run "
-                f"{run!r} (n_tokens/step = {_rows_text(f'{v:.6g}' for v in per_step[off])} "
-                f"in rows {_rows_text(labels[off])}, against {np.median(per_step):.6g}); "
-                "the law needs a fixed batch within a run: split the run, or fix "
-                "'n_tokens' or 'step'."
-            )
-        schedule = _schedule(frame, rows, run, step)
-        if step[-1] > schedule.total:
-            raise SweepValidationError(
-                f"run {run!r}'s schedule ends at step {schedule.total}, before its "
-                f"checkpoint at step {int(step[-1])} (row {labels[-1]}); give the schedule "
-                "of the whole run (schedule.stretched(total) for a longer one)."
-            )
-        out[run] = (schedule, where.to_numpy(), step.astype(np.int64), float(np.median(per_step)))
-    return out
-
-
-def _schedule(frame, rows, run, step) -> Schedule:
-    if "schedule" in frame.columns:
-        texts = rows["schedule"].dropna().astype(str).unique()
-        if len(texts) != 1 or rows["schedule"].isna().any():
-            raise SweepValidationError(
-                f"column 'schedule' must hold one schedule per run; run {run!r} has "
-                f"{len(texts)} distinct value(s) and {int(rows['schedule'].isna().sum())} "
-                f"missing in rows {_rows_text(rows.index)}. Give every row of a run the same "
-                "json.dumps(schedule.to_dict())."
-            )
-        try:
-            return Schedule.from_dict(texts[0])
-        except InputError as error:
-            raise SweepValidationError(
-                f"column 'schedule', run {run!r} (rows {_rows_text(rows.index)}): {error}"
-            ) from error
-    lr = pd.to_numeric(rows["lr"], errors="coerce").to_numpy(float)
-    bad = ~(np.isfinite(lr) & (lr > 0))
-    if bad.any():
-        raise SweepValidationError(
-            f"column 'lr' must hold positive learning rates; run {run!r} has "
-            f"{_rows_text(rows['lr'][bad])} in rows {_rows_text(rows.index[bad])}. Fix the "
-            "values, or give the run's schedule in a 'schedule' column."
-        )
-    return from_logged(step, lr)
-
-
 def multipower_inputs(frame: pd.DataFrame, knots: int = DEFAULT_KNOTS) -> dict:
     """The law's inputs at the fitted rows: per point ``lr_sum`` (``S_1 + S_W``) and
     ``row``, the index of its distinct (schedule, step) row; per row the knots of
@@ -261,7 +162,7 @@ def multipower_inputs(frame: pd.DataFrame, knots: int = DEFAULT_KNOTS) -> dict:
     :class:`~bayescale.errors.SweepValidationError` naming the column, rows and fix.
     """
     by_schedule: dict[Schedule, list] = {}
-    for schedule, where, step, _ in run_schedules(frame).values():
+    for schedule, where, step, _ in run_schedules(frame, "multipower").values():
         by_schedule.setdefault(schedule, []).append((where, step))
     lr_sum, row = np.empty(len(frame)), np.empty(len(frame), dtype=np.int64)
     tables, start = [], 0
@@ -298,45 +199,20 @@ def multipower_inputs(frame: pd.DataFrame, knots: int = DEFAULT_KNOTS) -> dict:
 
 
 def multipower_settings(frame: pd.DataFrame) -> dict:
-    """The finished-run form the sweep implies: the schedule family its runs used most
-    (ties to the earlier kind of :data:`FAMILY_ORDER`; ``piecewise`` stages, which sweeps
-    use to probe the law rather than to train, only when no run used another family), as
-    the longest run of that kind followed it, and that run's tokens per step. On the
-    authors' nine runs (two cosine, two constant, two WSD, three two-stage) that is their
-    72,000-step cosine. A sweep whose schedules are all arrays
-    (``lr`` columns) implies no family: the default cosine family with the sweep's median
-    tokens per step."""
-    runs = list(run_schedules(frame).values())
-    kinds = Counter(s.kind for s, *_ in runs if s.kind != "array")
-    if not kinds:
-        per_step = float(np.median([tokens for *_, tokens in runs]))
-        return {**DEFAULT_SETTINGS, "tokens_per_step": per_step}
-    kind = max(kinds, key=lambda k: (k != "piecewise", kinds[k], -FAMILY_ORDER.index(k)))
-    schedule, _, _, tokens = max((r for r in runs if r[0].kind == kind), key=lambda r: r[0].total)
-    return {"schedule": schedule.to_dict(), "tokens_per_step": tokens}
+    """The finished-run form the sweep implies (:func:`bayescale.sweep_schedules.implied_run`)."""
+    return implied_run(frame, "multipower")
 
 
 def multipower_law(schedule=None, tokens_per_step: float = DEFAULT_TOKENS_PER_STEP) -> Law:
     """The law whose finished runs follow ``schedule``'s family (a :class:`Schedule` or
     its ``to_dict()``; the default cosine recipe when ``None``) with ``tokens_per_step``
     tokens per optimiser step."""
-    if schedule is None:
-        schedule = DEFAULT_SETTINGS["schedule"]
-    if not isinstance(schedule, Schedule):
-        schedule = Schedule.from_dict(schedule)
-    if schedule.kind == "array":
-        raise InputError(
-            "the finished-run schedule must be a family (cosine, wsd, linear, constant, "
-            "piecewise), not an array."
-        )
-    if not (isinstance(tokens_per_step, int | float) and tokens_per_step > 0):
-        raise InputError(f"tokens_per_step must be a positive number, got {tokens_per_step!r}.")
-    settings = {"schedule": schedule.to_dict(), "tokens_per_step": float(tokens_per_step)}
+    schedule, settings = finished_run(schedule, tokens_per_step)
     return Law(
         name="multipower",
         params=PARAMS,
         log_loss=partial(
-            multipower_run_log_loss, schedule=schedule, tokens_per_step=float(tokens_per_step)
+            multipower_run_log_loss, schedule=schedule, tokens_per_step=settings["tokens_per_step"]
         ),
         priors=PRIORS,
         derived=multipower_derived,

@@ -1,0 +1,208 @@
+"""Each run's learning-rate schedule, read from a sweep's rows, and the finished run a
+sweep implies: what the laws that read schedules (:mod:`bayescale.laws.multipower`,
+:mod:`bayescale.laws.annealing`) share.
+
+A sweep gives the schedules with a ``step`` column (the optimiser step of each
+checkpoint) and either a ``schedule`` column (``json.dumps(Schedule.to_dict())``, the same
+on every row of a run) or an ``lr`` column (the learning rate logged at each checkpoint,
+read as linear between logged steps and from 0 at step 0,
+:func:`bayescale.schedules.from_logged`). :func:`run_schedules` validates them per run;
+:func:`implied_run` picks the schedule family of the law's finished-run form (the one
+planning asks), and :func:`finished_run` validates one given by hand.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+import pandas as pd
+
+from bayescale.errors import InputError, SweepValidationError
+from bayescale.schedules import Schedule, cosine, from_logged
+from bayescale.sweep import _rows_text
+
+DEFAULT_TOKENS_PER_STEP = 2.0**19
+"""Tokens per optimiser step of the default finished run (0.5M tokens, a common batch)."""
+DEFAULT_RUN = {
+    "schedule": cosine(24000, 3e-4, 3e-5, warmup=2160).to_dict(),
+    "tokens_per_step": DEFAULT_TOKENS_PER_STEP,
+}
+"""The default finished run of the laws that read schedules: Luo et al. 2025's cosine recipe
+(peak 3e-4 to 10% of it, 2,160 warmup steps), stretched to each run's length."""
+FAMILY_ORDER = ("cosine", "wsd", "linear", "constant", "piecewise")
+"""Ties between schedule kinds in :func:`implied_run` go to the earlier one."""
+_TOKENS_RTOL = 1e-3  # token counts in tables are often rounded to 3-4 significant digits
+
+
+def _runs(frame: pd.DataFrame) -> pd.Series:
+    return (
+        frame["run"].astype(str) if "run" in frame.columns else frame.index.to_series().astype(str)
+    )
+
+
+def _require(frame: pd.DataFrame, law: str | None) -> None:
+    missing = [f"'{c}'" for c in ("step", "n_tokens") if c not in frame.columns]
+    if "schedule" not in frame.columns and "lr" not in frame.columns:
+        missing.append("'schedule' or 'lr'")
+    if missing:
+        who = f"law {law!r}" if law else "a law that reads schedules"
+        raise SweepValidationError(
+            f"{who} reads each checkpoint's learning-rate schedule; the sweep has "
+            f"no column {', '.join(missing)}. Give a 'step' column (the "
+            "optimiser step of each checkpoint) and either a 'schedule' column (per run, "
+            "json.dumps(bs.schedules.cosine(...).to_dict()) or another family) or an 'lr' "
+            "column (the learning rate logged at each checkpoint)."
+        )
+
+
+def run_schedules(frame: pd.DataFrame, law: str | None = None) -> dict[str, tuple]:
+    """Each run's schedule, validated.
+
+    Parameters
+    ----------
+    frame
+        sweep rows with ``step``, ``n_tokens`` (tokens per step must be constant within a
+        run), ``run`` (each row is its own run without it) and either ``schedule`` or
+        ``lr`` (module docstring).
+    law
+        the name of the law that reads them, for error messages.
+
+    Returns
+    -------
+    ``{run: (schedule, positions, steps, tokens_per_step)}``: the run's
+    :class:`~bayescale.schedules.Schedule`, the positions of its rows in ``frame``, their
+    steps (int64) and the run's tokens per step. Problems raise
+    :class:`~bayescale.errors.SweepValidationError` naming the column, rows and fix.
+    """
+    _require(frame, law)
+    runs = _runs(frame)
+    out = {}
+    for run, where in pd.Series(np.arange(len(frame)), index=runs.values).groupby(
+        level=0, sort=False
+    ):
+        rows = frame.iloc[where.values]
+        labels = rows.index
+        step = pd.to_numeric(rows["step"], errors="coerce").to_numpy(float)
+        bad = ~np.isfinite(step) | (step < 1) | (np.mod(step, 1) != 0)
+        if bad.any():
+            raise SweepValidationError(
+                f"column 'step' must hold whole numbers >= 1 (optimiser steps); run {run!r} "
+                f"has {_rows_text(rows['step'][bad])} in rows {_rows_text(labels[bad])}."
+            )
+        back = np.flatnonzero(np.diff(step) <= 0) + 1
+        if back.size:
+            raise SweepValidationError(
+                f"column 'step' goes backwards (or repeats) within run {run!r} at rows "
+                f"{_rows_text(labels[back])}; sort each run's rows by step and drop "
+                "duplicated checkpoints."
+            )
+        per_step = rows["n_tokens"].to_numpy(float) / step
+        off = np.abs(per_step / np.median(per_step) - 1) > _TOKENS_RTOL
+        if off.any():
+            raise SweepValidationError(
+                f"column 'n_tokens' is not a constant number of tokens per step within run "
+                f"{run!r} (n_tokens/step = {_rows_text(f'{v:.6g}' for v in per_step[off])} "
+                f"in rows {_rows_text(labels[off])}, against {np.median(per_step):.6g}); "
+                "the law needs a fixed batch within a run: split the run, or fix "
+                "'n_tokens' or 'step'."
+            )
+        schedule = _schedule(frame, rows, run, step)
+        if step[-1] > schedule.total:
+            raise SweepValidationError(
+                f"run {run!r}'s schedule ends at step {schedule.total}, before its "
+                f"checkpoint at step {int(step[-1])} (row {labels[-1]}); give the schedule "
+                "of the whole run (schedule.stretched(total) for a longer one)."
+            )
+        out[run] = (schedule, where.to_numpy(), step.astype(np.int64), float(np.median(per_step)))
+    return out
+
+
+def _schedule(frame, rows, run, step) -> Schedule:
+    if "schedule" in frame.columns:
+        texts = rows["schedule"].dropna().astype(str).unique()
+        if len(texts) != 1 or rows["schedule"].isna().any():
+            raise SweepValidationError(
+                f"column 'schedule' must hold one schedule per run; run {run!r} has "
+                f"{len(texts)} distinct value(s) and {int(rows['schedule'].isna().sum())} "
+                f"missing in rows {_rows_text(rows.index)}. Give every row of a run the same "
+                "json.dumps(schedule.to_dict())."
+            )
+        try:
+            return Schedule.from_dict(texts[0])
+        except InputError as error:
+            raise SweepValidationError(
+                f"column 'schedule', run {run!r} (rows {_rows_text(rows.index)}): {error}"
+            ) from error
+    lr = pd.to_numeric(rows["lr"], errors="coerce").to_numpy(float)
+    bad = ~(np.isfinite(lr) & (lr > 0))
+    if bad.any():
+        raise SweepValidationError(
+            f"column 'lr' must hold positive learning rates; run {run!r} has "
+            f"{_rows_text(rows['lr'][bad])} in rows {_rows_text(rows.index[bad])}. Fix the "
+            "values, or give the run's schedule in a 'schedule' column."
+        )
+    return from_logged(step, lr)
+
+
+def implied_run(frame: pd.DataFrame, law: str | None = None) -> dict:
+    """The finished run a sweep implies, for a law's finished-run form.
+
+    The schedule family its runs used most (ties to the earlier kind of
+    :data:`FAMILY_ORDER`; ``piecewise`` stages, which sweeps use to probe a law rather than
+    to train, only when no run used another family), as the longest run of that kind
+    followed it, and that run's tokens per step. On Luo et al.'s nine runs (two cosine, two
+    constant, two WSD, three two-stage) that is their 72,000-step cosine. A sweep whose
+    schedules are all arrays (``lr`` columns) implies no family: :data:`DEFAULT_RUN`'s
+    cosine family with the sweep's median tokens per step.
+
+    Parameters
+    ----------
+    frame
+        sweep rows, as :func:`run_schedules` reads them.
+    law
+        the name of the law that reads them, for error messages.
+
+    Returns
+    -------
+    ``{"schedule": Schedule.to_dict(), "tokens_per_step": float}``.
+    """
+    runs = list(run_schedules(frame, law).values())
+    kinds = Counter(s.kind for s, *_ in runs if s.kind != "array")
+    if not kinds:
+        per_step = float(np.median([tokens for *_, tokens in runs]))
+        return {**DEFAULT_RUN, "tokens_per_step": per_step}
+    kind = max(kinds, key=lambda k: (k != "piecewise", kinds[k], -FAMILY_ORDER.index(k)))
+    schedule, _, _, tokens = max((r for r in runs if r[0].kind == kind), key=lambda r: r[0].total)
+    return {"schedule": schedule.to_dict(), "tokens_per_step": tokens}
+
+
+def finished_run(
+    schedule=None, tokens_per_step: float = DEFAULT_TOKENS_PER_STEP
+) -> tuple[Schedule, dict]:
+    """A finished-run form's schedule family and settings, validated.
+
+    Parameters
+    ----------
+    schedule
+        a :class:`~bayescale.schedules.Schedule` of a family (not an array) or its
+        ``to_dict()``; :data:`DEFAULT_RUN`'s cosine when ``None``.
+    tokens_per_step
+        tokens per optimiser step, positive.
+
+    Returns
+    -------
+    The schedule and ``{"schedule": schedule.to_dict(), "tokens_per_step": float}``.
+    """
+    if schedule is None:
+        schedule = DEFAULT_RUN["schedule"]
+    if not isinstance(schedule, Schedule):
+        schedule = Schedule.from_dict(schedule)
+    if schedule.kind == "array":
+        raise InputError(
+            "the finished-run schedule must be a family (cosine, wsd, linear, constant, "
+            "piecewise), not an array."
+        )
+    if not (isinstance(tokens_per_step, int | float) and tokens_per_step > 0):
+        raise InputError(f"tokens_per_step must be a positive number, got {tokens_per_step!r}.")
+    return schedule, {"schedule": schedule.to_dict(), "tokens_per_step": float(tokens_per_step)}
