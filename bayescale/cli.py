@@ -157,6 +157,20 @@ def _command_flags(args) -> dict[str, str]:
 
 
 # ---------------------------------------------------------------------------- output
+def _finished_run(settings) -> str:
+    """What a finished run means for a law that reads schedules (its ``settings``), in
+    words; ``""`` for a law of finished runs."""
+    if "schedule" not in settings:
+        return ""
+    from bayescale.schedules import Schedule
+
+    schedule = Schedule.from_dict(settings["schedule"])
+    return (
+        f"finished runs: {schedule.describe()}, stretched to each run's length, "
+        f"{settings['tokens_per_step']:,.0f} tokens per step"
+    )
+
+
 def human(value: float, unit: str) -> str:
     """``4.63e10, "parameters"`` -> ``"46.3B"``; ``inf`` -> ``"unreachable"``; ``nan`` ->
     ``"undefined"``; plain 3-4 significant digits otherwise. Hand-written for the LLM
@@ -448,6 +462,7 @@ def cmd_plan(args) -> int:
                 "law": post.law.name,
                 "ci_prob": args.ci,
                 "interval": "equal-tailed",
+                "law_settings": dict(post.law.settings),
                 "rows": _records(table, args.ci),
                 "p_fits_in_memory": table.attrs.get("p_fits"),
             }
@@ -455,6 +470,9 @@ def cmd_plan(args) -> int:
         return 0
     draws = post.posterior.sizes["chain"] * post.posterior.sizes["draw"]
     print(f"Compute-optimal allocation from the {label} ({post.law.name} law, {draws} draws)")
+    finished = _finished_run(post.law.settings)
+    if finished:
+        print(finished)
     print(f"medians with {args.ci:.0%} equal-tailed credible intervals\n")
     if args.gpu is not None:
         mfu = f"MFU {args.mfu}" if args.mfu else "MFU ~ Beta(45, 55) (mean 0.45)"

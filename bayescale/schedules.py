@@ -286,6 +286,25 @@ class Schedule:
                 f"schedule {dict(data)!r} does not fit {maker.__name__}: {error}."
             ) from error
 
+    def describe(self) -> str:
+        """The schedule in words, e.g. ``"cosine 0.0003 → 3e-05 over 24,000 steps (2,160
+        warmup)"``."""
+        warmup = f" ({self.warmup:,} warmup)" if self.warmup else ""
+        if self.kind == "constant":
+            shape = f"constant {self.peak:g}"
+        elif self.kind == "wsd":
+            shape = (
+                f"wsd {self.peak:g} → {self.final:g}, {self.decay} decay from step "
+                f"{self.decay_start:,}"
+            )
+        elif self.kind == "piecewise":
+            shape = "piecewise " + " → ".join(f"{v:g}" for v in self.values)
+        elif self.kind == "array":
+            shape = f"array, peak {self.peak:g}"
+        else:
+            shape = f"{self.kind} {self.peak:g} → {self.final:g}"
+        return f"{shape} over {self.total:,} steps{warmup}"
+
     def stretched(self, total: int) -> Schedule:
         """The same family run to ``total`` steps. The warmup keeps its steps (runs of a
         family usually fix their warmup in steps, as the authors' 24,000- and 72,000-step

@@ -253,3 +253,14 @@ def test_sizes_read_in_the_llm_convention():
     assert cli.human(7e6, "parameters") == "7M" and cli.human(1500, "tokens") == "1.5k"
     assert cli.human(4.63e10, "FLOPs") == "4.63e+10"  # other units stay plain
     assert cli.human(float("inf"), "parameters") == "unreachable"
+
+
+def test_plan_states_what_a_finished_run_is_for_a_law_that_reads_schedules():
+    from bayescale.cli import _finished_run
+    from bayescale.laws.multipower import multipower_law
+
+    settings = multipower_law(bs.schedules.cosine(1000, 3e-4, 3e-5, warmup=10), 2**20).settings
+    line = _finished_run(settings)
+    assert "cosine 0.0003 → 3e-05 over 1,000 steps (10 warmup)" in line
+    assert "1,048,576 tokens per step" in line
+    assert _finished_run(bs.get_law("chinchilla").settings) == ""

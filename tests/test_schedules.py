@@ -222,3 +222,12 @@ def test_finished_run_features_are_differentiable_and_vectorised():
     grad = jax.grad(lambda x: lr_sum(x).sum())(log_steps)
     # a longer run of the family sums more learning rate
     assert np.all(np.isfinite(grad)) and np.all(grad > 0)
+
+
+def test_describe_names_the_family_rates_steps_and_warmup():
+    assert bss.cosine(24000, 3e-4, 3e-5, warmup=2160).describe() == (
+        "cosine 0.0003 → 3e-05 over 24,000 steps (2,160 warmup)"
+    )
+    assert bss.constant(100, 1e-3).describe() == "constant 0.001 over 100 steps"
+    wsd = bss.wsd(1000, 1e-3, 1e-4, decay_start=800, warmup=10).describe()
+    assert "wsd 0.001 → 0.0001" in wsd and "decay from step 800" in wsd
