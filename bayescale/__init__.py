@@ -36,6 +36,7 @@ __all__ = [
     "Posterior",
     "PosteriorFileError",
     "PriorDominatedWarning",
+    "Stack",
     "StartWarning",
     "Sweep",
     "SweepValidationError",
@@ -47,6 +48,7 @@ __all__ = [
     "fit",
     "get_accelerator",
     "get_law",
+    "leave_future_out",
     "list_datasets",
     "load_dataset",
     "load_posterior",
@@ -56,6 +58,8 @@ __all__ = [
     "pymc_model",
     "read_sweep",
     "register_law",
+    "stack",
+    "stacking_weights",
     "suggest_runs",
     "train_time",
     "use_cpu_devices",
@@ -86,6 +90,7 @@ _EXPORTS = {
         "SweepWarning",
     ),
     "bayescale.evaluation": ("BacktestResult", "backtest", "compare"),
+    "bayescale.evaluation.lfo": ("leave_future_out", "stacking_weights"),
     "bayescale.hardware": (
         "ACCELERATORS",
         "Architecture",
@@ -99,6 +104,7 @@ _EXPORTS = {
     "bayescale.posterior": ("Posterior", "load_posterior"),
     "bayescale.pymc_frontend": ("pymc_model",),
     "bayescale.reference": ("load_reference",),
+    "bayescale.stacking": ("Stack", "stack"),
     "bayescale.sweep": ("Sweep", "read_sweep"),
 }
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}

@@ -1,0 +1,437 @@
+r"""A posterior over laws: several laws' posteriors, mixed by stacking weights.
+
+One law's posterior is the uncertainty *given* that law; far from the fitted runs the
+uncertainty *about* the law dominates. :func:`stack` fits several laws to a sweep, weights
+them by stacking on leave-future-out predictive densities (:mod:`bayescale.evaluation.lfo`:
+how well each law, fitted on smaller runs, predicted the larger ones) and returns a
+:class:`Stack`, which answers the planning queries of a
+:class:`~bayescale.Posterior` with draws from the mixture
+
+.. math::
+
+    p(q \mid y) = \sum_m \hat w_m\, p(q \mid y, M_m)
+
+of each quantity ``q`` (an optimal size, a predicted loss, ...).
+
+Mixing draws
+------------
+Each query is computed per draw of each component posterior (each with its own law, noise
+and extrapolation error), then mixed: of ``S`` draws (the fewest any component has),
+component ``m`` gives ``n_m`` draws, ``S·w_m`` rounded by largest remainders so that the
+``n_m`` sum to ``S`` (stratified: the shares are exact, not drawn at random), chosen at
+random without replacement from its draws, seeded by the stack's ``seed`` and kept in their
+order. Every query of one stack selects the same draws, so quantities of one mixture draw
+come from one draw of one law and stay paired across queries, as they do for a single
+posterior. A component with ``n_m = 0`` is not computed.
+
+The result is the :class:`~bayescale.draws.Draws` a single posterior returns, with dims
+``(chain, draw, ...)``: the components' ``(chain, draw)`` shape where they share one (so
+weights ``(1, 0, …)`` return the first posterior's draws unchanged), else one chain of
+``S`` draws. A coordinate ``law`` over ``(chain, draw)`` names the component of each draw.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from bayescale.draws import SAMPLE_DIMS, Draws
+from bayescale.errors import InputError, InputTypeError
+from bayescale.evaluation.lfo import (
+    DEFAULT_CUTS,
+    check_cuts,
+    lfo_summary,
+    models_for,
+    score_models,
+)
+from bayescale.inference import fit
+from bayescale.posterior import Posterior
+from bayescale.sweep import Sweep
+
+_STREAM = 0x57A  # fixed spawn key: the draw selection never shares a stream with other draws
+WEIGHT_TOLERANCE = 1e-6  # how far from 1 the weights may sum (the optimiser's are exact)
+
+
+def shares(weights, total: int) -> np.ndarray:
+    """Draws per component: ``total·w`` rounded down, then one more to the components with
+    the largest remainders until they sum to ``total`` (largest-remainder rounding).
+
+    Parameters
+    ----------
+    weights
+        non-negative weights summing to 1.
+    total
+        the number of draws to share out.
+
+    Returns
+    -------
+    numpy.ndarray
+        integer counts summing to ``total``.
+    """
+    exact = np.asarray(weights, float) * total
+    counts = np.floor(exact).astype(int)
+    order = np.argsort(-(exact - counts), kind="stable")
+    counts[order[: total - counts.sum()]] += 1
+    return counts
+
+
+@dataclass(frozen=True)
+class Stack:
+    """A mixture of posteriors of several laws, by weight (module docstring). Made by
+    :func:`stack`, or from posteriors and weights of your own.
+
+    Parameters
+    ----------
+    components
+        label → :class:`~bayescale.Posterior`, fitted to the same sweep.
+    weights
+        label → weight, non-negative, summing to 1.
+    lfo
+        the leave-future-out frame the weights came from
+        (:func:`bayescale.evaluation.lfo.leave_future_out`), if any.
+    seed
+        seeds which draws each component gives.
+    """
+
+    components: Mapping[str, Posterior]
+    weights: Mapping[str, float]
+    lfo: pd.DataFrame | None = field(default=None, repr=False, compare=False)
+    seed: int = 0
+
+    def __post_init__(self):
+        components, weights = dict(self.components), dict(self.weights)
+        if not components:
+            raise InputError("a Stack needs at least one component posterior.")
+        for label, post in components.items():
+            if not isinstance(post, Posterior):
+                raise InputTypeError(
+                    f"component {label!r} must be a bayescale.Posterior, got {type(post).__name__}."
+                )
+        if set(weights) != set(components):
+            raise InputError(
+                f"the weights name {sorted(weights)}, the components {sorted(components)}; "
+                "give one weight per component."
+            )
+        values = np.array([float(weights[label]) for label in components])
+        if not np.isfinite(values).all() or (values < 0).any():
+            raise InputError(f"weights must be finite and non-negative, got {weights}.")
+        if abs(values.sum() - 1.0) > WEIGHT_TOLERANCE:
+            raise InputError(
+                f"weights must sum to 1, got {values.sum():.6g} ({weights}); divide each by "
+                "their sum."
+            )
+        object.__setattr__(self, "components", MappingProxyType(components))
+        object.__setattr__(
+            self, "weights", MappingProxyType(dict(zip(components, values, strict=True)))
+        )
+
+    def __repr__(self) -> str:
+        parts = ", ".join(f"{label} {w:.3f}" for label, w in self.weights.items())
+        return f"Stack({len(self.components)} laws: {parts})"
+
+    # --------------------------------------------------------------- the weights
+    def summary(self) -> pd.DataFrame:
+        """One row per component: its ``law``, ``weight``, the ``draws`` it gives to each
+        query, its draws in all, and with the leave-future-out frame the columns of
+        :func:`bayescale.evaluation.lfo.lfo_summary` (``elpd_lfo``, ``se_lfo``, ...).
+
+        Returns
+        -------
+        pandas.DataFrame
+            indexed by component label, in the stack's order.
+        """
+        counts = dict(zip(self.components, self._counts(), strict=True))
+        table = pd.DataFrame(
+            {
+                "law": [post.law.name for post in self.components.values()],
+                "weight": list(self.weights.values()),
+                "draws": [counts[label] for label in self.components],
+                "draws_total": [_size(post) for post in self.components.values()],
+            },
+            index=pd.Index(list(self.components), name="label"),
+        )
+        if self.lfo is not None:
+            extra = lfo_summary(self.lfo).drop(columns="weight_lfo")
+            table = table.join(extra)
+        return table
+
+    def _counts(self) -> np.ndarray:
+        total = min(_size(post) for post in self.components.values())
+        return shares(list(self.weights.values()), total)
+
+    def selection(self) -> dict[str, np.ndarray]:
+        """Label → the flat indices (chain-major) of the draws each component gives, for
+        every query of this stack; components that give none are left out.
+
+        Returns
+        -------
+        dict
+            sorted integer index arrays by component label.
+        """
+        out = {}
+        for k, ((label, post), count) in enumerate(
+            zip(self.components.items(), self._counts(), strict=True)
+        ):
+            if count:
+                rng = np.random.default_rng([self.seed, _STREAM, k])
+                out[label] = np.sort(rng.choice(_size(post), size=count, replace=False))
+        return out
+
+    def _mix(self, query: Callable[[Posterior], Draws]) -> Draws:
+        """``query`` on each component that gives draws, mixed (module docstring)."""
+        chosen = self.selection()
+        parts = {label: query(self.components[label]).dataset for label in chosen}
+        first = next(iter(parts.values()))
+        shapes = {_shape(post) for post in self.components.values()}
+        total = sum(idx.size for idx in chosen.values())
+        shape = shapes.pop() if len(shapes) == 1 else (1, total)
+        variables = {}
+        for name, da in first.data_vars.items():
+            other = [d for d in da.dims if d not in SAMPLE_DIMS]
+            values = np.concatenate(
+                [
+                    _flat(parts[label][name].transpose(*SAMPLE_DIMS, *other).values)[idx]
+                    for label, idx in chosen.items()
+                ]
+            )
+            variables[name] = (
+                (*SAMPLE_DIMS, *other),
+                values.reshape(*shape, *values.shape[1:]),
+                da.attrs,
+            )
+        labels = np.concatenate([np.full(idx.size, label) for label, idx in chosen.items()])
+        coords = {
+            name: coord
+            for name, coord in first.coords.items()
+            if not set(coord.dims) & set(SAMPLE_DIMS)
+        }
+        coords.update(
+            chain=np.arange(shape[0]),
+            draw=np.arange(shape[1]),
+            law=(SAMPLE_DIMS, labels.reshape(shape)),
+        )
+        return Draws(xr.Dataset(variables, coords=coords, attrs=first.attrs))
+
+    # ------------------------------------------------------------------ queries
+    def predict_loss(self, n, d, group: str | None = None, seed: int = 0) -> Draws:
+        """Draws of the mean loss and of posterior-predictive loss at ``(n, d)``, mixed over
+        the laws (:meth:`bayescale.Posterior.predict_loss`).
+
+        Parameters
+        ----------
+        n, d
+            parameters and training tokens (> 0), scalars or arrays that broadcast
+            together; each pair is a finished run.
+        group
+            for per-group fits, a fitted group's label, or ``"new"``; ``None`` for fits
+            without groups.
+        seed
+            seeds the predictive draws (a new run's noise).
+
+        Returns
+        -------
+        Draws
+            ``loss_mean`` and ``loss_predictive``, dims ``(chain, draw, point)``.
+        """
+        return self._mix(lambda post: post.predict_loss(n, d, group=group, seed=seed))
+
+    def predict_curve(
+        self,
+        n_params: float,
+        schedule,
+        tokens_per_step: float,
+        steps=None,
+        group: str | None = None,
+        seed: int = 0,
+    ) -> Draws:
+        """Draws of a run's loss curve, mixed over the laws
+        (:meth:`bayescale.Posterior.predict_curve`); every component with weight must read
+        schedules.
+
+        Parameters
+        ----------
+        n_params
+            the run's parameter count (> 0).
+        schedule
+            the run's learning-rate schedule (:mod:`bayescale.schedules`).
+        tokens_per_step
+            tokens per optimizer step (> 0).
+        steps
+            the steps to predict at; ``None`` takes 200 from the end of warmup to the end.
+        group
+            for per-group fits, a fitted group's label, or ``"new"``.
+        seed
+            seeds the predictive draws.
+
+        Returns
+        -------
+        Draws
+            ``loss_mean`` and ``loss_predictive`` per step.
+        """
+        return self._mix(
+            lambda post: post.predict_curve(
+                n_params, schedule, tokens_per_step, steps, group=group, seed=seed
+            )
+        )
+
+    def optimal(self, compute, group: str | None = None) -> Draws:
+        """Compute-optimal ``n_opt``, ``d_opt``, ``tokens_per_param`` and ``loss_opt``,
+        mixed over the laws (:meth:`bayescale.Posterior.optimal`).
+
+        Parameters
+        ----------
+        compute
+            the budget(s) in FLOPs (> 0), a scalar or an array.
+        group
+            for per-group fits, a fitted group's label or ``"new"``; ``None`` answers for
+            every group.
+
+        Returns
+        -------
+        Draws
+            dims ``(chain, draw, budget)`` (and ``group`` as above).
+        """
+        return self._mix(lambda post: post.optimal(compute, group=group))
+
+    def excess_compute(self, ratio, budget: float, group: str | None = None) -> Draws:
+        """Compute and tokens for a model of ``ratio × N_opt`` to match the optimum's loss,
+        mixed over the laws (:meth:`bayescale.Posterior.excess_compute`); ``N_opt`` is each
+        draw's own law's.
+
+        Parameters
+        ----------
+        ratio
+            model sizes relative to the compute-optimal one (> 0).
+        budget
+            the compute budget in FLOPs whose optimum is matched.
+        group
+            for per-group fits, a fitted group's label, or ``"new"``.
+
+        Returns
+        -------
+        Draws
+            ``compute_ratio`` and ``tokens_ratio``, dims ``(chain, draw, ratio)``.
+        """
+        return self._mix(lambda post: post.excess_compute(ratio, budget, group=group))
+
+    def efficient_range(
+        self, budget: float, tolerance: float = 0.2, group: str | None = None
+    ) -> Draws:
+        """Sizes (``N / N_opt``) within ``1 + tolerance`` of optimal compute, mixed over the
+        laws (:meth:`bayescale.Posterior.efficient_range`).
+
+        Parameters
+        ----------
+        budget
+            the compute budget in FLOPs.
+        tolerance
+            the extra compute allowed (> 0).
+        group
+            for per-group fits, a fitted group's label, or ``"new"``.
+
+        Returns
+        -------
+        Draws
+            ``low`` and ``high`` per draw.
+        """
+        return self._mix(lambda post: post.efficient_range(budget, tolerance, group=group))
+
+    def compute_to_reach(self, loss, group: str | None = None) -> Draws:
+        """FLOPs, ``n_opt`` and ``d_opt`` of the cheapest allocation that reaches ``loss``,
+        mixed over the laws (:meth:`bayescale.Posterior.compute_to_reach`).
+
+        Parameters
+        ----------
+        loss
+            the target loss(es) in nats per token (> 0).
+        group
+            for per-group fits, a fitted group's label, or ``"new"``.
+
+        Returns
+        -------
+        Draws
+            ``compute``, ``n_opt`` and ``d_opt``, dims ``(chain, draw, target_loss)``.
+        """
+        return self._mix(lambda post: post.compute_to_reach(loss, group=group))
+
+
+def _shape(post: Posterior) -> tuple[int, int]:
+    """A posterior's ``(chains, draws)``."""
+    return tuple(post.posterior.sizes[d] for d in SAMPLE_DIMS)
+
+
+def _size(post: Posterior) -> int:
+    """A posterior's draws in all, chains times draws."""
+    return int(np.prod(_shape(post)))
+
+
+def _flat(values: np.ndarray) -> np.ndarray:
+    """``(chain, draw, ...)`` → ``(chain·draw, ...)``, chain-major."""
+    return values.reshape(-1, *values.shape[2:])
+
+
+def stack(sweep: Sweep, laws, cuts=DEFAULT_CUTS, seed: int = 0, **fit_kwargs) -> Stack:
+    """Fit each of ``laws`` to ``sweep`` and mix them by leave-future-out stacking weights.
+
+    Each law is fitted on every point (:func:`bayescale.fit`), and at each of the ``cuts``
+    on the smaller runs, scored on the next larger ones
+    (:func:`bayescale.evaluation.lfo.leave_future_out`); the stacking weights of those
+    scores weight the full fits. ``len(laws) × (len(cuts) + 1)`` fits.
+
+    Parameters
+    ----------
+    sweep
+        the data, a :class:`bayescale.Sweep`.
+    laws
+        at least two registered laws' names or :class:`bayescale.Law` objects (labelled by
+        their names), or a mapping label → law.
+    cuts
+        increasing fractions of the runs, in (0, 1)
+        (:data:`bayescale.evaluation.lfo.DEFAULT_CUTS`).
+    seed
+        the fits' seed (unless ``fit_kwargs`` give one) and the stack's draw selection.
+    **fit_kwargs
+        passed to every :func:`bayescale.fit` (``chains=``, ``warmup=``, ``draws=``,
+        ``pooling=``, ...); ``progress`` defaults to False.
+
+    Returns
+    -------
+    Stack
+        the fits, their weights and the leave-future-out frame; ``lfo.attrs["fits"]``
+        lists every fit's points, seconds and warnings, the full fits' under cut
+        ``"all"``.
+    """
+    if not isinstance(sweep, Sweep):
+        raise InputTypeError(
+            f"stack expects a bayescale.Sweep, got {type(sweep).__name__}; build one with "
+            "bs.Sweep.from_frame(df, ...) or bs.load_dataset(name)."
+        )
+    models = models_for(laws, fit_kwargs, seed)
+    if len(models) < 2:
+        raise InputError(
+            f"stack needs at least two laws to weigh, got {list(models)}; fit one law with bs.fit."
+        )
+    check_cuts(cuts)
+    lfo = score_models(sweep, models, cuts)
+    components, fits = {}, list(lfo.attrs["fits"])
+    for label, model in models.items():
+        started = time.perf_counter()
+        components[label] = fit(sweep, model.law, **model.fit_kwargs)
+        fits.append(
+            {
+                "law": label,
+                "cut": "all",
+                "n_train": components[label].info.data.points,
+                "seconds": round(time.perf_counter() - started, 2),
+                "warnings": list(components[label].warnings),
+            }
+        )
+    lfo.attrs["fits"] = fits
+    weights = lfo_summary(lfo)["weight_lfo"]
+    return Stack(components, {label: float(weights[label]) for label in models}, lfo, seed)
