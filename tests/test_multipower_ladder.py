@@ -52,8 +52,9 @@ MIN_HELD_OUT_COVERED = 2
 # with 127 divergences, at 0.95 none
 SAMPLER = {"chains": 2, "warmup": 400, "draws": 400, "target_accept": 0.95}
 # at 2 x 400 draws the slopes in log N and the floor mix slowly (bulk ESS ~100-200, R-hat
-# up to 1.01-1.02), and cosine-only runs leave C and beta close to their priors
-TOLERATE = ("R-hat above", "ESS below", "prior-dominated", "divergent")
+# up to 1.01-1.02, a few divergences and trajectories at the maximum tree depth along the
+# C-gamma ridge), and cosine-only runs leave C, beta and gamma close to their priors
+TOLERATE = ("R-hat above", "ESS below", "prior-dominated", "divergent", "maximum tree depth")
 
 
 def run_rows(n_params: float, tokens_per_param: float) -> pd.DataFrame:
