@@ -24,15 +24,30 @@ from bayescale.evaluation import score_curves
 
 HERE = Path(__file__).resolve().parent
 SAMPLER = {"chains": 4, "warmup": 1000, "draws": 1000, "seed": 0}
-# Normal noise: with the default per-run Student-t the posterior has a second mode, far
-# more probable, where nu < 1 discounts whole curves and the law fits them 3.5 times worse
-# (docs/performance.md, the multi-power law's fit)
+# Normal noise, the default for curves (bayescale.likelihood.default_likelihood), stated
 LIKELIHOOD = "normal"
 PUBLISHED = {  # the authors' README: mean and worst relative error on the six test schedules
     "25M": (0.110, 0.409),
     "100M": (0.142, 0.583),
     "400M": (0.168, 0.995),
 }
+
+
+def _targets(row, published) -> str:
+    """Which of the issue's targets a size meets: mean error at most the published plus 0.05
+    points, worst at most 1%, coverage of the 90% interval in [0.80, 0.97]."""
+    if published is None:
+        return ""
+    missed = [
+        name
+        for name, ok in (
+            ("mean", 100 * row["mean_rel_error"] <= published[0] + 0.05),
+            ("worst", 100 * row["worst_rel_error"] <= 1.0),
+            ("coverage", 0.80 <= row["coverage"] <= 0.97),
+        )
+        if not ok
+    ]
+    return "met" if not missed else "missed: " + ", ".join(missed)
 
 
 def main() -> None:
@@ -56,8 +71,9 @@ def main() -> None:
         "the mean over schedules of each schedule's worst error). bayescale fits one law "
         "across the three sizes (L0, A, alpha and B in N; C, beta, gamma shared).",
         "",
-        "| size | checkpoints | mean rel. error (published) | worst rel. error | 90% coverage |",
-        "|---|---|---|---|---|",
+        "| size | checkpoints | mean rel. error (published) | worst rel. error | 90% coverage "
+        "| issue's targets |",
+        "|---|---|---|---|---|---|",
     ]
     for size, row in table.iterrows():
         published = PUBLISHED.get(size)
@@ -66,18 +82,45 @@ def main() -> None:
         )
         lines.append(
             f"| {size} | {int(row['points'])} | {mean} | {100 * row['worst_rel_error']:.2f}% | "
-            f"{row['coverage']:.2f} |"
+            f"{row['coverage']:.2f} | {_targets(row, published)} |"
         )
     lines += [
         "",
-        "The targets of the issue (mean error within 0.05 points of the published, worst at "
-        "most 1%, coverage 0.80-0.97 per size) are not met. Where the error comes from: the "
-        "fitted run offsets are nearly equal within a size (the law in N, with log A and "
-        "alpha linear in log N, cannot pass through three sizes exactly, and each size's "
-        "offsets take up the rest), and five of the six held-out runs of a size are branches "
-        "of the trunk its training run wsdcon_9 belongs to (identical losses up to step "
-        "7,936), so they share that run's offset, which a prediction for a new run leaves "
-        "out.",
+        "Per held-out run:",
+        "",
+        "| run | predicted with | mean rel. error | worst rel. error | 90% coverage |",
+        "|---|---|---|---|---|",
+    ]
+    fitted_trunks = set(train.fit_frame["trunk"])
+    for run, part in test.groupby("run", sort=False):
+        row = score_curves(post, part.drop(columns="group"), ci_prob=0.9).iloc[0]
+        trunk = part["trunk"].iloc[0]
+        how = f"offset of {trunk}" if trunk in fitted_trunks else "a new run's offset"
+        lines.append(
+            f"| {run} | {how} | {100 * row['mean_rel_error']:.3f}% | "
+            f"{100 * row['worst_rel_error']:.2f}% | {row['coverage']:.2f} |"
+        )
+    lines += [
+        "",
+        "Four of the six held-out runs of a size (wsd, wsdld, wsdcon_3, wsdcon_18) are "
+        "branches of a training run (the dataset's trunk column: identical losses up to "
+        "their branch point), so they are predicted with that trunk's fitted offset; "
+        "constant_72000 and cosine_72000 are runs of their own, predicted as new runs. "
+        "The targets of the issue (mean error within 0.05 points of the published, worst "
+        "at most 1%, coverage 0.80-0.97 per size) are checked in the last column. "
+        "Per run, the largest errors are where the training schedules say least: "
+        "cosine_72000 (three times longer than any fitted run) and wsdcon_3 (a drop to "
+        "3e-5 where the fitted two-stage run drops to 9e-5); the decay response's C and "
+        "gamma trade along a ridge that three schedules barely resolve (posterior medians "
+        "below; the authors' per-size fits: C 2.07 / 2.13 / 2.02, beta 0.58 / 0.60 / "
+        "0.59, gamma 0.64 / 0.66 / 0.64). New runs of one size share an error too: "
+        "the law in N (log A, alpha and log B linear in log N) cannot pass through three "
+        "sizes exactly, and in training each size's trunks take up the rest in their "
+        "offsets, which a new run's prediction does not carry.",
+        "",
+        "Posterior medians of the decay response: "
+        + ", ".join(f"{k} {post.posterior[k].median().item():.3g}" for k in ("c", "beta", "gamma"))
+        + ".",
         "",
         f"Fit: {LIKELIHOOD} likelihood, {SAMPLER['chains']} chains × ({SAMPLER['warmup']} + "
         f"{SAMPLER['draws']}) draws, "
