@@ -53,6 +53,7 @@ __all__ = [
     "load_dataset",
     "load_posterior",
     "load_reference",
+    "load_stack",
     "memory_per_gpu",
     "min_gpus",
     "pymc_model",
@@ -104,7 +105,7 @@ _EXPORTS = {
     "bayescale.posterior": ("Posterior", "load_posterior"),
     "bayescale.pymc_frontend": ("pymc_model",),
     "bayescale.reference": ("load_reference",),
-    "bayescale.stacking": ("Stack", "stack"),
+    "bayescale.stacking": ("Stack", "load_stack", "stack"),
     "bayescale.sweep": ("Sweep", "read_sweep"),
 }
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}

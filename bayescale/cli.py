@@ -4,10 +4,12 @@
 
     bayescale datasets
     bayescale fit chinchilla -o post.nc [--law chinchilla --chains 4 --draws 1000 --seed 0]
+    bayescale fit chinchilla -o stack.nc --law chinchilla farseer [--cuts 0.5 0.67 0.83]
     bayescale fit runs.csv -o post.nc --n params --d tokens --loss val_loss
     bayescale fit gadre_overtrain -o post.nc --pooling partial [--vary e,alpha]
     bayescale fit routing_clark2022 -o post.nc --group architecture --pooling partial
     bayescale plan --budget 1e24 [--posterior post.nc | --dataset chinchilla] [--ci 0.9]
+    bayescale plan --budget 1e24 --posterior stack.nc
     bayescale plan --budget 1e22 --dataset gadre_overtrain [--group rpj | --group new]
     bayescale plot fit -o fit.png --dataset gadre_overtrain --group rpj [--overwrite]
     bayescale suggest --posterior post.nc --target n_opt --budget 1e24 --max-compute 1e20 -k 4
@@ -52,6 +54,7 @@ import re
 import shlex
 import sys
 import textwrap
+import time
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
@@ -85,6 +88,7 @@ NUMBERS = {
     "mfu": (ranges.FRACTION, "--mfu 0.4"),
     "price": (ranges.NON_NEGATIVE, "--price 2.5"),
     "ci": (ranges.PROBABILITY, "--ci 0.9"),
+    "cuts": (ranges.PROBABILITY, "--cuts 0.5 0.75"),
     "n_a": (ranges.POSITIVE, "--n-a 4.68e9"),
     "n_b": (ranges.POSITIVE, "--n-b 2.86e9"),
     "max_compute": (ranges.POSITIVE, "--max-compute 1e20"),
@@ -321,13 +325,25 @@ def emit(data) -> None:
 
 
 # -------------------------------------------------------------------------- posteriors
-def _posterior(args):
+def _posterior(args, stacks: bool = False):
+    """The posterior of ``--posterior`` (a :class:`~bayescale.Stack` where the file holds
+    one and the command answers from ``stacks``), else ``--dataset``'s reference fit."""
     path = args.posterior and check_input_file(args.posterior, "--posterior", "posterior file")
     from bayescale.compilation_cache import use_compilation_cache
     from bayescale.posterior import load_posterior
     from bayescale.reference import load_reference, reference_names
+    from bayescale.stack_file import is_stack_file
+    from bayescale.stacking import load_stack
 
     use_compilation_cache()  # the planning kernels compile once per law and shape
+    if path and is_stack_file(path):
+        if not stacks:
+            raise InputError(
+                f"{str(path)!r} holds a stack of several laws' posteriors; 'bayescale plan' "
+                f"answers from a stack, 'bayescale {args.command}' from one posterior. Fit "
+                "one law (bayescale fit SOURCE --law NAME -o post.nc) and pass that file."
+            )
+        return load_stack(path), str(path)
     if path:
         return load_posterior(path), str(path)
     name = args.dataset or "chinchilla"
@@ -349,10 +365,53 @@ def _other_posterior(args, post):
     return load_posterior(check_input_file(args.b_posterior, "--b-posterior", "posterior file"))
 
 
+def _members(post) -> list:
+    """The single posteriors behind ``post``: a stack's components, or ``post`` itself."""
+    components = getattr(post, "components", None)
+    return list(components.values()) if components is not None else [post]
+
+
+def _law_record(post) -> dict:
+    """The law of ``post`` for JSON output; for a stack, each component's law and weight."""
+    weights = getattr(post, "weights", None)
+    if weights is None:
+        return {"law": post.law.name, "law_settings": dict(post.law.settings)}
+    return {
+        "laws": {
+            label: {
+                "law": member.law.name,
+                "weight": weights[label],
+                "law_settings": dict(member.law.settings),
+            }
+            for label, member in post.components.items()
+        }
+    }
+
+
+def _laws(post) -> str:
+    """The law of ``post`` in words: its name, or how many laws a stack mixes."""
+    members = _members(post)
+    return f"{post.law.name} law" if members[0] is post else f"a mixture of {len(members)} laws"
+
+
+def _print_weights(post) -> None:
+    """For a stack, a line naming its laws and their weights."""
+    weights = getattr(post, "weights", None)
+    if weights is not None:
+        laws = ", ".join(f"{label} {w:.3f}" for label, w in weights.items())
+        print(f"laws by stacking weight (leave-future-out): {laws}")
+
+
 def check_group(post, group: str | None, flag: str = "--group", needed: bool = True) -> None:
     """``group`` (the value of ``flag``) names what ``post`` answers for: nothing when it
     has no groups; a fitted group, or ``new`` under partial pooling, when it has. A
-    command that answers for every group at once takes none (``needed=False``)."""
+    command that answers for every group at once takes none (``needed=False``). A stack
+    answers for what each of its components answers for."""
+    members = _members(post)
+    if members[0] is not post:
+        for member in members:
+            check_group(member, group, flag, needed)
+        return
     groups = post.groups_fitted
     if not groups:
         if group is not None:
@@ -445,7 +504,7 @@ def cmd_plan(args) -> int:
         raise InputError("--gpus needs --gpu NAME (e.g. --gpu H100).")
     if args.gpu is not None and args.gpus is None:
         raise InputError("--gpu needs --gpus COUNT (e.g. --gpus 1024).")
-    post, label = _posterior(args)
+    post, label = _posterior(args, stacks=True)
     if args.target_loss is not None:
         check_group(post, args.group)
         return _print_reach(post, label, args)
@@ -459,20 +518,20 @@ def cmd_plan(args) -> int:
         emit(
             {
                 "posterior": label,
-                "law": post.law.name,
+                **_law_record(post),
                 "ci_prob": args.ci,
                 "interval": "equal-tailed",
-                "law_settings": dict(post.law.settings),
                 "rows": _records(table, args.ci),
                 "p_fits_in_memory": table.attrs.get("p_fits"),
             }
         )
         return 0
-    draws = post.posterior.sizes["chain"] * post.posterior.sizes["draw"]
-    print(f"Compute-optimal allocation from the {label} ({post.law.name} law, {draws} draws)")
-    finished = _finished_run(post.law.settings)
-    if finished:
-        print(finished)
+    draws = plan.dataset.sizes["chain"] * plan.dataset.sizes["draw"]
+    print(f"Compute-optimal allocation from the {label} ({_laws(post)}, {draws} draws)")
+    _print_weights(post)
+    for finished in dict.fromkeys(_finished_run(m.law.settings) for m in _members(post)):
+        if finished:
+            print(finished)
     print(f"medians with {args.ci:.0%} equal-tailed credible intervals\n")
     if args.gpu is not None:
         mfu = f"MFU {args.mfu}" if args.mfu else "MFU ~ Beta(45, 55) (mean 0.45)"
@@ -508,13 +567,14 @@ def _print_reach(post, label, args) -> int:
         emit(
             {
                 "posterior": label,
-                "law": post.law.name,
+                **_law_record(post),
                 "ci_prob": args.ci,
                 "rows": _records(table, args.ci),
             }
         )
         return 0
-    print(f"Cheapest allocation reaching a target loss, from the {label} ({post.law.name} law)")
+    print(f"Cheapest allocation reaching a target loss, from the {label} ({_laws(post)})")
+    _print_weights(post)
     print(f"medians with {args.ci:.0%} equal-tailed credible intervals\n")
     rows = (
         ("compute", "compute", "FLOPs"),
@@ -570,23 +630,30 @@ def _fit_sweep(args):
 
 def cmd_fit(args) -> int:
     out = check_output(args.output, overwrite=args.overwrite, name="-o", replace_with="--overwrite")
+    if args.cuts is not None and len(args.law) < 2:
+        raise InputError("--cuts weigh several laws; give two or more --law names, or drop --cuts.")
     sweep = _fit_sweep(args)
+    settings = {
+        "likelihood": args.likelihood,
+        "pooling": args.pooling,
+        "vary": tuple(args.vary.split(",")) if args.vary else None,
+        "centring": args.centring,
+        "chains": args.chains,
+        "warmup": args.warmup,
+        "draws": args.draws,
+        "seed": args.seed,
+        "device": args.device,
+        "extrapolation_error": args.extrapolation_error,
+    }
+    if len(args.law) > 1:
+        return _fit_stack(args, out, sweep, settings)
     from bayescale.inference import fit  # JAX: after the quick checks
 
     post = fit(
         sweep,
-        law=args.law,
-        likelihood=args.likelihood,
-        pooling=args.pooling,
-        vary=tuple(args.vary.split(",")) if args.vary else None,
-        centring=args.centring,
-        chains=args.chains,
-        warmup=args.warmup,
-        draws=args.draws,
-        seed=args.seed,
-        device=args.device,
-        extrapolation_error=args.extrapolation_error,
+        law=args.law[0],
         progress=False if args.quiet else None,  # a bar only on a terminal
+        **settings,
     )
     post.save(out, overwrite=args.overwrite)
     summary = post.summary(ci_prob=0.9)
@@ -602,6 +669,59 @@ def cmd_fit(args) -> int:
         return 0
     print(f"wrote {out} ({post.info.sampler.seconds:.1f} s sampling)")
     print(summary.round(4).to_string())
+    return 0
+
+
+def _runs(cut, cuts) -> str:
+    """The runs a fit of a stack saw: those below the ``cut``-th of ``cuts``, or all."""
+    return "all runs" if cut == "all" else f"runs below cut {cuts[cut]:.3g}"
+
+
+def _fit_stack(args, out, sweep, settings) -> int:
+    """``fit`` with several ``--law``: :func:`bayescale.stack`, saved to ``out``, and its
+    weights table."""
+    from bayescale.evaluation.lfo import DEFAULT_CUTS
+    from bayescale.stacking import stack
+
+    started = time.perf_counter()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        cuts = tuple(args.cuts or DEFAULT_CUTS)
+        mixed = stack(sweep, args.law, cuts=cuts, **settings)
+    seconds = time.perf_counter() - started
+    mixed.save(out, overwrite=args.overwrite)
+    table = mixed.summary()
+    fits = mixed.lfo.attrs["fits"]
+    # each fit's warnings, named by the law and the runs it was fitted to
+    category = {str(w.message): w.category.__name__ for w in caught}
+    warned = [
+        (category.get(text, "Warning"), f"{f['law']}, {_runs(f['cut'], cuts)}", text)
+        for f in fits
+        for text in f["warnings"]
+    ]
+    named = {text for *_, text in warned}
+    for w in caught:
+        if str(w.message) not in named:
+            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+    if args.json:
+        emit(
+            {
+                "wrote": str(out),
+                "seconds": seconds,
+                "fits": len(fits),
+                "warnings": [
+                    f"{kind} ({where}): {flag_syntax(text, _command_flags(args))}"
+                    for kind, where, text in warned
+                ],
+                "summary": table.to_dict(orient="index"),
+            }
+        )
+        return 0
+    for kind, where, text in warned:
+        line = f"{kind} ({where}): {flag_syntax(text, _command_flags(args))}"
+        print(_paragraph(line), file=sys.stderr)
+    print(f"wrote {out} ({len(fits)} fits, {seconds:.1f} s)")
+    print(table.round(4).to_string())
     return 0
 
 
@@ -1004,7 +1124,20 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("fit", help="fit a law to a CSV/Parquet/JSONL file or a bundled dataset")
     p.add_argument("source", help="path to a sweep file, or a bundled dataset name")
     p.add_argument("-o", "--output", required=True, help="posterior file to write (.nc)")
-    p.add_argument("--law", default="chinchilla")
+    p.add_argument(
+        "--law",
+        nargs="+",
+        default=["chinchilla"],
+        help="the law to fit; several laws are mixed by leave-future-out stacking weights "
+        "and saved as one stack file (default chinchilla)",
+    )
+    p.add_argument(
+        "--cuts",
+        type=float,
+        nargs="+",
+        help="with several --law: increasing fractions of the runs (by compute) to train on "
+        "before scoring the larger ones (default 0.5 0.667 0.833)",
+    )
     p.add_argument(
         "--likelihood",
         default=None,

@@ -160,6 +160,13 @@ def write(
     return path
 
 
+READ_ERRORS = (OSError, ValueError, KeyError, RuntimeError, TypeError, AttributeError)
+"""What h5py, h5netcdf and xarray raise on a damaged file (AttributeError: h5netcdf on a
+damaged dimension reference; KeyError: h5py on a damaged object header)."""
+STACK_ATTR = "bayescale_stack"
+"""The root attribute of a stack file (:mod:`bayescale.stack_file`), which is not a posterior."""
+
+
 def _open(path: Path) -> tuple[dict, dict[str, xr.Dataset]]:
     """The root attributes and the groups of the file at ``path``."""
     if not path.exists():
@@ -175,16 +182,21 @@ def _open(path: Path) -> tuple[dict, dict[str, xr.Dataset]]:
         # collected. Read them here first, with h5py alone.
         with h5py.File(path, "r") as f:
             f.attrs.get("_nc3_strict")
-            dict(f.attrs)
+            stack = STACK_ATTR in dict(f.attrs)
             present = [name for name in OPTIONAL_GROUPS if name in f]
+        if stack:
+            raise PosteriorFileError(
+                f"{str(path)!r} holds a stack of several laws' posteriors (Stack.save, "
+                "`bayescale fit --law A B`), not one posterior: load it with "
+                "bs.load_stack(path)."
+            )
         with xr.open_dataset(path, engine="h5netcdf") as root:
             attrs = dict(root.attrs)
         groups = {}
         for name in (*GROUPS, *present):
             with xr.open_dataset(path, group=name, engine="h5netcdf") as ds:
                 groups[name] = ds.load()
-    except (OSError, ValueError, KeyError, RuntimeError, TypeError, AttributeError) as err:
-        # AttributeError: h5netcdf on a damaged dimension reference (issue 20's fuzz)
+    except READ_ERRORS as err:
         raise PosteriorFileError(
             f"{str(path)!r} is not a readable bayescale posterior (truncated or corrupted?): "
             f"{err}. Refit and save it again."

@@ -28,6 +28,9 @@ The result is the :class:`~bayescale.draws.Draws` a single posterior returns, wi
 ``(chain, draw, ...)``: the components' ``(chain, draw)`` shape where they share one (so
 weights ``(1, 0, …)`` return the first posterior's draws unchanged), else one chain of
 ``S`` draws. A coordinate ``law`` over ``(chain, draw)`` names the component of each draw.
+
+Files: :meth:`Stack.save` writes every component, the weights, seed and leave-future-out
+frame to one file (:mod:`bayescale.stack_file`), and :func:`load_stack` reads it back.
 """
 
 from __future__ import annotations
@@ -35,12 +38,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import MappingProxyType
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
+from bayescale import stack_file
 from bayescale.draws import SAMPLE_DIMS, Draws
 from bayescale.errors import InputError, InputTypeError
 from bayescale.evaluation.lfo import (
@@ -134,6 +139,26 @@ class Stack:
     def __repr__(self) -> str:
         parts = ", ".join(f"{label} {w:.3f}" for label, w in self.weights.items())
         return f"Stack({len(self.components)} laws: {parts})"
+
+    # ------------------------------------------------------------------- files
+    def save(self, path: str | Path, overwrite: bool = False) -> Path:
+        """Write the stack to one netCDF file (:mod:`bayescale.stack_file`): every
+        component, the labels, weights, seed and leave-future-out frame; read back by
+        :func:`load_stack`.
+
+        Parameters
+        ----------
+        path
+            the file to write.
+        overwrite
+            replace an existing file; by default an existing file is an error.
+
+        Returns
+        -------
+        pathlib.Path
+            the path written.
+        """
+        return stack_file.write(path, self, overwrite=overwrite)
 
     # --------------------------------------------------------------- the weights
     def summary(self) -> pd.DataFrame:
@@ -435,3 +460,20 @@ def stack(sweep: Sweep, laws, cuts=DEFAULT_CUTS, seed: int = 0, **fit_kwargs) ->
     lfo.attrs["fits"] = fits
     weights = lfo_summary(lfo)["weight_lfo"]
     return Stack(components, {label: float(weights[label]) for label in models}, lfo, seed)
+
+
+def load_stack(path: str | Path) -> Stack:
+    """Read a stack written by :meth:`Stack.save`; errors say what is wrong (a damaged,
+    truncated or partial file is refused).
+
+    Parameters
+    ----------
+    path
+        the netCDF file.
+
+    Returns
+    -------
+    Stack
+        the saved components, weights, leave-future-out frame and seed.
+    """
+    return Stack(**stack_file.read(path))
