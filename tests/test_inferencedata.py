@@ -74,6 +74,7 @@ def curve_fit():
     return quiet_fit(
         bs.Sweep.from_frame(curves_frame()),
         checkpoints="all",  # constant learning rates: every checkpoint is a finished run
+        likelihood="student_t",  # the run-level Student-t: nu in every group, as elsewhere
         chains=2,
         warmup=200,
         draws=200,
@@ -179,9 +180,10 @@ def test_prior_draws_follow_the_priors_for_every_pooling():
     law = ["e", "a", "alpha", "b", "beta"]
     for case, (data, kwargs) in cases.items():
         prior = prior_draws(model_inputs(data, **kwargs), seed=0, precision="float64")
-        expect = {*law, "sigma", "nu"}
+        expect = {*law, "sigma"}
         expect |= {"mu_e", "mu_a", "tau_e", "tau_a"} if case == "partial" else set()
-        expect |= {"sigma_run"} if case == "curves" else set()
+        # curves: run offsets, and the Normal likelihood (default_likelihood), so no nu
+        expect |= {"sigma_run"} if case == "curves" else {"nu"}
         assert set(prior.data_vars) == expect, case
         assert prior.sizes["draw"] == PRIOR_DRAWS and prior["e"].dtype == np.float64
         grouped_vars = {v for v in prior.data_vars if "group" in prior[v].dims}

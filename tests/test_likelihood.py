@@ -122,6 +122,7 @@ def test_run_offsets_and_log_likelihood_block_by_block_equal_one_call(monkeypatc
     post = quiet_fit(
         sweep,
         checkpoints="all",
+        likelihood="student_t",  # the run-level Student-t, the densities' harder case
         chains=2,
         warmup=50,
         draws=30,

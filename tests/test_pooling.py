@@ -222,6 +222,7 @@ def test_run_offsets_widen_intervals_that_independence_makes_too_narrow():
     curves = quiet_fit(
         bs.Sweep.from_frame(df),
         checkpoints="all",  # simulated as finished runs: every checkpoint is one
+        likelihood="student_t",  # as the independent fit below, so only the offsets differ
         chains=2,
         warmup=400,
         draws=400,

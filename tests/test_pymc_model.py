@@ -169,7 +169,11 @@ def test_variables_carry_bayescale_s_names():
     population's, per group where they vary."""
     sweep = bs.Sweep.from_frame(grouped_curves())
     model = bs.pymc_model(sweep, pooling="partial", vary=("e", "a"), checkpoints="all")
-    assert {"e", "a", "alpha", "b", "beta", "sigma", "nu", "sigma_run"} <= set(model.named_vars)
+    # curves default to the Normal likelihood (bayescale.likelihood.default_likelihood)
+    assert {"e", "a", "alpha", "b", "beta", "sigma", "sigma_run"} <= set(model.named_vars)
+    assert "nu" not in model.named_vars
+    robust = bs.pymc_model(sweep, checkpoints="all", likelihood="student_t")
+    assert "nu" in robust.named_vars
     assert {"mu_e", "mu_a", "tau_e", "tau_a", "z_e", "z_a"} <= set(model.named_vars)
     assert model.named_vars_to_dims["e"] == ("group",)
     assert list(model.coords["group"]) == ["even", "odd"]
