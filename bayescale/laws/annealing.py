@@ -86,7 +86,7 @@ import numpyro.distributions as dist
 import pandas as pd
 
 from bayescale.laws.law import Conditions, Law, Theta
-from bayescale.laws.multipower import LOG_N0, size_terms
+from bayescale.laws.multipower import LOG_N0, size_derived, size_terms
 from bayescale.schedules import (
     DEFAULT_DECAY_FACTOR,
     annealing_sums,
@@ -213,15 +213,8 @@ def annealing_law(
 
 
 def annealing_derived(theta: Theta) -> dict:
-    """``E``, ``A_N``, and ``A``, ``C``, ``L0`` at ``N_0``. NumPy, so that it applies to
-    arrays and xarray."""
-    return {
-        "E": np.exp(theta["e"]),
-        "A_N": np.exp(theta["u"]),
-        "L0_N0": np.exp(theta["e"]) + np.exp(theta["u"]),
-        "A": np.exp(theta["a"]),
-        "C": np.exp(theta["c"]),
-    }
+    """:func:`bayescale.laws.multipower.size_derived` and ``C`` at ``N_0``."""
+    return {**size_derived(theta), "C": np.exp(theta["c"])}
 
 
 PARAMS = ("e", "u", "alpha_n", "a", "a_slope", "alpha", "alpha_slope", "c", "c_slope")

@@ -233,16 +233,20 @@ def multipower_law(schedule=None, tokens_per_step: float = DEFAULT_TOKENS_PER_ST
     )
 
 
-def multipower_derived(theta: Theta) -> dict:
-    """``E``, ``A_N``, and ``A``, ``B``, ``L0`` at ``N_0``. NumPy, so that it applies to
-    arrays and xarray."""
+def size_derived(theta: Theta) -> dict:
+    """``E``, ``A_N``, and ``L0`` and ``A`` at ``N_0``: the natural scale of
+    :func:`size_terms`' parameters. NumPy, so that it applies to arrays and xarray."""
     return {
         "E": np.exp(theta["e"]),
         "A_N": np.exp(theta["u"]),
         "L0_N0": np.exp(theta["e"]) + np.exp(theta["u"]),
         "A": np.exp(theta["a"]),
-        "B": np.exp(theta["b"]),
     }
+
+
+def multipower_derived(theta: Theta) -> dict:
+    """:func:`size_derived` and ``B`` at ``N_0``."""
+    return {**size_derived(theta), "B": np.exp(theta["b"])}
 
 
 PARAMS = (
