@@ -140,3 +140,28 @@ def test_open_athena_marin_groups_flags_and_validation_runs(sweeps):
     assert table.loc[~validation, "oa_outlier"].notna().all()
     assert np.allclose(table["flops"] / table["budget"], 1.0, rtol=1e-4, atol=0)
     assert pd.isna(table.loc[table["group"] == "nemotron", "learning_rate"]).all()
+
+
+def test_multipower_branches_repeat_their_trunks_checkpoints_until_the_rates_part():
+    """The bundled trunk column: every branch starts from its trunk's logged losses, exactly,
+    and stays within 0.1% of them until their learning rates part (at 400M the WSD runs
+    repeat constant_24000's losses to step 16,000 and then differ by at most 0.063%, the
+    checkpoints' noise; the bound is that, rounded up); 4 branches of each size are held
+    out."""
+    frame = load_dataset("multipower_schedules").frame
+    branches = frame[frame["trunk"] != frame["run"]]
+    assert set(branches["run"].str.split("/").str[1]) == {
+        "wsd_20000_24000",
+        "wsdld_20000_24000",
+        "wsdcon_3",
+        "wsdcon_9",
+        "wsdcon_18",
+    }
+    for run, rows in branches.groupby("run"):
+        trunk = frame[frame["run"] == rows["trunk"].iloc[0]]
+        common = rows.merge(trunk, on="step", suffixes=("", "_trunk"))
+        before = common[(common["lr"] == common["lr_trunk"]).cummin()]
+        assert (before["loss"].iloc[:2] == before["loss_trunk"].iloc[:2]).all(), run
+        np.testing.assert_allclose(before["loss"], before["loss_trunk"], rtol=1e-3, err_msg=run)
+    held_out = branches[branches["split"] == "test"].groupby("group")["run"].nunique()
+    assert (held_out == 4).all()

@@ -313,12 +313,15 @@ def _card(raw_sha256: dict[str, str], params: dict[str, list[float]]) -> dict:
             "by the authors",
             "group": "model size label: '25M', '100M' or '400M'",
             "run": "'<size>/<schedule>', e.g. '25M/cosine_24000' (the raw file's name)",
-            "trunk": "the run this run branches from, or its own id: runs of a size whose "
-            "losses are identical at every common logged step before their learning rates "
-            "part are one training run, branched: the wsd and wsdld runs branch at step "
-            "20,000 and the wsdcon runs at 8,000 from constant_24000 (100M, 400M) or "
-            "constant_72000 (25M); the id is the member's that stays at the peak rate "
-            "longest. Derived from the losses, not stated by the authors",
+            "trunk": "the run this run branches from, or its own id: two runs of a size "
+            "whose losses are identical at every common logged step before their learning "
+            "rates part are one training run, branched, and branches of branches join "
+            "(transitively); the id is the member's that stays at the peak rate longest. "
+            "The wsd and wsdld runs branch at step 20,000 and the wsdcon runs at 8,000 from "
+            "constant_24000 (100M, 400M) or constant_72000 (25M); at 400M the wsd and wsdld "
+            "runs repeat constant_24000's losses to step 16,000 only and differ from them by "
+            "at most 0.063% after it (they join through the wsdcon runs). Derived from the "
+            "losses, not stated by the authors",
             "step": "optimizer step of the logged loss (the index into the authors' "
             "learning-rate array)",
             "lr": "learning rate at the step, as logged in the raw file",
