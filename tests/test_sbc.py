@@ -112,6 +112,9 @@ def test_plot_ranks_curve_is_the_ecdf_difference_inside_its_band():
 
     from bayescale.plotting import plot_ranks
 
+    # seed 2: the next unused seed of this file, not chosen for passing; a uniform curve
+    # leaves its 99% simultaneous band with probability 0.01 for a given seed, the piled
+    # and skewed ones (ECDF gaps of ~0.47 and ~0.25 against a band of ~0.12) essentially never
     rng = np.random.default_rng(2)
     ranks = pd.DataFrame(
         {

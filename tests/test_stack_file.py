@@ -1,5 +1,6 @@
 """Saving and loading a stack: one file round-trips every component, the weights, labels,
-seed and leave-future-out frame, and a damaged or partial file is refused.
+seed and leave-future-out frame, and a damaged or partial file is refused. The stack's
+seed (7) only fixes which draws it selects; the round trip must hold for any seed.
 
 No sampling: the stack comes from :func:`bayescale.stack` with the stand-in fit of
 ``tests/test_lfo.py`` (made-up draws around known parameters).
