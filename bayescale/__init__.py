@@ -48,6 +48,7 @@ __all__ = [
     "fit",
     "get_accelerator",
     "get_law",
+    "learn_extrapolation_error",
     "leave_future_out",
     "list_datasets",
     "load_dataset",
@@ -91,6 +92,7 @@ _EXPORTS = {
         "SweepWarning",
     ),
     "bayescale.evaluation": ("BacktestResult", "backtest", "compare"),
+    "bayescale.evaluation.error_scale": ("learn_extrapolation_error",),
     "bayescale.evaluation.lfo": ("leave_future_out", "stacking_weights"),
     "bayescale.hardware": (
         "ACCELERATORS",

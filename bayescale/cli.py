@@ -1176,7 +1176,7 @@ def parser() -> argparse.ArgumentParser:
         "--extrapolation-error",
         type=float,
         default=EXTRAPOLATION_ERROR,
-        help="scale of the law's error beyond the fitted compute in loss "
+        help="scale of the law's error outside the fitted runs in loss "
         f"predictions, per e-fold in units of the noise (default "
         f"{EXTRAPOLATION_ERROR:g}; 0 turns it off)",
     )

@@ -102,6 +102,7 @@ def compare_allocations(
         log_n=np.log([n_a, n_b]),
         log_d=np.log([tokens["a"][-1], tokens["b"][-1]]),
         log_compute=np.log([budget]),
+        log_ratio=np.log([tokens["a"][-1] / n_a, tokens["b"][-1] / n_b]),
     )
     dims = (*SAMPLE_DIMS, "step")
     loss = {

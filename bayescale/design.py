@@ -14,9 +14,9 @@ Each target is a quantity ``T_s`` computed per posterior draw ``s``:
     ``log N_opt`` at a budget ``C_t`` (:func:`bayescale.planning.optimal`).
 ``"loss"``
     the log mean loss of one planned run ``(N_t, D_t)``, the law's log loss plus its error
-    beyond the fitted compute (:mod:`bayescale.discrepancy`),
+    outside the fitted runs (:mod:`bayescale.discrepancy`),
     ``T_s = \log L(N_t, D_t; θ_s) + a_s h``, with ``a_s = c σ_s z_s`` the draw's slope and
-    ``h = \max(0, \log C_t − \log C_{max})``.
+    ``h`` the run's distance from the fitted runs (:mod:`bayescale.fitted_region`).
 ``"region"``
     the same at several points ``(N_r, D_r)``; the variance is averaged over the points,
     ``\overline{\mathrm{Var}} = \frac1R \sum_r \mathrm{Var}(T_{s,r})``.
@@ -52,9 +52,10 @@ It is estimated without refitting, by importance reweighting of the existing dra
    numbers), so differences between candidates are estimated more precisely than the
    gains themselves. ``gain_se`` is the Monte Carlo standard error over the worlds.
 
-The extrapolation error of a loss target shrinks when a run extends the fitted compute:
-after a candidate of compute ``C_c``, ``h = \max(0, \log C_t − \max(\log C_{max}, \log
-C_c))``, per draw with its own ``a_s``. The outcome itself is weighted under the law and
+The extrapolation error of a loss target shrinks when a run extends the fitted region:
+after a candidate ``(N_c, D_c)``, ``h`` is the target's distance from the hull of the
+fitted runs and the candidate (and the runs chosen before it), per draw with its own
+``a_s``. The outcome itself is weighted under the law and
 the noise alone, as a refit would fit it (a fitted run has no discrepancy term).
 
 A batch of ``k`` runs is chosen greedily and jointly: after run ``j`` is chosen, each
@@ -71,7 +72,7 @@ Where it fails
 --------------
 
 - **Degenerate weights.** A candidate far more informative than the current posterior
-  (a run well beyond the fitted compute, or the fourth run of a batch far out) puts
+  (a run well beyond the fitted runs, or the fourth run of a batch far out) puts
   nearly all weight on a few draws. The weighted variance then rests on those few draws
   and is too small: ``G`` is too large and noisy. The effective sample size of the
   weights, ``ESS = 1 / \sum_s w_s^2`` (median over worlds), is reported per candidate;
@@ -105,7 +106,7 @@ from jax.scipy.special import gammaln
 
 from bayescale import planning, ranges
 from bayescale.errors import InputError, InputTypeError, PlanningWarning
-from bayescale.extrapolation import FittedRange
+from bayescale.fitted_region import Region
 
 TARGETS = ("n_opt", "loss", "region")
 OUTCOMES = 64
@@ -217,13 +218,21 @@ def suggest_runs(
     flops = 6.0 * n * d
     costs = _costs(cost, n, d)
     draws = _draws(post, group, max_draws)
-    fitted = FittedRange.from_data(post.info.data)
-    values, log_c_target, info = _target(post, draws, fitted, target, budget, at)
+    values, target_points, info = _target(post, draws, target, budget, at)
 
     with jax.enable_x64(draws["x64"]):
         mu = _law_at(post.law, draws, n, d)
         state = _greedy(
-            mu, draws, values, log_c_target, np.log(flops), costs, fitted, k, outcomes, seed
+            mu,
+            draws,
+            values,
+            target_points,
+            (np.log(n), np.log(d)),
+            costs,
+            Region.from_data(post.info.data),
+            k,
+            outcomes,
+            seed,
         )
     variance_now, first, columns, rank, size = state
 
@@ -287,7 +296,7 @@ def _law_at(law, draws, n, d) -> np.ndarray:
     return mu.astype(np.float64 if draws["x64"] else np.float32)
 
 
-def _greedy(mu, draws, values, log_c_target, log_flops, costs, fitted, k, outcomes, seed):
+def _greedy(mu, draws, values, target_points, runs, costs, region, k, outcomes, seed):
     """The greedy joint search of the module docstring. Returns the current variance,
     the single-run ``(gain, se, ess)`` of every candidate, the chosen runs' columns, the
     ranks (0: not chosen) and the number of draws."""
@@ -316,21 +325,27 @@ def _greedy(mu, draws, values, log_c_target, log_flops, costs, fitted, k, outcom
     scale = scale.astype(dtype)
     nu = None if nu is None else nu.astype(dtype)
 
-    def h_of(log_c_max, log_c_run):
-        """``(run, point)`` extrapolation lengths of the target after each run."""
-        top = np.maximum(log_c_max, np.asarray(log_c_run))[:, None]
-        return np.maximum(0.0, log_c_target[None] - top).astype(dtype)
+    def h_of(region, candidates=None):
+        """``(run, point)`` distances of the target points from ``region`` extended by
+        each candidate run (``(1, point)`` from ``region`` itself); zero for ``N_opt``,
+        which carries no extrapolation error."""
+        if target_points is None:
+            return np.zeros((1 if candidates is None else len(candidates[0]), 1), dtype)
+        if candidates is None:
+            return region.distance(*target_points)[None].astype(dtype)
+        pairs = zip(*candidates, strict=True)
+        return np.stack([region.extended(n, d).distance(*target_points) for n, d in pairs]).astype(
+            dtype
+        )
 
-    log_c_max = fitted.log_compute[1]
-    variance_now = float(
-        _variance(np.zeros((1, 1, size), dtype), features, h_of(log_c_max, [-np.inf]))[0, 0]
-    )
+    h_cand = h_of(region, runs)
+    variance_now = float(_variance(np.zeros((1, 1, size), dtype), features, h_of(region))[0, 0])
     columns = {name: np.full(count, np.nan) for name in ("step_gain", "batch_share", "step_ess")}
     rank = np.zeros(count, dtype=int)
     first = None
     for step in range(1, min(k, count) + 1):
-        base = np.asarray(_variance(log_w[None], features, h_of(log_c_max, [-np.inf])))[0]
-        after, ess = _blocked(y, mu, log_w, const, scale, nu, features, h_of(log_c_max, log_flops))
+        base = np.asarray(_variance(log_w[None], features, h_of(region)))[0]
+        after, ess = _blocked(y, mu, log_w, const, scale, nu, features, h_cand)
         gains = base[None] - after  # (candidate, world)
         gain = gains.mean(axis=1)
         se = gains.std(axis=1, ddof=1) / math.sqrt(outcomes)
@@ -354,7 +369,8 @@ def _greedy(mu, draws, values, log_c_target, log_flops, costs, fitted, k, outcom
         columns["step_ess"][best] = float(np.median(ess[best]))
         resid = y[:, best][:, None] - mu[best][None]
         log_w = log_w + np.asarray(_log_density(resid, const, scale, nu))
-        log_c_max = max(log_c_max, log_flops[best])
+        region = region.extended(runs[0][best], runs[1][best])
+        h_cand = h_of(region, runs)
     return variance_now, first, columns, rank, size
 
 
@@ -480,8 +496,9 @@ def _draws(post, group, max_draws: int) -> dict:
     }
 
 
-def _target(post, draws, fitted, target, budget, at):
-    """``(values (S, R), log C of the target points (R,), info)``: the target per draw."""
+def _target(post, draws, target, budget, at):
+    """``(values (S, R), (log N, log D) of the target points, (R,) each (None for
+    ``N_opt``), info)``: the target per draw."""
     theta, slope = draws["theta"], draws["slope"]
     if target == "n_opt":
         if at is not None:
@@ -496,7 +513,7 @@ def _target(post, draws, fitted, target, budget, at):
                 f"N_opt at budget={budget:g} FLOPs is not finite in "
                 f"{int((~np.isfinite(n_opt)).sum())} draw(s); choose a budget the law plans."
             )
-        return np.log(n_opt), np.array([-np.inf]), {"budget": budget}
+        return np.log(n_opt), None, {"budget": budget}
     if budget is not None:
         raise InputError(f"target={target!r} takes at=(n, d), not budget=; drop budget.")
     if at is None:
@@ -507,11 +524,11 @@ def _target(post, draws, fitted, target, budget, at):
         raise InputError(
             f"target='loss' is one planned run, got {n_at.size}; pass target='region' for several."
         )
-    error = replace(post.discrepancy(), slope=np.zeros_like(slope)[None], fitted=fitted)
+    error = replace(post.discrepancy(), slope=np.zeros_like(slope)[None])
     mean = planning.predict_loss(post.law, theta, n_at, d_at, error=error)["loss_mean"].values[0]
     return (
         np.log(mean),
-        np.log(6.0 * n_at * d_at),
+        (np.log(n_at), np.log(d_at)),
         {"at": {"n_params": n_at.tolist(), "n_tokens": d_at.tolist()}},
     )
 

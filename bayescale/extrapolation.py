@@ -1,25 +1,31 @@
 r"""Where a query leaves the fitted data, and the warning that says so.
 
 A posterior knows the ranges of the points it was fitted to (``post.info.data``): model
-size ``N``, tokens ``D`` and compute ``C = 6ND``, in logs. A query value ``x`` of ``N``
-or ``D``, fitted over ``[x_min, x_max]``, lies outside that range by the factor
+size ``N``, tokens ``D``, compute ``C = 6ND`` and tokens per parameter ``D/N``, in logs. A
+query value ``x`` fitted over ``[x_min, x_max]`` lies outside that range by the factor
 
 .. math::
 
     f(x) = \max\left(\frac{x}{x_{max}},\ \frac{x_{min}}{x}\right),
 
-and one of ``C`` by ``C / C_max``: compute is checked above its range, where the law's
-own error grows (:mod:`bayescale.discrepancy`); below it a query leaves the data through
-``N`` or ``D``, which are checked on both sides (a small model on few tokens sits below
-the fitted compute without being far from the fitted sizes or token counts). A query with
-``f > EXTRAPOLATION_FACTOR`` in any of them raises one
-:class:`~bayescale.errors.ExtrapolationWarning` naming each such quantity, its value, the
-fitted range and the factor. Inputs (budgets, sizes, token counts) are checked value by
-value; an answer known per draw (``N_opt``, ``D_opt``, the compute that reaches a loss)
-by its median over the draws whose answer is finite.
+and one of ``C`` by ``C / C_max``: compute is checked above its range only (below it a
+query leaves the data through ``N``, ``D`` or ``D/N``). A query raises one
+:class:`~bayescale.errors.ExtrapolationWarning` naming each quantity, its value, the
+fitted range and the factor, when
 
-Since ``C = 6ND``, 100× outside in ``N`` or in ``D`` alone, the other inside, is as far
-from the data as 100× in compute.
+- ``N`` or ``D/N`` lies more than :data:`SHAPE_FACTOR` (2×) outside its range: a model
+  twice the largest fitted size, or a run trained on more than twice (or under half) the
+  tokens per parameter of any fitted run, asks the law about a shape of run it was never
+  shown. The law's form carries the answer there, and a ladder's errors at the next size
+  are mostly errors of form (``docs/calibration/backtest.md``);
+- ``D`` lies, or ``C`` lies above, more than :data:`EXTRAPOLATION_FACTOR` (100×) outside:
+  planning is extrapolation in compute, and a law fitted on a ladder is asked about
+  budgets beyond it as a matter of course; at 100× it is far.
+
+Inputs (budgets, sizes, token counts) are checked value by value; an answer known per
+draw (``N_opt``, ``D_opt``, the compute that reaches a loss) by its median over the draws
+whose answer is finite. How far a query lies from the fitted runs also widens its loss
+interval (:mod:`bayescale.discrepancy`), warning or not.
 """
 
 from __future__ import annotations
@@ -33,44 +39,51 @@ import numpy as np
 from bayescale.errors import ExtrapolationWarning
 
 EXTRAPOLATION_FACTOR = 100.0
-"""Queries beyond this factor outside the fitted range of N or D, or above that of C,
-warn."""
+"""Queries beyond this factor outside the fitted range of D, or above that of C, warn."""
+SHAPE_FACTOR = 2.0
+"""Queries beyond this factor outside the fitted range of N or of D/N warn."""
 
 UNBOUNDED = (-math.inf, math.inf)
 
-# Each range: its name and unit in a warning, and whether a query below it is checked.
+# Each range: its name and unit in a warning, whether a query below it is checked, and
+# the factor beyond which a query warns (module docstring).
 QUANTITIES = {
-    "log_n": ("model size N", "parameters", True),
-    "log_d": ("tokens D", "tokens", True),
-    "log_compute": ("compute C", "FLOPs", False),
+    "log_n": ("model size N", "parameters", True, SHAPE_FACTOR),
+    "log_ratio": ("tokens per parameter D/N", "tokens/parameter", True, SHAPE_FACTOR),
+    "log_d": ("tokens D", "tokens", True, EXTRAPOLATION_FACTOR),
+    "log_compute": ("compute C", "FLOPs", False, EXTRAPOLATION_FACTOR),
 }
 
 
 @dataclass(frozen=True)
 class FittedRange:
-    """The fitted ranges of ``log N``, ``log D`` and ``log C`` (``(low, high)`` each;
-    unbounded by default: nothing is an extrapolation)."""
+    """The fitted ranges of ``log N``, ``log D``, ``log C`` and ``log(D/N)`` (``(low,
+    high)`` each; unbounded by default: nothing is an extrapolation)."""
 
     log_n: tuple[float, float] = UNBOUNDED
     log_d: tuple[float, float] = UNBOUNDED
     log_compute: tuple[float, float] = UNBOUNDED
+    log_ratio: tuple[float, float] = UNBOUNDED
 
     @classmethod
     def from_data(cls, data) -> FittedRange:
-        """From a posterior's :class:`~bayescale.fitinfo.DataInfo`."""
+        """From a posterior's :class:`~bayescale.fitinfo.DataInfo`; ``D/N``'s range from
+        its hull's vertices (unbounded for a file written before hulls were kept)."""
+        ratios = [d - n for n, d in data.hull]
         return cls(
             log_n=tuple(map(float, data.log_n_range)),
             log_d=tuple(map(float, data.log_d_range)),
             log_compute=tuple(map(float, data.log_compute_range)),
+            log_ratio=(min(ratios), max(ratios)) if ratios else UNBOUNDED,
         )
 
     def outside(self, **log_values) -> list[str]:
-        """A phrase for each quantity (``log_n=``, ``log_d=``, ``log_compute=``: arrays of
-        log values) whose farthest finite value lies more than ``EXTRAPOLATION_FACTOR``
-        outside its range (module docstring)."""
+        """A phrase for each quantity (``log_n=``, ``log_d=``, ``log_compute=``,
+        ``log_ratio=``: arrays of log values) whose farthest finite value lies more than its
+        factor outside its range (module docstring)."""
         out = []
         for key, values in log_values.items():
-            name, unit, below_too = QUANTITIES[key]
+            name, unit, below_too, limit = QUANTITIES[key]
             values = np.asarray(values, dtype=float)
             values = values[np.isfinite(values)]
             low, high = getattr(self, key)
@@ -78,7 +91,7 @@ class FittedRange:
                 continue
             above = float(values.max()) - high
             below = low - float(values.min()) if below_too else -math.inf
-            if max(above, below) <= math.log(EXTRAPOLATION_FACTOR):
+            if max(above, below) <= math.log(limit):
                 continue
             value, side, factor = (
                 (values.max(), "above", above) if above >= below else (values.min(), "below", below)
@@ -117,8 +130,9 @@ def warn_if_extrapolating(fitted: FittedRange, stacklevel: int = 4, **log_values
     phrases = fitted.outside(**log_values)
     if phrases:
         warnings.warn(
-            f"extrapolating far outside the fitted data: {'; '.join(phrases)}. Answers there "
-            "rest on the law's form holding that far out.",
+            f"extrapolating outside the fitted data: {'; '.join(phrases)}. Answers there "
+            "rest on the law's form holding that far out; their loss intervals widen with "
+            "the distance (bayescale.discrepancy).",
             ExtrapolationWarning,
             stacklevel=stacklevel,
         )

@@ -16,6 +16,8 @@ from datetime import UTC, datetime
 
 import numpy as np
 
+from bayescale.hull import hull
+
 LOG6 = float(np.log(6.0))
 
 
@@ -27,8 +29,9 @@ def _span(values) -> tuple[float, float]:
 class DataInfo:
     """The fitted points: how many, how many excluded, their ranges in log N, log D and
     log compute (``C = 6ND``), their centre (mean log N and log D: where sheared intercepts
-    and hierarchical spreads are placed), and the sweep's provenance card and the
-    derivations applied to it."""
+    and hierarchical spreads are placed), the vertices of their convex hull in ``(log N,
+    log D)`` (:mod:`bayescale.fitted_region`; empty in files written before it was kept),
+    and the sweep's provenance card and the derivations applied to it."""
 
     points: int
     log_n_range: tuple[float, float]
@@ -38,6 +41,7 @@ class DataInfo:
     excluded: int = 0
     source: dict = field(default_factory=dict)
     derivations: tuple[str, ...] = ()
+    hull: tuple[tuple[float, float], ...] = ()
 
     @classmethod
     def from_arrays(cls, log_n, log_d, **provenance) -> DataInfo:
@@ -50,6 +54,7 @@ class DataInfo:
             log_d_range=_span(log_d),
             log_compute_range=_span(LOG6 + log_n + log_d),
             centre={"n": float(log_n.mean()), "d": float(log_d.mean())},
+            hull=hull(log_n, log_d),
             **provenance,
         )
 
@@ -119,6 +124,7 @@ class FitInfo:
         data = dict(values.pop("data"))
         for name in ("log_n_range", "log_d_range", "log_compute_range", "derivations"):
             data[name] = tuple(data[name])
+        data["hull"] = tuple(tuple(vertex) for vertex in data.get("hull", ()))
         return cls(
             data=DataInfo(**data),
             sampler=SamplerInfo(**values.pop("sampler")),

@@ -145,7 +145,7 @@ def fit(
         ``info.sampler.init``); ``"prior"`` starts from the prior mean with the identity
         mass matrix.
     extrapolation_error
-        scales the law's error beyond the fitted compute that loss
+        scales the law's error outside the fitted runs that loss
         predictions carry (per e-fold of compute, in units of the noise scale; 0 turns it
         off; :mod:`bayescale.discrepancy`).
     progress

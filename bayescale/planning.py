@@ -23,11 +23,12 @@ model of size ``N = x·N_opt`` needs the ``D_x`` that solves ``L(N, D_x) = L*`` 
 When ``L(N, D → ∞) ≥ L*`` the size can never reach ``L*`` and both ratios are ``inf``.
 A law with a closed form for ``D_x/D_opt`` (``Law.excess``) uses it instead.
 
-Loss predictions (``predict_loss``, ``loss_opt``) add the law's error beyond the fitted
-compute, ``δ_s(C)`` of :mod:`bayescale.discrepancy`; allocations do not change, since δ is
-constant in N at fixed compute.
+Loss predictions (``predict_loss``, ``loss_opt``) add the law's error outside the fitted
+runs, ``δ_s(N, D)`` of :mod:`bayescale.discrepancy`, at each answer's ``(N, D)``;
+allocations are the law's (δ has mean zero over its ``z``, so it prefers no size).
 
-Compute to reach a loss ``L_t``: the smallest ``C`` with ``L^*(C)·e^{δ(C)} = L_t``
+Compute to reach a loss ``L_t``: the smallest ``C`` with ``L^*(C)·e^{δ(N_{opt}, D_{opt})} =
+L_t``
 (bisection in ``log C`` from 6e5 FLOPs, the smallest budget whose optimum
 :mod:`bayescale.optimum` searches, to 1e60), ``inf`` when no compute reaches ``L_t`` (at or
 below the law's floor), ``NaN`` when ``L_t`` lies above the loss at 6e5 FLOPs (reached
@@ -137,12 +138,12 @@ def bisect(f, lo, hi, steps: int = BISECTION_STEPS):
 
 
 @partial(jax.jit, static_argnums=(0, 1, 2))
-def _optimal_kernel(optimum, log_loss, loss, theta, log_c, slope, log_c_max):
+def _optimal_kernel(optimum, log_loss, loss, theta, log_c, slope, edges):
     """``(N_opt, D_opt, D_opt/N_opt, L*·e^δ)`` per draw and budget, in one compiled kernel
     (no intermediate array goes back to the host). ``L*`` is the law's linear-space
     ``loss`` where it has one, cheaper than the log-sum-exp of ``log_loss``."""
     log_n, log_d = _allocation(optimum, log_loss, theta, log_c)
-    delta = log_error(slope, log_c, log_c_max)
+    delta = log_error(slope, edges, log_n, log_d, jnp)
     loss_opt = (
         jnp.exp(log_loss(theta, log_n, log_d) + delta)
         if loss is None
@@ -168,7 +169,7 @@ def _excess_kernel(optimum, log_loss, excess, theta, log_c, log_x):
 
 
 @partial(jax.jit, static_argnums=(0, 1))
-def _reach_kernel(optimum, log_loss, theta, log_target, slope, log_c_max):
+def _reach_kernel(optimum, log_loss, theta, log_target, slope, edges):
     """``(log C, N_opt, D_opt, log L_top, log L_bottom)`` per draw and target: the smallest
     ``log C`` in ``LOG_C_RANGE`` with ``log L^*(C) + δ(C) = log L_t``, by bisection below
     the predicted loss's minimum; ``log C`` is ``inf`` where the bisection ends more than
@@ -178,8 +179,8 @@ def _reach_kernel(optimum, log_loss, theta, log_target, slope, log_c_max):
     none does."""
 
     def predicted(lc):
-        log_star = _optimum(optimum, log_loss, theta, lc)[2]
-        return log_star + log_error(slope, lc, log_c_max)
+        log_n, log_d, log_star = _optimum(optimum, log_loss, theta, lc)
+        return log_star + log_error(slope, edges, log_n, log_d, jnp)
 
     shape = jnp.broadcast_shapes(log_target.shape, slope.shape, *(v.shape for v in theta.values()))
     lo, hi = (jnp.full(shape, edge, log_target.dtype) for edge in LOG_C_RANGE)
@@ -193,8 +194,8 @@ def _reach_kernel(optimum, log_loss, theta, log_target, slope, log_c_max):
 
 def optimal(law: Law, theta: Mapping, compute, error: Discrepancy | None = None) -> Draws:
     """Per-draw compute-optimal allocation at each budget in ``compute`` (FLOPs): ``n_opt``,
-    ``d_opt``, ``tokens_per_param`` and ``loss_opt`` (with the law's error beyond the
-    fitted compute), dims ``(chain, draw, budget)``."""
+    ``d_opt``, ``tokens_per_param`` and ``loss_opt`` (with the law's error outside the
+    fitted runs), dims ``(chain, draw, budget)``."""
     theta3, error, x64 = _prepare(law, theta, error)
     budgets = as_positive(compute, "compute (FLOPs)", "optimal(1e22) or optimal([1e21, 1e22])")
     log_c = np.log(budgets)
@@ -208,7 +209,7 @@ def optimal(law: Law, theta: Mapping, compute, error: Discrepancy | None = None)
                 theta3,
                 log_c[None, None],
                 error.slope[..., None],
-                error.log_c_max,
+                error.region.edges,
             )
         )
     warn_if_extrapolating(
@@ -216,6 +217,7 @@ def optimal(law: Law, theta: Mapping, compute, error: Discrepancy | None = None)
         log_compute=log_c,
         log_n=median_over_draws(np.log(n_opt)),
         log_d=median_over_draws(np.log(d_opt)),
+        log_ratio=median_over_draws(_log_ratio(d_opt, n_opt)),
     )
     dims = (*SAMPLE_DIMS, "budget")
     ds = xr.Dataset(
@@ -231,6 +233,13 @@ def optimal(law: Law, theta: Mapping, compute, error: Discrepancy | None = None)
     return Draws(ds)
 
 
+def _log_ratio(d, n) -> np.ndarray:
+    """``log(D/N)`` per draw; NaN where either is not finite (a target no compute
+    reaches), which :func:`~bayescale.extrapolation.median_over_draws` leaves out."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.log(d) - np.log(n)
+
+
 def predict_loss(
     law: Law,
     theta: Mapping,
@@ -242,8 +251,8 @@ def predict_loss(
     inputs: Mapping | None = None,
     offsets=None,
 ) -> Draws:
-    """Draws of the mean loss ``L(n, d)·e^{δ(C)}`` (the law with its error beyond the fitted
-    compute) and, given the ``noise`` draws, of a new run's measured loss
+    """Draws of the mean loss ``L(n, d)·e^{δ(n, d)}`` (the law with its error outside the
+    fitted runs) and, given the ``noise`` draws, of a new run's measured loss
     (:meth:`~bayescale.likelihood.NoiseDraws.predictive`). By default the points are
     finished runs; ``inputs`` gives their conditions instead, for a law that reads them
     (:meth:`bayescale.laws.Law.log_loss_at`), such as checkpoints of a schedule.
@@ -255,11 +264,17 @@ def predict_loss(
         as_positive(n, "n (parameters)", "n=7e9"), as_positive(d, "d (tokens)", "d=1.4e11")
     )
     log_c = np.log(6.0 * n * d)
-    warn_if_extrapolating(error.fitted, log_n=np.log(n), log_d=np.log(d), log_compute=log_c)
+    warn_if_extrapolating(
+        error.fitted,
+        log_n=np.log(n),
+        log_d=np.log(d),
+        log_compute=log_c,
+        log_ratio=np.log(d / n),
+    )
     with jax.enable_x64(x64):
         mu = _log_loss_blocks(law, theta3, np.log(n).ravel(), np.log(d).ravel(), inputs)
     mu = mu.reshape(*mu.shape[:2], *n.shape)
-    mu = mu + log_error(error.slope[..., None], log_c[None, None], error.log_c_max)
+    mu = mu + log_error(error.slope[..., None], error.region.edges, np.log(n), np.log(d))
     if offsets is not None:
         mu = mu + np.broadcast_to(offsets, mu.shape)
     dims = (*SAMPLE_DIMS, "point")
@@ -430,7 +445,7 @@ def efficient_range(
 
 def compute_to_reach(law: Law, theta: Mapping, loss, error: Discrepancy | None = None) -> Draws:
     """Per draw, the least FLOPs whose optimal allocation reaches ``loss`` (nats), with the
-    law's error beyond the fitted compute (:mod:`bayescale.discrepancy`), and that
+    law's error outside the fitted runs (:mod:`bayescale.discrepancy`), and that
     allocation's ``n_opt`` and ``d_opt``, searched over ``LOG_C_RANGE``.
 
     A target the search cannot answer is marked, and a :class:`PlanningWarning` per kind
@@ -452,7 +467,7 @@ def compute_to_reach(law: Law, theta: Mapping, loss, error: Discrepancy | None =
                 theta3,
                 np.log(targets)[None, None],
                 error.slope[..., None],
-                error.log_c_max,
+                error.region.edges,
             )
         )
     above = ~np.isfinite(log_c) & (np.log(targets) > log_top)
@@ -475,6 +490,7 @@ def compute_to_reach(law: Law, theta: Mapping, loss, error: Discrepancy | None =
         log_compute=median_over_draws(log_c),
         log_n=median_over_draws(np.log(n_opt)),
         log_d=median_over_draws(np.log(d_opt)),
+        log_ratio=median_over_draws(_log_ratio(d_opt, n_opt)),
     )
     return Draws(ds)
 

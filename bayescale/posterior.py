@@ -26,7 +26,6 @@ from bayescale.diagnostics import arviz, diagnose, problems, warn_all
 from bayescale.discrepancy import EXTRAPOLATION_ERROR, Discrepancy, check_extrapolation_error
 from bayescale.draws import SAMPLE_DIMS, Draws, eti, hdi, interval_columns
 from bayescale.errors import InputError, InputTypeError
-from bayescale.extrapolation import FittedRange
 from bayescale.fitinfo import DataInfo, FitInfo, SamplerInfo
 from bayescale.hierarchy import group_values
 from bayescale.idata import inference_data, with_derived
@@ -201,11 +200,11 @@ class Posterior:
         return NoiseDraws.from_dataset(self.posterior)
 
     def discrepancy(self) -> Discrepancy:
-        """The law's error beyond the fitted compute, per draw (:mod:`bayescale.discrepancy`),
-        with the fitted ranges of N, D and C (:mod:`bayescale.extrapolation`)."""
+        """The law's error outside the fitted runs, per draw (:mod:`bayescale.discrepancy`),
+        with the fitted region and ranges."""
         return Discrepancy.from_draws(
             self.noise().new_run_scale(),
-            FittedRange.from_data(self.info.data),
+            self.info.data,
             self.info.extrapolation_error,
             self.info.sampler.seed,
         )
@@ -338,7 +337,7 @@ class Posterior:
         return pd.DataFrame.from_dict(rows, orient="index")
 
     def with_extrapolation_error(self, value: float) -> Posterior:
-        """The same posterior with the law's error beyond the fitted compute scaled by
+        """The same posterior with the law's error outside the fitted runs scaled by
         ``value`` (0 turns it off) in every loss prediction (:mod:`bayescale.discrepancy`)."""
         info = replace(self.info, extrapolation_error=check_extrapolation_error(value))
         return replace(self, info=info)
@@ -361,7 +360,7 @@ class Posterior:
         Returns
         -------
         Draws
-            ``loss_mean`` (the law with its error beyond the fitted compute) and
+            ``loss_mean`` (the law with its error outside the fitted runs) and
             ``loss_predictive``, dims ``(chain, draw, point)`` with the broadcast shape.
         """
         return planning.predict_loss(
@@ -453,7 +452,7 @@ class Posterior:
         -------
         Draws
             dims ``(chain, draw, budget)``, plus ``group`` as above; ``loss_opt`` includes
-            the law's error beyond the fitted compute.
+            the law's error outside the fitted runs.
         """
         if group is None and self.groups_fitted:
             names = self.groups_fitted + (["new"] if self.info.pooling == "partial" else [])
@@ -588,7 +587,7 @@ class Posterior:
             the data the draws were fitted to: it gives the fitted range (extrapolation
             warnings and error) and the log-likelihood.
         extrapolation_error
-            scales the law's error beyond the fitted compute that loss predictions carry,
+            scales the law's error outside the fitted runs that loss predictions carry,
             as in :func:`bayescale.fit` (0 turns it off; :mod:`bayescale.discrepancy`).
         seed
             seeds the draws that queries add (the extrapolation error's ``z``).

@@ -34,6 +34,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 
 import h5py
@@ -44,6 +45,7 @@ from bayescale import __version__
 from bayescale.draws import SAMPLE_DIMS
 from bayescale.errors import PosteriorFileError
 from bayescale.fitinfo import FitInfo
+from bayescale.hull import hull
 from bayescale.laws import Law, get_law
 from bayescale.paths import check_output, replacing
 
@@ -319,6 +321,15 @@ def _verify(path: Path, header: dict, groups: dict[str, xr.Dataset]) -> None:
     )
 
 
+def _with_hull(info: FitInfo, constant) -> FitInfo:
+    """``info`` with the hull of its fitted points, from the file's ``constant_data``
+    where a file written before hulls were kept lacks it."""
+    if info.data.hull or "log_n" not in constant or constant["log_n"].size == 0:
+        return info
+    vertices = hull(constant["log_n"].values, constant["log_d"].values)
+    return replace(info, data=replace(info.data, hull=vertices))
+
+
 def _info(path: Path, header: dict, groups: dict) -> tuple[FitInfo, tuple[str, ...]]:
     """The fit information and warnings of a header whose format is known."""
     header = dict(header)
@@ -329,6 +340,7 @@ def _info(path: Path, header: dict, groups: dict) -> tuple[FitInfo, tuple[str, .
             info = FitInfo.from_format1(header, constant["log_n"].values, constant["log_d"].values)
         else:
             info, warnings = FitInfo.from_dict(header["info"]), tuple(header["warnings"])
+            info = _with_hull(info, groups["constant_data"])
     except (KeyError, TypeError, ValueError, AttributeError) as err:
         what = f"lacks {err}" if isinstance(err, KeyError) else f"is malformed ({err})"
         raise PosteriorFileError(

@@ -48,13 +48,16 @@ import xarray as xr
 from bayescale import stack_file
 from bayescale.draws import SAMPLE_DIMS, Draws
 from bayescale.errors import InputError, InputTypeError
+from bayescale.evaluation.error_scale import learn_extrapolation_error, lpd_at_scale
 from bayescale.evaluation.lfo import (
     DEFAULT_CUTS,
-    check_cuts,
+    Model,
+    lfo_bands,
     lfo_summary,
     models_for,
     score_models,
 )
+from bayescale.executors import map_calls
 from bayescale.inference import fit
 from bayescale.posterior import Posterior
 from bayescale.sweep import Sweep
@@ -163,7 +166,9 @@ class Stack:
     # --------------------------------------------------------------- the weights
     def summary(self) -> pd.DataFrame:
         """One row per component: its ``law``, ``weight``, the ``draws`` it gives to each
-        query, its draws in all, and with the leave-future-out frame the columns of
+        query, its draws in all, the scale of its extrapolation error
+        (``extrapolation_error``, :mod:`bayescale.discrepancy`), and with the
+        leave-future-out frame the columns of
         :func:`bayescale.evaluation.lfo.lfo_summary` (``elpd_lfo``, ``se_lfo``, ...).
 
         Returns
@@ -178,6 +183,9 @@ class Stack:
                 "weight": list(self.weights.values()),
                 "draws": [counts[label] for label in self.components],
                 "draws_total": [_size(post) for post in self.components.values()],
+                "extrapolation_error": [
+                    post.info.extrapolation_error for post in self.components.values()
+                ],
             },
             index=pd.Index(list(self.components), name="label"),
         )
@@ -401,13 +409,21 @@ def _flat(values: np.ndarray) -> np.ndarray:
     return values.reshape(-1, *values.shape[2:])
 
 
-def stack(sweep: Sweep, laws, cuts=DEFAULT_CUTS, seed: int = 0, **fit_kwargs) -> Stack:
+def stack(
+    sweep: Sweep, laws, cuts=DEFAULT_CUTS, seed: int = 0, *, executor=None, **fit_kwargs
+) -> Stack:
     """Fit each of ``laws`` to ``sweep`` and mix them by leave-future-out stacking weights.
 
     Each law is fitted on every point (:func:`bayescale.fit`), and at each of the ``cuts``
     on the smaller runs, scored on the next larger ones
     (:func:`bayescale.evaluation.lfo.leave_future_out`); the stacking weights of those
     scores weight the full fits. ``len(laws) × (len(cuts) + 1)`` fits.
+
+    Unless ``fit_kwargs`` set ``extrapolation_error``, each law's scale of the error
+    outside the fitted runs is learned from the same scores, the default prior updated
+    by this sweep (:mod:`bayescale.evaluation.error_scale`): its full fit uses it, and the
+    weights are computed from the scores at it. ``lfo.attrs["extrapolation_error"]``
+    holds each law's value and 90% interval.
 
     Parameters
     ----------
@@ -421,6 +437,14 @@ def stack(sweep: Sweep, laws, cuts=DEFAULT_CUTS, seed: int = 0, **fit_kwargs) ->
         (:data:`bayescale.evaluation.lfo.DEFAULT_CUTS`).
     seed
         the fits' seed (unless ``fit_kwargs`` give one) and the stack's draw selection.
+    executor
+        where the fits run: ``None`` runs them one after another in this process; a
+        :class:`concurrent.futures.Executor` runs all of them as its tasks, e.g.
+        ``ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn"))`` (spawn:
+        JAX is not fork-safe) on this machine, or a Dask cluster's
+        ``distributed.Client(...).get_executor()``. The stack does not depend on it (each
+        fit is seeded by its arguments, and they are collected in order); the fits'
+        warnings are re-emitted here (:mod:`bayescale.executors`).
     **fit_kwargs
         passed to every :func:`bayescale.fit` (``chains=``, ``warmup=``, ``draws=``,
         ``pooling=``, ...); ``progress`` defaults to False.
@@ -442,24 +466,40 @@ def stack(sweep: Sweep, laws, cuts=DEFAULT_CUTS, seed: int = 0, **fit_kwargs) ->
         raise InputError(
             f"stack needs at least two laws to weigh, got {list(models)}; fit one law with bs.fit."
         )
-    check_cuts(cuts)
-    lfo = score_models(sweep, models, cuts)
+    lfo_bands(sweep, cuts)  # refuses unusable cuts before any fit is submitted
+    # submitted first, so that an executor runs them beside the leave-future-out fits
+    full = map_calls(_fit_timed, [(sweep, model) for model in models.values()], executor)
+    lfo = score_models(sweep, models, cuts, executor)
     components, fits = {}, list(lfo.attrs["fits"])
-    for label, model in models.items():
-        started = time.perf_counter()
-        components[label] = fit(sweep, model.law, **model.fit_kwargs)
+    for label, (post, seconds) in zip(models, full, strict=True):
+        components[label] = post
         fits.append(
             {
                 "law": label,
                 "cut": "all",
-                "n_train": components[label].info.data.points,
-                "seconds": round(time.perf_counter() - started, 2),
-                "warnings": list(components[label].warnings),
+                "n_train": post.info.data.points,
+                "seconds": seconds,
+                "warnings": list(post.warnings),
             }
         )
     lfo.attrs["fits"] = fits
+    if "extrapolation_error" not in fit_kwargs:  # learned per law from its own scores
+        learned = {}
+        for label in models:
+            scale = learn_extrapolation_error(lfo, label)
+            components[label] = components[label].with_extrapolation_error(scale.value)
+            lfo.loc[lfo["law"] == label, "lpd"] = lpd_at_scale(lfo, label, scale.value)
+            learned[label] = {"value": scale.value, "interval_90": list(scale.interval(0.9))}
+        lfo.attrs["extrapolation_error"] = learned
     weights = lfo_summary(lfo)["weight_lfo"]
     return Stack(components, {label: float(weights[label]) for label in models}, lfo, seed)
+
+
+def _fit_timed(sweep: Sweep, model: Model) -> tuple[Posterior, float]:
+    """``model`` fitted on all of ``sweep``, and the seconds it took."""
+    started = time.perf_counter()
+    post = fit(sweep, model.law, **model.fit_kwargs)
+    return post, round(time.perf_counter() - started, 2)
 
 
 def load_stack(path: str | Path) -> Stack:

@@ -70,12 +70,16 @@ def test_reference_fit_tells_targets_above_the_search_from_targets_below_the_flo
     reach, raised = caught(lambda: reference.compute_to_reach([300.0, 100.0, 1.5]))
     compute = reach["compute"].values.reshape(-1, 3)
     above_search, below_floor = np.isnan(compute[:, 0]), np.isinf(compute[:, 2])
-    assert above_search.mean() > 0.95 and not np.isinf(compute[:, 0]).any()
+    smallest, _ = caught(lambda: reference.optimal(math.exp(LOG_C_RANGE[0])))
+    top_loss = smallest["loss_opt"].values.ravel()  # with the error at 1e3 parameters
+    # NaN exactly in the draws whose loss at the smallest budget is below the target;
+    # most, since that loss is about 141 nats
+    np.testing.assert_array_equal(above_search, top_loss < 300.0)
+    assert above_search.mean() > 0.5 and not np.isinf(compute[:, 0]).any()
     assert np.isfinite(compute[:, 1]).all()  # 100 nats: about 1e8 FLOPs
     assert 0.2 < below_floor.mean() < 0.95 and not np.isnan(compute[:, 2]).any()
     above, below = raised[bs.PlanningWarning]
-    smallest, _ = caught(lambda: reference.optimal(math.exp(LOG_C_RANGE[0])))
-    top = np.median(smallest["loss_opt"].values.ravel()[above_search])
+    top = np.median(top_loss[above_search])
     assert (
         f"300 nats in {above_search.mean():.0%} of draws, where the loss at 6e+05 FLOPs is "
         f"{top:.3g} nats (median)"

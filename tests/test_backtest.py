@@ -10,7 +10,8 @@ import pytest
 
 import bayescale as bs
 from bayescale.evaluation import baseline
-from bayescale.evaluation.backtest import TABLE_COLUMNS, train_mask
+from bayescale.evaluation.backtest import TABLE_COLUMNS
+from bayescale.evaluation.splits import train_mask
 
 from conftest import TRUTH, synthetic_sweep
 
@@ -156,8 +157,12 @@ def small_backtest():
 
 def test_backtest_table_has_the_documented_columns(small_backtest):
     table = small_backtest.table
-    expected = [c for c in TABLE_COLUMNS if c != "coverage_*"]
-    expected[5:5] = ["coverage_50", "coverage_80", "coverage_90"]
+    expected = []
+    for column in TABLE_COLUMNS:
+        stem = column.removesuffix("*")
+        expected += [f"{stem}{level}" for level in (50, 80, 90)] if stem != column else [column]
+    assert expected[5:8] == ["coverage_50", "coverage_80", "coverage_90"]
+    assert expected[-4:] == ["interval_score_50", "interval_score_80", "interval_score_90", "wis"]
     assert list(table.columns) == expected
     assert list(table["method"]) == [
         "bayescale",
@@ -165,6 +170,7 @@ def test_backtest_table_has_the_documented_columns(small_backtest):
         "bayescale_no_discrepancy",
         "bootstrap",
         "bootstrap_noise",
+        "conformal",
     ]
     assert (table["group"] == "all").all()
 
@@ -181,10 +187,39 @@ def test_backtest_scores_are_sane(small_backtest):
     assert split["extrapolation"] > 1
     assert table["extrapolation"].iloc[0] == pytest.approx(split["extrapolation"])
     points = small_backtest.points
-    assert len(points) == 5 * split["n_test"]
+    assert len(points) == 6 * split["n_test"]  # six methods
     assert (points["compute_ratio"] > 1).all()
     inside = (points["eti_5%"] <= points["median"]) & (points["median"] <= points["eti_95%"])
     assert inside.all()
+
+
+def test_backtest_table_averages_the_points_interval_scores(small_backtest):
+    points, table = small_backtest.points, small_backtest.table.set_index("method")
+    means = points.groupby("method")[["interval_score_50", "interval_score_90", "wis"]].mean()
+    pd.testing.assert_frame_equal(
+        table.loc[means.index, means.columns], means, check_names=False, rtol=1e-12
+    )
+    # the score is the width plus a penalty for a miss: never below the width (log loss)
+    with np.errstate(divide="ignore"):  # the infinite conformal interval's lower bound, 0
+        width = np.log(points["eti_95%"]) - np.log(points["eti_5%"])
+    assert (points["interval_score_90"] >= width - 1e-12).all()
+
+
+def test_backtest_conformal_calibrates_on_the_largest_training_runs(small_backtest):
+    predictor = small_backtest.conformal["all"]
+    n_train = small_backtest.split["n_train"]
+    # 17 training runs, the largest third (above the 2/3 quantile of compute) calibrate
+    assert predictor.fit.n_points + predictor.residuals.size == n_train == 17
+    assert predictor.residuals.size == 6
+    assert predictor.cut < small_backtest.split["train_max_compute"]
+    points = small_backtest.points
+    ours = points[points["method"] == "conformal"]
+    values = predictor.intervals(ours["n_params"], ours["n_tokens"], (0.5, 0.8, 0.9))
+    for name, value in values.items():
+        np.testing.assert_allclose(ours[name], value)
+    # 6 calibration runs: a 90% interval needs 9, so it is infinite and always covers
+    assert predictor.quantile(0.9) == np.inf and ours["covered_90"].all()
+    assert np.isfinite(predictor.quantile(0.5))
 
 
 def test_backtest_result_is_immutable(small_backtest):
@@ -201,3 +236,38 @@ def test_grouped_backtest_checks_the_baseline_before_sampling():
     sweep = bs.Sweep.from_frame(pd.concat([big, small], ignore_index=True))
     with pytest.raises(ValueError, match=r"\['small'\] keep at most 5 training points"):
         bs.backtest(sweep, split="n_params", threshold=1e9, fit_kwargs={"pooling": "partial"})
+
+
+def test_curve_backtest_by_n_scores_each_held_out_runs_final_checkpoint():
+    """Split by N, every checkpoint fitted: the held-out runs are scored once each, at their
+    final checkpoint, by every method, and the conformal baseline calibrates by N."""
+    sweep = curve_sweep()  # 4 sizes x 3 token counts = 12 runs of 4 checkpoints
+    with warnings.catch_warnings():
+        # tiny draw counts, and 3 training sizes that barely pin A/N^alpha: expected
+        warnings.simplefilter("ignore", bs.ConvergenceWarning)
+        warnings.simplefilter("ignore", bs.PriorDominatedWarning)
+        result = bs.backtest(
+            sweep,
+            split="n_params",
+            # every checkpoint from 1/8 of a run on: the held-out runs keep 4 rows each
+            fit_kwargs={"chains": 2, "warmup": 100, "draws": 100, "checkpoints": "all"},
+            n_boot=5,
+            top=5,
+            seed=0,
+        )
+    frame = sweep.fit_frame
+    # the 75% quantile of the 12 runs' N lies between the third and the largest size
+    largest = frame["n_params"].max()
+    runs = frame.loc[frame["n_params"] == largest, "run"].unique()
+    assert len(runs) == 3
+    final = frame.groupby("run")["n_tokens"].max()
+    for method, points in result.points.groupby("method"):
+        assert sorted(points["run"]) == sorted(runs), method
+        np.testing.assert_array_equal(points["n_tokens"], final[points["run"]].to_numpy())
+    assert result.split["n_test"] == 3
+    assert "conformal" in set(result.table["method"])
+    predictor = result.conformal["all"]
+    assert predictor.key == "n_params"
+    # 9 training runs; by N the 3 runs of the third size calibrate, one residual each
+    assert predictor.residuals.size == 3 and predictor.fit.n_points == 6 * 4
+    assert np.isfinite(result.table.set_index("method").loc["bayescale", "wis"])

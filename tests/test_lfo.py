@@ -27,17 +27,20 @@ from hypothesis import strategies as st
 from scipy import special, stats
 
 import bayescale as bs
+from bayescale.discrepancy import PRIOR_SCALES, ScalePrior
 from bayescale.evaluation import lfo as lfo_mod
+from bayescale.evaluation.error_scale import learn, log_density_by_scale, pool
 from bayescale.evaluation.lfo import (
     DEFAULT_CUTS,
     lfo_bands,
     lfo_summary,
     log_predictive_density,
     refit_model,
-    scored_rows,
     stacking_objective,
     stacking_weights,
 )
+from bayescale.evaluation.splits import scored_rows
+from bayescale.likelihood import NoiseDraws
 from bayescale.stacking import Stack, shares
 
 from conftest import TRUTH, chinchilla_log_loss_np, synthetic_sweep
@@ -530,3 +533,80 @@ def test_a_fitted_stack_answers_planning_queries():
     table = mixed.optimal(1e22).interval(0.9)
     assert (table["eti_5%"] <= table["median"]).all()
     assert (table["median"] <= table["eti_95%"]).all()
+
+
+# ------------------------------------------------- the extrapolation error's scale
+def quantile_draws(count: int) -> np.ndarray:
+    """``z`` at evenly spaced Normal quantiles: an average over them is a quadrature of the
+    Normal, accurate to about 1e-4 here, so the tests below are deterministic."""
+    return stats.norm.ppf((np.arange(count) + 0.5) / count)[None]
+
+
+def test_density_by_scale_integrates_the_error_out_exactly_for_normal_noise():
+    sigma, h = 0.01, np.array([0.0, 1.0, 2.5])
+    z = quantile_draws(4000)
+    noise = NoiseDraws(sigma=np.full(z.shape, sigma), nu=None)
+    resid = np.broadcast_to(np.array([0.0, 0.02, -0.05]), (*z.shape, 3))
+    scales = np.array([0.5, 2.0])
+    ours = log_density_by_scale(resid, sigma * z, noise, h, scales)
+    # the error c·σ·z·h plus Normal(σ) noise is Normal with variance σ²(1 + c²h²)
+    spread = sigma * np.sqrt(1.0 + (scales[None] * h[:, None]) ** 2)
+    expected = stats.norm.logpdf(resid[0, 0][:, None], scale=spread)
+    np.testing.assert_allclose(ours, expected, atol=2e-3)
+
+
+def test_the_learned_scale_covers_the_true_one():
+    """Runs simulated with the error at c* = 2: the posterior's intervals cover c* as often
+    as they say, over 20 independent sweeps of 100 scored runs."""
+    truth, sigma, z = 2.0, 0.01, quantile_draws(200)
+    noise = NoiseDraws(sigma=np.full(z.shape, sigma), nu=None)
+    wide = ScalePrior(log_median=0.0, log_sd=3.0)  # flat over the grid where it matters
+    covered = {0.9: 0, 0.5: 0}
+    for seed in range(20):  # independent seeds, none chosen
+        rng = np.random.default_rng(seed)
+        h = rng.uniform(0.5, 3.0, 100)
+        resid = sigma * np.sqrt(1.0 + (truth * h) ** 2) * rng.standard_normal(100)
+        lpd = log_density_by_scale(np.broadcast_to(resid, (*z.shape, 100)), sigma * z, noise, h)
+        learned = learn(lpd, wide)
+        for level in covered:
+            low, high = learned.interval(level)
+            covered[level] += low <= truth <= high
+    # binomial(20, 0.9): 15-20 covered with probability 0.989; binomial(20, 0.5): 5-15
+    # with probability 0.988 (two-sided: too narrow and too wide both fail)
+    assert 15 <= covered[0.9] <= 20
+    assert 5 <= covered[0.5] <= 15
+
+
+def test_pooling_across_sweeps_finds_their_centre_and_spread():
+    log_c = np.log(PRIOR_SCALES)
+    # two sweeps whose likelihoods of log c are Normal(log 1, 0.2) and Normal(log 4, 0.2):
+    # the marginal likelihood is maximised at mu = log 2 and tau² + 0.2² = (log 4 / 2)²
+    logliks = [stats.norm.logpdf(log_c, centre, 0.2) for centre in (0.0, np.log(4.0))]
+    prior = pool(logliks)
+    step = log_c[1] - log_c[0]
+    assert abs(prior.log_median - np.log(2.0)) <= step  # mu's grid is every other scale
+    tau = np.sqrt((np.log(4.0) / 2) ** 2 - 0.2**2)
+    assert abs(prior.log_sd / tau - 1) < 0.04  # tau's grid steps 7%: half a step
+
+
+def test_a_stack_learns_each_laws_scale_unless_given(sweep, monkeypatch):
+    monkeypatch.setattr(lfo_mod, "fit", fake_fit([]))
+    monkeypatch.setattr("bayescale.stacking.fit", fake_fit([]))
+    mixed = bs.stack(sweep, ["chinchilla", BIASED], cuts=(0.5, 0.75))
+    learned = mixed.lfo.attrs["extrapolation_error"]
+    for label, post in mixed.components.items():
+        low, high = learned[label]["interval_90"]
+        assert post.info.extrapolation_error == pytest.approx(learned[label]["value"])
+        assert low <= learned[label]["value"] <= high
+    given = bs.stack(sweep, ["chinchilla", BIASED], cuts=(0.5, 0.75), extrapolation_error=0.5)
+    assert "extrapolation_error" not in given.lfo.attrs
+
+
+def test_learning_the_scale_needs_a_leave_future_out_frame(sweep, monkeypatch):
+    with pytest.raises(bs.InputError, match=r"needs the frame bs\.leave_future_out returns"):
+        bs.learn_extrapolation_error(pd.DataFrame({"lpd": [0.0]}))
+    monkeypatch.setattr(lfo_mod, "fit", fake_fit([]))
+    frame = bs.leave_future_out(sweep, ["chinchilla", BIASED], cuts=(0.5, 0.75))
+    with pytest.raises(bs.InputError, match="law must be one of"):
+        bs.learn_extrapolation_error(frame)
+    assert bs.learn_extrapolation_error(frame, "chinchilla").value > 0

@@ -14,28 +14,68 @@ small part and scores the predictive intervals for the held-out large runs:
    excluded from the sweep take part in neither side. Of training curves, both sides keep
    the checkpoints :func:`bayescale.fit` would fit (``checkpoints`` and ``min_fraction``
    in ``fit_kwargs``; :func:`bayescale.curves.select_checkpoints`).
+   Of a training curve the held-out run is scored at its final checkpoint only
+   (:func:`bayescale.evaluation.splits.scored_rows`): a finished run is what a plan asks
+   about, and its many correlated checkpoints would otherwise count many times.
 2. **Fit.** :func:`bayescale.fit` on the training runs (``fit_kwargs`` go to it, e.g.
    ``pooling="partial"``) and, when ``baseline=True``, the Huber/L-BFGS fit and its
-   bootstrap (:mod:`bayescale.evaluation.baseline`) on the same rows: one law for
-   ``pooling="none"``, one per group otherwise (the bootstrap has no pooling).
+   bootstrap (:mod:`bayescale.evaluation.baseline`) on the same rows, and the split-
+   conformal predictor (:mod:`bayescale.evaluation.conformal`: the Huber fit on the
+   smaller training runs, calibrated on the largest share ``calibration`` of them, ordered
+   by the split's key, compute for a mask): one law for ``pooling="none"``, one per group
+   otherwise (the baselines have no pooling).
 3. **Predict** each held-out point, with its group for per-group fits (an unseen group:
-   ``"new"`` under partial pooling; the per-group bootstrap cannot predict it). Methods:
+   ``"new"`` under partial pooling; the per-group baselines cannot predict it). Methods:
 
    ``bayescale``        posterior predictive of a new measurement (law + its error beyond
                         the fitted compute + noise, and a new run's offset for curve fits),
-   ``bayescale_mean``   the posterior of the law and its error beyond the fitted compute,
+   ``bayescale_mean``   the posterior of the law and its error outside the fitted runs,
                         without noise (a diagnostic: how much of the interval is noise),
    ``bayescale_no_discrepancy``  ``bayescale`` without the law's error beyond the fitted
                         compute (:mod:`bayescale.discrepancy`; a diagnostic of what that
                         term does; absent when the fit's ``extrapolation_error`` is 0),
    ``bootstrap``        bootstrap distribution of the law's prediction (no noise),
-   ``bootstrap_noise``  the same plus Normal noise at each replicate's residual scale.
+   ``bootstrap_noise``  the same plus Normal noise at each replicate's residual scale,
+   ``conformal``        split-conformal intervals ``L̂·exp(±q̂)`` from the Huber fit on the
+                        proper part (its point prediction as the median; an interval is
+                        infinite when too few runs calibrate, module docstring).
+
+   The sampling methods' median and equal-tailed intervals are quantiles of their draws;
+   the conformal method gives its intervals directly.
 
 4. **Score**, per method: coverage of the equal-tailed ``levels`` intervals (share of held-
    out losses inside), absolute relative error of the median ``ARE = |L̃ − L| / L``
    (median and mean over points), the signed relative error's median (``bias``: > 0 means
-   the method over-predicts the loss) and the median relative width of the widest
-   interval. ``extrapolation`` = largest held-out compute / largest training compute.
+   the method over-predicts the loss), the median relative width of the widest
+   interval, and the mean interval score of each level and the weighted interval score
+   (below). ``extrapolation`` = largest held-out compute / largest training compute.
+
+The interval score (Gneiting & Raftery 2007, JASA 102:359) of a central
+``(1 − α)`` interval ``[l, u]`` for an observation ``y`` is
+
+.. math::
+
+    \mathrm{IS}_α(l, u; y) = (u − l) + \frac{2}{α}(l − y)\,\mathbb 1\{y < l\}
+        + \frac{2}{α}(y − u)\,\mathbb 1\{y > u\},
+
+the width plus ``2/α`` times the distance by which the interval misses; lower is better,
+and it is proper: its expectation is least for the true ``α/2`` and ``1 − α/2`` quantiles.
+It is computed on log loss, ``l, u, y`` being logs of the bounds and of the loss, so it
+is unitless and about relative (0.01 ≈ 1% of the loss) and the same for every size of
+run. Quantiles commute with the logarithm, so the score stays proper; dividing a score on
+the loss scale by the observed loss instead would weight runs by ``1/L`` and lose that.
+``interval_score_<level>`` is its mean over held-out points. ``wis`` is the mean of the
+weighted interval score over the ``K`` levels and the median ``m`` (Bracher, Ray, Gneiting
+& Reich 2021, PLoS Comput. Biol. 17:e1008618),
+
+.. math::
+
+    \mathrm{WIS}(y) = \frac{1}{K + 1/2}\Big(\tfrac12 |y − m|
+        + \sum_{k=1}^{K} \frac{α_k}{2}\,\mathrm{IS}_{α_k}(l_k, u_k; y)\Big),
+
+which weighs each level's misses alike and, over many levels, approximates the
+continuous ranked probability score (CRPS) of log loss. An infinite interval (the
+conformal method with too few calibration runs) scores ``inf``.
 
 Coverage from a few dozen held-out points is itself uncertain: with 40 points a true 90%
 interval covers between about 80% and 98% of them (binomial 95% range); read a table
@@ -57,15 +97,16 @@ import pandas as pd
 
 from bayescale.curves import CURVE_MIN_FRACTION, select_checkpoints
 from bayescale.draws import check_ci_prob, interval_columns
-from bayescale.errors import ExtrapolationWarning, InputError, InputTypeError, SweepWarning
+from bayescale.errors import ExtrapolationWarning, InputError, SweepWarning
 from bayescale.evaluation import baseline as baseline_mod
+from bayescale.evaluation import conformal as conformal_mod
+from bayescale.evaluation.splits import DEFAULT_FRAC, scored_rows, train_mask
 from bayescale.inference import fit
 from bayescale.laws import get_law
 from bayescale.sweep import Sweep
 
-SPLITS = ("compute", "n_params")
-DEFAULT_FRAC = 0.75
-#: Columns of :attr:`BacktestResult.table`; ``coverage_<level>`` repeats per level.
+#: Columns of :attr:`BacktestResult.table`; ``coverage_<level>`` and
+#: ``interval_score_<level>`` repeat per level.
 TABLE_COLUMNS = (
     "method",
     "group",
@@ -77,115 +118,13 @@ TABLE_COLUMNS = (
     "are_mean",
     "bias",
     "width",
+    "interval_score_*",
+    "wis",
 )
 
 
 def _label(level: float) -> str:
     return f"{100 * level:g}"
-
-
-def _run_keys(frame: pd.DataFrame) -> pd.Series:
-    """Run id per row: the ``run`` column, or the row itself when there is none."""
-    if "run" in frame.columns:
-        return frame["run"].astype(str)
-    return pd.Series([f"row {i}" for i in frame.index], index=frame.index)
-
-
-def train_mask(
-    sweep: Sweep, split="compute", frac: float | None = None, threshold: float | None = None
-) -> pd.Series:
-    """Which fitted rows of ``sweep`` train (True) and which are held out (False).
-
-    Indexed like ``sweep.fit_frame``. See the module docstring for the rules; errors say
-    what was wrong and how to fix it.
-    """
-    if not isinstance(sweep, Sweep):
-        raise InputTypeError(
-            f"backtest expects a bayescale.Sweep, got {type(sweep).__name__}; "
-            "build one with bs.Sweep.from_frame(df, ...) or bs.load_dataset(name)."
-        )
-    frame = sweep.fit_frame
-    runs = _run_keys(frame)
-    if not isinstance(split, str):
-        if frac is not None or threshold is not None:
-            raise InputError(
-                "frac= and threshold= apply to split='compute' or 'n_params'; "
-                "a mask split already says which rows train."
-            )
-        mask = _as_mask(sweep, split).loc[frame.index]
-        mixed = mask.groupby(runs).nunique()
-        mixed = sorted(mixed.index[mixed > 1])
-        if mixed:
-            raise InputError(
-                f"the split mask puts checkpoints of {len(mixed)} run(s) on both sides "
-                f"(e.g. {mixed[:3]}); a run must train or be held out as a whole. Mark every "
-                "row of a run the same way."
-            )
-    else:
-        if split not in SPLITS:
-            raise InputError(
-                f"unknown split {split!r}; choose one of {list(SPLITS)} or pass a "
-                "boolean mask over sweep.frame (True = train)."
-            )
-        if frac is not None and threshold is not None:
-            raise InputError(
-                f"give frac= or threshold=, not both (got frac={frac!r}, threshold={threshold!r})."
-            )
-        if threshold is None:
-            frac = DEFAULT_FRAC if frac is None else frac
-            if not (isinstance(frac, (int, float)) and 0.0 < frac < 1.0):
-                raise InputError(
-                    f"frac must lie in (0, 1), got {frac!r}; e.g. frac=0.75 trains "
-                    "on the runs up to the 75% quantile of run size."
-                )
-        elif not (isinstance(threshold, (int, float)) and np.isfinite(threshold) and threshold > 0):
-            unit = "FLOPs" if split == "compute" else "parameters"
-            raise InputError(f"threshold must be a positive number of {unit}, got {threshold!r}.")
-        value = (
-            6.0 * frame["n_params"] * frame["n_tokens"] if split == "compute" else frame["n_params"]
-        )
-        key = value.groupby(runs).transform("max")
-        per_run = key.groupby(runs).first()
-        cut = float(np.quantile(per_run, frac)) if threshold is None else float(threshold)
-        mask = key <= cut
-        unit = "FLOPs" if split == "compute" else "parameters"
-        if not mask.any():
-            raise InputError(
-                f"the {split} split at {cut:.4g} {unit} leaves no training runs "
-                f"(the smallest run has {per_run.min():.4g}); raise the cut."
-            )
-        if mask.all():
-            raise InputError(
-                f"the {split} split at {cut:.4g} {unit} holds out no runs (the "
-                f"largest run has {per_run.max():.4g}); lower the cut."
-            )
-    if not mask.any() or mask.all():
-        raise InputError(
-            "the split mask must mark some fitted rows True (train) and some "
-            f"False (held out); it has {int(mask.sum())} of {len(mask)} True."
-        )
-    return mask.astype(bool).rename("train")
-
-
-def _as_mask(sweep: Sweep, split) -> pd.Series:
-    if isinstance(split, pd.Series):
-        if split.dtype != bool:
-            raise InputError(f"a split mask must be boolean, got dtype {split.dtype}.")
-        missing = sweep.fit_frame.index.difference(split.index)
-        if len(missing):
-            raise InputError(
-                f"the split mask lacks {len(missing)} fitted row(s) of the sweep "
-                f"(e.g. {list(missing[:3])}); index it like sweep.frame."
-            )
-        return split
-    values = np.asarray(split)
-    if values.dtype != bool or values.shape != (len(sweep.frame),):
-        raise InputError(
-            f"split must be one of {list(SPLITS)} or a boolean mask with one entry "
-            f"per row of sweep.frame ({len(sweep.frame)}); got "
-            f"{type(split).__name__} of shape {values.shape}, dtype {values.dtype}."
-        )
-    return pd.Series(values, index=sweep.frame.index)
 
 
 @dataclass(frozen=True)
@@ -195,9 +134,9 @@ class BacktestResult:
     ``points``: one row per held-out point and method with its median, the bounds of each
     level's equal-tailed interval (named as ``az.summary`` names them,
     :func:`~bayescale.draws.interval_columns`: ``eti_5%`` and ``eti_95%`` for 0.9),
-    coverage flags (``covered_90``) and ARE. ``split``: the cut, sizes and compute ranges.
-    ``posterior`` and ``bootstrap`` (by group, or ``"all"``) are the fits on the training
-    runs."""
+    coverage flags (``covered_90``), interval scores (``interval_score_90``, ``wis``) and
+    ARE. ``split``: the cut, sizes and compute ranges. ``posterior``, ``bootstrap`` and
+    ``conformal`` (by group, or ``"all"``) are the fits on the training runs."""
 
     table: pd.DataFrame
     points: pd.DataFrame
@@ -205,9 +144,10 @@ class BacktestResult:
     posterior: object
     bootstrap: Mapping = field(default_factory=dict)
     meta: Mapping = field(default_factory=dict)
+    conformal: Mapping = field(default_factory=dict)
 
     def __post_init__(self):
-        for name in ("split", "bootstrap", "meta"):
+        for name in ("split", "bootstrap", "meta", "conformal"):
             object.__setattr__(self, name, MappingProxyType(dict(getattr(self, name))))
 
     def __repr__(self) -> str:
@@ -219,11 +159,11 @@ class BacktestResult:
         )
 
 
-def _score(samples: np.ndarray, observed: np.ndarray, levels) -> pd.DataFrame:
-    """Median, interval bounds, coverage flags and ARE per point from ``(samples, points)``;
-    missing (NA) for points without draws (a group the per-group bootstrap cannot predict)."""
+def _sample_intervals(samples: np.ndarray, levels) -> dict[str, np.ndarray]:
+    """Median and each level's equal-tailed bounds per point from ``(samples, points)``;
+    NaN for points without draws (a group the per-group bootstrap cannot predict)."""
     ok = ~np.isnan(samples).all(axis=0)
-    draws, obs = samples[:, ok], observed[ok]
+    draws = samples[:, ok]
     values = {"median": np.median(draws, axis=0)}
     for level in levels:
         tail = (1.0 - level) / 2.0
@@ -231,13 +171,43 @@ def _score(samples: np.ndarray, observed: np.ndarray, levels) -> pd.DataFrame:
         values[lower], values[upper] = np.quantile(draws, [tail, 1.0 - tail], axis=0)
     out = {}
     for name, v in values.items():
-        out[name] = np.full(observed.shape, np.nan)
+        out[name] = np.full(samples.shape[1], np.nan)
         out[name][ok] = v
+    return out
+
+
+def interval_score(lower, upper, observed, level: float) -> np.ndarray:
+    """The interval score of central ``level`` intervals ``[lower, upper]`` for
+    ``observed``, on whatever scale they are given (module docstring; the backtest passes
+    logs): ``(u − l) + (2/α)·max(l − y, 0) + (2/α)·max(y − u, 0)``, ``α = 1 − level``."""
+    lower, upper, observed = (np.asarray(v, float) for v in (lower, upper, observed))
+    alpha = 1.0 - check_ci_prob(level)
+    miss = np.maximum(lower - observed, 0.0) + np.maximum(observed - upper, 0.0)
+    return (upper - lower) + (2.0 / alpha) * miss
+
+
+def _score(values: Mapping, observed: np.ndarray, levels) -> pd.DataFrame:
+    """Median, interval bounds, coverage flags, interval scores on log loss, WIS and ARE
+    per point from a method's median and bounds (:func:`_sample_intervals`, or the
+    conformal intervals); missing (NA) where the median is NaN (a group the per-group
+    baselines cannot predict)."""
+    ok = ~np.isnan(values["median"])
+    obs = observed[ok]
+    out = {name: np.asarray(v, float) for name, v in values.items()}
+    log_obs = np.log(obs)
+    weighted = 0.5 * np.abs(log_obs - np.log(out["median"][ok]))
     for level in levels:
-        low, high = (values[name] for name in interval_columns(level))
+        low, high = (out[name][ok] for name in interval_columns(level))
         covered = pd.array(np.full(observed.shape, pd.NA), dtype="boolean")
         covered[ok] = (obs >= low) & (obs <= high)
         out[f"covered_{_label(level)}"] = covered
+        with np.errstate(divide="ignore"):  # an infinite interval's lower bound is 0
+            score = interval_score(np.log(low), np.log(high), log_obs, level)
+        out[f"interval_score_{_label(level)}"] = np.full(observed.shape, np.nan)
+        out[f"interval_score_{_label(level)}"][ok] = score
+        weighted = weighted + (1.0 - level) / 2.0 * score
+    out["wis"] = np.full(observed.shape, np.nan)
+    out["wis"][ok] = weighted / (len(levels) + 0.5)
     out["are"] = np.abs(out["median"] - observed) / observed
     return pd.DataFrame(out)
 
@@ -296,6 +266,38 @@ def _boot_samples(train: Sweep, test: pd.DataFrame, grouped: bool, n_boot: int, 
     return boots, plain, noisy
 
 
+def _conformal_fits(
+    train: Sweep, test: pd.DataFrame, grouped: bool, calibration: float, key: str, top
+):
+    """The split-conformal predictor of each held-out group with training runs (or of
+    ``"all"``)."""
+    if not grouped:
+        return {"all": conformal_mod.conformal(train, calibration=calibration, key=key, top=top)}
+    return {
+        label: conformal_mod.conformal(
+            train, group=label, calibration=calibration, key=key, top=top
+        )
+        for label in pd.unique(test["group"])
+        if label in train.groups
+    }
+
+
+def _conformal_values(fits: Mapping, test: pd.DataFrame, grouped: bool, levels) -> dict:
+    """The conformal median and bounds per held-out point; NaN for points of a group
+    without training runs."""
+    labels = test["group"].to_numpy(str) if grouped else np.full(len(test), "all")
+    names = ["median", *(name for level in levels for name in interval_columns(level))]
+    out = {name: np.full(len(test), np.nan) for name in names}
+    for label, predictor in fits.items():
+        where = labels == label
+        values = predictor.intervals(
+            test["n_params"].to_numpy(float)[where], test["n_tokens"].to_numpy(float)[where], levels
+        )
+        for name in names:
+            out[name][where] = values[name]
+    return out
+
+
 def _summarise(
     points: pd.DataFrame, levels, train_max: Mapping, n_train: Mapping, grouped: bool
 ) -> pd.DataFrame:
@@ -322,6 +324,10 @@ def _summarise(
             row["are_mean"] = float(sub["are"].mean())
             row["bias"] = float(((sub["median"] - sub["loss"]) / sub["loss"]).median())
             row["width"] = float(((sub[upper] - sub[lower]) / sub["median"]).median())
+            for level in levels:
+                name = f"interval_score_{_label(level)}"
+                row[name] = float(sub[name].mean())
+            row["wis"] = float(sub["wis"].mean())
             rows.append(row)
     table = pd.DataFrame(rows)
     table.attrs.update(levels=tuple(levels), width_level=max(levels))
@@ -340,9 +346,11 @@ def backtest(
     n_boot: int = baseline_mod.N_BOOT,
     top: int | None = baseline_mod.TOP_STARTS,
     seed: int = 0,
+    calibration: float = conformal_mod.DEFAULT_CALIBRATION,
 ) -> BacktestResult:
     """Fit on the smaller runs of ``sweep``, predict the held-out larger ones, and score
-    the predictive intervals of bayescale (and of the Huber + bootstrap baseline).
+    the predictive intervals of bayescale (and of the Huber + bootstrap and split-conformal
+    baselines). Held-out training curves are scored at each run's final checkpoint.
 
     See the module docstring for the methods and columns.
 
@@ -366,7 +374,7 @@ def backtest(
         passed to :func:`bayescale.fit` (``pooling=``, ``chains=``, ``warmup=``,
         ``draws=``, ...); its ``seed`` defaults to ``seed`` and ``progress`` to False.
     baseline
-        add the Huber + bootstrap methods (Chinchilla law only).
+        add the Huber + bootstrap and the split-conformal methods (Chinchilla law only).
     levels
         the central interval probabilities scored.
     n_boot
@@ -376,6 +384,10 @@ def backtest(
     seed
         seeds the fit (unless ``fit_kwargs`` give one), the predictive draws and the
         bootstrap.
+    calibration
+        the share of the training runs (of each group, for per-group fits) on which the
+        conformal baseline calibrates: the largest, by the split's key (compute for a
+        mask split); :mod:`bayescale.evaluation.conformal`.
 
     Returns
     -------
@@ -388,7 +400,7 @@ def backtest(
     law_obj = get_law(law)
     if baseline and law_obj.name != "chinchilla":
         raise InputError(
-            f"the bootstrap baseline implements the chinchilla law only, not "
+            f"the baselines (bootstrap, conformal) implement the chinchilla law only, not "
             f"{law_obj.name!r}; pass baseline=False to backtest bayescale alone."
         )
     fit_kwargs = dict(fit_kwargs or {})
@@ -408,7 +420,8 @@ def backtest(
     mask = train_mask(sweep, split, frac, threshold)
     frame = sweep.fit_frame
     train = sweep.exclude(mask.index[~mask], reason="held out by the backtest split")
-    test = frame[~mask]
+    scored = frame.index.isin(scored_rows(sweep))  # of training curves, final checkpoints
+    test = frame[~mask & scored]
     compute = 6.0 * frame["n_params"] * frame["n_tokens"]
     if baseline and grouped:  # the per-group Huber fit needs > 5 points: check before NUTS
         sizes = train.fit_frame["group"].value_counts()
@@ -421,6 +434,12 @@ def backtest(
                 "few for the per-group Huber fit of the bootstrap baseline; use a split that "
                 "trains on more of their runs, or baseline=False."
             )
+    conformal_fits, conformal_seconds = {}, 0.0
+    if baseline:  # before NUTS: an impossible calibration split fails fast
+        started = time.perf_counter()
+        key = split if isinstance(split, str) else "compute"
+        conformal_fits = _conformal_fits(train, test, grouped, calibration, key, top)
+        conformal_seconds = time.perf_counter() - started
 
     started = time.perf_counter()
     post = fit(train, law_obj, **fit_kwargs)
@@ -440,6 +459,9 @@ def backtest(
         if plain is not None:
             samples["bootstrap"], samples["bootstrap_noise"] = plain, noisy
 
+    values = {method: _sample_intervals(draws, levels) for method, draws in samples.items()}
+    if conformal_fits:
+        values["conformal"] = _conformal_values(conformal_fits, test, grouped, levels)
     observed = test["loss"].to_numpy(float)
     train_max = {"all": float(compute[mask].max())}
     n_train = {"all": int(mask.sum())}
@@ -453,7 +475,7 @@ def backtest(
             "row": test.index,
             "n_params": test["n_params"].to_numpy(float),
             "n_tokens": test["n_tokens"].to_numpy(float),
-            "compute": compute[~mask].to_numpy(float),
+            "compute": compute.loc[test.index].to_numpy(float),
             "loss": observed,
         }
     )
@@ -462,9 +484,9 @@ def backtest(
             base.insert(1, column, test[column].to_numpy(str))
     base["compute_ratio"] = base["compute"] / train_max["all"]
     parts = []
-    for method, draws in samples.items():
-        scored = _score(draws, observed, levels)
-        parts.append(pd.concat([base.assign(method=method), scored], axis=1))
+    for method, method_values in values.items():
+        scores = _score(method_values, observed, levels)
+        parts.append(pd.concat([base.assign(method=method), scores], axis=1))
     points = pd.concat(parts, ignore_index=True)
     table = _summarise(points, levels, train_max, n_train, grouped)
 
@@ -475,11 +497,11 @@ def backtest(
         else None,
         "threshold": threshold,
         "n_train": int(mask.sum()),
-        "n_test": int((~mask).sum()),
+        "n_test": len(test),
         "train_max_compute": train_max["all"],
-        "test_max_compute": float(compute[~mask].max()),
-        "test_min_compute": float(compute[~mask].min()),
-        "extrapolation": float(compute[~mask].max() / train_max["all"]),
+        "test_max_compute": float(compute.loc[test.index].max()),
+        "test_min_compute": float(compute.loc[test.index].min()),
+        "extrapolation": float(compute.loc[test.index].max() / train_max["all"]),
     }
     meta = {
         "dataset": sweep.source.get("name", "user table"),
@@ -491,9 +513,17 @@ def backtest(
         "seed": seed,
         "fit_seconds": round(fit_seconds, 2),
         "bootstrap_seconds": round(boot_seconds, 2),
+        "calibration": calibration if baseline else None,
+        "conformal_seconds": round(conformal_seconds, 2),
         "fit_warnings": list(post.warnings),
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     return BacktestResult(
-        table=table, points=points, split=split_info, posterior=post, bootstrap=boots, meta=meta
+        table=table,
+        points=points,
+        split=split_info,
+        posterior=post,
+        bootstrap=boots,
+        meta=meta,
+        conformal=conformal_fits,
     )

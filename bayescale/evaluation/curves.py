@@ -4,7 +4,7 @@ For a law that reads learning-rate schedules, :func:`score_curves` predicts each
 checkpoint under its own run's schedule (the rows' columns, as a sweep holds them) and
 scores, per group: the mean and the worst relative error of the posterior median,
 ``|median / L − 1|``, and the share of checkpoints inside the central predictive interval
-(the law, its error beyond the fitted compute and a new run's noise:
+(the law, its error outside the fitted runs and a new run's noise:
 :meth:`bayescale.likelihood.NoiseDraws.predictive`). A checkpoint of a fitted run, or of a
 branch of a fitted trunk (:func:`bayescale.curves.offset_units`), is predicted with that
 run's offset draws and a checkpoint's own noise instead. This is how Luo et al. 2025 score

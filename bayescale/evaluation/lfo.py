@@ -10,7 +10,7 @@ Vehtari 2020, for time series) asks the right one: fit on the past, score the ne
 Cuts and bands
 --------------
 Each run has a key, its final training compute ``C = 6·N·D`` (the split ``"compute"`` of
-:func:`bayescale.evaluation.backtest.train_mask`, whose selection this module reuses). The
+:func:`bayescale.evaluation.splits.train_mask`, whose selection this module reuses). The
 ``cuts`` are fractions ``q_1 < … < q_K`` of the runs; cut ``k`` trains on the runs whose
 key is at most the ``q_k`` quantile ``c_k`` of the keys, and scores the runs of the next
 band, ``c_k < C ≤ c_{k+1}`` (``c_{K+1} = ∞``: the last band holds the largest runs). Each
@@ -38,7 +38,7 @@ The predictive density
 ``p(y_i | θ_s)`` is the density of a new run's measured log loss under the posterior
 predictive that :meth:`bayescale.Posterior.predict_loss` draws from: the law's log loss
 ``μ_s`` at the run (under its conditions, for a law that reads them,
-:class:`bayescale.laws.Conditions`), plus the law's error beyond the fitted compute
+:class:`bayescale.laws.Conditions`), plus the law's error outside the fitted runs
 ``δ_s(C_i)`` (:mod:`bayescale.discrepancy`, drawn per posterior draw from the fit's seed),
 plus the noise of a new run: Student-t(``ν_s``) or Normal with scale ``σ_s`` (for training
 curves ``sqrt(σ_s² + σ_{run,s}²)``, the run's own offset being unknown;
@@ -61,6 +61,11 @@ does not count a run's correlated checkpoints many times over.
 Grouped sweeps: a per-group fit (``pooling="partial"`` or ``"separate"``) predicts each
 point with its group's parameters, a group without training runs as a new group
 (``"new"``, partial pooling only).
+
+The scale of the extrapolation error: the same density at every ``c`` of a grid
+(:func:`bayescale.evaluation.error_scale.log_density_by_scale`) is kept in the frame's
+``attrs["lpd_by_scale"]``, from which
+:func:`bayescale.evaluation.error_scale.learn_extrapolation_error` learns ``c``.
 
 Stacking
 --------
@@ -90,7 +95,6 @@ a law that only duplicates another.
 from __future__ import annotations
 
 import itertools
-import math
 import time
 import warnings
 from collections.abc import Mapping, Sequence
@@ -101,9 +105,12 @@ import pandas as pd
 from scipy import optimize, special
 
 from bayescale import planning
-from bayescale.curves import CURVE_MIN_FRACTION, final_checkpoints, is_curves, select_checkpoints
+from bayescale.curves import CURVE_MIN_FRACTION, select_checkpoints
+from bayescale.discrepancy import PRIOR_SCALES, Discrepancy
 from bayescale.errors import ExtrapolationWarning, InputError, InputTypeError, SweepWarning
-from bayescale.evaluation.backtest import train_mask
+from bayescale.evaluation.error_scale import log_density_by_scale
+from bayescale.evaluation.splits import scored_rows, train_mask
+from bayescale.executors import map_calls
 from bayescale.inference import fit
 from bayescale.laws import Law, get_law
 from bayescale.likelihood import NoiseDraws
@@ -207,21 +214,11 @@ def lfo_bands(sweep: Sweep, cuts=DEFAULT_CUTS) -> pd.Series:
     return band
 
 
-def scored_rows(sweep: Sweep) -> pd.Index:
-    """The rows that can be scored: every fitted row, or for training curves each run's
-    final checkpoint (module docstring)."""
-    if not is_curves(sweep):
-        return sweep.fit_frame.index
-    with warnings.catch_warnings():  # documented: the scored points are final checkpoints
-        warnings.simplefilter("ignore", SweepWarning)
-        return final_checkpoints(sweep).fit_frame.index
-
-
 def log_predictive_density(posterior: Posterior, frame: pd.DataFrame) -> np.ndarray:
     """Log pointwise predictive density of the runs in ``frame`` under ``posterior``.
 
     ``log (1/S) Σ_s p(log L_i | θ_s)``, the density of a new run's measured log loss:
-    the law under each run's conditions, its error beyond the fitted compute and the noise
+    the law under each run's conditions, its error outside the fitted runs and the noise
     of a new run (module docstring).
 
     Parameters
@@ -238,13 +235,24 @@ def log_predictive_density(posterior: Posterior, frame: pd.DataFrame) -> np.ndar
     numpy.ndarray
         one value per row of ``frame``, in nats.
     """
+    resid, unit, noise, h = _residuals(posterior, frame)
+    scale = [posterior.info.extrapolation_error]
+    return log_density_by_scale(resid, unit, noise, h, scale)[:, 0]
+
+
+def _residuals(posterior: Posterior, frame: pd.DataFrame):
+    """What the predictive density of ``frame``'s rows needs: the residuals of their log
+    losses from each draw's law, ``(chain, draw, point)``; the error's slope per unit of
+    ``c``, ``σ_s z_s``, ``(chain, draw)``; a new run's noise; and each row's distance from
+    the fitted runs, ``h`` ``(point,)``."""
     law = posterior.law
     grouped = bool(posterior.groups_fitted)
     labels = frame["group"].to_numpy(str) if grouped else np.zeros(len(frame), dtype=int)
     noise = posterior.noise()
     new_run = NoiseDraws(sigma=noise.new_run_scale(), nu=noise.nu)
-    error = posterior.discrepancy()
-    out = np.empty(len(frame))
+    error = posterior.with_extrapolation_error(1.0).discrepancy()
+    log_n, log_d = (np.log(frame[c].to_numpy(float)) for c in ("n_params", "n_tokens"))
+    resid = np.empty((*error.slope.shape, len(frame)))
     for label in pd.unique(labels):
         where = labels == label
         rows = frame[where]
@@ -257,13 +265,11 @@ def log_predictive_density(posterior: Posterior, frame: pd.DataFrame) -> np.ndar
                 theta,
                 rows["n_params"].to_numpy(float),
                 rows["n_tokens"].to_numpy(float),
-                error=error,
+                error=Discrepancy.none(error.fitted),
                 inputs=inputs,
             )
-        resid = np.log(rows["loss"].to_numpy(float)) - np.log(mean["loss_mean"].values)
-        logp = new_run.log_density(resid).reshape(-1, int(where.sum()))
-        out[where] = special.logsumexp(logp, axis=0) - math.log(logp.shape[0])
-    return out
+        resid[..., where] = np.log(rows["loss"].to_numpy(float)) - np.log(mean["loss_mean"].values)
+    return resid, error.slope, new_run, error.region.distance(log_n, log_d)
 
 
 def _group(posterior: Posterior, label: str) -> str:
@@ -315,7 +321,9 @@ def models_for(laws, fit_kwargs: Mapping, seed: int) -> dict[str, Model]:
     return {label: Model(law, kwargs) for label, law in pairs}
 
 
-def leave_future_out(sweep: Sweep, laws, cuts=DEFAULT_CUTS, seed: int = 0, **fit_kwargs):
+def leave_future_out(
+    sweep: Sweep, laws, cuts=DEFAULT_CUTS, seed: int = 0, *, executor=None, **fit_kwargs
+):
     """Leave-future-out log predictive densities of ``laws`` on ``sweep``.
 
     At each cut, each law is fitted on the runs up to the cut and predicts the runs of the
@@ -334,6 +342,14 @@ def leave_future_out(sweep: Sweep, laws, cuts=DEFAULT_CUTS, seed: int = 0, **fit
         that quantile of run compute (:data:`DEFAULT_CUTS`).
     seed
         the fits' seed, unless ``fit_kwargs`` give one.
+    executor
+        where the fits run: ``None`` runs them one after another in this process; a
+        :class:`concurrent.futures.Executor` runs them as its tasks, e.g.
+        ``ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn"))`` (spawn:
+        JAX is not fork-safe) on this machine, or a Dask cluster's
+        ``distributed.Client(...).get_executor()``. The results do not depend on it (each
+        fit is seeded by its arguments, and they are collected in order); the fits'
+        warnings are re-emitted here (:mod:`bayescale.executors`).
     **fit_kwargs
         passed to every :func:`bayescale.fit` (``chains=``, ``warmup=``, ``draws=``,
         ``pooling=``, ...); ``progress`` defaults to False.
@@ -344,13 +360,18 @@ def leave_future_out(sweep: Sweep, laws, cuts=DEFAULT_CUTS, seed: int = 0, **fit
         one row per cut, scored point and law, columns :data:`COLUMNS`: ``point`` is the
         row's label in ``sweep.frame``, ``lpd`` its log predictive density in nats,
         ``compute_ratio`` its compute over the largest the fit saw. ``attrs`` hold the
-        ``cuts``, their ``thresholds`` (largest training compute, FLOPs) and ``fits``:
-        per law and cut, the training points, seconds and the fit's warnings.
+        ``cuts``, their ``thresholds`` (largest training compute, FLOPs), ``fits``: per law
+        and cut, the training points, seconds and the fit's warnings, and
+        ``lpd_by_scale``: ``scales``, a grid of the extrapolation error's ``c``, and
+        ``lpd``, per law, each of its rows' density at every scale (lists, in the frame's
+        order), from which :func:`bayescale.learn_extrapolation_error` learns ``c``.
     """
-    return score_models(sweep, models_for(laws, fit_kwargs, seed), cuts)
+    return score_models(sweep, models_for(laws, fit_kwargs, seed), cuts, executor)
 
 
-def score_models(sweep: Sweep, models: Mapping[str, Model], cuts=DEFAULT_CUTS) -> pd.DataFrame:
+def score_models(
+    sweep: Sweep, models: Mapping[str, Model], cuts=DEFAULT_CUTS, executor=None
+) -> pd.DataFrame:
     """:func:`leave_future_out` of ``models`` (label → :class:`Model`), each fitted with its
     own arguments.
 
@@ -362,6 +383,8 @@ def score_models(sweep: Sweep, models: Mapping[str, Model], cuts=DEFAULT_CUTS) -
         label → :class:`Model`.
     cuts
         increasing fractions of the runs, in (0, 1).
+    executor
+        where the fits run, as in :func:`leave_future_out`.
 
     Returns
     -------
@@ -374,7 +397,7 @@ def score_models(sweep: Sweep, models: Mapping[str, Model], cuts=DEFAULT_CUTS) -
     frame = sweep.fit_frame
     scored = frame.loc[scored_rows(sweep)]
     compute = 6.0 * scored["n_params"] * scored["n_tokens"]
-    parts, fits = [], []
+    bases, calls = [], []
     for k, threshold in enumerate(thresholds):
         test = scored[band.loc[scored.index] == k]
         base = pd.DataFrame(
@@ -392,24 +415,45 @@ def score_models(sweep: Sweep, models: Mapping[str, Model], cuts=DEFAULT_CUTS) -
             if column in test.columns:
                 base.insert(2, column, test[column].to_numpy(str))
         for label, model in models.items():
-            started = time.perf_counter()
-            post = _fit_before(sweep, band, k, model)
-            lpd = log_predictive_density(post, test)
-            fits.append(
-                {
-                    "law": label,
-                    "cut": k,
-                    "n_train": post.info.data.points,
-                    "seconds": round(time.perf_counter() - started, 2),
-                    "warnings": list(post.warnings),
-                }
-            )
-            parts.append(base.assign(law=label, lpd=lpd))
+            bases.append((label, k, base))
+            calls.append((sweep, band, k, model, test))
+    parts, fits, by_scale = [], [], {label: [] for label in models}
+    for (label, k, base), (lpd, grid, fitted) in zip(
+        bases, map_calls(_score_cut, calls, executor), strict=True
+    ):
+        fits.append({"law": label, "cut": k, **fitted})
+        parts.append(base.assign(law=label, lpd=lpd))
+        by_scale[label].extend(grid.tolist())
     out = pd.concat(parts, ignore_index=True)
     extra = [c for c in ("run", "group") if c in out.columns]
     out = out[[*COLUMNS[:2], *extra, *COLUMNS[2:]]]
-    out.attrs.update(cuts=cuts, thresholds=thresholds, fits=fits)
+    out.attrs.update(
+        cuts=cuts,
+        thresholds=thresholds,
+        fits=fits,
+        lpd_by_scale={"scales": PRIOR_SCALES.tolist(), "lpd": by_scale},
+    )
     return out
+
+
+def _score_cut(
+    sweep: Sweep, band: pd.Series, k: int, model: Model, test: pd.DataFrame
+) -> tuple[np.ndarray, np.ndarray, dict]:
+    """One fit of :func:`score_models`: ``model`` fitted before cut ``k`` scores the runs of
+    ``test``; their log predictive densities, the same at each scale of the extrapolation
+    error ``(point, scale)``, and the fit's training points, seconds (fit and scoring) and
+    warnings."""
+    started = time.perf_counter()
+    post = _fit_before(sweep, band, k, model)
+    resid, unit, noise, h = _residuals(post, test)
+    grid = log_density_by_scale(resid, unit, noise, h, PRIOR_SCALES)
+    lpd = log_density_by_scale(resid, unit, noise, h, [post.info.extrapolation_error])[:, 0]
+    fitted = {
+        "n_train": post.info.data.points,
+        "seconds": round(time.perf_counter() - started, 2),
+        "warnings": list(post.warnings),
+    }
+    return lpd, grid, fitted
 
 
 def _fit_before(sweep: Sweep, band: pd.Series, k: int, model: Model) -> Posterior:

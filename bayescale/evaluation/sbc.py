@@ -53,6 +53,7 @@ import time
 import warnings
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from functools import partial
 
 import jax
 import numpy as np
@@ -68,6 +69,7 @@ from bayescale.evaluation.simulation import (
     prior_draw,
     simulate_sweep,
 )
+from bayescale.executors import map_calls
 from bayescale.inference import fit
 from bayescale.laws import Law, get_law
 from bayescale.sweep import Sweep
@@ -151,6 +153,7 @@ def sbc(
     target_accept: float = 0.8,
     seed: int = 0,
     progress: bool = True,
+    executor=None,
 ) -> pd.DataFrame:
     """Run ``n_sims`` simulations of simulation-based calibration; one row each.
 
@@ -192,7 +195,15 @@ def sbc(
     seed
         the base seed of every simulation's draws and fit.
     progress
-        print a line per simulation.
+        print a line per simulation (with an executor, as its result is collected).
+    executor
+        where the simulations run: ``None`` runs them one after another in this process;
+        a :class:`concurrent.futures.Executor` runs them as its tasks, e.g.
+        ``ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn"))`` (spawn:
+        JAX is not fork-safe) on this machine, or a Dask cluster's
+        ``distributed.Client(...).get_executor()``. The ranks and diagnostics do not depend
+        on it (each simulation is seeded by its index, and they are collected in order);
+        only ``seconds`` does (:mod:`bayescale.executors`).
 
     Returns
     -------
@@ -213,76 +224,34 @@ def sbc(
         )
     if design is None:
         design = make_design(6, 5, n_groups=4) if pooling == "partial" else make_design()
-    groups = design_groups(design)
-    fit_priors = priors if fit_priors is None else fit_priors
+    simulate = partial(
+        _simulation,
+        law=law,
+        pooling=pooling,
+        vary=vary,
+        priors=priors,
+        fit_priors=priors if fit_priors is None else fit_priors,
+        likelihood=likelihood,
+        design=design,
+        groups=design_groups(design),
+        n_ranks=n_ranks,
+        fit_settings={
+            "chains": chains,
+            "warmup": warmup,
+            "draws": draws,
+            "target_accept": target_accept,
+        },
+        seed=seed,
+    )
     rows, params = [], None
-    for i in range(n_sims):
-        for attempt in range(MAX_ATTEMPTS):
-            prior_seed, noise_seed, fit_seed = (
-                int(s) for s in np.random.SeedSequence([seed, i, attempt]).generate_state(3)
-            )
-            truth = prior_draw(
-                law, priors, likelihood, prior_seed, pooling=pooling, vary=vary, design=design
-            )
-            frame = simulate_sweep(truth, design, noise_seed, law=law)
-            if plausible(frame):
-                break
-        else:
-            raise RuntimeError(
-                f"no plausible sweep in {MAX_ATTEMPTS} prior draws; the priors "
-                f"put almost no mass on losses within {PLAUSIBLE_LOSS} nats."
-            )
-        started = time.perf_counter()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            warnings.simplefilter("ignore", PriorDominatedWarning)
-            post = fit(
-                Sweep.from_frame(frame),
-                law,
-                pooling=pooling,
-                vary=vary if pooling == "partial" else None,
-                priors=fit_priors,
-                likelihood=likelihood,
-                chains=chains,
-                warmup=warmup,
-                draws=draws,
-                seed=fit_seed % 2**31,
-                target_accept=target_accept,
-                progress=False,
-            )
-        # every fit traces a new model function; without this the compiled executables of
-        # hundreds of fits accumulate in memory (the persistent cache still serves them)
-        jax.clear_caches()
-        posterior = post.posterior
-        grouped = {name for name in posterior.data_vars if "group" in posterior[name].dims}
-        samples = _scalars(
-            {name: posterior[name].transpose("chain", "draw", ...).values for name in truth},
-            groups,
-            grouped,
-        )
-        truth = _scalars(truth, groups, grouped)
-        ranks = ranks_of(truth, samples, n_ranks, seed=fit_seed)
-        params = params or list(ranks)
-        diag = post.info.diagnostics
-        worst = max(diag["r_hat"], key=lambda k: diag["r_hat"][k])
-        rows.append(
-            {
-                **ranks,
-                "seed": fit_seed % 2**31,
-                "rejected": attempt,
-                "divergences": diag["divergences"],
-                "max_r_hat": float(diag["r_hat"][worst]),
-                "worst_r_hat": worst,
-                "min_ess_bulk": float(np.nanmin(list(diag["ess_bulk"].values()))),
-                "seconds": round(time.perf_counter() - started, 2),
-            }
-        )
+    for i, row in enumerate(map_calls(simulate, [(i,) for i in range(n_sims)], executor)):
+        params = params or [c for c in row if c not in DIAGNOSTICS]
+        rows.append(row)
         if progress:
-            row = rows[-1]
             print(
                 f"sbc {pooling} {i + 1}/{n_sims}: {row['seconds']:.1f} s, "
                 f"{row['divergences']} divergences, max R-hat {row['max_r_hat']:.3f}, "
-                f"min ESS {row['min_ess_bulk']:.0f}, rejected {attempt}",
+                f"min ESS {row['min_ess_bulk']:.0f}, rejected {row['rejected']}",
                 flush=True,
             )
     out = pd.DataFrame(rows, columns=[*(params or []), *DIAGNOSTICS])
@@ -299,6 +268,80 @@ def sbc(
         "created": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
     }
     return out
+
+
+def _simulation(
+    i: int,
+    *,
+    law: Law,
+    pooling: str,
+    vary: Sequence[str] | None,
+    priors: Mapping | None,
+    fit_priors: Mapping | None,
+    likelihood: str,
+    design: pd.DataFrame,
+    groups: list[str],
+    n_ranks: int,
+    fit_settings: Mapping,
+    seed: int,
+) -> dict:
+    """Simulation ``i`` of :func:`sbc` (its arguments as there; ``groups`` are the design's,
+    ``fit_settings`` hold ``chains``, ``warmup``, ``draws`` and ``target_accept``): the
+    ranks of every scalar parameter, then the columns of :data:`DIAGNOSTICS`."""
+    for attempt in range(MAX_ATTEMPTS):
+        prior_seed, noise_seed, fit_seed = (
+            int(s) for s in np.random.SeedSequence([seed, i, attempt]).generate_state(3)
+        )
+        truth = prior_draw(
+            law, priors, likelihood, prior_seed, pooling=pooling, vary=vary, design=design
+        )
+        frame = simulate_sweep(truth, design, noise_seed, law=law)
+        if plausible(frame):
+            break
+    else:
+        raise RuntimeError(
+            f"no plausible sweep in {MAX_ATTEMPTS} prior draws; the priors "
+            f"put almost no mass on losses within {PLAUSIBLE_LOSS} nats."
+        )
+    started = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        warnings.simplefilter("ignore", PriorDominatedWarning)
+        post = fit(
+            Sweep.from_frame(frame),
+            law,
+            pooling=pooling,
+            vary=vary if pooling == "partial" else None,
+            priors=fit_priors,
+            likelihood=likelihood,
+            seed=fit_seed % 2**31,
+            progress=False,
+            **fit_settings,
+        )
+    # every fit traces a new model function; without this the compiled executables of
+    # hundreds of fits accumulate in memory (the persistent cache still serves them)
+    jax.clear_caches()
+    posterior = post.posterior
+    grouped = {name for name in posterior.data_vars if "group" in posterior[name].dims}
+    samples = _scalars(
+        {name: posterior[name].transpose("chain", "draw", ...).values for name in truth},
+        groups,
+        grouped,
+    )
+    truth = _scalars(truth, groups, grouped)
+    ranks = ranks_of(truth, samples, n_ranks, seed=fit_seed)
+    diag = post.info.diagnostics
+    worst = max(diag["r_hat"], key=lambda k: diag["r_hat"][k])
+    return {
+        **ranks,
+        "seed": fit_seed % 2**31,
+        "rejected": attempt,
+        "divergences": diag["divergences"],
+        "max_r_hat": float(diag["r_hat"][worst]),
+        "worst_r_hat": worst,
+        "min_ess_bulk": float(np.nanmin(list(diag["ess_bulk"].values()))),
+        "seconds": round(time.perf_counter() - started, 2),
+    }
 
 
 # ---------------------------------------------------------------------- the test

@@ -60,7 +60,7 @@ CHINCHILLA_EXPONENT = 0.50  # Hoffmann et al. 2022 (Approaches 1 and 2), N_opt â
 
 def _loss_draws(post: Posterior, n, d, group: str | None) -> np.ndarray:
     """Per-draw mean loss ``(chain, draw, point)`` of ``group`` at ``(n, d)``, with the law's
-    error beyond the fitted compute, as :meth:`Posterior.predict_loss` gives it (and
+    error outside the fitted runs, as :meth:`Posterior.predict_loss` gives it (and
     warns)."""
     return post.predict_loss(n, d, group=group)["loss_mean"].values
 

@@ -1,13 +1,18 @@
-"""Extrapolation backtests of bayescale against the Huber + bootstrap baseline.
+"""Extrapolation backtests of bayescale against the Huber + bootstrap and split-conformal
+baselines.
 
 Fits on the smaller runs of bundled final-loss datasets, predicts the held-out larger
 runs and writes ``docs/calibration/backtest.md`` (coverage of the 50/80/90% predictive
-intervals, absolute relative error of the median, per method).
+intervals, absolute relative error of the median, interval scores, per method). Every
+case runs twice: split by compute and split by model size N.
 
-    python docs/calibration/backtest.py                  # all cases, ~15-25 min on 2 cores
+    python docs/calibration/backtest.py                  # all cases, ~30-50 min on 2 cores
     python docs/calibration/backtest.py chinchilla      # some cases only
+    python docs/calibration/backtest.py --splits n_params   # one split only
     python docs/calibration/backtest.py --full-grid     # also check the screened L-BFGS
                                                         # starts against all 4,500 (slow)
+    python docs/calibration/backtest.py synthetic --chains 1 --warmup 100 --draws 100 \
+        --n-boot 10 --replicates 1 --out /tmp/backtest.md   # a smoke run, about a minute
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ HERE = Path(__file__).resolve().parent
 SAMPLER = {"chains": 4, "warmup": 500, "draws": 500}
 N_BOOT = 200
 SYNTHETIC_REPLICATES = 10
+SPLITS = ("compute", "n_params")
 PORIAN_GROUP = "rw/hparams=base/warmup=short/decay=chinchilla/N=standard/loss=val"
 
 
@@ -63,46 +69,90 @@ def _athena_mask(sweep: bs.Sweep) -> pd.Series:
     return sweep.frame["budget"] <= 9.1e19
 
 
-#: name -> (sweep factory, backtest arguments, description of the split)
+#: name -> (sweep factory, backtest arguments, description of the data,
+#: {split: (backtest arguments of the split, description of the split)})
 CASES = {
     "chinchilla": (
         lambda: reference_sweep("chinchilla"),
-        {"split": "compute", "frac": 0.75},
-        "240 points (the 5 rows Besiroglu et al. dropped stay excluded); train on runs with "
-        "6ND at or below the 75% quantile, hold out the rest",
+        {},
+        "240 points (the 5 rows Besiroglu et al. dropped stay excluded)",
+        {
+            "compute": (
+                {"split": "compute", "frac": 0.75},
+                "train on runs with 6ND at or below the 75% quantile, hold out the rest",
+            ),
+            "n_params": (
+                {"split": "n_params", "frac": 0.75},
+                "train on models up to the 75% quantile of N (1.8B), hold out the larger",
+            ),
+        },
     ),
     "gadre_overtrain": (
         lambda: bs.load_dataset("gadre_overtrain"),
+        {"fit_kwargs": {"pooling": "partial", "target_accept": 0.95}},
+        "partial pooling over the 3 corpora, baselines per corpus",
         {
-            "split": "n_params",
-            "threshold": 5e8,
-            "fit_kwargs": {"pooling": "partial", "target_accept": 0.95},
+            "compute": (
+                {"split": "compute", "frac": 0.75},
+                "train on runs with 6ND at or below the 75% quantile, hold out the rest",
+            ),
+            "n_params": (
+                {"split": "n_params", "threshold": 5e8},
+                "train on the 10M-411M models (all token multipliers), hold out the 1.4B and "
+                "6.9B runs (the paper's extrapolation targets)",
+            ),
         },
-        "train on the 10M-411M models (all token multipliers), hold out the 1.4B and 6.9B "
-        "runs (the paper's extrapolation targets); partial pooling over the 3 corpora, "
-        "bootstrap per corpus",
     ),
     "open_athena_isoflops": (
         lambda: bs.load_dataset("open_athena_isoflops"),
-        {"split": "mask", "fit_kwargs": {"pooling": "partial"}},
-        "train on isoFLOP budgets up to 9e19, hold out 1e20-1e21 (grid budgets 1.8e20, 3e20 "
-        "and the validation-optimal runs); partial pooling over the 3 datasets, bootstrap "
-        "per dataset",
+        {"fit_kwargs": {"pooling": "partial"}},
+        "partial pooling over the 3 datasets, baselines per dataset",
+        {
+            "compute": (
+                {"split": "mask"},
+                "train on isoFLOP budgets up to 9e19, hold out 1e20-1e21 (grid budgets 1.8e20, "
+                "3e20 and the validation-optimal runs)",
+            ),
+            "n_params": (
+                {"split": "n_params", "frac": 0.75},
+                "train on models up to the 75% quantile of N, hold out the larger (at "
+                "smaller compute than the largest training run: larger models on the same "
+                "isoFLOP budgets)",
+            ),
+        },
     ),
     "porian_rsld": (
         _porian,
-        {"split": "compute", "threshold": 4e18},
-        f"one configuration ({PORIAN_GROUP}, 88 points); train on budgets up to 3.2e18, "
-        "hold out 6.4e18-2.56e19",
+        {},
+        f"one configuration ({PORIAN_GROUP}, 88 points)",
+        {
+            "compute": (
+                {"split": "compute", "threshold": 4e18},
+                "train on budgets up to 3.2e18, hold out 6.4e18-2.56e19",
+            ),
+            "n_params": (
+                {"split": "n_params", "frac": 0.75},
+                "train on models up to the 75% quantile of N, hold out the larger",
+            ),
+        },
     ),
     "synthetic": (
         _synthetic,
-        {"split": "compute", "frac": 0.75},
+        {},
         "control, the law is right: 60 points drawn from a Chinchilla law with Normal noise "
-        "(sd 0.01 on log loss; 10 sizes 5e7-5e9 x 2-200 tokens per parameter); train on runs "
-        f"up to the 75% quantile of 6ND; {SYNTHETIC_REPLICATES} independent replicate sweeps "
-        f"(seeds 0-{SYNTHETIC_REPLICATES - 1}), their held-out points pooled (one sweep's "
-        "held-out points share one fitted law, so one replicate says little about calibration)",
+        "(sd 0.01 on log loss; 10 sizes 5e7-5e9 x 2-200 tokens per parameter); independent "
+        "replicate sweeps, their held-out points pooled, since one sweep's held-out points "
+        "share one fitted law and one replicate says little about calibration",
+        {
+            "compute": (
+                {"split": "compute", "frac": 0.75},
+                "train on runs up to the 75% quantile of 6ND",
+            ),
+            "n_params": (
+                {"split": "n_params", "frac": 0.75},
+                "train on models up to the 75% quantile of N",
+            ),
+        },
     ),
 }
 
@@ -132,13 +182,19 @@ def _pooled(results: list) -> bs.BacktestResult:
             bias=float(relative.median()),
             width=float(((sub[upper] - sub[lower]) / sub["median"]).median()),
         )
+        for level in levels:
+            name = f"interval_score_{100 * level:g}"
+            row[name] = float(sub[name].mean())
+        row["wis"] = float(sub["wis"].mean())
         rows.append(row)
     first = results[0]
     split = {**first.split, "n_train": rows[0]["n_train"], "n_test": rows[0]["n_test"]}
     meta = {
         **first.meta,
+        "replicates": len(results),
         "fit_seconds": sum(r.meta["fit_seconds"] for r in results),
         "bootstrap_seconds": sum(r.meta["bootstrap_seconds"] for r in results),
+        "conformal_seconds": sum(r.meta["conformal_seconds"] for r in results),
         "fit_warnings": [
             f"replicate {k}: {w}" for k, r in enumerate(results) for w in r.meta["fit_warnings"]
         ],
@@ -148,21 +204,33 @@ def _pooled(results: list) -> bs.BacktestResult:
     )
 
 
-def run_case(name: str, seed: int = 0) -> bs.BacktestResult:
+def run_case(
+    name: str,
+    split: str,
+    sampler: dict,
+    n_boot: int = N_BOOT,
+    replicates: int = SYNTHETIC_REPLICATES,
+    seed: int = 0,
+) -> bs.BacktestResult:
+    """One case, split by ``split`` (``"compute"`` or ``"n_params"``)."""
     if name == "synthetic":
-        return _pooled([_run(name, _synthetic(k), seed) for k in range(SYNTHETIC_REPLICATES)])
-    return _run(name, CASES[name][0](), seed)
+        return _pooled(
+            [_run(name, split, _synthetic(k), sampler, n_boot, seed) for k in range(replicates)]
+        )
+    return _run(name, split, CASES[name][0](), sampler, n_boot, seed)
 
 
-def _run(name: str, sweep: bs.Sweep, seed: int) -> bs.BacktestResult:
-    _, args, _ = CASES[name]
-    args = dict(args)
-    if args.get("split") == "mask":
+def _run(
+    name: str, split: str, sweep: bs.Sweep, sampler: dict, n_boot: int, seed: int
+) -> bs.BacktestResult:
+    _, common, _, splits = CASES[name]
+    args = {**common, **splits[split][0]}
+    if args["split"] == "mask":
         args["split"] = _athena_mask(sweep)
-    args["fit_kwargs"] = {**SAMPLER, **args.get("fit_kwargs", {})}
+    args["fit_kwargs"] = {**sampler, **common.get("fit_kwargs", {})}
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", bs.ConvergenceWarning)
-        result = bs.backtest(sweep, n_boot=N_BOOT, seed=seed, **args)
+        result = bs.backtest(sweep, n_boot=n_boot, seed=seed, **args)
     for w in caught:
         if not issubclass(w.category, bs.ConvergenceWarning):
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
@@ -212,6 +280,8 @@ def _fmt_table(table: pd.DataFrame) -> str:
     for column in shown.columns:
         if column.startswith("coverage_"):
             shown[column] = shown[column].map(lambda v: f"{v:.2f}")
+        if column.startswith("interval_score_") or column == "wis":
+            shown[column] = shown[column].map(lambda v: f"{v:.4f}")
     for column in ("are_median", "are_mean", "bias", "width"):
         shown[column] = shown[column].map(
             lambda v, column=column: f"{100 * v:+.2f}%" if column == "bias" else f"{100 * v:.2f}%"
@@ -224,14 +294,26 @@ def _fmt_table(table: pd.DataFrame) -> str:
 
 
 def write_report(
-    results: dict, seconds: dict, check: dict | None, path: Path, command: str, reproduction: str
+    results: dict,
+    seconds: dict,
+    check: dict | None,
+    path: Path,
+    command: str,
+    reproduction: str,
+    sampler: dict,
+    n_boot: int,
 ) -> None:
+    """``results`` and ``seconds`` are keyed by ``(case, split)``."""
     today = datetime.now(UTC).strftime("%Y-%m-%d")
     main = pd.concat(
-        [r.table[r.table["group"] == "all"].assign(dataset=name) for name, r in results.items()],
+        [
+            r.table[r.table["group"] == "all"].assign(dataset=name, split=split)
+            for (name, split), r in results.items()
+        ],
         ignore_index=True,
     )
-    main = main[["dataset"] + [c for c in main.columns if c not in ("dataset", "group")]]
+    first = ["dataset", "split"]
+    main = main[first + [c for c in main.columns if c not in (*first, "group")]]
     lines = [
         "# Extrapolation backtests",
         "",
@@ -241,12 +323,16 @@ def write_report(
         "",
         "Each case fits on the smaller runs of a bundled sweep, predicts the held-out larger "
         "runs and scores the central predictive intervals (`bs.backtest`, see "
-        "`bayescale/evaluation/backtest.py`). bayescale: NUTS with "
-        f"{SAMPLER['chains']} chains x ({SAMPLER['warmup']} warmup + {SAMPLER['draws']} "
-        "draws), default priors, Student-t likelihood, seed 0. Baseline: the Chinchilla "
+        "`bayescale/evaluation/backtest.py`). Every case is split twice: by compute "
+        "(`split = compute`, a run's 6ND) and by model size (`split = n_params`). "
+        "bayescale: NUTS with "
+        f"{sampler['chains']} chains x ({sampler['warmup']} warmup + {sampler['draws']} "
+        "draws), default priors, Student-t likelihood, seed 0. Baselines: the Chinchilla "
         "replication recipe (Huber loss, delta = 1e-3, on log loss; L-BFGS-B from the 100 "
         "best of Hoffmann's 4,500 grid starts; "
-        f"{N_BOOT} bootstrap refits from the best start; `bayescale/evaluation/baseline.py`).",
+        f"{n_boot} bootstrap refits from the best start; `bayescale/evaluation/baseline.py`), "
+        "and split-conformal intervals from the same Huber fit "
+        "(`bayescale/evaluation/conformal.py`).",
         "",
         "Methods: `bayescale` = posterior predictive of a new measured loss, with the "
         "law's error beyond the fitted compute (`bayescale/discrepancy.py`: per draw, "
@@ -256,14 +342,22 @@ def write_report(
         "bayescale reported before that term was added; "
         "`bootstrap` = bootstrap distribution of the law's prediction (what is usually "
         "reported; ignores observation noise); `bootstrap_noise` = the same plus Normal "
-        "noise at each replicate's robust residual scale.",
+        "noise at each replicate's robust residual scale; `conformal` = split-conformal "
+        "intervals: the Huber fit on the smaller two thirds of the training runs, times "
+        "exp(+-q), q the ceil((n + 1)·level)-th smallest absolute log-loss residual of the "
+        "n largest training runs (by the split's key), infinite when n is too small (a 90% "
+        "interval needs n >= 9).",
         "",
         "Columns: `coverage_X` = share of held-out losses inside the central X% interval "
         "(nominal X/100); `are_median`, `are_mean` = median and mean over held-out points "
         "of |median prediction - loss| / loss; `bias` = median signed relative error "
         "(> 0: predicts too high a loss); `width` = median width of the 90% interval "
         "relative to the median; `extrapolation` = largest held-out compute / largest "
-        "training compute (6ND).",
+        "training compute (6ND); `interval_score_X` = mean interval score of the X% "
+        "interval on log loss, (u - l) + (2/alpha)·(distance by which it misses), alpha = "
+        "1 - X/100 (Gneiting & Raftery 2007; lower is better, 0.01 is about 1% of the "
+        "loss); `wis` = mean weighted interval score over the levels and the median "
+        "(Bracher et al. 2021), which approximates the CRPS of log loss.",
         "",
         "With n held-out points, the observed coverage of a calibrated 90% interval "
         "scatters by about ±2·sqrt(0.09/n) (±0.06 at n = 100, ±0.2 at n = 9), and held-out "
@@ -274,21 +368,25 @@ def write_report(
         _fmt_table(main),
         "",
     ]
-    grouped = {name: r for name, r in results.items() if (r.table["group"] != "all").any()}
+    grouped = {key: r for key, r in results.items() if (r.table["group"] != "all").any()}
     if grouped:
         lines += ["## Per group", ""]
-        for name, r in grouped.items():
+        for (name, split), r in grouped.items():
             per = r.table[r.table["group"] != "all"]
-            lines += [f"### {name}", "", _fmt_table(per), ""]
+            lines += [f"### {name}, split by {split}", "", _fmt_table(per), ""]
     lines += ["## Cases", ""]
-    for name, r in results.items():
+    for (name, split), r in results.items():
         s, m = r.split, r.meta
+        _, _, about, splits = CASES[name]
+        k = m.get("replicates")
+        replicates = f" ({k} sweeps, seeds 0-{k - 1})" if k else ""
         lines.append(
-            f"- **{name}**: {CASES[name][2]}. {s['n_train']} training / {s['n_test']} "
-            f"held-out points; largest training compute {s['train_max_compute']:.3g}, "
-            f"held-out {s['test_min_compute']:.3g}-{s['test_max_compute']:.3g} FLOPs. "
-            f"Fit {m['fit_seconds']:.0f} s, bootstrap {m['bootstrap_seconds']:.0f} s, "
-            f"case total {seconds[name]:.0f} s. {_by_distance(r)}."
+            f"- **{name}, split by {split}**: {about}{replicates}; {splits[split][1]}. "
+            f"{s['n_train']} training / {s['n_test']} held-out points; largest training "
+            f"compute {s['train_max_compute']:.3g}, held-out {s['test_min_compute']:.3g}-"
+            f"{s['test_max_compute']:.3g} FLOPs. Fit {m['fit_seconds']:.0f} s, bootstrap "
+            f"{m['bootstrap_seconds']:.0f} s, conformal {m['conformal_seconds']:.0f} s, case "
+            f"total {seconds[name, split]:.0f} s. {_by_distance(r)}."
         )
         for text in m["fit_warnings"]:
             lines.append(f"  - fit warning: {text}")
@@ -316,25 +414,40 @@ def main(argv=None) -> None:
         action="store_true",
         help="also compare the screened L-BFGS starts with all 4,500",
     )
+    parser.add_argument(
+        "--splits", nargs="+", choices=SPLITS, default=list(SPLITS), help="splits to run"
+    )
+    parser.add_argument("--chains", type=int, default=SAMPLER["chains"])
+    parser.add_argument("--warmup", type=int, default=SAMPLER["warmup"])
+    parser.add_argument("--draws", type=int, default=SAMPLER["draws"])
+    parser.add_argument("--n-boot", type=int, default=N_BOOT, help="bootstrap replicates")
+    parser.add_argument(
+        "--replicates",
+        type=int,
+        default=SYNTHETIC_REPLICATES,
+        help="replicate sweeps of the synthetic case",
+    )
     parser.add_argument("--out", type=Path, default=HERE / "backtest.md")
     args = parser.parse_args(argv)
     names = args.cases or list(CASES)
     unknown = sorted(set(names) - set(CASES))
     if unknown:
         parser.error(f"unknown case(s) {unknown}; choose from {list(CASES)}")
+    sampler = {"chains": args.chains, "warmup": args.warmup, "draws": args.draws}
     results, seconds = {}, {}
     for name in names:
-        started = time.perf_counter()
-        results[name] = run_case(name)
-        seconds[name] = time.perf_counter() - started
-        print(f"== {name} ({seconds[name]:.0f} s)", flush=True)
-        print(results[name].table.round(4).to_string(), flush=True)
+        for split in args.splits:
+            started = time.perf_counter()
+            results[name, split] = run_case(name, split, sampler, args.n_boot, args.replicates)
+            seconds[name, split] = time.perf_counter() - started
+            print(f"== {name}, split by {split} ({seconds[name, split]:.0f} s)", flush=True)
+            print(results[name, split].table.round(4).to_string(), flush=True)
     reproduction = baseline_check()
     check = full_grid_check() if args.full_grid else None
     command = "python docs/calibration/backtest.py" + "".join(
         f" {a}" for a in (argv if argv is not None else sys.argv[1:])
     )
-    write_report(results, seconds, check, args.out, command, reproduction)
+    write_report(results, seconds, check, args.out, command, reproduction, sampler, args.n_boot)
     print(f"wrote {args.out}")
 
 
