@@ -643,8 +643,9 @@ def cmd_fit(args) -> int:
         "draws": args.draws,
         "seed": args.seed,
         "device": args.device,
-        "extrapolation_error": args.extrapolation_error,
     }
+    if args.extrapolation_error is not None:  # else the default, or a stack's learned one
+        settings["extrapolation_error"] = args.extrapolation_error
     if len(args.law) > 1:
         return _fit_stack(args, out, sweep, settings)
     from bayescale.inference import fit  # JAX: after the quick checks
@@ -1175,10 +1176,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--extrapolation-error",
         type=float,
-        default=EXTRAPOLATION_ERROR,
         help="scale of the law's error outside the fitted runs in loss "
-        f"predictions, per e-fold in units of the noise (default "
-        f"{EXTRAPOLATION_ERROR:g}; 0 turns it off)",
+        f"predictions, per e-fold of distance from the fitted runs in units of the noise "
+        f"(default {EXTRAPOLATION_ERROR:.3g}, learned on the bundled sweeps; with several "
+        "--law, each law's learned on this sweep too; 0 turns it off)",
     )
     p.add_argument("--overwrite", action="store_true", help="replace the output file")
     p.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -145,9 +145,9 @@ def fit(
         ``info.sampler.init``); ``"prior"`` starts from the prior mean with the identity
         mass matrix.
     extrapolation_error
-        scales the law's error outside the fitted runs that loss
-        predictions carry (per e-fold of compute, in units of the noise scale; 0 turns it
-        off; :mod:`bayescale.discrepancy`).
+        scales the law's error outside the fitted runs that loss predictions carry (per
+        e-fold of distance from the fitted runs, in units of the noise scale; default the
+        one learned on the bundled sweeps; 0 turns it off; :mod:`bayescale.discrepancy`).
     progress
         A progress bar on stderr, one for all chains, naming the phase (mode search,
         compiling, warmup, sampling; :mod:`bayescale.progress`). ``None`` (the default)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import sys
 import warnings
 
+import arviz as az
 import numpy as np
 import pandas as pd
 import pytest
@@ -271,3 +273,30 @@ def test_curve_backtest_by_n_scores_each_held_out_runs_final_checkpoint():
     # 9 training runs; by N the 3 runs of the third size calibrate, one residual each
     assert predictor.residuals.size == 3 and predictor.fit.n_points == 6 * 4
     assert np.isfinite(result.table.set_index("method").loc["bayescale", "wis"])
+
+
+def test_backtest_learns_the_error_scale_from_the_training_runs_alone(monkeypatch):
+    """learn_error: leave-future-out on the training runs only (no held-out run is seen)
+    sets the fit's extrapolation error; stand-in fits keep this fast."""
+    sweep = bs.Sweep.from_frame(synthetic_sweep())
+    seen = []
+
+    def fake_fit(train, law, **kwargs):
+        seen.append(set(train.fit_frame.index))
+        rng = np.random.default_rng(len(seen))  # each stand-in fit its own draws
+        draws = {p: TRUTH[p] + 0.005 * rng.standard_normal((1, 200)) for p in law.params}
+        draws["sigma"] = np.full((1, 200), 0.01)
+        return bs.Posterior.from_idata(az.from_dict(posterior=draws), law=law, sweep=train)
+
+    # the module, not bs.evaluation.backtest, which is the function of that name
+    monkeypatch.setattr(sys.modules["bayescale.evaluation.backtest"], "fit", fake_fit)
+    monkeypatch.setattr(sys.modules["bayescale.evaluation.lfo"], "fit", fake_fit)
+    prior = bs.discrepancy.ScalePrior(log_median=0.0, log_sd=1.0)
+    result = bs.backtest(sweep, baseline=False, learn_error=prior)
+    held_out = set(result.points["row"])
+    assert len(seen) == 4  # the fit, then three leave-future-out cuts
+    assert all(not (rows & held_out) for rows in seen)
+    learned = result.meta["extrapolation_error"]
+    assert result.posterior.info.extrapolation_error == learned["value"]
+    low, high = learned["interval_90"]
+    assert low <= learned["value"] <= high

@@ -31,7 +31,8 @@ def test_zero_inside_the_fitted_range_and_normal_slope_beyond(synthetic_posterio
     # linear in log C: δ / Δ is one slope per draw, the same at both far points
     per_efold = delta[..., 2:] / beyond[2:]
     np.testing.assert_allclose(per_efold[..., 0], per_efold[..., 1], rtol=1e-9, atol=1e-12)
-    z = (per_efold[..., 0] / post.posterior["sigma"].values).ravel()
+    sigma = post.posterior["sigma"].values
+    z = (per_efold[..., 0] / (post.info.extrapolation_error * sigma)).ravel()
     # 600 draws of Normal(0, 1): the mean's sd is 0.041 and the sd's about 0.029, so
     # ±0.15 is over 3.5 of their sds (the seed is fixed; this checks the scale is σ·c).
     assert abs(z.mean()) < 0.15 and abs(z.std() - 1.0) < 0.15
@@ -40,7 +41,7 @@ def test_zero_inside_the_fitted_range_and_normal_slope_beyond(synthetic_posterio
 def test_scaled_by_extrapolation_error(synthetic_posterior):
     n, d = np.array([5e11]), np.array([1e13])
     with pytest.warns(bs.ExtrapolationWarning):
-        base = _delta(synthetic_posterior, n, d)
+        base = _delta(synthetic_posterior.with_extrapolation_error(1.0), n, d)
         doubled = _delta(synthetic_posterior.with_extrapolation_error(2.0), n, d)
         off = _delta(synthetic_posterior.with_extrapolation_error(0.0), n, d)
     np.testing.assert_allclose(doubled, 2.0 * base, rtol=1e-9, atol=1e-12)
@@ -96,9 +97,10 @@ def test_saved_posteriors_keep_it_and_format1_files_without_it_use_the_default(
 ):
     path = synthetic_posterior.with_extrapolation_error(0.5).save(tmp_path / "p.nc")
     assert bs.load_posterior(path).info.extrapolation_error == 0.5
-    # the earliest format-1 files predate the setting: they read with the default
+    # the earliest format-1 files predate the setting: they read with c = 1, the default
+    # when it was introduced (FitInfo's), as they always have
     meta = synthetic_posterior.info.to_dict()
     meta.pop("extrapolation_error")
     constant = synthetic_posterior.groups["constant_data"]
     older = FitInfo.from_format1(meta, constant["log_n"].values, constant["log_d"].values)
-    assert older.extrapolation_error == discrepancy.EXTRAPOLATION_ERROR
+    assert older.extrapolation_error == 1.0

@@ -94,6 +94,7 @@ def pool():
         yield executor
 
 
+@pytest.mark.slow  # 10 fits, serial and through the pool: about a minute here
 def test_stack_through_a_process_pool_equals_serial(sweep, serial, pool):
     lfo, caught = serial
     stack, caught_pool = recorded(bs.stack, sweep, LAWS, CUTS, executor=pool, **FIT)
@@ -111,6 +112,7 @@ def test_stack_through_a_process_pool_equals_serial(sweep, serial, pool):
         assert post.info.data.points == len(sweep.fit_frame)
 
 
+@pytest.mark.slow  # 4 more fits, and a Dask cluster's start
 def test_leave_future_out_through_dask_equals_serial(sweep, serial):
     lfo, caught = serial
     with (

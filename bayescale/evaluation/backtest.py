@@ -96,10 +96,13 @@ import numpy as np
 import pandas as pd
 
 from bayescale.curves import CURVE_MIN_FRACTION, select_checkpoints
+from bayescale.discrepancy import DEFAULT_PRIOR, ScalePrior
 from bayescale.draws import check_ci_prob, interval_columns
 from bayescale.errors import ExtrapolationWarning, InputError, SweepWarning
 from bayescale.evaluation import baseline as baseline_mod
 from bayescale.evaluation import conformal as conformal_mod
+from bayescale.evaluation.error_scale import learn_extrapolation_error
+from bayescale.evaluation.lfo import leave_future_out
 from bayescale.evaluation.splits import DEFAULT_FRAC, scored_rows, train_mask
 from bayescale.inference import fit
 from bayescale.laws import get_law
@@ -347,6 +350,7 @@ def backtest(
     top: int | None = baseline_mod.TOP_STARTS,
     seed: int = 0,
     calibration: float = conformal_mod.DEFAULT_CALIBRATION,
+    learn_error: bool | ScalePrior = False,
 ) -> BacktestResult:
     """Fit on the smaller runs of ``sweep``, predict the held-out larger ones, and score
     the predictive intervals of bayescale (and of the Huber + bootstrap and split-conformal
@@ -388,6 +392,14 @@ def backtest(
         the share of the training runs (of each group, for per-group fits) on which the
         conformal baseline calibrates: the largest, by the split's key (compute for a
         mask split); :mod:`bayescale.evaluation.conformal`.
+    learn_error
+        learn the scale of the law's error outside the fitted runs from the training runs
+        alone, as a user would from their sweep: leave-future-out on them
+        (:func:`bayescale.leave_future_out`, the same law and ``fit_kwargs``, three more
+        fits) updates a prior, :data:`~bayescale.discrepancy.DEFAULT_PRIOR` (``True``) or
+        the :class:`~bayescale.discrepancy.ScalePrior` given
+        (:func:`bayescale.learn_extrapolation_error`). ``meta["extrapolation_error"]``
+        holds the value and its 90% interval.
 
     Returns
     -------
@@ -443,6 +455,12 @@ def backtest(
 
     started = time.perf_counter()
     post = fit(train, law_obj, **fit_kwargs)
+    learned = None
+    if learn_error is not False:
+        prior = DEFAULT_PRIOR if learn_error is True else learn_error
+        scores = leave_future_out(train, {law_obj.name: law_obj}, **fit_kwargs)
+        learned = learn_extrapolation_error(scores, prior=prior)
+        post = post.with_extrapolation_error(learned.value)
     fit_seconds = time.perf_counter() - started
     samples = dict(
         zip(("bayescale", "bayescale_mean"), _bayes_samples(post, test, grouped, seed), strict=True)
@@ -516,6 +534,10 @@ def backtest(
         "calibration": calibration if baseline else None,
         "conformal_seconds": round(conformal_seconds, 2),
         "fit_warnings": list(post.warnings),
+        "extrapolation_error": {
+            "value": post.info.extrapolation_error,
+            "interval_90": None if learned is None else list(learned.interval(0.9)),
+        },
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     return BacktestResult(

@@ -18,6 +18,7 @@ case runs twice: split by compute and split by model size N.
 from __future__ import annotations
 
 import argparse
+import json
 import platform
 import sys
 import time
@@ -29,11 +30,14 @@ import numpy as np
 import pandas as pd
 
 import bayescale as bs
+from bayescale.discrepancy import DEFAULT_PRIOR, ScalePrior
 from bayescale.draws import interval_columns
 from bayescale.evaluation import baseline
+from bayescale.evaluation.error_scale import pool
 from bayescale.reference import reference_sweep
 
 HERE = Path(__file__).resolve().parent
+ERROR_SCORES = HERE / "extrapolation_error.json"
 SAMPLER = {"chains": 4, "warmup": 500, "draws": 500}
 N_BOOT = 200
 SYNTHETIC_REPLICATES = 10
@@ -198,6 +202,7 @@ def _pooled(results: list) -> bs.BacktestResult:
         "fit_warnings": [
             f"replicate {k}: {w}" for k, r in enumerate(results) for w in r.meta["fit_warnings"]
         ],
+        "extrapolation_errors": [r.meta["extrapolation_error"]["value"] for r in results],
     }
     return bs.BacktestResult(
         table=pd.DataFrame(rows), points=points, split=split, posterior=first.posterior, meta=meta
@@ -220,6 +225,16 @@ def run_case(
     return _run(name, split, CASES[name][0](), sampler, n_boot, seed)
 
 
+def error_prior(name: str) -> ScalePrior:
+    """The prior of the extrapolation error's scale for case ``name``: pooled over the
+    *other* sweeps' leave-future-out scores (``extrapolation_error.json``), so that no case
+    vouches for itself; the default for a case not among them."""
+    results = json.loads(ERROR_SCORES.read_text())["results"]
+    if name not in results:
+        return DEFAULT_PRIOR
+    return pool([np.asarray(r[0]) for case, r in results.items() if case != name])
+
+
 def _run(
     name: str, split: str, sweep: bs.Sweep, sampler: dict, n_boot: int, seed: int
 ) -> bs.BacktestResult:
@@ -228,6 +243,7 @@ def _run(
     if args["split"] == "mask":
         args["split"] = _athena_mask(sweep)
     args["fit_kwargs"] = {**sampler, **common.get("fit_kwargs", {})}
+    args["learn_error"] = error_prior(name)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", bs.ConvergenceWarning)
         result = bs.backtest(sweep, n_boot=n_boot, seed=seed, **args)
@@ -235,6 +251,15 @@ def _run(
         if not issubclass(w.category, bs.ConvergenceWarning):
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     return result
+
+
+def _learned(meta) -> str:
+    """The learned scale of the extrapolation error (per replicate, for pooled replicates)."""
+    if "extrapolation_errors" in meta:
+        return ", ".join(f"{c:.3g}" for c in meta["extrapolation_errors"])
+    error = meta["extrapolation_error"]
+    low, high = error["interval_90"]
+    return f"{error['value']:.3g} (90% interval {low:.3g} to {high:.3g})"
 
 
 def full_grid_check() -> dict:
@@ -335,8 +360,12 @@ def write_report(
         "(`bayescale/evaluation/conformal.py`).",
         "",
         "Methods: `bayescale` = posterior predictive of a new measured loss, with the "
-        "law's error beyond the fitted compute (`bayescale/discrepancy.py`: per draw, "
-        "c·σ·z per e-fold of compute past the largest fitted run, z ~ Normal(0, 1), c = 1); "
+        "law's error outside the fitted runs (`bayescale/discrepancy.py`: per draw, "
+        "c·σ·z·h, h the e-folds of N and D from the convex hull of the training runs, "
+        "z ~ Normal(0, 1); c learned by leave-future-out on the training runs alone "
+        "(`bs.backtest(learn_error=...)`), as a user would on their sweep, from a prior "
+        "pooled over the *other* bundled sweeps (`extrapolation_error.md`), so that no "
+        "case vouches for itself; each case's learned c is in the per-split sections); "
         "`bayescale_mean` = the same without the measurement noise (a diagnostic); "
         "`bayescale_no_discrepancy` = `bayescale` without the law's error term, i.e. what "
         "bayescale reported before that term was added; "
@@ -384,9 +413,10 @@ def write_report(
             f"- **{name}, split by {split}**: {about}{replicates}; {splits[split][1]}. "
             f"{s['n_train']} training / {s['n_test']} held-out points; largest training "
             f"compute {s['train_max_compute']:.3g}, held-out {s['test_min_compute']:.3g}-"
-            f"{s['test_max_compute']:.3g} FLOPs. Fit {m['fit_seconds']:.0f} s, bootstrap "
-            f"{m['bootstrap_seconds']:.0f} s, conformal {m['conformal_seconds']:.0f} s, case "
-            f"total {seconds[name, split]:.0f} s. {_by_distance(r)}."
+            f"{s['test_max_compute']:.3g} FLOPs. Fit (with leave-future-out) "
+            f"{m['fit_seconds']:.0f} s, bootstrap {m['bootstrap_seconds']:.0f} s, conformal "
+            f"{m['conformal_seconds']:.0f} s, case total {seconds[name, split]:.0f} s. "
+            f"Learned c: {_learned(m)}. {_by_distance(r)}."
         )
         for text in m["fit_warnings"]:
             lines.append(f"  - fit warning: {text}")

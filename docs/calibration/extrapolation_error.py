@@ -11,7 +11,8 @@ that no sweep vouches for itself, the prior pooled from the *other* sweeps.
 
     python docs/calibration/extrapolation_error.py [--chains 2 --warmup 500 --draws 500]
 
-writes ``docs/calibration/extrapolation_error.md``.
+writes ``docs/calibration/extrapolation_error.md`` and the sweeps' scores,
+``extrapolation_error.json`` (``--report-only`` rewrites the report from them).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from bayescale.discrepancy import PRIOR_SCALES
 from bayescale.evaluation.error_scale import learn, pool
 
 HERE = Path(__file__).parent
+SCORES = HERE / "extrapolation_error.json"
 PORIAN_GROUP = "rw/hparams=base/warmup=short/decay=chinchilla/N=standard/loss=val"
 
 
@@ -141,8 +143,9 @@ def main(argv=None) -> None:
     parser.add_argument(
         "--scores",
         type=Path,
-        help="a JSON file of the sweeps' scores: written after the fits, or, with "
-        "--report-only, read instead of fitting",
+        default=SCORES,
+        help="the JSON file of the sweeps' scores: written after the fits, or, with "
+        "--report-only, read instead of fitting (docs/calibration/backtest.py reads it)",
     )
     parser.add_argument("--report-only", action="store_true")
     args = parser.parse_args(argv)
@@ -155,9 +158,8 @@ def main(argv=None) -> None:
         )
     else:
         results = run(sampler)
-        if args.scores:
-            rows = {name: (r[0].tolist(), *r[1:]) for name, r in results.items()}
-            args.scores.write_text(json.dumps({"sampler": sampler, "results": rows}))
+        rows = {name: (r[0].tolist(), *r[1:]) for name, r in results.items()}
+        args.scores.write_text(json.dumps({"sampler": sampler, "results": rows}))
     args.out.write_text(report(results, sampler))
     print(f"wrote {args.out}")
 
