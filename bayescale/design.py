@@ -55,8 +55,8 @@ It is estimated without refitting, by importance reweighting of the existing dra
 The extrapolation error of a loss target shrinks when a run extends the fitted region:
 after a candidate ``(N_c, D_c)``, ``h`` is the target's distance from the hull of the
 fitted runs and the candidate (and the runs chosen before it), per draw with its own
-``a_s``. The outcome itself is weighted under the law and
-the noise alone, as a refit would fit it (a fitted run has no discrepancy term).
+``a_s``. The outcome itself is weighted under the law and the noise alone, as a refit
+would fit it (a fitted run has no discrepancy term).
 
 A batch of ``k`` runs is chosen greedily and jointly: after run ``j`` is chosen, each
 world keeps its outcome ``y_{m,j}`` and its weights multiply, ``w_{m,s} ∝ \prod_{j}
