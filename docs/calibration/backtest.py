@@ -19,10 +19,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import platform
 import sys
 import time
 import warnings
+from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -34,6 +36,7 @@ from bayescale.discrepancy import DEFAULT_PRIOR, ScalePrior
 from bayescale.draws import interval_columns
 from bayescale.evaluation import baseline
 from bayescale.evaluation.error_scale import pool
+from bayescale.executors import map_calls
 from bayescale.reference import reference_sweep
 
 HERE = Path(__file__).resolve().parent
@@ -223,6 +226,17 @@ def run_case(
             [_run(name, split, _synthetic(k), sampler, n_boot, seed) for k in range(replicates)]
         )
     return _run(name, split, CASES[name][0](), sampler, n_boot, seed)
+
+
+def _in_own_process(name: str, split: str, sampler: dict, n_boot: int, replicates: int):
+    """:func:`run_case` in a fresh process: XLA (JAX 0.10.2) has crashed with a
+    segmentation fault in compilation part-way through processes that compile many fits
+    (docs/performance.md; this script's one process did after about 40), and one case
+    compiles at most a dozen. Its warnings are re-emitted here (bayescale.executors)."""
+    spawn = multiprocessing.get_context("spawn")  # JAX is not fork-safe
+    with ProcessPoolExecutor(1, mp_context=spawn) as pool:
+        (result,) = map_calls(run_case, [(name, split, sampler, n_boot, replicates)], pool)
+    return result
 
 
 def error_prior(name: str) -> ScalePrior:
@@ -468,7 +482,9 @@ def main(argv=None) -> None:
     for name in names:
         for split in args.splits:
             started = time.perf_counter()
-            results[name, split] = run_case(name, split, sampler, args.n_boot, args.replicates)
+            results[name, split] = _in_own_process(
+                name, split, sampler, args.n_boot, args.replicates
+            )
             seconds[name, split] = time.perf_counter() - started
             print(f"== {name}, split by {split} ({seconds[name, split]:.0f} s)", flush=True)
             print(results[name, split].table.round(4).to_string(), flush=True)
