@@ -291,7 +291,7 @@ def test_backtest_learns_the_error_scale_from_the_training_runs_alone(monkeypatc
     # the module, not bs.evaluation.backtest, which is the function of that name
     monkeypatch.setattr(sys.modules["bayescale.evaluation.backtest"], "fit", fake_fit)
     monkeypatch.setattr(sys.modules["bayescale.evaluation.lfo"], "fit", fake_fit)
-    prior = bs.discrepancy.ScalePrior(log_median=0.0, log_sd=1.0)
+    prior = bs.discrepancy.ScalePrior(log_median=0.0, log_sd=1.0)  # any proper prior will do
     result = bs.backtest(sweep, baseline=False, learn_error=prior)
     held_out = set(result.points["row"])
     assert len(seen) == 4  # the fit, then three leave-future-out cuts

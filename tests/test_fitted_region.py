@@ -54,6 +54,7 @@ def test_degenerate_hulls():
     # collinear points (an isoFLOP sweep at one budget): the segment's two ends
     assert hull([1.0, 2.0, 3.0], [3.0, 2.0, 1.0]) == ((1.0, 3.0), (3.0, 1.0))
     segment = Region.from_points([1.0, 2.0, 3.0], [3.0, 2.0, 1.0])
+    # 1e-12: float64 roundoff of a few subtractions of numbers near 1
     assert segment.distance(2.0, 2.0) == pytest.approx(0.0, abs=1e-12)
     assert segment.distance(2.0, 3.0) == pytest.approx(1.0)  # one e-fold of D above it
     assert Region.from_points([1.0], [2.0]).distance(3.0, 0.0) == pytest.approx(4.0)
@@ -67,6 +68,7 @@ def test_distance_is_the_l1_distance_from_the_hull():
         queries = rng.normal(scale=2.0, size=(40, 2))
         ours = region.distance(queries[:, 0], queries[:, 1])
         exact = [l1_distance(region.vertices, q) for q in queries]
+        # 1e-7: HiGHS solves the linear programme to its default tolerance, about 1e-7
         np.testing.assert_allclose(ours, exact, atol=1e-7)
 
 
@@ -75,11 +77,13 @@ def test_distance_is_zero_inside_and_the_same_compiled():
     rng = np.random.default_rng(2)  # random convex combinations of the fitted runs
     w = rng.dirichlet(np.ones(len(LADDER_N)), size=200)
     inside = w @ np.c_[np.log(LADDER_N), np.log(LADDER_D)]
+    # 1e-9: points on an edge can test a hair outside it by roundoff (logs near 20)
     assert np.abs(region.distance(inside[:, 0], inside[:, 1])).max() < 1e-9
     queries = np.log([[1e9, 2e10], [5e7, 1e10], [4e8, 4e8], [3e9, 3e11]])
     compiled = jax.jit(lambda edges, a, b: distance(edges, a, b, jnp))(
         region.edges, jnp.asarray(queries[:, 0]), jnp.asarray(queries[:, 1])
     )
+    # 1e-5: the compiled kernel runs in float32 (JAX's default), logs near 20: 2e-6 each
     np.testing.assert_allclose(compiled, region.distance(queries[:, 0], queries[:, 1]), atol=1e-5)
 
 
@@ -95,6 +99,7 @@ def test_distance_grows_in_n_alone_in_d_alone_and_in_compute():
         assert (np.diff(h) > 0).all()
     # one e-fold of N alone, or of D alone, is one e-fold of distance; the diagonal from
     # the largest run adds one e-fold of compute per e-fold of N and D together
+    # 1e-9: float64 roundoff of logs near 20
     np.testing.assert_allclose(in_n, steps, atol=1e-9)
     np.testing.assert_allclose(in_d, steps, atol=1e-9)
     np.testing.assert_allclose(in_c, 2 * steps, atol=1e-9)
@@ -140,7 +145,7 @@ def test_the_error_widens_a_larger_model_below_the_fitted_compute():
     h = error.region.distance(np.log(n), np.log(d))
     assert h == pytest.approx(math.log(2.5))
     inside = error.region.distance(np.log(LADDER_N), np.log(LADDER_D))
-    assert np.abs(inside).max() < 1e-9
+    assert np.abs(inside).max() < 1e-9  # roundoff at vertices and edges, as above
 
 
 def test_warnings_name_model_size_and_tokens_per_parameter():

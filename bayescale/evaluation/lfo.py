@@ -445,9 +445,9 @@ def _score_cut(
     warnings."""
     started = time.perf_counter()
     post = _fit_before(sweep, band, k, model)
-    resid, unit, noise, h = _residuals(post, test)
-    grid = log_density_by_scale(resid, unit, noise, h, PRIOR_SCALES)
-    lpd = log_density_by_scale(resid, unit, noise, h, [post.info.extrapolation_error])[:, 0]
+    scales = np.r_[PRIOR_SCALES, post.info.extrapolation_error]  # the grid, and the fit's c
+    densities = log_density_by_scale(*_residuals(post, test), scales)
+    grid, lpd = densities[:, :-1], densities[:, -1]
     fitted = {
         "n_train": post.info.data.points,
         "seconds": round(time.perf_counter() - started, 2),

@@ -48,7 +48,8 @@ SPLITS = ("compute", "n_params")
 PORIAN_GROUP = "rw/hparams=base/warmup=short/decay=chinchilla/N=standard/loss=val"
 
 
-def _porian() -> bs.Sweep:
+def porian_sweep() -> bs.Sweep:
+    """porian_rsld's one configuration that the backtests (and extrapolation_error.py) use."""
     sweep = bs.load_dataset("porian_rsld")
     return sweep.exclude(
         sweep.frame["group"] != PORIAN_GROUP, reason=f"other configurations than {PORIAN_GROUP}"
@@ -129,7 +130,7 @@ CASES = {
         },
     ),
     "porian_rsld": (
-        _porian,
+        porian_sweep,
         {},
         f"one configuration ({PORIAN_GROUP}, 88 points)",
         {

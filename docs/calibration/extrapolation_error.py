@@ -25,6 +25,7 @@ from datetime import date
 from pathlib import Path
 
 import numpy as np
+from backtest import PORIAN_GROUP, porian_sweep  # the same configuration as the backtests
 
 import bayescale as bs
 from bayescale.discrepancy import PRIOR_SCALES
@@ -32,16 +33,6 @@ from bayescale.evaluation.error_scale import learn, pool
 
 HERE = Path(__file__).parent
 SCORES = HERE / "extrapolation_error.json"
-PORIAN_GROUP = "rw/hparams=base/warmup=short/decay=chinchilla/N=standard/loss=val"
-
-
-def _porian() -> bs.Sweep:
-    sweep = bs.load_dataset("porian_rsld")
-    return sweep.exclude(
-        sweep.frame["group"] != PORIAN_GROUP, reason=f"other configurations than {PORIAN_GROUP}"
-    )
-
-
 #: name -> (sweep factory, fit arguments, description)
 CASES = {
     "chinchilla": (lambda: bs.load_dataset("chinchilla"), {}, "all points"),
@@ -55,7 +46,7 @@ CASES = {
         {"pooling": "partial"},
         "partial pooling over the 3 datasets",
     ),
-    "porian_rsld": (_porian, {}, f"one configuration ({PORIAN_GROUP})"),
+    "porian_rsld": (porian_sweep, {}, f"one configuration ({PORIAN_GROUP})"),
     "misfitting": (
         lambda: bs.load_dataset("misfitting"),
         {"pooling": "partial"},
