@@ -26,6 +26,9 @@ noise models, their maths and the per-draw recovery of the offsets are in
 Intercepts named in the law's ``shear`` are sampled as ``a_c = a − α·m`` (``m`` the
 centre of the matching data axis) and mapped back deterministically; the prior density
 is added on ``a`` itself, so the shear changes the sampler's geometry and nothing else.
+Without partial pooling, a law with a ``level`` samples its terms by level, shares and
+slopes at the centre instead (:mod:`bayescale.laws.law`), again with the prior on the
+law's parameters.
 Under partial pooling the group spread of such an intercept is placed on its centred
 value; the hierarchical transform is :mod:`bayescale.hierarchy`.
 
@@ -37,6 +40,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+import jax
 import jax.numpy as jnp
 import numpyro
 import numpyro.distributions as dist
@@ -47,25 +51,63 @@ from bayescale.laws import Law
 from bayescale.likelihood import observe, sample_noise
 
 CENTRED_SUFFIX = "_centred"
+LEVEL_SUFFIX, SHARE_SUFFIX, SLOPE_SUFFIX = "_level", "_share", "_slope"
 POOLING = ("none", "partial", "separate")
 CENTRING = ("non-centred", "centred")
 MASKED_GROUPS = 32  # the most groups broadcast with a mask on a GPU (by_point)
 
 
-def sample_law_params(law: Law, priors: Mapping, centre: Mapping, site=lambda p: p) -> dict:
+def _flat_site(name: str):
+    return numpyro.sample(name, dist.ImproperUniform(constraints.real, (), ()))
+
+
+def sample_law_params(
+    law: Law, priors: Mapping, centre: Mapping, site=lambda p: p, level: bool = True
+) -> dict:
     """Sample the law's parameters (site names from ``site``), shearing intercepts onto
-    their centred coordinate. Inside a plate this samples one set per plate entry."""
-    theta = {}
+    their centred coordinate and, for a law with a ``level`` (unless ``level=False``), its
+    terms onto level, shares and slopes. Inside a plate this samples one set per plate
+    entry."""
+    theta = _sample_level(law, priors, centre, site) if law.level and level else {}
     for name in ordered(law):
+        if name in theta:
+            continue
         if name not in law.shear:
             theta[name] = numpyro.sample(site(name), priors[name])
             continue
         exponent, axis = law.shear[name]
-        centred = numpyro.sample(
-            site(name) + CENTRED_SUFFIX, dist.ImproperUniform(constraints.real, (), ())
-        )
+        centred = _flat_site(site(name) + CENTRED_SUFFIX)
         theta[name] = numpyro.deterministic(site(name), centred + theta[exponent] * centre[axis])
         numpyro.factor(site(name) + "_prior", priors[name].log_prob(theta[name]))
+    return theta
+
+
+def _sample_level(law: Law, priors: Mapping, centre: Mapping, site) -> dict:
+    """The terms of ``law.level`` and their exponents, sampled as the level
+    ``ℓ = log Σ_k exp t_k`` of the log-terms at the data's centre (``t_0`` the first,
+    ``t_k`` the centred intercepts), the shares ``r_k = t_k − t_0`` and the slopes
+    ``s_k = u_k + t_k`` (``u_k`` the exponent's unconstrained value); the map has unit
+    Jacobian (:mod:`bayescale.laws.law`), so the prior is added on the law's parameters
+    and each exponent's ``log |dx/du|``."""
+    first, *rest = law.level
+    level = _flat_site(site(first) + LEVEL_SUFFIX)
+    shares = jnp.stack([jnp.zeros_like(level)] + [_flat_site(site(k) + SHARE_SUFFIX) for k in rest])
+    terms = level - jax.nn.logsumexp(shares, axis=0) + shares
+    theta = {first: numpyro.deterministic(site(first), terms[0])}
+    log_prior = priors[first].log_prob(theta[first])
+    for term, name in zip(terms[1:], rest, strict=True):
+        exponent, axis = law.shear[name]
+        to_exponent = law.transform(exponent)
+        u = _flat_site(site(exponent) + SLOPE_SUFFIX) - term
+        theta[exponent] = numpyro.deterministic(site(exponent), to_exponent(u))
+        theta[name] = numpyro.deterministic(site(name), term + theta[exponent] * centre[axis])
+        log_prior = (
+            log_prior
+            + priors[name].log_prob(theta[name])
+            + priors[exponent].log_prob(theta[exponent])
+            + to_exponent.log_abs_det_jacobian(u, theta[exponent])
+        )
+    numpyro.factor(site(first) + LEVEL_SUFFIX + "_prior", log_prior)
     return theta
 
 
@@ -81,7 +123,11 @@ def partial_params(
     groups the data pin down (many runs per group), where the non-centred form makes
     ``z_g``, ``μ`` and ``τ`` a funnel (Betancourt and Girolami 2015).
     """
-    mu = sample_law_params(law, priors, centre, site=lambda p: f"mu_{p}" if p in vary else p)
+    # The means keep the shear alone: the group values spread around them on the shear's
+    # centred coordinates (bayescale.hierarchy), which level coordinates would not match.
+    mu = sample_law_params(
+        law, priors, centre, site=lambda p: f"mu_{p}" if p in vary else p, level=False
+    )
 
     def draw(name, loc):
         tau = numpyro.sample(f"tau_{name}", priors[f"tau_{name}"])

@@ -3,7 +3,9 @@
 A spec (``models/<name>.json``) names the dataset, the law, the likelihood, priors
 (defaults unless listed), rows to exclude, the sampler settings and the seed. The
 posterior (``models/<name>.nc``) is what ``bayescale plan`` queries, so answering needs
-no sampling. Regenerate every reference fit with::
+no sampling; it keeps the groups that answering and figures read (``SHIPPED_GROUPS``), not
+the prior and predictive draws, which would make each file some 15 MB. Regenerate every
+reference fit with::
 
     python -m bayescale.reference            # or: python -m bayescale.reference chinchilla
 """
@@ -17,6 +19,8 @@ from bayescale.datasets import load_dataset
 from bayescale.errors import InputError
 from bayescale.posterior import Posterior, load_posterior
 from bayescale.resources import package_dir
+
+SHIPPED_GROUPS = ("posterior", "sample_stats", "observed_data", "constant_data")
 
 
 def reference_names() -> list[str]:
@@ -75,7 +79,10 @@ def main(argv: list[str] | None = None) -> None:
     for name in args.names or reference_names():
         path = package_dir("models") / f"{name}.nc"
         post = refit(name)
-        post.save(path, overwrite=True)
+        groups = {k: v for k, v in post.groups.items() if k in SHIPPED_GROUPS}
+        Posterior(groups=groups, law=post.law, info=post.info, warnings=post.warnings).save(
+            path, overwrite=True
+        )
         print(f"{name}: wrote {path} in {post.info.sampler.seconds:.1f} s of sampling")
         print(post.summary().round(4).to_string())
 

@@ -111,5 +111,6 @@ CHINCHILLA = Law(
     #  a, b pool as centred intercepts: DEFAULT_GROUP_SCALE (0.5).
     group_scales={"e": 0.2, "alpha": 0.3, "beta": 0.3},
     shear={"a": ("alpha", "n"), "b": ("beta", "d")},
+    level=("e", "a", "b"),
     formula="L = E + A/N^alpha + B/D^beta",
 )

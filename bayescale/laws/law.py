@@ -20,6 +20,25 @@ It helps only where the log-loss depends on the intercept through ``a − α·lo
 Chinchilla's law; the hierarchical transform (:mod:`bayescale.hierarchy`) places a sheared
 intercept's group spread on the same centred coordinate.
 
+A law whose loss is a sum of positive terms, ``L = E + A/N^α + B/D^β``, names them as
+``level``: its irreducible term first, then its sheared intercepts. At the data's centre
+the terms are ``e``, ``a_c = a − α·m_N`` and ``b_c = b − β·m_D`` (logs), and a small ladder
+measures their sum and each slope well but the split between them poorly: along the ridge
+``E + A_c = const`` the exponent changes with the split, a curved valley (a banana) that a
+dense mass matrix cannot straighten. The sampler then works with the level, the shares and
+the slopes, which the data measure nearly independently:
+
+.. math::
+
+    \ell = \log(E + A_c + B_c),\quad r_a = a_c − e,\quad r_b = b_c − e,\quad
+    s_α = u_α + a_c,\quad s_β = u_β + b_c
+
+(``u`` the unconstrained exponent, ``log α``; ``s_α = \log(α A_c)`` is the log slope
+``−∂L/∂\log N`` at the centre). The map to ``(e, a, u_α, b, u_β)`` has unit Jacobian (the
+log-sum-exp and its log-ratios have determinant ``Σ softmax = 1``; the rest is
+triangular with ones on the diagonal), so the prior is evaluated on the law's parameters
+as before, plus the exponents' own ``log |dα/du|``, and the posterior is unchanged.
+
 Conditions of an observed point
 -------------------------------
 
@@ -142,6 +161,10 @@ class Law:
         ``{intercept: (exponent, axis)}`` with axis ``"n"`` or ``"d"``; use it only
         where ``log_loss`` depends on the intercept through ``intercept − exponent·log x``
         (see the module docstring).
+    level
+        the log-terms whose sum is the loss, sampled by level, shares and slopes (see the
+        module docstring): first a parameter that is not sheared, then sheared intercepts;
+        empty (the default) samples the parameters themselves.
     formula
         the law in one line, for reports.
     conditions
@@ -164,6 +187,7 @@ class Law:
     labels: Mapping[str, str] = field(default_factory=dict)
     group_scales: Mapping[str, float] = field(default_factory=dict)
     shear: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    level: tuple[str, ...] = ()
     formula: str = ""
     conditions: Conditions | None = None
     settings: Mapping = field(default_factory=dict)
@@ -171,6 +195,7 @@ class Law:
     def __post_init__(self):
         object.__setattr__(self, "params", tuple(self.params))
         object.__setattr__(self, "key_quantities", tuple(self.key_quantities))
+        object.__setattr__(self, "level", tuple(self.level))
         if not self.params or len(set(self.params)) != len(self.params):
             raise InputError(
                 f"law {self.name!r} needs distinct parameter names, got {list(self.params)}."
@@ -203,6 +228,7 @@ class Law:
                 f"which are not among its parameters {list(self.params)}."
             )
         self._check_shear()
+        self._check_level()
         priors = {k: _factory(v) for k, v in self.priors.items()}
         object.__setattr__(self, "priors", MappingProxyType(priors))
         object.__setattr__(self, "shear", MappingProxyType(dict(self.shear)))
@@ -225,6 +251,22 @@ class Law:
                 )
             if axis not in ("n", "d"):
                 raise InputError(f"law {self.name!r}: shear axis must be 'n' or 'd', got {axis!r}.")
+
+    def _check_level(self) -> None:
+        if not self.level:
+            return
+        first, *rest = self.level
+        if first not in self.params or first in self.shear or not rest:
+            raise InputError(
+                f"law {self.name!r}: level {list(self.level)} must start with a parameter "
+                "that is not sheared and go on with at least one sheared intercept."
+            )
+        unsheared = [name for name in rest if name not in self.shear]
+        if unsheared:
+            raise InputError(
+                f"law {self.name!r}: level names {unsheared}, which are not sheared "
+                "intercepts; add them to shear or leave them out of level."
+            )
 
     def transform(self, name: str):
         """The bijection from the real line onto parameter ``name``'s domain (the support of

@@ -1,0 +1,90 @@
+"""The level coordinates of a law's terms (bayescale.laws.law, bayescale.model): the map
+from (level, shares, slopes) to the law's parameters has unit Jacobian, and the model's
+density there is the prior of the law's parameters, so the posterior is the same as with
+the parameters sampled directly."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from numpyro import handlers
+from numpyro.infer.util import log_density
+
+from bayescale.errors import InputError
+from bayescale.laws import CHINCHILLA
+from bayescale.laws.law import Law
+from bayescale.model import LEVEL_SUFFIX, SHARE_SUFFIX, SLOPE_SUFFIX, sample_law_params
+from bayescale.priors import resolve_priors
+
+LAW = CHINCHILLA
+CENTRE = {"n": 18.3, "d": 22.1}  # a ladder's mean log N and log D (60M params, 4B tokens)
+SITES = (f"e{LEVEL_SUFFIX}", f"a{SHARE_SUFFIX}", f"b{SHARE_SUFFIX}")
+SITES += (f"alpha{SLOPE_SUFFIX}", f"beta{SLOPE_SUFFIX}")
+
+
+def _model():
+    return sample_law_params(LAW, resolve_priors(LAW, "student_t"), CENTRE)
+
+
+def _parameters(z):
+    """(e, a, log α, b, log β) at level coordinates ``z`` (the order of ``SITES``)."""
+    data = dict(zip(SITES, z, strict=True))
+    with handlers.seed(rng_seed=0), handlers.condition(data=data):
+        theta = _model()
+    return jnp.stack(
+        [theta["e"], theta["a"], jnp.log(theta["alpha"]), theta["b"], jnp.log(theta["beta"])]
+    )
+
+
+def _points(count):
+    # level coordinates of real fits: level ≈ log 3, shares within ±3, slopes ≈ log 0.3;
+    # a fixed seed makes the points reproducible, any seed gives points of that region
+    rng = np.random.default_rng(7)
+    centre = np.array([1.1, 0.0, 0.0, -1.2, -1.2])
+    return centre + rng.normal(0.0, [0.3, 2.0, 2.0, 0.5, 0.5], size=(count, 5))
+
+
+def test_the_map_to_the_parameters_has_unit_jacobian():
+    with jax.enable_x64(True):
+        for z in _points(20):
+            jacobian = jax.jacfwd(_parameters)(jnp.asarray(z))
+            assert abs(np.linalg.det(np.asarray(jacobian))) == pytest.approx(1.0, rel=1e-10)
+
+
+def test_the_density_is_the_prior_of_the_parameters():
+    """log p at level coordinates = Σ log prior(θ) + log α + log β (the exponents'
+    densities on their log scale), so with a unit Jacobian nothing else changes."""
+    priors = resolve_priors(LAW, "student_t")
+    with jax.enable_x64(True):
+        for z in _points(20):
+            data = dict(zip(SITES, jnp.asarray(z), strict=True))
+            lp, trace = log_density(_model, (), {}, data)
+            theta = {p: trace[p]["value"] for p in LAW.params}
+            expected = sum(priors[p].log_prob(theta[p]) for p in LAW.params)
+            expected += jnp.log(theta["alpha"]) + jnp.log(theta["beta"])
+            assert float(lp) == pytest.approx(float(expected), rel=1e-12, abs=1e-12)
+
+
+def test_the_terms_at_the_centre_sum_to_the_level():
+    with jax.enable_x64(True):
+        z = jnp.asarray(_points(1)[0])
+        e, a, log_alpha, b, log_beta = _parameters(z)
+        terms = jnp.stack(
+            [e, a - jnp.exp(log_alpha) * CENTRE["n"], b - jnp.exp(log_beta) * CENTRE["d"]]
+        )
+        assert float(jax.nn.logsumexp(terms)) == pytest.approx(float(z[0]), rel=1e-12)
+        assert float(log_alpha + terms[1]) == pytest.approx(float(z[3]), rel=1e-12)
+
+
+def test_a_level_needs_an_unsheared_first_term_and_sheared_intercepts():
+    fields = {
+        "name": "bad",
+        "params": LAW.params,
+        "log_loss": LAW.log_loss,
+        "priors": dict(LAW.priors),
+        "shear": dict(LAW.shear),
+    }
+    with pytest.raises(InputError, match="must start with a parameter that is not sheared"):
+        Law(**fields, level=("a", "b"))
+    with pytest.raises(InputError, match=r"level names \['alpha'\]"):
+        Law(**fields, level=("e", "a", "alpha"))
