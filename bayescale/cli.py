@@ -12,6 +12,7 @@
     bayescale plan --budget 1e24 --posterior stack.nc
     bayescale plan --budget 1e22 --dataset gadre_overtrain [--group rpj | --group new]
     bayescale plot fit -o fit.png --dataset gadre_overtrain --group rpj [--overwrite]
+    bayescale plot frontier -o frontier.png --posterior stack.nc
     bayescale suggest --posterior post.nc --target n_opt --budget 1e24 --max-compute 1e20 -k 4
     bayescale suggest --target loss --n-params 7e10 --n-tokens 1.4e12 --max-compute 1e21
     bayescale --version
@@ -327,7 +328,8 @@ def emit(data) -> None:
 # -------------------------------------------------------------------------- posteriors
 def _posterior(args, stacks: bool = False):
     """The posterior of ``--posterior`` (a :class:`~bayescale.Stack` where the file holds
-    one and the command answers from ``stacks``), else ``--dataset``'s reference fit."""
+    one and the command answers from ``stacks``: ``plan``, and ``plot`` of the figures in
+    ``STACK_PLOTS``), else ``--dataset``'s reference fit."""
     path = args.posterior and check_input_file(args.posterior, "--posterior", "posterior file")
     from bayescale.compilation_cache import use_compilation_cache
     from bayescale.posterior import load_posterior
@@ -338,10 +340,12 @@ def _posterior(args, stacks: bool = False):
     use_compilation_cache()  # the planning kernels compile once per law and shape
     if path and is_stack_file(path):
         if not stacks:
+            command = " ".join(filter(None, (args.command, getattr(args, "kind", None))))
             raise InputError(
                 f"{str(path)!r} holds a stack of several laws' posteriors; 'bayescale plan' "
-                f"answers from a stack, 'bayescale {args.command}' from one posterior. Fit "
-                "one law (bayescale fit SOURCE --law NAME -o post.nc) and pass that file."
+                f"answers from a stack, and 'bayescale plot' draws {', '.join(STACK_PLOTS)} "
+                f"from one, but 'bayescale {command}' answers from one posterior. Fit one "
+                "law (bayescale fit SOURCE --law NAME -o post.nc) and pass that file."
             )
         return load_stack(path), str(path)
     if path:
@@ -861,6 +865,8 @@ PLOTS = (
     "allocations",
     "variants",
 )
+STACK_PLOTS = ("fit", "loss-vs-params", "frontier", "ppc", "isoflops", "excess-compute")
+"""The figures whose quantities a stack's mixed draws answer (:mod:`bayescale.plotting`)."""
 
 
 def _plot_sweep(args, post):
@@ -933,7 +939,7 @@ def cmd_plot(args) -> int:
     check_output(out, overwrite=args.overwrite, name="-o", replace_with="--overwrite")
     import matplotlib.pyplot as plt
 
-    post, _ = _posterior(args)
+    post, _ = _posterior(args, stacks=args.kind in STACK_PLOTS)
     fig = _figure(args, post)
     try:
         with replacing(out) as partial:
@@ -941,8 +947,9 @@ def cmd_plot(args) -> int:
     finally:
         plt.close(fig)  # a program calling main() repeatedly would otherwise keep them all
     if args.json:
-        emit({"wrote": str(out), "kind": args.kind, "group": args.group})
+        emit({"wrote": str(out), "kind": args.kind, "group": args.group, **_law_record(post)})
     else:
+        _print_weights(post)
         print(f"wrote {out}")
     return 0
 

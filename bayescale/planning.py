@@ -446,15 +446,17 @@ def efficient_range(
 def compute_to_reach(law: Law, theta: Mapping, loss, error: Discrepancy | None = None) -> Draws:
     """Per draw, the least FLOPs whose optimal allocation reaches ``loss`` (nats), with the
     law's error outside the fitted runs (:mod:`bayescale.discrepancy`), and that
-    allocation's ``n_opt`` and ``d_opt``, searched over ``LOG_C_RANGE``.
+    allocation's ``n_opt`` and ``d_opt``, searched over ``LOG_C_RANGE``; the coordinate
+    ``loss_limit`` holds, per draw and target, the loss that explains a missed target
+    (below), ``NaN`` where the draw reaches it.
 
     A target the search cannot answer is marked, and a :class:`PlanningWarning` per kind
-    gives the share of draws and the losses that explain it: ``inf`` where the loss is
-    below the lowest the prediction reaches (the law's floor, or the minimum of the loss
-    widened by its extrapolation error), ``NaN`` where it is above the loss at the smallest
-    budget searched (every budget searched reaches it; below that budget the optimal model
-    would have under 1e3 parameters or 1e2 tokens, where :mod:`bayescale.optimum` does not
-    search).
+    (:func:`warn_unreachable`) gives the share of draws and the losses that explain it:
+    ``inf`` where the loss is below the lowest the prediction reaches (the law's floor, or
+    the minimum of the loss widened by its extrapolation error), ``NaN`` where it is above
+    the loss at the smallest budget searched (every budget searched reaches it; below that
+    budget the optimal model would have under 1e3 parameters or 1e2 tokens, where
+    :mod:`bayescale.optimum` does not search).
     """
     theta3, error, x64 = _prepare(law, theta, error)
     targets = as_positive(loss, "loss (nats/token)", "compute_to_reach(2.0)")
@@ -473,7 +475,7 @@ def compute_to_reach(law: Law, theta: Mapping, loss, error: Discrepancy | None =
     above = ~np.isfinite(log_c) & (np.log(targets) > log_top)
     for values in (log_c, n_opt, d_opt):
         values[above] = np.nan
-    below = np.isinf(log_c)
+    log_limit = np.where(above, log_top, np.where(np.isinf(log_c), log_bottom, np.nan))
     dims = (*SAMPLE_DIMS, "target_loss")
     ds = xr.Dataset(
         {
@@ -481,10 +483,14 @@ def compute_to_reach(law: Law, theta: Mapping, loss, error: Discrepancy | None =
             "n_opt": (dims, n_opt, {"units": "parameters"}),
             "d_opt": (dims, d_opt, {"units": "tokens"}),
         },
-        coords={**_coords(theta3), "target_loss": targets},
+        coords={
+            **_coords(theta3),
+            "target_loss": targets,
+            "loss_limit": (dims, np.exp(log_limit), {"units": "nats/token"}),
+        },
     )
-    _warn_missed(targets, above, log_top, "above")
-    _warn_missed(targets, below, log_bottom, "below")
+    reach = Draws(ds)
+    warn_unreachable(reach, stacklevel=3)
     warn_if_extrapolating(
         error.fitted,
         log_compute=median_over_draws(log_c),
@@ -492,10 +498,35 @@ def compute_to_reach(law: Law, theta: Mapping, loss, error: Discrepancy | None =
         log_d=median_over_draws(np.log(d_opt)),
         log_ratio=median_over_draws(_log_ratio(d_opt, n_opt)),
     )
-    return Draws(ds)
+    return reach
 
 
-def _warn_missed(targets, missed, log_loss, side: str) -> None:
+def warn_unreachable(reach: Draws, stacklevel: int = 2) -> None:
+    """One :class:`PlanningWarning` per kind of target that the :func:`compute_to_reach`
+    draws ``reach`` miss, with the share of ``reach``'s draws that miss it and the median
+    of their ``loss_limit``: ``NaN`` where the target lies above the loss at the smallest
+    budget searched, ``inf`` where it lies below the lowest loss predicted (read from
+    ``n_opt``, which stays finite in float32 where ``compute`` may not). Draws mixed from
+    several posteriors (:class:`bayescale.Stack`) warn once, for the mixture.
+
+    Parameters
+    ----------
+    reach
+        draws of :func:`compute_to_reach`, with its coordinate ``loss_limit``.
+    stacklevel
+        as :func:`warnings.warn` takes it, counted from the caller of this function.
+    """
+    ds = reach.dataset
+    dims = (*SAMPLE_DIMS, "target_loss")
+    targets = ds["target_loss"].values
+    n_opt = ds["n_opt"].transpose(*dims).values
+    log_limit = np.log(ds["loss_limit"].transpose(*dims).values)
+    above = np.isnan(n_opt) & ~np.isnan(log_limit)
+    _warn_missed(targets, above, log_limit, "above", stacklevel + 2)
+    _warn_missed(targets, np.isinf(n_opt), log_limit, "below", stacklevel + 2)
+
+
+def _warn_missed(targets, missed, log_loss, side: str, stacklevel: int) -> None:
     """One :class:`PlanningWarning` for the targets that ``missed`` marks in some draws:
     ``side`` ``"above"`` the loss at the smallest budget searched, or ``"below"`` the lowest
     loss predicted; ``log_loss`` is that loss per draw and target."""
@@ -524,7 +555,7 @@ def _warn_missed(targets, missed, log_loss, side: str) -> None:
             f"{high} FLOPs (the law's floor, raised where its extrapolation error grows): "
             f"{parts}. No compute reaches them: their compute is inf."
         )
-    warnings.warn(message, PlanningWarning, stacklevel=4)
+    warnings.warn(message, PlanningWarning, stacklevel=stacklevel)
 
 
 def predict_curve(

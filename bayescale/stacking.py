@@ -29,6 +29,15 @@ The result is the :class:`~bayescale.draws.Draws` a single posterior returns, wi
 weights ``(1, 0, …)`` return the first posterior's draws unchanged), else one chain of
 ``S`` draws. A coordinate ``law`` over ``(chain, draw)`` names the component of each draw.
 
+What the components share, a stack gives as a posterior does: the data they were fitted
+to (:attr:`Stack.info`, with ``info.data`` and ``info.pooling``; the ``constant_data`` and
+``observed_data`` of :attr:`Stack.groups`) and their groups (:attr:`Stack.groups_fitted`),
+checked to agree when asked for (laws fitted to different points still answer the
+queries, but have no one sweep to draw). So the figures of :mod:`bayescale.plotting` whose
+quantities are these queries draw a stack as they draw one posterior, their bands from the
+mixed draws; figures of one law's parameters take one component,
+``stack.components[label]``.
+
 Files: :meth:`Stack.save` writes every component, the weights, seed and leave-future-out
 frame to one file (:mod:`bayescale.stack_file`), and :func:`load_stack` reads it back.
 """
@@ -36,6 +45,7 @@ frame to one file (:mod:`bayescale.stack_file`), and :func:`load_stack` reads it
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,9 +55,9 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from bayescale import stack_file
+from bayescale import planning, stack_file
 from bayescale.draws import SAMPLE_DIMS, Draws
-from bayescale.errors import InputError, InputTypeError
+from bayescale.errors import InputError, InputTypeError, PlanningWarning
 from bayescale.evaluation.error_scale import learn_extrapolation_error, lpd_at_scale
 from bayescale.evaluation.lfo import (
     DEFAULT_CUTS,
@@ -58,6 +68,7 @@ from bayescale.evaluation.lfo import (
     score_models,
 )
 from bayescale.executors import map_calls
+from bayescale.fitinfo import DataInfo
 from bayescale.inference import fit
 from bayescale.posterior import Posterior
 from bayescale.sweep import Sweep
@@ -87,6 +98,28 @@ def shares(weights, total: int) -> np.ndarray:
     order = np.argsort(-(exact - counts), kind="stable")
     counts[order[: total - counts.sum()]] += 1
     return counts
+
+
+DATA_GROUPS = ("constant_data", "observed_data")
+"""The groups of a posterior that hold the data it was fitted to, shared by a stack."""
+
+
+@dataclass(frozen=True)
+class StackInfo:
+    """What the components of a :class:`Stack` share, named as a posterior's
+    :class:`~bayescale.fitinfo.FitInfo` names it; each law's own settings are its
+    component's ``info``.
+
+    Parameters
+    ----------
+    data
+        the data the components were fitted to: ranges, points and provenance.
+    pooling
+        how the components pool groups: ``"none"``, ``"partial"`` or ``"separate"``.
+    """
+
+    data: DataInfo
+    pooling: str
 
 
 @dataclass(frozen=True)
@@ -138,6 +171,46 @@ class Stack:
         object.__setattr__(
             self, "weights", MappingProxyType(dict(zip(components, values, strict=True)))
         )
+
+    # ----------------------------------------------------- what components share
+    def _shared(self) -> Posterior:
+        """The first component, once every other is checked to share its points, groups
+        and pooling."""
+        (first_label, first), *others = self.components.items()
+        for label, post in others:
+            differ = [
+                f"{group}.{var}"
+                for group, var in FITTED
+                if not _same(post.groups[group].get(var), first.groups[group].get(var))
+            ]
+            differ += [] if post.groups_fitted == first.groups_fitted else ["groups"]
+            differ += [] if post.info.pooling == first.info.pooling else ["pooling"]
+            if differ:
+                raise InputError(
+                    f"components {first_label!r} and {label!r} were fitted to different data "
+                    f"({', '.join(differ)} differ), so the stack has no one sweep to draw or "
+                    f"group by; pass one component, e.g. stack.components[{first_label!r}], "
+                    "or fit every law to one sweep (bs.stack(sweep, laws))."
+                )
+        return first
+
+    @property
+    def info(self) -> StackInfo:
+        """The data every component was fitted to and their pooling."""
+        info = self._shared().info
+        return StackInfo(data=info.data, pooling=info.pooling)
+
+    @property
+    def groups(self) -> Mapping[str, xr.Dataset]:
+        """The groups of the data every component was fitted to (``constant_data``,
+        ``observed_data``), as a posterior's ``groups`` holds them."""
+        first = self._shared()
+        return MappingProxyType({name: first.groups[name] for name in DATA_GROUPS})
+
+    @property
+    def groups_fitted(self) -> list[str]:
+        """Group labels of per-group components (empty for pooling='none')."""
+        return self._shared().groups_fitted
 
     def __repr__(self) -> str:
         parts = ", ".join(f"{label} {w:.3f}" for label, w in self.weights.items())
@@ -224,8 +297,8 @@ class Stack:
         shapes = {_shape(post) for post in self.components.values()}
         total = sum(idx.size for idx in chosen.values())
         shape = shapes.pop() if len(shapes) == 1 else (1, total)
-        variables = {}
-        for name, da in first.data_vars.items():
+
+        def mixed(name, da):
             other = [d for d in da.dims if d not in SAMPLE_DIMS]
             values = np.concatenate(
                 [
@@ -233,16 +306,14 @@ class Stack:
                     for label, idx in chosen.items()
                 ]
             )
-            variables[name] = (
-                (*SAMPLE_DIMS, *other),
-                values.reshape(*shape, *values.shape[1:]),
-                da.attrs,
-            )
+            return (*SAMPLE_DIMS, *other), values.reshape(*shape, *values.shape[1:]), da.attrs
+
+        variables = {name: mixed(name, da) for name, da in first.data_vars.items()}
         labels = np.concatenate([np.full(idx.size, label) for label, idx in chosen.items()])
         coords = {
-            name: coord
+            name: mixed(name, coord) if set(SAMPLE_DIMS) <= set(coord.dims) else coord
             for name, coord in first.coords.items()
-            if not set(coord.dims) & set(SAMPLE_DIMS)
+            if name not in SAMPLE_DIMS
         }
         coords.update(
             chain=np.arange(shape[0]),
@@ -377,7 +448,9 @@ class Stack:
 
     def compute_to_reach(self, loss, group: str | None = None) -> Draws:
         """FLOPs, ``n_opt`` and ``d_opt`` of the cheapest allocation that reaches ``loss``,
-        mixed over the laws (:meth:`bayescale.Posterior.compute_to_reach`).
+        mixed over the laws (:meth:`bayescale.Posterior.compute_to_reach`). Targets that
+        draws miss are warned of once, with the mixture's share of draws
+        (:func:`bayescale.planning.warn_unreachable`), not once per law.
 
         Parameters
         ----------
@@ -391,7 +464,27 @@ class Stack:
         Draws
             ``compute``, ``n_opt`` and ``d_opt``, dims ``(chain, draw, target_loss)``.
         """
-        return self._mix(lambda post: post.compute_to_reach(loss, group=group))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", PlanningWarning)  # each law's share: warned below
+            reach = self._mix(lambda post: post.compute_to_reach(loss, group=group))
+        planning.warn_unreachable(reach, stacklevel=2)
+        return reach
+
+
+FITTED = (
+    ("constant_data", "log_n"),
+    ("constant_data", "log_d"),
+    ("constant_data", "group"),
+    ("observed_data", "log_loss"),
+)
+"""The variables of a posterior's data groups that say which points it was fitted to."""
+
+
+def _same(a: xr.DataArray | None, b: xr.DataArray | None) -> bool:
+    """Whether two variables are both absent, or equal in value."""
+    if a is None or b is None:
+        return a is b
+    return np.array_equal(a.values, b.values)
 
 
 def _shape(post: Posterior) -> tuple[int, int]:

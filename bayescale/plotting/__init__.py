@@ -7,6 +7,14 @@ returns ``(fig, ax)``. A band is always the equal-tailed
 ``ci_prob`` interval over ``(chain, draw)`` of a quantity computed per draw; the line
 in it is the per-point posterior median. Nothing is drawn from a point estimate.
 
+A figure whose quantities are planning queries (:func:`plot_fit`,
+:func:`plot_loss_vs_params`, :func:`plot_frontier`, :func:`plot_ppc`,
+:func:`plot_isoflops`, :func:`plot_excess_compute`) takes a :class:`~bayescale.Stack` as
+it takes a posterior: its bands are those of the mixed draws, and its title or legend
+names the laws and their weights. A figure of one law's own draws (:func:`plot_pairs`,
+:func:`plot_suggestions`) refuses a stack and asks for one component,
+``stack.components[label]``.
+
 A figure of a posterior takes ``group=``: on a per-group posterior it names the fitted
 group drawn (its law and its points), or ``"new"`` for an unseen group drawn from the
 population (partial pooling); without it the error lists the groups, except in
@@ -20,6 +28,8 @@ function                          shows
 ================================  =============================================================
 :func:`plot_fit`                  sweep points (loss vs ``C = 6ND``, colour = N) and the
                                   compute-optimal frontier ``L*(C)``
+:func:`plot_training_curves`      training curves (loss vs ``C = 6ND``, colour = N), their
+                                  envelope and the frontier ``L*(C)`` of finished runs
 :func:`plot_loss_vs_params`       loss vs N at fixed compute (colour = PF-days) and at fixed
                                   tokens (colour = D)
 :func:`plot_frontier`             ``N_opt(C)`` and ``D_opt(C)`` with Kaplan's and Chinchilla's
@@ -54,6 +64,7 @@ they share is in :mod:`~bayescale.plotting.bands` (the median and interval over 
 
 from bayescale.plotting.calibration import plot_ranks
 from bayescale.plotting.comparisons import plot_allocations, plot_variants
+from bayescale.plotting.curves import plot_training_curves
 from bayescale.plotting.design import plot_suggestions
 from bayescale.plotting.excess import plot_excess_compute
 from bayescale.plotting.fit import (
@@ -78,5 +89,6 @@ __all__ = [
     "plot_ppc",
     "plot_ranks",
     "plot_suggestions",
+    "plot_training_curves",
     "plot_variants",
 ]

@@ -12,7 +12,7 @@ from bayescale import ranges
 from bayescale.draws import SAMPLE_DIMS, check_ci_prob, eti
 from bayescale.errors import InputError, PlanningWarning
 from bayescale.plotting.bands import band, samples, summary
-from bayescale.plotting.labels import fmt_interval, group_words, pct, sci
+from bayescale.plotting.labels import drawn_words, fmt_interval, pct, sci
 from bayescale.plotting.points import check_group
 from bayescale.plotting.style import DOUBLE, figure_axes, legend, log_axes, paper_style
 
@@ -47,7 +47,8 @@ def plot_excess_compute(
     Parameters
     ----------
     post
-        the fitted posterior.
+        the fitted posterior, or a :class:`~bayescale.Stack` (its mixed draws; the titles
+        name its laws and weights).
     budget
         the compute budget in FLOPs.
     ratios
@@ -178,7 +179,8 @@ def plot_excess_compute(
         right.set_yscale("log")
         left.set_ylabel("excess compute $C/C_{opt}$")
         right.set_ylabel("excess tokens $D/D_{opt}$ (= steps at fixed batch)")
-        where = f", {group_words(group)}" if group is not None else ""
+        words = drawn_words(post, group)
+        where = f", {words}" if words else ""
         for ax, what in ((left, "compute"), (right, "tokens")):
             ax.set_title(f"{what} to reach $L^*$ of $C_{{opt}}$ = {sci(budget)} FLOPs{where}")
         legend(right, handles, loc="upper right", frameon=True, framealpha=0.9, edgecolor="none")

@@ -4,7 +4,9 @@
 :func:`plot_ppc` sets the observed losses against the posterior-predictive ones, and
 :func:`plot_loss_vs_params` and :func:`plot_frontier` show the law's loss surface and
 its compute-optimal allocation. Every curve is computed per posterior draw and drawn
-as a band (:mod:`bayescale.plotting.bands`).
+as a band (:mod:`bayescale.plotting.bands`). Each takes a :class:`~bayescale.Stack` as it
+takes a posterior: its bands come from the mixed draws, and a title or legend names the
+laws it mixes and their weights (:func:`~bayescale.plotting.labels.mixture_words`).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from bayescale.plotting.labels import (
     LOSS_LABEL,
     N_LABEL,
     PF_DAY,
+    drawn_words,
     fmt_interval,
     group_words,
     pct,
@@ -65,10 +68,11 @@ def _loss_draws(post: Posterior, n, d, group: str | None) -> np.ndarray:
     return post.predict_loss(n, d, group=group)["loss_mean"].values
 
 
-def _titled(ax, group: str | None) -> None:
-    """Name the group drawn over ``ax``, when there is one."""
-    if group is not None:
-        ax.set_title(group_words(group))
+def _titled(ax, post: Posterior, group: str | None) -> None:
+    """Name over ``ax`` the group drawn and the laws of a stack, when there are any."""
+    words = drawn_words(post, group)
+    if words:
+        ax.set_title(words)
 
 
 def plot_fit(
@@ -97,7 +101,7 @@ def plot_fit(
     Parameters
     ----------
     post
-        the fitted posterior.
+        the fitted posterior, or a :class:`~bayescale.Stack` (its mixed draws).
     sweep
         the points: a :class:`~bayescale.sweep.Sweep` or a frame with
         ``n_params, n_tokens, loss``.
@@ -199,7 +203,7 @@ def plot_fit(
         ax.set_ylim(floor - 0.05 * (top - floor), top + 0.05 * (top - floor))
         legend(ax, handles, loc="upper right")
         colorbar(fig, ax, norm, cmap, N_LABEL)
-        _titled(ax, group)
+        _titled(ax, post, group)
     return fig, ax
 
 
@@ -228,7 +232,7 @@ def plot_loss_vs_params(
     Parameters
     ----------
     post
-        the fitted posterior.
+        the fitted posterior, or a :class:`~bayescale.Stack` (its mixed draws).
     budgets
         the left panel's budgets in FLOPs; default decades of PF-days over the fitted
         range and one decade beyond.
@@ -289,7 +293,8 @@ def plot_loss_vs_params(
             loss = _loss_draws(post, n_grid, d, group)
             band(right, n_grid, loss, ci_prob, color=color)
             width["right"] = max(width["right"], widest(loss, ci_prob))
-        where = f", {group_words(group)}" if group is not None else ""
+        words = drawn_words(post, group)
+        where = f", {words}" if words else ""
         for panel, side, title in (
             (left, "left", "at fixed compute"),
             (right, "right", "at fixed training tokens"),
@@ -327,7 +332,7 @@ def plot_frontier(
     Parameters
     ----------
     post
-        the fitted posterior.
+        the fitted posterior, or a :class:`~bayescale.Stack` (its mixed draws).
     compute
         a grid of budgets in FLOPs; default the fitted range up to 100× its top, where
         :class:`~bayescale.errors.ExtrapolationWarning` would start.
@@ -423,7 +428,7 @@ def plot_frontier(
             ax.set_xlabel(C_LABEL)
             ax.set_ylabel(ylabel)
             legend(ax, handles, loc="upper left")
-            _titled(ax, group)
+            _titled(ax, post, group)
     return fig, axes
 
 
@@ -446,7 +451,7 @@ def plot_ppc(
     Parameters
     ----------
     post
-        the fitted posterior.
+        the fitted posterior, or a :class:`~bayescale.Stack` (its mixed draws).
     holdout
         held-out points, predicted the same way: a Sweep or a frame with
         ``n_params, n_tokens, loss``.
@@ -533,6 +538,7 @@ def plot_ppc(
         ax.set_xlabel("observed loss (nats/token)")
         ax.set_ylabel("posterior-predictive loss (nats/token)")
         ax.legend(loc="upper left")
+        _titled(ax, post, None)  # the legend names the groups
     return fig, ax
 
 
@@ -557,7 +563,7 @@ def plot_isoflops(
     Parameters
     ----------
     post
-        the fitted posterior.
+        the fitted posterior, or a :class:`~bayescale.Stack` (its mixed draws).
     sweep
         points to overlay: its fitted points (excluded rows are left out) within ``tol``
         dex of a budget, in that budget's colour.
@@ -639,7 +645,8 @@ def plot_isoflops(
         log_axes(ax)
         ax.set_xlabel(N_LABEL)
         ax.set_ylabel(LOSS_LABEL)
-        of = f" of {group_words(group)}" if group is not None else ""
+        words = drawn_words(post, group)
+        of = f" of {words}" if words else ""
         handles = [
             (
                 band_handle("0.3"),

@@ -1,4 +1,5 @@
-r"""What figures write: axis labels with their units, and numbers as text.
+r"""What figures write: axis labels with their units, numbers as text, and what was drawn
+(the group; for a :class:`~bayescale.Stack`, the laws it mixes and their weights).
 
 Compute is labelled in FLOPs or in PF-days: one PF-day is
 :math:`10^{15}\,\mathrm{FLOP/s} \times 86400\,\mathrm{s} = 8.64\times10^{19}` FLOPs
@@ -61,3 +62,20 @@ def probability(p: float, draws: int) -> str:
 def group_words(group: str) -> str:
     """How a title names the group drawn: ``"group rpj"``, or ``"a new group"``."""
     return "a new group" if group == "new" else f"group {group}"
+
+
+def mixture_words(post) -> str:
+    """How a figure names the laws a :class:`~bayescale.Stack` mixes, by weight:
+    ``"mixture of chinchilla 0.75, farseer 0.25"``; empty for one posterior."""
+    weights = getattr(post, "weights", None)
+    if weights is None:
+        return ""
+    return "mixture of " + ", ".join(f"{label} {w:.2f}" for label, w in weights.items())
+
+
+def drawn_words(post, group: str | None) -> str:
+    """How a title names what was drawn: the group (:func:`group_words`) and the laws of a
+    stack (:func:`mixture_words`), e.g. ``"group rpj; mixture of chinchilla 0.75, farseer
+    0.25"``; empty for one posterior without groups."""
+    parts = (group_words(group) if group is not None else "", mixture_words(post))
+    return "; ".join(part for part in parts if part)

@@ -14,7 +14,7 @@ from bayescale.draws import SAMPLE_DIMS, check_ci_prob, eti
 from bayescale.errors import InputError
 from bayescale.plotting.bands import samples
 from bayescale.plotting.labels import fmt_interval, group_words, pct
-from bayescale.plotting.points import check_group
+from bayescale.plotting.points import check_group, check_one_law
 from bayescale.plotting.style import figure_axes, paper_style
 
 if TYPE_CHECKING:
@@ -52,7 +52,8 @@ def plot_pairs(
     Parameters
     ----------
     post
-        the fitted posterior.
+        the fitted posterior; of a :class:`~bayescale.Stack`, one component
+        (``stack.components[label]``): the parameters are one law's.
     var_names
         any of the law's parameters and derived quantities (:meth:`Posterior.derived`);
         default the law's ``key_quantities`` (for Chinchilla ``E, alpha, beta,
@@ -77,6 +78,7 @@ def plot_pairs(
         ``(fig, axes)`` with ``axes`` a ``k × k`` array (upper triangle hidden).
     """
     ci_prob = check_ci_prob(ci_prob)
+    check_one_law(post, "plot_pairs", "shows one law's parameters")
     group = check_group(post, group)
     table = _draw_table(post, group)
     if var_names is None:

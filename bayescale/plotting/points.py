@@ -4,6 +4,9 @@ Sweep points come from a :class:`~bayescale.sweep.Sweep` or a frame; the points 
 posterior was fitted on, and their compute range, come from the posterior itself.
 Iso-FLOP budgets are found in the points, since a sweep table does not label them.
 
+A :class:`~bayescale.Stack` gives the points its components share, as a posterior does;
+:func:`check_one_law` refuses it where a figure shows one law's own draws.
+
 A per-group posterior draws one group at a time: :func:`check_group` checks the
 ``group=`` a figure was given, and the points shown are that group's (all of them for
 ``"new"``, an unseen group drawn from the population).
@@ -22,6 +25,19 @@ from bayescale.sweep import Sweep
 
 if TYPE_CHECKING:
     from bayescale.posterior import Posterior
+
+
+def check_one_law(post, figure: str, shows: str) -> None:
+    """Refuse a :class:`~bayescale.Stack` where ``figure`` shows what only one law has
+    (``shows``, in words): the error names the stack's components, one of which to pass."""
+    components = getattr(post, "components", None)
+    if components is not None:
+        labels = list(components)
+        raise InputError(
+            f"{figure} {shows}, and this stack mixes {len(labels)} laws "
+            f"({', '.join(labels)}); pass one component, e.g. "
+            f"{figure}(stack.components[{labels[0]!r}], ...)."
+        )
 
 
 def check_group(post: Posterior, group: str | None) -> str | None:
