@@ -113,19 +113,25 @@ def final_checkpoints(sweep: Sweep) -> Sweep:
     last = fit.groupby("run")["n_tokens"].transform("max")
     earlier = fit.index[fit["n_tokens"] < last]
     runs = fit["run"].nunique()
+    if {"schedule", "lr"} & set(fit.columns):
+        problem = "with learning-rate schedules that this law does not read: it reads"
+        fix = "fit a law that reads them (law='multipower' or law='annealing')"
+    else:
+        problem = "without learning-rate schedules, and this law reads"
+        fix = (
+            "give each run's schedule (an 'lr' column, or a 'schedule' column of "
+            "bs.schedules) and fit law='multipower'"
+        )
     warnings.warn(
-        f"the sweep holds training curves ({runs} runs, {len(fit)} checkpoints) without "
-        "learning-rate schedules, and this law reads each point as a finished run; a "
-        "checkpoint part-way through a decaying schedule is not one (its loss sits above a "
-        "finished run's), so only each run's final checkpoint is fitted: "
-        f"{len(earlier)} row(s) excluded, rows {_rows_text(earlier)}. Fix: give each run's "
-        "schedule (an 'lr' column, or a 'schedule' column of bs.schedules) and fit "
-        "law='multipower'; or, if every run used a constant learning rate, pass "
-        "checkpoints='all'.",
+        f"the sweep holds training curves ({runs} runs, {len(fit)} checkpoints) {problem} "
+        "each point as a finished run; a checkpoint part-way through a decaying schedule is "
+        "not one (its loss sits above a finished run's), so only each run's final checkpoint "
+        f"is fitted: {len(earlier)} row(s) excluded, rows {_rows_text(earlier)}. Fix: {fix}; "
+        "or, if every run used a constant learning rate, pass checkpoints='all'.",
         SweepWarning,
         stacklevel=3,
     )
-    return sweep.exclude(list(earlier), reason="not a run's final checkpoint (no schedule)")
+    return sweep.exclude(list(earlier), reason="not a run's final checkpoint")
 
 
 def select_checkpoints(

@@ -149,6 +149,11 @@ def _card(raw_sha256: dict[str, str]) -> dict:
             "processed export, sampled every 477 steps.",
             "Losses from this dataset are not comparable with other bundled datasets: "
             "tokenizer, evaluation data and parameter counting differ.",
+            "No schedule column: the raw exports record no learning rate, warmup or decay "
+            "shape (the cool_begin / cool_end tables give only the step where each cooldown "
+            "branch starts and the step where it ends, 1.1 x later), and the rates differ "
+            "between runs (1792x7 was rerun at a lower rate; the lr_ablation runs use half "
+            "the rate), so no run's schedule can be rebuilt without inventing its peak rate.",
         ],
         "raw_sha256": raw_sha256,
     }

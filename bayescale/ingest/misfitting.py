@@ -7,21 +7,33 @@ order, as written by the authors' parser (``open_lm/misfitting/scripts/parse_res
 each run contributes its checkpoints 1..total_epochs as consecutive rows. That gives 261
 runs, exactly the 261 rows of ``scaling_results_last_ckpt_only.csv``, whose rows are checked
 to equal the last row of every recovered run. The group is the model size.
+
+Each run's learning-rate schedule is rebuilt from its ``peak_lr`` and ``total_steps`` with the
+settings of the authors' sweep (``open_lm/constants/slurm_constants.py`` and
+``open_lm/ds/scripts/train.sh``, read in the public repository at the data's commit; they are
+not among the raw files): a linear warmup of 50 steps, then a cosine decay (open_lm's
+default scheduler) to a tenth of the peak at ``total_steps``. It is stored as JSON of a
+:mod:`bayescale.schedules` schedule.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
 
+from bayescale import schedules
 from bayescale.errors import InputError
 from bayescale.ingest.card import raw_digests
 
 NAME = "misfitting"
 RAW_FILE = "misfitting/data/scaling_results.csv"
 LAST_FILE = "misfitting/data/scaling_results_last_ckpt_only.csv"
-TOKENS_PER_STEP = 512 * 2048
+TOKENS_PER_STEP = 512 * 2048  # the sweep's GLOBAL_BATCH_SIZE x SEQ_LEN
+# The sweep's NUM_WARMUP_STEPS and END_LR_RATIO (open_lm's --warmup, --lr-cooldown-end-ratio).
+WARMUP = 50
+END_LR_RATIO = 0.1
 FLOPS = ("C", "C_no_emb", "C_6ND", "C_6ND_no_emb")  # integers too large for int64: text
 CORRUPT_SWEEP = "2024_11_10-23_08_29_sweep_test"
 
@@ -42,6 +54,28 @@ def _runs(table: pd.DataFrame) -> pd.Series:
                 "(checkpoints 1..total_epochs with fixed settings); the row order changed."
             )
     return segment
+
+
+def schedule(peak_lr: float, total_steps: int) -> schedules.Schedule:
+    """The learning-rate schedule of a run with peak ``peak_lr`` planned for ``total_steps``:
+    a linear warmup of :data:`WARMUP` steps, then a cosine to ``END_LR_RATIO x peak_lr`` at
+    ``total_steps``."""
+    return schedules.cosine(
+        int(total_steps), float(peak_lr), END_LR_RATIO * float(peak_lr), warmup=WARMUP
+    )
+
+
+def _schedule_texts(table: pd.DataFrame) -> pd.Series:
+    """Each row's run schedule as ``json.dumps(schedule.to_dict(), sort_keys=True)``."""
+    settings = table[["peak_lr", "total_steps"]].drop_duplicates()
+    texts = {
+        (lr, total): json.dumps(schedule(lr, total).to_dict(), sort_keys=True)
+        for lr, total in settings.itertuples(index=False)
+    }
+    return pd.Series(
+        [texts[key] for key in zip(table["peak_lr"], table["total_steps"], strict=True)],
+        index=table.index,
+    )
 
 
 def _run_ids(table: pd.DataFrame, segment: pd.Series) -> pd.Series:
@@ -100,6 +134,7 @@ def build(raw: Path) -> tuple[pd.DataFrame, dict]:
             "final": table["current_epoch"] == table["total_epochs"],
             "sweep": table["sweep"],
             "suspect": corrupt | past_end,
+            "schedule": _schedule_texts(table),
         }
     )
     size = frame["params_no_embed"]
@@ -134,7 +169,10 @@ def _card(raw_sha256: dict[str, str], facts: dict) -> dict:
             "with embeddings), each trained at up to 5 peak learning rates (4e-4 to 8e-3) "
             "for several lengths (100 to 20,000 steps of about 1M tokens, 0.1B to 21B "
             "tokens) on deduplicated FineWeb, with its own cosine schedule per length. C4 "
-            "validation loss at every checkpoint. Groups are the model sizes."
+            "validation loss at every checkpoint. Groups are the model sizes. The schedule "
+            "column holds each run's cosine schedule, rebuilt from its peak learning rate and "
+            "length with the sweep's warmup and final rate (assumed), so laws that read "
+            "schedules (multi-power law, annealing law) can fit every checkpoint."
         ),
         "source": {
             "repository": "https://github.com/hadasah/scaling_laws",
@@ -183,6 +221,11 @@ def _card(raw_sha256: dict[str, str], facts: dict) -> dict:
             "sweep": "launch folder (timestamp) the run belongs to",
             "suspect": "True where the run's labels (steps, learning rate) cannot be trusted; "
             "see caveats. Exclude these rows for fits",
+            "schedule": "the run's learning-rate schedule as JSON, "
+            "bayescale.schedules.Schedule.to_dict() (json.dumps with sorted keys), rebuilt "
+            "from peak_lr and total_steps with an ASSUMED warmup and final rate (see "
+            f"'derived'): cosine from peak_lr after a {WARMUP}-step linear warmup to "
+            f"{END_LR_RATIO:g} x peak_lr at total_steps",
         },
         "derived": [
             f"run: the file has no run id. Rows are grouped into runs by their order: the "
@@ -205,6 +248,20 @@ def _card(raw_sha256: dict[str, str], facts: dict) -> dict:
             "group = model size. Each size has runs at several learning rates and lengths; "
             "regroup by peak_lr, or keep final rows only, as the analysis needs.",
             "Rows are sorted by size, run, then step.",
+            f"schedule: bayescale.schedules.cosine(total_steps, peak_lr, {END_LR_RATIO:g} x "
+            f"peak_lr, warmup={WARMUP}) per run. peak_lr and total_steps are the run's "
+            "labels (the parser reads them from the run's folder name); the rest is ASSUMED "
+            "to be the same for every run: the authors' sweep settings at the data's commit "
+            f"(open_lm/constants/slurm_constants.py: NUM_WARMUP_STEPS {WARMUP}, "
+            f"END_LR_RATIO {END_LR_RATIO:g}, GLOBAL_BATCH_SIZE 512, SEQ_LEN 2048; "
+            "open_lm/ds/scripts/train.sh passes them as --warmup, --lr-cooldown-end-ratio "
+            "and --global-batch-size, with open_lm's default cosine scheduler and the "
+            "cosine's end at NUM_STEPS = total_steps), read in the public repository; they "
+            "are not among the raw files, and the grid in that file lacks some settings that "
+            "the data holds, so runs launched earlier may have used other values. No "
+            "learning rate is logged, so the schedule cannot be checked against the data; "
+            f"{TOKENS_PER_STEP:,} tokens per step (512 x 2,048) is the same config's batch "
+            "and agrees with n_tokens / step on every row.",
         ],
         "caveats": [
             f"suspect rows ({facts['corrupt_rows'] + facts['past_end_rows']}): all "
@@ -233,6 +290,10 @@ def _card(raw_sha256: dict[str, str], facts: dict) -> dict:
             "up; 8e-3 only for 12m and 17m) and so do the training lengths; the learning "
             "rate with the lowest final loss differs by size too (2e-3 to 4e-3 for most "
             "sizes below 200m, 1e-3 to 2e-3 above).",
+            "The schedule of a suspect run is built from its labels and inherits their "
+            "doubt; the two misfitting_70m 250-step runs whose first checkpoint is labelled "
+            "step 256 lie past the end of their 250-step schedule, so a law that reads "
+            "schedules refuses them unless the suspect rows are dropped.",
             "Open-Athena's isoFLOP table interpolates these curves to fixed budgets; those "
             "interpolated points are not included here.",
             "Losses from this dataset are not comparable with other bundled datasets: "

@@ -333,6 +333,10 @@ def _card(raw_sha256: dict[str, str], facts: dict) -> dict:
             "are inferred from the paper's lineage, not stated in the data.",
             "Losses from this dataset are not comparable with other bundled datasets: "
             "tokenizer, evaluation data and parameter counting differ.",
+            "No schedule column: the raw file and its README record no learning rate, "
+            "warmup, decay shape or final rate (only the step of each evaluation), and the "
+            "raw data's documentation records none of the paper's training recipe, so no "
+            "run's schedule can be rebuilt without inventing it.",
         ],
         "raw_sha256": raw_sha256,
     }

@@ -94,5 +94,9 @@ CHINCHILLA_BETA_N = Law(
     # As Chinchilla's, and beta_n by a fraction of its prior scale (it pools as itself).
     group_scales={**CHINCHILLA.group_scales, "beta_n": 0.005},
     shear={"a": ("alpha", "n"), "b": ("beta", "d")},
+    # the loss is the sum of the three terms, sampled as Chinchilla's are; the level is
+    # exact where log N is 1e9's (elsewhere beta_n shifts the data term), and any level
+    # is a change of coordinates with unit Jacobian (bayescale/laws/law.py)
+    level=("e", "a", "b"),
     formula="L = E + A/N^alpha + B/D^(beta + beta_n*log(N/1e9))",
 )
