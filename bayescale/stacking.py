@@ -503,7 +503,14 @@ def _flat(values: np.ndarray) -> np.ndarray:
 
 
 def stack(
-    sweep: Sweep, laws, cuts=DEFAULT_CUTS, seed: int = 0, *, executor=None, **fit_kwargs
+    sweep: Sweep,
+    laws,
+    cuts=DEFAULT_CUTS,
+    seed: int = 0,
+    *,
+    executor=None,
+    error_prior=None,
+    **fit_kwargs,
 ) -> Stack:
     """Fit each of ``laws`` to ``sweep`` and mix them by leave-future-out stacking weights.
 
@@ -538,6 +545,10 @@ def stack(
         ``distributed.Client(...).get_executor()``. The stack does not depend on it (each
         fit is seeded by its arguments, and they are collected in order); the fits'
         warnings are re-emitted here (:mod:`bayescale.executors`).
+    error_prior
+        the prior of each law's error scale, a :class:`~bayescale.discrepancy.ScalePrior`
+        (default :data:`~bayescale.discrepancy.DEFAULT_PRIOR`, pooled over the bundled
+        sweeps); not with ``extrapolation_error`` in ``fit_kwargs``.
     **fit_kwargs
         passed to every :func:`bayescale.fit` (``chains=``, ``warmup=``, ``draws=``,
         ``pooling=``, ...); ``progress`` defaults to False.
@@ -553,6 +564,11 @@ def stack(
         raise InputTypeError(
             f"stack expects a bayescale.Sweep, got {type(sweep).__name__}; build one with "
             "bs.Sweep.from_frame(df, ...) or bs.load_dataset(name)."
+        )
+    if error_prior is not None and "extrapolation_error" in fit_kwargs:
+        raise InputError(
+            "give error_prior (a prior to learn each law's error scale from) or "
+            "extrapolation_error (a fixed scale), not both."
         )
     models = models_for(laws, fit_kwargs, seed)
     if len(models) < 2:
@@ -579,7 +595,7 @@ def stack(
     if "extrapolation_error" not in fit_kwargs:  # learned per law from its own scores
         learned = {}
         for label in models:
-            scale = learn_extrapolation_error(lfo, label)
+            scale = learn_extrapolation_error(lfo, label, prior=error_prior)
             components[label] = components[label].with_extrapolation_error(scale.value)
             lfo.loc[lfo["law"] == label, "lpd"] = lpd_at_scale(lfo, label, scale.value)
             learned[label] = {"value": scale.value, "interval_90": list(scale.interval(0.9))}

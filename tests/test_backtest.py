@@ -300,3 +300,33 @@ def test_backtest_learns_the_error_scale_from_the_training_runs_alone(monkeypatc
     assert result.posterior.info.extrapolation_error == learned["value"]
     low, high = learned["interval_90"]
     assert low <= learned["value"] <= high
+
+
+def test_backtest_stacks_laws_on_the_training_runs_alone(monkeypatch):
+    """laws=: the stack's fits (each law on every training run and at three cuts) see no
+    held-out run, and the stack and each of its laws are scored as methods; stand-in fits
+    keep this fast."""
+    sweep = bs.Sweep.from_frame(synthetic_sweep())
+    seen = []
+
+    def fake_fit(train, law, **kwargs):
+        seen.append(set(train.fit_frame.index))
+        rng = np.random.default_rng(len(seen))  # each stand-in fit its own draws
+        truth = {**TRUTH, "beta_n": 0.0}  # chinchilla_beta_n with beta_n = 0 is Chinchilla's
+        draws = {p: truth[p] + 0.005 * rng.standard_normal((1, 200)) for p in law.params}
+        draws["sigma"] = np.full((1, 200), 0.01)
+        return bs.Posterior.from_idata(az.from_dict(posterior=draws), law=law, sweep=train)
+
+    for module in ("backtest", "lfo"):
+        monkeypatch.setattr(sys.modules[f"bayescale.evaluation.{module}"], "fit", fake_fit)
+    monkeypatch.setattr("bayescale.stacking.fit", fake_fit)
+    laws = ("chinchilla", "chinchilla_beta_n")
+    result = bs.backtest(sweep, baseline=False, learn_error=True, laws=laws)
+    held_out = set(result.points["row"])
+    # the single fit and its three cuts, then each law's full fit and three cuts
+    assert len(seen) == 4 + len(laws) * 4
+    assert all(not (rows & held_out) for rows in seen)
+    methods = set(result.table["method"])
+    assert {"stack", "law:chinchilla", "law:chinchilla_beta_n"} <= methods
+    weights = result.meta["stack_weights"]
+    assert set(weights) == set(laws) and sum(weights.values()) == pytest.approx(1.0)

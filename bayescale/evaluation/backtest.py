@@ -34,6 +34,8 @@ small part and scores the predictive intervals for the held-out large runs:
    ``bayescale_no_discrepancy``  ``bayescale`` without the law's error beyond the fitted
                         compute (:mod:`bayescale.discrepancy`; a diagnostic of what that
                         term does; absent when the fit's ``extrapolation_error`` is 0),
+   ``stack``, ``law:<name>``  with ``laws=``, the posterior predictive of the
+                        leave-future-out stack of those laws and of each law in it,
    ``bootstrap``        bootstrap distribution of the law's prediction (no noise),
    ``bootstrap_noise``  the same plus Normal noise at each replicate's residual scale,
    ``conformal``        split-conformal intervals ``L̂·exp(±q̂)`` from the Huber fit on the
@@ -246,6 +248,17 @@ def _bayes_samples(post, test: pd.DataFrame, grouped: bool, seed: int):
     return predictive, mean
 
 
+def _stack(train: Sweep, laws, fit_kwargs: Mapping, learn_error, scale: float):
+    """The stack of ``laws`` on the training runs, each law's error scale learned under
+    ``learn_error``'s prior, or fixed at the single fit's ``scale`` without learning."""
+    from bayescale.stacking import stack  # stacking builds on this package's lfo
+
+    if learn_error is False:
+        return stack(train, laws, **{**fit_kwargs, "extrapolation_error": scale})
+    prior = DEFAULT_PRIOR if learn_error is True else learn_error
+    return stack(train, laws, error_prior=prior, **fit_kwargs)
+
+
 def _boot_samples(train: Sweep, test: pd.DataFrame, grouped: bool, n_boot: int, seed: int, top):
     """Bootstrap draws without and with noise, ``(samples, points)``; NaN for points of a
     group without training runs."""
@@ -351,6 +364,7 @@ def backtest(
     seed: int = 0,
     calibration: float = conformal_mod.DEFAULT_CALIBRATION,
     learn_error: bool | ScalePrior = False,
+    laws: Sequence | None = None,
 ) -> BacktestResult:
     """Fit on the smaller runs of ``sweep``, predict the held-out larger ones, and score
     the predictive intervals of bayescale (and of the Huber + bootstrap and split-conformal
@@ -400,6 +414,12 @@ def backtest(
         the :class:`~bayescale.discrepancy.ScalePrior` given
         (:func:`bayescale.learn_extrapolation_error`). ``meta["extrapolation_error"]``
         holds the value and its 90% interval.
+    laws
+        also fit these laws and their leave-future-out stack on the training runs
+        (:func:`bayescale.stack`, the same ``fit_kwargs``; each law's error scale learned
+        as ``learn_error`` says, or fixed at the fit's), scored as methods ``stack`` and
+        ``law:<name>`` (each law's own posterior in the stack). ``meta["stack_weights"]``
+        holds the weights.
 
     Returns
     -------
@@ -469,6 +489,13 @@ def backtest(
         samples["bayescale_no_discrepancy"] = _bayes_samples(
             post.with_extrapolation_error(0.0), test, grouped, seed
         )[0]
+    stack_weights = None
+    if laws is not None:
+        mixed = _stack(train, laws, fit_kwargs, learn_error, post.info.extrapolation_error)
+        stack_weights = dict(mixed.weights)
+        samples["stack"] = _bayes_samples(mixed, test, grouped, seed)[0]
+        for label, component in mixed.components.items():
+            samples[f"law:{label}"] = _bayes_samples(component, test, grouped, seed)[0]
     boots, boot_seconds = {}, 0.0
     if baseline:
         started = time.perf_counter()
@@ -534,6 +561,7 @@ def backtest(
         "calibration": calibration if baseline else None,
         "conformal_seconds": round(conformal_seconds, 2),
         "fit_warnings": list(post.warnings),
+        "stack_weights": stack_weights,
         "extrapolation_error": {
             "value": post.info.extrapolation_error,
             "interval_90": None if learned is None else list(learned.interval(0.9)),

@@ -45,6 +45,9 @@ SAMPLER = {"chains": 4, "warmup": 500, "draws": 500}
 N_BOOT = 200
 SYNTHETIC_REPLICATES = 10
 SPLITS = ("compute", "n_params")
+#: the laws stacked beside the single fit, on the cases without pooling (the laws' pooled
+#: fits would multiply the fits of a case several times over)
+STACK_LAWS = ("chinchilla", "chinchilla_beta_n", "farseer")
 PORIAN_GROUP = "rw/hparams=base/warmup=short/decay=chinchilla/N=standard/loss=val"
 
 
@@ -207,6 +210,7 @@ def _pooled(results: list) -> bs.BacktestResult:
             f"replicate {k}: {w}" for k, r in enumerate(results) for w in r.meta["fit_warnings"]
         ],
         "extrapolation_errors": [r.meta["extrapolation_error"]["value"] for r in results],
+        "stack_weights_all": [r.meta["stack_weights"] for r in results],
     }
     return bs.BacktestResult(
         table=pd.DataFrame(rows), points=points, split=split, posterior=first.posterior, meta=meta
@@ -259,6 +263,8 @@ def _run(
         args["split"] = _athena_mask(sweep)
     args["fit_kwargs"] = {**sampler, **common.get("fit_kwargs", {})}
     args["learn_error"] = error_prior(name)
+    if "pooling" not in args["fit_kwargs"]:
+        args["laws"] = STACK_LAWS
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", bs.ConvergenceWarning)
         result = bs.backtest(sweep, n_boot=n_boot, seed=seed, **args)
@@ -275,6 +281,15 @@ def _learned(meta) -> str:
     error = meta["extrapolation_error"]
     low, high = error["interval_90"]
     return f"{error['value']:.3g} (90% interval {low:.3g} to {high:.3g})"
+
+
+def _weights(meta) -> str:
+    """The stack's weights (per replicate, for pooled replicates), or nothing."""
+    weights = meta.get("stack_weights_all") or [meta.get("stack_weights")]
+    if not any(weights):
+        return ""
+    text = "; ".join(", ".join(f"{law} {w:.2f}" for law, w in ws.items()) for ws in weights)
+    return f" Stack weights: {text}."
 
 
 def full_grid_check() -> dict:
@@ -384,6 +399,9 @@ def write_report(
         "`bayescale_mean` = the same without the measurement noise (a diagnostic); "
         "`bayescale_no_discrepancy` = `bayescale` without the law's error term, i.e. what "
         "bayescale reported before that term was added; "
+        f"`stack` = the leave-future-out stack of {', '.join(STACK_LAWS)} on the training "
+        "runs (`bs.stack`, each law's c learned as above), on the cases without pooling; "
+        "`law:<name>` = each law's own posterior in that stack; "
         "`bootstrap` = bootstrap distribution of the law's prediction (what is usually "
         "reported; ignores observation noise); `bootstrap_noise` = the same plus Normal "
         "noise at each replicate's robust residual scale; `conformal` = split-conformal "
@@ -431,7 +449,7 @@ def write_report(
             f"{s['test_max_compute']:.3g} FLOPs. Fit (with leave-future-out) "
             f"{m['fit_seconds']:.0f} s, bootstrap {m['bootstrap_seconds']:.0f} s, conformal "
             f"{m['conformal_seconds']:.0f} s, case total {seconds[name, split]:.0f} s. "
-            f"Learned c: {_learned(m)}. {_by_distance(r)}."
+            f"Learned c: {_learned(m)}.{_weights(m)} {_by_distance(r)}."
         )
         for text in m["fit_warnings"]:
             lines.append(f"  - fit warning: {text}")
