@@ -16,6 +16,7 @@ import xarray as xr
 import bayescale as bs
 from bayescale.cli import main
 from bayescale.design import ESS_WARN
+from bayescale.fitted_region import Region
 
 from conftest import TRUTH, chinchilla_log_loss_np, quiet_fit, synthetic_sweep
 
@@ -109,6 +110,26 @@ def test_a_run_whose_outcome_does_not_depend_on_the_draw_has_zero_gain(pivot):
     # the other run is informative about α, hence about N_opt
     assert by_n.loc[2e10, "gain_share"] > 0.1
     assert result.loc[0, "n_params"] == 2e10 and result.loc[0, "rank"] == 1
+
+
+def test_the_extrapolation_error_enters_by_its_expectation(pivot):
+    """A run whose outcome does not depend on the draw, placed so that it extends the fitted
+    region towards a loss target, removes exactly the extrapolation variance it takes
+    away, ``(h_now² − h_after²) c² σ²``, the same in every world: no Monte Carlo error."""
+    at = (PIVOT, 1e13)  # far beyond the synthetic sweep's tokens, so h_now > 0
+    run = (PIVOT, 1e12)  # more tokens than any fitted run at the same size: h shrinks
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", bs.ExtrapolationWarning)  # the target is far out
+        result = bs.suggest_runs(pivot, candidates=([run[0]], [run[1]]), target="loss", at=at, k=1)
+    region = Region.from_data(pivot.info.data)
+    h_now = region.distance(np.log([at[0]]), np.log([at[1]]))[0]
+    h_after = region.extended(*np.log(run)).distance(np.log([at[0]]), np.log([at[1]]))[0]
+    assert h_after < h_now
+    sigma = float(np.ravel(pivot.noise().new_run_scale())[0])  # equal in every draw
+    expected = (h_now**2 - h_after**2) * (pivot.info.extrapolation_error * sigma) ** 2
+    # exact but for rounding: the law's part of the variance is unchanged in every world
+    assert result.loc[0, "gain"] == pytest.approx(expected, rel=1e-6)
+    assert result.loc[0, "gain_se"] < 1e-9 * expected
 
 
 def test_a_run_near_the_target_beats_a_tiny_run(synthetic):
