@@ -5,10 +5,12 @@ Randomness is explicit: every generator takes a seed.
 
 from __future__ import annotations
 
+import gc
 import os
 import re
 import warnings
 
+import jax
 import numpy as np
 import pandas as pd
 import pytest
@@ -22,6 +24,19 @@ import bayescale as bs
 os.environ.setdefault("BAYESCALE_JAX_CACHE", "off")
 
 bs.use_cpu_devices()  # parallel chains for the session's fits: before anything runs JAX
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _release_compiled_programs():
+    """Drop the XLA programs a test module compiled when it ends. Each compiled program
+    keeps memory mappings of its own, and the suite's one process compiles hundreds of
+    fits: at about 60,000 mappings (the kernel's limit is 65,530) the next compile aborts
+    in LLVM, unable to map its code (docs/performance.md). Later modules recompile the
+    few programs they share."""
+    yield
+    jax.clear_caches()
+    gc.collect()
+
 
 # Chinchilla-like truth (close to Besiroglu et al. 2024), as log-parameters.
 TRUTH = {"e": np.log(1.8), "a": np.log(450.0), "alpha": 0.34, "b": np.log(2000.0), "beta": 0.37}
