@@ -55,16 +55,20 @@ def diagnose(
     Counts that ``sample_stats`` does not record (a sampler outside bayescale) are None."""
     az = arviz()
     chains = int(posterior.sizes["chain"])
-    bulk = az.ess(posterior, method="bulk")
-    tail = az.ess(posterior, method="tail")
+    # Chains that never moved divide by a zero variance: R-hat inf, the ESS of one draw
+    # per chain, which the returned numbers (and the warnings made of them) say.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        bulk = az.ess(posterior, method="bulk")
+        tail = az.ess(posterior, method="tail")
+        # R-hat compares chains; with one chain it is undefined and reported as NaN.
+        rhat = az.rhat(posterior) if chains > 1 else None
 
     def worst(ds, pick):
         return {name: float(pick(np.asarray(ds[name]))) for name in ds.data_vars}
 
-    # R-hat compares chains; with one chain it is undefined and reported as NaN.
     rhat = (
-        worst(az.rhat(posterior), np.nanmax)
-        if chains > 1
+        worst(rhat, np.nanmax)
+        if rhat is not None
         else {name: float("nan") for name in posterior.data_vars}
     )
     return {

@@ -67,7 +67,7 @@ def test_a_target_above_the_smallest_budgets_loss_is_nan_and_said_so():
 
 
 def test_reference_fit_tells_targets_above_the_search_from_targets_below_the_floor(reference):
-    reach, raised = caught(lambda: reference.compute_to_reach([300.0, 100.0, 1.5]))
+    reach, raised = caught(lambda: reference.compute_to_reach([300.0, 50.0, 1.5]))
     compute = reach["compute"].values.reshape(-1, 3)
     above_search, below_floor = np.isnan(compute[:, 0]), np.isinf(compute[:, 2])
     smallest, _ = caught(lambda: reference.optimal(math.exp(LOG_C_RANGE[0])))
@@ -76,7 +76,9 @@ def test_reference_fit_tells_targets_above_the_search_from_targets_below_the_flo
     # most, since that loss is about 141 nats
     np.testing.assert_array_equal(above_search, top_loss < 300.0)
     assert above_search.mean() > 0.5 and not np.isinf(compute[:, 0]).any()
-    assert np.isfinite(compute[:, 1]).all()  # 100 nats: about 1e8 FLOPs
+    # 50 nats: about 5e9 FLOPs, reached in every draw (the smallest budget's loss, widened
+    # by the extrapolation error, stays above 60 nats)
+    assert np.isfinite(compute[:, 1]).all()
     assert 0.2 < below_floor.mean() < 0.95 and not np.isnan(compute[:, 2]).any()
     above, below = raised[bs.PlanningWarning]
     top = np.median(top_loss[above_search])
@@ -91,8 +93,8 @@ def test_reference_fit_tells_targets_above_the_search_from_targets_below_the_flo
         below,
     )
     assert lowest and float(lowest.group(1)) > 1.5
-    assert "100 nats" not in above + below
-    # 100 nats needs a model of hundreds of parameters: far below the fitted sizes, and said so
+    assert "50 nats" not in above + below
+    # 50 nats needs a model of thousands of parameters: far below the fitted sizes, and said so
     (far,) = raised[bs.ExtrapolationWarning]
     assert "model size N = " in far
 
