@@ -70,7 +70,8 @@ def normal_fit():
 
 @pytest.fixture(scope="module")
 def curve_fit():
-    # 2 × 200 draws: R-hat and ESS of the curve model sit near their thresholds here.
+    # 2 × 200 draws: R-hat and ESS of the curve model sit near their thresholds here, and
+    # a few divergences at small sigma_run can occur; the tests read the file's structure.
     return quiet_fit(
         bs.Sweep.from_frame(curves_frame()),
         checkpoints="all",  # constant learning rates: every checkpoint is a finished run
@@ -79,7 +80,7 @@ def curve_fit():
         warmup=200,
         draws=200,
         seed=0,
-        tolerate=("ESS below", "R-hat above 1.01"),
+        tolerate=("ESS below", "R-hat above 1.01", "divergent transition"),
     )
 
 
