@@ -82,33 +82,52 @@ def sample_law_params(
     return theta
 
 
-def _sample_level(law: Law, priors: Mapping, centre: Mapping, site) -> dict:
-    """The terms of ``law.level`` and their exponents, sampled as the level
-    ``ℓ = log Σ_k exp t_k`` of the log-terms at the data's centre (``t_0`` the first,
-    ``t_k`` the centred intercepts), the shares ``r_k = t_k − t_0`` and the slopes
-    ``s_k = u_k + t_k`` (``u_k`` the exponent's unconstrained value); the map has unit
-    Jacobian (:mod:`bayescale.laws.law`), so the prior is added on the law's parameters
-    and each exponent's ``log |dx/du|``."""
+def level_parameters(law: Law, centre: Mapping, level, shares: Mapping, slopes: Mapping):
+    """The terms of ``law.level`` and their exponents from level coordinates: the level
+    ``ℓ = log Σ_k exp t_k`` of the log-terms at the data's centre (``t_0`` the first, ``t_k``
+    the centred intercepts), the shares ``r_k = t_k − t_0`` (``shares`` by intercept) and
+    the slopes ``s_k = u_k + t_k`` (``slopes`` by exponent, ``u_k`` its unconstrained
+    value). Returns the parameters and ``Σ log |dx/du|`` of the exponents; the map to the
+    intercepts and unconstrained exponents has unit Jacobian (:mod:`bayescale.laws.law`).
+    Pure JAX: the PyMC front end wraps the same function."""
     first, *rest = law.level
-    level = _flat_site(site(first) + LEVEL_SUFFIX)
-    shares = jnp.stack([jnp.zeros_like(level)] + [_flat_site(site(k) + SHARE_SUFFIX) for k in rest])
-    terms = level - jax.nn.logsumexp(shares, axis=0) + shares
-    theta = {first: numpyro.deterministic(site(first), terms[0])}
-    log_prior = priors[first].log_prob(theta[first])
+    stacked = jnp.stack([jnp.zeros_like(level)] + [shares[name] for name in rest])
+    terms = level - jax.nn.logsumexp(stacked, axis=0) + stacked
+    theta, log_jacobian = {first: terms[0]}, jnp.zeros_like(level)
     for term, name in zip(terms[1:], rest, strict=True):
         exponent, axis = law.shear[name]
         to_exponent = law.transform(exponent)
-        u = _flat_site(site(exponent) + SLOPE_SUFFIX) - term
-        theta[exponent] = numpyro.deterministic(site(exponent), to_exponent(u))
-        theta[name] = numpyro.deterministic(site(name), term + theta[exponent] * centre[axis])
-        log_prior = (
-            log_prior
-            + priors[name].log_prob(theta[name])
-            + priors[exponent].log_prob(theta[exponent])
-            + to_exponent.log_abs_det_jacobian(u, theta[exponent])
-        )
-    numpyro.factor(site(first) + LEVEL_SUFFIX + "_prior", log_prior)
-    return theta
+        u = slopes[exponent] - term
+        theta[exponent] = to_exponent(u)
+        theta[name] = term + theta[exponent] * centre[axis]
+        log_jacobian = log_jacobian + to_exponent.log_abs_det_jacobian(u, theta[exponent])
+    return theta, log_jacobian
+
+
+def level_sites(law: Law, site) -> tuple[str, dict, dict]:
+    """Site names of the level coordinates: the level's, the shares' by intercept and the
+    slopes' by exponent."""
+    first, *rest = law.level
+    shares = {name: site(name) + SHARE_SUFFIX for name in rest}
+    slopes = {law.shear[name][0]: site(law.shear[name][0]) + SLOPE_SUFFIX for name in rest}
+    return site(first) + LEVEL_SUFFIX, shares, slopes
+
+
+def _sample_level(law: Law, priors: Mapping, centre: Mapping, site) -> dict:
+    """The terms of ``law.level`` and their exponents, sampled on flat level coordinates
+    (:func:`level_parameters`) with the prior added on the law's parameters and each
+    exponent's ``log |dx/du|``."""
+    level_site, share_sites, slope_sites = level_sites(law, site)
+    theta, log_jacobian = level_parameters(
+        law,
+        centre,
+        _flat_site(level_site),
+        {name: _flat_site(s) for name, s in share_sites.items()},
+        {name: _flat_site(s) for name, s in slope_sites.items()},
+    )
+    log_prior = log_jacobian + sum(priors[name].log_prob(value) for name, value in theta.items())
+    numpyro.factor(level_site + "_prior", log_prior)
+    return {name: numpyro.deterministic(site(name), value) for name, value in theta.items()}
 
 
 def partial_params(

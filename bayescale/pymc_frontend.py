@@ -48,7 +48,10 @@ An intercept named in the law's ``shear`` is sampled on its centred coordinate, 
 pm.Deterministic(a_centred + α·m)`` and the prior density on ``a`` itself as the potential
 ``a_prior``. Without it NUTS meets Chinchilla's posterior as a narrow ridge of ``a``
 against ``α``. (A flat variable has no prior draws, so ``pm.sample_prior_predictive`` does
-not apply to a law with a shear.)
+not apply to a law with a shear.) A law with a ``level`` has its terms on the same level
+coordinates as the NumPyro model (flat ``e_level``, ``a_share``, ``alpha_slope``, ...,
+mapped by :func:`bayescale.model.level_parameters` itself), except under partial pooling,
+where, as there, the population means keep the shear alone.
 
 Precision and processes
 -----------------------
@@ -77,7 +80,7 @@ from bayescale.errors import InputError, InputTypeError
 from bayescale.hierarchy import group_values, ordered, population_loc
 from bayescale.laws import Law
 from bayescale.likelihood import noise_params, run_log_density
-from bayescale.model import CENTRED_SUFFIX, by_point
+from bayescale.model import CENTRED_SUFFIX, by_point, level_parameters, level_sites
 from bayescale.model_inputs import ModelInputs, model_inputs
 from bayescale.sweep import Sweep
 
@@ -158,12 +161,17 @@ def _static(tensors: Mapping, n_groups: int) -> dict:
     return {k: pt.specify_shape(v, (n_groups,) * v.ndim) for k, v in tensors.items()}
 
 
-def _law_params(law: Law, priors: Mapping, centre: Mapping, site=lambda p: p, dims=None):
+def _law_params(
+    law: Law, priors: Mapping, centre: Mapping, site=lambda p: p, dims=None, level=True
+):
     """The law's parameters as PyMC variables named by ``site``, sheared intercepts on
-    their centred coordinate (:func:`bayescale.model.sample_law_params`); ``dims="group"``
-    gives one set per group."""
-    theta = {}
+    their centred coordinate and, for a law with a ``level`` (unless ``level=False``), its
+    terms on level coordinates (:func:`bayescale.model.sample_law_params`);
+    ``dims="group"`` gives one set per group."""
+    theta = _level_params(law, priors, centre, site, dims) if law.level and level else {}
     for name in ordered(law):
+        if name in theta:
+            continue
         if name not in law.shear:
             theta[name] = pymc_prior(priors[name], site(name), dims=dims)
             continue
@@ -176,11 +184,42 @@ def _law_params(law: Law, priors: Mapping, centre: Mapping, site=lambda p: p, di
     return theta
 
 
+def _level_params(law: Law, priors: Mapping, centre: Mapping, site, dims) -> dict:
+    """The terms of ``law.level`` and their exponents from flat level coordinates, by the
+    NumPyro model's own map (:func:`bayescale.model.level_parameters`, wrapped), with the
+    prior on the law's parameters and the exponents' ``log |dx/du|`` as a potential."""
+    level_site, share_sites, slope_sites = level_sites(law, site)
+    coordinates = (
+        pm.Flat(level_site, dims=dims),
+        {name: pm.Flat(s, dims=dims) for name, s in share_sites.items()},
+        {name: pm.Flat(s, dims=dims) for name, s in slope_sites.items()},
+    )
+    if dims is not None:
+        n_groups = len(pm.modelcontext(None).coords[dims])
+        level, shares, slopes = coordinates
+        coordinates = (
+            _static({"level": level}, n_groups)["level"],
+            _static(shares, n_groups),
+            _static(slopes, n_groups),
+        )
+
+    def law_terms(level, shares, slopes):
+        return level_parameters(law, centre, level, shares, slopes)
+
+    theta, log_jacobian = jax_op(law_terms)(*coordinates)
+    log_prior = log_jacobian + sum(
+        pm.logp(pymc_prior(priors[name]), value) for name, value in theta.items()
+    )
+    pm.Potential(level_site + "_prior", log_prior)
+    return {name: pm.Deterministic(site(name), value, dims=dims) for name, value in theta.items()}
+
+
 def _partial_params(inputs: ModelInputs) -> dict:
     """Population means ``mu_*``, spreads ``tau_*`` and group values of the parameters in
     ``vary`` (:func:`bayescale.model.partial_params`); the rest shared."""
     law, vary, centre, priors = inputs.law, inputs.vary, inputs.centre, inputs.priors
-    mu = _law_params(law, priors, centre, site=lambda p: f"mu_{p}" if p in vary else p)
+    site = lambda p: f"mu_{p}" if p in vary else p  # noqa: E731
+    mu = _law_params(law, priors, centre, site=site, level=False)
 
     def population_locs(mu):
         return {p: population_loc(law, p, mu, centre) for p in vary}
