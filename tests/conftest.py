@@ -115,7 +115,11 @@ def quiet_fit(sweep, *, expect=(), tolerate=(), **kwargs):
 @pytest.fixture(scope="session")
 def synthetic_posterior():
     sweep = bs.Sweep.from_frame(synthetic_sweep())
-    return quiet_fit(sweep, chains=2, warmup=300, draws=300, seed=1)
+    # 2 × 300 draws keep the session quick; the R-hat and ESS of a converged fit scatter
+    # around their thresholds at that size. The tests using it check queries, not sampling.
+    return quiet_fit(
+        sweep, chains=2, warmup=300, draws=300, seed=1, tolerate=("R-hat above 1.01", "ESS below")
+    )
 
 
 def point_mass(
