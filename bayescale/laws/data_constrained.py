@@ -210,9 +210,6 @@ def data_constrained_law(unique_tokens: float | None = None) -> Law:
         # units of log N, log D on sweeps of a few repetitions, so the shear decorrelates
         # them as it does in Chinchilla's law (it changes only the sampler's geometry).
         shear={"a": ("alpha", "n"), "b": ("beta", "d")},
-        # the loss is the sum of the three terms, sampled by level, shares and slopes as
-        # Chinchilla's are (bayescale/laws/law.py; measured in docs/performance.md)
-        level=("e", "a", "b"),
         formula=(
             "L = E + A/N'^alpha + B/D'^beta,  D' = U + U*R_D*(1 - exp(-(D/U - 1)/R_D*)),  "
             "N' = U_N + U_N*R_N*(1 - exp(-(N/U_N - 1)/R_N*)),  U_N = min(N, N_opt(U))"
