@@ -26,16 +26,32 @@ os.environ.setdefault("BAYESCALE_JAX_CACHE", "off")
 bs.use_cpu_devices()  # parallel chains for the session's fits: before anything runs JAX
 
 
+# Mappings held before a module's end releases the compiled XLA programs: Linux allows a
+# process 65,530 (vm.max_map_count), each compiled program holds some, and the suite adds
+# about 60 per test (10,152 after its first 169 tests; docs/performance.md), so a module
+# of tens of tests stays far below the limit from here.
+MAPPINGS_BEFORE_RELEASE = 30_000
+
+
+def _mappings() -> int:
+    """The process's memory mappings; without /proc, as if at the limit."""
+    try:
+        with open("/proc/self/maps", encoding="utf-8") as maps:
+            return sum(1 for _ in maps)
+    except OSError:
+        return MAPPINGS_BEFORE_RELEASE
+
+
 @pytest.fixture(autouse=True, scope="module")
 def _release_compiled_programs():
-    """Drop the XLA programs a test module compiled when it ends. Each compiled program
-    keeps memory mappings of its own, and the suite's one process compiles hundreds of
-    fits: at about 60,000 mappings (the kernel's limit is 65,530) the next compile aborts
-    in LLVM, unable to map its code (docs/performance.md). Later modules recompile the
-    few programs they share."""
+    """Drop JAX's compiled programs after a test module once the process holds
+    ``MAPPINGS_BEFORE_RELEASE`` mappings: the suite's one process compiles hundreds of
+    fits, and at about 60,000 mappings the next compile aborted in LLVM, unable to map its
+    code (docs/performance.md). Later modules recompile what they share."""
     yield
-    jax.clear_caches()
-    gc.collect()
+    if _mappings() >= MAPPINGS_BEFORE_RELEASE:
+        jax.clear_caches()
+        gc.collect()
 
 
 # Chinchilla-like truth (close to Besiroglu et al. 2024), as log-parameters.
