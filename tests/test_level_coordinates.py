@@ -48,6 +48,7 @@ def test_the_map_to_the_parameters_has_unit_jacobian():
     with jax.enable_x64(True):
         for z in _points(20):
             jacobian = jax.jacfwd(_parameters)(jnp.asarray(z))
+            # exact in float64: a 5×5 determinant of entries near 1 rounds to ~1e-15
             assert abs(np.linalg.det(np.asarray(jacobian))) == pytest.approx(1.0, rel=1e-10)
 
 
@@ -62,6 +63,7 @@ def test_the_density_is_the_prior_of_the_parameters():
             theta = {p: trace[p]["value"] for p in LAW.params}
             expected = sum(priors[p].log_prob(theta[p]) for p in LAW.params)
             expected += jnp.log(theta["alpha"]) + jnp.log(theta["beta"])
+            # the same sums in another order: float64 rounding, ~1e-15 relative
             assert float(lp) == pytest.approx(float(expected), rel=1e-12, abs=1e-12)
 
 
