@@ -144,6 +144,8 @@ def test_invalid_splits_raise_clear_errors():
 # ------------------------------------------------------------------- backtest
 @pytest.fixture(scope="module")
 def small_backtest():
+    # any seeds: the tests of this fixture check the table's structure and its arithmetic,
+    # not how well a method did
     sweep = bs.Sweep.from_frame(synthetic_sweep(sizes=6, tokens_per_size=4, seed=2))
     with warnings.catch_warnings():  # tiny draw counts: convergence warnings are expected
         warnings.simplefilter("ignore", bs.ConvergenceWarning)

@@ -106,7 +106,7 @@ def test_a_run_whose_outcome_does_not_depend_on_the_draw_has_zero_gain(pivot):
     # every draw gives the pivot run's outcome the same density: uniform weights over the
     # 399 draws other than each world's own, and no change in variance but rounding
     assert abs(by_n.loc[PIVOT, "gain"]) < 1e-9 * result.attrs["variance"]
-    assert by_n.loc[PIVOT, "ess"] == pytest.approx(399.0, rel=1e-9)
+    assert by_n.loc[PIVOT, "ess"] == pytest.approx(399.0, rel=1e-9)  # 1e-9: rounding
     # the other run is informative about α, hence about N_opt
     assert by_n.loc[2e10, "gain_share"] > 0.1
     assert result.loc[0, "n_params"] == 2e10 and result.loc[0, "rank"] == 1
@@ -127,7 +127,11 @@ def test_the_extrapolation_error_enters_by_its_expectation(pivot):
     assert h_after < h_now
     sigma = float(np.ravel(pivot.noise().new_run_scale())[0])  # equal in every draw
     expected = (h_now**2 - h_after**2) * (pivot.info.extrapolation_error * sigma) ** 2
-    # exact but for rounding: the law's part of the variance is unchanged in every world
+    # exact but for rounding: the law's part of the variance is unchanged in every world.
+    # The gain is a difference of two variances each summed over 400 draws (~1e-16 relative
+    # error per term), and it is a small part of them, so rounding grows by their ratio:
+    # rel=1e-6 leaves several orders of magnitude above that and below any real mistake
+    # (a wrong h or c moves the gain by tens of percent)
     assert result.loc[0, "gain"] == pytest.approx(expected, rel=1e-6)
     assert result.loc[0, "gain_se"] < 1e-9 * expected
 
@@ -291,6 +295,7 @@ def test_reweighting_agrees_with_refits_on_a_tiny_case():
     now = result.attrs["variance"]
     after_reweighted = now - result.loc[0, "gain"]
 
+    # any seed: the 25% tolerance above covers the scatter of the 8 simulated outcomes
     rng = np.random.default_rng(5)
     theta = {p: v.ravel() for p, v in post.theta().items()}
     sigma = post.noise().sigma.ravel()

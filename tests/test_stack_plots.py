@@ -54,6 +54,8 @@ def mixed(sweep):
         "true": made_up_posterior(sweep),
         "biased": made_up_posterior(sweep, shift=0.05),
     }
+    # any seed: it fixes which component each mixed draw comes from, and every test below
+    # compares the figure with the same Stack's own draws, never with a stored number
     return Stack(components, WEIGHTS, seed=2)
 
 
@@ -83,7 +85,8 @@ def _interval(values) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _assert_band(band, values, rtol=1e-9) -> None:
-    """``band`` is the ``CI`` interval of ``values`` (float64 draws: equal to rounding)."""
+    """``band`` is the ``CI`` interval of ``values`` (float64 draws: equal to rounding;
+    1e-9 leaves room for matplotlib's float64 vertex arithmetic, ~1e-16 per operation)."""
     _, low, high = band
     want_low, want_high = _interval(values)
     np.testing.assert_allclose(low, want_low, rtol=rtol)
@@ -112,6 +115,8 @@ def test_plot_fit_draws_the_mixtures_frontier(mixed, sweep):
     # neither law alone draws this band: the check above can tell them apart
     for post in mixed.components.values():
         alone = _interval(post.optimal(compute)["loss_opt"])
+        # 1e-3: far above rounding (1e-9 above) and far below the components' difference
+        # (their made-up optima differ by the 5% shift)
         assert not np.allclose(band[2], alone[1], rtol=1e-3)
 
 
@@ -161,7 +166,7 @@ def test_plot_ppc_draws_the_mixtures_predictions(mixed):
     const = mixed.groups["constant_data"]
     n, d = np.exp(const["log_n"].values), np.exp(const["log_d"].values)
     predictive = mixed.predict_loss(n, d, seed=3)["loss_predictive"]
-    np.testing.assert_allclose(
+    np.testing.assert_allclose(  # the same float64 draws: equal to rounding
         ax.lines[0].get_ydata(), np.median(samples(predictive), axis=0), rtol=1e-9
     )
     assert ax.get_title() == NAMED
