@@ -26,6 +26,10 @@ Inputs (budgets, sizes, token counts) are checked value by value; an answer know
 draw (``N_opt``, ``D_opt``, the compute that reaches a loss) by its median over the draws
 whose answer is finite. How far a query lies from the fitted runs also widens its loss
 interval (:mod:`bayescale.discrepancy`), warning or not.
+
+The same values can be read back from a query's answer (:func:`answer_log_values`): so
+draws mixed from several posteriors fitted to the same runs (:class:`bayescale.Stack`)
+are checked once, by the mixture's medians, rather than once per posterior.
 """
 
 from __future__ import annotations
@@ -35,7 +39,10 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
+import xarray as xr
 
+from bayescale.bracket import LOG6
+from bayescale.draws import SAMPLE_DIMS
 from bayescale.errors import ExtrapolationWarning
 
 EXTRAPOLATION_FACTOR = 100.0
@@ -121,6 +128,54 @@ def median_over_draws(log_values) -> np.ndarray:
         finite = column[np.isfinite(column)]
         if finite.size:
             out[index] = np.median(finite)
+    return out
+
+
+def answer_log_values(answer: xr.Dataset) -> dict[str, np.ndarray]:
+    """What a query checks against the fitted ranges (module docstring), read back from
+    its ``answer`` by what the answer holds, as keywords of :meth:`FittedRange.outside`:
+
+    - the points it predicts (coordinates ``n_params`` and ``n_tokens``: ``predict_loss``,
+      ``predict_curve``): their ``N``, ``D``, ``D/N`` and ``C = 6ND``;
+    - an allocation per draw (variables ``n_opt`` and ``d_opt``: ``optimal``,
+      ``compute_to_reach``): the medians over draws of its ``N``, ``D``, ``D/N`` and
+      ``C = 6ND``;
+    - the budgets it answers (coordinate or attribute ``budget``: ``optimal``,
+      ``excess_compute``, ``efficient_range``): their ``C``, in place of the allocation's.
+
+    Parameters
+    ----------
+    answer
+        the dataset of a query's :class:`~bayescale.draws.Draws`, dims ``(chain, draw,
+        ...)``.
+
+    Returns
+    -------
+    dict
+        ``log_n``, ``log_d``, ``log_ratio`` and ``log_compute`` arrays, those the answer
+        holds.
+    """
+    out = {}
+    if "n_params" in answer.coords and "n_tokens" in answer.coords:
+        log_n, log_d = np.log(answer["n_params"].values), np.log(answer["n_tokens"].values)
+        out.update(
+            log_n=log_n, log_d=log_d, log_ratio=log_d - log_n, log_compute=LOG6 + log_n + log_d
+        )
+    if "n_opt" in answer.data_vars and "d_opt" in answer.data_vars:
+        with np.errstate(invalid="ignore", divide="ignore"):  # inf and NaN: missed targets
+            log_n, log_d = (
+                np.log(answer[name].transpose(*SAMPLE_DIMS, ...).values.astype(float))
+                for name in ("n_opt", "d_opt")
+            )
+            out.update(
+                log_n=median_over_draws(log_n),
+                log_d=median_over_draws(log_d),
+                log_ratio=median_over_draws(log_d - log_n),
+                log_compute=median_over_draws(LOG6 + log_n + log_d),
+            )
+    budget = answer["budget"].values if "budget" in answer.coords else answer.attrs.get("budget")
+    if budget is not None:
+        out["log_compute"] = np.log(np.atleast_1d(np.asarray(budget, dtype=float)))
     return out
 
 

@@ -70,7 +70,7 @@ from bayescale.bracket import LOG_MIN_PARAMS, LOG_MIN_TOKENS
 from bayescale.discrepancy import Discrepancy, log_error
 from bayescale.draws import SAMPLE_DIMS, Draws
 from bayescale.errors import InputError, PlanningWarning
-from bayescale.extrapolation import median_over_draws, number, warn_if_extrapolating
+from bayescale.extrapolation import answer_log_values, number, warn_if_extrapolating
 from bayescale.laws import LOG6, Law
 from bayescale.likelihood import NoiseDraws
 from bayescale.optimum import search
@@ -212,13 +212,6 @@ def optimal(law: Law, theta: Mapping, compute, error: Discrepancy | None = None)
                 error.region.edges,
             )
         )
-    warn_if_extrapolating(
-        error.fitted,
-        log_compute=log_c,
-        log_n=median_over_draws(np.log(n_opt)),
-        log_d=median_over_draws(np.log(d_opt)),
-        log_ratio=median_over_draws(_log_ratio(d_opt, n_opt)),
-    )
     dims = (*SAMPLE_DIMS, "budget")
     ds = xr.Dataset(
         {
@@ -230,14 +223,8 @@ def optimal(law: Law, theta: Mapping, compute, error: Discrepancy | None = None)
         coords={**_coords(theta3), "budget": budgets},
     )
     ds["budget"].attrs["units"] = "FLOPs"
+    warn_if_extrapolating(error.fitted, **answer_log_values(ds))
     return Draws(ds)
-
-
-def _log_ratio(d, n) -> np.ndarray:
-    """``log(D/N)`` per draw; NaN where either is not finite (a target no compute
-    reaches), which :func:`~bayescale.extrapolation.median_over_draws` leaves out."""
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.log(d) - np.log(n)
 
 
 def predict_loss(
@@ -258,18 +245,12 @@ def predict_loss(
     (:meth:`bayescale.laws.Law.log_loss_at`), such as checkpoints of a schedule.
     ``offsets``, ``(chain, draw, point)`` or broadcast to it, are the log-loss offsets of
     fitted runs the points belong to (:mod:`bayescale.curves`): the mean then includes
-    them, and the predictive draws add a checkpoint's own noise only."""
+    them, and the predictive draws add a checkpoint's own noise only. A heavy-tailed
+    (Student-t, small ν) predictive draw whose loss lies beyond the float range is ``inf``
+    (or ``0`` below it), as the draw is; intervals keep it (:func:`bayescale.draws.quantile`)."""
     theta3, error, x64 = _prepare(law, theta, error)
     n, d = np.broadcast_arrays(
         as_positive(n, "n (parameters)", "n=7e9"), as_positive(d, "d (tokens)", "d=1.4e11")
-    )
-    log_c = np.log(6.0 * n * d)
-    warn_if_extrapolating(
-        error.fitted,
-        log_n=np.log(n),
-        log_d=np.log(d),
-        log_compute=log_c,
-        log_ratio=np.log(d / n),
     )
     with jax.enable_x64(x64):
         mu = _log_loss_blocks(law, theta3, np.log(n).ravel(), np.log(d).ravel(), inputs)
@@ -281,7 +262,9 @@ def predict_loss(
     variables = {"loss_mean": (dims, np.exp(mu), {"units": "nats/token"})}
     if noise is not None:
         draws = noise.predictive(np.random.default_rng(seed), mu.shape, offsets is not None)
-        variables["loss_predictive"] = (dims, np.exp(mu + draws), {"units": "nats/token"})
+        with np.errstate(over="ignore"):  # a Student-t draw past float range: inf, honestly
+            predictive = np.exp(mu + draws)
+        variables["loss_predictive"] = (dims, predictive, {"units": "nats/token"})
     ds = xr.Dataset(
         variables,
         coords={
@@ -291,6 +274,7 @@ def predict_loss(
             "n_tokens": ("point", d),
         },
     )
+    warn_if_extrapolating(error.fitted, **answer_log_values(ds))
     return Draws(ds)
 
 
@@ -341,7 +325,6 @@ def excess_compute(
     theta3, error, x64 = _prepare(law, theta, error)
     x = as_positive(ratio, "ratio (N / N_opt)", "ratio=[0.5, 1, 2]")
     log_c = np.log([one_positive(budget, "budget (FLOPs)", "budget=1e22")])
-    warn_if_extrapolating(error.fitted, log_compute=log_c)
     with jax.enable_x64(x64):
         tokens_ratio = np.asarray(
             _excess_kernel(
@@ -364,6 +347,7 @@ def excess_compute(
         attrs={"budget": float(np.exp(log_c[0]))},
     )
     ds["ratio"].attrs["units"] = "N / N_opt"
+    warn_if_extrapolating(error.fitted, **answer_log_values(ds))
     unreachable = np.isinf(tokens_ratio).mean(axis=(0, 1))
     if unreachable.any():
         worst = ", ".join(
@@ -491,13 +475,7 @@ def compute_to_reach(law: Law, theta: Mapping, loss, error: Discrepancy | None =
     )
     reach = Draws(ds)
     warn_unreachable(reach, stacklevel=3)
-    warn_if_extrapolating(
-        error.fitted,
-        log_compute=median_over_draws(log_c),
-        log_n=median_over_draws(np.log(n_opt)),
-        log_d=median_over_draws(np.log(d_opt)),
-        log_ratio=median_over_draws(_log_ratio(d_opt, n_opt)),
-    )
+    warn_if_extrapolating(error.fitted, **answer_log_values(ds))
     return reach
 
 

@@ -361,7 +361,9 @@ class Posterior:
         -------
         Draws
             ``loss_mean`` (the law with its error outside the fitted runs) and
-            ``loss_predictive``, dims ``(chain, draw, point)`` with the broadcast shape.
+            ``loss_predictive`` (``inf`` where a heavy-tailed draw passes the float range:
+            :func:`bayescale.planning.predict_loss`), dims ``(chain, draw, point)`` with
+            the broadcast shape.
         """
         return planning.predict_loss(
             self.law, self.theta(group), n, d, self.noise(), self.discrepancy(), seed=seed

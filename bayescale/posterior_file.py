@@ -94,8 +94,23 @@ def _checksums(groups: Mapping[str, xr.Dataset], header: Mapping) -> dict[str, s
     return out
 
 
-def _check_finite(posterior: xr.Dataset, where: str, fix: str) -> None:
-    """Refuse draws that are not all finite, naming the variable, how many draws and where."""
+def check_finite(posterior: xr.Dataset, where: str, fix: str) -> None:
+    """Refuse draws that are not all finite, naming the variable, how many draws and where.
+
+    Parameters
+    ----------
+    posterior
+        the ``posterior`` group, without derived quantities.
+    where
+        what is being written or read, opening the error: a path, a component of a stack.
+    fix
+        the sentence that closes the error: what to do about it.
+
+    Raises
+    ------
+    PosteriorFileError
+        where a variable over ``(chain, draw)`` has a draw that is NaN or infinite.
+    """
     for name, da in posterior.data_vars.items():
         if da.dtype.kind not in "fc" or not set(SAMPLE_DIMS) <= set(da.dims):
             continue
@@ -148,7 +163,7 @@ def write(
     (:func:`bayescale.paths.check_output`), and draws that are not all finite. The file
     appears whole or not at all (:func:`bayescale.paths.replacing`)."""
     path = check_output(path, overwrite=overwrite)
-    _check_finite(
+    check_finite(
         groups["posterior"].drop_vars(list(derived)),
         f"cannot save to {str(path)!r}",
         "Refit (a fit whose draws are not finite failed; its warnings say why).",
@@ -219,11 +234,11 @@ def _depth(value) -> int:
     return depth
 
 
-def _header(path: Path, attrs: dict) -> dict:
+def _header(where: str, attrs: dict) -> dict:
     """The root attribute ``bayescale``, parsed: a JSON object with a readable format."""
     if "bayescale" not in attrs:
         raise PosteriorFileError(
-            f"{str(path)!r} lacks the root attribute 'bayescale', the header (file format, "
+            f"{where!r} lacks the root attribute 'bayescale', the header (file format, "
             "fit information, warnings, digests) that Posterior.save writes and that "
             "Posterior.idata carries in its attrs; the file was not written by either, or "
             "its attributes were dropped on the way. Save the posterior with post.save(path) "
@@ -235,24 +250,24 @@ def _header(path: Path, attrs: dict) -> dict:
         header = json.loads(text)
     except (TypeError, ValueError, RecursionError) as err:  # also UnicodeDecodeError
         raise PosteriorFileError(
-            f"{str(path)!r}: its bayescale metadata (the root attribute 'bayescale') is not "
+            f"{where!r}: its bayescale metadata (the root attribute 'bayescale') is not "
             f"valid JSON ({err}); the file is damaged. Restore it from a copy, or refit and "
             "save again."
         ) from err
     if not isinstance(header, dict):
         raise PosteriorFileError(
-            f"{str(path)!r}: its bayescale metadata is a JSON {type(header).__name__}, not "
+            f"{where!r}: its bayescale metadata is a JSON {type(header).__name__}, not "
             "the object (with file_format, info and warnings) that Posterior.save writes; "
             "the file is damaged or was not written by bayescale. Refit and save again."
         )
     if _depth(header) > MAX_DEPTH:  # the digest and the fit information recurse into it
         raise PosteriorFileError(
-            f"{str(path)!r}: its bayescale metadata nests deeper than {MAX_DEPTH} levels; "
+            f"{where!r}: its bayescale metadata nests deeper than {MAX_DEPTH} levels; "
             "Posterior.save writes a few. The file is damaged. Refit and save again."
         )
     if "file_format" not in header and {"law", "sampler", "data"} <= set(header):
         raise PosteriorFileError(
-            f"{str(path)!r}: its root attribute 'bayescale' holds the fit information alone, "
+            f"{where!r}: its root attribute 'bayescale' holds the fit information alone, "
             "as Posterior.idata's attrs did in earlier bayescale versions, without the file "
             "header around it (file_format, warnings, digests), so the file (written by "
             "ArviZ from that idata) cannot be checked or read as a posterior. Save the "
@@ -262,14 +277,14 @@ def _header(path: Path, attrs: dict) -> dict:
         )
     if "file_format" not in header:
         raise PosteriorFileError(
-            f"{str(path)!r}: its bayescale metadata lacks 'file_format' (it has "
+            f"{where!r}: its bayescale metadata lacks 'file_format' (it has "
             f"{sorted(header)[:8]}); the file is damaged or was not written by bayescale. "
             "Refit and save again."
         )
     file_format = header["file_format"]
     if isinstance(file_format, bool) or file_format not in READABLE_FORMATS:
         raise PosteriorFileError(
-            f"{str(path)!r} has file format {file_format!r} (written by bayescale "
+            f"{where!r} has file format {file_format!r} (written by bayescale "
             f"{attrs.get('bayescale_version')}); this bayescale {__version__} reads formats "
             f"{list(READABLE_FORMATS)}. Install the version that wrote it, or refit."
         )
@@ -282,18 +297,18 @@ def _header(path: Path, attrs: dict) -> dict:
     missing = [key for key in need if key not in header]
     if missing:
         raise PosteriorFileError(
-            f"{str(path)!r}: its bayescale metadata (file format {file_format}) lacks "
+            f"{where!r}: its bayescale metadata (file format {file_format}) lacks "
             f"{missing}; the file is damaged. Refit and save again."
         )
     return header
 
 
-def _verify(path: Path, header: dict, groups: dict[str, xr.Dataset]) -> None:
+def _verify(where: str, header: dict, groups: dict[str, xr.Dataset]) -> None:
     """Compare the digests written in a format-3 header with the data as read."""
     stored = header["sha256"]
     if not isinstance(stored, dict):
         raise PosteriorFileError(
-            f"{str(path)!r}: its sha256 entry is a {type(stored).__name__}, not the "
+            f"{where!r}: its sha256 entry is a {type(stored).__name__}, not the "
             "digests Posterior.save writes; the file is damaged. Refit and save again."
         )
     found = _checksums(groups, header)
@@ -315,7 +330,7 @@ def _verify(path: Path, header: dict, groups: dict[str, xr.Dataset]) -> None:
     if added:
         parts.append(f"variables {added} were added, though no digest was written for them")
     raise PosteriorFileError(
-        f"{str(path)!r} is corrupted: {'; '.join(parts)}. The file changed after it was "
+        f"{where!r} is corrupted: {'; '.join(parts)}. The file changed after it was "
         "saved (a disk or transfer error, or an edit, such as a change to Posterior.idata "
         "before ArviZ wrote it). Restore it from a copy, or refit and save again."
     )
@@ -330,7 +345,7 @@ def _with_hull(info: FitInfo, constant) -> FitInfo:
     return replace(info, data=replace(info.data, hull=vertices))
 
 
-def _info(path: Path, header: dict, groups: dict) -> tuple[FitInfo, tuple[str, ...]]:
+def _info(where: str, header: dict, groups: dict) -> tuple[FitInfo, tuple[str, ...]]:
     """The fit information and warnings of a header whose format is known."""
     header = dict(header)
     try:
@@ -344,23 +359,23 @@ def _info(path: Path, header: dict, groups: dict) -> tuple[FitInfo, tuple[str, .
     except (KeyError, TypeError, ValueError, AttributeError) as err:
         what = f"lacks {err}" if isinstance(err, KeyError) else f"is malformed ({err})"
         raise PosteriorFileError(
-            f"{str(path)!r}: its fit information {what}; the file is damaged or was "
+            f"{where!r}: its fit information {what}; the file is damaged or was "
             "written by another program. Refit and save again."
         ) from err
     if not all(isinstance(w, str) for w in warnings):
         raise PosteriorFileError(
-            f"{str(path)!r}: its warnings are not a list of messages; the file is damaged. "
+            f"{where!r}: its warnings are not a list of messages; the file is damaged. "
             "Refit and save again."
         )
     return info, warnings
 
 
-def _without_derived(path: Path, header: dict, groups: dict) -> dict[str, xr.Dataset]:
+def _without_derived(where: str, header: dict, groups: dict) -> dict[str, xr.Dataset]:
     """``groups`` less the derived quantities that the header names (format 4)."""
     derived = header.get("derived", [])
     if not isinstance(derived, list) or not all(isinstance(name, str) for name in derived):
         raise PosteriorFileError(
-            f"{str(path)!r}: its header's 'derived' entry is not a list of names; the file is "
+            f"{where!r}: its header's 'derived' entry is not a list of names; the file is "
             "damaged. Refit and save again."
         )
     return {
@@ -369,29 +384,62 @@ def _without_derived(path: Path, header: dict, groups: dict) -> dict[str, xr.Dat
     }
 
 
-def read(path: str | Path) -> tuple[dict[str, xr.Dataset], Law, FitInfo, tuple[str, ...]]:
-    """``(groups, law, info, warnings)`` of a posterior file; errors say what is wrong."""
-    path = Path(path)
-    attrs, groups = _open(path)
-    header = _header(path, attrs)
+def unpack(
+    where: str, attrs: Mapping, groups: dict[str, xr.Dataset]
+) -> tuple[dict[str, xr.Dataset], Law, FitInfo, tuple[str, ...]]:
+    """``(groups, law, info, warnings)`` of the posterior that a file's root attributes and
+    groups hold, each checked as the module docstring says: its header, its digests (from
+    format 3 on), its fit information and warnings, its law (registered, with every
+    parameter among the draws) and its draws (finite); the derived quantities are dropped.
+    :func:`read` unpacks a posterior file, :mod:`bayescale.stack_file` each component of a
+    stack.
+
+    Parameters
+    ----------
+    where
+        the file, or the part of one, that errors name.
+    attrs
+        the root attributes (the header under ``bayescale``).
+    groups
+        the groups as read: ``GROUPS`` and any of ``OPTIONAL_GROUPS``.
+
+    Returns
+    -------
+    tuple
+        the groups without derived quantities, the law, the fit information and the fit's
+        warnings.
+
+    Raises
+    ------
+    PosteriorFileError
+        naming what is wrong and what to do.
+    """
+    header = _header(where, attrs)
     if header["file_format"] >= 3:
-        _verify(path, header, groups)
-    info, warnings = _info(path, header, groups)
-    groups = _without_derived(path, header, groups)
+        _verify(where, header, groups)
+    info, warnings = _info(where, header, groups)
+    groups = _without_derived(where, header, groups)
     try:
         law = get_law(info.law, info.law_settings)
     except (TypeError, ValueError) as err:
         raise PosteriorFileError(
-            f"{str(path)!r} was fitted with law {info.law!r}, which is not registered here; "
+            f"{where!r} was fitted with law {info.law!r}, which is not registered here; "
             "register it with bs.register_law(...) before loading."
         ) from err
     missing = [p for p in law.params if p not in groups["posterior"]]
     if missing:
         raise PosteriorFileError(
-            f"{str(path)!r} lacks parameters {missing} of the {law.name} law it names; the "
+            f"{where!r} lacks parameters {missing} of the {law.name} law it names; the "
             "file does not match its law."
         )
-    _check_finite(
-        groups["posterior"], str(path), "The file is damaged: restore it, or refit and save again."
+    check_finite(
+        groups["posterior"], where, "The file is damaged: restore it, or refit and save again."
     )
     return groups, law, info, warnings
+
+
+def read(path: str | Path) -> tuple[dict[str, xr.Dataset], Law, FitInfo, tuple[str, ...]]:
+    """``(groups, law, info, warnings)`` of a posterior file (:func:`unpack`); errors say
+    what is wrong."""
+    path = Path(path)
+    return unpack(str(path), *_open(path))

@@ -32,7 +32,6 @@ import xarray as xr
 from bayescale import __version__, posterior_file
 from bayescale.errors import InputError, PosteriorFileError
 from bayescale.idata import with_derived
-from bayescale.laws import get_law
 from bayescale.paths import check_output, replacing
 from bayescale.posterior import Posterior
 
@@ -118,7 +117,7 @@ def write(path: str | Path, stack, overwrite: bool = False) -> Path:
     parts = []
     for label, post in stack.components.items():
         groups, derived = with_derived(post)
-        posterior_file._check_finite(
+        posterior_file.check_finite(
             groups["posterior"].drop_vars(list(derived)),
             f"cannot save component {label!r} to {str(path)!r}",
             "Refit it (a fit whose draws are not finite failed; its warnings say why).",
@@ -242,23 +241,14 @@ def _parse(path: Path, text) -> dict:
 
 
 def _component(path: Path, label: str, attrs: dict, groups: dict) -> Posterior:
-    """One component, checked as :func:`bayescale.posterior_file.read` checks a file."""
-    where = f"{path}, component {label!r}"
+    """One component, checked as :func:`bayescale.posterior_file.read` checks a file
+    (:func:`bayescale.posterior_file.unpack`)."""
     missing = [name for name in posterior_file.GROUPS if name not in groups]
     if missing:
         raise _damaged(path, f"component {label!r} lacks the groups {missing}")
-    header = posterior_file._header(where, attrs)
-    posterior_file._verify(where, header, groups)
-    info, warnings = posterior_file._info(where, header, groups)
-    groups = posterior_file._without_derived(where, header, groups)
-    try:
-        law = get_law(info.law, info.law_settings)
-    except (TypeError, ValueError) as err:
-        raise PosteriorFileError(
-            f"{where!r} was fitted with law {info.law!r}, which is not registered here; "
-            "register it with bs.register_law(...) before loading."
-        ) from err
-    posterior_file._check_finite(groups["posterior"], where, "The file is damaged: refit.")
+    groups, law, info, warnings = posterior_file.unpack(
+        f"{path}, component {label!r}", attrs, groups
+    )
     return Posterior(groups=groups, law=law, info=info, warnings=warnings)
 
 

@@ -29,6 +29,12 @@ The result is the :class:`~bayescale.draws.Draws` a single posterior returns, wi
 weights ``(1, 0, …)`` return the first posterior's draws unchanged), else one chain of
 ``S`` draws. A coordinate ``law`` over ``(chain, draw)`` names the component of each draw.
 
+A query far outside the fitted runs warns once, for the mixture: components fitted to the
+same runs share their fitted ranges, and the mixed draws are checked against them as one
+posterior's draws are (:mod:`bayescale.extrapolation`), the inputs value by value and the
+answers by the mixture's medians. Components fitted to different runs warn each against
+its own ranges.
+
 What the components share, a stack gives as a posterior does: the data they were fitted
 to (:attr:`Stack.info`, with ``info.data`` and ``info.pooling``; the ``constant_data`` and
 ``observed_data`` of :attr:`Stack.groups`) and their groups (:attr:`Stack.groups_fitted`),
@@ -57,7 +63,7 @@ import xarray as xr
 
 from bayescale import planning, stack_file
 from bayescale.draws import SAMPLE_DIMS, Draws
-from bayescale.errors import InputError, InputTypeError, PlanningWarning
+from bayescale.errors import ExtrapolationWarning, InputError, InputTypeError, PlanningWarning
 from bayescale.evaluation.error_scale import learn_extrapolation_error, lpd_at_scale
 from bayescale.evaluation.lfo import (
     DEFAULT_CUTS,
@@ -68,6 +74,7 @@ from bayescale.evaluation.lfo import (
     score_models,
 )
 from bayescale.executors import map_calls
+from bayescale.extrapolation import FittedRange, answer_log_values, warn_if_extrapolating
 from bayescale.fitinfo import DataInfo
 from bayescale.inference import fit
 from bayescale.posterior import Posterior
@@ -290,9 +297,16 @@ class Stack:
         return out
 
     def _mix(self, query: Callable[[Posterior], Draws]) -> Draws:
-        """``query`` on each component that gives draws, mixed (module docstring)."""
+        """``query`` on each component that gives draws, mixed (module docstring); one
+        :class:`~bayescale.errors.ExtrapolationWarning` for the mixture where the components
+        share their fitted ranges, else each component's own."""
         chosen = self.selection()
-        parts = {label: query(self.components[label]).dataset for label in chosen}
+        fitted = {FittedRange.from_data(self.components[label].info.data) for label in chosen}
+        shared = fitted.pop() if len(fitted) == 1 else None
+        with warnings.catch_warnings():
+            if shared is not None:  # the mixture is checked against them once, below
+                warnings.simplefilter("ignore", ExtrapolationWarning)
+            parts = {label: query(self.components[label]).dataset for label in chosen}
         first = next(iter(parts.values()))
         shapes = {_shape(post) for post in self.components.values()}
         total = sum(idx.size for idx in chosen.values())
@@ -320,7 +334,10 @@ class Stack:
             draw=np.arange(shape[1]),
             law=(SAMPLE_DIMS, labels.reshape(shape)),
         )
-        return Draws(xr.Dataset(variables, coords=coords, attrs=first.attrs))
+        answer = xr.Dataset(variables, coords=coords, attrs=first.attrs)
+        if shared is not None:  # user ← query method ← _mix ← warn_if_extrapolating
+            warn_if_extrapolating(shared, stacklevel=4, **answer_log_values(answer))
+        return Draws(answer)
 
     # ------------------------------------------------------------------ queries
     def predict_loss(self, n, d, group: str | None = None, seed: int = 0) -> Draws:

@@ -8,6 +8,9 @@ No sampling: the stack comes from :func:`bayescale.stack` with the stand-in fit 
 
 from __future__ import annotations
 
+import ast
+from pathlib import Path
+
 import h5py
 import numpy as np
 import pandas as pd
@@ -15,6 +18,7 @@ import pytest
 from test_lfo import BIASED, fake_fit, made_up_posterior
 
 import bayescale as bs
+from bayescale import stack_file
 from bayescale.evaluation import lfo as lfo_mod
 from bayescale.stacking import Stack
 
@@ -127,3 +131,29 @@ def test_load_posterior_on_a_stack_file_points_to_load_stack(mixed, tmp_path):
     mixed.save(path)
     with pytest.raises(bs.PosteriorFileError, match=r"bs\.load_stack"):
         bs.load_posterior(path)
+
+
+def test_a_component_of_an_unregistered_law_is_refused_naming_it(mixed, tmp_path, monkeypatch):
+    from bayescale.laws import law
+
+    path = mixed.save(tmp_path / "stack.nc")
+    monkeypatch.delitem(law._REGISTRY, BIASED.name)
+    with pytest.raises(
+        bs.PosteriorFileError,
+        match=r"component 'chinchilla_biased'.* was fitted with law 'chinchilla_biased', "
+        r"which is not registered here; register it with bs\.register_law",
+    ):
+        bs.load_stack(path)
+
+
+def test_components_are_read_through_the_posterior_files_public_functions():
+    tree = ast.parse(Path(stack_file.__file__).read_text(encoding="utf-8"))
+    private = [
+        node.attr
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Attribute)
+        and isinstance(node.value, ast.Name)
+        and node.value.id == "posterior_file"
+        and node.attr.startswith("_")
+    ]
+    assert private == []
