@@ -1021,6 +1021,7 @@ def cmd_suggest(args) -> int:
         min_compute=args.min_compute,
         group=args.group,
         seed=args.seed,
+        method=args.method,
     )
     chosen = result[result["rank"].notna()]
     attrs = result.attrs
@@ -1033,6 +1034,7 @@ def cmd_suggest(args) -> int:
                 "target": target,
                 "variance": attrs["variance"],
                 "candidates": len(result),
+                "method": attrs["method"],
                 "draws": attrs["draws"],
                 "outcomes": attrs["outcomes"],
                 "seed": attrs["seed"],
@@ -1045,25 +1047,32 @@ def cmd_suggest(args) -> int:
         "loss": "the log loss of the planned run",
         "region": "the mean log loss over the planned runs",
     }[args.target]
+    reweighted = attrs["method"] == "reweight"  # only reweighting simulates, and has weights
+    how = (
+        f"{attrs['outcomes']} simulated outcomes per run"
+        if reweighted
+        else "a linear update of the draws"
+    )
     print(f"Next runs for {what}, from the {label} ({post.law.name} law)")
     print(
         f"{len(result)} candidates up to {args.max_compute:.3g} FLOPs; posterior sd now "
-        f"{math.sqrt(attrs['variance']):.4g}; {attrs['draws']} draws, {attrs['outcomes']} "
-        "simulated outcomes per run\n"
+        f"{math.sqrt(attrs['variance']):.4g}; {attrs['draws']} draws, {how}\n"
     )
     print(
-        f"  {'rank':<5}{'N':>9}{'D':>9}{'FLOPs':>11}{'alone':>9}{'batch':>9}"
-        f"{'gain/FLOP':>12}{'ESS':>7}"
+        f"  {'rank':<5}{'N':>9}{'D':>9}{'FLOPs':>11}{'alone':>9}{'batch':>9}{'gain/FLOP':>12}"
+        + (f"{'ESS':>7}" if reweighted else "")
     )
     for row in chosen.itertuples():
         print(
             f"  {int(row.rank):<5}{human(row.n_params, 'parameters'):>9}"
             f"{human(row.n_tokens, 'tokens'):>9}{row.flops:>11.3g}{row.gain_share:>9.1%}"
-            f"{row.batch_share:>9.1%}{row.gain_per_cost:>12.3g}{row.step_ess:>7.0f}"
+            f"{row.batch_share:>9.1%}{row.gain_per_cost:>12.3g}"
+            + (f"{row.step_ess:>7.0f}" if reweighted else "")
         )
     print(
         "\nalone: share of the variance the run removes by itself; batch: share runs 1 to "
-        "rank remove together; ESS: effective draws left by the batch's weights."
+        "rank remove together"
+        + ("; ESS: effective draws left by the batch's weights." if reweighted else ".")
     )
     return 0
 
@@ -1274,6 +1283,13 @@ def parser() -> argparse.ArgumentParser:
     source.add_argument("--posterior", help="a posterior file written by 'bayescale fit'")
     source.add_argument("--dataset", help="use the shipped reference fit of this dataset")
     p.add_argument("--group", help="for a per-group posterior: a group name, or 'new'")
+    p.add_argument(
+        "--method",
+        choices=["linear", "reweight"],
+        default="linear",
+        help="the criterion: a linear update of the draws (default) or importance "
+        "reweighting by simulated outcomes (bayescale.design)",
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of the simulated outcomes")
     _json_option(p)
     p.set_defaults(run=cmd_suggest)

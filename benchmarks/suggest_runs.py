@@ -2,11 +2,14 @@
 
     python benchmarks/suggest_runs.py                 # k = 4, target N_opt at 1e24 FLOPs
     python benchmarks/suggest_runs.py --k 8 --repeats 5 --target region
+    python benchmarks/suggest_runs.py --method reweight
 
 The candidates are the default grid (:data:`bayescale.design.GRID`, 40 compute values ×
 25 tokens-per-parameter values = 1,000 runs) from the fit's smallest compute to
 ``--max-compute``. The target is ``log N_opt`` at ``--budget`` (``n_opt``) or the log loss
-at ten runs of 20 tokens per parameter from 1e9 to 7e10 parameters (``region``).
+at ten runs of 20 tokens per parameter from 1e9 to 7e10 parameters (``region``, with its
+extrapolation error, which costs a hull per candidate outside the fitted runs a step). The
+criterion is ``--method`` (:data:`bayescale.design.METHODS`; default the linear update).
 
 ``first`` is the first call in this process (tracing and XLA compilation included, the
 JAX backend already started); ``warm`` the median and min of ``--repeats`` further calls,
@@ -28,7 +31,7 @@ import jax
 import numpy as np
 
 import bayescale as bs
-from bayescale.design import MAX_DRAWS
+from bayescale.design import MAX_DRAWS, METHODS
 
 TARGET_S = 10.0
 
@@ -46,6 +49,7 @@ def main(argv=None) -> int:
     parser.add_argument("--target", choices=("n_opt", "region"), default="n_opt")
     parser.add_argument("--budget", type=float, default=1e24)
     parser.add_argument("--max-compute", type=float, default=1e22)
+    parser.add_argument("--method", choices=METHODS, default="linear")
     args = parser.parse_args(argv)
     bs.use_cpu_devices()
     post = bs.load_reference("chinchilla")
@@ -53,20 +57,23 @@ def main(argv=None) -> int:
     target = (
         {"target": "n_opt", "budget": args.budget}
         if args.target == "n_opt"
-        else {"target": "region", "at": (n, 20.0 * n)}
+        else {"target": "region", "at": (n, 20.0 * n), "extrapolation": True}
     )
 
     def call():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", bs.PlanningWarning)
             warnings.simplefilter("ignore", bs.ExtrapolationWarning)
-            frame = bs.suggest_runs(post, k=args.k, max_compute=args.max_compute, **target)
+            frame = bs.suggest_runs(
+                post, k=args.k, max_compute=args.max_compute, method=args.method, **target
+            )
         assert len(frame) == 1000, len(frame)
 
     first = _timed(call)
     warm = np.array([_timed(call) for _ in range(args.repeats)])
     print(
         f"suggest_runs, 1000 candidates, k={args.k}, target={args.target}, "
+        f"method={args.method}, "
         f"{post.posterior.sizes['chain'] * post.posterior.sizes['draw']} draws "
         f"(thinned to {MAX_DRAWS}); {platform.machine()} CPU, "
         f"{os.cpu_count()} cores, JAX {jax.__version__}"

@@ -1,5 +1,5 @@
-"""``bs.suggest_runs``: the expected variance reduction by importance reweighting, the
-greedy batch, the frame, the figure and ``bayescale suggest``."""
+"""``bs.suggest_runs``: the expected variance reduction by the linear update and by
+importance reweighting, the greedy batch, the frame, the figure and ``bayescale suggest``."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import xarray as xr
 
 import bayescale as bs
 from bayescale.cli import main
-from bayescale.design import ESS_WARN
+from bayescale.design import ESS_WARN, _greedy_linear
 from bayescale.fitted_region import Region
 
 from conftest import TRUTH, chinchilla_log_loss_np, quiet_fit, synthetic_sweep
@@ -97,10 +97,84 @@ def synthetic():
     )
 
 
-# ------------------------------------------------------------------------- criterion
+# ------------------------------------------------------------------ linear criterion
+def test_the_linear_batch_equals_the_joint_update():
+    """Run by run, the rank-one updates of the centred draws give the batch's variance
+    ``mean_r [Var(T_r) − C_rJ (C_JJ + τ² I)⁻¹ C_Jr]`` computed directly from the original
+    draws for the chosen runs ``J``, a repeated run included."""
+    rng = np.random.default_rng(0)  # any seed: the identity holds for every draw set
+    size, params = 300, 3
+    theta = rng.standard_normal((params, size))
+    loadings = rng.standard_normal((5, params))
+    mu = loadings @ theta + 0.1 * rng.standard_normal((5, size))  # not all linear in θ
+    mu = np.vstack([mu, mu[:1]])  # 6 candidates, the first repeated
+    values = (rng.standard_normal((2, params)) @ theta).T  # 2 target points
+    draws = {"scale": np.full(size, 0.5), "nu": None, "slope_square": np.zeros(size)}
+    region = Region.from_points(np.log([1.0, 2.0, 1.0]), np.log([1.0, 1.0, 2.0]))
+    runs = (np.zeros(6), np.zeros(6))
+    now, (_, se, ess), columns, rank, _ = _greedy_linear(
+        mu, draws, values, None, runs, np.ones(6), region, k=4
+    )
+    centred_t = values.T - values.T.mean(axis=1, keepdims=True)
+    centred_mu = mu - mu.mean(axis=1, keepdims=True)
+    assert now == pytest.approx(np.mean(centred_t**2))
+    assert np.isnan(se).all() and (ess == size).all()
+    order = np.argsort(np.where(rank > 0, rank, 99))[: (rank > 0).sum()]
+    assert len(order) == 4 and rank[0] > 0 and rank[5] > 0  # the run and its repeat
+    for j in range(1, 5):
+        chosen = centred_mu[order[:j]]
+        c_tj = centred_t @ chosen.T / size
+        c_jj = chosen @ chosen.T / size + 0.25 * np.eye(j)  # τ² = 0.5², Normal noise
+        direct = np.mean(
+            np.sum(centred_t**2, axis=1) / size - np.sum(c_tj @ np.linalg.inv(c_jj) * c_tj, axis=1)
+        )
+        # float64 rounding of sums over 300 draws and a 4×4 inverse: ~1e-14; any wrong
+        # update (a missed draw-space rotation, τ² off) moves the variance by percents
+        assert now * (1 - columns["batch_share"][order[j - 1]]) == pytest.approx(direct, rel=1e-10)
+
+
+def test_a_run_whose_outcome_does_not_depend_on_the_draw_gains_nothing_linearly(pivot):
+    runs = (np.array([PIVOT, 2e10]), np.array([2e10, 4e11]))
+    with pytest.warns(bs.PlanningWarning, match="only 1 of k=2"):
+        result = bs.suggest_runs(pivot, candidates=runs, budget=1e23, k=2)
+    by_n = result.set_index("n_params")
+    assert result.attrs["variance"] > 1e-4  # log N_opt does vary across the draws
+    # the pivot run's log loss is one number in every draw but for rounding (~1e-16), so
+    # its covariance with the target is ~1e-16 and its gain ~1e-32
+    assert abs(by_n.loc[PIVOT, "gain"]) < 1e-9 * result.attrs["variance"]
+    assert by_n.loc[2e10, "gain_share"] > 0.1  # informative about α, hence about N_opt
+    assert result.loc[0, "n_params"] == 2e10 and result.loc[0, "rank"] == 1
+    assert result["rank"].isna().iloc[1]  # the pivot run is not taken: its gain is rounding
+    assert (result["ess"] == 400).all() and result.attrs["outcomes"] == 0
+
+
+def test_a_run_near_the_target_beats_a_tiny_run_linearly(synthetic):
+    """A run of N_opt's size at the 1e22 budget removes more variance of log N_opt than a
+    run below the smallest fitted size (no Monte Carlo over outcomes: one answer)."""
+    runs = (np.array([3e7, 1.9e10]), np.array([6e8, 8.8e10]))
+    result = bs.suggest_runs(synthetic, candidates=runs, budget=1e22, k=1)
+    gain = result.set_index("n_params")["gain"]
+    assert gain[1.9e10] > gain[3e7] > 0
+
+
+def test_the_linear_update_does_not_degenerate_where_reweighting_does():
+    # noise 100× below the spread of the draws' predictions at the run: reweighting keeps
+    # a few draws; the linear update keeps them all and removes nearly all of the variance
+    # the run can tell (ρ = Var(μ)/(Var(μ) + τ²) ≈ 1 − 1e-4). Only α varies across the
+    # draws, so the run's log loss and log N_opt are near-linear in one parameter: the
+    # share removed is ρ times their squared correlation, which 0.9 leaves room for
+    post = pivot_posterior(1e-4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", bs.PlanningWarning)
+        warnings.simplefilter("ignore", bs.ExtrapolationWarning)  # N_opt at 1e23 lies beyond
+        result = bs.suggest_runs(post, candidates=([2e10], [4e11]), budget=1e23, k=1)
+    assert result.loc[0, "step_ess"] == 400 and result.loc[0, "gain_share"] > 0.9
+
+
+# ------------------------------------------------------------------ reweighting
 def test_a_run_whose_outcome_does_not_depend_on_the_draw_has_zero_gain(pivot):
     runs = (np.array([PIVOT, 2e10]), np.array([2e10, 4e11]))
-    result = bs.suggest_runs(pivot, candidates=runs, budget=1e23, k=1)
+    result = bs.suggest_runs(pivot, candidates=runs, budget=1e23, k=1, method="reweight")
     by_n = result.set_index("n_params")
     assert result.attrs["variance"] > 1e-4  # log N_opt does vary across the draws
     # every draw gives the pivot run's outcome the same density: uniform weights over the
@@ -112,7 +186,8 @@ def test_a_run_whose_outcome_does_not_depend_on_the_draw_has_zero_gain(pivot):
     assert result.loc[0, "n_params"] == 2e10 and result.loc[0, "rank"] == 1
 
 
-def test_the_extrapolation_error_enters_by_its_expectation(pivot):
+@pytest.mark.parametrize("method", ["linear", "reweight"])
+def test_the_extrapolation_error_enters_by_its_expectation(pivot, method):
     """A run whose outcome does not depend on the draw, placed so that it extends the fitted
     region towards a loss target, removes exactly the extrapolation variance it takes
     away, ``(h_now² − h_after²) c² σ²``, the same in every world: no Monte Carlo error."""
@@ -120,7 +195,21 @@ def test_the_extrapolation_error_enters_by_its_expectation(pivot):
     run = (PIVOT, 1e12)  # more tokens than any fitted run at the same size: h shrinks
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", bs.ExtrapolationWarning)  # the target is far out
-        result = bs.suggest_runs(pivot, candidates=([run[0]], [run[1]]), target="loss", at=at, k=1)
+        result = bs.suggest_runs(
+            pivot,
+            candidates=([run[0]], [run[1]]),
+            target="loss",
+            at=at,
+            k=1,
+            method=method,
+            extrapolation=True,
+        )
+        # the run informs nothing without the term: that the batch may end early on it is
+        # tested elsewhere
+        warnings.simplefilter("ignore", bs.PlanningWarning)
+        without = bs.suggest_runs(
+            pivot, candidates=([run[0]], [run[1]]), target="loss", at=at, k=1, method=method
+        )
     region = Region.from_data(pivot.info.data)
     h_now = region.distance(np.log([at[0]]), np.log([at[1]]))[0]
     h_after = region.extended(*np.log(run)).distance(np.log([at[0]]), np.log([at[1]]))[0]
@@ -133,7 +222,11 @@ def test_the_extrapolation_error_enters_by_its_expectation(pivot):
     # rel=1e-6 leaves several orders of magnitude above that and below any real mistake
     # (a wrong h or c moves the gain by tens of percent)
     assert result.loc[0, "gain"] == pytest.approx(expected, rel=1e-6)
-    assert result.loc[0, "gain_se"] < 1e-9 * expected
+    if method == "reweight":
+        assert result.loc[0, "gain_se"] < 1e-9 * expected
+    # by default only the law's variance counts, which this run does not inform (rounding)
+    assert abs(without.loc[0, "gain"]) < 1e-9 * expected
+    assert without.attrs["variance"] < result.attrs["variance"] - expected
 
 
 def test_a_run_near_the_target_beats_a_tiny_run(synthetic):
@@ -145,24 +238,31 @@ def test_a_run_near_the_target_beats_a_tiny_run(synthetic):
     runs = (np.array([3e7, 1.9e10]), np.array([6e8, 8.8e10]))
     wins = 0
     for seed in range(5):
-        result = bs.suggest_runs(synthetic, candidates=runs, budget=1e22, k=1, seed=seed)
+        result = bs.suggest_runs(
+            synthetic, candidates=runs, budget=1e22, k=1, seed=seed, method="reweight"
+        )
         gain = result.set_index("n_params")["gain"]
         wins += gain[1.9e10] > gain[3e7]
     assert wins >= 4
 
 
-def test_a_region_of_one_point_is_the_loss_of_that_run(reference):
-    kwargs = {"max_compute": 1e20, "grid": (6, 4), "k": 2, "seed": 1}
+@pytest.mark.parametrize("method", ["linear", "reweight"])
+def test_a_region_of_one_point_is_the_loss_of_that_run(reference, method):
+    # with the extrapolation error, so that both parts of the variance are compared
+    kwargs = {"max_compute": 1e20, "grid": (6, 4), "k": 2, "seed": 1, "method": method}
+    kwargs["extrapolation"] = True
     loss = bs.suggest_runs(reference, target="loss", at=(7e10, 1.4e12), **kwargs)
     region = bs.suggest_runs(reference, target="region", at=([7e10] * 2, [1.4e12] * 2), **kwargs)
     pd.testing.assert_frame_equal(loss, region, check_exact=False, rtol=1e-10)
 
 
-def test_the_batch_values_a_repeat_below_a_new_run(pivot):
+@pytest.mark.parametrize("method", ["linear", "reweight"])
+def test_the_batch_values_a_repeat_below_a_new_run(pivot, method):
     """The same informative run twice: once the first is chosen, its repeat removes less
-    than it did alone (the worlds keep the first outcome), as the joint batch must."""
+    than it did alone (the first outcome is known), as the joint batch must. Linearly the
+    repeat removes ``τ²/(V + 2τ²)`` of what it did alone, under a half."""
     runs = (np.array([2e10, 2e10]), np.array([4e11, 4e11]))
-    result = bs.suggest_runs(pivot, candidates=runs, budget=1e23, k=2)
+    result = bs.suggest_runs(pivot, candidates=runs, budget=1e23, k=2, method=method)
     second = result.loc[result["rank"] == 2].iloc[0]
     assert second["step_gain"] < 0.8 * second["gain"]
     assert result.loc[1, "batch_share"] > result.loc[0, "batch_share"]
@@ -173,7 +273,9 @@ def test_low_effective_sample_size_warns():
     # singles out a few draws, far fewer than ESS_WARN
     post = pivot_posterior(1e-4)
     with pytest.warns(bs.PlanningWarning, match="effective draws"):
-        result = bs.suggest_runs(post, candidates=([2e10], [4e11]), budget=1e23, k=1)
+        result = bs.suggest_runs(
+            post, candidates=([2e10], [4e11]), budget=1e23, k=1, method="reweight"
+        )
     assert result.loc[0, "step_ess"] < ESS_WARN
 
 
@@ -206,6 +308,7 @@ def test_a_cost_function_changes_the_cost_not_the_gain(reference):
     ("kwargs", "match"),
     [
         ({"target": "nopt", "budget": 1e24, "max_compute": 1e20}, "target must be one of"),
+        ({"method": "fisher", "budget": 1e24, "max_compute": 1e20}, "method must be one of"),
         ({"max_compute": 1e20}, "needs budget="),
         ({"budget": 1e24}, "max_compute"),
         ({"target": "loss", "max_compute": 1e20}, "needs at="),
@@ -252,6 +355,17 @@ def test_cli_prints_the_runs_as_json(capsys):
     assert {"n_params", "n_tokens", "flops", "gain_share", "batch_share"} <= set(out["runs"][0])
 
 
+@pytest.mark.parametrize("method", ["linear", "reweight"])
+def test_cli_says_how_it_valued_the_runs(method, capsys):
+    argv = ["suggest", "--budget", "1e24", "--max-compute", "1e20", "-k", "2"]
+    assert main([*argv, "--method", method]) == 0
+    out = capsys.readouterr().out
+    # only reweighting simulates outcomes and leaves weights whose ESS means something
+    assert ("simulated outcomes per run" in out) == (method == "reweight")
+    assert ("ESS" in out) == (method == "reweight")
+    assert ("a linear update of the draws" in out) == (method == "linear")
+
+
 @pytest.mark.parametrize(
     ("argv", "match"),
     [
@@ -273,27 +387,34 @@ def test_cli_user_errors_exit_2_without_traceback(argv, match, capsys, tmp_path,
 
 # ------------------------------------------------------------------- against a refit
 @pytest.mark.slow
-def test_reweighting_agrees_with_refits_on_a_tiny_case():
-    """The expected variance of log N_opt after one run, by reweighting, against refits
-    of the sweep plus that run's simulated outcome (8 outcomes from the posterior
-    predictive, each a NUTS fit of 2 × (300 + 300)).
+def test_both_gains_agree_with_refits_on_a_tiny_case():
+    """The expected variance of log N_opt after one run, by the linear update and by
+    reweighting, against refits of the sweep plus that run's simulated outcome (8
+    outcomes from the posterior predictive, each a NUTS fit of 2 × (300 + 300)).
 
     Tolerance: 25% of the refits' mean. Each refit's variance from 600 draws has a
     relative error near sqrt(2/300) ≈ 8% (ESS ≈ 300), and over the 8 outcomes the mean
     scattered by 6.5% of itself in a trial run; the reweighting estimate from 64 outcomes
     and ~400 effective draws adds about 5%. 25% is about 3 combined standard errors, and
     still excludes the answer without the run (the run removes 20-25% of the variance)
-    by requiring the gains to agree in sign and the refit's gain to exceed zero."""
+    by requiring the gains to agree in sign and the refit's gain to exceed zero. The
+    linear update has no Monte Carlo error over outcomes; with Normal noise its gain is a
+    lower bound (module docstring), so its error is the linearisation's, held to the same
+    25%."""
     frame = synthetic_sweep(sigma=0.02, seed=1, sizes=4, tokens_per_size=4)
     kwargs = {"likelihood": "normal", "chains": 2, "warmup": 300, "draws": 300}
     tolerate = (bs.ConvergenceWarning,)  # small fits: R-hat just above 1.01 by chance
     post = quiet_fit(bs.Sweep.from_frame(frame), tolerate=tolerate, **kwargs)
     budget, run = 1e22, (2e10, 4e11)
+    results = {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", bs.ExtrapolationWarning)  # the run is 100× out
-        result = bs.suggest_runs(post, candidates=([run[0]], [run[1]]), budget=budget, k=1)
-    now = result.attrs["variance"]
-    after_reweighted = now - result.loc[0, "gain"]
+        for method in ("linear", "reweight"):
+            results[method] = bs.suggest_runs(
+                post, candidates=([run[0]], [run[1]]), budget=budget, k=1, method=method
+            )
+    now = results["linear"].attrs["variance"]
+    assert results["reweight"].attrs["variance"] == pytest.approx(now, rel=1e-12)  # rounding
 
     # any seed: the 25% tolerance above covers the scatter of the 8 simulated outcomes
     rng = np.random.default_rng(5)
@@ -311,5 +432,9 @@ def test_reweighting_agrees_with_refits_on_a_tiny_case():
             warnings.simplefilter("ignore", bs.ExtrapolationWarning)
             after.append(np.log(refit.optimal(budget)["n_opt"].values).var())
     after_refit = float(np.mean(after))
-    assert after_reweighted == pytest.approx(after_refit, rel=0.25)
-    assert now - after_refit > 0 and result.loc[0, "gain"] > 0
+    assert now - after_refit > 0
+    for method, result in results.items():
+        after_estimated = now - result.loc[0, "gain"]
+        print(f"{method}: now {now:.4g}, after {after_estimated:.4g}, refits {after_refit:.4g}")
+        assert after_estimated == pytest.approx(after_refit, rel=0.25)
+        assert result.loc[0, "gain"] > 0

@@ -5,21 +5,18 @@ The sweep's runs above the 75% quantile of compute (6ND) are held out. The desig
 from the ``START`` cheapest of the other runs (the pool) and adds pool runs until the
 added compute reaches 1%, 5% and 10% of the sweep's total compute, refitting at each
 level; each level's runs are chosen with the posterior of the level before. After each
-level the posterior predicts the held-out runs: R² of the predictive medians (on loss)
-and the share of held-out losses inside the central 90% predictive interval. The
-reference is a fit on every pool run.
+level the posterior predicts the held-out runs: R² of the predictive medians (on loss),
+the share of held-out losses inside the central 90% predictive interval, and the variance
+of the law's log loss over the draws, averaged over the held-out runs (what ``suggest``
+minimises). The reference is a fit on every pool run.
 
 Strategies, each spending at most the level's compute:
 
-- ``suggest``: rounds of ``bs.suggest_runs`` with target ``"region"`` at the held-out
-  runs' (N, D) (the quantity scored), candidates the unused pool runs that fit the level's
-  remaining compute, ``k = K`` runs (``OUTCOMES`` worlds) taken in rank order while they
-  fit; the chosen runs' losses are then revealed and the posterior refitted before the
-  next round, as a user would train the batch and refit. The level ends when a round
-  chooses nothing (no gain above its Monte Carlo significance), when nothing fits, or
-  after ``ROUNDS`` rounds; compute left then is reported, not spent. One call cannot
-  choose a whole level's runs: a batch ends after a few runs, its importance weights
-  degenerate (first round) or its gains no longer significant (later rounds);
+- ``suggest``: one call of ``bs.suggest_runs`` (default criterion, the linear update) with
+  target ``"region"`` at the held-out runs' (N, D) (the quantity scored), candidates the
+  unused pool runs that fit the level's compute, ranking all of them (``k`` the number
+  of candidates), its runs taken in rank order while they fit. Like ``d-optimal``, from
+  the level's posterior with no refit within a level;
 - ``d-optimal``: Bayesian D-optimal, greedy per unit cost within the level's compute:
   with ``M_s = P + Σ_j J_{s,j} J_{s,j}^T / σ_s^2`` the Fisher information of the used
   runs under posterior draw ``s`` (``J_{s,j}`` the gradient of the law's log loss at run
@@ -32,8 +29,14 @@ Strategies, each spending at most the level's compute:
 - ``random``: unused pool runs in random order, each taken while it fits;
 - ``cheapest``: unused pool runs from the cheapest, while they fit (deterministic).
 
-    python docs/calibration/design.py                 # ~20-30 min on 2 shared cores
+    python docs/calibration/design.py                 # ~5 min on 2 cores
     python docs/calibration/design.py --seeds 0 1 2
+    python docs/calibration/design.py --strategies suggest random
+    python docs/calibration/design.py --synthetic     # the law exactly right; prints only
+
+``--synthetic`` replaces every loss of the sweep by the law's at the median parameters of
+a fit on the pool, plus Normal noise of that fit's median ``σ``: how the strategies
+compare when the law is right.
 """
 
 from __future__ import annotations
@@ -59,10 +62,6 @@ SAMPLER = {"chains": 2, "warmup": 300, "draws": 300}
 START = 8
 LEVELS = (0.01, 0.05, 0.10)
 HOLDOUT_QUANTILE = 0.75
-K = 8  # runs a suggest round: from the 8 start runs the batch's ESS is under ten past ~5
-ROUNDS = 8  # suggest rounds (refits) a level at most: bounds the script's run time
-OUTCOMES = 256  # suggest's worlds: 4× the default halves the Monte Carlo error of the gains,
-# which past the first round are 2-5 standard errors and end the batches after a few runs
 DOPT_DRAWS = 200  # posterior draws averaged by the D-optimal criterion
 STRATEGIES = ("suggest", "d-optimal", "random", "cheapest")
 
@@ -86,7 +85,14 @@ def _score(post: bs.Posterior, test: pd.DataFrame) -> dict:
     low, high = np.quantile(draws, [0.05, 0.95], axis=0)
     y = test["loss"].to_numpy()
     r2 = 1.0 - np.sum((y - median) ** 2) / np.sum((y - y.mean()) ** 2)
-    return {"r2": float(r2), "coverage_90": float(np.mean((y >= low) & (y <= high)))}
+    theta = {p: np.asarray(v)[..., None] for p, v in post.theta().items()}
+    log_n, log_d = np.log(test["n_params"].to_numpy()), np.log(test["n_tokens"].to_numpy())
+    law = np.asarray(post.law.log_loss(theta, log_n, log_d)).reshape(-1, len(test))
+    return {
+        "r2": float(r2),
+        "coverage_90": float(np.mean((y >= low) & (y <= high))),
+        "law_var": float(np.mean(np.var(law, axis=0))),
+    }
 
 
 def _fitting(pool, used, remaining) -> pd.Index:
@@ -107,8 +113,9 @@ def _while_fits(pool, order, remaining) -> list[int]:
     return picked
 
 
-def _suggest_round(post, pool, free, remaining, test, seed) -> list[int]:
-    """One call of ``bs.suggest_runs``: its chosen runs in rank order while they fit."""
+def _suggest(post, pool, free, remaining, test) -> list[int]:
+    """One call of ``bs.suggest_runs`` ranking every candidate: its chosen runs in rank
+    order while they fit."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", bs.PlanningWarning)
         warnings.simplefilter("ignore", bs.ExtrapolationWarning)
@@ -117,9 +124,7 @@ def _suggest_round(post, pool, free, remaining, test, seed) -> list[int]:
             candidates=pool.loc[free, ["n_params", "n_tokens"]],
             target="region",
             at=test[["n_params", "n_tokens"]],
-            k=min(K, len(free)),
-            outcomes=OUTCOMES,
-            seed=seed,
+            k=len(free),
         )
     runs = pool.loc[free, ["n_params", "n_tokens"]].to_numpy()
     key = {tuple(v): label for label, v in zip(free, runs, strict=True)}
@@ -190,17 +195,8 @@ def _level(strategy, post, pool, used, remaining, test, rng, seed):
     posterior on the used runs after them."""
     free = _fitting(pool, used, remaining)
     if strategy == "suggest":
-        added = []
-        for _ in range(ROUNDS):
-            free = _fitting(pool, used + added, remaining)
-            picked = _suggest_round(post, pool, free, remaining, test, seed) if len(free) else []
-            if not picked:
-                break
-            added += picked
-            remaining -= float(pool.loc[picked, "flops"].sum())
-            post = _fit(pool.loc[used + added], seed)
-        return added, post
-    if strategy == "d-optimal":
+        picked = _suggest(post, pool, free, remaining, test) if len(free) else []
+    elif strategy == "d-optimal":
         picked = _d_optimal(post, pool, used, free, remaining, seed) if len(free) else []
     else:
         order = (
@@ -212,15 +208,27 @@ def _level(strategy, post, pool, used, remaining, test, rng, seed):
     return picked, _fit(pool.loc[used + picked], seed)
 
 
-def run(seeds) -> pd.DataFrame:
+def _law_losses(post: bs.Posterior, frame: pd.DataFrame) -> np.ndarray:
+    """Losses from the law at the posterior's median parameters plus Normal noise of its
+    median ``σ`` on log loss: a sweep whose law is exactly right."""
+    theta = {p: np.median(v) for p, v in post.theta().items()}
+    log_n, log_d = np.log(frame["n_params"].to_numpy()), np.log(frame["n_tokens"].to_numpy())
+    log_loss = np.asarray(post.law.log_loss(theta, log_n, log_d))
+    sigma = float(np.median(post.noise().sigma))
+    return np.exp(log_loss + sigma * np.random.default_rng(0).standard_normal(len(frame)))
+
+
+def run(seeds, strategies=STRATEGIES, synthetic=False) -> pd.DataFrame:
     frame = reference_sweep("chinchilla").fit_frame.copy()
     frame["flops"] = 6.0 * frame["n_params"] * frame["n_tokens"]
     total = float(frame["flops"].sum())
     cut = frame["flops"].quantile(HOLDOUT_QUANTILE)
-    test, pool = frame[frame["flops"] > cut], frame[frame["flops"] <= cut]
-    start = list(pool.sort_values("flops").index[:START])
+    start = list(frame[frame["flops"] <= cut].sort_values("flops").index[:START])
     rows = []
     t0 = time.time()
+    if synthetic:
+        frame["loss"] = _law_losses(_fit(frame[frame["flops"] <= cut], 0), frame)
+    test, pool = frame[frame["flops"] > cut], frame[frame["flops"] <= cut]
     full = _fit(pool, 0)
     rows.append(
         {
@@ -235,7 +243,7 @@ def run(seeds) -> pd.DataFrame:
     print(f"all pool runs: {rows[-1]} ({time.time() - t0:.0f} s)", flush=True)
     for seed in seeds:
         post0 = _fit(pool.loc[start], seed)
-        for strategy in STRATEGIES:
+        for strategy in strategies:
             if strategy == "cheapest" and seed != seeds[0]:
                 continue  # deterministic choice: one seed's fits are enough
             rng = np.random.default_rng(seed)
@@ -276,6 +284,7 @@ def write(table, n_test, n_pool, total, seconds, seeds) -> Path:
             error_ratio_max=("error_ratio", "max"),
             coverage_90_mean=("coverage_90", "mean"),
             coverage_90_min=("coverage_90", "min"),
+            law_var_mean=("law_var", "mean"),
         )
         .reset_index()
     )
@@ -284,7 +293,12 @@ def write(table, n_test, n_pool, total, seconds, seeds) -> Path:
         cols = list(df.columns)
         lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
         for r in df.itertuples(index=False):
-            cells = [f"{v:.3f}" if isinstance(v, float) else str(v) for v in r]
+            cells = [
+                (f"{v:.3g}" if c.startswith("law_var") else f"{v:.3f}")
+                if isinstance(v, float)
+                else str(v)
+                for c, v in zip(cols, r, strict=True)
+            ]
             lines.append("| " + " | ".join(cells) + " |")
         return "\n".join(lines)
 
@@ -306,17 +320,19 @@ Scores on the held-out runs: `r2` = R² of the posterior-predictive medians of l
 issue's target: at most 1.2 at 10% of the compute), `coverage_90` = share of held-out
 losses inside the central 90% predictive interval (with {n_test} points a calibrated
 interval scatters by about ±{2 * (0.09 / n_test) ** 0.5:.2f}, and the points share one fitted
-law, so small differences mean little).
+law, so small differences mean little), `law_var` = the variance of the law's log loss over
+the posterior's draws, averaged over the held-out runs (what `suggest` minimises; squared
+log units).
 
-Strategies, each spending at most the level's compute: `suggest` = rounds of
-`bs.suggest_runs(post, candidates=<unused pool runs that fit the remaining compute>,
-target="region", at=<held-out (N, D)>, k={K}, outcomes={OUTCOMES})`, its runs taken in
-rank order while they fit, their losses revealed and the posterior refitted after each
-round (at most {ROUNDS} rounds a level; a round that chooses nothing ends the level; the
-compute left is reported, not spent); `d-optimal` = greedy Bayesian D-optimal per unit cost
-within the level's compute, `E_s[log det(M_s + J J^T/σ_s²) − log det M_s] / 6ND` over
-{DOPT_DRAWS} draws of the level's posterior, `M_s` the Fisher information of the used runs in the
-law's unconstrained parameters plus the default priors' precision; `random` = unused pool
+Strategies, each spending at most the level's compute, chosen with the level's posterior
+(no refit within a level): `suggest` = one call of
+`bs.suggest_runs(post, candidates=<unused pool runs that fit the level's compute>,
+target="region", at=<held-out (N, D)>, k=<all of them>)` (the default linear criterion,
+the law's variance), its runs taken in rank order while they fit; `d-optimal` = greedy
+Bayesian D-optimal per unit cost within the level's compute,
+`E_s[log det(M_s + J J^T/σ_s²) − log det M_s] / 6ND` over {DOPT_DRAWS} draws of the
+level's posterior, `M_s` the Fisher information of the used runs in the law's
+unconstrained parameters plus the default priors' precision; `random` = unused pool
 runs in random order while they fit; `cheapest` = cheapest first (deterministic, one
 seed).
 
@@ -339,10 +355,24 @@ R² {ref["r2"]:.3f}, 90% coverage {ref["coverage_90"]:.2f}.
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    parser.add_argument(
+        "--strategies",
+        nargs="+",
+        choices=STRATEGIES,
+        default=list(STRATEGIES),
+        help="the strategies to run; design.md is written only when all are run",
+    )
+    parser.add_argument(
+        "--synthetic",
+        action="store_true",
+        help="replace the sweep's losses by the law's at a fit on the pool, plus Normal "
+        "noise: the design when the law is right (design.md is not written)",
+    )
     args = parser.parse_args(argv)
     bs.use_cpu_devices()
-    table, n_test, n_pool, total, seconds = run(args.seeds)
-    print(f"wrote {write(table, n_test, n_pool, total, seconds, args.seeds)}")
+    table, n_test, n_pool, total, seconds = run(args.seeds, args.strategies, args.synthetic)
+    if list(args.strategies) == list(STRATEGIES) and not args.synthetic:
+        print(f"wrote {write(table, n_test, n_pool, total, seconds, args.seeds)}")
     return 0
 
 
