@@ -39,8 +39,8 @@ def population_loc(law: Law, name: str, mu: Mapping, centre: Mapping):
     (every parameter of the law: population means of varying ones, shared values of the
     others) and the data's ``centre`` (``{"n": m_N, "d": m_D}``)."""
     if name in law.shear:
-        exponent, axis = law.shear[name]
-        return mu[name] - mu[exponent] * centre[axis]
+        exponent, pivot = law.pivot(name, centre)
+        return mu[name] - mu[exponent] * pivot
     return law.transform(name).inv(mu[name])
 
 
@@ -48,8 +48,8 @@ def from_pooling_scale(law: Law, name: str, u, theta: Mapping, centre: Mapping):
     """``θ_name`` from its pooling-scale value ``u``; a sheared intercept needs its group's
     exponent in ``theta``."""
     if name in law.shear:
-        exponent, axis = law.shear[name]
-        return u + theta[exponent] * centre[axis]
+        exponent, pivot = law.pivot(name, centre)
+        return u + theta[exponent] * pivot
     return law.transform(name)(u)
 
 

@@ -75,9 +75,9 @@ def sample_law_params(
         if name not in law.shear:
             theta[name] = numpyro.sample(site(name), priors[name])
             continue
-        exponent, axis = law.shear[name]
+        exponent, pivot = law.pivot(name, centre)
         centred = _flat_site(site(name) + CENTRED_SUFFIX)
-        theta[name] = numpyro.deterministic(site(name), centred + theta[exponent] * centre[axis])
+        theta[name] = numpyro.deterministic(site(name), centred + theta[exponent] * pivot)
         numpyro.factor(site(name) + "_prior", priors[name].log_prob(theta[name]))
     return theta
 
@@ -95,11 +95,11 @@ def level_parameters(law: Law, centre: Mapping, level, shares: Mapping, slopes: 
     terms = level - jax.nn.logsumexp(stacked, axis=0) + stacked
     theta, log_jacobian = {first: terms[0]}, jnp.zeros_like(level)
     for term, name in zip(terms[1:], rest, strict=True):
-        exponent, axis = law.shear[name]
+        exponent, pivot = law.pivot(name, centre)
         to_exponent = law.transform(exponent)
         u = slopes[exponent] - term
         theta[exponent] = to_exponent(u)
-        theta[name] = term + theta[exponent] * centre[axis]
+        theta[name] = term + theta[exponent] * pivot
         log_jacobian = log_jacobian + to_exponent.log_abs_det_jacobian(u, theta[exponent])
     return theta, log_jacobian
 

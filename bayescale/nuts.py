@@ -47,30 +47,30 @@ def latent_size(model, kwargs) -> int:
     return sum(math.prod(v.shape) for v in jax.eval_shape(latent_values, kwargs))
 
 
-def regularize_mass_matrix(n_latent: int, warmup: int, centred: bool = False) -> bool:
+def regularize_mass_matrix(n_latent: int, warmup: int, unit_scale: bool = False) -> bool:
     r"""Whether each warmup window's covariance estimate is shrunk towards ``1e-3·I``.
 
     NumPyro copies Stan's rule, ``Σ̂ ← n/(n+5)·Σ̂ + 1e-3·5/(n+5)·I``. The shrinkage is an
-    absolute amount: next to posterior variances near 1e-4 (a well-measured irreducible
-    loss) it spoils the dense estimate of a strongly correlated posterior, and NUTS then
-    needs smaller steps and several times the gradients per draw (measurements:
-    ``docs/performance.md``, "Mass-matrix adaptation"; ``benchmarks/mass_matrix.py``).
-    Unshrunk, a window needs more draws than latent dimensions or its estimate is
-    singular, so the shrinkage stays on where the shortest window of NumPyro's schedule
-    holds fewer than ``DRAWS_PER_DIMENSION`` draws per dimension (e.g. hierarchical fits
-    with many groups).
+    absolute amount: next to posterior variances near 1e-4 or below (a well-measured
+    irreducible loss, a law fitted to thousands of checkpoints) it spoils the dense estimate
+    of a strongly correlated posterior, and NUTS then needs smaller steps and several to
+    ten times the gradients per draw (measurements: ``docs/performance.md``, "Mass-matrix
+    adaptation" and "The multi-power law's fit"; ``benchmarks/mass_matrix.py``). Unshrunk,
+    a window needs more draws than latent dimensions or its estimate is singular, so the
+    shrinkage stays on where the shortest window of NumPyro's schedule (25 draws from a
+    warmup of 150 on) holds no more draws than there are latent dimensions.
 
-    ``centred`` group values (``fit(..., centring="centred")``) are the data-pinned case,
-    with small posterior sds on the pooling scale, where the shrinkage costs most
-    (``docs/performance.md``, run G). Those fits shrink only where the shortest window
-    cannot give a nonsingular estimate (no more draws than dimensions). Non-centred
-    ``z_g`` have posterior scale near 1, where the shrinkage is harmless; there it stays.
+    ``unit_scale`` marks a non-centred hierarchy (``fit(..., pooling="partial")``), whose
+    latent space is mostly the group values ``z_g`` with posterior scale near 1, where the
+    shrinkage is harmless and steadies the estimate of many dimensions from a short window:
+    there it stays wherever that window holds fewer than ``DRAWS_PER_DIMENSION`` draws per
+    dimension.
     """
     windows = build_adaptation_schedule(warmup)[1:-1]  # between the fast buffers
     shortest = min((w.end - w.start + 1 for w in windows), default=0)
-    if centred:
-        return shortest <= n_latent
-    return shortest < DRAWS_PER_DIMENSION * n_latent
+    if unit_scale:
+        return shortest < DRAWS_PER_DIMENSION * n_latent
+    return shortest <= n_latent
 
 
 class ReportingNUTS(StartedNUTS):
@@ -109,7 +109,8 @@ def nuts_kernel(
     from the prior mean, with the identity mass matrix). With a ``progress`` bar that is
     shown, the kernel reports its iterations to it (:class:`ReportingNUTS`)."""
     n_latent = latent_size(inputs.model, {**inputs.args, "centre": inputs.centre})
-    regularize = regularize_mass_matrix(n_latent, warmup, inputs.centring == "centred")
+    unit_scale = inputs.pooling == "partial" and inputs.centring == "non-centred"
+    regularize = regularize_mass_matrix(n_latent, warmup, unit_scale)
     reporting = (
         {"report": progress.report, "every": progress.every, "last": progress.iterations}
         if progress is not None and not progress.bar.disable

@@ -175,11 +175,9 @@ def _law_params(
         if name not in law.shear:
             theta[name] = pymc_prior(priors[name], site(name), dims=dims)
             continue
-        exponent, axis = law.shear[name]
+        exponent, pivot = law.pivot(name, centre)
         centred = pm.Flat(site(name) + CENTRED_SUFFIX, dims=dims)
-        theta[name] = pm.Deterministic(
-            site(name), centred + theta[exponent] * centre[axis], dims=dims
-        )
+        theta[name] = pm.Deterministic(site(name), centred + theta[exponent] * pivot, dims=dims)
         pm.Potential(site(name) + "_prior", pm.logp(pymc_prior(priors[name]), theta[name]))
     return theta
 

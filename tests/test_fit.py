@@ -248,13 +248,12 @@ def test_mass_matrix_shrinkage_only_where_warmup_windows_are_short():
     from bayescale.priors import resolve_priors
 
     # NumPyro's shortest warmup window is 25 draws at warmup 1000 (and at 200): an
-    # unshrunk covariance estimate needs 2 draws per latent dimension, so up to 12.
-    assert not regularize_mass_matrix(7, 1000) and not regularize_mass_matrix(12, 200)
-    assert regularize_mass_matrix(13, 1000)
+    # unshrunk covariance estimate is nonsingular up to 24 latent dimensions
+    assert not regularize_mass_matrix(7, 1000) and not regularize_mass_matrix(14, 200)
+    assert not regularize_mass_matrix(24, 1000) and regularize_mass_matrix(25, 1000)
     assert regularize_mass_matrix(3, 10)  # too short a warmup for any slow window
-    # centred group values: shrunk only where a 25-draw window would be singular
-    assert regularize_mass_matrix(18, 1000) and not regularize_mass_matrix(18, 1000, True)
-    assert regularize_mass_matrix(25, 1000, True)
+    # non-centred group values (scale near 1): shrunk below 2 draws per dimension, up to 12
+    assert not regularize_mass_matrix(12, 1000, True) and regularize_mass_matrix(13, 1000, True)
     law = get_law("chinchilla")
     data = {
         "log_n": np.full(30, 20.0),

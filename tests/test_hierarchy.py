@@ -38,9 +38,9 @@ def test_model_and_new_group_prediction_agree_draw_for_draw(seed):
         sites |= {f"z_{p}": np.array([z[p][chain, draw]]) for p in info.vary}
         for p in law.params:  # population means, the sheared ones on their centred scale
             if p in law.shear:
-                exponent, axis = law.shear[p]
+                exponent, pivot = law.pivot(p, centre)
                 sites[f"mu_{p}{CENTRED_SUFFIX}"] = (
-                    value[f"mu_{p}"] - value[f"mu_{exponent}"] * centre[axis]
+                    value[f"mu_{p}"] - value[f"mu_{exponent}"] * pivot
                 )
             else:
                 sites[f"mu_{p}"] = value[f"mu_{p}"]

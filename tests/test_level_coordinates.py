@@ -11,8 +11,9 @@ from numpyro import handlers
 from numpyro.infer.util import log_density
 
 from bayescale.errors import InputError
-from bayescale.laws import CHINCHILLA
+from bayescale.laws import CHINCHILLA, get_law
 from bayescale.laws.law import Law
+from bayescale.laws.multipower import LOG_N0
 from bayescale.model import LEVEL_SUFFIX, SHARE_SUFFIX, SLOPE_SUFFIX, sample_law_params
 from bayescale.priors import resolve_priors
 
@@ -90,3 +91,40 @@ def test_a_level_needs_an_unsheared_first_term_and_sheared_intercepts():
         Law(**fields, level=("a", "b"))
     with pytest.raises(InputError, match=r"level names \['alpha'\]"):
         Law(**fields, level=("e", "a", "alpha"))
+
+
+def test_a_shear_with_an_origin_takes_the_term_at_the_centre_from_it():
+    """The multi-power law measures ``A_N`` at ``N_0`` (``u − α_N·(log N − log N_0)``): its
+    level is ``log L_0`` at the data's centre, ``log(E + A_N e^{−α_N (m_N − log N_0)})``,
+    and the map from (level, share, slope) to ``(e, u, log α_N)`` still has unit Jacobian."""
+    law = get_law("multipower")
+    priors = resolve_priors(law, "normal", runs=True)
+    sites = (f"e{LEVEL_SUFFIX}", f"u{SHARE_SUFFIX}", f"alpha_n{SLOPE_SUFFIX}")
+
+    def parameters(z):
+        data = dict(zip(sites, z, strict=True))
+        with handlers.seed(rng_seed=0), handlers.condition(data=data):
+            theta = sample_law_params(law, priors, CENTRE)
+        return jnp.stack([theta["e"], theta["u"], jnp.log(theta["alpha_n"])])
+
+    # level coordinates of the bundled ladder's fit: L0 ≈ 2.6 at the centre, E about two
+    # thirds of it, α_N ≈ 0.3; a fixed seed makes the points reproducible, any seed works
+    rng = np.random.default_rng(3)
+    points = np.array([0.95, -0.7, -2.4]) + rng.normal(0.0, [0.2, 1.0, 0.5], size=(10, 3))
+    with jax.enable_x64(True):
+        for z in points:
+            e, u, log_alpha_n = parameters(jnp.asarray(z))
+            x_c = CENTRE["n"] - LOG_N0
+            level = jnp.logaddexp(e, u - jnp.exp(log_alpha_n) * x_c)
+            # the same sums in another order: float64 rounding, ~1e-15 relative
+            assert float(level) == pytest.approx(float(z[0]), rel=1e-12)
+            jacobian = jax.jacfwd(parameters)(jnp.asarray(z))
+            assert abs(np.linalg.det(np.asarray(jacobian))) == pytest.approx(1.0, rel=1e-10)
+
+
+def test_a_shear_is_an_exponent_and_an_axis_with_an_optional_origin():
+    fields = {"name": "bad", "params": LAW.params, "log_loss": LAW.log_loss}
+    with pytest.raises(InputError, match=r"shear 'a' must be \(exponent, axis\)"):
+        Law(**fields, priors=dict(LAW.priors), shear={"a": ("alpha",)})
+    law = Law(**fields, priors=dict(LAW.priors), shear={"a": ("alpha", "n", 2.0)})
+    assert law.pivot("a", CENTRE) == ("alpha", CENTRE["n"] - 2.0)

@@ -135,9 +135,10 @@ def prior_draw(
         centre = _centre(design)
         site = {p: (f"mu_{p}" if p in vary else p) for p in law.params}
         sites = {site[p]: values[p] for p in law.params if p not in law.shear}
-        for p, (exponent, axis) in law.shear.items():
+        for p in law.shear:
             # the model samples a sheared intercept as a − α·m (module docstring of model.py)
-            sites[site[p] + CENTRED_SUFFIX] = values[p] - values[exponent] * centre[axis]
+            exponent, pivot = law.pivot(p, centre)
+            sites[site[p] + CENTRED_SUFFIX] = values[p] - values[exponent] * pivot
         for p, key in zip(vary, keys[len(dists) :], strict=True):
             sites[f"tau_{p}"] = values[f"tau_{p}"]
             sites[f"z_{p}"] = np.asarray(dist.Normal(0.0, 1.0).sample(key, (len(groups),)))

@@ -86,7 +86,7 @@ import numpyro.distributions as dist
 import pandas as pd
 
 from bayescale.laws.law import Conditions, Law, Theta
-from bayescale.laws.multipower import LOG_N0, size_derived, size_terms
+from bayescale.laws.multipower import LOG_N0, SIZE_LEVEL, SIZE_SHEAR, size_derived, size_terms
 from bayescale.schedules import (
     DEFAULT_DECAY_FACTOR,
     annealing_sums,
@@ -198,6 +198,8 @@ def annealing_law(
         key_quantities=("E", "alpha", "alpha_n", "C"),
         labels=LABELS,
         group_scales=GROUP_SCALES,
+        shear=SIZE_SHEAR,
+        level=SIZE_LEVEL,
         formula=(
             "L = L0(N) + A(N)*S1^-alpha(N) - C(N)*S2, S1 = sum_i lr_i, S2 = sum_i m_i, "
             f"m_i = {decay_factor:g}*m_(i-1) + lr_(i-1) - lr_i"

@@ -16,12 +16,17 @@ A law also names, for its intercepts, the exponent and the data axis they pair w
 (``shear``): the sampler works with ``a − α·m_N`` instead of ``a`` (``m_N`` the mean log N
 of the fitted data), which decorrelates each intercept from its exponent. The shear has
 unit Jacobian and the prior is still evaluated on ``a``, so the posterior is unchanged.
-It helps only where the log-loss depends on the intercept through ``a − α·log x``, as in
-Chinchilla's law; the hierarchical transform (:mod:`bayescale.hierarchy`) places a sheared
-intercept's group spread on the same centred coordinate.
+It helps only where the log-loss depends on the intercept through ``a − α·(log x − o)``,
+as in Chinchilla's law (origin ``o = 0``) or a law that measures its intercept at a
+reference size (``o = log N_0``); the sampler's centred coordinate is then
+``a − α·(m_N − o)`` (:meth:`Law.pivot`). The hierarchical transform
+(:mod:`bayescale.hierarchy`) places a sheared intercept's group spread on the same centred
+coordinate.
 
 A law whose loss is a sum of positive terms, ``L = E + A/N^α + B/D^β``, names them as
-``level``: its irreducible term first, then its sheared intercepts. At the data's centre
+``level``: its irreducible term first, then its sheared intercepts (a law with such a sum
+inside it, as the multi-power law's floor ``L_0(N) = E + A_N e^{−α_N x}``, names that
+sum's terms, and its level is the sum's log at the centre). At the data's centre
 the terms are ``e``, ``a_c = a − α·m_N`` and ``b_c = b − β·m_D`` (logs), and a small ladder
 measures their sum and each slope well but the split between them poorly: along the ridge
 ``E + A_c = const`` the exponent changes with the split, a curved valley (a banana) that a
@@ -158,9 +163,10 @@ class Law:
         spread ``τ_param`` under partial pooling, on the pooling scale of
         :mod:`bayescale.hierarchy`; parameters not named get ``DEFAULT_GROUP_SCALE``.
     shear
-        ``{intercept: (exponent, axis)}`` with axis ``"n"`` or ``"d"``; use it only
-        where ``log_loss`` depends on the intercept through ``intercept − exponent·log x``
-        (see the module docstring).
+        ``{intercept: (exponent, axis)}`` with axis ``"n"`` or ``"d"``, or
+        ``(exponent, axis, origin)``; use it only where ``log_loss`` depends on the
+        intercept through ``intercept − exponent·(log x − origin)`` (origin 0 unless given;
+        see the module docstring).
     level
         the log-terms whose sum is the loss, sampled by level, shares and slopes (see the
         module docstring): first a parameter that is not sheared, then sheared intercepts;
@@ -186,7 +192,7 @@ class Law:
     key_quantities: tuple[str, ...] = ()
     labels: Mapping[str, str] = field(default_factory=dict)
     group_scales: Mapping[str, float] = field(default_factory=dict)
-    shear: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    shear: Mapping[str, tuple[str, str, float]] = field(default_factory=dict)
     level: tuple[str, ...] = ()
     formula: str = ""
     conditions: Conditions | None = None
@@ -237,8 +243,15 @@ class Law:
         object.__setattr__(self, "settings", MappingProxyType(dict(self.settings)))
 
     def _check_shear(self) -> None:
-        for intercept, pair in self.shear.items():
-            exponent, axis = pair
+        full = {}
+        for intercept, spec in self.shear.items():
+            if not isinstance(spec, tuple | list) or len(spec) not in (2, 3):
+                raise InputError(
+                    f"law {self.name!r}: shear {intercept!r} must be (exponent, axis) or "
+                    f"(exponent, axis, origin), got {spec!r}."
+                )
+            exponent, axis, origin = (*spec, 0.0) if len(spec) == 2 else spec
+            full[intercept] = (exponent, axis, float(origin))
             if intercept not in self.params or exponent not in self.params:
                 raise InputError(
                     f"law {self.name!r}: shear {intercept!r}: ({exponent!r}, "
@@ -251,6 +264,7 @@ class Law:
                 )
             if axis not in ("n", "d"):
                 raise InputError(f"law {self.name!r}: shear axis must be 'n' or 'd', got {axis!r}.")
+        object.__setattr__(self, "shear", full)
 
     def _check_level(self) -> None:
         if not self.level:
@@ -267,6 +281,13 @@ class Law:
                 f"law {self.name!r}: level names {unsheared}, which are not sheared "
                 "intercepts; add them to shear or leave them out of level."
             )
+
+    def pivot(self, intercept: str, centre: Mapping) -> tuple[str, object]:
+        """The exponent a sheared ``intercept`` pairs with and where its centred coordinate
+        is taken, ``m − origin`` on its axis (``centre`` as ``{"n": m_N, "d": m_D}``): the
+        sampler's coordinate is ``intercept − exponent·(m − origin)`` (module docstring)."""
+        exponent, axis, origin = self.shear[intercept]
+        return exponent, centre[axis] - origin
 
     def transform(self, name: str):
         """The bijection from the real line onto parameter ``name``'s domain (the support of

@@ -219,6 +219,8 @@ def multipower_law(schedule=None, tokens_per_step: float = DEFAULT_TOKENS_PER_ST
         key_quantities=("E", "alpha", "alpha_n", "beta", "gamma"),
         labels=LABELS,
         group_scales=GROUP_SCALES,
+        shear=SIZE_SHEAR,
+        level=SIZE_LEVEL,
         formula=(
             "L = L0(N) + A(N)*(sum_i lr_i)^-alpha(N) - B(N)*sum_k (lr_{k-1} - lr_k)"
             "*(1 - (C*lr_k^-gamma*S_k + 1)^-beta)"
@@ -231,6 +233,14 @@ def multipower_law(schedule=None, tokens_per_step: float = DEFAULT_TOKENS_PER_ST
         ),
         settings=settings,
     )
+
+
+SIZE_SHEAR = {"u": ("alpha_n", "n", LOG_N0)}
+"""``L_0``'s size term ``A_N e^{−α_N x}`` enters through ``u − α_N·(log N − log N_0)``."""
+SIZE_LEVEL = ("e", "u")
+"""``L_0(N) = E + A_N e^{−α_N x}`` sampled on level coordinates at the data's centre
+(:mod:`bayescale.laws.law`): three sizes pin ``L_0`` at the centre, its slope and its
+curvature in ``log N``, not ``E``, ``A_N`` and ``α_N`` apart, a curved ridge."""
 
 
 def size_derived(theta: Theta) -> dict:
