@@ -41,9 +41,9 @@ from dataclasses import dataclass
 import numpy as np
 import xarray as xr
 
-from bayescale.bracket import LOG6
 from bayescale.draws import SAMPLE_DIMS
 from bayescale.errors import ExtrapolationWarning
+from bayescale.fitinfo import LOG6
 
 EXTRAPOLATION_FACTOR = 100.0
 """Queries beyond this factor outside the fitted range of D, or above that of C, warn."""
