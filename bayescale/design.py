@@ -149,10 +149,7 @@ several times faster. Reweighting is kept for what the linear update cannot see:
   of a multimodal posterior or the bends of a law away from its data. Reweighting values
   those, where its weights do not degenerate.
 - **Student-t noise.** ``τ²`` is the Fisher-equivalent variance of one outcome, smaller
-  than the t's variance (infinite for ``ν ≤ 2``), and gains can exceed reweighting's
-  (``log N_opt`` at 1e24 FLOPs from the shipped ``chinchilla`` fit, ν near 3: the best run
-  of a 1e22 FLOPs grid removes 13% of the variance by the linear update, 11% by
-  reweighting).
+  than the t's variance (infinite for ``ν ≤ 2``), and gains can exceed reweighting's.
 - **Degenerate weights** (reweighting). A candidate far more informative than the current
   posterior (a run well beyond the fitted runs, or the fourth run of a batch far out) puts
   nearly all weight on a few draws. The weighted variance then rests on those few draws

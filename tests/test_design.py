@@ -117,6 +117,7 @@ def test_the_linear_batch_equals_the_joint_update():
     )
     centred_t = values.T - values.T.mean(axis=1, keepdims=True)
     centred_mu = mu - mu.mean(axis=1, keepdims=True)
+    # the same sums in another order: pytest's default rel=1e-6 is far above their rounding
     assert now == pytest.approx(np.mean(centred_t**2))
     assert np.isnan(se).all() and (ess == size).all()
     order = np.argsort(np.where(rank > 0, rank, 99))[: (rank > 0).sum()]
@@ -249,6 +250,7 @@ def test_a_run_near_the_target_beats_a_tiny_run(synthetic):
 @pytest.mark.parametrize("method", ["linear", "reweight"])
 def test_a_region_of_one_point_is_the_loss_of_that_run(reference, method):
     # with the extrapolation error, so that both parts of the variance are compared
+    # any seed: both calls share it, and the test compares them with each other
     kwargs = {"max_compute": 1e20, "grid": (6, 4), "k": 2, "seed": 1, "method": method}
     kwargs["extrapolation"] = True
     loss = bs.suggest_runs(reference, target="loss", at=(7e10, 1.4e12), **kwargs)

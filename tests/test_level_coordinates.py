@@ -103,6 +103,7 @@ def test_a_shear_with_an_origin_takes_the_term_at_the_centre_from_it():
 
     def parameters(z):
         data = dict(zip(sites, z, strict=True))
+        # the seed draws the law's other parameters, which e, u and α_N do not depend on
         with handlers.seed(rng_seed=0), handlers.condition(data=data):
             theta = sample_law_params(law, priors, CENTRE)
         return jnp.stack([theta["e"], theta["u"], jnp.log(theta["alpha_n"])])
