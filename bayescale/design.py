@@ -172,21 +172,11 @@ Both:
 - **The law's form.** Both value runs for what they tell about the law's parameters, not
   for testing the law: a variance that shrinks is not an error that shrinks where the law
   is wrong.
-- **A smaller variance is not a smaller held-out error.** In
-  ``docs/calibration/design.md`` (the ``chinchilla`` sweep, its largest quarter held
-  out, two seeds), the linear update's runs predict the held-out runs as well as
-  D-optimal runs at 10% of the sweep's compute and better than random or cheapest-first
-  ones (root-mean-square error 0.99 of a fit on all the other runs; random 1.02), but
-  worse at 1% and 5% (1.40 and 1.18; random 1.16 and 1.07), although they leave the law
-  the smallest variance at the held-out runs at 1% and 10%, a little above D-optimal's
-  at 5%.
-  With the losses replaced by the law's plus Normal noise (``--synthetic``: the law
-  exactly right) its runs leave the smallest variance at every level and seed (seed 0:
-  8.1e-6, 2.9e-6, 2.0e-6; random 3.0e-5, 4.8e-6, 2.8e-6; D-optimal 1.1e-5, 4.2e-6,
-  2.4e-6), yet its R² at 5% is 0.96 against random's 0.98 (D-optimal's 0.96). The
-  criterion shrinks what it targets; that the predictions from the runs it chose are then
-  worse at 5% is measured, not explained (refits with 4 × (1000 + 1000) draws gave the
-  same R², one check). On the real sweep the law's misfit adds to it.
+- **A smaller variance is not a smaller held-out error.** The runs the linear update
+  chooses leave the law the smallest variance at the held-out runs of
+  ``docs/calibration/design.md``, yet predict them worse than random runs at 1% and 5% of
+  the sweep's compute, and at 5% even where the law is exactly right (``--synthetic``; figures in
+  ``docs/performance.md``, "Which run next"). Why is not known.
 - **Thinning.** The draws are thinned evenly to at most ``max_draws`` (default
   :data:`MAX_DRAWS`) to bound the work, ``candidates × outcomes × draws`` density
   evaluations a step for reweighting, ``candidates × points × draws`` for the linear
