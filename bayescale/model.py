@@ -26,9 +26,9 @@ noise models, their maths and the per-draw recovery of the offsets are in
 Intercepts named in the law's ``shear`` are sampled as ``a_c = a − α·m`` (``m`` the
 centre of the matching data axis) and mapped back deterministically; the prior density
 is added on ``a`` itself, so the shear changes the sampler's geometry and nothing else.
-Without partial pooling, a law with a ``level`` samples its terms by level, shares and
-slopes at the centre instead (:mod:`bayescale.laws.law`), again with the prior on the
-law's parameters.
+A law with a ``level`` samples its terms by level, shares and slopes at the centre
+instead (:mod:`bayescale.laws.law`), again with the prior on the law's parameters, unless
+groups vary one of them (:func:`level_applies`).
 Under partial pooling the group spread of such an intercept is placed on its centred
 value; the hierarchical transform is :mod:`bayescale.hierarchy`.
 
@@ -130,6 +130,14 @@ def _sample_level(law: Law, priors: Mapping, centre: Mapping, site) -> dict:
     return {name: numpyro.deterministic(site(name), value) for name, value in theta.items()}
 
 
+def level_applies(law: Law, vary) -> bool:
+    """Whether a fit whose groups vary ``vary`` samples the law's level coordinates: only
+    when no level parameter varies. A varying one spreads around its population mean on the
+    shear's centred coordinate (:mod:`bayescale.hierarchy`), which level coordinates would
+    not match, so there the means keep the shear alone."""
+    return not set(vary) & set(law.level_params())
+
+
 def partial_params(
     law: Law, priors: Mapping, centre: Mapping, vary, n_groups: int, centring: str = "non-centred"
 ) -> dict:
@@ -142,10 +150,12 @@ def partial_params(
     groups the data pin down (many runs per group), where the non-centred form makes
     ``z_g``, ``μ`` and ``τ`` a funnel (Betancourt and Girolami 2015).
     """
-    # The means keep the shear alone: the group values spread around them on the shear's
-    # centred coordinates (bayescale.hierarchy), which level coordinates would not match.
     mu = sample_law_params(
-        law, priors, centre, site=lambda p: f"mu_{p}" if p in vary else p, level=False
+        law,
+        priors,
+        centre,
+        site=lambda p: f"mu_{p}" if p in vary else p,
+        level=level_applies(law, vary),
     )
 
     def draw(name, loc):

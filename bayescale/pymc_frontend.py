@@ -50,8 +50,9 @@ pm.Deterministic(a_centred + α·m)`` and the prior density on ``a`` itself as t
 against ``α``. (A flat variable has no prior draws, so ``pm.sample_prior_predictive`` does
 not apply to a law with a shear.) A law with a ``level`` has its terms on the same level
 coordinates as the NumPyro model (flat ``e_level``, ``a_share``, ``alpha_slope``, ...,
-mapped by :func:`bayescale.model.level_parameters` itself), except under partial pooling,
-where, as there, the population means keep the shear alone.
+mapped by :func:`bayescale.model.level_parameters` itself), except where groups vary a
+level parameter and, as there, the population means keep the shear alone
+(:func:`bayescale.model.level_applies`).
 
 Precision and processes
 -----------------------
@@ -80,7 +81,7 @@ from bayescale.errors import InputError, InputTypeError
 from bayescale.hierarchy import group_values, ordered, population_loc
 from bayescale.laws import Law
 from bayescale.likelihood import noise_params, run_log_density
-from bayescale.model import CENTRED_SUFFIX, by_point, level_parameters, level_sites
+from bayescale.model import CENTRED_SUFFIX, by_point, level_applies, level_parameters, level_sites
 from bayescale.model_inputs import ModelInputs, model_inputs
 from bayescale.sweep import Sweep
 
@@ -217,7 +218,7 @@ def _partial_params(inputs: ModelInputs) -> dict:
     ``vary`` (:func:`bayescale.model.partial_params`); the rest shared."""
     law, vary, centre, priors = inputs.law, inputs.vary, inputs.centre, inputs.priors
     site = lambda p: f"mu_{p}" if p in vary else p  # noqa: E731
-    mu = _law_params(law, priors, centre, site=site, level=False)
+    mu = _law_params(law, priors, centre, site=site, level=level_applies(law, vary))
 
     def population_locs(mu):
         return {p: population_loc(law, p, mu, centre) for p in vary}

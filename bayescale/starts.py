@@ -191,25 +191,48 @@ def _hessian(grad, x):
     return 0.5 * (columns + columns.T)
 
 
+class _NonFiniteHessian(Exception):
+    """The search met a point whose Hessian holds NaN or ±inf (the point is its argument)."""
+
+
 def _mode(value_and_grad, hessian, x0: np.ndarray) -> scipy.optimize.OptimizeResult:
     """Minimise ``U`` from ``x0`` by Newton's method in a trust region (SciPy's
     ``trust-exact``: safe where ``H`` is not positive definite, far from the mode). The
     result's ``converged`` is whether it ends at a mode: ``H`` positive definite and the
     Newton decrement ``½ gᵀH⁻¹g`` (what a last Newton step would gain) at most
-    ``DECREMENT_TOLERANCE`` nats, a test that holds whatever the size of ``U``."""
+    ``DECREMENT_TOLERANCE`` nats, a test that holds whatever the size of ``U``. A search
+    that meets a non-finite Hessian ends there, not converged (its ``nit``: the Hessians
+    evaluated)."""
 
     def fun(x):
         value, grad = value_and_grad(x)
         return float(value), np.asarray(grad, dtype=float)
 
-    result = scipy.optimize.minimize(
-        fun,
-        x0,
-        jac=True,
-        hess=lambda x: np.asarray(hessian(x)),
-        method="trust-exact",
-        options={"maxiter": MAX_ITERATIONS},
-    )
+    evaluations = 0
+
+    def hess(x):
+        nonlocal evaluations
+        evaluations += 1
+        h = np.asarray(hessian(x))
+        if not np.all(np.isfinite(h)):  # trust-exact cannot step from it: the search ends
+            raise _NonFiniteHessian(x)
+        return h
+
+    try:
+        result = scipy.optimize.minimize(
+            fun,
+            x0,
+            jac=True,
+            hess=hess,
+            method="trust-exact",
+            options={"maxiter": MAX_ITERATIONS},
+        )
+    except _NonFiniteHessian as stop:
+        x = stop.args[0]
+        value, grad = fun(x)
+        result = scipy.optimize.OptimizeResult(x=x, fun=value, jac=grad, nit=evaluations)
+        result.converged = False
+        return result
     result.converged = False
     if np.isfinite(result.fun) and np.all(np.isfinite(result.hess)):
         try:

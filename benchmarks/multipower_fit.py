@@ -34,18 +34,24 @@ from bayescale.model_inputs import model_inputs
 HUBER_DELTA = 1e-3  # the authors' src/config.py
 
 
-def least_squares(log_n, loss, inputs) -> tuple[dict, float, int]:
-    """The Huber fit: ``(θ, seconds, L-BFGS iterations)``, compilation included."""
+def least_squares(
+    log_n, loss, inputs, start=None, free=None, options=None
+) -> tuple[dict, float, int]:
+    """The Huber fit: ``(θ, seconds, L-BFGS iterations)``, compilation included. From
+    ``start`` (a full θ; default the priors' centres), optimising the parameters in ``free``
+    (default all) with the others held at ``start``'s values; ``options`` update SciPy's
+    L-BFGS-B options (``ftol``, ``gtol``: SciPy's defaults)."""
     names = MULTIPOWER.params
-    transforms = [MULTIPOWER.transform(p) for p in names]
-    start = np.array(
-        [float(t.inv(MULTIPOWER.priors[p]().mean)) for p, t in zip(names, transforms, strict=True)]
-    )
+    transforms = {p: MULTIPOWER.transform(p) for p in names}
+    if start is None:
+        start = {p: float(MULTIPOWER.priors[p]().mean) for p in names}
+    free = list(names if free is None else free)
+    x0 = np.array([float(transforms[p].inv(start[p])) for p in free])
     log_n, loss = jnp.asarray(log_n), jnp.asarray(loss)
     inputs = {k: jnp.asarray(v) for k, v in inputs.items()}
 
     def theta_of(x):
-        return {p: t(x[i]) for i, (p, t) in enumerate(zip(names, transforms, strict=True))}
+        return {**start, **{p: transforms[p](x[i]) for i, p in enumerate(free)}}
 
     def objective(x):
         pred = jnp.exp(multipower_point_log_loss(theta_of(x), log_n, None, **inputs))
@@ -61,7 +67,11 @@ def least_squares(log_n, loss, inputs) -> tuple[dict, float, int]:
 
     started = time.perf_counter()
     result = scipy.optimize.minimize(
-        fun, start, jac=True, method="L-BFGS-B", options={"maxiter": 20000, "maxfun": 40000}
+        fun,
+        x0,
+        jac=True,
+        method="L-BFGS-B",
+        options={"maxiter": 20000, "maxfun": 40000, **(options or {})},
     )
     seconds = time.perf_counter() - started
     return {p: float(v) for p, v in theta_of(result.x).items()}, seconds, int(result.nit)

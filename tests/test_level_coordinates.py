@@ -8,13 +8,21 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from numpyro import handlers
+from numpyro.infer import init_to_uniform
 from numpyro.infer.util import log_density
 
 from bayescale.errors import InputError
 from bayescale.laws import CHINCHILLA, get_law
 from bayescale.laws.law import Law
 from bayescale.laws.multipower import LOG_N0
-from bayescale.model import LEVEL_SUFFIX, SHARE_SUFFIX, SLOPE_SUFFIX, sample_law_params
+from bayescale.model import (
+    LEVEL_SUFFIX,
+    SHARE_SUFFIX,
+    SLOPE_SUFFIX,
+    level_applies,
+    partial_params,
+    sample_law_params,
+)
 from bayescale.priors import resolve_priors
 
 LAW = CHINCHILLA
@@ -129,3 +137,33 @@ def test_a_shear_is_an_exponent_and_an_axis_with_an_optional_origin():
         Law(**fields, priors=dict(LAW.priors), shear={"a": ("alpha",)})
     law = Law(**fields, priors=dict(LAW.priors), shear={"a": ("alpha", "n", 2.0)})
     assert law.pivot("a", CENTRE) == ("alpha", CENTRE["n"] - 2.0)
+
+
+def test_level_coordinates_apply_under_pooling_only_where_no_level_parameter_varies():
+    multipower = get_law("multipower")  # level e, u; u's exponent alpha_n
+    assert multipower.level_params() == ("e", "u", "alpha_n")
+    assert level_applies(multipower, ("a", "alpha", "b"))
+    for vary in (("e",), ("u",), ("alpha_n",), ("a", "alpha_n")):
+        assert not level_applies(multipower, vary)
+    # every parameter of Chinchilla's law is a level parameter
+    assert set(LAW.level_params()) == set(LAW.params)
+    assert not level_applies(LAW, ("alpha",))
+    kaplan = get_law("kaplan")  # a law without a level
+    assert kaplan.level_params() == ()
+    assert level_applies(kaplan, kaplan.params)
+
+
+def _pooled_sites(vary):
+    law = get_law("multipower")
+    priors = resolve_priors(law, "normal", vary=vary)
+    # init_to_uniform gives the flat (improper) sites a value, which they cannot sample;
+    # inside it the seed handler gives each site the random key init_to_uniform draws with
+    with handlers.trace() as trace, handlers.substitute(substitute_fn=init_to_uniform):
+        with handlers.seed(rng_seed=0):
+            partial_params(law, priors, {"n": LOG_N0, "d": 22.0}, vary, n_groups=3)
+    return set(trace)
+
+
+def test_a_pooled_fit_samples_the_level_unless_its_groups_vary_a_level_parameter():
+    assert f"e{LEVEL_SUFFIX}" in _pooled_sites(("a", "alpha"))
+    assert f"e{LEVEL_SUFFIX}" not in _pooled_sites(("u",))

@@ -18,12 +18,14 @@ from numpyro.distributions.transforms import biject_to
 from numpyro.infer.util import potential_energy
 
 import bayescale as bs
+from bayescale import schedules as bss
 from bayescale.draws import SAMPLE_DIMS
 from bayescale.model_inputs import model_inputs
 from bayescale.pymc_frontend import pymc_prior
 from bayescale.reference import reference_sweep
 
 from conftest import quiet_fit, synthetic_sweep
+from test_multipower import sweep_rows
 from test_pooling import curve_sweep, grouped_sweep
 
 pm = pytest.importorskip("pymc", reason="the PyMC front end needs pip install 'bayescale[pymc]'")
@@ -41,6 +43,17 @@ def grouped_curves() -> pd.DataFrame:
     return df.assign(group=np.where(df["run"].str[1:].astype(int) % 2, "odd", "even"))
 
 
+def multipower_ladder() -> pd.DataFrame:
+    """Multi-power curves of three sizes (one group each), a cosine and a constant run per
+    size, for partial pooling that leaves the floor's level coordinates in place."""
+    schedules = {"cos": bss.cosine(4000, 3e-4, 3e-5, 200), "const": bss.constant(4000, 3e-4, 200)}
+    frames = []
+    for n_params in (3e7, 1e8, 3e8):
+        frame = sweep_rows(schedules, n_params=n_params, every=500)
+        frames.append(frame.assign(run=frame["run"] + f"_{n_params:.0e}", group=f"{n_params:.0e}"))
+    return pd.concat(frames, ignore_index=True)
+
+
 MODELS = {
     "none, student_t": (synthetic_sweep, {}),
     "partial, non-centred": (lambda: grouped_sweep()[0], {"pooling": "partial"}),
@@ -53,6 +66,16 @@ MODELS = {
     "curves, partial α, normal": (
         grouped_curves,
         {"pooling": "partial", "vary": ("alpha",), "likelihood": "normal", "checkpoints": "all"},
+    ),
+    "multipower ladder, partial a and α, centred": (
+        multipower_ladder,
+        {
+            "law": "multipower",
+            "pooling": "partial",
+            "vary": ("a", "alpha"),
+            "centring": "centred",
+            "likelihood": "normal",
+        },
     ),
     "priors given": (
         synthetic_sweep,

@@ -3,6 +3,7 @@ and the fallback to the prior where there is no proper mode."""
 
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import numpyro
@@ -61,7 +62,34 @@ def unbounded():
     numpyro.factor("up", x)
 
 
-@pytest.mark.parametrize("model", [flat, unbounded])
+@jax.custom_jvp
+def _twice(x):
+    return 2.0 * x
+
+
+@_twice.defjvp
+def _twice_jvp(primals, tangents):
+    return _twice(primals[0]), jnp.nan * tangents[0]
+
+
+@jax.custom_jvp
+def _square(x):
+    return x**2
+
+
+@_square.defjvp
+def _square_jvp(primals, tangents):
+    return _square(primals[0]), _twice(primals[0]) * tangents[0]
+
+
+def nan_hessian():
+    """A finite density and gradient whose Hessian is NaN everywhere (as a law can have
+    where a term over- or underflows in its second derivative only)."""
+    x = numpyro.sample("x", dist.ImproperUniform(constraints.real, (), ()))
+    numpyro.factor("down", -_square(x))
+
+
+@pytest.mark.parametrize("model", [flat, unbounded, nan_hessian])
 def test_no_proper_mode_falls_back_to_the_prior_start(model):
     with pytest.warns(bs.StartWarning, match=r"fell back to the prior.*Try centring="):
         start = laplace_start(model, {}, 0, chains=2, dense_mass=True)

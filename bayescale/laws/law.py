@@ -289,6 +289,11 @@ class Law:
         exponent, axis, origin = self.shear[intercept]
         return exponent, centre[axis] - origin
 
+    def level_params(self) -> tuple[str, ...]:
+        """The parameters the level coordinates sample: ``level``'s terms and the exponents
+        of its sheared intercepts (none for a law without a ``level``)."""
+        return self.level + tuple(self.shear[name][0] for name in self.level[1:])
+
     def transform(self, name: str):
         """The bijection from the real line onto parameter ``name``'s domain (the support of
         its default prior): identity for real parameters, ``exp`` for positive ones."""
