@@ -23,6 +23,7 @@ from bayescale.laws.multipower import (
     multipower_law,
     multipower_point_log_loss,
     multipower_settings,
+    single_size_theta,
 )
 
 TEST_SET = tuple(PUBLISHED_SPLIT["test"])  # the authors' held-out schedules
@@ -43,25 +44,6 @@ THETA = {  # a ladder near the authors' fits (module docstring)
     "beta": 0.59,
     "gamma": 0.64,
 }
-
-
-def per_size_theta(l0, a, alpha, b, c, beta, gamma):
-    """The law's parameters that give one size's published constants at ``N = N_0``: the
-    floor's second term is ``e^-60`` (below float64 resolution of L0)."""
-    return {
-        "e": math.log(l0),
-        "u": -60.0,
-        "alpha_n": 0.25,
-        "a": math.log(a),
-        "a_slope": 0.0,
-        "alpha": alpha,
-        "alpha_slope": 0.0,
-        "b": math.log(b),
-        "b_slope": 0.0,
-        "c": c,
-        "beta": beta,
-        "gamma": gamma,
-    }
 
 
 def law_inputs(features):
@@ -95,7 +77,7 @@ def test_law_with_one_step_blocks_is_the_definition(schedule):
     steps = np.array([1, 10, 20, 21, 99, 100, 101, 151, 199, 200])
     with jax.enable_x64(True):
         got = law_loss(
-            per_size_theta(*PUBLISHED["25"]), bss.checkpoint_features(schedule, steps, None)
+            single_size_theta(*PUBLISHED["25"]), bss.checkpoint_features(schedule, steps, None)
         )
     want = [exact_loss(PUBLISHED["25"], schedule.lr(), t) for t in steps]
     # float64 throughout; sums of <= 200 terms: rounding ~1e-15 relative
@@ -106,7 +88,7 @@ def test_law_with_one_step_blocks_is_the_definition(schedule):
 @pytest.mark.parametrize("size", sorted(PUBLISHED))
 def test_published_constants_reproduce_the_published_errors(size):
     schedules = authors_schedules()
-    theta = per_size_theta(*PUBLISHED[size])
+    theta = single_size_theta(*PUBLISHED[size])
     means, worsts = [], []
     for name in TEST_SET:
         table = pd.read_csv(MULTIPOWER_RAW / f"loss_curve_repo/csv_{size}/{name}.csv")

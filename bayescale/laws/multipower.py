@@ -198,6 +198,27 @@ def multipower_inputs(frame: pd.DataFrame, knots: int = DEFAULT_KNOTS) -> dict:
     }
 
 
+def single_size_theta(l0, a, alpha, b, c, beta, gamma) -> dict:
+    """The law's parameters that reproduce the authors' law of one size, ``L_0 + A (S_1 +
+    S_W)^{-α} − B·LD`` with constants ``(L0, A, α, B, C, β, γ)``, at ``N = N_0``: every
+    slope in ``log N`` zero and the floor's second term ``e^{-60}``, below float64
+    resolution of ``L_0``."""
+    return {
+        "e": math.log(l0),
+        "u": -60.0,
+        "alpha_n": 0.25,
+        "a": math.log(a),
+        "a_slope": 0.0,
+        "alpha": alpha,
+        "alpha_slope": 0.0,
+        "b": math.log(b),
+        "b_slope": 0.0,
+        "c": c,
+        "beta": beta,
+        "gamma": gamma,
+    }
+
+
 def multipower_settings(frame: pd.DataFrame) -> dict:
     """The finished-run form the sweep implies (:func:`bayescale.sweep_schedules.implied_run`)."""
     return implied_run(frame, "multipower")

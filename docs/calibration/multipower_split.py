@@ -20,7 +20,6 @@ to convergence from those constants.
 from __future__ import annotations
 
 import argparse
-import math
 import platform
 import sys
 import time
@@ -33,7 +32,13 @@ import pandas as pd
 
 import bayescale as bs
 from bayescale.evaluation import score_curves
-from bayescale.laws.multipower import LOG_N0, multipower_inputs, multipower_point_log_loss
+from bayescale.ingest.multipower import CONSTANTS
+from bayescale.laws.multipower import (
+    LOG_N0,
+    multipower_inputs,
+    multipower_point_log_loss,
+    single_size_theta,
+)
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent.parent / "benchmarks"))
@@ -49,25 +54,6 @@ PER_SIZE = ("e", "a", "alpha", "b", "c", "beta", "gamma")
 # here) by less than 1e-15 of itself, or the projected gradient is below 1e-12, near float64
 # resolution; SciPy's defaults (2.2e-9, 1e-5) stop the 100M and 400M fits early.
 CONVERGED = {"ftol": 1e-15, "gtol": 1e-12}
-
-
-def per_size_theta(constants: dict) -> dict:
-    """The law's parameters that give one size's published constants (L0, A, alpha, B, C,
-    beta, gamma) at ``N = N_0``, with every slope in ``log N`` zero."""
-    return {
-        "e": math.log(constants["L0"]),
-        "u": -60.0,
-        "alpha_n": 0.25,
-        "a": math.log(constants["A"]),
-        "a_slope": 0.0,
-        "alpha": constants["alpha"],
-        "alpha_slope": 0.0,
-        "b": math.log(constants["B"]),
-        "b_slope": 0.0,
-        "c": constants["C"],
-        "beta": constants["beta"],
-        "gamma": constants["gamma"],
-    }
 
 
 def point_errors(theta: dict, frame: pd.DataFrame) -> np.ndarray:
@@ -98,7 +84,7 @@ def point_fits(frame: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for size, part in frame.groupby("group", sort=False):
         train, test = part[part["split"] == "train"], part[part["split"] == "test"]
-        published = per_size_theta(figures[size]["constants"])
+        published = single_size_theta(*(figures[size]["constants"][k] for k in CONSTANTS))
         with jax.enable_x64(True):
             converged, _, _ = least_squares(
                 np.full(len(train), LOG_N0),
