@@ -157,7 +157,8 @@ def _pooled_sites(vary):
     law = get_law("multipower")
     priors = resolve_priors(law, "normal", vary=vary)
     # init_to_uniform gives the flat (improper) sites a value, which they cannot sample;
-    # inside it the seed handler gives each site the random key init_to_uniform draws with
+    # inside it the seed handler gives each site the random key init_to_uniform draws with.
+    # Any seed and any centre: the test reads which sites exist, not their values.
     with handlers.trace() as trace, handlers.substitute(substitute_fn=init_to_uniform):
         with handlers.seed(rng_seed=0):
             partial_params(law, priors, {"n": LOG_N0, "d": 22.0}, vary, n_groups=3)

@@ -202,7 +202,7 @@ def single_size_theta(l0, a, alpha, b, c, beta, gamma) -> dict:
     """The law's parameters that reproduce the authors' law of one size, ``L_0 + A (S_1 +
     S_W)^{-α} − B·LD`` with constants ``(L0, A, α, B, C, β, γ)``, at ``N = N_0``: every
     slope in ``log N`` zero and the floor's second term ``e^{-60}``, below float64
-    resolution of ``L_0``."""
+    resolution of ``L_0`` (so its exponent ``α_N``, 0.25 here, changes nothing)."""
     return {
         "e": math.log(l0),
         "u": -60.0,

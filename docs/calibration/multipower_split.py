@@ -58,13 +58,9 @@ CONVERGED = {"ftol": 1e-15, "gtol": 1e-12}
 
 def point_errors(theta: dict, frame: pd.DataFrame) -> np.ndarray:
     """Relative errors of a per-size point fit ``theta`` at ``frame``'s checkpoints."""
-    inputs = multipower_inputs(frame)
     with jax.enable_x64(True):
         log_loss = multipower_point_log_loss(
-            theta,
-            np.full(len(frame), LOG_N0),
-            None,
-            **{k: np.asarray(v) for k, v in inputs.items()},
+            theta, np.full(len(frame), LOG_N0), None, **multipower_inputs(frame)
         )
     return np.abs(np.exp(np.asarray(log_loss)) / frame["loss"].to_numpy() - 1)
 
