@@ -328,8 +328,8 @@ def emit(data) -> None:
 # -------------------------------------------------------------------------- posteriors
 def _posterior(args, stacks: bool = False):
     """The posterior of ``--posterior`` (a :class:`~bayescale.Stack` where the file holds
-    one and the command answers from ``stacks``: ``plan``, and ``plot`` of the figures in
-    ``STACK_PLOTS``), else ``--dataset``'s reference fit."""
+    one and the command answers from ``stacks``: ``plan``, ``suggest``, and ``plot`` of the
+    figures in ``STACK_PLOTS``), else ``--dataset``'s reference fit."""
     path = args.posterior and check_input_file(args.posterior, "--posterior", "posterior file")
     from bayescale.compilation_cache import use_compilation_cache
     from bayescale.posterior import load_posterior
@@ -343,7 +343,8 @@ def _posterior(args, stacks: bool = False):
             command = " ".join(filter(None, (args.command, getattr(args, "kind", None))))
             raise InputError(
                 f"{str(path)!r} holds a stack of several laws' posteriors; 'bayescale plan' "
-                f"answers from a stack, and 'bayescale plot' draws {', '.join(STACK_PLOTS)} "
+                "and 'bayescale suggest' answer from a stack, and 'bayescale plot' draws "
+                f"{', '.join(STACK_PLOTS)} "
                 f"from one, but 'bayescale {command}' answers from one posterior. Fit one "
                 "law (bayescale fit SOURCE --law NAME -o post.nc) and pass that file."
             )
@@ -642,6 +643,7 @@ def cmd_fit(args) -> int:
         "pooling": args.pooling,
         "vary": tuple(args.vary.split(",")) if args.vary else None,
         "centring": args.centring,
+        "offset_groups": args.offset_groups,
         "chains": args.chains,
         "warmup": args.warmup,
         "draws": args.draws,
@@ -1007,7 +1009,7 @@ def cmd_suggest(args) -> int:
             "--max-compute FLOPS is needed: the compute of the largest run to suggest, "
             "e.g. --max-compute 1e20."
         )
-    post, label = _posterior(args)
+    post, label = _posterior(args, stacks=True)
     check_group(post, args.group)
     from bayescale.design import suggest_runs
 
@@ -1030,7 +1032,7 @@ def cmd_suggest(args) -> int:
         emit(
             {
                 "posterior": label,
-                "law": post.law.name,
+                **_law_record(post),
                 "target": target,
                 "variance": attrs["variance"],
                 "candidates": len(result),
@@ -1053,7 +1055,7 @@ def cmd_suggest(args) -> int:
         if reweighted
         else "a linear update of the draws"
     )
-    print(f"Next runs for {what}, from the {label} ({post.law.name} law)")
+    print(f"Next runs for {what}, from the {label} ({_laws(post)})")
     print(
         f"{len(result)} candidates up to {args.max_compute:.3g} FLOPs; posterior sd now "
         f"{math.sqrt(attrs['variance']):.4g}; {attrs['draws']} draws, {how}\n"
@@ -1188,6 +1190,12 @@ def parser() -> argparse.ArgumentParser:
         default="non-centred",
         help="with --pooling partial: how group values are sampled; centred suits "
         "groups the data pin down, e.g. many runs per group",
+    )
+    p.add_argument(
+        "--offset-groups",
+        metavar="COLUMN",
+        help="training curves: runs with the same value of this column (e.g. n_params) "
+        "share part of their offset, which new runs of that value inherit",
     )
     p.add_argument(
         "--extrapolation-error",

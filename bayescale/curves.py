@@ -12,6 +12,11 @@ or empty, for a run trained from scratch); the checkpoints of a trunk and all it
 then share one offset (:func:`offset_units`), and a prediction for a held-out branch of a
 fitted trunk carries that trunk's offset instead of a new run's.
 
+Runs can also share part of their offset (offset groups, ``fit(..., offset_groups=column)``:
+:mod:`bayescale.likelihood`): runs with the same value of a column, such as the runs of one
+model size (``"n_params"``), share the law's misfit there, and a new run with a fitted value
+is predicted with it (:func:`offset_group_labels`).
+
 A checkpoint part-way through a decaying learning-rate schedule is not a finished run: its
 loss sits above that of a run of the same length whose schedule has ended (1–2% in the
 multi-power law's public curves), by an amount that depends on how far through its
@@ -78,6 +83,39 @@ def offset_units(frame: pd.DataFrame) -> pd.Series:
                 f"keeps its trunk's {column}. Correct the trunk column or those rows."
             )
     return units
+
+
+def offset_group_labels(frame: pd.DataFrame, column: str, units: pd.Series) -> pd.Series:
+    """Each row's offset group label: the value of ``column`` as text (a number as
+    ``repr(float(value))``, so ``25000000`` and ``2.5e7`` name one group). ``units`` are the
+    rows' offset units (:func:`offset_units`), each of which must lie in one group.
+
+    Raises :class:`~bayescale.errors.InputError` when ``column`` is not in ``frame``, has
+    missing values, or gives one run (or trunk) several values.
+    """
+    if column not in frame.columns:
+        raise InputError(
+            f"offset_groups={column!r} is not a column of the sweep; name one whose value is "
+            f"the same for all of a run's checkpoints, such as 'n_params' (columns: "
+            f"{list(frame.columns)})."
+        )
+    values = frame[column]
+    if values.isna().any():
+        raise InputError(
+            f"offset_groups={column!r}: the column is empty in rows "
+            f"{_rows_text(frame.index[values.isna()])}; give every row a value."
+        )
+    numeric = pd.api.types.is_numeric_dtype(values)
+    labels = values.map(lambda v: repr(float(v))) if numeric else values.astype(str)
+    several = labels.groupby(units).nunique() > 1
+    if several.any():
+        names = list(several.index[several])
+        raise InputError(
+            f"offset_groups={column!r}: run(s) {_rows_text(names)} (rows "
+            f"{_rows_text(frame.index[units.isin(names)])}) take several values of {column}; "
+            "a run lies in one offset group. Name a column that is constant along each run."
+        )
+    return labels
 
 
 def drop_early_checkpoints(sweep: Sweep, min_fraction: float) -> Sweep:

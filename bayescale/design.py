@@ -94,6 +94,18 @@ The draws are reweighted by simulated outcomes:
    numbers), so differences between candidates are estimated more precisely than the
    gains themselves. ``gain_se`` is the Monte Carlo standard error over the worlds.
 
+Several laws
+------------
+
+A :class:`~bayescale.Stack` is valued by the linear update over the mixture's draws: each
+component gives the draws that its stacking weight gives it in every query of the stack
+(:meth:`~bayescale.Stack.selection`), each with its own law's ``μ_s(c)`` and ``T_s``, its
+own noise (``τ²`` averages the draws' Fisher-equivalent noise variances over the mixture)
+and extrapolation error. The covariances over the mixture hold the laws' disagreement
+beside each law's own uncertainty, so a run where the laws predict differently, in a way
+that goes with their different targets, gains even where each law alone is certain: the
+run that tells the laws apart. Reweighting takes one posterior.
+
 The extrapolation error
 -----------------------
 
@@ -200,6 +212,7 @@ from jax.scipy.special import gammaln
 from bayescale import planning, ranges
 from bayescale.errors import InputError, InputTypeError, PlanningWarning
 from bayescale.fitted_region import Region
+from bayescale.stacking import shares
 
 TARGETS = ("n_opt", "loss", "region")
 METHODS = ("linear", "reweight")
@@ -251,7 +264,8 @@ def suggest_runs(
     Parameters
     ----------
     post
-        a :class:`~bayescale.Posterior`.
+        a :class:`~bayescale.Posterior`, or a :class:`~bayescale.Stack` of several laws
+        (``method="linear"``; module docstring).
     candidates
         the runs to choose from: a frame with columns ``n_params`` and ``n_tokens``, or a
         pair ``(n, d)`` of arrays. Default: a grid of ``grid[0]`` compute values, log-spaced
@@ -324,17 +338,44 @@ def suggest_runs(
     max_draws = ranges.COUNT.check(max_draws, "max_draws", "max_draws=1000")
     seed = ranges.SEED.check(seed, "seed", "seed=0")
 
+    components = getattr(post, "components", None)  # a Stack's, by label
+    if components is not None and method != "linear":
+        raise InputError(
+            f"method={method!r} reweights the draws of one law; a stack of several laws is "
+            "valued by the linear update: pass method='linear', or one component, e.g. "
+            f"stack.components[{next(iter(components))!r}]."
+        )
     n, d = _candidates(post, candidates, max_compute, min_compute, tokens_per_param, grid)
     flops = 6.0 * n * d
     costs = _costs(cost, n, d)
-    draws = _draws(post, group, max_draws)
-    values, target_points, info = _target(post, draws, target, budget, at)
-
     runs, region = (np.log(n), np.log(d)), Region.from_data(post.info.data)
+    sources = (
+        [(post, _thin(_size(post), max_draws))]
+        if components is None
+        else [
+            (components[label], keep)
+            for label, keep in _mixture_draws(post.selection(), post.weights, max_draws).items()
+        ]
+    )
+    parts = []
+    for source, keep in sources:
+        draws = _draws(source, group, keep)
+        values, target_points, info = _target(source, draws, target, budget, at)
+        with jax.enable_x64(draws["x64"]):
+            parts.append((_law_at(source.law, draws, n, d), values, draws))
     if not extrapolation:
         target_points = None  # h = 0: no extrapolation error in the variance or the gains
+    mu, values, draws = parts[0] if len(parts) == 1 else _mixed(parts)
+    # a spread within rounding of the values (float64's 1e-16, grown by the law's
+    # arithmetic; a real spread is 1e-4 and more) is none
+    if target_points is None and (np.ptp(values, axis=0) <= 1e-12 * np.abs(values).max()).all():
+        raise InputError(
+            f"the target ({target}) is one value in every draw of the posterior (a point "
+            "mass, such as published constants), so no run can shrink its variance; pass a "
+            "posterior with spread, or a stack of several laws, whose disagreement runs can "
+            "resolve."
+        )
     with jax.enable_x64(draws["x64"]):
-        mu = _law_at(post.law, draws, n, d)
         if method == "linear":
             state = _greedy_linear(mu, draws, values, target_points, runs, costs, region, k)
         else:
@@ -385,7 +426,11 @@ def suggest_runs(
             "seed": seed,
             "k": k,
             "group": group,
-            "law": post.law.name,
+            **(
+                {"law": post.law.name}
+                if components is None
+                else {"weights": {label: float(w) for label, w in post.weights.items()}}
+            ),
         }
     )
     return frame
@@ -422,13 +467,9 @@ def _distances(region, target_points, dtype, candidates=None) -> np.ndarray:
 
 
 def _linear_noise(draws) -> float:
-    """The noise variance of a new run in the linear update: ``E_s[σ_s²]`` (Normal), or
-    the variance of the Normal with the same Fisher information about the location,
-    ``E_s[σ_s² (ν_s + 3)/(ν_s + 1)]`` (Student-t)."""
-    variance = np.square(draws["scale"])
-    if draws["nu"] is not None:
-        variance = variance * (draws["nu"] + 3.0) / (draws["nu"] + 1.0)
-    return float(variance.mean())
+    """The noise variance of a new run in the linear update: the mean over the draws of
+    ``fisher_variance`` (:func:`_draws`)."""
+    return float(draws["fisher_variance"].mean())
 
 
 def _greedy_linear(mu, draws, values, target_points, runs, costs, region, k):
@@ -648,31 +689,68 @@ def _costs(cost, n, d) -> np.ndarray:
     return np.array(values)
 
 
-def _draws(post, group, max_draws: int) -> dict:
-    """The thinned draws: the law's parameters as ``(1, S)``, the new run's noise scale and
-    degrees of freedom, the extrapolation slope and its square's expectation over ``z``,
-    ``c² σ²``, each ``(S,)``."""
+def _size(post) -> int:
+    return post.posterior.sizes["chain"] * post.posterior.sizes["draw"]
+
+
+def _thin(total: int, max_draws: int) -> np.ndarray:
+    """Flat indices of ``total`` draws thinned evenly to at most ``max_draws``."""
+    if total <= max_draws:
+        return np.arange(total)
+    return np.unique(np.linspace(0, total - 1, max_draws).round().astype(int))
+
+
+def _mixture_draws(selection: dict, weights, max_draws: int) -> dict:
+    """A stack's draws by component label (its ``selection()``), thinned evenly to at most
+    ``max_draws`` in all, each component keeping its weight's share."""
+    total = sum(idx.size for idx in selection.values())
+    if total <= max_draws:
+        return selection
+    counts = shares([weights[label] for label in selection], max_draws)
+    return {
+        label: idx[_thin(idx.size, count)]
+        for (label, idx), count in zip(selection.items(), counts, strict=True)
+        if count
+    }
+
+
+def _draws(post, group, keep) -> dict:
+    """The draws ``keep`` (flat indices): the law's parameters as ``(1, S)``, the new run's
+    noise scale and degrees of freedom, its Fisher-equivalent noise variance (``σ²`` for
+    Normal noise; for Student-t the variance of the Normal with the same Fisher information
+    about the location, ``σ² (ν + 3)/(ν + 1)``), the extrapolation slope and its square's
+    expectation over ``z``, ``c² σ²``, each ``(S,)``."""
     theta = post.theta(group)
     noise = post.noise()
     slope = post.discrepancy().slope
-    total = next(iter(theta.values())).size
-    keep = (
-        np.arange(total)
-        if total <= max_draws
-        else np.unique(np.linspace(0, total - 1, max_draws).round().astype(int))
-    )
     flat = {p: np.ravel(v)[keep][None] for p, v in theta.items()}
     x64 = any(v.dtype == np.float64 for v in flat.values())
     scale = np.ravel(noise.new_run_scale())[keep].astype(float)
+    nu = None if noise.nu is None else np.ravel(noise.nu)[keep].astype(float)
+    fisher = np.square(scale) * (1.0 if nu is None else (nu + 3.0) / (nu + 1.0))
     return {
         "theta": flat,
         "scale": scale,
+        "fisher_variance": fisher,
         "slope_square": (post.info.extrapolation_error * scale) ** 2,
-        "nu": None if noise.nu is None else np.ravel(noise.nu)[keep].astype(float),
+        "nu": nu,
         "slope": np.ravel(slope)[keep].astype(float),
         "keep": keep,
         "x64": x64,
     }
+
+
+def _mixed(parts) -> tuple[np.ndarray, np.ndarray, dict]:
+    """``(μ, target values, draws)`` of several laws' draws, joined along the draws, in
+    float64: what the linear update reads of the draws (``fisher_variance`` and
+    ``slope_square``)."""
+    mu = np.concatenate([np.asarray(m, np.float64) for m, _, _ in parts], axis=1)
+    values = np.concatenate([np.asarray(v, np.float64) for _, v, _ in parts], axis=0)
+    draws = {
+        name: np.concatenate([d[name] for _, _, d in parts])
+        for name in ("fisher_variance", "slope_square")
+    }
+    return mu, values, {**draws, "x64": True}
 
 
 def _target(post, draws, target, budget, at):

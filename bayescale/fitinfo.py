@@ -86,11 +86,13 @@ class SamplerInfo:
 
 @dataclass(frozen=True)
 class CurveInfo:
-    """Training curves: the number of runs (0 for a sweep of finished runs) and the share
-    of each run's tokens before which checkpoints were excluded."""
+    """Training curves: the number of runs (0 for a sweep of finished runs), the share
+    of each run's tokens before which checkpoints were excluded, and the column whose values
+    group the runs' offsets (:mod:`bayescale.likelihood`; None without offset groups)."""
 
     runs: int = 0
     min_fraction: float | None = None
+    offset_groups: str | None = None
 
 
 @dataclass(frozen=True)

@@ -64,7 +64,7 @@ from bayescale import posterior_file
 from bayescale.diagnostics import arviz
 from bayescale.draws import SAMPLE_DIMS
 from bayescale.hierarchy import group_values
-from bayescale.likelihood import NoiseDraws, sample_noise
+from bayescale.likelihood import NoiseDraws, run_groups, sample_noise
 
 if TYPE_CHECKING:
     from bayescale.model_inputs import ModelInputs
@@ -105,7 +105,7 @@ def _prior_model(inputs: ModelInputs) -> None:
     else:
         for name in law.params:
             numpyro.sample(name, priors[name])
-    sample_noise(priors, inputs.likelihood, runs=bool(inputs.runs))
+    sample_noise(priors, inputs.likelihood, runs=bool(inputs.runs), shared=bool(inputs.shared))
 
 
 def prior_draws(inputs: ModelInputs, seed: int, precision: str) -> xr.Dataset:
@@ -140,9 +140,10 @@ def _thinned(draws: xr.Dataset, per_draw: int) -> tuple[xr.Dataset, dict]:
     return (draws.isel(draw=slice(None, None, k)), {"thin": k}) if k > 1 else (draws, {})
 
 
-def _deviations(noise: NoiseDraws, shape, run, n_runs: int, rng) -> np.ndarray:
+def _deviations(noise: NoiseDraws, shape, run, n_runs: int, rng, group=None) -> np.ndarray:
     """Replicated deviations from the law, ``shape = (chain, draw, point)``: per point,
-    or per run from the run-marginal likelihood (see the module docstring)."""
+    or per run from the run-marginal likelihood, plus each run's offset group's share where
+    ``group`` gives the runs' group codes (see the module docstring)."""
     if noise.sigma_run is None:
         return noise.predictive(rng, shape)
     lead = noise.sigma.shape
@@ -152,6 +153,9 @@ def _deviations(noise: NoiseDraws, shape, run, n_runs: int, rng) -> np.ndarray:
         nu = noise.nu[..., None]
         spread = 1.0 / np.sqrt(rng.gamma(nu / 2, 2 / nu, (*lead, n_runs)))
     offset = noise.sigma_run[..., None] * spread * rng.standard_normal((*lead, n_runs))
+    if group is not None:
+        shared = rng.standard_normal((*lead, int(np.max(group)) + 1))
+        offset = offset + noise.sigma_shared[..., None] * shared[..., group]
     eps = noise.sigma[..., None] * spread[..., run] * rng.standard_normal(shape)
     return offset[..., run] + eps
 
@@ -166,15 +170,19 @@ def predictive(post: Posterior, draws: xr.Dataset, seed: int) -> xr.Dataset:
     noise = NoiseDraws.from_dataset(draws)
     run = constant["run"].values if noise.sigma_run is not None else None
     n_runs = post.posterior.sizes.get("run", 0)
-    mu = mu + _deviations(noise, mu.shape, run, n_runs, np.random.default_rng(seed))
+    group = None
+    if noise.sigma_shared is not None:
+        group = np.asarray(run_groups(constant["offset_group"].values, run, n_runs))
+    rng = np.random.default_rng(seed)
+    mu = mu + _deviations(noise, mu.shape, run, n_runs, rng, group)
     coords = {"chain": draws["chain"], "draw": draws["draw"], "point": observed["point"]}
     return xr.Dataset({"log_loss": ((*SAMPLE_DIMS, "point"), mu)}, coords=coords, attrs=attrs)
 
 
 def log_likelihood(post: Posterior) -> xr.Dataset:
     """:meth:`bayescale.Posterior.log_likelihood`, thinned to ``PREDICTIVE_VALUES``."""
-    per_run = "sigma_run" in post.posterior  # one value per run (training curves)
-    units = post.posterior.sizes["run"] if per_run else post.groups["observed_data"].sizes["point"]
+    unit = post.likelihood_unit
+    units = (post.groups["observed_data"] if unit == "point" else post.posterior).sizes[unit]
     draws, attrs = _thinned(post.posterior, units)
     view = replace(post, groups={**post.groups, "posterior": draws})
     return view.log_likelihood().assign_attrs(attrs)

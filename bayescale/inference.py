@@ -34,7 +34,7 @@ from bayescale.errors import InputError, InputTypeError, MisfitWarning
 from bayescale.fitinfo import CurveInfo, DataInfo, FitInfo, SamplerInfo
 from bayescale.idata import prior_draws, with_inference_groups
 from bayescale.laws import Law
-from bayescale.likelihood import NoiseDraws, noise_params
+from bayescale.likelihood import NoiseDraws, noise_params, run_groups
 from bayescale.model_inputs import ModelInputs, model_inputs
 from bayescale.nuts import MAX_TREE_DEPTH, SAMPLER_FIELDS, nuts_kernel
 from bayescale.posterior import Posterior, input_variables, residual_blocks
@@ -71,6 +71,7 @@ def fit(
     centring: str = "non-centred",
     checkpoints: str | None = None,
     min_fraction: float = CURVE_MIN_FRACTION,
+    offset_groups: str | None = None,
     priors: Mapping[str, dist.Distribution] | None = None,
     likelihood: str | None = None,
     chains: int = 4,
@@ -114,6 +115,12 @@ def fit(
         when every checkpoint is fitted, the checkpoints of a run share an
         offset, and those before ``min_fraction`` of the run's final tokens are excluded
         (with a warning; 0 keeps them).
+    offset_groups
+        for training curves, a column of the sweep whose values group the runs: runs with
+        the same value share part of their offset, such as the runs of one model size
+        (``"n_params"``), which share the law's misfit at that size. A new run with a
+        fitted value is then predicted with that share (:mod:`bayescale.likelihood`). The
+        Normal likelihood only. ``None``, the default: every run's offset is its own.
     priors
         replaces any default prior by name with a NumPyro distribution
         (:mod:`bayescale.priors`).
@@ -186,6 +193,7 @@ def fit(
         centring=centring,
         checkpoints=checkpoints,
         min_fraction=min_fraction,
+        offset_groups=offset_groups,
         priors=priors,
         likelihood=likelihood,
         platform=device_obj.platform,
@@ -223,8 +231,12 @@ def fit(
     info = _fit_info(inputs, settings, run, diag, min_fraction, extrapolation_error)
     groups = _data_groups(inputs)
     if inputs.runs:
-        offsets = _run_offsets(inputs, posterior, groups, seed)
+        offsets, shared = _run_offsets(inputs, posterior, groups, seed)
         posterior = posterior.assign(run_offset=(("chain", "draw", "run"), offsets))
+        if shared is not None:
+            posterior = posterior.assign(
+                shared_offset=(("chain", "draw", "offset_group"), shared)
+            ).assign_coords(offset_group=inputs.shared)
         trends = offset_trends(offsets, *_run_axes(inputs))
         for message in trends:
             warnings.warn(message, MisfitWarning, stacklevel=2)
@@ -376,6 +388,8 @@ def _datasets(inputs: ModelInputs, run: SamplerRun) -> tuple[xr.Dataset, xr.Data
         keep += [f"{kind}_{p}" for p in inputs.vary for kind in ("mu", "tau")]
     if inputs.runs:
         keep += ["sigma_run"]
+    if inputs.shared:
+        keep += ["sigma_shared"]
     chains, draws = np.shape(run.extra["diverging"])
     coords = {"chain": np.arange(chains), "draw": np.arange(draws)}
 
@@ -421,7 +435,11 @@ def _fit_info(
         pooling=inputs.pooling,
         vary=tuple(inputs.vary),
         centring=inputs.centring if inputs.pooling == "partial" else None,
-        curves=CurveInfo(runs=len(inputs.runs), min_fraction=min_fraction if inputs.runs else None),
+        curves=CurveInfo(
+            runs=len(inputs.runs),
+            min_fraction=min_fraction if inputs.runs else None,
+            offset_groups=inputs.offset_groups,
+        ),
         priors={name: describe(p) for name, p in inputs.priors.items()},
         extrapolation_error=extrapolation_error,
         sampler=SamplerInfo(
@@ -479,17 +497,28 @@ def _run_axes(inputs: ModelInputs) -> tuple[np.ndarray, np.ndarray]:
     return np.log(last["n_params"].to_numpy(float)), np.log(last["n_tokens"].to_numpy(float))
 
 
-def _run_offsets(inputs: ModelInputs, posterior: xr.Dataset, groups: dict, seed: int) -> np.ndarray:
+def _run_offsets(
+    inputs: ModelInputs, posterior: xr.Dataset, groups: dict, seed: int
+) -> tuple[np.ndarray, np.ndarray | None]:
     """Every run's offset drawn from its conditional per posterior draw, ``(chain, draw,
-    run)`` (:meth:`bayescale.likelihood.NoiseDraws.draw_run_offsets`), from the residuals
-    of a block of draws at a time (:func:`bayescale.posterior.residual_blocks`). Blocks
-    run in the stream's order, so the draws equal those of one call."""
+    run)`` (:meth:`bayescale.likelihood.NoiseDraws.draw_run_offsets`), and with offset
+    groups first each group's shared offset, ``(chain, draw, offset_group)`` (None
+    without), from the residuals of a block of draws at a time
+    (:func:`bayescale.posterior.residual_blocks`). Blocks run in the stream's order, so
+    the draws equal those of one call."""
     noise = NoiseDraws.from_dataset(posterior)
-    run, n_runs = groups["constant_data"]["run"].values, len(inputs.runs)
+    constant = groups["constant_data"]
+    run, n_runs, n_shared = constant["run"].values, len(inputs.runs), len(inputs.shared)
     offsets = np.empty((*noise.sigma.shape, n_runs), dtype=noise.sigma.dtype)
+    shared = np.empty((*noise.sigma.shape, n_shared), dtype=noise.sigma.dtype)
+    if n_shared:
+        group = np.asarray(run_groups(constant["offset_group"].values, run, n_runs))
     rng = np.random.default_rng(seed)
-    for part, resid in residual_blocks(
-        inputs.law, posterior, groups["observed_data"], groups["constant_data"]
-    ):
-        offsets[part] = noise.select(part).draw_run_offsets(resid, run, n_runs, seed=rng)
-    return offsets
+    for part, resid in residual_blocks(inputs.law, posterior, groups["observed_data"], constant):
+        draws = noise.select(part)
+        of_run = None
+        if n_shared:
+            shared[part] = draws.draw_shared_offsets(resid, run, n_runs, group, n_shared, rng)
+            of_run = shared[part][..., group]
+        offsets[part] = draws.draw_run_offsets(resid, run, n_runs, seed=rng, shared=of_run)
+    return offsets, shared if n_shared else None

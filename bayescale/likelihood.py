@@ -64,14 +64,39 @@ The offsets themselves are recovered per posterior draw from their exact conditi
 ``σ² s² / q``, and under the Student-t model is Student-t with ``ν + n`` degrees of freedom
 and that variance scaled by ``(ν + Q)/(ν + n)`` (the conditional of a multivariate t).
 
+Offsets shared by a group of runs
+---------------------------------
+
+Runs can share part of their offset: runs of one model size share the law's misfit at that
+size, which the law in ``N`` cannot remove and a new run of that size inherits. With offset
+groups (``fit(..., offset_groups=column)``), run ``r`` in group ``g`` has
+``δ_r = η_g + ε_r`` with ``η_g \sim \mathcal N(0, s_g^2)`` (``s_g = sigma_shared``) and
+``ε_r \sim \mathcal N(0, s^2)``. Given ``η_g``, a run's mean residual has
+``ē_r \mid η_g \sim \mathcal N(η_g, v_r)``, ``v_r = q_r / n_r``, and the rest of the run's
+density does not involve ``η_g``; so with ``P_g = Σ_{r∈g} 1/v_r`` and
+``B_g = Σ_{r∈g} ē_r/v_r``, integrating ``η_g`` out adds to the sum of the group's run
+densities (with ``η_g = 0``)
+
+.. math::
+
+    −\tfrac12\left[\log(1 + s_g^2 P_g) − \frac{s_g^2 B_g^2}{1 + s_g^2 P_g}\right],
+
+exactly the Normal density of the group's residuals with covariance ``σ² I + s² (blocks
+of ones per run) + s_g² 11ᵀ``. The Normal likelihood only: a run-level Student-t has no
+such closed form. Per posterior draw, ``η_g`` is drawn from its conditional (mean
+``s_g² B_g / (1 + s_g² P_g)``, variance ``s_g² / (1 + s_g² P_g)``), then each ``δ_r`` from
+its run's conditional given ``η_g`` (:func:`draw_run_offsets`).
+
 A new run
 ---------
 
 A new run's measured log loss scatters around the law with scale ``σ``, or for training
-curves ``sqrt(σ² + s²)`` (its own offset plus its checkpoint's noise), Normal or Student-t
-as the likelihood: :meth:`NoiseDraws.new_run_scale` and :meth:`NoiseDraws.predictive`. A
-further checkpoint of a fitted run (or of a branch of a fitted trunk,
-:mod:`bayescale.curves`) sits at the law plus that run's offset draw, with scale ``σ``.
+curves ``sqrt(σ² + s²)`` (its own offset plus its checkpoint's noise; ``sqrt(σ² + s² +
+s_g²)`` with offset groups), Normal or Student-t as the likelihood:
+:meth:`NoiseDraws.new_run_scale` and :meth:`NoiseDraws.predictive`. A further checkpoint of
+a fitted run (or of a branch of a fitted trunk, :mod:`bayescale.curves`) sits at the law
+plus that run's offset draw, with scale ``σ``; a new run of a fitted offset group at the law
+plus that group's ``η_g`` draw and a new ``ε_r`` (:meth:`bayescale.Posterior.new_run_offset`).
 
 Default priors
 --------------
@@ -88,6 +113,9 @@ The likelihood is on log loss, so the noise parameters are scale-free:
 ``sigma_run ~ HalfNormal(0.05)``
     training curves: seed-to-seed differences of final loss are about 0.5–2% (e.g.
     Gemstones, Clark et al. replicate runs), so 0.05 in log loss is generous.
+``sigma_shared ~ HalfNormal(0.05)``
+    offset groups: a law's misfit at one model size is of the same order as its scatter
+    around the law, 0.5–5% for the bundled sweeps, so the same scale.
 """
 
 from __future__ import annotations
@@ -112,6 +140,7 @@ NOISE_PRIORS = {
     "nu": lambda: dist.Gamma(2.0, 0.1),
 }
 RUN_PRIOR = {"sigma_run": lambda: dist.HalfNormal(0.05)}
+SHARED_PRIOR = {"sigma_shared": lambda: dist.HalfNormal(0.05)}
 
 
 def default_likelihood(curves: bool) -> str:
@@ -133,9 +162,16 @@ def point_distribution(mu, sigma, nu=None) -> dist.Distribution:
 
 
 def _per_run(values, run, n_runs: int):
-    """Sums of ``values`` (``(..., point)``) over the points of each run: ``(..., run)``."""
+    """Sums of ``values`` (``(..., item)``) over the items of each run (or of each offset
+    group, with group codes): ``(..., run)``."""
     summed = jax.ops.segment_sum(jnp.moveaxis(values, -1, 0), run, num_segments=n_runs)
     return jnp.moveaxis(summed, 0, -1)
+
+
+def run_groups(offset_group, run, n_runs: int):
+    """Each run's offset group code, ``(run,)``, from the codes of its points (a run lies in
+    one group)."""
+    return jax.ops.segment_max(jnp.asarray(offset_group), jnp.asarray(run), num_segments=n_runs)
 
 
 def run_statistics(resid, run, n_runs: int, sigma, sigma_run):
@@ -169,20 +205,69 @@ def run_log_density(resid, run, n_runs: int, sigma, sigma_run, nu=None):
     )
 
 
+def _shared_statistics(count, mean, q, group, n_groups: int):
+    """Per offset group ``(P_g, B_g)`` from the runs' ``(n, ē, q)`` (module docstring)."""
+    precision = count / q
+    return _per_run(precision, group, n_groups), _per_run(precision * mean, group, n_groups)
+
+
+def shared_log_density(
+    resid, run, n_runs: int, group, n_groups: int, sigma, sigma_run, sigma_shared
+):
+    """Log-density of each offset group's residuals with its runs' offsets and its shared
+    offset integrated out (Normal), ``(..., group)``; ``group`` is each run's offset group
+    code (:func:`run_groups`), the rest as for :func:`run_log_density`."""
+    count, mean, q, quad, log_det = run_statistics(resid, run, n_runs, sigma, sigma_run)
+    runs = -0.5 * (count * math.log(2 * math.pi) + log_det + quad)
+    precision, weighted = _shared_statistics(count, mean, q, group, n_groups)
+    var_shared = jnp.square(sigma_shared)[..., None]
+    shrink = 1 + var_shared * precision
+    correction = -0.5 * (jnp.log(shrink) - var_shared * jnp.square(weighted) / shrink)
+    return _per_run(runs, group, n_groups) + correction
+
+
+def draw_shared_offsets(
+    resid, run, n_runs: int, group, n_groups: int, sigma, sigma_run, sigma_shared, seed=0
+) -> np.ndarray:
+    """One draw of each offset group's shared offset ``η_g`` from its conditional, per
+    posterior draw: ``(..., group)``. Arguments as for :func:`shared_log_density`; ``seed``
+    as for :func:`draw_run_offsets`."""
+    with jax.enable_x64(np.asarray(resid).dtype == np.float64):
+        count, mean, q, _, _ = run_statistics(resid, run, n_runs, sigma, sigma_run)
+        precision, weighted = (
+            np.asarray(v) for v in _shared_statistics(count, mean, q, group, n_groups)
+        )
+    var_shared = np.square(sigma_shared)[..., None]
+    spread = var_shared / (1 + var_shared * precision)
+    rng = np.random.default_rng(seed)
+    return spread * weighted + np.sqrt(spread) * rng.standard_normal(weighted.shape)
+
+
 def draw_run_offsets(
-    resid, run, n_runs: int, sigma, sigma_run, nu=None, seed: int | np.random.Generator = 0
+    resid,
+    run,
+    n_runs: int,
+    sigma,
+    sigma_run,
+    nu=None,
+    seed: int | np.random.Generator = 0,
+    shared=None,
 ) -> np.ndarray:
     """One draw of every run offset from its conditional, per posterior draw: ``(..., run)``.
 
     Arguments as for :func:`run_log_density`; the draws are reproducible from ``seed`` (or
-    continue the stream of a ``numpy.random.Generator``, for drawing block by block).
+    continue the stream of a ``numpy.random.Generator``, for drawing block by block). With
+    offset groups, ``shared`` is each run's drawn group offset ``η_g`` (``(..., run)``,
+    from :func:`draw_shared_offsets`), which the run's offset includes: given it, ``δ_r −
+    η_g`` is the offset of the run's residuals less ``η_g``.
     """
+    shift = 0.0 if shared is None else np.asarray(shared)
     with jax.enable_x64(np.asarray(resid).dtype == np.float64):
         count, mean, q, quad, _ = (
             np.asarray(v) for v in run_statistics(resid, run, n_runs, sigma, sigma_run)
         )
     var_run = np.square(sigma_run)[..., None]
-    centre = var_run * count * mean / q
+    centre = shift + var_run * count * (mean - shift) / q
     scale = np.sqrt(np.square(sigma)[..., None] * var_run / q)
     rng = np.random.default_rng(seed)
     if nu is None:
@@ -193,18 +278,38 @@ def draw_run_offsets(
 
 
 # ------------------------------------------------------------------ in the NumPyro model
-def sample_noise(priors, likelihood: str, runs: bool) -> dict:
-    """Sample the noise parameters as NumPyro sites: ``sigma``, ``nu`` (Student-t) and
-    ``sigma_run`` (training curves)."""
-    names = noise_params(likelihood) + (("sigma_run",) if runs else ())
+def sample_noise(priors, likelihood: str, runs: bool, shared: bool = False) -> dict:
+    """Sample the noise parameters as NumPyro sites: ``sigma``, ``nu`` (Student-t),
+    ``sigma_run`` (training curves) and ``sigma_shared`` (offset groups)."""
+    names = (
+        noise_params(likelihood)
+        + (("sigma_run",) if runs else ())
+        + (("sigma_shared",) if shared else ())
+    )
     return {name: numpyro.sample(name, priors[name]) for name in names}
 
 
-def observe(mu, log_loss, noise: dict, run=None, n_runs: int = 0) -> None:
-    """The likelihood statement of the NumPyro model: per point, or per run with the run
-    offsets integrated out (``n_runs > 0``; needs the data). With ``log_loss=None`` and no
-    runs the same statement predicts."""
+def observe(
+    mu, log_loss, noise: dict, run=None, n_runs: int = 0, offset_group=None, n_offset_groups=0
+) -> None:
+    """The likelihood statement of the NumPyro model: per point, per run with the run
+    offsets integrated out (``n_runs > 0``; needs the data), or per offset group with the
+    groups' offsets integrated out too (``n_offset_groups > 0``; ``offset_group`` the code
+    of each point). With ``log_loss=None`` and no runs the same statement predicts."""
     nu = noise.get("nu")
+    if n_offset_groups:
+        density = shared_log_density(
+            log_loss - mu,
+            run,
+            n_runs,
+            run_groups(offset_group, run, n_runs),
+            n_offset_groups,
+            noise["sigma"],
+            noise["sigma_run"],
+            noise["sigma_shared"],
+        )
+        numpyro.factor("log_loss", density.sum())
+        return
     if n_runs:
         density = run_log_density(
             log_loss - mu, run, n_runs, noise["sigma"], noise["sigma_run"], nu
@@ -219,12 +324,13 @@ def observe(mu, log_loss, noise: dict, run=None, n_runs: int = 0) -> None:
 @dataclass(frozen=True)
 class NoiseDraws:
     """Posterior draws of the noise parameters, ``(chain, draw)`` arrays: ``sigma``; ``nu``
-    for the Student-t likelihood (None for Normal); ``sigma_run`` for training curves
-    (None otherwise)."""
+    for the Student-t likelihood (None for Normal); ``sigma_run`` for training curves and
+    ``sigma_shared`` for offset groups (None otherwise)."""
 
     sigma: np.ndarray
     nu: np.ndarray | None = None
     sigma_run: np.ndarray | None = None
+    sigma_shared: np.ndarray | None = None
 
     @classmethod
     def from_dataset(cls, posterior: xr.Dataset) -> NoiseDraws:
@@ -236,7 +342,7 @@ class NoiseDraws:
             )
         get = {
             name: posterior[name].values if name in posterior else None
-            for name in ("sigma", "nu", "sigma_run")
+            for name in ("sigma", "nu", "sigma_run", "sigma_shared")
         }
         return cls(**get)
 
@@ -253,10 +359,13 @@ class NoiseDraws:
 
     def new_run_scale(self) -> np.ndarray:
         """Per draw, the scale of a new run's measured log loss: ``σ``, or
-        ``sqrt(σ² + σ_run²)`` for training curves."""
+        ``sqrt(σ² + σ_run²)`` for training curves, ``sqrt(σ² + σ_run² + σ_shared²)`` with
+        offset groups (a run of a new group)."""
         if self.sigma_run is None:
             return self.sigma
-        return np.hypot(self.sigma, self.sigma_run)
+        if self.sigma_shared is None:
+            return np.hypot(self.sigma, self.sigma_run)
+        return np.sqrt(self.sigma**2 + self.sigma_run**2 + self.sigma_shared**2)
 
     def predictive(self, rng: np.random.Generator, shape, fitted_run: bool = False) -> np.ndarray:
         """A new run's deviation from the law in log loss, per draw, ``shape = (chain, draw,
@@ -284,9 +393,45 @@ class NoiseDraws:
                 run_log_density(resid, run, n_runs, self.sigma, self.sigma_run, self.nu)
             )
 
+    def shared_log_density(self, resid, run, n_runs: int, group, n_groups: int) -> np.ndarray:
+        """Log-density of each offset group's residuals, offsets integrated out:
+        ``(..., group)`` (:func:`shared_log_density`)."""
+        with jax.enable_x64(np.asarray(resid).dtype == np.float64):
+            return np.asarray(
+                shared_log_density(
+                    resid,
+                    run,
+                    n_runs,
+                    group,
+                    n_groups,
+                    self.sigma,
+                    self.sigma_run,
+                    self.sigma_shared,
+                )
+            )
+
     def draw_run_offsets(
-        self, resid, run, n_runs: int, seed: int | np.random.Generator = 0
+        self, resid, run, n_runs: int, seed: int | np.random.Generator = 0, shared=None
     ) -> np.ndarray:
         """One draw of every run offset from its conditional, per posterior draw:
         ``(..., run)`` (:func:`draw_run_offsets`)."""
-        return draw_run_offsets(resid, run, n_runs, self.sigma, self.sigma_run, self.nu, seed)
+        return draw_run_offsets(
+            resid, run, n_runs, self.sigma, self.sigma_run, self.nu, seed, shared
+        )
+
+    def draw_shared_offsets(
+        self, resid, run, n_runs: int, group, n_groups: int, seed=0
+    ) -> np.ndarray:
+        """One draw of every offset group's shared offset, per posterior draw:
+        ``(..., group)`` (:func:`draw_shared_offsets`)."""
+        return draw_shared_offsets(
+            resid,
+            run,
+            n_runs,
+            group,
+            n_groups,
+            self.sigma,
+            self.sigma_run,
+            self.sigma_shared,
+            seed,
+        )

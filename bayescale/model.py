@@ -196,6 +196,7 @@ def scaling_model(
     log_loss=None,
     group=None,
     run=None,
+    offset_group=None,
     *,
     centre: Mapping,
     law: Law,
@@ -205,11 +206,13 @@ def scaling_model(
     vary=(),
     n_groups: int = 1,
     n_runs: int = 0,
+    n_offset_groups: int = 0,
     centring: str = "non-centred",
     masked_groups: bool = False,
     inputs: Mapping | None = None,
 ):
-    """A scaling law fitted to points; ``group``/``run`` are integer codes per point.
+    """A scaling law fitted to points; ``group``/``run``/``offset_group`` are integer codes
+    per point.
     ``masked_groups`` chooses how per-group parameters reach the points (:func:`by_point`);
     ``inputs`` are the points' conditions for a law that reads them
     (:class:`bayescale.laws.Conditions`), such as their learning-rate schedules.
@@ -229,4 +232,5 @@ def scaling_model(
         for k, v in theta.items()
     }
     mu = law.log_loss_at(per_point, log_n, log_d, inputs)
-    observe(mu, log_loss, sample_noise(priors, likelihood, runs=n_runs > 0), run, n_runs)
+    noise = sample_noise(priors, likelihood, runs=n_runs > 0, shared=n_offset_groups > 0)
+    observe(mu, log_loss, noise, run, n_runs, offset_group, n_offset_groups)

@@ -4,13 +4,19 @@ groups, runs, priors, likelihood), validated, with the data arrays it runs on.""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 
 import numpy as np
 import numpyro.distributions as dist
 
-from bayescale.curves import CURVE_MIN_FRACTION, is_curves, offset_units, select_checkpoints
+from bayescale.curves import (
+    CURVE_MIN_FRACTION,
+    is_curves,
+    offset_group_labels,
+    offset_units,
+    select_checkpoints,
+)
 from bayescale.errors import InputError, SweepValidationError
 from bayescale.fitinfo import DataInfo
 from bayescale.laws import Law, get_law
@@ -28,6 +34,23 @@ def _check_size(sweep: Sweep, law: Law, n_noise: int) -> None:
             f"the sweep has {have} fitted point(s) but the {law.name} law with its noise model "
             f"has {needed} parameters ({', '.join(law.params)} and noise); add points (more "
             "model sizes and token counts) or fix parameters through tight priors."
+        )
+
+
+def _check_offset_groups(column: str | None, curves: bool, likelihood: str) -> None:
+    if column is None:
+        return
+    if not curves:
+        raise InputError(
+            f"offset_groups={column!r} groups the offsets of training curves, and this sweep "
+            "holds one point per run (no 'run' column with several checkpoints); fit it "
+            "without offset groups."
+        )
+    if likelihood != "normal":
+        raise InputError(
+            f"offset_groups={column!r} needs likelihood='normal' (the default for training "
+            f"curves; got {likelihood!r}): a run-level Student-t has no closed form with "
+            "shared offsets (bayescale.likelihood)."
         )
 
 
@@ -66,7 +89,8 @@ class ModelInputs:
     """What NUTS runs: ``model(**args, centre=centre)``, the priors bound into ``model``,
     with the sweep it was built from (early checkpoints dropped) and the labels of the
     integer ``group`` and ``run`` codes in ``args`` (a ``run`` code labels a run offset: a
-    run's, or its trunk's, :func:`bayescale.curves.offset_units`)."""
+    run's, or its trunk's, :func:`bayescale.curves.offset_units`) and, with offset groups
+    (the column ``offset_groups`` names), of the ``offset_group`` codes in ``shared``."""
 
     sweep: Sweep
     law: Law
@@ -80,6 +104,8 @@ class ModelInputs:
     model: Callable
     args: dict
     centre: dict
+    offset_groups: str | None = None
+    shared: list = field(default_factory=list)
 
 
 def model_inputs(
@@ -93,6 +119,7 @@ def model_inputs(
     min_fraction: float = CURVE_MIN_FRACTION,
     priors: Mapping[str, dist.Distribution] | None = None,
     likelihood: str | None = None,
+    offset_groups: str | None = None,
     platform: str = "cpu",
 ) -> ModelInputs:
     """The model and data arrays that :func:`fit` samples (its arguments of the same
@@ -113,8 +140,14 @@ def model_inputs(
     sweep = select_checkpoints(sweep, reads_schedules, checkpoints, min_fraction)
     curves = is_curves(sweep)
     likelihood = default_likelihood(curves) if likelihood is None else likelihood
+    _check_offset_groups(offset_groups, curves, likelihood)
     prior_dists = resolve_priors(
-        law, likelihood, priors, vary=vary if pooling == "partial" else (), runs=curves
+        law,
+        likelihood,
+        priors,
+        vary=vary if pooling == "partial" else (),
+        runs=curves,
+        shared=offset_groups is not None,
     )
     _check_size(sweep, law, len(noise_params(likelihood)))
     fit_frame = sweep.fit_frame
@@ -129,6 +162,11 @@ def model_inputs(
         args["group"] = np.searchsorted(groups, fit_frame["group"].to_numpy(str))
     if runs:
         args["run"] = np.searchsorted(runs, units.to_numpy(str))
+    shared = []
+    if offset_groups is not None:
+        labels = offset_group_labels(fit_frame, offset_groups, units).to_numpy(str)
+        shared = sorted(set(labels))
+        args["offset_group"] = np.searchsorted(shared, labels)
     centre = DataInfo.from_arrays(data["log_n"], data["log_d"]).centre
     model = partial(
         scaling_model,
@@ -139,6 +177,7 @@ def model_inputs(
         vary=vary,
         n_groups=max(len(groups), 1),
         n_runs=len(runs),
+        n_offset_groups=len(shared),
         centring=centring,
         masked_groups=platform == "gpu" and len(groups) <= MASKED_GROUPS,
     )
@@ -155,4 +194,6 @@ def model_inputs(
         model=model,
         args=args,
         centre=centre,
+        offset_groups=offset_groups,
+        shared=shared,
     )

@@ -30,7 +30,7 @@ from bayescale.fitinfo import DataInfo, FitInfo, SamplerInfo
 from bayescale.hierarchy import group_values
 from bayescale.idata import inference_data, with_derived
 from bayescale.laws import Law, get_law
-from bayescale.likelihood import NoiseDraws
+from bayescale.likelihood import NoiseDraws, run_groups
 from bayescale.sweep import Sweep
 
 RESIDUAL_BLOCK = 2_000_000  # draws × points of residuals held at once (16 MB in float64)
@@ -232,27 +232,38 @@ class Posterior:
             mu = mu + self.posterior["run_offset"].values[..., const["run"].values]
         return mu
 
+    @property
+    def likelihood_unit(self) -> str:
+        """The unit of :meth:`log_likelihood`: ``"point"``, ``"run"`` for training curves
+        (LOO then leaves out whole runs, the honest unit for correlated checkpoints), or
+        ``"offset_group"`` where runs share offsets."""
+        if "sigma_shared" in self.posterior:
+            return "offset_group"
+        return "run" if "sigma_run" in self.posterior else "point"
+
     def log_likelihood(self) -> xr.Dataset:
-        """Log-likelihood of the fitted data, for LOO and WAIC: per point, or per run for
-        training curves (LOO then leaves out whole runs, the honest unit for correlated
-        checkpoints). Computed a block of draws at a time (:func:`residual_blocks`)."""
+        """Log-likelihood of the fitted data, for LOO and WAIC, per :attr:`likelihood_unit`.
+        Computed a block of draws at a time (:func:`residual_blocks`)."""
         post, observed = self.posterior, self.groups["observed_data"]
+        constant = self.groups["constant_data"]
         noise = self.noise()
         coords = {"chain": post["chain"], "draw": post["draw"]}
-        per_run = noise.sigma_run is not None
-        if per_run:
-            run = self.groups["constant_data"]["run"].values
-            dims, coords["run"] = (*SAMPLE_DIMS, "run"), post["run"]
-        else:
-            dims, coords["point"] = (*SAMPLE_DIMS, "point"), observed["point"]
-        logp = np.empty((*noise.sigma.shape, len(coords[dims[-1]])), dtype=noise.sigma.dtype)
-        for part, resid in residual_blocks(self.law, post, observed, self.groups["constant_data"]):
+        unit = self.likelihood_unit
+        coords[unit] = post[unit] if unit != "point" else observed["point"]
+        dims = (*SAMPLE_DIMS, unit)
+        logp = np.empty((*noise.sigma.shape, len(coords[unit])), dtype=noise.sigma.dtype)
+        if unit != "point":
+            run, n_runs = constant["run"].values, post.sizes["run"]
+        if unit == "offset_group":
+            group = np.asarray(run_groups(constant["offset_group"].values, run, n_runs))
+        for part, resid in residual_blocks(self.law, post, observed, constant):
             draws = noise.select(part)
-            logp[part] = (
-                draws.run_log_density(resid, run, post.sizes["run"])
-                if per_run
-                else draws.log_density(resid)
-            )
+            if unit == "offset_group":
+                logp[part] = draws.shared_log_density(resid, run, n_runs, group, len(coords[unit]))
+            elif unit == "run":
+                logp[part] = draws.run_log_density(resid, run, n_runs)
+            else:
+                logp[part] = draws.log_density(resid)
         return xr.Dataset({"log_loss": (dims, logp)}, coords=coords)
 
     @property
@@ -296,7 +307,7 @@ class Posterior:
         lower, upper = interval_columns(ci_prob, kind)
         ci_prob = float(ci_prob)
         bounds = eti if kind == "eti" else hdi
-        post = self.posterior.drop_vars("run_offset", errors="ignore")
+        post = self.posterior.drop_vars(["run_offset", "shared_offset"], errors="ignore")
         post = post.assign(**self.derived())
         az = arviz()
         # az.summary's own diagnostics (az.mcse(method="sd") of ArviZ 0.23 fails where
@@ -437,6 +448,26 @@ class Posterior:
                 "run offsets; leave run=None to predict a new run."
             )
         return self.posterior["run_offset"].sel(run=run).values
+
+    def new_run_offset(self, offset_group: str, seed=0) -> np.ndarray:
+        """Draws of a new run's log-loss offset in a fitted offset group, ``(chain, draw)``:
+        the group's shared offset plus a new run's own, ``N(0, sigma_run²)``
+        (:mod:`bayescale.likelihood`). ``offset_group`` is a label of the fit's offset
+        groups (:func:`bayescale.curves.offset_group_labels`), such as ``"25000000.0"`` for
+        ``offset_groups="n_params"``; ``seed`` (anything ``numpy.random.default_rng``
+        takes) seeds the new run's own offset."""
+        fitted = self.posterior["offset_group"].values if "shared_offset" in self.posterior else []
+        if offset_group not in fitted:
+            raise InputError(
+                f"offset_group={offset_group!r} is not an offset group of this posterior; "
+                f"give one of {list(fitted)}"
+                if len(fitted)
+                else f"offset_group={offset_group!r}: this posterior was fitted without "
+                "offset groups (fit(..., offset_groups=column))."
+            )
+        shared = self.posterior["shared_offset"].sel(offset_group=offset_group).values
+        own = np.random.default_rng(seed).standard_normal(shared.shape)
+        return shared + self.posterior["sigma_run"].values * own
 
     def optimal(self, compute, group: str | None = None) -> Draws:
         """Compute-optimal ``n_opt``, ``d_opt``, ``tokens_per_param``, ``loss_opt`` per draw.

@@ -2,10 +2,10 @@
 structure's, with the user's overrides put in their place.
 
 Each law carries weakly-informative defaults for its own parameters and the scales of its
-group spreads (:mod:`bayescale.laws`); the noise model carries those of ``sigma``, ``nu``
-and ``sigma_run`` (:mod:`bayescale.likelihood`). Hierarchical fits add, for each parameter
-``p`` that varies by group, a spread ``tau_p ~ HalfNormal(s_p)`` on its pooling scale
-(:mod:`bayescale.hierarchy`), with ``s_p`` from the law.
+group spreads (:mod:`bayescale.laws`); the noise model carries those of ``sigma``, ``nu``,
+``sigma_run`` and ``sigma_shared`` (:mod:`bayescale.likelihood`). Hierarchical fits add,
+for each parameter ``p`` that varies by group, a spread ``tau_p ~ HalfNormal(s_p)`` on its
+pooling scale (:mod:`bayescale.hierarchy`), with ``s_p`` from the law.
 
 Any prior can be replaced by passing ``priors={"alpha": dist.Normal(0.34, 0.05)}``,
 hyperpriors too (``priors={"tau_e": dist.HalfNormal(0.05)}``).
@@ -21,14 +21,17 @@ import numpyro.distributions as dist
 
 from bayescale.errors import InputError, InputTypeError
 from bayescale.laws import Law
-from bayescale.likelihood import NOISE_PRIORS, RUN_PRIOR, noise_params
+from bayescale.likelihood import NOISE_PRIORS, RUN_PRIOR, SHARED_PRIOR, noise_params
 
 
-def structure_priors(law: Law, vary=(), runs: bool = False) -> dict:
-    """Default hyperpriors: ``tau_p`` for each varying parameter, ``sigma_run`` for curves."""
+def structure_priors(law: Law, vary=(), runs: bool = False, shared: bool = False) -> dict:
+    """Default hyperpriors: ``tau_p`` for each varying parameter, ``sigma_run`` for curves,
+    ``sigma_shared`` for offset groups."""
     out = {f"tau_{p}": partial(dist.HalfNormal, law.group_scale(p)) for p in vary}
     if runs:
         out.update(RUN_PRIOR)
+    if shared:
+        out.update(SHARED_PRIOR)
     return out
 
 
@@ -38,10 +41,11 @@ def resolve_priors(
     overrides: Mapping[str, dist.Distribution] | None = None,
     vary=(),
     runs: bool = False,
+    shared: bool = False,
 ) -> dict[str, dist.Distribution]:
     """Defaults of ``law``, the noise model and the group/run structure, with ``overrides``
     put in their place."""
-    structure = structure_priors(law, vary, runs)
+    structure = structure_priors(law, vary, runs, shared)
     names = law.params + noise_params(likelihood) + tuple(structure)
     defaults = {**law.priors, **NOISE_PRIORS, **structure}
     overrides = dict(overrides or {})

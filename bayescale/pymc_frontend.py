@@ -21,7 +21,8 @@ Nothing of a law's maths is written here. Each piece comes from its one home:
   ``u_g = loc + τ·z_g`` (non-centred) or ``u_g ~ Normal(loc, τ)`` (centred), as in
   :func:`bayescale.model.partial_params`;
 * **training curves**: the run-marginal density with the run offsets integrated out is
-  :func:`bayescale.likelihood.run_log_density`, wrapped, as a ``pm.Potential``;
+  :func:`bayescale.likelihood.run_log_density` (with offset groups
+  :func:`bayescale.likelihood.shared_log_density`), wrapped, as a ``pm.Potential``;
 * **priors** are translated from NumPyro to PyMC distributions (:func:`pymc_prior`), and
   the point noise is PyMC's ``StudentT`` or ``Normal`` on log loss.
 
@@ -80,7 +81,7 @@ from bayescale.devices import prepare_cpu_devices
 from bayescale.errors import InputError, InputTypeError
 from bayescale.hierarchy import group_values, ordered, population_loc
 from bayescale.laws import Law
-from bayescale.likelihood import noise_params, run_log_density
+from bayescale.likelihood import noise_params, run_groups, run_log_density, shared_log_density
 from bayescale.model import CENTRED_SUFFIX, by_point, level_applies, level_parameters, level_sites
 from bayescale.model_inputs import ModelInputs, model_inputs
 from bayescale.sweep import Sweep
@@ -253,7 +254,24 @@ def _observe(inputs: ModelInputs, theta: Mapping, noise: Mapping) -> None:
 
     mu = jax_op(law_log_loss)(_static(theta, n_groups))
     y, nu = args["log_loss"], noise.get("nu")
-    if inputs.runs:
+    if inputs.shared:
+        run, n_runs = args["run"], len(inputs.runs)
+        group = run_groups(args["offset_group"], run, n_runs)
+
+        def groups_log_density(mu, noise):
+            return shared_log_density(
+                y - mu,
+                run,
+                n_runs,
+                group,
+                len(inputs.shared),
+                noise["sigma"],
+                noise["sigma_run"],
+                noise["sigma_shared"],
+            ).sum()
+
+        pm.Potential("log_loss", jax_op(groups_log_density)(mu, dict(noise)))
+    elif inputs.runs:
         run, n_runs = args["run"], len(inputs.runs)
 
         def runs_log_density(mu, noise):
@@ -279,6 +297,7 @@ def pymc_model(
     likelihood: str | None = None,
     checkpoints: str | None = None,
     min_fraction: float = CURVE_MIN_FRACTION,
+    offset_groups: str | None = None,
 ):
     """The model :func:`bayescale.fit` samples, as a ``pm.Model`` (module docstring).
 
@@ -341,6 +360,9 @@ def pymc_model(
     min_fraction
         when every checkpoint is used, those before ``min_fraction`` of the run's final
         tokens are excluded.
+    offset_groups
+        for training curves, the column whose values group the runs' offsets, as in
+        :func:`bayescale.fit`.
 
     Returns
     -------
@@ -361,6 +383,7 @@ def pymc_model(
         centring=centring,
         checkpoints=checkpoints,
         min_fraction=min_fraction,
+        offset_groups=offset_groups,
         priors=priors,
         likelihood=likelihood,
     )
@@ -376,7 +399,11 @@ def pymc_model(
             theta = _law_params(law, inputs.priors, inputs.centre, dims="group")
         else:
             theta = _partial_params(inputs)
-        names = noise_params(inputs.likelihood) + (("sigma_run",) if inputs.runs else ())
+        names = (
+            noise_params(inputs.likelihood)
+            + (("sigma_run",) if inputs.runs else ())
+            + (("sigma_shared",) if inputs.shared else ())
+        )
         noise = {name: pymc_prior(inputs.priors[name], name) for name in names}
         _observe(inputs, theta, noise)
     return model

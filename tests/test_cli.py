@@ -194,6 +194,14 @@ def test_unknown_source_and_missing_posterior(tmp_path):
     assert "Traceback" not in result.stderr
 
 
+def test_offset_groups_of_a_sweep_without_curves_are_refused_by_name(tmp_path, capsys):
+    out = str(tmp_path / "p.nc")
+    assert main(["fit", "chinchilla", "-o", out, "--offset-groups", "n_params", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "--offset-groups n_params" in err and "training curves" in err
+    assert "Traceback" not in err
+
+
 def test_bundled_dataset_takes_group_but_not_file_columns(tmp_path, capsys):
     out = str(tmp_path / "p.nc")
     assert main(["fit", "routing_clark2022", "-o", out, "--n", "n_params", "--quiet"]) == 2

@@ -104,18 +104,27 @@ def test_plan_a_target_loss_from_the_mixture(capsys, stack_file):
     assert "true 0.250, biased 0.750" in printed
 
 
-@pytest.mark.parametrize(
-    "argv",
-    [
-        ["compare", "allocations", "--budget", 1e22, "--n-a", 1e9, "--n-b", 2e9],
-        ["suggest", "--target", "n_opt", "--budget", 1e22, "--max-compute", 1e20],
-    ],
-)
-def test_commands_of_one_posterior_refuse_a_stack_by_name(capsys, stack_file, argv):
+def test_commands_of_one_posterior_refuse_a_stack_by_name(capsys, stack_file):
     _, path = stack_file
+    argv = ["compare", "allocations", "--budget", 1e22, "--n-a", 1e9, "--n-b", 2e9]
     code, _, err = command(capsys, *argv, "--posterior", path)
     assert code == 2
-    assert "'bayescale plan' answers from a stack" in err
+    assert "'bayescale plan' and 'bayescale suggest' answer from a stack" in err
+
+
+def test_suggest_runs_from_the_mixture(capsys, stack_file):
+    _, path = stack_file
+    argv = ["suggest", "--target", "n_opt", "--budget", 1e22, "--max-compute", 1e20, "-k", 2]
+    code, printed, err = command(capsys, *argv, "--posterior", path)
+    assert code == 0, err
+    assert "(a mixture of 2 laws)" in printed
+    code, printed, err = command(capsys, *argv, "--posterior", path, "--json")
+    assert code == 0, err
+    record = json.loads(printed)
+    assert {k: v["weight"] for k, v in record["laws"].items()} == {"true": 0.25, "biased": 0.75}
+    assert [run["rank"] for run in record["runs"]] == [1, 2]
+    code, _, err = command(capsys, *argv, "--posterior", path, "--method", "reweight")
+    assert code == 2 and "--method reweight" in err and "Traceback" not in err
 
 
 def test_each_fits_warning_names_its_law_and_runs(capsys, tmp_path, monkeypatch):

@@ -109,7 +109,7 @@ def test_the_linear_batch_equals_the_joint_update():
     mu = loadings @ theta + 0.1 * rng.standard_normal((5, size))  # not all linear in θ
     mu = np.vstack([mu, mu[:1]])  # 6 candidates, the first repeated
     values = (rng.standard_normal((2, params)) @ theta).T  # 2 target points
-    draws = {"scale": np.full(size, 0.5), "nu": None, "slope_square": np.zeros(size)}
+    draws = {"fisher_variance": np.full(size, 0.25), "slope_square": np.zeros(size)}
     region = Region.from_points(np.log([1.0, 2.0, 1.0]), np.log([1.0, 1.0, 2.0]))
     runs = (np.zeros(6), np.zeros(6))
     now, (_, se, ess), columns, rank, _ = _greedy_linear(
@@ -147,6 +147,60 @@ def test_a_run_whose_outcome_does_not_depend_on_the_draw_gains_nothing_linearly(
     assert result.loc[0, "n_params"] == 2e10 and result.loc[0, "rank"] == 1
     assert result["rank"].isna().iloc[1]  # the pivot run is not taken: its gain is rounding
     assert (result["ess"] == 400).all() and result.attrs["outcomes"] == 0
+
+
+def certain_posterior(alpha: float, sigma: float = 0.01) -> bs.Posterior:
+    """A posterior whose 2 × 200 draws are all one value, TRUTH's but for ``α``: a law
+    that is certain of itself."""
+    shape = (2, 200)
+    draws = {**{k: np.full(shape, v) for k, v in TRUTH.items()}, "alpha": np.full(shape, alpha)}
+    posterior = xr.Dataset(
+        {k: (("chain", "draw"), v) for k, v in {**draws, "sigma": np.full(shape, sigma)}.items()},
+        coords={"chain": np.arange(2), "draw": np.arange(200)},
+    )
+    sweep = bs.Sweep.from_frame(synthetic_sweep(sigma=0.01, seed=0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", bs.ConvergenceWarning)  # constant draws: no R-hat
+        warnings.simplefilter("ignore", RuntimeWarning)  # ArviZ's R-hat divides 0 by 0
+        return bs.Posterior.from_idata(
+            az.InferenceData(posterior=posterior), law="chinchilla", sweep=sweep
+        )
+
+
+def test_a_stack_values_the_runs_that_tell_its_laws_apart():
+    """Two laws, each certain of itself, that disagree: alone neither can learn anything,
+    mixed half and half every run gains by how far apart the laws put it. With the laws'
+    difference ``Δ`` at a candidate and at the planned run, the draws' covariances give
+    ``Var(μ_c) = Δ_c²/4``, ``Cov(T, μ_c) = Δ_T Δ_c/4`` and the gain
+    ``(Δ_T Δ_c/4)² / (Δ_c²/4 + σ²)``, largest where the laws differ most."""
+    sigma, alphas = 0.01, {"low": TRUTH["alpha"] - 0.03, "high": TRUTH["alpha"] + 0.03}
+    components = {label: certain_posterior(alpha, sigma) for label, alpha in alphas.items()}
+    runs = (np.array([3e7, 1e9, 3e10]), np.array([1e9, 2e10, 6e11]))
+    planned = (7e10, 1.4e12)
+    ask = {
+        "candidates": runs,
+        "target": "loss",
+        "at": planned,
+        "k": 2,
+        "cost": lambda n, d: np.ones_like(n),
+    }
+    with pytest.raises(bs.InputError, match="one value in every draw"):
+        bs.suggest_runs(components["low"], **ask)
+
+    mixed = bs.Stack(components, {"low": 0.5, "high": 0.5})
+    result = bs.suggest_runs(mixed, **ask).set_index("n_params")
+
+    def law(alpha, n, d):
+        return chinchilla_log_loss_np({**TRUTH, "alpha": alpha}, n, d)
+
+    delta = law(alphas["high"], *runs) - law(alphas["low"], *runs)
+    delta_t = law(alphas["high"], *planned) - law(alphas["low"], *planned)
+    expected = (delta_t * delta / 4) ** 2 / (delta**2 / 4 + sigma**2)
+    np.testing.assert_allclose(result.loc[runs[0], "gain"], expected, rtol=1e-9)
+    assert result["rank"].loc[runs[0][np.argmax(np.abs(delta))]] == 1
+    assert result.attrs["weights"] == {"low": 0.5, "high": 0.5}
+    with pytest.raises(bs.InputError, match="method='reweight'"):
+        bs.suggest_runs(mixed, method="reweight", **ask)
 
 
 def test_a_run_near_the_target_beats_a_tiny_run_linearly(synthetic):
@@ -205,12 +259,12 @@ def test_the_extrapolation_error_enters_by_its_expectation(pivot, method):
             method=method,
             extrapolation=True,
         )
-        # the run informs nothing without the term: that the batch may end early on it is
-        # tested elsewhere
-        warnings.simplefilter("ignore", bs.PlanningWarning)
-        without = bs.suggest_runs(
-            pivot, candidates=([run[0]], [run[1]]), target="loss", at=at, k=1, method=method
-        )
+        # by default only the law's variance counts, and at the pivot size the law gives
+        # the target one value in every draw: nothing to learn, and an error says so
+        with pytest.raises(bs.InputError, match="one value in every draw"):
+            bs.suggest_runs(
+                pivot, candidates=([run[0]], [run[1]]), target="loss", at=at, k=1, method=method
+            )
     region = Region.from_data(pivot.info.data)
     h_now = region.distance(np.log([at[0]]), np.log([at[1]]))[0]
     h_after = region.extended(*np.log(run)).distance(np.log([at[0]]), np.log([at[1]]))[0]
@@ -225,9 +279,6 @@ def test_the_extrapolation_error_enters_by_its_expectation(pivot, method):
     assert result.loc[0, "gain"] == pytest.approx(expected, rel=1e-6)
     if method == "reweight":
         assert result.loc[0, "gain_se"] < 1e-9 * expected
-    # by default only the law's variance counts, which this run does not inform (rounding)
-    assert abs(without.loc[0, "gain"]) < 1e-9 * expected
-    assert without.attrs["variance"] < result.attrs["variance"] - expected
 
 
 def test_a_run_near_the_target_beats_a_tiny_run(synthetic):

@@ -200,7 +200,8 @@ def test_prior_draws_follow_the_priors_for_every_pooling():
 def test_run_replicates_share_a_runs_offset_and_its_precision():
     """Curves are replicated run by run from the run-marginal multivariate Student-t: the
     variance of a checkpoint is (σ² + σ_run²)·ν/(ν−2), two checkpoints of one run covary
-    by σ_run²·ν/(ν−2), and checkpoints of different runs not at all."""
+    by σ_run²·ν/(ν−2), and checkpoints of different runs not at all, unless the runs share
+    an offset group (Normal), which adds σ_shared² to both covariances."""
     sigma, sigma_run, nu, n = 0.01, 0.02, 8.0, 200_000
     noise = NoiseDraws(
         sigma=np.full((1, n), sigma), nu=np.full((1, n), nu), sigma_run=np.full((1, n), sigma_run)
@@ -214,6 +215,14 @@ def test_run_replicates_share_a_runs_offset_and_its_precision():
     assert abs(cov[0, 3]) < 0.03 * sigma_run**2
     normal = _deviations(replace(noise, nu=None), (1, n, 5), run, 2, np.random.default_rng(1))[0]
     np.testing.assert_allclose(np.var(normal, axis=0), sigma**2 + sigma_run**2, rtol=0.02)
+    # offset groups: both runs in one group. 200,000 draws: each covariance's standard
+    # error is under 0.5% of it, so 4% is over 8 of them.
+    sigma_shared = 0.03
+    grouped = replace(noise, nu=None, sigma_shared=np.full((1, n), sigma_shared))
+    dev = _deviations(grouped, (1, n, 5), run, 2, np.random.default_rng(2), group=[0, 0])[0]
+    cov = np.cov(dev, rowvar=False)
+    np.testing.assert_allclose(cov[0, 3], sigma_shared**2, rtol=0.04)
+    np.testing.assert_allclose(cov[0, 1], sigma_run**2 + sigma_shared**2, rtol=0.04)
 
 
 # ------------------------------------------------------------------------ ArviZ calls

@@ -69,6 +69,10 @@ MODELS = {
         grouped_curves,
         {"pooling": "partial", "vary": ("alpha",), "likelihood": "normal", "checkpoints": "all"},
     ),
+    "curves, offset groups": (
+        grouped_curves,
+        {"offset_groups": "group", "likelihood": "normal", "checkpoints": "all"},
+    ),
     "multipower ladder, partial a and α, centred": (
         multipower_ladder,
         {

@@ -211,9 +211,14 @@ def test_plot_pairs_asks_for_one_component(mixed):
         plotting.plot_pairs(mixed)
 
 
-def test_plot_suggestions_asks_for_one_component(mixed):
-    with pytest.raises(bs.InputError, match=r"stack.components\['true'\]"):
-        plotting.plot_suggestions(mixed, None)
+def test_plot_suggestions_draws_the_mixtures_runs_and_optimum(mixed):
+    budget = 1e22
+    result = bs.suggest_runs(mixed, target="n_opt", budget=budget, max_compute=1e20, k=2)
+    _fig, ax = plotting.plot_suggestions(mixed, result, ci_prob=CI)
+    # the thick segment of the iso-FLOP line spans the mixture's N_opt interval
+    low, high = eti(mixed.optimal(budget)["n_opt"].values.ravel(), CI)
+    band = max(ax.get_lines(), key=lambda line: line.get_linewidth()).get_xdata()
+    np.testing.assert_allclose([band.min(), band.max()], [low, high], rtol=1e-9)
 
 
 def test_a_figure_of_laws_fitted_to_different_points_asks_for_one_component(sweep):

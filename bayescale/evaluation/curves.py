@@ -7,7 +7,9 @@ scores, per group: the mean and the worst relative error of the posterior median
 (the law, its error outside the fitted runs and a new run's noise:
 :meth:`bayescale.likelihood.NoiseDraws.predictive`). A checkpoint of a fitted run, or of a
 branch of a fitted trunk (:func:`bayescale.curves.offset_units`), is predicted with that
-run's offset draws and a checkpoint's own noise instead. This is how Luo et al. 2025 score
+run's offset draws and a checkpoint's own noise instead, and a checkpoint of a new run in a
+fitted offset group (:mod:`bayescale.likelihood`) with that group's shared offset and a new
+run's own (:meth:`bayescale.Posterior.new_run_offset`). This is how Luo et al. 2025 score
 the multi-power law: fit some schedules, predict the others.
 """
 
@@ -17,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from bayescale import planning
-from bayescale.curves import offset_units
+from bayescale.curves import offset_group_labels, offset_units
 from bayescale.draws import check_ci_prob
 from bayescale.errors import InputError
 
@@ -46,11 +48,8 @@ def score_curves(post, frame: pd.DataFrame, ci_prob: float = 0.9, seed: int = 0)
             f"group, one of {groups} (or 'new' for an unseen one)."
         )
     labels = frame["group"].astype(str).to_numpy() if groups else np.full(len(frame), "")
-    fitted = post.posterior["run_offset"] if "run_offset" in post.posterior else None
-    units = offset_units(frame).to_numpy(str) if "run" in frame.columns else None
-    known = np.zeros(len(frame), bool)
-    if fitted is not None and units is not None:
-        known = np.isin(units, fitted["run"].values)
+    offsets = _offsets(post, frame, seed)
+    known = np.array([offset is not None for offset in offsets])
     mean = np.empty((post.posterior.sizes["chain"] * post.posterior.sizes["draw"], len(frame)))
     predictive = np.empty_like(mean)
     for label, of_fitted_run in sorted(set(zip(labels, known, strict=True))):
@@ -65,7 +64,7 @@ def score_curves(post, frame: pd.DataFrame, ci_prob: float = 0.9, seed: int = 0)
             post.discrepancy(),
             seed=seed,
             inputs=law.conditions.inputs(part),
-            offsets=fitted.sel(run=units[rows]).values if of_fitted_run else None,
+            offsets=np.stack([offsets[i] for i in rows], -1) if of_fitted_run else None,
         )
         mean[:, rows] = draws["loss_mean"].values.reshape(-1, len(rows))
         predictive[:, rows] = draws["loss_predictive"].values.reshape(-1, len(rows))
@@ -92,3 +91,28 @@ def score_curves(post, frame: pd.DataFrame, ci_prob: float = 0.9, seed: int = 0)
             scored["covered"].mean(),
         ]
     return table.assign(points=table["points"].astype(int))
+
+
+def _offsets(post, frame: pd.DataFrame, seed: int) -> list:
+    """Per row of ``frame``, the draws of the offset it is predicted with, ``(chain, draw)``:
+    its fitted run's (or trunk's), or for a new run in a fitted offset group that group's
+    shared offset and the run's own, drawn once per run; None for a new run otherwise."""
+    out = [None] * len(frame)
+    if "run_offset" not in post.posterior or "run" not in frame.columns:
+        return out
+    units = offset_units(frame)
+    fitted = set(post.posterior["run"].values)
+    column = post.info.curves.offset_groups
+    shared = set(post.posterior["offset_group"].values) if column else set()
+    groups = offset_group_labels(frame, column, units) if column else None
+    for i, unit in enumerate(units.unique()):
+        rows = np.flatnonzero(units.to_numpy() == unit)
+        if unit in fitted:
+            draws = post.run_offset(unit)
+        elif groups is not None and groups.iloc[rows[0]] in shared:
+            draws = post.new_run_offset(groups.iloc[rows[0]], seed=[seed, i])
+        else:
+            continue
+        for row in rows:
+            out[row] = draws
+    return out

@@ -503,7 +503,14 @@ def refit_model(posterior: Posterior) -> Model:
             "leave_future_out(sweep, ...) with the model you mean and pass it as lfo=."
         )
     vary = info.vary if info.pooling == "partial" else ()
-    defaults = resolve_priors(posterior.law, info.likelihood, None, vary, info.curves.runs > 0)
+    defaults = resolve_priors(
+        posterior.law,
+        info.likelihood,
+        None,
+        vary,
+        info.curves.runs > 0,
+        info.curves.offset_groups is not None,
+    )
     changed = sorted(n for n, p in defaults.items() if info.priors.get(n) != describe(p))
     if changed:
         raise InputError(
@@ -526,6 +533,8 @@ def refit_model(posterior: Posterior) -> Model:
         kwargs.update(vary=list(info.vary), centring=info.centring)
     if info.curves.min_fraction is not None:
         kwargs["min_fraction"] = info.curves.min_fraction
+    if info.curves.offset_groups is not None:
+        kwargs["offset_groups"] = info.curves.offset_groups
     return Model(posterior.law, kwargs)
 
 

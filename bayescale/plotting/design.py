@@ -12,7 +12,7 @@ import pandas as pd
 from bayescale.draws import check_ci_prob, eti
 from bayescale.errors import ExtrapolationWarning, InputError, InputTypeError
 from bayescale.plotting.labels import D_LABEL, N_LABEL, pct, sci
-from bayescale.plotting.points import check_one_law, fitted_points
+from bayescale.plotting.points import fitted_points
 from bayescale.plotting.style import (
     SINGLE,
     colorbar,
@@ -49,8 +49,7 @@ def plot_suggestions(
     Parameters
     ----------
     post
-        the posterior the suggestions were made for (one posterior: of a
-        :class:`~bayescale.Stack`, the component they were made for).
+        the posterior or :class:`~bayescale.Stack` the suggestions were made for.
     result
         the frame :func:`bayescale.suggest_runs` returned for ``post``.
     ax
@@ -66,7 +65,6 @@ def plot_suggestions(
         ``(fig, ax)``.
     """
     ci_prob = check_ci_prob(ci_prob)
-    check_one_law(post, "plot_suggestions", "draws the runs bs.suggest_runs chose for one law")
     if not isinstance(result, pd.DataFrame):
         raise InputTypeError(
             f"result must be the frame bs.suggest_runs returned, got {type(result).__name__}."

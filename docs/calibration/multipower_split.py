@@ -15,6 +15,7 @@ to convergence from those constants.
     python docs/calibration/multipower_split.py
     python docs/calibration/multipower_split.py --law annealing   # its table, printed
     python docs/calibration/multipower_split.py --vary a,alpha,b  # sizes partially pooled
+    python docs/calibration/multipower_split.py --offset-groups n_params  # a size's runs
 """
 
 from __future__ import annotations
@@ -135,6 +136,12 @@ def main() -> None:
         help="comma-separated parameters that vary by size under partial pooling (centred), "
         "e.g. a,alpha,b: print the per-size table only",
     )
+    parser.add_argument(
+        "--offset-groups",
+        default=None,
+        help="a column whose values group the runs' offsets (e.g. n_params: the runs of "
+        "one size share part of theirs): print the per-size table only",
+    )
     args = parser.parse_args()
     pooling = (
         {"pooling": "partial", "vary": tuple(args.vary.split(",")), "centring": "centred"}
@@ -145,7 +152,14 @@ def main() -> None:
     frame = sweep.frame
     train = sweep.exclude(frame["split"] != "train", reason="held out: the authors' test split")
     started = time.perf_counter()
-    post = bs.fit(train, law=args.law, likelihood=LIKELIHOOD, **pooling, **SAMPLER)
+    post = bs.fit(
+        train,
+        law=args.law,
+        likelihood=LIKELIHOOD,
+        offset_groups=args.offset_groups,
+        **pooling,
+        **SAMPLER,
+    )
     seconds = time.perf_counter() - started
     test = frame[(frame["split"] == "test") & ~frame["excluded"]]
     table = score_curves(post, test, ci_prob=0.9)
@@ -167,8 +181,11 @@ def main() -> None:
         mean=("mean_rel_error", "mean"), worst=("worst_rel_error", "mean")
     )
     sizes = sizes.join(table[["worst_rel_error", "coverage"]])
-    if args.law != "multipower" or pooling:
-        print(f"{args.law} {pooling}: {seconds:.0f} s; warnings: {list(post.warnings) or 'none'}")
+    if args.law != "multipower" or pooling or args.offset_groups:
+        print(
+            f"{args.law} {pooling} offset groups {args.offset_groups}: {seconds:.0f} s; "
+            f"warnings: {list(post.warnings) or 'none'}"
+        )
         print(sizes.to_string())
         return
     figures = bs.dataset_card("multipower_schedules")["published"]["figures"]
