@@ -214,7 +214,8 @@ def test_plot_pairs_asks_for_one_component(mixed):
 def test_plot_suggestions_draws_the_mixtures_runs_and_optimum(mixed):
     budget = 1e22
     result = bs.suggest_runs(mixed, target="n_opt", budget=budget, max_compute=1e20, k=2)
-    _fig, ax = plotting.plot_suggestions(mixed, result, ci_prob=CI)
+    fig, ax = plotting.plot_suggestions(mixed, result, ci_prob=CI)
+    assert NAMED in _texts(fig)
     # the thick segment of the iso-FLOP line spans the mixture's N_opt interval
     low, high = eti(mixed.optimal(budget)["n_opt"].values.ravel(), CI)
     band = max(ax.get_lines(), key=lambda line: line.get_linewidth()).get_xdata()

@@ -11,7 +11,7 @@ import pandas as pd
 
 from bayescale.draws import check_ci_prob, eti
 from bayescale.errors import ExtrapolationWarning, InputError, InputTypeError
-from bayescale.plotting.labels import D_LABEL, N_LABEL, pct, sci
+from bayescale.plotting.labels import D_LABEL, N_LABEL, drawn_words, pct, sci
 from bayescale.plotting.points import fitted_points
 from bayescale.plotting.style import (
     SINGLE,
@@ -141,7 +141,8 @@ def plot_suggestions(
             if attrs["target"] == "loss"
             else "log loss over the region"
         )
-        ax.set_title(f"next runs for {what}")
+        words = drawn_words(post, attrs.get("group"))
+        ax.set_title(f"next runs for {what}" + (f"\n{words}" if words else ""))
         legend(ax, handles, loc="upper right", frameon=True, framealpha=0.9, edgecolor="none")
     return fig, ax
 
