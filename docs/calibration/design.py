@@ -3,8 +3,9 @@ D-optimal, random and cheapest-first choices, scored on held-out larger runs.
 
 The sweep's runs above the 75% quantile of compute (6ND) are held out. The design starts
 from the ``START`` cheapest of the other runs (the pool) and adds pool runs until the
-added compute reaches 1%, 5% and 10% of the sweep's total compute, refitting at each
-level; each level's runs are chosen with the posterior of the level before. After each
+added compute reaches 1%, 5% and 10% of the sweep's total compute. The strategies that
+read the posterior choose ``BATCH`` runs at a time and refit before choosing more, as a
+ladder is grown: train a few runs, refit, ask again. After each
 level the posterior predicts the held-out runs: R² of the predictive medians (on loss),
 the share of held-out losses inside the central 90% predictive interval, and the variance
 of the law's log loss over the draws, averaged over the held-out runs (what ``suggest``
@@ -12,20 +13,19 @@ minimises). The reference is a fit on every pool run.
 
 Strategies, each spending at most the level's compute:
 
-- ``suggest``: one call of ``bs.suggest_runs`` (default criterion, the linear update) with
-  target ``"region"`` at the held-out runs' (N, D) (the quantity scored), candidates the
-  unused pool runs that fit the level's compute, ranking all of them (``k`` the number
-  of candidates), its runs taken in rank order while they fit. Like ``d-optimal``, from
-  the level's posterior with no refit within a level;
-- ``d-optimal``: Bayesian D-optimal, greedy per unit cost within the level's compute:
+- ``suggest``: ``bs.suggest_runs`` (default criterion, the linear update) with target
+  ``"region"`` at the held-out runs' (N, D) (the quantity scored), candidates the unused
+  pool runs that fit the level's remaining compute, ``k = BATCH``, its runs taken in rank
+  order while they fit; then a refit on the runs so far, until no candidate fits;
+- ``d-optimal``: Bayesian D-optimal, greedy per unit cost within the level's compute,
+  ``BATCH`` runs between refits as for ``suggest``:
   with ``M_s = P + Σ_j J_{s,j} J_{s,j}^T / σ_s^2`` the Fisher information of the used
   runs under posterior draw ``s`` (``J_{s,j}`` the gradient of the law's log loss at run
   ``j`` with respect to the unconstrained parameters, ``σ_s`` the draw's noise scale of a
   new run, ``P`` the diagonal precision of the law's default priors, unconstrained), the
   run with the largest ``E_s[log det(M_s + J J^T/σ_s^2) − log det M_s] / cost`` among
-  those that fit is added, ``M_s`` updated, until none fits. Draws from the level's
-  posterior (thinned to ``DOPT_DRAWS``); no refit within a level (the criterion needs no
-  outcomes);
+  those that fit is added, ``M_s`` updated, until ``BATCH`` are added or none fits. Draws
+  from the latest posterior (thinned to ``DOPT_DRAWS``);
 - ``random``: unused pool runs in random order, each taken while it fits;
 - ``cheapest``: unused pool runs from the cheapest, while they fit (deterministic).
 
@@ -63,6 +63,10 @@ START = 8
 LEVELS = (0.01, 0.05, 0.10)
 HOLDOUT_QUANTILE = 0.75
 DOPT_DRAWS = 200  # posterior draws averaged by the D-optimal criterion
+# runs chosen between refits: the 1% level takes about 50 runs, so about six refits there
+# (one call for a whole level, as first evaluated, chose 50 runs from the 8 start runs'
+# posterior)
+BATCH = 8
 STRATEGIES = ("suggest", "d-optimal", "random", "cheapest")
 
 
@@ -114,8 +118,7 @@ def _while_fits(pool, order, remaining) -> list[int]:
 
 
 def _suggest(post, pool, free, remaining, test) -> list[int]:
-    """One call of ``bs.suggest_runs`` ranking every candidate: its chosen runs in rank
-    order while they fit."""
+    """``BATCH`` runs of ``bs.suggest_runs``, taken in rank order while they fit."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", bs.PlanningWarning)
         warnings.simplefilter("ignore", bs.ExtrapolationWarning)
@@ -124,7 +127,7 @@ def _suggest(post, pool, free, remaining, test) -> list[int]:
             candidates=pool.loc[free, ["n_params", "n_tokens"]],
             target="region",
             at=test[["n_params", "n_tokens"]],
-            k=len(free),
+            k=min(BATCH, len(free)),
         )
     runs = pool.loc[free, ["n_params", "n_tokens"]].to_numpy()
     key = {tuple(v): label for label, v in zip(free, runs, strict=True)}
@@ -163,7 +166,8 @@ def _prior_precision(law, seed: int) -> np.ndarray:
 
 
 def _d_optimal(post, pool, used, free, remaining, seed) -> list[int]:
-    """Greedy Bayesian D-optimal runs per unit cost within ``remaining`` FLOPs."""
+    """Up to ``BATCH`` greedy Bayesian D-optimal runs per unit cost within ``remaining``
+    FLOPs."""
     theta = {p: np.ravel(v) for p, v in post.theta().items()}
     scale = np.ravel(post.noise().new_run_scale())
     keep = np.unique(np.linspace(0, scale.size - 1, DOPT_DRAWS).round().astype(int))
@@ -176,7 +180,7 @@ def _d_optimal(post, pool, used, free, remaining, seed) -> list[int]:
     jac = _jacobian(post.law, u, *pool.loc[free, ["n_params", "n_tokens"]].T.to_numpy())
     cost = pool.loc[free, "flops"].to_numpy()
     open_, picked, spent = np.ones(len(free), bool), [], 0.0
-    while True:
+    while len(picked) < BATCH:
         open_ &= cost <= remaining - spent
         if not open_.any():
             return picked
@@ -188,23 +192,33 @@ def _d_optimal(post, pool, used, free, remaining, seed) -> list[int]:
         spent += cost[best]
         open_[best] = False
         info = info + precision[:, None, None] * np.einsum("sp,sq->spq", jac[:, best], jac[:, best])
+    return picked
 
 
 def _level(strategy, post, pool, used, remaining, test, rng, seed):
     """Pool labels added at one level, spending at most ``remaining`` FLOPs, and the
     posterior on the used runs after them."""
+    if strategy in ("suggest", "d-optimal"):
+        picked, spent = [], 0.0
+        while len(free := _fitting(pool, used + picked, remaining - spent)):
+            batch = (
+                _suggest(post, pool, free, remaining - spent, test)
+                if strategy == "suggest"
+                else _d_optimal(post, pool, used + picked, free, remaining - spent, seed)
+            )
+            if not batch:
+                break
+            picked += batch
+            spent += float(pool.loc[batch, "flops"].sum())
+            post = _fit(pool.loc[used + picked], seed)
+        return picked, post
     free = _fitting(pool, used, remaining)
-    if strategy == "suggest":
-        picked = _suggest(post, pool, free, remaining, test) if len(free) else []
-    elif strategy == "d-optimal":
-        picked = _d_optimal(post, pool, used, free, remaining, seed) if len(free) else []
-    else:
-        order = (
-            pool.loc[free].sort_values("flops").index
-            if strategy == "cheapest"
-            else rng.permutation(free.to_numpy())
-        )
-        picked = _while_fits(pool, order, remaining)
+    order = (
+        pool.loc[free].sort_values("flops").index
+        if strategy == "cheapest"
+        else rng.permutation(free.to_numpy())
+    )
+    picked = _while_fits(pool, order, remaining)
     return picked, _fit(pool.loc[used + picked], seed)
 
 
@@ -324,17 +338,17 @@ law, so small differences mean little), `law_var` = the variance of the law's lo
 the posterior's draws, averaged over the held-out runs (what `suggest` minimises; squared
 log units).
 
-Strategies, each spending at most the level's compute, chosen with the level's posterior
-(no refit within a level): `suggest` = one call of
-`bs.suggest_runs(post, candidates=<unused pool runs that fit the level's compute>,
-target="region", at=<held-out (N, D)>, k=<all of them>)` (the default linear criterion,
-the law's variance), its runs taken in rank order while they fit; `d-optimal` = greedy
-Bayesian D-optimal per unit cost within the level's compute,
+Strategies, each spending at most the level's compute. The two that read the posterior
+choose {BATCH} runs at a time and refit on the runs so far before choosing more, as a ladder
+is grown: `suggest` = `bs.suggest_runs(post, candidates=<unused pool runs that fit the
+level's remaining compute>, target="region", at=<held-out (N, D)>, k={BATCH})` (the
+default linear criterion, the law's variance), its runs taken in rank order while they
+fit; `d-optimal` = greedy Bayesian D-optimal per unit cost,
 `E_s[log det(M_s + J J^T/σ_s²) − log det M_s] / 6ND` over {DOPT_DRAWS} draws of the
-level's posterior, `M_s` the Fisher information of the used runs in the law's
-unconstrained parameters plus the default priors' precision; `random` = unused pool
-runs in random order while they fit; `cheapest` = cheapest first (deterministic, one
-seed).
+latest posterior, `M_s` the Fisher information of the used runs in the law's
+unconstrained parameters plus the default priors' precision, {BATCH} runs or until none
+fits. `random` = unused pool runs in random order while they fit; `cheapest` = cheapest
+first (deterministic, one seed).
 
 Reference, a fit on all {n_pool} pool runs ({ref["compute_share"]:.1%} of the compute):
 R² {ref["r2"]:.3f}, 90% coverage {ref["coverage_90"]:.2f}.
