@@ -158,6 +158,7 @@ def certain_posterior(alpha: float, sigma: float = 0.01) -> bs.Posterior:
         {k: (("chain", "draw"), v) for k, v in {**draws, "sigma": np.full(shape, sigma)}.items()},
         coords={"chain": np.arange(2), "draw": np.arange(200)},
     )
+    # any seed: the sweep gives only the fitted region, which no assertion below reads
     sweep = bs.Sweep.from_frame(synthetic_sweep(sigma=0.01, seed=0))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", bs.ConvergenceWarning)  # constant draws: no R-hat
@@ -196,6 +197,9 @@ def test_a_stack_values_the_runs_that_tell_its_laws_apart():
     delta = law(alphas["high"], *runs) - law(alphas["low"], *runs)
     delta_t = law(alphas["high"], *planned) - law(alphas["low"], *planned)
     expected = (delta_t * delta / 4) ** 2 / (delta**2 / 4 + sigma**2)
+    # the draws hold the two values exactly, so only float64 rounding of sums over 400
+    # draws (~1e-14) separates the gains from the formula; a wrong τ² or weight moves them
+    # by percents
     np.testing.assert_allclose(result.loc[runs[0], "gain"], expected, rtol=1e-9)
     assert result["rank"].loc[runs[0][np.argmax(np.abs(delta))]] == 1
     assert result.attrs["weights"] == {"low": 0.5, "high": 0.5}

@@ -219,6 +219,7 @@ def test_plot_suggestions_draws_the_mixtures_runs_and_optimum(mixed):
     # the thick segment of the iso-FLOP line spans the mixture's N_opt interval
     low, high = eti(mixed.optimal(budget)["n_opt"].values.ravel(), CI)
     band = max(ax.get_lines(), key=lambda line: line.get_linewidth()).get_xdata()
+    # geomspace's end points are the interval's bounds but for float64 rounding (~1e-16)
     np.testing.assert_allclose([band.min(), band.max()], [low, high], rtol=1e-9)
 
 
