@@ -14,6 +14,7 @@
     bayescale plot fit -o fit.png --dataset gadre_overtrain --group rpj [--overwrite]
     bayescale plot frontier -o frontier.png --posterior stack.nc
     bayescale suggest --posterior post.nc --target n_opt --budget 1e24 --max-compute 1e20 -k 4
+    bayescale suggest --dataset chinchilla --budget 1e24 --max-compute 1e21 --plot next.png
     bayescale suggest --target loss --n-params 7e10 --n-tokens 1.4e12 --max-compute 1e21
     bayescale --version
 
@@ -930,24 +931,34 @@ def _figure(args, post):
     return figures[kind](post, group=group, ci_prob=ci)[0]
 
 
-def cmd_plot(args) -> int:
-    import matplotlib
-
-    matplotlib.use("Agg")
-
-    out = Path(args.output)
+def _figure_file(path: str, overwrite: bool, flag: str) -> Path:
+    """The figure file named by ``flag``, checked before any work: a .png, .svg or .pdf
+    name that can be written."""
+    out = Path(path)
     if out.suffix.lower() not in (".png", ".svg", ".pdf"):
-        raise InputError(f"-o {out.name}: use a .png, .svg or .pdf file name.")
-    check_output(out, overwrite=args.overwrite, name="-o", replace_with="--overwrite")
+        raise InputError(f"{flag} {out.name}: use a .png, .svg or .pdf file name.")
+    return check_output(out, overwrite=overwrite, name=flag, replace_with="--overwrite")
+
+
+def _save_figure(fig, out: Path) -> None:
+    """Write ``fig`` to ``out`` whole (or leave ``out`` as it was), and close it."""
     import matplotlib.pyplot as plt
 
-    post, _ = _posterior(args, stacks=args.kind in STACK_PLOTS)
-    fig = _figure(args, post)
     try:
         with replacing(out) as partial:
             fig.savefig(partial, format=out.suffix[1:].lower(), dpi=200, bbox_inches="tight")
     finally:
         plt.close(fig)  # a program calling main() repeatedly would otherwise keep them all
+
+
+def cmd_plot(args) -> int:
+    import matplotlib
+
+    matplotlib.use("Agg")
+
+    out = _figure_file(args.output, args.overwrite, "-o")
+    post, _ = _posterior(args, stacks=args.kind in STACK_PLOTS)
+    _save_figure(_figure(args, post), out)
     if args.json:
         emit({"wrote": str(out), "kind": args.kind, "group": args.group, **_law_record(post)})
     else:
@@ -1009,6 +1020,7 @@ def cmd_suggest(args) -> int:
             "--max-compute FLOPS is needed: the compute of the largest run to suggest, "
             "e.g. --max-compute 1e20."
         )
+    plot = args.plot and _figure_file(args.plot, args.overwrite, "--plot")
     post, label = _posterior(args, stacks=True)
     check_group(post, args.group)
     from bayescale.design import suggest_runs
@@ -1028,10 +1040,18 @@ def cmd_suggest(args) -> int:
     chosen = result[result["rank"].notna()]
     attrs = result.attrs
     target = {"kind": args.target, **{k: attrs[k] for k in ("budget", "at") if k in attrs}}
+    if plot:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        from bayescale.plotting import plot_suggestions
+
+        _save_figure(plot_suggestions(post, result)[0], plot)
     if args.json:
         emit(
             {
                 "posterior": label,
+                **({"wrote": str(plot)} if plot else {}),
                 **_law_record(post),
                 "target": target,
                 "variance": attrs["variance"],
@@ -1076,6 +1096,8 @@ def cmd_suggest(args) -> int:
         "rank remove together"
         + ("; ESS: effective draws left by the batch's weights." if reweighted else ".")
     )
+    if plot:
+        print(f"wrote {plot}")
     return 0
 
 
@@ -1299,6 +1321,13 @@ def parser() -> argparse.ArgumentParser:
         "reweighting by simulated outcomes (bayescale.design)",
     )
     p.add_argument("--seed", type=int, default=0, help="seed of the simulated outcomes")
+    p.add_argument(
+        "--plot",
+        metavar="FILE",
+        help="also draw the candidates and the chosen runs (.png, .svg or .pdf; "
+        "bayescale.plotting.plot_suggestions)",
+    )
+    p.add_argument("--overwrite", action="store_true", help="replace the --plot file")
     _json_option(p)
     p.set_defaults(run=cmd_suggest)
 

@@ -423,9 +423,23 @@ def test_cli_says_how_it_valued_the_runs(method, capsys):
     assert ("a linear update of the draws" in out) == (method == "linear")
 
 
+def test_cli_draws_the_runs_it_chose(capsys, tmp_path):
+    figure = tmp_path / "next.png"
+    argv = ["suggest", "--budget", "1e24", "--max-compute", "1e20", "-k", "2"]
+    assert main([*argv, "--plot", str(figure), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["wrote"] == str(figure)
+    assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    before = figure.stat().st_mtime_ns
+    assert main([*argv, "--plot", str(figure)]) == 2  # never replaced unasked
+    assert "--overwrite" in capsys.readouterr().err and figure.stat().st_mtime_ns == before
+    assert main([*argv, "--plot", str(figure), "--overwrite"]) == 0
+    assert f"wrote {figure}" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize(
     ("argv", "match"),
     [
+        (["--budget", "1e24", "--max-compute", "1e20", "--plot", "next.jpg"], ".png, .svg"),
         (["--budget", "1e24"], "--max-compute FLOPS is needed"),
         (["--max-compute", "1e20"], "--target n_opt needs --budget"),
         (["--target", "loss", "--budget", "1e24", "--max-compute", "1e20"], "not --budget"),

@@ -48,6 +48,7 @@ MODULE_PAGES = {
     "schedules": ("Learning-rate schedules", "bayescale.schedules"),
     "hardware": ("Hardware, time, memory and cost", "bayescale.hardware"),
     "comparisons": ("Comparisons", "bayescale.comparisons"),
+    "design": ("Which run next", "bayescale.design"),
     "evaluation": ("Evaluation", "bayescale.evaluation"),
     "plotting": ("Plotting", "bayescale.plotting"),
 }

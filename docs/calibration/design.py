@@ -1,15 +1,18 @@
-"""Sequential design on a bundled sweep: runs chosen by ``bs.suggest_runs`` against
+"""Sequential design on bundled sweeps: runs chosen by ``bs.suggest_runs`` against
 D-optimal, random and cheapest-first choices, scored on held-out larger runs.
 
-The sweep's runs above the 75% quantile of compute (6ND) are held out. The design starts
-from the ``START`` cheapest of the other runs (the pool) and adds pool runs until the
-added compute reaches 1%, 5% and 10% of the sweep's total compute. The strategies that
-read the posterior choose ``BATCH`` runs at a time and refit before choosing more, as a
-ladder is grown: train a few runs, refit, ask again. After each
-level the posterior predicts the held-out runs: R² of the predictive medians (on loss),
-the share of held-out losses inside the central 90% predictive interval, and the variance
-of the law's log loss over the draws, averaged over the held-out runs (what ``suggest``
-minimises). The reference is a fit on every pool run.
+The sweeps (:data:`SWEEPS`) are the bundled ones with enough final points of one
+configuration: ``chinchilla`` (240 runs), ``porian_rsld``'s configuration that the
+backtests use (88) and ``open_athena_isoflops``' Nemotron isoFLOP grid (96). Each sweep's
+runs above the 75% quantile of compute (6ND) are held out. The design starts from the
+``START`` cheapest of the other runs (the pool) and adds pool runs until the added compute
+reaches 1%, 5% and 10% of the sweep's total compute. The strategies that read the
+posterior choose ``BATCH`` runs at a time and refit before choosing more, as a ladder is
+grown: train a few runs, refit, ask again. After each level the posterior predicts the
+held-out runs: R² of the predictive medians (on loss), the share of held-out losses inside
+the central 90% predictive interval, and the variance of the law's log loss over the
+draws, averaged over the held-out runs (what ``suggest`` minimises). The reference is a
+fit on every pool run.
 
 Strategies, each spending at most the level's compute:
 
@@ -29,8 +32,9 @@ Strategies, each spending at most the level's compute:
 - ``random``: unused pool runs in random order, each taken while it fits;
 - ``cheapest``: unused pool runs from the cheapest, while they fit (deterministic).
 
-    python docs/calibration/design.py                 # ~5 min on 2 cores
+    python docs/calibration/design.py                 # every sweep, ~40 min on 2 cores
     python docs/calibration/design.py --seeds 0 1 2
+    python docs/calibration/design.py --sweeps porian_rsld
     python docs/calibration/design.py --strategies suggest random
     python docs/calibration/design.py --synthetic     # the law exactly right; prints only
 
@@ -58,6 +62,9 @@ import bayescale as bs
 from bayescale.reference import reference_sweep
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from backtest import porian_sweep  # noqa: E402  (the configuration's one home)
+
 SAMPLER = {"chains": 2, "warmup": 300, "draws": 300}
 START = 8
 LEVELS = (0.01, 0.05, 0.10)
@@ -68,6 +75,26 @@ DOPT_DRAWS = 200  # posterior draws averaged by the D-optimal criterion
 # posterior)
 BATCH = 8
 STRATEGIES = ("suggest", "d-optimal", "random", "cheapest")
+
+
+def _athena_nemotron() -> bs.Sweep:
+    """open_athena_isoflops' isoFLOP grid on Nemotron-CC, the largest of its three."""
+    sweep = bs.load_dataset("open_athena_isoflops")
+    return sweep.exclude(sweep.frame["group"] != "nemotron", reason="the other datasets")
+
+
+#: name -> (the sweep, what it holds)
+SWEEPS = {
+    "chinchilla": (
+        lambda: reference_sweep("chinchilla"),
+        "240 runs (the 5 rows Besiroglu et al. dropped stay excluded)",
+    ),
+    "porian_rsld": (porian_sweep, "88 runs of the backtests' one configuration"),
+    "open_athena_isoflops": (
+        _athena_nemotron,
+        "96 runs of the Nemotron-CC isoFLOP grid, budgets 1e18-1e21",
+    ),
+}
 
 
 def _fit(frame: pd.DataFrame, seed: int) -> bs.Posterior:
@@ -232,8 +259,10 @@ def _law_losses(post: bs.Posterior, frame: pd.DataFrame) -> np.ndarray:
     return np.exp(log_loss + sigma * np.random.default_rng(0).standard_normal(len(frame)))
 
 
-def run(seeds, strategies=STRATEGIES, synthetic=False) -> pd.DataFrame:
-    frame = reference_sweep("chinchilla").fit_frame.copy()
+def run(name, seeds, strategies=STRATEGIES, synthetic=False) -> pd.DataFrame:
+    """Every strategy's runs and scores on sweep ``name``, one row per (strategy, seed,
+    level), with the fit on all pool runs first."""
+    frame = SWEEPS[name][0]().fit_frame.copy()
     frame["flops"] = 6.0 * frame["n_params"] * frame["n_tokens"]
     total = float(frame["flops"].sum())
     cut = frame["flops"].quantile(HOLDOUT_QUANTILE)
@@ -254,7 +283,7 @@ def run(seeds, strategies=STRATEGIES, synthetic=False) -> pd.DataFrame:
             **_score(full, test),
         }
     )
-    print(f"all pool runs: {rows[-1]} ({time.time() - t0:.0f} s)", flush=True)
+    print(f"{name}, all pool runs: {rows[-1]} ({time.time() - t0:.0f} s)", flush=True)
     for seed in seeds:
         post0 = _fit(pool.loc[start], seed)
         for strategy in strategies:
@@ -277,17 +306,34 @@ def run(seeds, strategies=STRATEGIES, synthetic=False) -> pd.DataFrame:
                         **_score(post, test),
                     }
                 )
-                print(f"{rows[-1]} ({time.time() - t0:.0f} s)", flush=True)
-    return pd.DataFrame(rows), len(test), len(pool), total, time.time() - t0
-
-
-def write(table, n_test, n_pool, total, seconds, seeds) -> Path:
+                print(f"{name}: {rows[-1]} ({time.time() - t0:.0f} s)", flush=True)
+    table = pd.DataFrame(rows)
     ref = table[table["strategy"] == "all pool runs"].iloc[0]
     # one held-out set for every row, so the ratio of R² shortfalls is that of squared errors
-    table = table.assign(error_ratio=np.sqrt((1.0 - table["r2"]) / (1.0 - ref["r2"])))
-    summary = (
+    table["error_ratio"] = np.sqrt((1.0 - table["r2"]) / (1.0 - ref["r2"]))
+    facts = {"test": len(test), "pool": len(pool), "total": total, "cut": cut}
+    return table.assign(sweep=name), facts
+
+
+def _md(df: pd.DataFrame) -> str:
+    cols = list(df.columns)
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for r in df.itertuples(index=False):
+        cells = [
+            (f"{v:.3g}" if c.startswith("law_var") else f"{v:.3f}")
+            if isinstance(v, float)
+            else str(v)
+            for c, v in zip(cols, r, strict=True)
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def summarise(table: pd.DataFrame) -> pd.DataFrame:
+    """Per sweep, level and strategy: the scores' mean (and worst) over seeds."""
+    return (
         table[table["strategy"] != "all pool runs"]
-        .groupby(["level", "strategy"], sort=True)
+        .groupby(["sweep", "level", "strategy"], sort=True)
         .agg(
             seeds=("seed", "nunique"),
             runs=("runs", "mean"),
@@ -303,19 +349,40 @@ def write(table, n_test, n_pool, total, seconds, seeds) -> Path:
         .reset_index()
     )
 
-    def md(df):
-        cols = list(df.columns)
-        lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-        for r in df.itertuples(index=False):
-            cells = [
-                (f"{v:.3g}" if c.startswith("law_var") else f"{v:.3f}")
-                if isinstance(v, float)
-                else str(v)
-                for c, v in zip(cols, r, strict=True)
-            ]
-            lines.append("| " + " | ".join(cells) + " |")
-        return "\n".join(lines)
 
+def ranks(summary: pd.DataFrame) -> pd.DataFrame:
+    """Per sweep and level, each strategy's mean error ratio, and whether ``suggest``'s is
+    below both ``random``'s and ``cheapest``'s (the issue's comparison)."""
+    wide = summary.pivot_table(
+        index=["sweep", "level"], columns="strategy", values="error_ratio_mean"
+    ).reset_index()
+    wide.columns.name = None
+    wide["suggest_best_of_three"] = (wide["suggest"] < wide["random"]) & (
+        wide["suggest"] < wide["cheapest"]
+    )
+    return wide
+
+
+def write(table: pd.DataFrame, facts: dict, seconds: float, seeds) -> Path:
+    summary = summarise(table)
+    wins = ranks(summary)
+    counts = wins.groupby("level")["suggest_best_of_three"].agg(["sum", "size"])
+    won = ", ".join(
+        f"{level:.0%}: {int(r['sum'])} of {int(r['size'])}" for level, r in counts.iterrows()
+    )
+    sweeps = "\n".join(
+        f"- `{name}`: {SWEEPS[name][1]}; held out the {f['test']} runs above 6ND = "
+        f"{f['cut']:.3g} FLOPs, pool the other {f['pool']}, total compute {f['total']:.3g} "
+        "FLOPs; a fit on all pool runs ("
+        + (
+            lambda ref: (
+                f"{ref['compute_share']:.1%} of the compute): R² {ref['r2']:.3f}, "
+                f"90% coverage {ref['coverage_90']:.2f}"
+            )
+        )(table[(table["sweep"] == name) & (table["strategy"] == "all pool runs")].iloc[0])
+        + "."
+        for name, f in facts.items()
+    )
     command = "python docs/calibration/design.py --seeds " + " ".join(map(str, seeds))
     text = f"""# Which run next: sequential design against D-optimal, random and cheapest-first
 
@@ -323,20 +390,23 @@ Generated {datetime.now(UTC):%Y-%m-%d} by `{command}` (bayescale {bs.__version__
 {platform.python_version()}, {platform.machine()} CPU, {seconds / 60:.0f} min). Do not edit by
 hand; rerun the script.
 
-Sweep: `chinchilla` (240 runs). Held out: the {n_test} runs above the
-{HOLDOUT_QUANTILE:.0%} quantile of compute (6ND); pool: the other {n_pool}. Start: the
-{START} cheapest pool runs. Runs are added until the added compute reaches 1%, 5% and 10% of
-the sweep's total ({total:.3g} FLOPs; the start's runs not counted), refitting at each level
+Sweeps (final points of one configuration each; the runs above the
+{HOLDOUT_QUANTILE:.0%} quantile of compute are held out, the rest form the pool):
+
+{sweeps}
+
+Start: the {START} cheapest pool runs. Runs are added until the added compute reaches 1%,
+5% and 10% of the sweep's total (the start's runs not counted), refitting at each level
 (NUTS, {SAMPLER["chains"]} chains × ({SAMPLER["warmup"]} warmup + {SAMPLER["draws"]} draws),
 default priors, Student-t likelihood; small fits, so R-hat and ESS warnings are not shown).
 Scores on the held-out runs: `r2` = R² of the posterior-predictive medians of loss,
 `error_ratio` = their root-mean-square error over that of the fit on all pool runs (the
 issue's target: at most 1.2 at 10% of the compute), `coverage_90` = share of held-out
-losses inside the central 90% predictive interval (with {n_test} points a calibrated
-interval scatters by about ±{2 * (0.09 / n_test) ** 0.5:.2f}, and the points share one fitted
-law, so small differences mean little), `law_var` = the variance of the law's log loss over
-the posterior's draws, averaged over the held-out runs (what `suggest` minimises; squared
-log units).
+losses inside the central 90% predictive interval (with n held-out points a calibrated
+interval scatters by about ±2·(0.09/n)^½, ±0.08 for 60 and ±0.13 for 22, and the points
+share one fitted law, so small differences mean little), `law_var` = the variance of the
+law's log loss over the posterior's draws, averaged over the held-out runs (what `suggest`
+minimises; squared log units).
 
 Strategies, each spending at most the level's compute. The two that read the posterior
 choose {BATCH} runs at a time and refit on the runs so far before choosing more, as a ladder
@@ -350,16 +420,20 @@ unconstrained parameters plus the default priors' precision, {BATCH} runs or unt
 fits. `random` = unused pool runs in random order while they fit; `cheapest` = cheapest
 first (deterministic, one seed).
 
-Reference, a fit on all {n_pool} pool runs ({ref["compute_share"]:.1%} of the compute):
-R² {ref["r2"]:.3f}, 90% coverage {ref["coverage_90"]:.2f}.
+## Does `suggest` beat random and cheapest-first?
+
+Mean error ratio over seeds per sweep and level; `suggest_best_of_three` when `suggest`'s is
+below both `random`'s and `cheapest`'s. Sweeps where it is, per level: {won}.
+
+{_md(wins)}
 
 ## Summary over seeds
 
-{md(summary)}
+{_md(summary)}
 
 ## Every run
 
-{md(table)}
+{_md(table[["sweep", *[c for c in table.columns if c != "sweep"]]])}
 """
     path = HERE / "design.md"
     path.write_text(text, encoding="utf-8")
@@ -369,12 +443,13 @@ R² {ref["r2"]:.3f}, 90% coverage {ref["coverage_90"]:.2f}.
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    parser.add_argument("--sweeps", nargs="+", choices=list(SWEEPS), default=list(SWEEPS))
     parser.add_argument(
         "--strategies",
         nargs="+",
         choices=STRATEGIES,
         default=list(STRATEGIES),
-        help="the strategies to run; design.md is written only when all are run",
+        help="the strategies to run; design.md is written only when all are run on every sweep",
     )
     parser.add_argument(
         "--synthetic",
@@ -384,9 +459,16 @@ def main(argv=None) -> int:
     )
     args = parser.parse_args(argv)
     bs.use_cpu_devices()
-    table, n_test, n_pool, total, seconds = run(args.seeds, args.strategies, args.synthetic)
-    if list(args.strategies) == list(STRATEGIES) and not args.synthetic:
-        print(f"wrote {write(table, n_test, n_pool, total, seconds, args.seeds)}")
+    t0 = time.time()
+    tables, facts = [], {}
+    for name in args.sweeps:
+        table, facts[name] = run(name, args.seeds, args.strategies, args.synthetic)
+        tables.append(table)
+    table = pd.concat(tables, ignore_index=True)
+    print(_md(ranks(summarise(table))) if len(args.strategies) == len(STRATEGIES) else "")
+    complete = list(args.strategies) == list(STRATEGIES) and list(args.sweeps) == list(SWEEPS)
+    if complete and not args.synthetic:
+        print(f"wrote {write(table, facts, time.time() - t0, args.seeds)}")
     return 0
 
 
