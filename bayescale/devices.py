@@ -174,18 +174,33 @@ def chain_map(devices: list, chains: int):
     vectorized on the first device (``"vectorized"``, e.g. one GPU).
 
     NumPyro's own ``"parallel"`` needs a device per chain and otherwise runs the chains one
-    after another."""
+    after another.
+
+    NumPyro hands the chain function over with the model's data bound into it
+    (``functools.partial(..., args=..., kwargs=...)``), which would make the data constants
+    of the compiled program, so that every dataset compiled its own. They are passed to
+    ``pmap`` as broadcast arguments instead: one compiled sampler then serves every
+    dataset of the same shapes, in this process and through JAX's persistent cache."""
     used = max(k for k in range(1, min(len(devices), chains) + 1) if chains % k == 0)
     if used == 1:
         return "vectorized", 1
 
     def over_devices(single_chain):
+        bound = dict(single_chain.keywords)
+        data = {"args": bound.pop("args"), "kwargs": bound.pop("kwargs")}
+
+        def chain(init, data):
+            return single_chain.func(init, **data, **bound)
+
         if used == chains:
-            return jax.pmap(single_chain, devices=devices[:used])
+            return lambda batched: jax.pmap(chain, in_axes=(0, None), devices=devices[:used])(
+                batched, data
+            )
 
         def run(batched):
             split = jax.tree.map(lambda x: x.reshape(used, chains // used, *x.shape[1:]), batched)
-            out = jax.pmap(jax.vmap(single_chain), devices=devices[:used])(split)
+            vectorized = jax.vmap(chain, in_axes=(0, None))
+            out = jax.pmap(vectorized, in_axes=(0, None), devices=devices[:used])(split, data)
             return jax.tree.map(lambda x: x.reshape(chains, *x.shape[2:]), out)
 
         return run

@@ -35,7 +35,7 @@ from bayescale.fitinfo import CurveInfo, DataInfo, FitInfo, SamplerInfo
 from bayescale.idata import prior_draws, with_inference_groups
 from bayescale.laws import Law
 from bayescale.likelihood import NoiseDraws, noise_params, run_groups
-from bayescale.model_inputs import ModelInputs, model_inputs
+from bayescale.model_inputs import ModelInputs, model_inputs, padded
 from bayescale.nuts import MAX_TREE_DEPTH, SAMPLER_FIELDS, nuts_kernel
 from bayescale.posterior import Posterior, input_variables, residual_blocks
 from bayescale.priors import describe
@@ -84,6 +84,7 @@ def fit(
     dense_mass: bool = True,
     init: str = "laplace",
     extrapolation_error: float = EXTRAPOLATION_ERROR,
+    pad_to: int | None = None,
     progress: bool | None = None,
 ) -> Posterior:
     """Fit ``law`` to ``sweep`` with NUTS and return the :class:`Posterior`.
@@ -155,6 +156,13 @@ def fit(
         scales the law's error outside the fitted runs that loss predictions carry (per
         e-fold of distance from the fitted runs, in units of the noise scale; default the
         one learned on the bundled sweeps; 0 turns it off; :mod:`bayescale.discrepancy`).
+    pad_to
+        run the sampler on this many points, the data's last point repeated and masked
+        out of the likelihood, so that fits of subsets of one sweep (leave-future-out
+        refits) compile one sampler between them, or reuse it from JAX's persistent cache;
+        the posterior is the same. Fits of finished runs only: for training curves and
+        laws that read schedules it has no effect
+        (:func:`bayescale.model_inputs.padded`). ``None``, the default: no padding.
     progress
         A progress bar on stderr, one for all chains, naming the phase (mode search,
         compiling, warmup, sampling; :mod:`bayescale.progress`). ``None`` (the default)
@@ -209,6 +217,7 @@ def fit(
         device=device_obj,
         progress=progress,
         precision=_precision(precision, device_obj.platform, len(inputs.args["log_loss"])),
+        args=padded(inputs.args, pad_to),
     )
     use_compilation_cache()
     run = _sample(inputs, settings)
@@ -292,6 +301,8 @@ class SamplerSettings:
     device: jax.Device
     precision: str
     progress: bool | None
+    args: dict
+    """The data arrays the sampler runs on (:func:`bayescale.model_inputs.padded`)."""
 
 
 @dataclass(frozen=True)
@@ -319,7 +330,7 @@ def _sample(inputs: ModelInputs, settings: SamplerSettings) -> SamplerRun:
 
 def _run_nuts(inputs: ModelInputs, settings: SamplerSettings, bar: FitProgress) -> SamplerRun:
     """Find where chains start, then run NUTS."""
-    args, centre, device = inputs.args, inputs.centre, settings.device
+    args, centre, device = settings.args, inputs.centre, settings.device
     started = time.perf_counter()
     with jax.default_device(device):
         start = (
@@ -338,8 +349,9 @@ def _run_nuts(inputs: ModelInputs, settings: SamplerSettings, bar: FitProgress) 
     kernel, n_latent, regularize = nuts_kernel(
         inputs, settings.warmup, settings.dense_mass, settings.target_accept, bar
     )
-    # Data and centring are jit arguments, not constants, so one compiled sampler serves
-    # every sweep of the same size (and the persistent cache serves the next process).
+    # Data and centring are jit arguments, not constants (bayescale.devices.chain_map), so
+    # one compiled sampler serves every sweep of the same size, or padded to it (and the
+    # persistent cache serves the next process).
     chain_method, n_dev = chain_map(jax.devices(device.platform), settings.chains)
     mcmc = MCMC(
         kernel,

@@ -290,12 +290,21 @@ def sample_noise(priors, likelihood: str, runs: bool, shared: bool = False) -> d
 
 
 def observe(
-    mu, log_loss, noise: dict, run=None, n_runs: int = 0, offset_group=None, n_offset_groups=0
+    mu,
+    log_loss,
+    noise: dict,
+    run=None,
+    n_runs: int = 0,
+    offset_group=None,
+    n_offset_groups=0,
+    mask=None,
 ) -> None:
     """The likelihood statement of the NumPyro model: per point, per run with the run
     offsets integrated out (``n_runs > 0``; needs the data), or per offset group with the
     groups' offsets integrated out too (``n_offset_groups > 0``; ``offset_group`` the code
-    of each point). With ``log_loss=None`` and no runs the same statement predicts."""
+    of each point). With ``log_loss=None`` and no runs the same statement predicts. Per
+    point, a boolean ``mask`` leaves the points where it is False out of the likelihood
+    (the padding of :func:`bayescale.model_inputs.padded`)."""
     nu = noise.get("nu")
     if n_offset_groups:
         density = shared_log_density(
@@ -316,7 +325,10 @@ def observe(
         )
         numpyro.factor("log_loss", density.sum())
         return
-    with numpyro.plate("points", mu.shape[-1]):
+    with (
+        numpyro.plate("points", mu.shape[-1]),
+        numpyro.handlers.mask(mask=True if mask is None else mask),
+    ):
         numpyro.sample("log_loss", point_distribution(mu, noise["sigma"], nu), obs=log_loss)
 
 

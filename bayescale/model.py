@@ -197,6 +197,7 @@ def scaling_model(
     group=None,
     run=None,
     offset_group=None,
+    mask=None,
     *,
     centre: Mapping,
     law: Law,
@@ -212,7 +213,8 @@ def scaling_model(
     inputs: Mapping | None = None,
 ):
     """A scaling law fitted to points; ``group``/``run``/``offset_group`` are integer codes
-    per point.
+    per point, and ``mask`` (points without runs) leaves the points where it is False out
+    of the likelihood.
     ``masked_groups`` chooses how per-group parameters reach the points (:func:`by_point`);
     ``inputs`` are the points' conditions for a law that reads them
     (:class:`bayescale.laws.Conditions`), such as their learning-rate schedules.
@@ -233,4 +235,4 @@ def scaling_model(
     }
     mu = law.log_loss_at(per_point, log_n, log_d, inputs)
     noise = sample_noise(priors, likelihood, runs=n_runs > 0, shared=n_offset_groups > 0)
-    observe(mu, log_loss, noise, run, n_runs, offset_group, n_offset_groups)
+    observe(mu, log_loss, noise, run, n_runs, offset_group, n_offset_groups, mask)

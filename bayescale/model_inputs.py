@@ -197,3 +197,24 @@ def model_inputs(
         offset_groups=offset_groups,
         shared=shared,
     )
+
+
+def padded(args: dict, size: int | None) -> dict:
+    """``args`` with ``size`` points: the last point repeated, and a ``mask`` that leaves
+    the copies out of the likelihood, so that fits of fewer points compile the same
+    sampler as one of ``size`` (the data are arguments of the compiled program, their
+    shapes part of it). The density is unchanged. Fits of training curves (run offsets)
+    and of laws that read per-point conditions (schedules) are returned as they are:
+    their structure, not only their length, differs between subsets."""
+    points = len(args["log_loss"])
+    if size is None:
+        return args
+    if isinstance(size, bool) or not isinstance(size, int | np.integer) or size < points:
+        raise InputError(
+            f"pad_to must be a whole number of points, at least the fit's {points}; got {size!r}."
+        )
+    if "run" in args or "inputs" in args:
+        return args
+    extra = size - points
+    grown = {k: np.concatenate([v, np.repeat(v[-1:], extra)]) for k, v in args.items()}
+    return {**grown, "mask": np.arange(size) < points}

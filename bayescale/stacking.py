@@ -68,6 +68,7 @@ from bayescale.evaluation.error_scale import learn_extrapolation_error, lpd_at_s
 from bayescale.evaluation.lfo import (
     DEFAULT_CUTS,
     Model,
+    chosen_checkpoints,
     lfo_bands,
     lfo_summary,
     models_for,
@@ -622,9 +623,11 @@ def stack(
 
 
 def _fit_timed(sweep: Sweep, model: Model) -> tuple[Posterior, float]:
-    """``model`` fitted on all of ``sweep``, and the seconds it took."""
+    """``model`` fitted on all of ``sweep``, and the seconds it took; its sampler is the
+    one its leave-future-out fits run (padded to the same points)."""
     started = time.perf_counter()
-    post = fit(sweep, model.law, **model.fit_kwargs)
+    size = len(chosen_checkpoints(sweep, model).fit_frame)
+    post = fit(sweep, model.law, pad_to=size, **model.fit_kwargs)
     return post, round(time.perf_counter() - started, 2)
 
 

@@ -12,9 +12,14 @@ and after it (other work on the machine slows every run), and checks that the st
 weights and the leave-future-out scores agree exactly.
 
 JAX's persistent compilation cache is turned off (``BAYESCALE_JAX_CACHE=off``, inherited by
-the workers), so that no run reuses what an earlier one compiled. ``--cache warm`` measures
-a user's later stacks instead: the cache on (in a fresh temporary directory), filled by one
-untimed serial stack first, then the three runs, which all find their programs compiled.
+the workers), so that no run reuses what an earlier one compiled. ``--cache cold`` measures
+a user's first stack: the cache on, as ``bs.fit`` turns it on by default, each run with a
+fresh empty folder (the serial run's in this process, the pool's and the cluster's in
+their workers), so that a run reuses only what it compiled itself (each law's
+leave-future-out fits are padded to the sweep's points and run one sampler). ``--cache
+warm`` measures a user's later stacks: the cache on (in a fresh temporary directory),
+filled by one untimed serial stack first, then the three runs, which all find their
+programs compiled.
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ def main() -> None:
     parser.add_argument("--chains", type=int, default=2)
     parser.add_argument("--warmup", type=int, default=300)
     parser.add_argument("--draws", type=int, default=300)
-    parser.add_argument("--cache", choices=("off", "warm"), default="off")
+    parser.add_argument("--cache", choices=("off", "cold", "warm"), default="off")
     args = parser.parse_args()
     # before bayescale starts JAX, and inherited by the workers
     os.environ["BAYESCALE_JAX_CACHE"] = "off" if args.cache == "off" else tempfile.mkdtemp()
@@ -80,6 +85,8 @@ def main() -> None:
         (f"process pool of {args.workers}", pool),
         (f"Dask LocalCluster of {args.workers}", dask),
     ):
+        if args.cache == "cold":  # the workers a run starts read it; this process set it
+            os.environ["BAYESCALE_JAX_CACHE"] = tempfile.mkdtemp()
         load = os.getloadavg()[0]
         started = time.perf_counter()
         with warnings.catch_warnings():  # kept per fit in lfo.attrs["fits"]

@@ -55,6 +55,31 @@ def test_chain_map_uses_the_most_devices_that_divide_the_chains():
     assert chain_map(devices, 1) == ("vectorized", 1)
 
 
+def test_the_chains_take_the_data_as_arguments():
+    """NumPyro binds the model's data into the chain function; chain_map hands them to
+    ``pmap`` as arguments (not constants of the compiled program, which would compile a
+    sampler per dataset), on both of its paths, with the same results."""
+    done = in_new_process(
+        "import functools, jax, jax.numpy as jnp, numpy as np\n"
+        "import bayescale as bs\n"
+        "from bayescale.devices import chain_map\n"
+        "bs.use_cpu_devices(3)\n"
+        "traced = []\n"
+        "def single(init, args, kwargs, scale):\n"
+        "    traced.append(isinstance(kwargs['x'], jax.core.Tracer))\n"
+        "    return init * scale + kwargs['x'].sum() + args[0]\n"
+        "for chains in (3, 6):  # a device per chain; two chains vectorized per device\n"
+        "    method, used = chain_map(jax.devices('cpu'), chains)\n"
+        "    init = jnp.arange(chains, dtype=float)\n"
+        "    fn = functools.partial(single, args=(1.0,), kwargs={'x': jnp.ones(4)}, scale=2.0)\n"
+        "    out = method(fn)(init)\n"
+        "    assert np.allclose(out, 2 * np.arange(chains) + 5), out\n"
+        "    print(used, traced[-1])\n"
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["3", "True", "3", "True"]
+
+
 def test_import_leaves_jax_as_it_was():
     """Importing bayescale, and each of its public names, changes no JAX setting and does
     not start JAX, so the user can still choose the CPU devices."""

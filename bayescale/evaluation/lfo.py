@@ -317,6 +317,11 @@ def models_for(laws, fit_kwargs: Mapping, seed: int) -> dict[str, Model]:
             f"the laws' labels repeat ({labels}); give each law once, or a mapping "
             "{label: law} to compare one law under several labels."
         )
+    if "pad_to" in fit_kwargs:
+        raise InputError(
+            "pad_to is not a leave-future-out argument: each cut's fit pads its points to "
+            "the whole sweep's itself; drop it."
+        )
     kwargs = {"seed": seed, "progress": False, **fit_kwargs}
     return {label: Model(law, kwargs) for label, law in pairs}
 
@@ -456,21 +461,28 @@ def _score_cut(
     return lpd, grid, fitted
 
 
-def _fit_before(sweep: Sweep, band: pd.Series, k: int, model: Model) -> Posterior:
-    """``model`` fitted on the runs that cut ``k`` trains on (bands below ``k``), on the
-    checkpoints :func:`bayescale.fit` would choose for its law."""
-    law, kwargs = model.law, dict(model.fit_kwargs)
+def chosen_checkpoints(sweep: Sweep, model: Model) -> Sweep:
+    """The checkpoints of ``sweep`` that :func:`bayescale.fit` would choose for
+    ``model``'s law."""
+    law, kwargs = model.law, model.fit_kwargs
     with warnings.catch_warnings():  # documented: each law fits its own checkpoints
         warnings.simplefilter("ignore", SweepWarning)
-        chosen = select_checkpoints(
+        return select_checkpoints(
             sweep,
             law.conditions is not None and law.conditions.reads_schedules,
             kwargs.get("checkpoints"),
             kwargs.get("min_fraction", CURVE_MIN_FRACTION),
         )
+
+
+def _fit_before(sweep: Sweep, band: pd.Series, k: int, model: Model) -> Posterior:
+    """``model`` fitted on the runs that cut ``k`` trains on (bands below ``k``), on the
+    checkpoints :func:`bayescale.fit` would choose for its law, padded to all of them so
+    that every cut (and the fit on all) runs one compiled sampler."""
+    chosen = chosen_checkpoints(sweep, model)
     held_out = band.index[band >= k]
     train = chosen.exclude(list(held_out), reason=f"held out by leave-future-out cut {k}")
-    return fit(train, law, **kwargs)
+    return fit(train, model.law, pad_to=len(chosen.fit_frame), **model.fit_kwargs)
 
 
 def refit_model(posterior: Posterior) -> Model:
