@@ -933,7 +933,10 @@ def _figure(args, post):
 
 def _figure_file(path: str, overwrite: bool, flag: str) -> Path:
     """The figure file named by ``flag``, checked before any work: a .png, .svg or .pdf
-    name that can be written."""
+    name that can be written; and matplotlib's file-only backend, before any figure."""
+    import matplotlib
+
+    matplotlib.use("Agg")
     out = Path(path)
     if out.suffix.lower() not in (".png", ".svg", ".pdf"):
         raise InputError(f"{flag} {out.name}: use a .png, .svg or .pdf file name.")
@@ -952,10 +955,6 @@ def _save_figure(fig, out: Path) -> None:
 
 
 def cmd_plot(args) -> int:
-    import matplotlib
-
-    matplotlib.use("Agg")
-
     out = _figure_file(args.output, args.overwrite, "-o")
     post, _ = _posterior(args, stacks=args.kind in STACK_PLOTS)
     _save_figure(_figure(args, post), out)
@@ -1041,9 +1040,6 @@ def cmd_suggest(args) -> int:
     attrs = result.attrs
     target = {"kind": args.target, **{k: attrs[k] for k in ("budget", "at") if k in attrs}}
     if plot:
-        import matplotlib
-
-        matplotlib.use("Agg")
         from bayescale.plotting import plot_suggestions
 
         _save_figure(plot_suggestions(post, result)[0], plot)

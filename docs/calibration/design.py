@@ -370,17 +370,13 @@ def write(table: pd.DataFrame, facts: dict, seconds: float, seeds) -> Path:
     won = ", ".join(
         f"{level:.0%}: {int(r['sum'])} of {int(r['size'])}" for level, r in counts.iterrows()
     )
+    refs = table[table["strategy"] == "all pool runs"].set_index("sweep")
     sweeps = "\n".join(
         f"- `{name}`: {SWEEPS[name][1]}; held out the {f['test']} runs above 6ND = "
         f"{f['cut']:.3g} FLOPs, pool the other {f['pool']}, total compute {f['total']:.3g} "
-        "FLOPs; a fit on all pool runs ("
-        + (
-            lambda ref: (
-                f"{ref['compute_share']:.1%} of the compute): R² {ref['r2']:.3f}, "
-                f"90% coverage {ref['coverage_90']:.2f}"
-            )
-        )(table[(table["sweep"] == name) & (table["strategy"] == "all pool runs")].iloc[0])
-        + "."
+        f"FLOPs; a fit on all pool runs ({refs.loc[name, 'compute_share']:.1%} of the "
+        f"compute): R² {refs.loc[name, 'r2']:.3f}, 90% coverage "
+        f"{refs.loc[name, 'coverage_90']:.2f}."
         for name, f in facts.items()
     )
     command = "python docs/calibration/design.py --seeds " + " ".join(map(str, seeds))
