@@ -207,9 +207,11 @@ def data_constrained_law(unique_tokens: float | None = None) -> Law:
         labels=LABELS,
         group_scales=GROUP_SCALES,
         # a and b enter as a − α·log N' and b − β·log D', with log N', log D' within a few
-        # units of log N, log D on sweeps of a few repetitions, so the shear decorrelates
-        # them as it does in Chinchilla's law (it changes only the sampler's geometry).
+        # units of log N, log D on sweeps of a few repetitions, so the shear and the level
+        # coordinates decorrelate them as they do in Chinchilla's law (they change only the
+        # sampler's geometry; docs/performance.md measures it on the datablations runs).
         shear={"a": ("alpha", "n"), "b": ("beta", "d")},
+        level=("e", "a", "b"),
         formula=(
             "L = E + A/N'^alpha + B/D'^beta,  D' = U + U*R_D*(1 - exp(-(D/U - 1)/R_D*)),  "
             "N' = U_N + U_N*R_N*(1 - exp(-(N/U_N - 1)/R_N*)),  U_N = min(N, N_opt(U))"
