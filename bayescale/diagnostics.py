@@ -5,15 +5,20 @@ problem becomes a :class:`~bayescale.errors.ConvergenceWarning` with concrete ad
 parameters the data barely constrain a :class:`~bayescale.errors.PriorDominatedWarning`;
 the messages are also kept on the posterior (``Posterior.warnings``).
 
-Divergences of a partially pooled fit are also located. If ``k`` of the ``n`` divergent
-transitions have a group scale ``τ`` below its 10% posterior quantile (or above its 90%),
+Divergences are also located at the fit's group scales: the ``τ`` of a partially pooled
+fit, and the run-offset scales of a curve fit (``sigma_run``, ``sigma_shared``). If ``k``
+of the ``n`` divergent transitions have a group scale ``τ`` below its 10% posterior
+quantile (or above its 90%),
 where ``n`` independent draws unrelated to ``τ`` would put ``k ~ Binomial(n, 0.1)``, and
 ``P(K ≥ k) < 0.001``, the message says so. Divergences cluster in time, so this is a
 screen rather than an exact test. At small ``τ`` in a centred fit it is the funnel where
 the group values squeeze together (Betancourt and Girolami 2015); at large ``τ`` in a
 non-centred fit it is that form's own strain when each group's data pin its value, which
 the centred form avoids; a higher ``target_accept`` (smaller steps) eases the centred
-funnel (measured on a curve sweep: ``docs/performance.md``, run J).
+funnel (measured on a curve sweep: ``docs/performance.md``, run J). At a small run-offset
+scale it is the funnel of a law's floor, which the runs' offsets pin only as tightly as
+``sigma_run`` allows, when few runs measure ``sigma_run`` (one model size's three runs:
+``docs/guide/curves.md``).
 """
 
 from __future__ import annotations
@@ -51,7 +56,8 @@ def diagnose(
     scales: tuple[str, ...] = (),
 ) -> dict:
     """R-hat, ESS and sampler counts for every variable of ``posterior``; ``scales`` names
-    its group scales (``tau_*`` of a partially pooled fit), where divergences are located.
+    its group scales (``tau_*`` of a partially pooled fit, ``sigma_run`` and ``sigma_shared``
+    of a curve fit), where divergences are located.
     Counts that ``sample_stats`` does not record (a sampler outside bayescale) are None."""
     az = arviz()
     chains = int(posterior.sizes["chain"])
@@ -123,6 +129,13 @@ _SCALE_ADVICE = {
     "pin its value: refit with centring='centred' (the same model), "
     "or raise target_accept (e.g. 0.95).",
 }
+_RUN_SCALE_ADVICE = (
+    ": too few runs measure the runs' offset scale, and the law's floor, which the runs' "
+    "offsets pin only as tightly as that scale allows, forms a funnel with it. Fit more runs "
+    "together (every model size of a ladder in one fit); a higher target_accept alone did "
+    "not remove it (docs/guide/curves.md)."
+)
+RUN_SCALES = ("sigma_run", "sigma_shared")
 
 
 def problems(diag: dict, centring: str | None = None) -> list[str]:
@@ -146,9 +159,12 @@ def problems(diag: dict, centring: str | None = None) -> list[str]:
             }
             if at:
                 where = ", ".join(f"{k} of {n} with {name} {beyond}" for name, k in at.items())
-                message += f" They sit at {side} group scales ({where})" + _SCALE_ADVICE.get(
-                    (side, centring), ": raise target_accept (e.g. 0.95)."
+                advice = (
+                    _RUN_SCALE_ADVICE
+                    if side == "small" and set(at) <= set(RUN_SCALES)
+                    else _SCALE_ADVICE.get((side, centring), ": raise target_accept (e.g. 0.95).")
                 )
+                message += f" They sit at {side} group scales ({where})" + advice
                 break
         else:
             message += (

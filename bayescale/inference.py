@@ -226,7 +226,9 @@ def fit(
         posterior,
         sample_stats,
         MAX_TREE_DEPTH,
-        tuple(f"tau_{p}" for p in inputs.vary) if inputs.pooling == "partial" else (),
+        (tuple(f"tau_{p}" for p in inputs.vary) if inputs.pooling == "partial" else ())
+        + (("sigma_run",) if inputs.runs else ())
+        + (("sigma_shared",) if inputs.shared else ()),
     )
     messages = problems(diag, inputs.centring if inputs.pooling == "partial" else None)
     shared = (

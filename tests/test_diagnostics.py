@@ -80,3 +80,23 @@ def test_no_divergences_no_location():
     diag = diagnosed(lambda tau, rng: np.array([], dtype=int))
     assert diag["divergences"] == 0 and diag["divergences_by_scale"] == {}
     assert problems(diag, "centred") == []
+
+
+def test_divergences_at_a_small_run_offset_scale_ask_for_more_runs_in_one_fit():
+    # a curve fit's sigma_run as its one located scale: 8 divergences at its 8 smallest
+    # draws, as one model size's three runs gave (docs/guide/curves.md)
+    rng = np.random.default_rng(0)  # any draws: the divergences are placed by rank
+    shape = (CHAINS, DRAWS)
+    posterior = xr.Dataset(
+        {
+            "sigma_run": (("chain", "draw"), rng.lognormal(-5.5, 1.0, shape)),
+            "e": (("chain", "draw"), rng.normal(0.5, 0.1, shape)),
+        }
+    )
+    diverging = np.zeros(shape, dtype=bool)
+    diverging.flat[np.argsort(np.asarray(posterior["sigma_run"]).ravel())[:8]] = True
+    stats = xr.Dataset({"diverging": (("chain", "draw"), diverging)})
+    diag = diagnose(posterior, stats, scales=("sigma_run",))
+    message = problems(diag)[0]
+    assert "(8 of 8 with sigma_run below its 10% quantile)" in message
+    assert "Fit more runs together" in message and "centring" not in message
