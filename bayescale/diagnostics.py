@@ -8,17 +8,16 @@ the messages are also kept on the posterior (``Posterior.warnings``).
 Divergences are also located at the fit's group scales: the ``τ`` of a partially pooled
 fit, and the run-offset scales of a curve fit (``sigma_run``, ``sigma_shared``). If ``k``
 of the ``n`` divergent transitions have a group scale ``τ`` below its 10% posterior
-quantile (or above its 90%),
-where ``n`` independent draws unrelated to ``τ`` would put ``k ~ Binomial(n, 0.1)``, and
-``P(K ≥ k) < 0.001``, the message says so. Divergences cluster in time, so this is a
-screen rather than an exact test. At small ``τ`` in a centred fit it is the funnel where
-the group values squeeze together (Betancourt and Girolami 2015); at large ``τ`` in a
-non-centred fit it is that form's own strain when each group's data pin its value, which
-the centred form avoids; a higher ``target_accept`` (smaller steps) eases the centred
-funnel (measured on a curve sweep: ``docs/performance.md``, run J). At a small run-offset
-scale it is the funnel of a law's floor, which the runs' offsets pin only as tightly as
-``sigma_run`` allows, when few runs measure ``sigma_run`` (one model size's three runs:
-``docs/guide/curves.md``).
+quantile (or above its 90%), where ``n`` independent draws unrelated to ``τ`` would put
+``k ~ Binomial(n, 0.1)``, and ``P(K ≥ k) < 0.001``, the message says so. Divergences cluster in
+time, so this is a screen rather than an exact test. At small ``τ`` in a centred fit it is
+the funnel where the group values squeeze together (Betancourt and Girolami 2015); at large
+``τ`` in a non-centred fit it is that form's own strain when each group's data pin its
+value, which the centred form avoids; a higher ``target_accept`` (smaller steps) eases the
+centred funnel (measured on a curve sweep: ``docs/performance.md``, run J). At a small
+run-offset scale it is the funnel of a law's floor, which the runs' offsets pin only as
+tightly as ``sigma_run`` allows, when few runs measure ``sigma_run`` (one model size's
+three runs: ``docs/guide/curves.md``).
 """
 
 from __future__ import annotations
@@ -135,7 +134,7 @@ _RUN_SCALE_ADVICE = (
     "together (every model size of a ladder in one fit); a higher target_accept alone did "
     "not remove it (docs/guide/curves.md)."
 )
-RUN_SCALES = ("sigma_run", "sigma_shared")
+_RUN_SCALES = ("sigma_run", "sigma_shared")
 
 
 def problems(diag: dict, centring: str | None = None) -> list[str]:
@@ -161,7 +160,7 @@ def problems(diag: dict, centring: str | None = None) -> list[str]:
                 where = ", ".join(f"{k} of {n} with {name} {beyond}" for name, k in at.items())
                 advice = (
                     _RUN_SCALE_ADVICE
-                    if side == "small" and set(at) <= set(RUN_SCALES)
+                    if side == "small" and set(at) <= set(_RUN_SCALES)
                     else _SCALE_ADVICE.get((side, centring), ": raise target_accept (e.g. 0.95).")
                 )
                 message += f" They sit at {side} group scales ({where})" + advice
