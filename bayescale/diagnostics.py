@@ -52,12 +52,10 @@ def diagnose(
     posterior: xr.Dataset,
     sample_stats: xr.Dataset,
     max_tree_depth: int | None = None,
-    scales: tuple[str, ...] = (),
 ) -> dict:
-    """R-hat, ESS and sampler counts for every variable of ``posterior``; ``scales`` names
-    its group scales (``tau_*`` of a partially pooled fit, ``sigma_run`` and ``sigma_shared``
-    of a curve fit), where divergences are located.
-    Counts that ``sample_stats`` does not record (a sampler outside bayescale) are None."""
+    """R-hat, ESS and sampler counts for every variable of ``posterior``, and where its
+    divergences sit on its group scales (:func:`group_scales`). Counts that
+    ``sample_stats`` does not record (a sampler outside bayescale) are None."""
     az = arviz()
     chains = int(posterior.sizes["chain"])
     # Chains that never moved divide by a zero variance: R-hat inf, the ESS of one draw
@@ -84,7 +82,7 @@ def diagnose(
             int(sample_stats["diverging"].sum()) if "diverging" in sample_stats else None
         ),
         "divergences_by_scale": (
-            divergences_by_scale(posterior, sample_stats, scales)
+            divergences_by_scale(posterior, sample_stats, group_scales(posterior))
             if "diverging" in sample_stats
             else {}
         ),
@@ -96,6 +94,14 @@ def diagnose(
         "draws": int(posterior.sizes["chain"] * posterior.sizes["draw"]),
         "chains": chains,
     }
+
+
+def group_scales(posterior: xr.Dataset) -> tuple[str, ...]:
+    """The group scales among ``posterior``'s variables: the ``tau_*`` of a partially pooled
+    fit and the run-offset scales of a curve fit (:data:`_RUN_SCALES`)."""
+    return tuple(
+        name for name in posterior.data_vars if name.startswith("tau_") or name in _RUN_SCALES
+    )
 
 
 def divergences_by_scale(

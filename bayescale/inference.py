@@ -222,14 +222,7 @@ def fit(
     use_compilation_cache()
     run = _sample(inputs, settings)
     posterior, sample_stats = _datasets(inputs, run)
-    diag = diagnose(
-        posterior,
-        sample_stats,
-        MAX_TREE_DEPTH,
-        (tuple(f"tau_{p}" for p in inputs.vary) if inputs.pooling == "partial" else ())
-        + (("sigma_run",) if inputs.runs else ())
-        + (("sigma_shared",) if inputs.shared else ()),
-    )
+    diag = diagnose(posterior, sample_stats, MAX_TREE_DEPTH)
     messages = problems(diag, inputs.centring if inputs.pooling == "partial" else None)
     shared = (
         inputs.law.params

@@ -657,9 +657,7 @@ class Posterior:
                 coords=point,
             ),
         }
-        diag = diagnose(
-            draws, groups["sample_stats"], scales=tuple(f"tau_{p}" for p in vary if partial)
-        )
+        diag = diagnose(draws, groups["sample_stats"])
         messages = problems(diag)
         warn_all(messages)
         info = FitInfo(

@@ -33,7 +33,7 @@ def diagnosed(divergent_at, seed=0):
             "tree_depth": (("chain", "draw"), np.full(shape, 3)),
         }
     )
-    return diagnose(posterior, stats, max_tree_depth=10, scales=("tau_a", "tau_alpha"))
+    return diagnose(posterior, stats, max_tree_depth=10)
 
 
 def test_divergences_at_small_group_scales_are_located_and_advised_by_centring():
@@ -83,8 +83,9 @@ def test_no_divergences_no_location():
 
 
 def test_divergences_at_a_small_run_offset_scale_ask_for_more_runs_in_one_fit():
-    # a curve fit's sigma_run as its one located scale: 8 divergences at its 8 smallest
-    # draws, as one model size's three runs gave (docs/guide/curves.md)
+    # a curve fit's sigma_run as its one group scale: 8 divergences at its 8 smallest
+    # draws, as one model size's three runs gave (docs/guide/curves.md). Unrelated to
+    # sigma_run, P(K >= 8) = 0.1^8 for K ~ Binomial(8, 0.1), far below the screen's 0.001.
     rng = np.random.default_rng(0)  # any draws: the divergences are placed by rank
     shape = (CHAINS, DRAWS)
     posterior = xr.Dataset(
@@ -96,7 +97,7 @@ def test_divergences_at_a_small_run_offset_scale_ask_for_more_runs_in_one_fit():
     diverging = np.zeros(shape, dtype=bool)
     diverging.flat[np.argsort(np.asarray(posterior["sigma_run"]).ravel())[:8]] = True
     stats = xr.Dataset({"diverging": (("chain", "draw"), diverging)})
-    diag = diagnose(posterior, stats, scales=("sigma_run",))
+    diag = diagnose(posterior, stats)
     message = problems(diag)[0]
     assert "(8 of 8 with sigma_run below its 10% quantile)" in message
     assert "Fit more runs together" in message and "centring" not in message
