@@ -34,7 +34,7 @@ from bayescale.errors import InputError, InputTypeError, MisfitWarning
 from bayescale.fitinfo import CurveInfo, DataInfo, FitInfo, SamplerInfo
 from bayescale.idata import prior_draws, with_inference_groups
 from bayescale.laws import Law
-from bayescale.likelihood import NoiseDraws, noise_params, run_groups
+from bayescale.likelihood import NoiseDraws, noise_params, run_groups, tail_params
 from bayescale.model_inputs import ModelInputs, model_inputs, padded
 from bayescale.nuts import MAX_TREE_DEPTH, SAMPLER_FIELDS, nuts_kernel
 from bayescale.posterior import Posterior, input_variables, residual_blocks
@@ -335,6 +335,7 @@ def _run_nuts(inputs: ModelInputs, settings: SamplerSettings, bar: FitProgress) 
                 settings.seed,
                 settings.chains,
                 settings.dense_mass,
+                hold=tail_params(inputs.likelihood),
             )
             if settings.init == "laplace"
             else Start(None, None, {"start": "prior", "mass_matrix": "identity"})

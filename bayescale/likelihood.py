@@ -156,6 +156,17 @@ def noise_params(likelihood: str) -> tuple[str, ...]:
     return ("sigma", "nu") if likelihood == "student_t" else ("sigma",)
 
 
+def tail_params(likelihood: str) -> tuple[str, ...]:
+    """The noise parameters that set a likelihood's tails: the Student-t's ``nu``.
+
+    Free, ``ν`` lets the density grow without bound: where the law passes through some
+    points exactly, their density ``∝ 1/σ`` rises without limit as ``σ → 0``, and with
+    ``ν → 0`` fast enough every other point's ``∝ σ^ν/|r|^(ν+1)`` does not fall to meet it.
+    The posterior stays proper but has no mode there, and a mode search can run off to it
+    (:func:`bayescale.starts.laplace_start` then searches again with these held)."""
+    return ("nu",) if "nu" in noise_params(likelihood) else ()
+
+
 def point_distribution(mu, sigma, nu=None) -> dist.Distribution:
     """A point's log loss: ``StudentT(ν, μ, σ)``, or ``Normal(μ, σ)`` when ``nu`` is None."""
     return dist.Normal(mu, sigma) if nu is None else dist.StudentT(nu, mu, sigma)

@@ -13,7 +13,12 @@ the posterior (measurements: ``docs/performance.md``, "Where NUTS starts").
    and minimises ``U`` from there to a mode ``ẑ_c`` by Newton's method in a trust
    region, with the exact Hessian ``H = ∇²U``, which converges in tens of iterations
    even on an ill-conditioned potential such as a large hierarchy's, where L-BFGS,
-   which learns the curvature from gradients, can stall far from the mode;
+   which learns the curvature from gradients, can stall far from the mode. A search that
+   ends at no mode is tried again in two steps when the fit names sites to ``hold`` (the
+   Student-t's ``ν``, :func:`bayescale.likelihood.tail_params`): first with those held
+   at their start, then all free from there. Held, ``ν`` cannot fall with ``σ`` to the
+   unbounded density at ``σ → 0``, so the first step finds the law's fit, and from it
+   the second finds the mode nearby;
 2. at the lowest mode ``ẑ``, takes the Laplace approximation
    ``p(z | y) ≈ N(ẑ, Σ)``, ``Σ = H(ẑ)⁻¹``;
 3. starts chain ``c`` at ``ẑ_c + t·L ε_c`` with ``L Lᵀ = Σ``, ``ε_c ~ N(0, I)``, so that
@@ -59,7 +64,7 @@ from numpyro.util import is_prng_key
 from bayescale.errors import StartWarning
 
 INIT = ("laplace", "prior")
-MAX_ITERATIONS = 200  # Newton iterations per chain: a cap, several times what a search needs
+MAX_ITERATIONS = 200  # Newton iterations per search: a cap, several times what one needs
 DECREMENT_TOLERANCE = 1e-6  # nats: at a mode a last Newton step gains less than this
 TYPICAL_SET_QUANTILE = 0.99  # of ½χ²_d, the rise of U above the mode at a Gaussian's draw
 _STREAM = 0x5A7  # fixed spawn key of the Laplace draws: no stream shared with other draws
@@ -166,6 +171,10 @@ class Layout:
             [np.reshape(batched[k], (len(batched[k]), -1)) for k in self.names], axis=1
         )
 
+    def coordinates(self, names) -> np.ndarray:
+        """Which coordinates of the flat vector belong to the sites ``names`` (a mask)."""
+        return np.repeat([k in names for k in self.names], np.diff((0, *self.ends)))
+
     def unflatten(self, x):
         """Sites from one flat vector ``x`` (NumPy or JAX) or a batch ``(chains, size)``."""
         starts = (0, *self.ends[:-1])
@@ -244,6 +253,30 @@ def _mode(value_and_grad, hessian, x0: np.ndarray) -> scipy.optimize.OptimizeRes
     return result
 
 
+def _mode_holding(value_and_grad, hessian, x0: np.ndarray, held: np.ndarray):
+    """:func:`_mode` from ``x0`` in two steps: with the coordinates ``held`` (a mask) fixed
+    at ``x0``'s values, then every coordinate free from where that search ended. The
+    result's ``nit`` counts both."""
+    free = ~held
+
+    def full(y):
+        x = x0.copy()
+        x[free] = y
+        return x
+
+    def value_and_grad_free(y):
+        value, grad = value_and_grad(full(y))
+        return value, np.asarray(grad)[free]
+
+    def hessian_free(y):
+        return np.asarray(hessian(full(y)))[np.ix_(free, free)]
+
+    first = _mode(value_and_grad_free, hessian_free, x0[free])
+    second = _mode(value_and_grad, hessian, full(first.x))
+    second.nit += first.nit
+    return second
+
+
 def _jitter(
     potential, mode: scipy.optimize.OptimizeResult, step: np.ndarray, rise: float
 ) -> np.ndarray:
@@ -258,11 +291,14 @@ def _jitter(
     return mode.x
 
 
-def laplace_start(model, kwargs: dict, seed: int, chains: int, dense_mass: bool) -> Start:
+def laplace_start(
+    model, kwargs: dict, seed: int, chains: int, dense_mass: bool, hold: tuple[str, ...] = ()
+) -> Start:
     """Start values for ``chains`` chains of ``model(**kwargs)`` and the warmup's first
     inverse mass matrix, from the posterior's modes and its Laplace approximation (module
-    docstring). Runs in float64 on the current default device; call it where the fit runs.
-    The same ``seed`` gives the same starts.
+    docstring). ``hold`` names the sites a search that ends at no mode holds at its start
+    when it tries again. Runs in float64 on the current default device; call it where the
+    fit runs. The same ``seed`` gives the same starts.
     """
     with jax.enable_x64(True):
         data = jax.device_put(kwargs)
@@ -278,24 +314,36 @@ def laplace_start(model, kwargs: dict, seed: int, chains: int, dense_mass: bool)
         value_and_grad = partial(jax.jit(jax.value_and_grad(potential)), data=data)
         grad = jax.grad(potential)
         hessian = partial(jax.jit(lambda x, data: _hessian(partial(grad, data=data), x)), data=data)
-        fits = [_mode(value_and_grad, hessian, x0) for x0 in flat]
+        first = [_mode(value_and_grad, hessian, x0) for x0 in flat]
+        held = layout.coordinates(hold)
+        retried = [bool(held.any() and not r.converged) for r in first]
+        fits = [
+            _mode_holding(value_and_grad, hessian, x0, held) if again else r
+            for x0, r, again in zip(flat, first, retried, strict=True)
+        ]
         summary = {
-            "mode_iterations": [int(r.nit) for r in fits],
+            "mode_iterations": [  # a retried search's count adds the retry's
+                int(a.nit + (r.nit if again else 0))
+                for a, r, again in zip(first, fits, retried, strict=True)
+            ],
             "mode_converged": [r.converged for r in fits],
+            "mode_retried": retried,
         }
         converged = [c for c, r in enumerate(fits) if r.converged]
         if not converged:
             why = (
                 "no chain's search ended at a mode (a positive definite Hessian where "
                 f"Newton's step gains under {DECREMENT_TOLERANCE:g} nats)"
+                + (f", not even with {', '.join(hold)} held first" if any(retried) else "")
             )
             message = (
                 f"the Laplace start fell back to the prior: {why}; Newton iterations per "
-                f"chain {summary['mode_iterations']} (at most {MAX_ITERATIONS}). Every chain "
-                "starts from the prior mean with the identity mass matrix, so warmup must "
-                "travel to the posterior and adapt from scratch. The posterior has no proper "
-                "mode: a direction that the data and priors leave flat, or a density that "
-                "grows without bound (a centred hierarchy's as a group scale τ → 0). Try "
+                f"chain {summary['mode_iterations']} (at most {MAX_ITERATIONS} per search). "
+                "Every chain starts from the prior mean with the identity mass matrix, so "
+                "warmup must travel to the posterior and adapt from scratch. The posterior "
+                "has no proper mode: a direction that the data and priors leave flat, or a "
+                "density that grows without bound (a centred hierarchy's as a group scale "
+                "τ → 0). Try "
                 "centring='non-centred' for a hierarchy, tighter priors on parameters the "
                 "data barely constrain, or more warmup; init='prior' starts from the prior "
                 "without the search."

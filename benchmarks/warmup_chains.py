@@ -28,6 +28,7 @@ from numpyro.infer.hmc_util import build_adaptation_schedule
 
 from bayescale import model_inputs, nuts
 from bayescale.devices import chain_map
+from bayescale.likelihood import tail_params
 from bayescale.starts import Start, laplace_start
 
 MAX_STEPS = 2**nuts.MAX_TREE_DEPTH - 1
@@ -54,7 +55,14 @@ def main() -> None:
     kernel, n_latent, _ = nuts.nuts_kernel(inputs, args.warmup)
     started = time.perf_counter()
     start = (
-        laplace_start(inputs.model, {**inputs.args, "centre": inputs.centre}, args.seed, 4, True)
+        laplace_start(
+            inputs.model,
+            {**inputs.args, "centre": inputs.centre},
+            args.seed,
+            4,
+            True,
+            hold=tail_params(inputs.likelihood),
+        )
         if args.init == "laplace"
         else Start(None, None)
     )

@@ -178,3 +178,12 @@ def point_mass(
         sampler=SamplerInfo(algorithm="point mass", chains=1, draws=1),
     )
     return bs.Posterior(groups=groups, law=bs.get_law(law), info=info)
+
+
+def datablations_final(corpus="c4") -> bs.Sweep:
+    """Each run's final checkpoint on ``corpus`` of the bundled ``hitchhiker_datablations``
+    (24 runs: 2.8B, 4.2B and 8.7B parameters at 1-44 epochs)."""
+    table = bs.load_dataset("hitchhiker_datablations").frame
+    table = table[table["data"] == corpus]
+    final = table.loc[table.groupby("run")["n_tokens"].idxmax()]
+    return bs.Sweep.from_frame(final[["n_params", "n_tokens", "loss", "unique_tokens", "group"]])

@@ -14,9 +14,11 @@ import scipy.stats
 from numpyro.distributions import constraints
 
 import bayescale as bs
+from bayescale.likelihood import tail_params
+from bayescale.model_inputs import model_inputs
 from bayescale.starts import TYPICAL_SET_QUANTILE, _jitter, laplace_start
 
-from conftest import quiet_fit, synthetic_sweep
+from conftest import datablations_final, quiet_fit, synthetic_sweep
 
 X = np.linspace(-1.0, 2.0, 12)
 Y = 0.5 + 1.5 * X + np.random.default_rng(0).normal(0.0, 0.3, X.size)
@@ -98,6 +100,29 @@ def test_no_proper_mode_falls_back_to_the_prior_start(model):
     assert "no chain's search ended at a mode" in start.summary["why"]
     assert start.summary["mode_converged"] == [False, False]
     assert start.warning.startswith("the Laplace start fell back to the prior")  # fit keeps it
+
+
+def test_a_search_lost_to_the_student_t_spike_finds_the_mode_holding_nu_first():
+    # The 24 final C4 points of hitchhiker_datablations under the data-constrained law:
+    # three 44-epoch runs far above any law put the Student-t's nu near 1.5, beside its
+    # unbounded density as sigma and nu fall to 0 together (bayescale.likelihood.
+    # tail_params). From seed 0's two prior starts both searches run off to it (a fact of
+    # this seed, shown here, not an assumption); held at its start first, nu cannot.
+    inputs = model_inputs(datablations_final(), law="data_constrained")
+    kwargs = {**inputs.args, "centre": inputs.centre}
+    with pytest.warns(bs.StartWarning, match="fell back to the prior"):
+        lost = laplace_start(inputs.model, kwargs, 0, chains=2, dense_mass=True)
+    assert lost.summary["mode_converged"] == [False, False]
+    start = laplace_start(inputs.model, kwargs, 0, chains=2, dense_mass=True, hold=("nu",))
+    assert start.summary["mode_retried"] == [True, True]
+    assert start.summary["mode_converged"] == [True, True]
+    # both end at one mode (their potentials equal to the summary's 1e-3 rounding), and the
+    # chains start near it: the mode has nu = 0.63 and sigma = 7e-4, where the searches
+    # that ran off ended at nu = 0.06-0.11 and sigma of 1e-7 and below
+    assert start.summary["mode_potential_above_best"] == [0.0, 0.0]
+    nu, sigma = (np.exp(start.params[k]) for k in ("nu", "sigma"))
+    assert np.all((nu > 0.2) & (sigma > 1e-5)), (nu, sigma)
+    assert tail_params(inputs.likelihood) == ("nu",)  # what bs.fit holds
 
 
 def test_jitter_is_pulled_back_where_the_potential_is_not_gaussian():
