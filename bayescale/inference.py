@@ -25,7 +25,7 @@ import xarray as xr
 from numpyro.infer import MCMC
 
 from bayescale import __version__, ranges
-from bayescale.compilation_cache import use_compilation_cache
+from bayescale.compilation_cache import release_compiled_programs, use_compilation_cache
 from bayescale.curves import CURVE_MIN_FRACTION, offset_trends, offset_units
 from bayescale.devices import chain_map, prepare_cpu_devices, select_device
 from bayescale.diagnostics import diagnose, prior_dominated, problems, warn_all
@@ -220,6 +220,7 @@ def fit(
         args=padded(inputs.args, pad_to),
     )
     use_compilation_cache()
+    release_compiled_programs()
     run = _sample(inputs, settings)
     posterior, sample_stats = _datasets(inputs, run)
     diag = diagnose(posterior, sample_stats, MAX_TREE_DEPTH)

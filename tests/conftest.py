@@ -5,17 +5,16 @@ Randomness is explicit: every generator takes a seed.
 
 from __future__ import annotations
 
-import gc
 import os
 import re
 import warnings
 
-import jax
 import numpy as np
 import pandas as pd
 import pytest
 
 import bayescale as bs
+from bayescale.compilation_cache import release_compiled_programs
 
 # The test session runs without JAX's persistent compilation cache: with it, the 20-fit
 # coverage test of test_pooling.py crashed inside JAX 0.10.2's cache (a segfault writing an
@@ -26,32 +25,14 @@ os.environ.setdefault("BAYESCALE_JAX_CACHE", "off")
 bs.use_cpu_devices()  # parallel chains for the session's fits: before anything runs JAX
 
 
-# Mappings held before a module's end releases the compiled XLA programs: Linux allows a
-# process 65,530 (vm.max_map_count), each compiled program holds some, and the suite adds
-# about 60 per test (10,152 after its first 169 tests; docs/performance.md), so a module
-# of tens of tests stays far below the limit from here.
-MAPPINGS_BEFORE_RELEASE = 30_000
-
-
-def _mappings() -> int:
-    """The process's memory mappings; without /proc, as if at the limit."""
-    try:
-        with open("/proc/self/maps", encoding="utf-8") as maps:
-            return sum(1 for _ in maps)
-    except OSError:
-        return MAPPINGS_BEFORE_RELEASE
-
-
 @pytest.fixture(autouse=True, scope="module")
 def _release_compiled_programs():
-    """Drop JAX's compiled programs after a test module once the process holds
-    ``MAPPINGS_BEFORE_RELEASE`` mappings: the suite's one process compiles hundreds of
-    fits, and at about 60,000 mappings the next compile aborted in LLVM, unable to map its
-    code (docs/performance.md). Later modules recompile what they share."""
+    """After a test module, drop JAX's compiled programs once the process holds more than
+    half the memory mappings it may (bayescale.compilation_cache): every fit does so before
+    it compiles, and the suite's other programs (planning queries, prior draws) add up over
+    a thousand tests too (about 60 mappings per test; docs/performance.md)."""
     yield
-    if _mappings() >= MAPPINGS_BEFORE_RELEASE:
-        jax.clear_caches()
-        gc.collect()
+    release_compiled_programs()
 
 
 # Chinchilla-like truth (close to Besiroglu et al. 2024), as log-parameters.
