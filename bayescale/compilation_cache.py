@@ -79,9 +79,9 @@ def release_compiled_programs(share: float | None = None) -> bool:
     JAX keeps the programs of every fit for the life of the process, even a fit's whose
     posterior is gone, and each program maps its machine code: a fit adds about 1,200
     mappings, and at the limit (65,530 by default) LLVM cannot map the next program and
-    the process aborts (``docs/performance.md``). Programs needed again are compiled
-    again, from the persistent cache where it is on. Where ``/proc`` does not list the
-    mappings, nothing is done.
+    the process aborts (``docs/performance.md``). Programs needed again, JAX code of the
+    user's own among them, are compiled again, from the persistent cache where it is on.
+    Where ``/proc`` does not list the mappings, nothing is done.
     """
     held = mappings()
     if held is None or held <= (RELEASE_SHARE if share is None else share) * _mapping_limit():
