@@ -37,9 +37,10 @@ def test_a_fit_past_the_share_drops_the_programs_of_earlier_fits(monkeypatch):
     quiet_fit(sweep, seed=2, **short)
     held.append(mappings())
     # Each fit keeps its programs: the second adds about 1,000 mappings (docs/performance.md)
-    # though the first compiled the same model. The third drops every program first, the
-    # first two fits' among them, and compiles at most what the first did: it ends with
-    # fewer mappings than it found, where without the release it would add as many again.
+    # though the first compiled the same model. The third drops every program first and
+    # compiles again only what one fit needs, which the process held before, besides the
+    # first two fits' own: it ends with fewer mappings than it found, where without the
+    # release it would add as many as the second did.
     grown = held[2] - held[1]
     assert grown > 0
     assert held[3] < held[2], held
