@@ -5,8 +5,12 @@ Randomness is explicit: every generator takes a seed.
 
 from __future__ import annotations
 
+import atexit
+import multiprocessing
 import os
 import re
+import shutil
+import tempfile
 import warnings
 
 import numpy as np
@@ -14,13 +18,31 @@ import pandas as pd
 import pytest
 
 import bayescale as bs
-from bayescale.compilation_cache import release_compiled_programs
+from bayescale.compilation_cache import CACHE_ENV, release_compiled_programs
 
-# The test session runs without JAX's persistent compilation cache: with it, the 20-fit
-# coverage test of test_pooling.py crashed inside JAX 0.10.2's cache (a segfault writing an
-# executable, an abort reading one; docs/performance.md). Tests of the cache itself set
-# the variable in their own processes.
-os.environ.setdefault("BAYESCALE_JAX_CACHE", "off")
+
+def _use_a_fresh_compilation_cache() -> None:
+    """Point JAX's persistent compilation cache at a new folder of this test process's own
+    (removed when it exits), as ``fit`` does for users at ``~/.cache``: fits of one shape
+    then compile once per process instead of once per fit (an SBC-sized fit took 40 s
+    uncached, 9-12 s cached; docs/performance.md), and no test reads programs another
+    session left. An xdist worker takes a sub-folder of the main process's, so that no two
+    test processes write one folder at once; a process pool's child shares its parent's, as
+    a user's pool shares theirs. A ``BAYESCALE_JAX_CACHE`` set before the session is kept
+    (``off`` turns the cache off); tests of the cache itself set it in their own
+    processes."""
+    if multiprocessing.parent_process() is not None:  # a pool's child: its parent's folder
+        return
+    folder = os.environ.get(CACHE_ENV)
+    if folder is None:
+        folder = tempfile.mkdtemp(prefix="bayescale-test-jax-cache-")
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    elif folder != "off" and "PYTEST_XDIST_WORKER" in os.environ:
+        folder = os.path.join(folder, os.environ["PYTEST_XDIST_WORKER"])
+    os.environ[CACHE_ENV] = folder
+
+
+_use_a_fresh_compilation_cache()
 
 bs.use_cpu_devices()  # parallel chains for the session's fits: before anything runs JAX
 
