@@ -24,6 +24,7 @@ RELEASE_SHARE = 0.5
 _DEFAULT_MAP_COUNT = 65_530  # Linux's vm.max_map_count unless the system raised it
 
 CACHE_ENV = "BAYESCALE_JAX_CACHE"
+CACHE_OFF = "off"  #: the value of $BAYESCALE_JAX_CACHE that turns the cache off
 
 
 def use_compilation_cache() -> None:
@@ -44,7 +45,7 @@ def use_compilation_cache() -> None:
     with a warning on every run."""
     location = os.environ.get(CACHE_ENV, str(Path.home() / ".cache" / "bayescale" / "jax"))
     if (
-        location == "off"
+        location == CACHE_OFF
         or jax.config.jax_compilation_cache_dir
         or not jax.config.jax_enable_compilation_cache
     ):

@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 
 import bayescale as bs
-from bayescale.compilation_cache import CACHE_ENV, release_compiled_programs
+from bayescale.compilation_cache import CACHE_ENV, CACHE_OFF, release_compiled_programs
 
 
 def _use_a_fresh_compilation_cache() -> None:
@@ -37,7 +37,7 @@ def _use_a_fresh_compilation_cache() -> None:
     if folder is None:
         folder = tempfile.mkdtemp(prefix="bayescale-test-jax-cache-")
         atexit.register(shutil.rmtree, folder, ignore_errors=True)
-    elif folder != "off" and "PYTEST_XDIST_WORKER" in os.environ:
+    elif folder != CACHE_OFF and "PYTEST_XDIST_WORKER" in os.environ:
         folder = os.path.join(folder, os.environ["PYTEST_XDIST_WORKER"])
     os.environ[CACHE_ENV] = folder
 
