@@ -187,11 +187,12 @@ Both:
 - **A posterior from few runs chooses poorly.** The criterion is only as good as the
   draws it reads: a batch chosen from the first few runs' posterior is chosen for where
   that posterior puts the law. Choose a few runs at a time and refit between batches. On
-  ``docs/calibration/design.md`` (batches of 8, refits between) the linear update's runs
-  predict the held-out runs best of the four strategies at 5% and 10% of the sweep's
-  compute, and worst at 1%, although they leave the law the smallest variance there too
-  (figures in ``docs/performance.md``, "Which run next"): a smaller variance is not a
-  smaller held-out error.
+  ``docs/calibration/design.md`` (batches of 8, refits between, five seeds) the linear
+  update's runs predict the held-out runs better than both random and cheapest-first runs
+  on 1 of 3 sweeps at 1% of a sweep's compute, none at 5% and 2 of 3 at 10%, although on
+  ``chinchilla`` they leave the law the smallest variance of the four strategies at every
+  level (figures in ``docs/performance.md``, "Which run next"): a smaller variance is not
+  a smaller held-out error.
 - **Thinning.** The draws are thinned evenly to at most ``max_draws`` (default
   :data:`MAX_DRAWS`) to bound the work, ``candidates × outcomes × draws`` density
   evaluations a step for reweighting, ``candidates × points × draws`` for the linear
