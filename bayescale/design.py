@@ -193,6 +193,12 @@ Both:
   ``chinchilla`` they leave the law the smallest variance of the four strategies at every
   level (figures in ``docs/performance.md``, "Which run next"): a smaller variance is not
   a smaller held-out error.
+- **Shapes.** A run moves the law's parameters most from the edges of the candidates'
+  tokens per parameter, so both favour runs there, often far from the shapes the target
+  asks about. A law that is wrong errs most there too, and fitted, those runs move its
+  predictions everywhere. Offer candidates of the target's shapes (``docs/performance.md``,
+  "Which run next": so restricted, most strategies' runs predicted the held-out runs
+  better, this criterion's no better than random ones).
 - **Thinning.** The draws are thinned evenly to at most ``max_draws`` (default
   :data:`MAX_DRAWS`) to bound the work, ``candidates × outcomes × draws`` density
   evaluations a step for reweighting, ``candidates × points × draws`` for the linear

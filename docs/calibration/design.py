@@ -37,10 +37,15 @@ Strategies, each spending at most the level's compute:
     python docs/calibration/design.py --sweeps porian_rsld
     python docs/calibration/design.py --strategies suggest random
     python docs/calibration/design.py --synthetic     # the law exactly right; prints only
+    python docs/calibration/design.py --window        # runs of the targets' shapes; prints only
 
 ``--synthetic`` replaces every loss of the sweep by the law's at the median parameters of
 a fit on the pool, plus Normal noise of that fit's median ``σ``: how the strategies
 compare when the law is right.
+
+``--window`` lets every strategy choose only among the pool runs whose tokens per parameter
+lie in the central 80% of the held-out runs' (their ``WINDOW`` quantiles): how the
+strategies compare when the runs are of the shapes the answers are wanted for.
 """
 
 from __future__ import annotations
@@ -75,6 +80,10 @@ DOPT_DRAWS = 200  # posterior draws averaged by the D-optimal criterion
 # posterior)
 BATCH = 8
 STRATEGIES = ("suggest", "d-optimal", "random", "cheapest")
+# --window: the held-out runs' quantiles of tokens per parameter between which runs are
+# chosen: the central 80%, which drops the tenth in each tail where their extremes lie (set
+# once, before the first comparison, and not varied since)
+WINDOW = (0.1, 0.9)
 
 
 def _athena_nemotron() -> bs.Sweep:
@@ -259,9 +268,10 @@ def _law_losses(post: bs.Posterior, frame: pd.DataFrame) -> np.ndarray:
     return np.exp(log_loss + sigma * np.random.default_rng(0).standard_normal(len(frame)))
 
 
-def run(name, seeds, strategies=STRATEGIES, synthetic=False) -> pd.DataFrame:
+def run(name, seeds, strategies=STRATEGIES, synthetic=False, window=False) -> pd.DataFrame:
     """Every strategy's runs and scores on sweep ``name``, one row per (strategy, seed,
-    level), with the fit on all pool runs first."""
+    level), with the fit on all pool runs first; with ``window``, runs are chosen only among
+    those of the held-out runs' shapes (module docstring)."""
     frame = SWEEPS[name][0]().fit_frame.copy()
     frame["flops"] = 6.0 * frame["n_params"] * frame["n_tokens"]
     total = float(frame["flops"].sum())
@@ -272,6 +282,11 @@ def run(name, seeds, strategies=STRATEGIES, synthetic=False) -> pd.DataFrame:
     if synthetic:
         frame["loss"] = _law_losses(_fit(frame[frame["flops"] <= cut], 0), frame)
     test, pool = frame[frame["flops"] > cut], frame[frame["flops"] <= cut]
+    choices = pool
+    if window:
+        ratio = frame["n_tokens"] / frame["n_params"]
+        low, high = ratio[test.index].quantile(WINDOW)
+        choices = pool[ratio[pool.index].between(low, high) | pool.index.isin(start)]
     full = _fit(pool, 0)
     rows.append(
         {
@@ -293,7 +308,7 @@ def run(name, seeds, strategies=STRATEGIES, synthetic=False) -> pd.DataFrame:
             used, post, spent = list(start), post0, 0.0
             for level in LEVELS:
                 remaining = level * total - spent
-                picked, post = _level(strategy, post, pool, used, remaining, test, rng, seed)
+                picked, post = _level(strategy, post, choices, used, remaining, test, rng, seed)
                 used = used + picked
                 spent += float(pool.loc[picked, "flops"].sum())
                 rows.append(
@@ -453,17 +468,23 @@ def main(argv=None) -> int:
         help="replace the sweep's losses by the law's at a fit on the pool, plus Normal "
         "noise: the design when the law is right (design.md is not written)",
     )
+    parser.add_argument(
+        "--window",
+        action="store_true",
+        help="choose runs only among those whose tokens per parameter lie in the central "
+        "80%% of the held-out runs' (design.md is not written)",
+    )
     args = parser.parse_args(argv)
     bs.use_cpu_devices()
     t0 = time.time()
     tables, facts = [], {}
     for name in args.sweeps:
-        table, facts[name] = run(name, args.seeds, args.strategies, args.synthetic)
+        table, facts[name] = run(name, args.seeds, args.strategies, args.synthetic, args.window)
         tables.append(table)
     table = pd.concat(tables, ignore_index=True)
     print(_md(ranks(summarise(table))) if len(args.strategies) == len(STRATEGIES) else "")
     complete = list(args.strategies) == list(STRATEGIES) and list(args.sweeps) == list(SWEEPS)
-    if complete and not args.synthetic:
+    if complete and not (args.synthetic or args.window):
         print(f"wrote {write(table, facts, time.time() - t0, args.seeds)}")
     return 0
 
