@@ -198,7 +198,7 @@ Both:
   asks about. A law that is wrong errs most there too, and fitted, those runs move its
   predictions everywhere. Offer candidates of the target's shapes (``docs/performance.md``,
   "Which run next": so restricted, most strategies' runs predicted the held-out runs
-  better, this criterion's no better than random ones).
+  better, and this criterion's beat random ones in 4 of 9 comparisons).
 - **Thinning.** The draws are thinned evenly to at most ``max_draws`` (default
   :data:`MAX_DRAWS`) to bound the work, ``candidates × outcomes × draws`` density
   evaluations a step for reweighting, ``candidates × points × draws`` for the linear
