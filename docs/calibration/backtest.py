@@ -59,7 +59,7 @@ def porian_sweep() -> bs.Sweep:
     )
 
 
-def _synthetic(seed: int = 0) -> bs.Sweep:
+def synthetic_sweep(seed: int = 0) -> bs.Sweep:
     """A control where the law is right: the Chinchilla law near Besiroglu et al.'s fit
     (E=1.8, A=450, alpha=0.34, B=2000, beta=0.37) on 10 sizes (5e7-5e9) x 6 token ratios
     (2-200 tokens per parameter), Normal noise of 0.01 on log loss."""
@@ -76,7 +76,8 @@ def _synthetic(seed: int = 0) -> bs.Sweep:
     )
 
 
-def _athena_mask(sweep: bs.Sweep) -> pd.Series:
+def athena_mask(sweep: bs.Sweep) -> pd.Series:
+    """open_athena_isoflops' training runs of the split by compute: budgets up to 9e19."""
     return sweep.frame["budget"] <= 9.1e19
 
 
@@ -148,7 +149,7 @@ CASES = {
         },
     ),
     "synthetic": (
-        _synthetic,
+        synthetic_sweep,
         {},
         "control, the law is right: 60 points drawn from a Chinchilla law with Normal noise "
         "(sd 0.01 on log loss; 10 sizes 5e7-5e9 x 2-200 tokens per parameter); independent "
@@ -228,7 +229,10 @@ def run_case(
     """One case, split by ``split`` (``"compute"`` or ``"n_params"``)."""
     if name == "synthetic":
         return _pooled(
-            [_run(name, split, _synthetic(k), sampler, n_boot, seed) for k in range(replicates)]
+            [
+                _run(name, split, synthetic_sweep(k), sampler, n_boot, seed)
+                for k in range(replicates)
+            ]
         )
     return _run(name, split, CASES[name][0](), sampler, n_boot, seed)
 
@@ -260,7 +264,7 @@ def _run(
     _, common, _, splits = CASES[name]
     args = {**common, **splits[split][0]}
     if args["split"] == "mask":
-        args["split"] = _athena_mask(sweep)
+        args["split"] = athena_mask(sweep)
     args["fit_kwargs"] = {**sampler, **common.get("fit_kwargs", {})}
     args["learn_error"] = error_prior(name)
     if "pooling" not in args["fit_kwargs"]:

@@ -38,7 +38,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from backtest import CASES, SPLITS, _athena_mask, _synthetic
+from backtest import CASES, SPLITS, athena_mask, synthetic_sweep
 
 import bayescale as bs
 from bayescale.evaluation.lfo import DEFAULT_CUTS, lfo_bands
@@ -85,7 +85,7 @@ def case(name: str, split: str, sweep: bs.Sweep, sampler: dict) -> dict:
     args = splits[split][0]
     frame = sweep.fit_frame
     if args["split"] == "mask":
-        train = _athena_mask(sweep).loc[frame.index]
+        train = athena_mask(sweep).loc[frame.index]
     else:
         train = train_mask(sweep, args["split"], args.get("frac"), args.get("threshold"))
     fit_kwargs = {"law": "chinchilla", "progress": False, **sampler, **common.get("fit_kwargs", {})}
@@ -113,7 +113,7 @@ def case(name: str, split: str, sweep: bs.Sweep, sampler: dict) -> dict:
 
 def run(sampler: dict) -> pd.DataFrame:
     sweeps = [(name, CASES[name][0]) for name in CASES if name != "synthetic"]
-    sweeps += [(f"synthetic, seed {s}", lambda s=s: _synthetic(s)) for s in SYNTHETIC_SEEDS]
+    sweeps += [(f"synthetic, seed {s}", lambda s=s: synthetic_sweep(s)) for s in SYNTHETIC_SEEDS]
     rows = []
     for label, factory in sweeps:
         name = label.split(",")[0]
