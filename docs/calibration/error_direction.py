@@ -41,7 +41,7 @@ import pandas as pd
 from backtest import CASES, SPLITS, athena_mask, synthetic_sweep
 
 import bayescale as bs
-from bayescale.evaluation.lfo import DEFAULT_CUTS, lfo_bands
+from bayescale.evaluation.lfo import DEFAULT_CUTS, _residuals, lfo_bands
 from bayescale.evaluation.splits import train_mask
 
 HERE = Path(__file__).parent
@@ -51,19 +51,12 @@ SYNTHETIC_SEEDS = (0, 1, 2, 3, 4)
 
 
 def drift(post: bs.Posterior, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """``z_i`` and ``h_i`` (module docstring) of ``frame``'s rows under ``post``; a group
-    the fit did not see is predicted as a new group."""
-    log_n, log_d = (np.log(frame[c].to_numpy(float)) for c in ("n_params", "n_tokens"))
-    labels = frame["group"].astype(str).to_numpy() if post.groups_fitted else None
-    log_mean = np.empty(len(frame))
-    for label in [None] if labels is None else pd.unique(labels):
-        where = slice(None) if label is None else labels == label
-        group = None if label is None else label if label in post.groups_fitted else "new"
-        draws = post.log_mean(log_n[where], log_d[where], group)
-        log_mean[where] = np.median(draws.reshape(-1, draws.shape[-1]), axis=0)
-    sigma = float(np.median(post.noise().new_run_scale()))
-    z = (np.log(frame["loss"].to_numpy(float)) - log_mean) / sigma
-    return z, post.discrepancy().region.distance(log_n, log_d)
+    """``z_i`` and ``h_i`` (module docstring) of ``frame``'s rows under ``post``, from the
+    residuals that leave-future-out scores (a group the fit did not see predicted as a new
+    group)."""
+    resid, _, noise, h = _residuals(post, frame)
+    z = np.median(resid.reshape(-1, resid.shape[-1]), axis=0) / np.median(noise.sigma)
+    return z, h
 
 
 def slope(z: np.ndarray, h: np.ndarray) -> float:
@@ -112,11 +105,13 @@ def case(name: str, split: str, sweep: bs.Sweep, sampler: dict) -> dict:
 
 
 def run(sampler: dict) -> pd.DataFrame:
-    sweeps = [(name, CASES[name][0]) for name in CASES if name != "synthetic"]
-    sweeps += [(f"synthetic, seed {s}", lambda s=s: synthetic_sweep(s)) for s in SYNTHETIC_SEEDS]
+    sweeps = [(name, name, CASES[name][0]) for name in CASES if name != "synthetic"]
+    sweeps += [
+        (f"synthetic, seed {s}", "synthetic", lambda s=s: synthetic_sweep(s))
+        for s in SYNTHETIC_SEEDS
+    ]
     rows = []
-    for label, factory in sweeps:
-        name = label.split(",")[0]
+    for label, name, factory in sweeps:
         sweep = factory()
         for split in SPLITS:
             started = time.perf_counter()
