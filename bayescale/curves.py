@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from bayescale import ranges
 from bayescale.errors import InputError, SweepWarning
 from bayescale.sweep import Sweep, _rows_text
 
@@ -182,6 +183,7 @@ def select_checkpoints(
     ``None`` means ``"all"`` for a law that reads schedules (``reads_schedules``) and
     ``"final"`` otherwise.
     """
+    ranges.SHARE.check(min_fraction, "min_fraction", "min_fraction=0.1")
     if checkpoints is None:
         checkpoints = "all" if reads_schedules else "final"
     if checkpoints not in CHECKPOINTS:

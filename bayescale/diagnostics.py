@@ -67,17 +67,21 @@ def diagnose(
         rhat = az.rhat(posterior) if chains > 1 else None
 
     def worst(ds, pick):
-        return {name: float(pick(np.asarray(ds[name]))) for name in ds.data_vars}
+        """``pick`` over each variable's values that are not NaN; NaN where all are (a
+        variable that no chain varies, such as one held fixed)."""
+        values = {name: np.asarray(ds[name], float) for name in ds.data_vars}
+        values = {name: v[~np.isnan(v)] for name, v in values.items()}
+        return {name: float(pick(v)) if v.size else float("nan") for name, v in values.items()}
 
     rhat = (
-        worst(rhat, np.nanmax)
+        worst(rhat, np.max)
         if rhat is not None
         else {name: float("nan") for name in posterior.data_vars}
     )
     return {
         "r_hat": rhat,
-        "ess_bulk": worst(bulk, np.nanmin),
-        "ess_tail": worst(tail, np.nanmin),
+        "ess_bulk": worst(bulk, np.min),
+        "ess_tail": worst(tail, np.min),
         "divergences": (
             int(sample_stats["diverging"].sum()) if "diverging" in sample_stats else None
         ),

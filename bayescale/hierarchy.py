@@ -28,6 +28,10 @@ from collections.abc import Callable, Mapping
 
 from bayescale.laws import Law
 
+NEW_GROUP = "new"
+"""The label that asks a partial-pooling posterior for an unseen group (a sweep's own group
+may not carry it: :func:`bayescale.model_inputs.model_inputs` refuses one)."""
+
 
 def ordered(law: Law) -> list[str]:
     """Parameters with every sheared intercept after the exponent it pairs with."""

@@ -75,6 +75,28 @@ PREDICTIVE_VALUES = 1_000_000
 PREDICTIVE_GROUPS = ("posterior_predictive", "log_likelihood")
 WITH_DERIVED = ("posterior", "prior")
 
+POINT_DATA = (
+    ("constant_data", "log_n"),
+    ("constant_data", "log_d"),
+    ("observed_data", "log_loss"),
+)
+"""The variables of a posterior's data groups that say which points it was fitted to."""
+FITTED_DATA = (*POINT_DATA, ("constant_data", "group"))
+"""Those and the points' groups."""
+
+
+def data_differences(a, b, variables=FITTED_DATA) -> list[str]:
+    """The ``variables`` (pairs of group and name, as ``group.variable``) in which
+    posteriors ``a`` and ``b`` differ: present in one only, or unequal in value; empty when
+    both were fitted to the same points (and, by default, groups)."""
+    differ = []
+    for group, var in variables:
+        x, y = a.groups[group].get(var), b.groups[group].get(var)
+        same = x is y if x is None or y is None else np.array_equal(x.values, y.values)
+        if not same:
+            differ.append(f"{group}.{var}")
+    return differ
+
 
 # --------------------------------------------------------------------------- prior
 def _prior_model(inputs: ModelInputs) -> None:

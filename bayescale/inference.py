@@ -99,7 +99,7 @@ def fit(
         ``"none"`` (one law), ``"partial"`` (hierarchical over the sweep's groups,
         for the parameters in ``vary``, default all) or ``"separate"`` (one law per group).
     vary
-        under partial pooling, the names of the law's parameters that vary by group
+        under partial pooling, the names (or one name) of the law's parameters that vary by group
         (default: all of them); the others are shared by every group.
     centring
         under partial pooling, how group values are sampled: ``"non-centred"`` (the

@@ -19,11 +19,12 @@ from bayescale.curves import (
 )
 from bayescale.errors import InputError, SweepValidationError
 from bayescale.fitinfo import DataInfo
+from bayescale.hierarchy import NEW_GROUP
 from bayescale.laws import Law, get_law
 from bayescale.likelihood import default_likelihood, noise_params
 from bayescale.model import CENTRING, MASKED_GROUPS, POOLING, scaling_model
 from bayescale.priors import resolve_priors
-from bayescale.sweep import Sweep
+from bayescale.sweep import Sweep, _rows_text
 
 
 def _check_size(sweep: Sweep, law: Law, n_noise: int) -> None:
@@ -69,13 +70,24 @@ def _structure(sweep: Sweep, law: Law, pooling: str, vary) -> tuple[str, tuple, 
             f"has {len(groups)}. Name the column with group=... when building the Sweep, or "
             "fit with pooling='none'."
         )
+    if NEW_GROUP in groups:
+        rows = sweep.fit_frame.index[sweep.fit_frame["group"] == NEW_GROUP]
+        raise SweepValidationError(
+            f"column 'group': rows {_rows_text(rows)} are labelled {NEW_GROUP!r}, the label "
+            f"that asks a per-group posterior for an unseen group. Rename that group (for "
+            f"example frame['group'].replace({{{NEW_GROUP!r}: 'new_data'}})) before building "
+            "the Sweep."
+        )
     if pooling == "separate":
         if vary:
             raise InputError(
                 "vary= applies to pooling='partial'; with 'separate' every parameter is per group."
             )
         return pooling, tuple(law.params), groups
-    vary = tuple(law.params) if vary is None else tuple(vary)
+    if vary is None:
+        vary = tuple(law.params)
+    else:  # one name alone, or an iterable of names
+        vary = (vary,) if isinstance(vary, str) else tuple(vary)
     unknown = sorted(set(vary) - set(law.params))
     if unknown or not vary:
         raise InputError(

@@ -74,7 +74,7 @@ from bayescale.extrapolation import answer_log_values, number, warn_if_extrapola
 from bayescale.laws import LOG6, Law
 from bayescale.likelihood import NoiseDraws
 from bayescale.optimum import search
-from bayescale.ranges import as_positive, one_positive
+from bayescale.ranges import SEED, as_positive, one_positive, positive_pairs
 
 BISECTION_STEPS = 60  # halves a 140-nat bracket to 1e-16: float64 resolution
 SLOPE_STEP = 1e-2  # log C step of the central difference that locates the predicted minimum
@@ -248,10 +248,9 @@ def predict_loss(
     them, and the predictive draws add a checkpoint's own noise only. A heavy-tailed
     (Student-t, small ν) predictive draw whose loss lies beyond the float range is ``inf``
     (or ``0`` below it), as the draw is; intervals keep it (:func:`bayescale.draws.quantile`)."""
+    SEED.check(seed, "seed", "seed=0")
     theta3, error, x64 = _prepare(law, theta, error)
-    n, d = np.broadcast_arrays(
-        as_positive(n, "n (parameters)", "n=7e9"), as_positive(d, "d (tokens)", "d=1.4e11")
-    )
+    n, d = positive_pairs(n, d, "n (parameters)", "d (tokens)", "n=7e9, d=1.4e11")
     with jax.enable_x64(x64):
         mu = _log_loss_blocks(law, theta3, np.log(n).ravel(), np.log(d).ravel(), inputs)
     mu = mu.reshape(*mu.shape[:2], *n.shape)

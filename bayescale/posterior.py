@@ -27,7 +27,7 @@ from bayescale.discrepancy import EXTRAPOLATION_ERROR, Discrepancy, check_extrap
 from bayescale.draws import SAMPLE_DIMS, Draws, eti, hdi, interval_columns
 from bayescale.errors import InputError, InputTypeError
 from bayescale.fitinfo import DataInfo, FitInfo, SamplerInfo
-from bayescale.hierarchy import group_values
+from bayescale.hierarchy import NEW_GROUP, group_values
 from bayescale.idata import inference_data, with_derived
 from bayescale.laws import Law, get_law
 from bayescale.likelihood import NoiseDraws, run_groups
@@ -166,12 +166,12 @@ class Posterior:
                     f"this posterior has no groups (pooling='none'); drop group={group!r}."
                 )
             return {p: post[p].values for p in self.law.params}
-        if group is None or (group not in groups and group != "new"):
+        if group is None or (group not in groups and group != NEW_GROUP):
             new = " or 'new' (an unseen group)" if self.info.pooling == "partial" else ""
             raise InputError(
                 f"this posterior is per group: pass group= one of {groups}{new}; got {group!r}."
             )
-        if group != "new":
+        if group != NEW_GROUP:
             return {
                 p: (post[p].sel(group=group).values if "group" in post[p].dims else post[p].values)
                 for p in self.law.params
@@ -360,8 +360,9 @@ class Posterior:
         Parameters
         ----------
         n, d
-            parameters and training tokens (> 0), scalars or arrays that broadcast
-            together; each pair is a finished run.
+            parameters and training tokens (> 0): numbers or flat lists of one length
+            (a single number pairs with each value of the other); each pair is a
+            finished run.
         group
             for a per-group fit, a fitted group's label, or ``"new"`` for an unseen group
             (partial pooling; :meth:`theta`); ``None`` for a fit without groups.
@@ -373,8 +374,8 @@ class Posterior:
         Draws
             ``loss_mean`` (the law with its error outside the fitted runs) and
             ``loss_predictive`` (``inf`` where a heavy-tailed draw passes the float range:
-            :func:`bayescale.planning.predict_loss`), dims ``(chain, draw, point)`` with
-            the broadcast shape.
+            :func:`bayescale.planning.predict_loss`), dims ``(chain, draw, point)``, a
+            point per pair.
         """
         return planning.predict_loss(
             self.law, self.theta(group), n, d, self.noise(), self.discrepancy(), seed=seed
@@ -488,7 +489,7 @@ class Posterior:
             the law's error outside the fitted runs.
         """
         if group is None and self.groups_fitted:
-            names = self.groups_fitted + (["new"] if self.info.pooling == "partial" else [])
+            names = self.groups_fitted + ([NEW_GROUP] if self.info.pooling == "partial" else [])
             parts = [self.optimal(compute, g).dataset for g in names]
             return Draws(xr.concat(parts, dim=xr.DataArray(names, dims="group", name="group")))
         return planning.optimal(self.law, self.theta(group), compute, self.discrepancy())

@@ -213,6 +213,8 @@ def _open(path: Path) -> tuple[dict, dict[str, xr.Dataset]]:
         for name in (*GROUPS, *present):
             with xr.open_dataset(path, group=name, engine="h5netcdf") as ds:
                 groups[name] = ds.load()
+    except PosteriorFileError:  # already says what the file is (a ValueError, as READ_ERRORS)
+        raise
     except READ_ERRORS as err:
         raise PosteriorFileError(
             f"{str(path)!r} is not a readable bayescale posterior (truncated or corrupted?): "

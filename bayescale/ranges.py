@@ -74,6 +74,8 @@ PROBABILITY = Range(low=0, high=1, low_open=True, high_open=True)
 """Credible masses, target acceptance rates."""
 FRACTION = Range(low=0, high=1, low_open=True)
 """Utilisations: above 0, at most 1."""
+SHARE = Range(low=0, high=1, high_open=True)
+"""Shares that 0 turns off and 1 would make everything: the early checkpoints dropped."""
 
 
 def as_positive(values, name: str, example: str = "") -> np.ndarray:
@@ -101,6 +103,24 @@ def as_positive(values, name: str, example: str = "") -> np.ndarray:
         shown = f" ({', '.join(f'{v:g}' for v in bad[:5])} not)" if arr.size > 1 else ""
         raise InputError(f"{name} must be {valid}, got {values!r}{shown}{fix}.")
     return arr
+
+
+def positive_pairs(
+    n, d, n_name: str, d_name: str, example: str = ""
+) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` and ``d`` (each a number or a flat list, :func:`as_positive`) as two 1-d float
+    arrays of one length: equal lengths pair up, a single value is repeated against the
+    other's; other lengths raise an error naming both and ``example``."""
+    n, d = as_positive(n, n_name, example), as_positive(d, d_name, example)
+    if n.size != d.size and 1 not in (n.size, d.size):
+        fix = f"; e.g. {example}" if example else ""
+        raise InputError(
+            f"{n_name} has {n.size} values and {d_name} {d.size}: give one of each per run, "
+            f"or a single value of either to pair with all of the other's (for a grid, "
+            f"ravel np.meshgrid(n, d)){fix}."
+        )
+    n, d = np.broadcast_arrays(n, d)
+    return np.array(n, dtype=float), np.array(d, dtype=float)
 
 
 def one_positive(value, name: str, example: str = "") -> float:

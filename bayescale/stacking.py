@@ -77,6 +77,7 @@ from bayescale.evaluation.lfo import (
 from bayescale.executors import map_calls
 from bayescale.extrapolation import FittedRange, answer_log_values, warn_if_extrapolating
 from bayescale.fitinfo import DataInfo
+from bayescale.idata import data_differences
 from bayescale.inference import fit
 from bayescale.posterior import Posterior
 from bayescale.sweep import Sweep
@@ -186,11 +187,7 @@ class Stack:
         and pooling."""
         (first_label, first), *others = self.components.items()
         for label, post in others:
-            differ = [
-                f"{group}.{var}"
-                for group, var in FITTED
-                if not _same(post.groups[group].get(var), first.groups[group].get(var))
-            ]
+            differ = data_differences(post, first)
             differ += [] if post.groups_fitted == first.groups_fitted else ["groups"]
             differ += [] if post.info.pooling == first.info.pooling else ["pooling"]
             if differ:
@@ -348,8 +345,9 @@ class Stack:
         Parameters
         ----------
         n, d
-            parameters and training tokens (> 0), scalars or arrays that broadcast
-            together; each pair is a finished run.
+            parameters and training tokens (> 0): numbers or flat lists of one length
+            (a single number pairs with each value of the other); each pair is a
+            finished run.
         group
             for per-group fits, a fitted group's label, or ``"new"``; ``None`` for fits
             without groups.
@@ -487,22 +485,6 @@ class Stack:
             reach = self._mix(lambda post: post.compute_to_reach(loss, group=group))
         planning.warn_unreachable(reach, stacklevel=2)
         return reach
-
-
-FITTED = (
-    ("constant_data", "log_n"),
-    ("constant_data", "log_d"),
-    ("constant_data", "group"),
-    ("observed_data", "log_loss"),
-)
-"""The variables of a posterior's data groups that say which points it was fitted to."""
-
-
-def _same(a: xr.DataArray | None, b: xr.DataArray | None) -> bool:
-    """Whether two variables are both absent, or equal in value."""
-    if a is None or b is None:
-        return a is b
-    return np.array_equal(a.values, b.values)
 
 
 def _shape(post: Posterior) -> tuple[int, int]:

@@ -671,7 +671,7 @@ class Sweep:
                 "all canonical columns",
                 "repeats identical points",
                 frame.index[duplicated],
-                frame.index[duplicated],
+                [tuple(point) for point in frame[duplicated].itertuples(index=False)],
                 "Remove copies with df.drop_duplicates(), or give replicate runs "
                 "distinct run ids (run=...).",
             )
@@ -766,6 +766,14 @@ class Sweep:
             raise SweepValidationError(
                 f"cannot exclude rows {_rows_text(repr(u) for u in unknown)}: no such row "
                 "labels in the sweep. Pass index labels of sweep.frame or a boolean mask."
+            )
+        repeated = pd.Index(values)[pd.Index(values).duplicated()].unique()
+        if len(repeated):
+            raise SweepValidationError(
+                f"cannot exclude rows: labels {_rows_text(repr(r) for r in repeated)} are "
+                "given more than once. A list of 0s and 1s meant as a mask is read as row "
+                "labels: pass booleans instead (np.asarray(flags, dtype=bool)); a list of "
+                "labels names each row once."
             )
         return pd.Series(index.isin(values), index=index)
 
@@ -994,7 +1002,11 @@ def read_sweep(path: str | Path, **columns) -> Sweep:
 
     Files are UTF-8. Duplicated column names in the file are an error (readers would
     rename or drop them), as are CSV or TSV rows with more or fewer fields than the
-    header; label columns (``group``, ``run``) are read exactly as written.
+    header; label columns (``group``, ``run``) are read exactly as written. Other columns
+    of a CSV or TSV file are read as :func:`pandas.read_csv` reads them: a column of
+    ``01`` and ``NA`` becomes ``1.0`` and a missing value. To keep such a column's text, read
+    the file with ``pandas.read_csv(path, dtype={column: str}, keep_default_na=False)`` and
+    pass the frame to :meth:`Sweep.from_frame`.
 
     Parameters
     ----------
@@ -1003,7 +1015,8 @@ def read_sweep(path: str | Path, **columns) -> Sweep:
         ``.jsonl``.
     **columns
         passed to :meth:`Sweep.from_frame` (``n=``, ``d=``, ``loss=``, ...) to name the
-        file's columns; ``source`` is set to the file's name and path.
+        file's columns; ``source`` holds the file's name and path, and what a ``source=``
+        mapping given here adds to them.
 
     Returns
     -------
@@ -1055,4 +1068,11 @@ def read_sweep(path: str | Path, **columns) -> Sweep:
             f"{str(path)!r} has a header ({sorted(map(str, df.columns))}) but no data rows: "
             "a sweep needs measured points. Add one row per (model size, tokens, loss) point."
         )
-    return Sweep.from_frame(df, **columns, source={"name": path.name, "path": str(path)})
+    given = columns.pop("source", None) or {}
+    if not isinstance(given, Mapping):
+        raise SweepValidationError(
+            f"source must be a mapping (e.g. {{'paper': 'Hoffmann et al. 2022'}}), got "
+            f"{type(given).__name__}; read_sweep adds the file's name and path to it."
+        )
+    source = {"name": path.name, "path": str(path), **given}
+    return Sweep.from_frame(df, **columns, source=source)

@@ -47,6 +47,14 @@ def biased_law_registered(monkeypatch):
     monkeypatch.setitem(law._REGISTRY, BIASED.name, BIASED)
 
 
+def test_a_stack_file_read_as_one_posterior_says_to_load_it_as_a_stack(mixed, tmp_path):
+    path = mixed.save(tmp_path / "stack.nc")
+    with pytest.raises(bs.PosteriorFileError) as err:
+        bs.load_posterior(path)
+    assert "load it with bs.load_stack(path)" in str(err.value)
+    assert "corrupted" not in str(err.value)  # the file is sound: no advice to refit
+
+
 def test_a_saved_stack_loads_with_its_weights_labels_seed_frame_and_draws(mixed, tmp_path):
     path = mixed.save(tmp_path / "stack.nc")
     back = bs.load_stack(path)

@@ -107,7 +107,13 @@ from scipy import optimize, special
 from bayescale import planning
 from bayescale.curves import CURVE_MIN_FRACTION, select_checkpoints
 from bayescale.discrepancy import PRIOR_SCALES, Discrepancy
-from bayescale.errors import ExtrapolationWarning, InputError, InputTypeError, SweepWarning
+from bayescale.errors import (
+    ExtrapolationWarning,
+    InputError,
+    InputTypeError,
+    SweepValidationError,
+    SweepWarning,
+)
 from bayescale.evaluation.error_scale import log_density_by_scale
 from bayescale.evaluation.splits import scored_rows, train_mask
 from bayescale.executors import map_calls
@@ -482,7 +488,15 @@ def _fit_before(sweep: Sweep, band: pd.Series, k: int, model: Model) -> Posterio
     chosen = chosen_checkpoints(sweep, model)
     held_out = band.index[band >= k]
     train = chosen.exclude(list(held_out), reason=f"held out by leave-future-out cut {k}")
-    return fit(train, model.law, pad_to=len(chosen.fit_frame), **model.fit_kwargs)
+    try:
+        return fit(train, model.law, pad_to=len(chosen.fit_frame), **model.fit_kwargs)
+    except SweepValidationError as err:  # the user gave the whole sweep: say which part
+        raise SweepValidationError(
+            f"leave-future-out cut {k} (0 is the first of cuts=) fits the {model.law.name} law "
+            f"on {len(train.fit_frame)} of the sweep's {len(chosen.fit_frame)} points (the "
+            f"runs below the cut), and that fit failed: {err} Or start the cuts later (cuts=, "
+            "fractions of the runs) so that the first fit has more runs."
+        ) from err
 
 
 def refit_model(posterior: Posterior) -> Model:

@@ -34,6 +34,7 @@ import pandas as pd
 from bayescale.diagnostics import arviz
 from bayescale.errors import ComparisonWarning, InputError, InputTypeError
 from bayescale.evaluation.lfo import DEFAULT_CUTS, lfo_summary, refit_model, score_models
+from bayescale.idata import POINT_DATA, data_differences
 from bayescale.posterior import Posterior
 from bayescale.sweep import Sweep
 
@@ -89,14 +90,28 @@ def compare(
         raise InputTypeError(
             f"lfo must be the frame bs.leave_future_out returns, got {type(lfo).__name__}."
         )
+    if not isinstance(posteriors, Mapping):
+        raise InputTypeError(
+            "posteriors must map a name to each posterior, e.g. {'chinchilla': post_a, "
+            f"'farseer': post_b}}; got a {type(posteriors).__name__}."
+        )
+    others = [name for name, post in posteriors.items() if not isinstance(post, Posterior)]
+    if others:
+        raise InputTypeError(
+            f"posteriors {others} are not bayescale posteriors (bs.fit's result); compare "
+            "takes one Posterior per name."
+        )
     if len(posteriors) < 2:
         raise InputError(f"compare needs at least two posteriors, got {len(posteriors)}.")
-    sizes = {name: post.info.data.points for name, post in posteriors.items()}
-    if len(set(sizes.values())) > 1:
-        raise InputError(
-            f"the posteriors were fitted to different numbers of points {sizes}; "
-            "LOO compares models of the same data only."
-        )
+    (first_name, first), *rest = posteriors.items()
+    for name, post in rest:
+        differ = data_differences(post, first, POINT_DATA)
+        if differ:
+            raise InputError(
+                f"posteriors {first_name!r} and {name!r} were fitted to different data "
+                f"({', '.join(differ)} differ); LOO compares models of the same data only. "
+                "Fit each law to the same sweep (and the same checkpoints)."
+            )
     summary = None if lfo is None else lfo_summary(lfo)
     if summary is not None and set(summary.index) != set(posteriors):
         raise InputError(
