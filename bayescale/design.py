@@ -144,7 +144,9 @@ chosen, each world keeps its outcome ``y_{m,j}`` and its weights multiply,
 ``w_{m,s} ∝ \prod_{j} p(y_{m,j} \mid θ_s)``, so the next run is valued given the earlier
 runs' simulated outcomes in the same world (the batch's expected variance, not a sum of
 single-run gains), and a run is taken only if its gain exceeds ``SIGNIFICANCE`` Monte Carlo
-standard errors. When no run qualifies, the batch ends early with a warning.
+standard errors. When no run qualifies, or ``k`` exceeds the candidates, the batch ends
+early with a warning. Each candidate is taken at most once; one given twice is a replicate
+(another seed), a second outcome with its own noise ``ε``, valued given the first's.
 
 Cost is the training compute ``6ND`` FLOPs unless a ``cost(n, d)`` function is given.
 
@@ -281,6 +283,8 @@ def suggest_runs(
         pair ``(n, d)`` of arrays. Default: a grid of ``grid[0]`` compute values, log-spaced
         from ``min_compute`` (default: the smallest fitted compute) to ``max_compute``,
         times ``grid[1]`` log-spaced tokens-per-parameter values in ``tokens_per_param``.
+        A run given twice is a replicate (two seeds), which a batch may take twice (module
+        docstring, "The batch"); give each run once for ``k`` distinct runs.
     target
         ``"n_opt"`` (``log N_opt`` at ``budget``), ``"loss"`` (log loss of the planned run
         ``at = (n, d)``) or ``"region"`` (mean variance of log loss over the points
@@ -358,6 +362,7 @@ def suggest_runs(
     n, d = _candidates(post, candidates, max_compute, min_compute, tokens_per_param, grid)
     flops = 6.0 * n * d
     costs = _costs(cost, n, d)
+    _check_batch(k, n.size, max_compute)
     runs, region = (np.log(n), np.log(d)), Region.from_data(post.info.data)
     sources = (
         [(post, _thin(_size(post), max_draws))]
@@ -617,17 +622,9 @@ def _pair(value, what: str, example: str) -> tuple[np.ndarray, np.ndarray]:
             f"{what} must be a frame with n_params and n_tokens or a pair (n, d) of arrays, "
             f"got {type(value).__name__}; e.g. {example}."
         )
-    n = ranges.as_positive(value[0], f"{what} n (parameters)", example)
-    d = ranges.as_positive(value[1], f"{what} d (tokens)", example)
-    if n.size != d.size:
-        if 1 in (n.size, d.size):
-            n, d = np.broadcast_arrays(n, d)
-        else:
-            raise InputError(
-                f"{what} has {n.size} model sizes but {d.size} token counts; give one of "
-                f"each per run, e.g. {example}."
-            )
-    return np.array(n, dtype=float), np.array(d, dtype=float)
+    return ranges.positive_pairs(
+        value[0], value[1], f"{what} n (parameters)", f"{what} d (tokens)", example
+    )
 
 
 def _candidates(post, candidates, max_compute, min_compute, tokens_per_param, grid):
@@ -689,14 +686,40 @@ def _costs(cost, n, d) -> np.ndarray:
             f"cost must be a function cost(n, d) -> array of costs, got {type(cost).__name__}; "
             "e.g. cost=lambda n, d: 6 * n * d / 4e14 (GPU-seconds)."
         )
-    values = np.broadcast_to(np.asarray(cost(n, d), dtype=float), n.shape)
+    returned = cost(n, d)
+    try:
+        values = np.array(returned, dtype=float)
+    except (TypeError, ValueError) as error:
+        raise InputError(
+            f"cost(n, d) must return an array of numbers, got {returned!r:.80} ({error})."
+        ) from error
+    if values.shape != n.shape:
+        raise InputError(
+            f"cost(n, d) must return one cost per candidate, an array of shape {n.shape}, got "
+            f"shape {values.shape}; compute it from the arrays n and d, e.g. "
+            "cost=lambda n, d: 6 * n * d / 4e14 (one cost for all: np.ones_like(n))."
+        )
     bad = ~(np.isfinite(values) & (values > 0))
     if bad.any():
         raise InputError(
             f"cost(n, d) must return a finite positive cost per candidate; it returned "
-            f"{values[bad][0]!r} for n={n[bad][0]:.3g}, d={d[bad][0]:.3g}."
+            f"{values[bad][0]!r} for n={n[bad][0]:.3g}, d={d[bad][0]:.3g} (candidate "
+            f"{np.flatnonzero(bad)[0]}; {int(bad.sum())} in all)."
         )
-    return np.array(values)
+    return values
+
+
+def _check_batch(k: int, count: int, max_compute) -> None:
+    """Warn when a batch of ``k`` runs cannot be filled from ``count`` candidates."""
+    if k <= count:
+        return
+    within = "" if max_compute is None else f" within max_compute={max_compute:g} FLOPs"
+    warnings.warn(
+        f"only {count} of k={k} runs can be chosen: there are {count} candidates{within}. "
+        "Widen the candidates (more of them, or a larger max_compute) or lower k.",
+        PlanningWarning,
+        stacklevel=3,
+    )
 
 
 def _size(post) -> int:

@@ -125,8 +125,10 @@ class Schedule:
             raise InputError(f"schedule kind must be one of {list(KINDS)}, got {self.kind!r}.")
         if self.kind == "array":
             self._check_array()
-        _check_int("total", self.total, 1)
         _check_int("warmup", self.warmup, 0)
+        if self.kind == "piecewise":
+            self._check_pieces()  # before total, which is the last boundary
+        _check_int("total", self.total, 1)
         if self.warmup >= self.total:
             raise InputError(
                 f"warmup ({self.warmup} steps) must be shorter than the run (total="
@@ -135,6 +137,11 @@ class Schedule:
         _check_rate("peak", self.peak)
         if self.kind in ("cosine", "linear", "wsd"):
             _check_rate("final", self.final)
+            if self.final > self.peak:
+                raise InputError(
+                    f"final={self.final!r} exceeds peak={self.peak!r}: a {self.kind} schedule "
+                    "decays from peak to final, so final <= peak; are the two swapped?"
+                )
         if self.kind == "wsd":
             _check_int("decay_start", self.decay_start, 0)
             if not self.warmup <= self.decay_start < self.total:
@@ -145,21 +152,25 @@ class Schedule:
                 )
             if self.decay not in DECAYS:
                 raise InputError(f"decay must be one of {list(DECAYS)}, got {self.decay!r}.")
-        if self.kind == "piecewise":
-            self._check_pieces()
 
     def _check_array(self) -> None:
         rates = np.asarray(self.array, dtype=float)
-        if rates.shape != (self.total + 1,) or not np.all(np.isfinite(rates)):
+        if rates.shape != (self.total + 1,):
             raise InputError(
-                f"array must hold one finite learning rate per step 0 ... total "
+                f"array must hold one learning rate per step 0 ... total "
                 f"({self.total + 1} values), got {rates.size}."
+            )
+        bad = np.flatnonzero(~np.isfinite(rates))
+        if bad.size:
+            raise InputError(
+                f"lr holds non-finite learning rates (NaN or inf) at steps "
+                f"{bad[:5].tolist()}; give a finite rate at every step."
             )
         bad = np.flatnonzero(rates[1:] <= 0) + 1
         if rates[0] < 0 or bad.size:
             steps = ([0] if rates[0] < 0 else []) + bad[:5].tolist()
             raise InputError(
-                f"array holds non-positive learning rates at steps {steps}; every rate must "
+                f"lr holds non-positive learning rates at steps {steps}; every rate must "
                 "be positive (step 0 may be 0, the start of a warmup)."
             )
 
@@ -271,8 +282,9 @@ class Schedule:
                 data = json.loads(data)
             except json.JSONDecodeError as error:
                 raise InputError(f"a schedule must be JSON text, got {data[:80]!r}.") from error
-        if not isinstance(data, Mapping) or data.get("kind") not in _MAKERS:
-            got = data.get("kind") if isinstance(data, Mapping) else type(data).__name__
+        kind = data.get("kind") if isinstance(data, Mapping) else None
+        if not isinstance(kind, str) or kind not in _MAKERS:
+            got = kind if isinstance(data, Mapping) else type(data).__name__
             raise InputError(
                 f"a schedule needs 'kind', one of {list(_MAKERS)}, got {got!r}; write it "
                 "with Schedule.to_dict()."
@@ -306,32 +318,80 @@ class Schedule:
         return f"{shape} over {self.total:,} steps{warmup}"
 
     def stretched(self, total: int) -> Schedule:
-        """The same family run to ``total`` steps. The warmup keeps its steps (runs of a
-        family usually fix their warmup in steps, as the authors' 24,000- and 72,000-step
-        runs do); a ``wsd`` decay and the stages of a ``piecewise`` schedule keep their
-        fractions of the run (rounded to whole steps)."""
+        """The same family run to ``total`` steps.
+
+        The warmup keeps its steps (runs of a family usually fix their warmup in steps, as
+        the authors' 24,000- and 72,000-step runs do). The phases after it (the constant
+        or decaying rest of the run; a ``wsd``'s stable phase and decay; the stages of a
+        ``piecewise`` schedule) keep their fractions of the run as nearly as whole steps
+        allow while each keeps at least one step: the steps ``c_1 < ... < c_J`` where a
+        phase after the first begins (``decay_start`` after a stable phase, the
+        ``piecewise`` boundaries but the last) become
+
+        ``c'_j = min(max(round(c_j · total / T₀), c'_{j−1} + 1), total − (J + 1 − j))``,
+        ``c'_0 = warmup``,
+
+        with ``T₀`` this schedule's ``total``. This needs ``total ≥ warmup + J + 1`` (a step
+        for each phase); a shorter ``total`` is an error that names that shortest length.
+        """
         _check_int("total", total, 1)
         if self.kind == "array":
             raise InputError(
                 "an array schedule has no family to stretch; give the run's schedule as "
                 "bs.schedules.cosine(...), wsd(...) or another family."
             )
-        scale = total / self.total
+        starts = self._phase_starts
+        shortest = self.warmup + len(starts) + 1
+        if total < shortest:
+            raise InputError(
+                f"cannot stretch {self.describe()} to total={total} steps: its warmup "
+                f"({self.warmup:,} steps) and its {len(starts) + 1} phase(s) after the warmup "
+                f"need at least one step each, so the shortest stretch is total={shortest}; "
+                "stretch it to at least that, or start from a schedule with a shorter warmup."
+            )
+        starts = _stretched_starts(starts, self.total, total, self.warmup)
         if self.kind == "piecewise":
-            bounds = [round(b * scale) for b in self.boundaries[:-1]] + [total]
-            return piecewise(bounds, self.values, warmup=self.warmup)
+            return piecewise([*starts, total], self.values, warmup=self.warmup)
         args = {k: v for k, v in self.to_dict().items() if k != "kind"}
         args["total"] = total
         if self.kind == "wsd":
-            args["decay_start"] = max(
-                total - round((self.total - self.decay_start) * scale), self.warmup
-            )
+            args["decay_start"] = starts[0] if starts else self.warmup
         return _MAKERS[self.kind](**args)
+
+    @property
+    def _phase_starts(self) -> tuple[int, ...]:
+        """``c_1 < ... < c_J`` of :meth:`stretched`, the steps where a later phase begins:
+        a ``wsd``'s decay after a stable phase, a ``piecewise`` schedule's later stages."""
+        if self.kind == "piecewise":
+            return self.boundaries[:-1]
+        if self.kind == "wsd" and self.decay_start > self.warmup:
+            return (self.decay_start,)
+        return ()
+
+
+def _stretched_starts(starts, old_total: int, total: int, warmup: int) -> list[int]:
+    """``c'_j`` of :meth:`Schedule.stretched` for the phase starts ``c_j`` of a run of
+    ``old_total`` steps stretched to ``total``."""
+    out, last = [], warmup
+    for j, start in enumerate(starts, 1):
+        rounded = round(start * total / old_total)
+        last = min(max(rounded, last + 1), total - (len(starts) + 1 - j))
+        out.append(last)
+    return out
 
 
 def _check_int(name: str, value, low: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
         raise InputError(f"{name} must be a whole number of steps >= {low}, got {value!r}.")
+
+
+def _as_floats(name: str, values) -> np.ndarray:
+    try:
+        return np.asarray(values, dtype=float)
+    except (TypeError, ValueError) as error:
+        raise InputError(
+            f"{name} must be an array of numbers, got {values!r:.80} ({error})."
+        ) from error
 
 
 def _check_rate(name: str, value) -> None:
@@ -388,7 +448,7 @@ def piecewise(boundaries, values, warmup: int = 0) -> Schedule:
 
 def from_array(lr) -> Schedule:
     """A schedule given as the learning rate at every step ``0 ... len(lr) − 1``."""
-    rates = np.asarray(lr, dtype=float)
+    rates = _as_floats("lr", lr)
     if rates.ndim != 1 or rates.size < 2:
         raise InputError(
             f"lr must be a 1-D array of at least 2 learning rates (steps 0, 1, ...), got "
@@ -403,7 +463,7 @@ def from_logged(steps, lr, start: float | None = 0.0) -> Schedule:
     to the first logged value (``0.0``: a linear warmup from zero, as in most runs;
     ``None``: the first logged value held back to step 0). The schedule ends at the last
     logged step."""
-    steps, rates = np.asarray(steps, dtype=float), np.asarray(lr, dtype=float)
+    steps, rates = _as_floats("steps", steps), _as_floats("lr", lr)
     if steps.shape != rates.shape or steps.ndim != 1 or steps.size == 0:
         raise InputError(
             f"steps and lr must be 1-D arrays of the same length, got shapes {steps.shape} "
@@ -411,6 +471,13 @@ def from_logged(steps, lr, start: float | None = 0.0) -> Schedule:
         )
     if np.any(np.diff(steps) <= 0) or steps[0] < 0 or np.any(np.mod(steps, 1) != 0):
         raise InputError("logged steps must be whole numbers >= 0 that increase strictly.")
+    bad = np.flatnonzero(~np.isfinite(rates))
+    if bad.size:
+        raise InputError(
+            f"lr holds non-finite learning rates (NaN or inf) at logged steps "
+            f"{steps[bad[:5]].astype(int).tolist()} (positions {bad[:5].tolist()}); drop "
+            "those rows or give their rates."
+        )
     if steps[0] > 0:
         first = rates[0] if start is None else start
         steps, rates = np.r_[0.0, steps], np.r_[first, rates]

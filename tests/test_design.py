@@ -325,6 +325,19 @@ def test_the_batch_values_a_repeat_below_a_new_run(pivot, method):
     assert result.loc[1, "batch_share"] > result.loc[0, "batch_share"]
 
 
+@pytest.mark.parametrize("method", ["linear", "reweight"])
+def test_more_runs_than_candidates_warns(reference, method):
+    # max_compute leaves 2 of the 3 candidates: a batch of 4 holds at most those 2
+    runs = ([1e8, 2e8, 4e9], [2e9, 4e9, 8e10])
+    with pytest.warns(bs.PlanningWarning) as record:  # reweighting: gains too, on 2 runs
+        result = bs.suggest_runs(
+            reference, candidates=runs, max_compute=1e19, budget=1e24, k=4, method=method
+        )
+    assert len(result) == 2
+    expected = "only 2 of k=4 runs can be chosen: there are 2 candidates within max_compute=1e+19"
+    assert any(str(w.message).startswith(expected) for w in record)
+
+
 def test_low_effective_sample_size_warns():
     # noise 100× below the spread of the draws' predictions at the run: its outcome
     # singles out a few draws, far fewer than ESS_WARN
@@ -372,7 +385,39 @@ def test_a_cost_function_changes_the_cost_not_the_gain(reference):
         ({"target": "loss", "at": ([1e9, 2e9], [1e10, 2e10]), "max_compute": 1e20}, "region"),
         ({"budget": 1e24, "max_compute": 1e20, "cost": 3}, "cost must be a function"),
         ({"budget": 1e24, "max_compute": 1e20, "cost": lambda n, d: -n}, "positive cost"),
-        ({"budget": 1e24, "candidates": ([1e8, 2e8], [1e9, 2e9, 3e9])}, "token counts"),
+        (
+            {
+                "budget": 1e24,
+                "candidates": ([1e8, 2e8], [2e9, 4e9]),
+                "cost": lambda n, d: np.ones(3),
+            },
+            r"cost\(n, d\) must return one cost per candidate, an array of shape \(2,\), got "
+            r"shape \(3,\)",
+        ),
+        (
+            {"budget": 1e24, "candidates": ([1e8, 2e8], [2e9, 4e9]), "cost": lambda n, d: 1.0},
+            r"shape \(2,\), got shape \(\)",
+        ),
+        (
+            {
+                "budget": 1e24,
+                "candidates": ([1e8, 2e8], [2e9, 4e9]),
+                "cost": lambda n, d: ["a"] * 2,
+            },
+            r"cost\(n, d\) must return an array of numbers",
+        ),
+        (
+            {
+                "budget": 1e24,
+                "candidates": ([1e8, 2e8], [2e9, 4e9]),
+                "cost": lambda n, d: n / n * np.inf,
+            },
+            r"finite positive cost .* \(candidate 0; 2 in all\)",
+        ),
+        (
+            {"budget": 1e24, "candidates": ([1e8, 2e8], [1e9, 2e9, 3e9])},
+            r"n \(parameters\) has 2 values and candidates d \(tokens\) 3",
+        ),
         ({"budget": 1e24, "candidates": pd.DataFrame({"n": [1e8]})}, "n_params"),
         ({"budget": 1e24, "max_compute": 1e20, "k": 0}, "k must be"),
         ({"budget": 1e24, "max_compute": 1e20, "outcomes": 1}, "outcomes must be"),

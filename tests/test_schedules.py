@@ -122,6 +122,36 @@ def test_stretched_keeps_warmup_steps_and_phase_fractions():
         bss.constant(24000, 3e-4, 2160).stretched(2000)
 
 
+def test_a_short_stretch_keeps_every_phase():
+    # a 1-step decay of 1,000 steps is 0.01 steps of 10: rounded up to the one step it needs
+    assert bss.wsd(1000, 3e-4, 3e-5, decay_start=999).stretched(10).decay_start == 9
+    # stages at 0.5 and 1 steps of 10 move after the warmup, one step each
+    stages = bss.piecewise([100, 200, 1000], [1e-3, 5e-4, 1e-4], warmup=5)
+    assert stages.stretched(10).boundaries == (6, 7, 10)
+    # where the phases have room, they keep their fractions of the run
+    assert stages.stretched(100).boundaries == (10, 20, 100)
+    # a wsd without a stable phase keeps none
+    assert bss.wsd(100, 3e-4, 3e-5, decay_start=10, warmup=10).stretched(20).decay_start == 10
+
+
+@pytest.mark.parametrize(
+    ("schedule", "total", "shortest"),
+    [
+        (bss.piecewise([100, 200, 1000], [1e-3, 5e-4, 1e-4], warmup=5), 7, 8),
+        (bss.wsd(1000, 3e-4, 3e-5, decay_start=999, warmup=5), 6, 7),
+        (bss.wsd(1000, 3e-4, 3e-5, decay_start=5, warmup=5), 5, 6),
+        (bss.cosine(1000, 3e-4, 3e-5, warmup=5), 5, 6),
+    ],
+    ids=lambda v: getattr(v, "kind", v),
+)
+def test_a_stretch_too_short_for_the_shape_names_the_shortest(schedule, total, shortest):
+    with pytest.raises(InputError, match=rf"to total={total} steps.*shortest stretch is "):
+        schedule.stretched(total)
+    with pytest.raises(InputError, match=rf"total={shortest};"):
+        schedule.stretched(total)
+    assert schedule.stretched(shortest).total == shortest
+
+
 @pytest.mark.parametrize(
     ("make", "message"),
     [
@@ -135,6 +165,21 @@ def test_stretched_keeps_warmup_steps_and_phase_fractions():
         (lambda: bss.piecewise([50, 100], [1e-4]), "one value per stage"),
         (lambda: bss.from_array([1e-4, 0.0, 1e-4]), r"non-positive learning rates at steps \[1\]"),
         (lambda: bss.constant(100.5, 3e-4), "total must be a whole number"),
+        (lambda: bss.piecewise([100.0, 200.0], [1e-4, 1e-5]), "boundaries must be a whole"),
+        (lambda: bss.cosine(100, 1e-4, 1e-3), "final=0.001 exceeds peak=0.0001"),
+        (lambda: bss.linear(100, 1e-4, 1e-3), "final=0.001 exceeds peak"),
+        (lambda: bss.wsd(100, 1e-4, 1e-3, 50), "final=0.001 exceeds peak"),
+        (
+            lambda: bss.from_array([0, 1e-3, np.nan, 1e-4, np.inf]),
+            r"lr holds non-finite learning rates .* at steps \[2, 4\]",
+        ),
+        (
+            lambda: bss.from_logged([0, 10, 20], [1e-3, np.nan, 1e-4]),
+            r"non-finite learning rates .* at logged steps \[10\] \(positions \[1\]\)",
+        ),
+        (lambda: bss.from_array(["a", "b"]), "lr must be an array of numbers"),
+        (lambda: bss.from_logged(["a"], [1e-3]), "steps must be an array of numbers"),
+        (lambda: bss.Schedule.from_dict({"kind": ["cosine"]}), r"needs 'kind'.*\['cosine'\]"),
         (lambda: bss.Schedule.from_dict({"kind": "step"}), "needs 'kind'"),
         (lambda: bss.Schedule.from_dict({"kind": "cosine", "total": 10}), "does not fit cosine"),
         (lambda: bss.constant(10, 1e-4).lr([11]), r"steps must lie in 0 \.\.\. total \(10\)"),
