@@ -81,14 +81,19 @@ INTERVAL_KINDS = ("eti", "hdi")
 def interval_columns(ci_prob: float, kind: str = "eti") -> tuple[str, str]:
     """The names of an interval's two bounds, as ``az.summary`` names them: ``eti_5%``
     and ``eti_95%`` for a 90% equal-tailed interval, ``hdi_5%`` and ``hdi_95%`` for a
-    90% highest-density one (``hdi_2.5%``, ``hdi_97.5%`` at 0.95). :meth:`Draws.interval`,
-    :meth:`~bayescale.posterior.Posterior.summary`, the backtest's points and the
-    command line's JSON rows all use these names."""
+    90% highest-density one (``hdi_2.5%``, ``hdi_97.5%`` at 0.95), with more digits where
+    six would give both bounds one name (``ci_prob`` within about 1e-6 of 0).
+    :meth:`Draws.interval`, :meth:`~bayescale.posterior.Posterior.summary`, the backtest's
+    points and the command line's JSON rows all use these names."""
     ci_prob = check_ci_prob(ci_prob)
     if kind not in INTERVAL_KINDS:
         raise InputError(f"unknown interval kind {kind!r}; choose 'eti' or 'hdi'.")
     alpha = 1.0 - ci_prob  # the very expression of az.summary, so the labels agree
-    return f"{kind}_{100 * alpha / 2:g}%", f"{kind}_{100 * (1 - alpha / 2):g}%"
+    for digits in (6, 10, 17):  # 6 is az.summary's :g; more only where the two would meet
+        low, high = (f"{kind}_{100 * q:.{digits}g}%" for q in (alpha / 2, 1 - alpha / 2))
+        if low != high:
+            break
+    return low, high
 
 
 def check_ci_prob(ci_prob: float) -> float:

@@ -27,7 +27,9 @@ from bayescale.priors import resolve_priors
 from bayescale.sweep import Sweep, _rows_text
 
 
-def _check_size(sweep: Sweep, law: Law, n_noise: int) -> None:
+def _check_size(sweep: Sweep, law: Law, n_noise: int, pooling: str) -> None:
+    """At least as many points as parameters: in all, and with ``pooling="separate"`` (a
+    law per group, the noise shared) in each group as the law has parameters."""
     needed = len(law.params) + n_noise
     have = len(sweep.fit_frame)
     if have < needed:
@@ -35,6 +37,18 @@ def _check_size(sweep: Sweep, law: Law, n_noise: int) -> None:
             f"the sweep has {have} fitted point(s) but the {law.name} law with its noise model "
             f"has {needed} parameters ({', '.join(law.params)} and noise); add points (more "
             "model sizes and token counts) or fix parameters through tight priors."
+        )
+    if pooling != "separate":
+        return
+    counts = sweep.fit_frame["group"].value_counts().sort_index()
+    few = counts[counts < len(law.params)]
+    if len(few):
+        shown = ", ".join(f"{group!r} ({count})" for group, count in few.items())
+        raise SweepValidationError(
+            f"pooling='separate' fits the {law.name} law's {len(law.params)} parameters to "
+            f"each group's points alone, and group(s) {shown} have fewer points; add points "
+            "to them, exclude them, or fit with pooling='partial' (groups then borrow "
+            "strength from each other)."
         )
 
 
@@ -161,7 +175,7 @@ def model_inputs(
         runs=curves,
         shared=offset_groups is not None,
     )
-    _check_size(sweep, law, len(noise_params(likelihood)))
+    _check_size(sweep, law, len(noise_params(likelihood)), pooling)
     fit_frame = sweep.fit_frame
     data = sweep.arrays()
     args = {k: data[k] for k in ("log_n", "log_d", "log_loss")}

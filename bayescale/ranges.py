@@ -18,6 +18,9 @@ import numpy as np
 
 from bayescale.errors import InputError, InputTypeError
 
+INT32_MAX = 2**31 - 1
+"""The largest count: JAX counts (and indexes arrays) in 32-bit integers by default."""
+
 
 @dataclass(frozen=True)
 class Range:
@@ -33,7 +36,7 @@ class Range:
     def describe(self) -> str:
         """The range in words, e.g. ``a whole number ≥ 1`` or ``a number in (0, 1]``."""
         kind = "a whole number" if self.whole else "a number"
-        if math.isinf(self.high):
+        if math.isinf(self.high) or self.high == INT32_MAX:  # the cap is named when passed
             return f"{kind} {'>' if self.low_open else '≥'} {self.low:g}"
         if self.whole:
             return f"{kind} from {self.low:g} to {self.high:.0f}"
@@ -55,13 +58,16 @@ class Range:
                 f"({type(value).__name__}); e.g. {example}."
             )
         if not self.contains(value):
-            raise InputError(f"{name} must be {self.describe()}, got {value!r}; e.g. {example}.")
+            cap = f" and at most {INT32_MAX}" if self.high == INT32_MAX < value else ""
+            raise InputError(
+                f"{name} must be {self.describe()}{cap}, got {value!r}; e.g. {example}."
+            )
         return value
 
 
-COUNT = Range(low=1, whole=True)
+COUNT = Range(low=1, high=INT32_MAX, whole=True)
 """Chains, draws, GPUs, parallel degrees: 1, 2, 3, ..."""
-WHOLE = Range(low=0, whole=True)
+WHOLE = Range(low=0, high=INT32_MAX, whole=True)
 """Warmup iterations: 0, 1, 2, ..."""
 SEED = Range(low=0, high=2**32 - 1, whole=True)
 """Seeds: in 32-bit mode JAX keeps a seed's low 32 bits, so a larger seed would give a

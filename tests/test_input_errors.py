@@ -16,6 +16,7 @@ import pytest
 
 import bayescale as bs
 from bayescale.curves import select_checkpoints
+from bayescale.draws import interval_columns
 from bayescale.model_inputs import model_inputs
 
 from conftest import TRUTH, point_mass, synthetic_sweep
@@ -132,3 +133,25 @@ def test_predict_loss_pairs_equal_lengths_or_one_value():
 def test_predict_loss_names_a_bad_seed(seed):
     with pytest.raises(bs.InputError, match="seed must be a whole number"):
         point_mass("chinchilla", TRUTH).predict_loss(1e9, 2e10, seed=seed)
+
+
+def test_a_group_too_small_for_its_own_law_is_refused_under_separate_pooling():
+    frame = grouped()
+    lone = pd.DataFrame([{**frame.iloc[0].to_dict(), "group": "c"}]).assign(loss=2.9)
+    sweep = bs.Sweep.from_frame(pd.concat([frame, lone], ignore_index=True))
+    with pytest.raises(bs.SweepValidationError, match=r"group\(s\) 'c' \(1\) have fewer"):
+        model_inputs(sweep, pooling="separate")
+    assert model_inputs(sweep, pooling="partial").groups == ["a", "b", "c"]
+
+
+# -------------------------------------------------------------------- counts and names
+def test_a_count_beyond_32_bits_is_refused_by_name():
+    sweep = bs.Sweep.from_frame(synthetic_sweep(sizes=3, tokens_per_size=2))
+    with pytest.raises(bs.InputError, match=r"draws must be .* at most 2147483647, got 10{20}"):
+        bs.fit(sweep, chains=1, warmup=10, draws=10**20)
+
+
+def test_interval_bounds_keep_distinct_names_at_any_ci_prob():
+    assert interval_columns(0.9) == ("eti_5%", "eti_95%")  # az.summary's names
+    low, high = interval_columns(1e-9)
+    assert low != high
