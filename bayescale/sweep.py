@@ -84,6 +84,7 @@ import warnings
 import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from types import MappingProxyType
 
@@ -925,6 +926,10 @@ def _refuse_fields(path: Path, header: list[str], wrong: list, rows: int, sep: s
     )
 
 
+DELIMITED = {".csv": ",", ".csv.gz": ",", ".tsv": "\t"}
+"""The delimited text files :func:`read_sweep` reads, by suffix, and their delimiters."""
+
+
 def _read_delimited(path: Path, sep: str, labels: Iterable[str]) -> pd.DataFrame:
     text = _file_text(path)
     _refuse_duplicates(path, _check_fields(path, text, sep))
@@ -1032,9 +1037,10 @@ def read_sweep(path: str | Path, **columns) -> Sweep:
     labels = [columns.get(role, role) for role in ("group", "run")]
     labels = [label for label in labels if label is not None]
     readers = {
-        ".csv": lambda p: _read_delimited(p, ",", labels),
-        ".csv.gz": lambda p: _read_delimited(p, ",", labels),
-        ".tsv": lambda p: _read_delimited(p, "\t", labels),
+        **{
+            ending: partial(_read_delimited, sep=sep, labels=labels)
+            for ending, sep in DELIMITED.items()
+        },
         ".parquet": lambda p: _read_parquet(p, labels),
         ".jsonl": lambda p: _read_jsonl(p, labels),
     }
@@ -1075,4 +1081,12 @@ def read_sweep(path: str | Path, **columns) -> Sweep:
             f"{type(given).__name__}; read_sweep adds the file's name and path to it."
         )
     source = {"name": path.name, "path": str(path), **given}
-    return Sweep.from_frame(df, **columns, source=source)
+    try:
+        return Sweep.from_frame(df, **columns, source=source)
+    except SweepValidationError as err:
+        if suffix not in DELIMITED:
+            raise
+        raise SweepValidationError(
+            f"{err} (Rows count the data rows of {path.name!r} from 0, blank lines left "
+            "out: row 0 is the first row under the header.)"
+        ) from err

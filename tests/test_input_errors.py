@@ -96,6 +96,15 @@ def test_read_sweep_adds_a_given_source_to_the_files_name(tmp_path):
         bs.read_sweep(path, source="made up")
 
 
+def test_a_files_rows_are_told_apart_from_its_lines(tmp_path):
+    path = tmp_path / "runs.csv"
+    path.write_text("n_params,n_tokens,loss\n1e8,2e9,3.1\n\n2e8,4e9,nan\n")
+    with pytest.raises(bs.SweepValidationError) as err:
+        bs.read_sweep(path)
+    assert "rows 1 hold nan" in str(err.value)  # the second data row, on line 4
+    assert "blank lines left out: row 0 is the first row under the header" in str(err.value)
+
+
 # ------------------------------------------------------------------------- comparisons
 def test_compare_refuses_posteriors_of_different_data_of_one_size():
     frame = synthetic_sweep(sizes=3, tokens_per_size=2)
