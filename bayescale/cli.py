@@ -41,7 +41,9 @@ names its arguments in Python syntax (``loss='val_loss'``); where an argument is
 the command, messages show the flag (``--loss val_loss``). Anything else is a bug and
 propagates with its traceback (exit status 1). Bad command-line syntax exits with status
 2, from argparse. Warnings about the answer (extrapolation, convergence) go to standard
-error and do not change the exit status.
+error and do not change the exit status. A posterior file keeps the warnings of the fit
+that made it (``Posterior.warnings``); a command that answers from it repeats them after
+its answer (``Warning (when post.nc was fitted): ...``), and a shipped reference fit's too.
 
 Modules that load JAX are imported inside the commands, so ``--help`` and ``--version``
 answer without loading it.
@@ -52,6 +54,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import re
 import shlex
 import sys
@@ -101,8 +104,9 @@ NUMBERS = {
 }
 """Numeric flags (by ``dest``): the range each must lie in, and an example."""
 
-NOT_FLAGS = ("command", "run", "source", "kind")
-"""Attributes of the parsed arguments that are not flags (positionals, the command)."""
+NOT_FLAGS = ("command", "run", "source", "kind", "fit_warnings")
+"""Attributes of the parsed arguments that are not flags (positionals, the command, the
+loaded posteriors' fit warnings)."""
 
 NEGATIVE_NUMBER = re.compile(r"^-(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$|^-(inf|infinity|nan)$", re.I)
 
@@ -254,6 +258,15 @@ def interval_table(draws, ci: float):
     return out
 
 
+def _blocks(table, by: list[str]):
+    """The rows of an :func:`interval_table` in blocks, one per value of the ``by``
+    columns as asked: ``(values, rows)``, in the order asked, a budget asked twice in two
+    blocks (as the JSON rows keep it twice)."""
+    asked = table.groupby(["quantity", *by], sort=False).cumcount()
+    for key, rows in table.groupby([*(table[column] for column in by), asked], sort=False):
+        yield key[:-1], rows
+
+
 _CI_HELP = (
     "probability of the equal-tailed intervals, ci_prob (default 0.9); JSON rows name "
     "their bounds as az.summary does: eti_5%% and eti_95%% at 0.9"
@@ -330,11 +343,12 @@ def emit(data) -> None:
 def _posterior(args, stacks: bool = False):
     """The posterior of ``--posterior`` (a :class:`~bayescale.Stack` where the file holds
     one and the command answers from ``stacks``: ``plan``, ``suggest``, and ``plot`` of the
-    figures in ``STACK_PLOTS``), else ``--dataset``'s reference fit."""
+    figures in ``STACK_PLOTS``), else ``--dataset``'s reference fit, and its label; the
+    warnings its fit raised are repeated after the answer (:func:`_keep_fit_warnings`)."""
     path = args.posterior and check_input_file(args.posterior, "--posterior", "posterior file")
     from bayescale.compilation_cache import use_compilation_cache
     from bayescale.posterior import load_posterior
-    from bayescale.reference import load_reference, reference_names
+    from bayescale.reference import load_reference
     from bayescale.stack_file import is_stack_file
     from bayescale.stacking import load_stack
 
@@ -349,26 +363,63 @@ def _posterior(args, stacks: bool = False):
                 f"from one, but 'bayescale {command}' answers from one posterior. Fit one "
                 "law (bayescale fit SOURCE --law NAME -o post.nc) and pass that file."
             )
-        return load_stack(path), str(path)
-    if path:
-        return load_posterior(path), str(path)
-    name = args.dataset or "chinchilla"
-    if name not in reference_names():
+        post, label = load_stack(path), str(path)
+    elif path:
+        post, label = load_posterior(path), str(path)
+    else:
+        name = args.dataset or "chinchilla"
+        _check_reference(name)
+        post, label = load_reference(name), f"reference fit '{name}'"
+    _keep_fit_warnings(args, post, label if path else f"the {label}")
+    return post, label
+
+
+def _check_reference(name: str) -> None:
+    """``--dataset name`` has a reference fit; if not, the error says how to fit the
+    dataset, where it is a bundled one."""
+    from bayescale.datasets import list_datasets
+    from bayescale.reference import reference_names
+
+    if name in reference_names():
+        return
+    known = f"reference fits: {reference_names()}"
+    datasets = sorted(list_datasets()["name"])
+    if name in datasets:
         raise InputError(
-            f"there is no reference fit for dataset {name!r} (reference fits: "
-            f"{reference_names()}). Fit it first: bayescale fit {name} -o post.nc, then "
-            "pass --posterior post.nc."
+            f"there is no reference fit for dataset {name!r} ({known}). Fit it first: "
+            f"bayescale fit {name} -o post.nc, then pass --posterior post.nc."
         )
-    return load_reference(name), f"reference fit '{name}'"
+    raise InputError(
+        f"--dataset {shlex.quote(name)}: there is no bundled dataset of that name "
+        f"({known}; bundled datasets: {datasets})."
+    )
+
+
+def _keep_fit_warnings(args, post, source: str) -> None:
+    """Keep the warnings that the fit of ``post`` raised, which its file keeps
+    (``Posterior.warnings``; a stack's, each component's), on ``args.fit_warnings``, named
+    by ``source`` (the file or reference fit ``post`` came from), for :func:`main` to print
+    with the answer."""
+    components = getattr(post, "components", None)
+    members = components.items() if components is not None else [(None, post)]
+    for label, member in members:
+        where = source if label is None else f"law {label} of {source}"
+        args.fit_warnings += [f"Warning (when {where} was fitted): {t}" for t in member.warnings]
 
 
 def _other_posterior(args, post):
-    """Variant B's posterior: ``--b-posterior``, else A's."""
+    """Variant B's posterior: ``--b-posterior`` (``post`` again where it names A's file),
+    else A's."""
     from bayescale.posterior import load_posterior
 
     if not args.b_posterior:
         return post
-    return load_posterior(check_input_file(args.b_posterior, "--b-posterior", "posterior file"))
+    path = check_input_file(args.b_posterior, "--b-posterior", "posterior file")
+    if args.posterior and path.samefile(args.posterior):
+        return post
+    other = load_posterior(path)
+    _keep_fit_warnings(args, other, str(path))
+    return other
 
 
 def _members(post) -> list:
@@ -453,6 +504,16 @@ _ROWS = (
 )
 
 
+HARDWARE = {
+    "gpu": None,
+    "gpus": None,
+    "mfu": None,
+    "price": None,
+    "tensor_parallel": 1,
+    "recompute": "selective",
+}
+"""``plan``'s flags (by ``dest``) about the hardware to train on, and their defaults."""
+
 _HARDWARE_ROWS = (
     ("days", "training time", "days"),
     ("gpu_hours", "GPU-hours", "GPU-hours"),
@@ -503,13 +564,33 @@ def _hardware_table(args, plan, ci):
     return table
 
 
+def _check_hardware(args) -> None:
+    """``plan``'s hardware flags (:data:`HARDWARE`), where any is given: with ``--budget``
+    (a target loss has no hardware answer), and with both ``--gpu`` and ``--gpus``."""
+    given = [_flag(dest) for dest, default in HARDWARE.items() if getattr(args, dest) != default]
+    if not given:
+        return
+    flags = ", ".join(given)
+    if args.target_loss is not None:
+        raise InputError(
+            f"{flags}: training time, cost and memory are answered for a --budget, not a "
+            "--target-loss. Plan the target loss first, then pass the compute it needs as "
+            f"--budget FLOPS with {flags}."
+        )
+    needed = {"--gpu": "--gpu NAME", "--gpus": "--gpus COUNT"}
+    missing = [words for flag, words in needed.items() if flag not in given]
+    if missing:
+        raise InputError(
+            f"{flags} {'needs' if len(given) == 1 else 'need'} {' and '.join(missing)}, the "
+            "hardware to train on (e.g. --gpu H100 --gpus 1024); give it, or drop "
+            f"{'it' if len(given) == 1 else 'them'}."
+        )
+
+
 def cmd_plan(args) -> int:
     if (args.budget is None) == (args.target_loss is None):
         raise InputError("give exactly one of --budget FLOPS or --target-loss NATS.")
-    if args.gpus is not None and args.gpu is None:
-        raise InputError("--gpus needs --gpu NAME (e.g. --gpu H100).")
-    if args.gpu is not None and args.gpus is None:
-        raise InputError("--gpu needs --gpus COUNT (e.g. --gpus 1024).")
+    _check_hardware(args)
     post, label = _posterior(args, stacks=True)
     if args.target_loss is not None:
         check_group(post, args.group)
@@ -549,7 +630,7 @@ def cmd_plan(args) -> int:
         )
     rows_shown = _ROWS + (_HARDWARE_ROWS if args.gpu is not None else ())
     by = ["group", "budget"] if "group" in table.columns else ["budget"]
-    for key, rows in table.groupby(by, sort=False):
+    for key, rows in _blocks(table, by):
         budget = key[-1]
         group = f"group {key[0]}, " if len(by) == 2 else ""
         print(f"{group}budget {budget:.3g} FLOPs")
@@ -587,7 +668,7 @@ def _print_reach(post, label, args) -> int:
         ("n_opt", "N_opt", "parameters"),
         ("d_opt", "D_opt", "tokens"),
     )
-    for target, group in table.groupby("target_loss", sort=True):
+    for (target,), group in _blocks(table, ["target_loss"]):
         print(f"target loss {target:g} nats/token")
         for quantity, name, unit in rows:
             print(_row(name, group[group["quantity"] == quantity].iloc[0], unit, args.ci))
@@ -613,36 +694,85 @@ def _sweep_file(path, flag: str, columns: dict, group_flag: str):
         raise SweepValidationError(flag_syntax(str(err), flags)) from None
 
 
-def _fit_sweep(args):
-    """The sweep ``fit`` reads: a file, or a bundled dataset."""
+def _sweep_source(value: str, flag: str, columns: dict, group_flag: str, regroup: bool):
+    """The sweep ``value`` (the value of ``flag``) names: a file, read with ``columns``
+    (see :func:`_sweep_file`), or a bundled dataset, whose columns are set; ``regroup``:
+    ``columns["group"]`` then names another of its columns to group by. A value that looks
+    like a path (a suffix, a folder) is a file, so that a missing one is said to be
+    missing rather than not a dataset."""
     from bayescale.datasets import list_datasets, load_dataset
 
-    columns = {k: getattr(args, k) for k in (*_COLUMNS, "group") if getattr(args, k)}
-    if Path(args.source).exists():
-        return _sweep_file(args.source, "source", columns, "--group")
-    if args.source in set(list_datasets()["name"]):
-        unused = sorted(_flag(k) for k in columns if k != "group")
-        if unused:
-            raise InputError(
-                f"{', '.join(unused)} name columns of a file; the bundled dataset "
-                f"{args.source!r} has its columns set. Only --group applies to it."
-            )
-        return load_dataset(args.source, group=args.group)
-    raise InputError(
-        f"{args.source!r} is neither a file nor a bundled dataset; bundled datasets: "
-        f"{sorted(list_datasets()['name'])}."
+    names = sorted(list_datasets()["name"])
+    path = Path(value)
+    looks_like_path = bool(path.suffix) or "/" in value or os.sep in value
+    if path.exists() or (looks_like_path and value not in names):
+        return _sweep_file(value, flag, columns, group_flag)
+    if value not in names:
+        raise InputError(
+            f"{value!r} ({flag}) is neither a file nor a bundled dataset; bundled datasets: "
+            f"{names}."
+        )
+    unused = sorted(
+        group_flag if k == "group" else _flag(k) for k in columns if not (regroup and k == "group")
     )
+    if unused:
+        also = f" Only {group_flag} applies to it." if regroup else ""
+        raise InputError(
+            f"{', '.join(unused)} name columns of a file; the bundled dataset {value!r} has "
+            f"its columns set.{also}"
+        )
+    return load_dataset(value, group=columns.get("group") if regroup else None)
+
+
+def _fit_sweep(args):
+    """The sweep ``fit`` reads: a file, or a bundled dataset (which ``--group`` may group
+    by another of its columns)."""
+    columns = {k: getattr(args, k) for k in (*_COLUMNS, "group") if getattr(args, k)}
+    return _sweep_source(args.source, "source", columns, "--group", regroup=True)
+
+
+def _posterior_file(args) -> Path:
+    """``fit``'s ``-o``, checked before any work: not the sweep file it reads (even with
+    ``--overwrite``), a file that can be written (:func:`~bayescale.paths.check_output`),
+    and a ``.nc`` name, since a posterior is written as NetCDF."""
+    source, out = Path(args.source), Path(args.output)
+    if source.is_file() and out.is_file() and out.samefile(source):
+        raise InputError(
+            f"-o {args.output} is the sweep file being fitted ({args.source}); writing the "
+            "posterior there would destroy the data. Choose another name, e.g. -o post.nc."
+        )
+    out = check_output(out, overwrite=args.overwrite, name="-o", replace_with="--overwrite")
+    if out.suffix.lower() != ".nc":
+        raise InputError(
+            f"-o {out.name}: a posterior is written as NetCDF; use a .nc file name, e.g. "
+            "-o post.nc."
+        )
+    return out
+
+
+def _vary(text: str | None) -> tuple[str, ...] | None:
+    """The parameter names of ``--vary`` (comma-separated, spaces around them allowed), or
+    ``None`` when it is not given (every parameter varies)."""
+    if text is None:
+        return None
+    names = tuple(name.strip() for name in text.split(",") if name.strip())
+    if not names:
+        raise InputError(
+            f"--vary {shlex.quote(text)} names no parameter; give comma-separated names, e.g. "
+            "--vary e,alpha, or drop --vary to let every parameter vary by group."
+        )
+    return names
 
 
 def cmd_fit(args) -> int:
-    out = check_output(args.output, overwrite=args.overwrite, name="-o", replace_with="--overwrite")
+    out = _posterior_file(args)
     if args.cuts is not None and len(args.law) < 2:
         raise InputError("--cuts weigh several laws; give two or more --law names, or drop --cuts.")
     sweep = _fit_sweep(args)
     settings = {
         "likelihood": args.likelihood,
         "pooling": args.pooling,
-        "vary": tuple(args.vary.split(",")) if args.vary else None,
+        "vary": _vary(args.vary),
         "centring": args.centring,
         "offset_groups": args.offset_groups,
         "chains": args.chains,
@@ -736,12 +866,66 @@ def _fit_stack(args, out, sweep, settings) -> int:
 # ------------------------------------------------------------------------- compare
 def _print_rows(table, rows, by, ci: float) -> None:
     width = max(len(name) for _, name, _ in rows) + 2
-    for key, group in table.groupby(by, sort=True):
+    for (key,), group in _blocks(table, [by]):
         print(f"{by} {key:.3g}" if isinstance(key, float) else f"{by} {key}")
         for quantity, name, unit in rows:
             row = group[group["quantity"] == quantity].iloc[0]
             print(_row(name, row, unit, ci, width=width))
         print()
+
+
+KIND_FLAGS = {
+    "n_a": ("allocations",),
+    "n_b": ("allocations",),
+    "label_a": ("allocations", "variants"),
+    "label_b": ("allocations", "variants"),
+    "b_group": ("variants",),
+    "b_posterior": ("variants",),
+    "gpu": ("variants",),
+    "gpus": ("variants",),
+    "mfu": ("variants",),
+    "budget": ("allocations", "variants", "excess-compute"),
+}
+"""Flags of ``compare`` and ``plot`` (by ``dest``) that only some kinds use: those kinds."""
+
+
+def _check_kind(args) -> None:
+    """The flags of ``bayescale compare|plot KIND`` suit KIND, before any work: none that
+    only other kinds use (:data:`KIND_FLAGS`), and those KIND needs: one ``--budget`` for
+    allocations and excess-compute, and ``--n-a`` and ``--n-b`` for allocations; for
+    variants, ``--budget``, ``--gpu``, ``--gpus`` and a B to compare with."""
+    command = f"'bayescale {args.command} {args.kind}'"
+    unused: dict[tuple, list[str]] = {}
+    for dest, kinds in KIND_FLAGS.items():
+        if getattr(args, dest, None) is not None and args.kind not in kinds:
+            unused.setdefault(kinds, []).append(_flag(dest))
+    if unused:
+        flags = "; ".join(f"{', '.join(f)} (for {' or '.join(k)})" for k, f in unused.items())
+        them = "them" if sum(map(len, unused.values())) > 1 else "it"
+        raise InputError(f"{command} does not use {flags}; drop {them}.")
+    budgets = len(args.budget or ())
+    if args.kind in ("allocations", "excess-compute") and budgets != 1:
+        raise InputError(
+            f"{command} answers for one --budget FLOPS (e.g. --budget 1e21); got "
+            f"{budgets or 'none'}."
+        )
+    if args.kind == "allocations" and (args.n_a is None or args.n_b is None):
+        raise InputError(
+            f"{command} needs both --n-a and --n-b, the model sizes in parameters (e.g. "
+            "--n-a 4.68e9 --n-b 2.86e9)."
+        )
+    if args.kind != "variants":
+        return
+    if not budgets or args.gpu is None or args.gpus is None:
+        raise InputError(
+            f"{command} needs --budget FLOPS (one or more), --gpu NAME and --gpus COUNT, "
+            "e.g. --budget 1e21 --gpu H100 --gpus 16."
+        )
+    if args.b_posterior is None and args.b_group is None:
+        raise InputError(
+            f"{command} compares A with B: give B as --b-posterior FILE (another posterior) "
+            "or --b-group GROUP (another group of A's posterior)."
+        )
 
 
 def _variants(args, post, budgets):
@@ -756,8 +940,8 @@ def _variants(args, post, budgets):
         post,
         other,
         budgets,
-        hardware=args.gpu or "H100",
-        n_gpus=args.gpus or 16,
+        hardware=args.gpu,
+        n_gpus=args.gpus,
         group_a=args.group,
         group_b=args.b_group,
         mfu=getattr(args, "mfu", None),
@@ -776,15 +960,9 @@ def _allocations(args, post, budget):
 
 
 def cmd_compare(args) -> int:
+    _check_kind(args)
     if args.kind == "allocations":
-        if args.n_a is None or args.n_b is None or len(args.budget) != 1:
-            raise InputError(
-                "compare allocations needs one --budget and both --n-a and --n-b "
-                "(model sizes in parameters)."
-            )
         return _print_allocations(args, *_posterior(args))
-    if args.gpu is None or args.gpus is None:
-        raise InputError("compare variants needs --gpu NAME and --gpus COUNT.")
     post, label = _posterior(args)
     table = interval_table(_variants(args, post, args.budget), args.ci)
     label_a, label_b = _labels(args)
@@ -881,15 +1059,7 @@ def _plot_sweep(args, post):
     if args.group_column:
         columns["group"] = args.group_column
     if args.data:
-        if Path(args.data).exists():
-            return _sweep_file(args.data, "--data", columns, "--group-column")
-        if columns:
-            flags = ", ".join(_flag(k) if k != "group" else "--group-column" for k in columns)
-            raise InputError(
-                f"{flags} name columns of a file; the bundled dataset {args.data!r} has its "
-                "columns set."
-            )
-        return load_dataset(args.data)
+        return _sweep_source(args.data, "--data", columns, "--group-column", regroup=False)
     name = args.dataset or (None if args.posterior else "chinchilla")
     if name in reference_names():
         return reference_sweep(name)
@@ -906,14 +1076,11 @@ def _figure(args, post):
     """The figure ``bayescale plot KIND`` draws."""
     from bayescale import plotting
 
-    budget = args.budget or [1e22]
-    group, ci = args.group, args.ci
+    budget, group, ci = args.budget, args.group, args.ci
     kind = args.kind
-    if kind in ("allocations", "variants"):
-        if kind == "variants":
-            return plotting.plot_variants(_variants(args, post, budget), ci_prob=ci)[0]
-        if args.n_a is None or args.n_b is None:
-            raise InputError("plot allocations needs --n-a and --n-b (model sizes).")
+    if kind == "variants":
+        return plotting.plot_variants(_variants(args, post, budget), ci_prob=ci)[0]
+    if kind == "allocations":
         return plotting.plot_allocations(_allocations(args, post, budget[0]), ci_prob=ci)[0]
     check_group(post, group, needed=kind != "ppc")
     if kind == "fit":
@@ -956,6 +1123,7 @@ def _save_figure(fig, out: Path) -> None:
 
 def cmd_plot(args) -> int:
     out = _figure_file(args.output, args.overwrite, "-o")
+    _check_kind(args)
     post, _ = _posterior(args, stacks=args.kind in STACK_PLOTS)
     _save_figure(_figure(args, post), out)
     if args.json:
@@ -1060,11 +1228,12 @@ def cmd_suggest(args) -> int:
             }
         )
         return 0
-    what = {
-        "n_opt": f"log N_opt at {args.budget:.3g} FLOPs",
-        "loss": "the log loss of the planned run",
-        "region": "the mean log loss over the planned runs",
-    }[args.target]
+    if args.target == "n_opt":
+        what = f"log N_opt at {args.budget:.3g} FLOPs"
+    elif args.target == "loss":
+        what = "the log loss of the planned run"
+    else:
+        what = "the mean log loss over the planned runs"
     reweighted = attrs["method"] == "reweight"  # only reweighting simulates, and has weights
     how = (
         f"{attrs['outcomes']} simulated outcomes per run"
@@ -1126,8 +1295,8 @@ def _comparison_options(p) -> None:
     source.add_argument("--posterior", help="a posterior file (variant A's, for variants)")
     source.add_argument("--dataset", help="use the shipped reference fit of this dataset")
     p.add_argument("--group", help="group of a per-group posterior (A's for variants), or 'new'")
-    p.add_argument("--b-group", help="variants: group of B")
-    p.add_argument("--b-posterior", help="variants: B's posterior file (default: A's)")
+    p.add_argument("--b-group", help="variants: group of B (of --b-posterior, else of A's)")
+    p.add_argument("--b-posterior", help="variants: B's posterior file (or --b-group)")
     p.add_argument("--n-a", type=float, help="allocations: model size A (parameters)")
     p.add_argument("--n-b", type=float, help="allocations: model size B (parameters)")
     p.add_argument("--label-a", help="name of A (default: its group, or A)")
@@ -1240,25 +1409,28 @@ def parser() -> argparse.ArgumentParser:
         nargs="+",
         help="the inverse question: compute needed to reach this loss (nats)",
     )
-    p.add_argument("--gpu", help="accelerator for train time and memory, e.g. H100, A100-80GB")
-    p.add_argument("--gpus", type=int, help="number of accelerators")
+    p.add_argument(
+        "--gpu", help="with --budget: accelerator for train time and memory, e.g. H100, A100-80GB"
+    )
+    p.add_argument("--gpus", type=int, help="number of accelerators (with --gpu)")
     p.add_argument(
         "--mfu",
         type=float,
-        help="fixed model FLOPs utilisation in (0, 1]; default: a distribution centred on 0.45",
+        help="fixed model FLOPs utilisation in (0, 1]; default: a distribution centred on 0.45 "
+        "(with --gpu)",
     )
-    p.add_argument("--price", type=float, help="price per GPU-hour, for the cost")
+    p.add_argument("--price", type=float, help="price per GPU-hour, for the cost (with --gpu)")
     p.add_argument(
         "--tensor-parallel",
         type=int,
-        default=1,
-        help="tensor-parallel degree for the memory estimate (default 1)",
+        default=HARDWARE["tensor_parallel"],
+        help="tensor-parallel degree for the memory estimate (with --gpu; default 1)",
     )
     p.add_argument(
         "--recompute",
         choices=("selective", "full", "none"),
-        default="selective",
-        help="activation recomputation for the memory estimate (default selective)",
+        default=HARDWARE["recompute"],
+        help="activation recomputation for the memory estimate (with --gpu; default selective)",
     )
     source = p.add_mutually_exclusive_group()
     source.add_argument("--posterior", help="a posterior file written by 'bayescale fit'")
@@ -1278,7 +1450,13 @@ def parser() -> argparse.ArgumentParser:
         "or posteriors) at their own optima",
     )
     p.add_argument("kind", choices=("allocations", "variants"))
-    p.add_argument("--budget", type=float, nargs="+", required=True, help="FLOPs")
+    p.add_argument(
+        "--budget",
+        type=float,
+        nargs="+",
+        required=True,
+        help="FLOPs (allocations: one; variants: one or more)",
+    )
     _comparison_options(p)
     p.add_argument("--mfu", type=float, help="fixed MFU in (0, 1] (default: a distribution)")
     _json_option(p)
@@ -1336,7 +1514,7 @@ def parser() -> argparse.ArgumentParser:
         "--budget",
         type=float,
         nargs="+",
-        help="FLOPs (excess-compute, allocations: one; variants: several)",
+        help="FLOPs: one for excess-compute and allocations, one or more for variants",
     )
     _comparison_options(p)
     p.add_argument("--overwrite", action="store_true", help="replace the output file")
@@ -1352,8 +1530,10 @@ def _paragraph(text: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Run one command; a user error (``USER_ERRORS``) prints one paragraph and returns 2,
-    any other exception propagates with its traceback."""
+    any other exception propagates with its traceback. A command that answers from a
+    posterior whose fit warned repeats those warnings on standard error after its answer."""
     args = parser().parse_args(argv)
+    args.fit_warnings = []
     flags = _command_flags(args)
 
     def show_warning(message, category, filename, lineno, file=None, line=None):
@@ -1364,7 +1544,10 @@ def main(argv: list[str] | None = None) -> int:
     warnings.showwarning = show_warning
     try:
         check_numbers(args)
-        return args.run(args)
+        code = args.run(args)
+        for line in args.fit_warnings:
+            print(_paragraph(line), file=sys.stderr)
+        return code
     except USER_ERRORS as err:
         text = f"bayescale {args.command}: error: {flag_syntax(str(err), flags)}"
         print(_paragraph(text), file=sys.stderr)

@@ -188,7 +188,7 @@ def test_bad_input_exits_nonzero_without_traceback(tmp_path, content, expected):
 
 def test_unknown_source_and_missing_posterior(tmp_path):
     result = run("fit", "no_such_dataset", "-o", str(tmp_path / "p.nc"))
-    assert result.returncode == 2 and "bundled datasets" in result.stderr
+    assert result.returncode == 2 and "bundled datasets" in " ".join(result.stderr.split())
     result = run("plan", "--budget", "1e24", "--posterior", str(tmp_path / "nope.nc"))
     assert result.returncode == 2 and "no posterior file" in result.stderr
     assert "Traceback" not in result.stderr
@@ -234,6 +234,10 @@ def test_datasets_lists_bundled(capsys):
                 "--budget",
                 "2e21",
                 "4e21",
+                "--gpu",
+                "H100",
+                "--gpus",
+                "16",
             ],
         ),
     ],

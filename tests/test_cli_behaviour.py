@@ -140,6 +140,10 @@ HARDWARE = ["--gpu", "H100", "--gpus", "1024"]  # the README's plan on hardware
             ["--mfu must be a number in (0, 1], got 1.5", "e.g. --mfu 0.4"],
         ),
         (["plan", "--budget", "nan"], ["--budget must be a number > 0, got nan"]),
+        (
+            ["plan", "--budget", "1e21", "--gpu", "H100", "--gpus", str(10**23)],
+            ["--gpus must be a whole number", str(2**31 - 1), f"got {10**23}", "e.g. --gpus"],
+        ),
         (["fit", "chinchilla", "-o", "{out}", "--chains", "0"], ["--chains", "got 0", "≥ 1"]),
         (["fit", "chinchilla", "-o", "{out}", "--chains=-1"], ["--chains", "got -1", "≥ 1"]),
         (["fit", "chinchilla", "-o", "{out}", "--draws", "0"], ["--draws", "e.g. --draws 1000"]),
@@ -258,8 +262,9 @@ def test_plot_that_fails_writes_nothing(capsys, tmp_path):
 )
 def test_every_plot_of_a_group(capsys, tmp_path, kind):
     out = tmp_path / f"{kind}.png"
+    budget = ["--budget", "1e22"] if kind == "excess-compute" else []
     code, text, err = command(
-        capsys, "plot", kind, "--dataset", "gadre_overtrain", "--group", "rpj", "-o", out
+        capsys, "plot", kind, "--dataset", "gadre_overtrain", "--group", "rpj", "-o", out, *budget
     )
     assert code == 0, err
     assert text == f"wrote {out}\n"
@@ -466,3 +471,194 @@ def test_a_named_pipe_is_refused_not_read(tmp_path, fifo, argv, flag):
         done.stderr.split()
     )
     assert files(tmp_path) == ["pipe.nc"]
+
+
+# ------------------------------------------------------------------ suggest in words
+@pytest.mark.parametrize(
+    "target",
+    [
+        ["--target", "n_opt", "--budget", "1e24"],
+        ["--target", "loss", "--n-params", "7e10", "--n-tokens", "1.4e12"],
+        ["--target", "region", "--n-params", "1e10", "7e10", "--n-tokens", "2e11", "1.4e12"],
+    ],
+)
+def test_suggest_answers_every_target_in_words(capsys, target):
+    argv = ["suggest", *target, "--max-compute", "1e21", "-k", "2"]
+    code, out, err = command(capsys, *argv, warns=(ExtrapolationWarning,))
+    assert code == 0, err
+    assert out.startswith("Next runs for ") and "rank" in out
+
+
+# ----------------------------------------------------------------- fit's output file
+def test_fit_never_writes_over_its_source(capsys, tmp_path, no_sampling):
+    source = tmp_path / "victim.csv"
+    synthetic_sweep().to_csv(source, index=False)
+    (tmp_path / "link.csv").symlink_to(source)
+    before = source.read_bytes()
+    for out in (source, tmp_path / "link.csv"):
+        code, _, err = command(capsys, "fit", source, "-o", out, "--overwrite")
+        assert_user_error(code, err, "fit", f"-o {out}", "is the sweep file", "-o post.nc")
+    assert source.read_bytes() == before and files(tmp_path) == ["link.csv", "victim.csv"]
+
+
+@pytest.mark.parametrize("name", ["post.csv", "post", "post.nc.bak"])
+def test_fit_writes_a_netcdf_file_name(capsys, tmp_path, no_sampling, name):
+    code, _, err = command(capsys, "fit", "chinchilla", "-o", tmp_path / name)
+    assert_user_error(code, err, "fit", f"-o {name}", "NetCDF", ".nc file name")
+    assert files(tmp_path) == []
+
+
+# ------------------------------------------------------ flags that would be ignored
+@pytest.mark.parametrize(
+    "flags",
+    [["--price", "2"], ["--mfu", "0.4"], ["--tensor-parallel", "8"], ["--recompute", "full"]],
+)
+def test_plan_hardware_flags_need_the_hardware(capsys, flags):
+    code, _, err = command(capsys, "plan", "--budget", "1e22", *flags)
+    assert_user_error(code, err, "plan", flags[0], "needs --gpu NAME and --gpus COUNT")
+
+
+def test_plan_of_a_target_loss_takes_no_hardware(capsys):
+    argv = ["plan", "--target-loss", "2.0", *HARDWARE, "--price", "2"]
+    code, _, err = command(capsys, *argv)
+    assert_user_error(code, err, "plan", "--gpu, --gpus, --price", "--budget")
+
+
+@pytest.mark.parametrize(
+    "kind, flags, fragment",
+    [
+        ("allocations", ["--gpu", "H100", "--gpus", "16"], "--gpu, --gpus (for variants)"),
+        ("allocations", ["--mfu", "0.4"], "--mfu (for variants)"),
+        ("allocations", ["--b-group", "rpj"], "--b-group (for variants)"),
+        ("allocations", ["--b-posterior", "nope.nc"], "--b-posterior (for variants)"),
+        ("variants", ["--n-a", "4.68e9", *HARDWARE], "--n-a (for allocations)"),
+    ],
+)
+def test_compare_refuses_the_other_kind_s_flags(capsys, kind, flags, fragment):
+    sizes = ["--n-a", "4.68e9", "--n-b", "2.86e9"] if kind == "allocations" else []
+    argv = ["compare", kind, "--budget", "1e21", *sizes, *flags]
+    code, _, err = command(capsys, *argv)
+    assert_user_error(code, err, "compare", f"'bayescale compare {kind}' does not use", fragment)
+
+
+@pytest.mark.parametrize(
+    "argv, fragments",
+    [
+        (["plot", "excess-compute", "--budget", "1e21", "1e22"], ["one --budget", "got 2"]),
+        (
+            ["plot", "allocations", "--budget", "1e21", "1e22", "--n-a", "4e9", "--n-b", "2e9"],
+            ["one --budget", "got 2"],
+        ),
+        (["plot", "excess-compute"], ["one --budget"]),
+        (["plot", "frontier", "--budget", "1e21"], ["does not use --budget"]),
+        (["plot", "variants", "--budget", "1e21", "--b-group", "rpj"], ["--gpu", "--gpus"]),
+        (["plot", "variants", "--budget", "1e21", *HARDWARE], ["--b-posterior", "--b-group"]),
+        (["compare", "variants", "--budget", "1e21", *HARDWARE], ["--b-posterior", "--b-group"]),
+    ],
+)
+def test_what_a_figure_or_comparison_needs(capsys, tmp_path, argv, fragments):
+    if argv[0] == "plot":
+        argv = [*argv, "-o", tmp_path / "figure.png"]
+    code, _, err = command(capsys, *argv)
+    assert_user_error(code, err, argv[0], *fragments)
+    assert files(tmp_path) == []
+
+
+def test_plot_help_says_what_each_figure_needs(capsys):
+    with pytest.raises(SystemExit):
+        main(["plot", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "one for excess-compute and allocations, one or more for variants" in text
+
+
+# --------------------------------------------------------------------------- --vary
+class Stop(Exception):
+    """Raised by a stand-in fit, once it has seen its arguments."""
+
+
+def test_vary_names_may_have_spaces(monkeypatch, tmp_path):
+    seen = {}
+
+    def stand_in(sweep, **kwargs):
+        seen.update(kwargs)
+        raise Stop
+
+    monkeypatch.setattr("bayescale.inference.fit", stand_in)
+    argv = ["fit", "gadre_overtrain", "-o", str(tmp_path / "post.nc"), "--pooling", "partial"]
+    with pytest.raises(Stop):
+        main([*argv, "--vary", " e, alpha "])
+    assert seen["vary"] == ("e", "alpha")
+
+
+@pytest.mark.parametrize("vary", ["", " ", ",", " , "])
+def test_vary_naming_nothing_is_refused(capsys, tmp_path, no_sampling, vary):
+    argv = ["fit", "gadre_overtrain", "-o", tmp_path / "post.nc", "--pooling", "partial"]
+    code, _, err = command(capsys, *argv, "--vary", vary)
+    assert_user_error(code, err, "fit", "--vary", "names no parameter", "drop --vary")
+
+
+# ------------------------------------------------------------------ sweeps by path
+@pytest.mark.parametrize("data", ["nope.csv", "runs/nope", "nope.parquet"])
+def test_a_missing_sweep_file_is_said_to_be_missing(capsys, tmp_path, data):
+    out = tmp_path / "fit.png"
+    code, _, err = command(capsys, "plot", "fit", "--data", data, "-o", out)
+    assert_user_error(code, err, "plot", f"no sweep file at '{data}' (--data)")
+    assert "bundled dataset" not in err
+    code, _, err = command(capsys, "fit", data, "-o", tmp_path / "post.nc")
+    assert_user_error(code, err, "fit", f"no sweep file at '{data}'")
+
+
+def test_an_unknown_name_lists_the_bundled_datasets(capsys, tmp_path):
+    code, _, err = command(capsys, "plot", "fit", "--data", "chinchila", "-o", tmp_path / "a.png")
+    assert_user_error(code, err, "plot", "'chinchila' (--data) is neither a file", "'chinchilla'")
+
+
+def test_a_sweep_without_the_group_column_names_the_flag(capsys, tmp_path):
+    data = tmp_path / "grp.csv"
+    frame = bs.load_dataset("gadre_overtrain").frame[["n_params", "n_tokens", "loss", "group"]]
+    frame.rename(columns={"group": "arch"}).to_csv(data, index=False)
+    argv = ["plot", "fit", "--dataset", "gadre_overtrain", "--group", "rpj", "--data", data]
+    code, _, err = command(capsys, *argv, "-o", tmp_path / "fit.png")
+    assert_user_error(code, err, "plot", "has no group column", "--group-column")
+    code, _, err = command(capsys, *argv, "--group-column", "arch", "-o", tmp_path / "fit.png")
+    assert code == 0, err
+
+
+# -------------------------------------------------------------- a fit's own warnings
+def test_a_posterior_file_repeats_its_fit_s_warnings(capsys, tmp_path):
+    import dataclasses
+
+    text = "4 divergent transition(s) after warmup: the posterior may be biased."
+    post = dataclasses.replace(bs.load_reference("chinchilla"), warnings=(text,))
+    path = post.save(tmp_path / "p.nc")
+    for argv in (
+        ["plan", "--budget", "1e22"],
+        ["compare", "allocations", "--budget", "1e21", "--n-a", "4.68e9", "--n-b", "2.86e9"],
+        ["plot", "frontier", "-o", tmp_path / "frontier.png"],
+        ["compare", "variants", "--budget", "1e21", *HARDWARE, "--b-posterior", path],  # A's
+    ):
+        code, _, err = command(capsys, *argv, "--posterior", path, "--json")
+        assert code == 0, err
+        assert err.count(f"Warning (when {path} was fitted): {text}") == 1, err
+    code, _, err = command(capsys, "plan", "--budget", "1e22")
+    assert code == 0 and err == ""  # the reference fit warned of nothing
+    argv = ["plan", "--budget", "1e22", "--dataset", "gadre_overtrain", "--group", "rpj"]
+    code, _, err = command(capsys, *argv)
+    assert code == 0 and "Warning (when the reference fit 'gadre_overtrain' was fitted)" in err
+    code, _, err = command(capsys, *argv, "--group", "nope")
+    assert_user_error(code, err, "plan", "--group nope")  # an error, and nothing before it
+
+
+# ----------------------------------------------------------------- plan, small things
+def test_plan_suggests_fitting_only_a_bundled_dataset(capsys):
+    code, _, err = command(capsys, "plan", "--budget", "1e22", "--dataset", "nope")
+    assert_user_error(code, err, "plan", "--dataset nope", "no bundled dataset", "'gemstones'")
+    assert "bayescale fit nope" not in err
+    code, _, err = command(capsys, "plan", "--budget", "1e22", "--dataset", "gemstones")
+    assert_user_error(code, err, "plan", "bayescale fit gemstones -o post.nc")
+
+
+def test_plan_shows_a_budget_as_often_as_asked(capsys):
+    code, out, err = command(capsys, "plan", "--budget", "1e21", "1e21")
+    assert code == 0, err
+    assert out.count("budget 1e+21 FLOPs") == 2 and out.count("N_opt") == 2

@@ -26,6 +26,8 @@ from bayescale.stacking import Stack
 
 from conftest import synthetic_sweep
 
+WEIGHTS = {"true": 0.25, "biased": 0.75}
+
 
 @pytest.fixture(autouse=True)
 def biased_law_registered(monkeypatch):
@@ -45,7 +47,7 @@ def stack_file(tmp_path_factory):
     sweep = bs.Sweep.from_frame(synthetic_sweep())
     mixed = Stack(
         {"true": made_up_posterior(sweep), "biased": made_up_posterior(sweep, shift=0.05)},
-        {"true": 0.25, "biased": 0.75},
+        WEIGHTS,
         seed=2,
     )
     return mixed, mixed.save(tmp_path_factory.mktemp("stack") / "stack.nc")
@@ -102,6 +104,17 @@ def test_plan_a_target_loss_from_the_mixture(capsys, stack_file):
     code, printed, err = command(capsys, "plan", "--posterior", path, "--target-loss", 2.3)
     assert code == 0, err
     assert "true 0.250, biased 0.750" in printed
+
+
+def test_plan_repeats_each_law_s_fit_warnings(capsys, tmp_path):
+    """The warnings a component's fit raised, kept in the stack file, are printed once."""
+    sweep = bs.Sweep.from_frame(synthetic_sweep())
+    noisy = dataclasses.replace(made_up_posterior(sweep, shift=0.05), warnings=("noisy fit",))
+    mixed = Stack({"true": made_up_posterior(sweep), "biased": noisy}, WEIGHTS, seed=2)
+    path = mixed.save(tmp_path / "stack.nc")
+    code, _, err = command(capsys, "plan", "--posterior", path, "--budget", 1e22)
+    assert code == 0, err
+    assert err == f"Warning (when law biased of {path} was fitted): noisy fit"
 
 
 def test_commands_of_one_posterior_refuse_a_stack_by_name(capsys, stack_file):

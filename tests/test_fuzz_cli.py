@@ -53,6 +53,7 @@ from hypothesis import strategies as st
 
 from bayescale import errors
 from bayescale.cli import main, parser
+from bayescale.resources import package_dir
 
 FUZZ = settings(
     max_examples=100,
@@ -246,7 +247,7 @@ def source_and_group(draw, needs_group: bool, clean: bool) -> list[list[str]]:
 @st.composite
 def hardware(draw, clean: bool) -> list[list[str]]:
     """No hardware, or --gpu and --gpus (unless ``clean``, sometimes one alone), and
-    sometimes --mfu."""
+    sometimes --mfu (when ``clean``, only with them)."""
     shapes = ["none", "both"] if clean else ["none", "both", "gpu", "gpus"]
     shape = draw(st.sampled_from(shapes))
     parts = []
@@ -254,8 +255,9 @@ def hardware(draw, clean: bool) -> list[list[str]]:
         parts.append(draw(flag("--gpu", one(choose(GPUS, BAD_GPUS, clean)))))
     if shape in ("both", "gpus"):
         parts.append(draw(flag("--gpus", one(choose(COUNTS, BAD_COUNTS, clean)))))
-    mfu = numbers(("0.4", "1", "0.05", "1e-300"), clean)
-    parts.append(draw(seldom(flag("--mfu", one(mfu)))))
+    if parts or not clean:
+        mfu = numbers(("0.4", "1", "0.05", "1e-300"), clean)
+        parts.append(draw(seldom(flag("--mfu", one(mfu)))))
     return parts
 
 
@@ -279,13 +281,16 @@ def plan_argv(draw) -> list[str]:
         parts.append(draw(flag("--budget", several(numbers(BUDGETS, clean)))))
     if question in ("target", "both"):
         parts.append(draw(flag("--target-loss", several(numbers(LOSSES, clean)))))
-    parts += draw(hardware(clean))
+    if question == "budget" or not clean:  # hardware answers for a budget only
+        parts += draw(hardware(clean))
     needs_group = question != "budget" or uses_gpus(parts)
     parts += draw(source_and_group(needs_group, clean))
-    tensor = choose(("1",) if clean else COUNTS, BAD_COUNTS, clean)
-    parts.append(draw(seldom(flag("--tensor-parallel", one(tensor)))))
-    parts.append(draw(seldom(flag("--price", one(numbers(("2.5", "0", "1e308"), clean))))))
-    parts.append(draw(seldom(flag("--recompute", one(choose(("full", "none"), ("x",), clean))))))
+    if uses_gpus(parts) or not clean:
+        tensor = choose(("1",) if clean else COUNTS, BAD_COUNTS, clean)
+        parts.append(draw(seldom(flag("--tensor-parallel", one(tensor)))))
+        parts.append(draw(seldom(flag("--price", one(numbers(("2.5", "0", "1e308"), clean))))))
+        recompute = choose(("full", "none"), ("x",), clean)
+        parts.append(draw(seldom(flag("--recompute", one(recompute)))))
     parts.append(draw(seldom(flag("--ci", one(numbers(("0.9", "0.5", "0.99", "1e-9"), clean))))))
     parts.append(draw(json_flag))
     return draw(assemble(["plan"], parts, clean))
@@ -309,7 +314,9 @@ def compare_argv(draw) -> list[str]:
     if kind != "allocations" or (not clean and draw(st.integers(0, 3)) == 0):
         if ["--dataset", "gadre_overtrain"] in parts:
             parts.append(draw(flag("--b-group", one(choose(GROUPS, BAD_GROUPS, clean)))))
-        elif not clean:
+        elif clean:  # B is needed: the Chinchilla reference fit's file
+            parts.append(["--b-posterior", str(package_dir("models") / "chinchilla.nc")])
+        else:
             parts.append(draw(seldom(flag("--b-group", one(choose(GROUPS, BAD_GROUPS))))))
         if not clean:
             parts.append(draw(seldom(st.sampled_from(BAD_SOURCES[:5]).map(b_posterior))))
@@ -351,7 +358,10 @@ def plot_argv(draw) -> list[str]:
     kind = draw(st.sampled_from(CHEAP_PLOTS if rendered else CHEAP_PLOTS + OTHER_PLOTS))
     parts = [["-o", OUTPUTS[output].replace("{suffix}", suffix)]]
     parts += draw(source_and_group(kind != "ppc", clean))
-    parts.append(draw(seldom(flag("--budget", several(numbers(BUDGETS[:7], clean))))))
+    if not clean:
+        parts.append(draw(seldom(flag("--budget", several(numbers(BUDGETS[:7]))))))
+    elif kind in ("excess-compute", "allocations"):  # one budget; the other figures none
+        parts.append(draw(flag("--budget", one(numbers(BUDGETS[:7], clean)))))
     if kind == "allocations":
         parts.append(draw(flag("--n-a", one(numbers(("4.68e9", "1e10"), clean)))))
         parts.append(draw(flag("--n-b", one(numbers(("2.86e9", "1e9"), clean)))))

@@ -87,7 +87,9 @@ def _group_rows(frame: pd.DataFrame, group: str) -> pd.DataFrame:
     if "group" not in frame.columns:
         raise InputError(
             f"the sweep has no group column, so its points of group {group!r} cannot be "
-            "told apart; pass the sweep the posterior was fitted to, with its group column."
+            "told apart; pass the sweep the posterior was fitted to and name its group "
+            "column (in Python the group argument of bs.read_sweep or bs.Sweep.from_frame, "
+            "on the command line --group-column)."
         )
     labels = frame["group"].astype(str)
     if not (labels == group).any():
