@@ -85,6 +85,7 @@ NUMBERS = {
     "warmup": (ranges.WHOLE, "--warmup 1000"),
     "draws": (ranges.COUNT, "--draws 1000"),
     "seed": (ranges.SEED, "--seed 0"),
+    "target_accept": (ranges.PROBABILITY, "--target-accept 0.95"),
     "extrapolation_error": (ranges.NON_NEGATIVE, "--extrapolation-error 1"),
     "budget": (ranges.POSITIVE, "--budget 1e22"),
     "target_loss": (ranges.POSITIVE, "--target-loss 2.0"),
@@ -781,6 +782,8 @@ def cmd_fit(args) -> int:
         "seed": args.seed,
         "device": args.device,
     }
+    if args.target_accept is not None:  # else bs.fit's default
+        settings["target_accept"] = args.target_accept
     if args.extrapolation_error is not None:  # else the default, or a stack's learned one
         settings["extrapolation_error"] = args.extrapolation_error
     if len(args.law) > 1:
@@ -1354,6 +1357,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--warmup", type=int, default=1000)
     p.add_argument("--draws", type=int, default=1000)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--target-accept",
+        type=float,
+        help="NUTS's target acceptance rate (default 0.8); raise it (e.g. 0.95) where a fit "
+        "diverges",
+    )
     p.add_argument("--device", choices=("cpu", "gpu"), default=None)
     _column_options(
         p,

@@ -131,12 +131,12 @@ def divergences_by_scale(
 # What divergences at small or large group scales mean, by the fit's centring.
 _SCALE_ADVICE = {
     ("small", "centred"): ", the centred form's funnel where the group values squeeze "
-    "together: raise target_accept (e.g. 0.95), or, where each group "
+    "together: raise target_accept=0.95, or, where each group "
     "has few points, refit with centring='non-centred' (the same "
     "model), which removes the funnel.",
     ("large", "non-centred"): ", where the non-centred form strains when each group's data "
     "pin its value: refit with centring='centred' (the same model), "
-    "or raise target_accept (e.g. 0.95).",
+    "or raise target_accept=0.95.",
 }
 _RUN_SCALE_ADVICE = (
     ": too few runs measure the runs' offset scale, and the law's floor, which the runs' "
@@ -171,13 +171,13 @@ def problems(diag: dict, centring: str | None = None) -> list[str]:
                 advice = (
                     _RUN_SCALE_ADVICE
                     if side == "small" and set(at) <= set(_RUN_SCALES)
-                    else _SCALE_ADVICE.get((side, centring), ": raise target_accept (e.g. 0.95).")
+                    else _SCALE_ADVICE.get((side, centring), ": raise target_accept=0.95.")
                 )
                 message += f" They sit at {side} group scales ({where})" + advice
                 break
         else:
             message += (
-                " Raise target_accept (e.g. 0.95), tighten weakly identified priors, "
+                " Raise target_accept=0.95, tighten weakly identified priors, "
                 "or exclude outlying points and refit."
             )
         out.append(message)

@@ -23,7 +23,8 @@ import pytest
 
 import bayescale as bs
 from bayescale import cli
-from bayescale.cli import main
+from bayescale.cli import flag_syntax, main
+from bayescale.diagnostics import problems
 from bayescale.errors import ExtrapolationWarning, PlanningWarning
 
 from conftest import synthetic_sweep
@@ -588,6 +589,25 @@ def test_vary_names_may_have_spaces(monkeypatch, tmp_path):
     with pytest.raises(Stop):
         main([*argv, "--vary", " e, alpha "])
     assert seen["vary"] == ("e", "alpha")
+
+
+def test_target_accept_reaches_the_fit_and_the_advice_names_the_flag(monkeypatch, tmp_path):
+    seen = {}
+
+    def stand_in(sweep, **kwargs):
+        seen.update(kwargs)
+        raise Stop
+
+    monkeypatch.setattr("bayescale.inference.fit", stand_in)
+    with pytest.raises(Stop):
+        main(["fit", "chinchilla", "-o", str(tmp_path / "post.nc"), "--target-accept", "0.95"])
+    assert seen["target_accept"] == 0.95
+    fit_flags = {"target_accept": "--target-accept"}  # the divergence warning's advice
+    advice = problems(
+        {"divergences": 3, "divergences_by_scale": {}, "r_hat": {}, "ess_bulk": {},
+         "ess_tail": {}, "max_tree_depth_hits": 0, "draws": 1000, "chains": 4}
+    )[0]  # fmt: skip
+    assert "Raise --target-accept 0.95," in flag_syntax(advice, fit_flags)
 
 
 @pytest.mark.parametrize("vary", ["", " ", ",", " , "])

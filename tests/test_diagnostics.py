@@ -73,7 +73,7 @@ def test_divergences_unrelated_to_the_group_scales_get_the_general_advice():
     assert max(max(tails.values()) for tails in diag["divergences_by_scale"].values()) < 10
     message = problems(diag, "centred")[0]
     assert "group scales" not in message
-    assert "Raise target_accept (e.g. 0.95), tighten weakly identified priors" in message
+    assert "Raise target_accept=0.95, tighten weakly identified priors" in message
 
 
 def test_no_divergences_no_location():
