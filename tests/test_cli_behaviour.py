@@ -577,7 +577,10 @@ class Stop(Exception):
     """Raised by a stand-in fit, once it has seen its arguments."""
 
 
-def test_vary_names_may_have_spaces(monkeypatch, tmp_path):
+@pytest.fixture
+def fit_arguments(monkeypatch) -> dict:
+    """The keyword arguments ``bayescale fit`` passes to the fit: a stand-in fit records
+    them and raises :class:`Stop`."""
     seen = {}
 
     def stand_in(sweep, **kwargs):
@@ -585,23 +588,20 @@ def test_vary_names_may_have_spaces(monkeypatch, tmp_path):
         raise Stop
 
     monkeypatch.setattr("bayescale.inference.fit", stand_in)
+    return seen
+
+
+def test_vary_names_may_have_spaces(fit_arguments, tmp_path):
     argv = ["fit", "gadre_overtrain", "-o", str(tmp_path / "post.nc"), "--pooling", "partial"]
     with pytest.raises(Stop):
         main([*argv, "--vary", " e, alpha "])
-    assert seen["vary"] == ("e", "alpha")
+    assert fit_arguments["vary"] == ("e", "alpha")
 
 
-def test_target_accept_reaches_the_fit_and_the_advice_names_the_flag(monkeypatch, tmp_path):
-    seen = {}
-
-    def stand_in(sweep, **kwargs):
-        seen.update(kwargs)
-        raise Stop
-
-    monkeypatch.setattr("bayescale.inference.fit", stand_in)
+def test_target_accept_reaches_the_fit_and_the_advice_names_the_flag(fit_arguments, tmp_path):
     with pytest.raises(Stop):
         main(["fit", "chinchilla", "-o", str(tmp_path / "post.nc"), "--target-accept", "0.95"])
-    assert seen["target_accept"] == 0.95
+    assert fit_arguments["target_accept"] == 0.95
     fit_flags = {"target_accept": "--target-accept"}  # the divergence warning's advice
     advice = problems(
         {"divergences": 3, "divergences_by_scale": {}, "r_hat": {}, "ess_bulk": {},
