@@ -110,6 +110,8 @@ def test_plan_repeats_each_law_s_fit_warnings(capsys, tmp_path):
     """The warnings a component's fit raised, kept in the stack file, are printed once."""
     sweep = bs.Sweep.from_frame(synthetic_sweep())
     noisy = dataclasses.replace(made_up_posterior(sweep, shift=0.05), warnings=("noisy fit",))
+    # the stack_file fixture's weights and seed; which draws the mixture takes does not
+    # touch the warnings, which are the components'
     mixed = Stack({"true": made_up_posterior(sweep), "biased": noisy}, WEIGHTS, seed=2)
     path = mixed.save(tmp_path / "stack.nc")
     code, _, err = command(capsys, "plan", "--posterior", path, "--budget", 1e22)

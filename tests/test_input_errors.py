@@ -7,12 +7,10 @@ them: group labels, exclusions, fit options, comparisons, queries and leave-futu
 
 from __future__ import annotations
 
-import warnings
-
-import arviz as az
 import numpy as np
 import pandas as pd
 import pytest
+from test_lfo import made_up_posterior
 
 import bayescale as bs
 from bayescale.curves import select_checkpoints
@@ -27,17 +25,6 @@ def grouped(first: str = "a") -> pd.DataFrame:
     frame = synthetic_sweep(sizes=6, tokens_per_size=2)
     labels = np.where(np.arange(len(frame)) % 2 == 0, first, "b")
     return frame.assign(group=labels)
-
-
-def made_up(sweep: bs.Sweep, seed: int = 0) -> bs.Posterior:
-    """A posterior of iid draws scattered around ``TRUTH`` for ``sweep`` (no sampling):
-    2 × 500 of them, so that their ESS stays above the 100-per-chain warning level."""
-    rng = np.random.default_rng(seed)
-    draws = {p: v + 0.01 * rng.standard_normal((2, 500)) for p, v in TRUTH.items()}
-    draws["sigma"] = 0.01 * np.exp(0.1 * rng.standard_normal((2, 500)))
-    with warnings.catch_warnings():  # iid draws' R-hat can pass 1.01 by chance; not tested
-        warnings.simplefilter("ignore", bs.ConvergenceWarning)
-        return bs.Posterior.from_idata(az.from_dict(posterior=draws), law="chinchilla", sweep=sweep)
 
 
 # ------------------------------------------------------------------------ group labels
@@ -108,14 +95,15 @@ def test_a_files_rows_are_told_apart_from_its_lines(tmp_path):
 # ------------------------------------------------------------------------- comparisons
 def test_compare_refuses_posteriors_of_different_data_of_one_size():
     frame = synthetic_sweep(sizes=3, tokens_per_size=2)
-    one = made_up(bs.Sweep.from_frame(frame))
-    other = made_up(bs.Sweep.from_frame(frame.assign(loss=1.3 * frame["loss"])), seed=1)
+    one = made_up_posterior(bs.Sweep.from_frame(frame))
+    # the same draws for another sweep of the same size: the losses of the first, 30% higher
+    other = made_up_posterior(bs.Sweep.from_frame(frame.assign(loss=1.3 * frame["loss"])))
     with pytest.raises(bs.InputError, match=r"'one' and 'other' were fitted to different data"):
         bs.compare({"one": one, "other": other})
 
 
 def test_compare_names_what_it_takes():
-    post = made_up(bs.Sweep.from_frame(synthetic_sweep(sizes=3, tokens_per_size=2)))
+    post = made_up_posterior(bs.Sweep.from_frame(synthetic_sweep(sizes=3, tokens_per_size=2)))
     with pytest.raises(bs.InputTypeError, match="must map a name to each posterior"):
         bs.compare([post, post])
     with pytest.raises(bs.InputTypeError, match=r"posteriors \['x'\] are not"):
