@@ -1164,6 +1164,11 @@ def _suggest_target(args):
             )
         if args.budget is None:
             raise InputError("--target n_opt needs --budget FLOPS, e.g. --budget 1e24.")
+        if args.law_only:
+            raise InputError(
+                "--law-only leaves out the extrapolation error of a loss target, which "
+                "--target n_opt does not have; drop it, or use --target loss or region."
+            )
         return args.budget, None
     if args.budget is not None:
         raise InputError(
@@ -1206,6 +1211,7 @@ def cmd_suggest(args) -> int:
         group=args.group,
         seed=args.seed,
         method=args.method,
+        extrapolation=not args.law_only,
     )
     chosen = result[result["rank"].notna()]
     attrs = result.attrs
@@ -1224,6 +1230,7 @@ def cmd_suggest(args) -> int:
                 "variance": attrs["variance"],
                 "candidates": len(result),
                 "method": attrs["method"],
+                "extrapolation": attrs["extrapolation"],
                 "draws": attrs["draws"],
                 "outcomes": attrs["outcomes"],
                 "seed": attrs["seed"],
@@ -1237,6 +1244,12 @@ def cmd_suggest(args) -> int:
         what = "the log loss of the planned run"
     else:
         what = "the mean log loss over the planned runs"
+    if args.target != "n_opt":
+        what += (
+            " (the law's variance alone)"
+            if args.law_only
+            else " (with the law's error outside the fitted runs)"
+        )
     reweighted = attrs["method"] == "reweight"  # only reweighting simulates, and has weights
     how = (
         f"{attrs['outcomes']} simulated outcomes per run"
@@ -1502,6 +1515,12 @@ def parser() -> argparse.ArgumentParser:
         default="linear",
         help="the criterion: a linear update of the draws (default) or importance "
         "reweighting by simulated outcomes (bayescale.design)",
+    )
+    p.add_argument(
+        "--law-only",
+        action="store_true",
+        help="--target loss or region: value runs by the law's variance alone, without the "
+        "target's extrapolation error, which runs towards the target shrink",
     )
     p.add_argument("--seed", type=int, default=0, help="seed of the simulated outcomes")
     p.add_argument(

@@ -14,10 +14,9 @@ Each target is a quantity ``T_s`` computed per posterior draw ``s``:
     ``log N_opt`` at a budget ``C_t`` (:func:`bayescale.planning.optimal`).
 ``"loss"``
     the log mean loss of one planned run ``(N_t, D_t)``, the law's log loss
-    ``T_s = \log L(N_t, D_t; θ_s)``; with ``extrapolation=True`` plus its error outside the
-    fitted runs (:mod:`bayescale.discrepancy`), ``a_s h``, with ``a_s = c σ_s z_s`` the
-    draw's slope and ``h`` the run's distance from the fitted runs
-    (:mod:`bayescale.fitted_region`).
+    ``T_s = \log L(N_t, D_t; θ_s)``, plus its error outside the fitted runs
+    (:mod:`bayescale.discrepancy`), ``a_s h``, with ``a_s = c σ_s z_s`` the draw's slope and
+    ``h`` the run's distance from the fitted runs (:mod:`bayescale.fitted_region`).
 ``"region"``
     the same at several points ``(N_r, D_r)``; the variance is averaged over the points,
     ``\overline{\mathrm{Var}} = \frac1R \sum_r \mathrm{Var}(T_{s,r})``.
@@ -109,16 +108,10 @@ run that tells the laws apart. Reweighting takes one posterior.
 The extrapolation error
 -----------------------
 
-By default the variance and the gains are the law's alone. No outcome informs the
-extrapolation error's ``z_s``: its part of a loss target's variance shrinks only as ``h``
-does, by geometry. Far outside the fitted runs that part is most of the variance, and
-counted, it makes runs at the hull's corners towards the targets (large models on few
-tokens, small ones on many) the best buys, runs that tell little about the law's
-parameters.
-
-With ``extrapolation=True`` the error of a loss target shrinks when a run extends the
-fitted region:
-after a candidate ``(N_c, D_c)``, ``h`` is the target's distance from the hull of the
+A loss target's variance includes the law's error outside the fitted runs, as its
+predictive intervals do. No outcome informs the error's ``z_s``: its part of the variance
+shrinks only as ``h`` does, by geometry, when a run extends the fitted region towards the
+target: after a candidate ``(N_c, D_c)``, ``h`` is the target's distance from the hull of the
 fitted runs and the candidate (and the runs chosen before it). The outcome itself is
 weighted under the law and the noise alone, as a refit would fit it (a fitted run has no
 discrepancy term). The error's slope ``a_s = c σ_s z_s`` enters in expectation over its
@@ -133,6 +126,13 @@ discrepancy term). The error's slope ``a_s = c σ_s z_s`` enters in expectation 
 ``c^2 \mathbb E_w[σ^2]`` from the weighted ``z_s^2``: where the weights concentrate on a
 few draws (the later runs of a batch), that estimate rests on those few ``z_s`` and its
 noise counts as gain or loss.
+
+Far outside the fitted runs this part is most of a target's variance, so it values the
+runs that bring the fitted region towards the targets, which tell less about the law's
+parameters than runs at the edges of the candidates' shapes, and more about the loss
+where it is wanted when the law's form is not quite right (``docs/performance.md``,
+"Which run next"). ``extrapolation=False`` values runs by the law's variance alone: the
+uncertainty given that the law is right. ``"n_opt"`` has no such term.
 
 The batch
 ---------
@@ -191,16 +191,17 @@ Both:
   that posterior puts the law. Choose a few runs at a time and refit between batches. On
   ``docs/calibration/design.md`` (batches of 8, refits between, five seeds) the linear
   update's runs predict the held-out runs better than both random and cheapest-first runs
-  on 1 of 3 sweeps at 1% of a sweep's compute, none at 5% and 2 of 3 at 10%, although on
-  ``chinchilla`` they leave the law the smallest variance of the four strategies at every
-  level (figures in ``docs/performance.md``, "Which run next"): a smaller variance is not
-  a smaller held-out error.
+  on 1 of 3 sweeps at 1% of a sweep's compute, 1 of 3 at 5% and 3 of 3 at 10%; at 1% on
+  ``chinchilla`` they leave the law a smaller variance than random runs and predict worse
+  (figures in ``docs/performance.md``, "Which run next"): a smaller variance is not a
+  smaller held-out error.
 - **Shapes.** A run moves the law's parameters most from the edges of the candidates'
   tokens per parameter, so both favour runs there, often far from the shapes the target
   asks about. A law that is wrong errs most there too, and fitted, those runs move its
   predictions everywhere. Offer candidates of the target's shapes (``docs/performance.md``,
   "Which run next": so restricted, most strategies' runs predicted the held-out runs
-  better, and this criterion's beat random ones in 4 of 9 comparisons).
+  better, and this criterion's, valued by the law's variance alone, beat random ones in 4
+  of 9 comparisons).
 - **Thinning.** The draws are thinned evenly to at most ``max_draws`` (default
   :data:`MAX_DRAWS`) to bound the work, ``candidates × outcomes × draws`` density
   evaluations a step for reweighting, ``candidates × points × draws`` for the linear
@@ -265,7 +266,7 @@ def suggest_runs(
     cost: Callable | None = None,
     group: str | None = None,
     method: str = "linear",
-    extrapolation: bool = False,
+    extrapolation: bool = True,
     outcomes: int = OUTCOMES,
     max_draws: int = MAX_DRAWS,
     seed: int = 0,
@@ -314,8 +315,8 @@ def suggest_runs(
         (importance reweighting of the draws over simulated outcomes); module docstring.
     extrapolation
         count the extrapolation error of a ``"loss"`` or ``"region"`` target in its variance
-        and gains (module docstring); default: only the law's variance, which outcomes
-        inform.
+        and gains (the default; module docstring); ``False``: only the law's variance,
+        which outcomes inform.
     outcomes
         simulated worlds ``M`` of ``"reweight"`` (at least 2).
     max_draws
@@ -336,8 +337,8 @@ def suggest_runs(
         adds to the runs ranked before it), ``batch_share`` (share of the variance that
         runs 1 to ``rank`` remove together) and ``step_ess`` (ESS of the batch's weights
         after it). ``attrs`` hold the target, ``variance`` (now), the draws used, the
-        ``method``, ``extrapolation``, ``outcomes`` (0 for ``"linear"``, which simulates
-        none) and ``seed``.
+        ``method``, ``extrapolation`` (whether the variance counts it), ``outcomes`` (0 for
+        ``"linear"``, which simulates none) and ``seed``.
     """
     if target not in TARGETS:
         raise InputError(f"target must be one of {list(TARGETS)}, got {target!r}.")
@@ -436,7 +437,7 @@ def suggest_runs(
             "variance": variance_now,
             "draws": size,
             "method": method,
-            "extrapolation": extrapolation,
+            "extrapolation": target_points is not None,  # False for n_opt, which has none
             "outcomes": outcomes if method == "reweight" else 0,
             "seed": seed,
             "k": k,

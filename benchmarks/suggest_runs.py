@@ -57,7 +57,7 @@ def main(argv=None) -> int:
     target = (
         {"target": "n_opt", "budget": args.budget}
         if args.target == "n_opt"
-        else {"target": "region", "at": (n, 20.0 * n), "extrapolation": True}
+        else {"target": "region", "at": (n, 20.0 * n)}
     )
 
     def call():

@@ -184,6 +184,7 @@ def test_a_stack_values_the_runs_that_tell_its_laws_apart():
         "at": planned,
         "k": 2,
         "cost": lambda n, d: np.ones_like(n),
+        "extrapolation": False,  # the laws' disagreement alone, which the formula below gives
     }
     with pytest.raises(bs.InputError, match="one value in every draw"):
         bs.suggest_runs(components["low"], **ask)
@@ -261,13 +262,18 @@ def test_the_extrapolation_error_enters_by_its_expectation(pivot, method):
             at=at,
             k=1,
             method=method,
-            extrapolation=True,
         )
-        # by default only the law's variance counts, and at the pivot size the law gives
-        # the target one value in every draw: nothing to learn, and an error says so
+        # the law's variance alone: at the pivot size the law gives the target one value in
+        # every draw, so there is nothing to learn, and an error says so
         with pytest.raises(bs.InputError, match="one value in every draw"):
             bs.suggest_runs(
-                pivot, candidates=([run[0]], [run[1]]), target="loss", at=at, k=1, method=method
+                pivot,
+                candidates=([run[0]], [run[1]]),
+                target="loss",
+                at=at,
+                k=1,
+                method=method,
+                extrapolation=False,
             )
     region = Region.from_data(pivot.info.data)
     h_now = region.distance(np.log([at[0]]), np.log([at[1]]))[0]
@@ -307,7 +313,6 @@ def test_a_region_of_one_point_is_the_loss_of_that_run(reference, method):
     # with the extrapolation error, so that both parts of the variance are compared
     # any seed: both calls share it, and the test compares them with each other
     kwargs = {"max_compute": 1e20, "grid": (6, 4), "k": 2, "seed": 1, "method": method}
-    kwargs["extrapolation"] = True
     loss = bs.suggest_runs(reference, target="loss", at=(7e10, 1.4e12), **kwargs)
     region = bs.suggest_runs(reference, target="region", at=([7e10] * 2, [1.4e12] * 2), **kwargs)
     pd.testing.assert_frame_equal(loss, region, check_exact=False, rtol=1e-10)
@@ -457,6 +462,23 @@ def test_cli_prints_the_runs_as_json(capsys):
     assert {"n_params", "n_tokens", "flops", "gain_share", "batch_share"} <= set(out["runs"][0])
 
 
+@pytest.mark.parametrize("law_only", [False, True])
+def test_cli_counts_the_extrapolation_error_unless_told(law_only, capsys):
+    """A loss target's variance includes the law's error outside the fitted runs unless
+    --law-only; the answer says which, and the JSON carries it."""
+    argv = ["suggest", "--target", "loss", "--n-params", "7e10", "--n-tokens", "1.4e12"]
+    argv += ["--max-compute", "1e20", "-k", "2", *(["--law-only"] if law_only else [])]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", bs.ExtrapolationWarning)  # the planned run is far out
+        assert main(argv) == 0
+        words = capsys.readouterr().out
+        assert main([*argv, "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["extrapolation"] is not law_only
+    assert ("the law's variance alone" in words) == law_only
+    assert ("with the law's error outside the fitted runs" in words) is not law_only
+
+
 @pytest.mark.parametrize("method", ["linear", "reweight"])
 def test_cli_says_how_it_valued_the_runs(method, capsys):
     argv = ["suggest", "--budget", "1e24", "--max-compute", "1e20", "-k", "2"]
@@ -492,6 +514,7 @@ def test_cli_draws_the_runs_it_chose(capsys, tmp_path):
         (["--budget", "1e24", "--max-compute", "-1e20"], "--max-compute must be"),
         (["--budget", "1e24", "--max-compute", "1e20", "-k", "0"], "--k must be"),
         (["--budget", "1e24", "--max-compute", "1e20", "--posterior", "nope.nc"], "nope.nc"),
+        (["--budget", "1e24", "--max-compute", "1e20", "--law-only"], "--target n_opt does not"),
     ],
 )
 def test_cli_user_errors_exit_2_without_traceback(argv, match, capsys, tmp_path, monkeypatch):

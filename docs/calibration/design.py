@@ -11,12 +11,13 @@ posterior choose ``BATCH`` runs at a time and refit before choosing more, as a l
 grown: train a few runs, refit, ask again. After each level the posterior predicts the
 held-out runs: R² of the predictive medians (on loss), the share of held-out losses inside
 the central 90% predictive interval, and the variance of the law's log loss over the
-draws, averaged over the held-out runs (what ``suggest`` minimises). The reference is a
-fit on every pool run.
+draws, averaged over the held-out runs (the law's part of what ``suggest`` minimises). The
+reference is a fit on every pool run.
 
 Strategies, each spending at most the level's compute:
 
-- ``suggest``: ``bs.suggest_runs`` (default criterion, the linear update) with target
+- ``suggest``: ``bs.suggest_runs`` (default criterion: the linear update, counting the
+  targets' extrapolation error) with target
   ``"region"`` at the held-out runs' (N, D) (the quantity scored), candidates the unused
   pool runs that fit the level's remaining compute, ``k = BATCH``, its runs taken in rank
   order while they fit; then a refit on the runs so far, until no candidate fits;
@@ -38,6 +39,7 @@ Strategies, each spending at most the level's compute:
     python docs/calibration/design.py --strategies suggest random
     python docs/calibration/design.py --synthetic     # the law exactly right; prints only
     python docs/calibration/design.py --window        # runs of the targets' shapes; prints only
+    python docs/calibration/design.py --law-only --strategies suggest  # prints only
 
 ``--synthetic`` replaces every loss of the sweep by the law's at the median parameters of
 a fit on the pool, plus Normal noise of that fit's median ``σ``: how the strategies
@@ -46,6 +48,10 @@ compare when the law is right.
 ``--window`` lets every strategy choose only among the pool runs whose tokens per parameter
 lie in the central 80% of the held-out runs' (their ``WINDOW`` quantiles): how the
 strategies compare when the runs are of the shapes the answers are wanted for.
+
+``--law-only`` has ``suggest`` value runs by the law's variance alone
+(``bs.suggest_runs(..., extrapolation=False)``), leaving out the targets' extrapolation
+error, which shrinks as runs bring the fitted region towards the held-out runs.
 """
 
 from __future__ import annotations
@@ -153,7 +159,7 @@ def _while_fits(pool, order, remaining) -> list[int]:
     return picked
 
 
-def _suggest(post, pool, free, remaining, test) -> list[int]:
+def _suggest(post, pool, free, remaining, test, law_only) -> list[int]:
     """``BATCH`` runs of ``bs.suggest_runs``, taken in rank order while they fit."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", bs.PlanningWarning)
@@ -164,6 +170,7 @@ def _suggest(post, pool, free, remaining, test) -> list[int]:
             target="region",
             at=test[["n_params", "n_tokens"]],
             k=min(BATCH, len(free)),
+            extrapolation=not law_only,
         )
     runs = pool.loc[free, ["n_params", "n_tokens"]].to_numpy()
     key = {tuple(v): label for label, v in zip(free, runs, strict=True)}
@@ -231,14 +238,14 @@ def _d_optimal(post, pool, used, free, remaining, seed) -> list[int]:
     return picked
 
 
-def _level(strategy, post, pool, used, remaining, test, rng, seed):
+def _level(strategy, post, pool, used, remaining, test, rng, seed, law_only):
     """Pool labels added at one level, spending at most ``remaining`` FLOPs, and the
     posterior on the used runs after them."""
     if strategy in ("suggest", "d-optimal"):
         picked, spent = [], 0.0
         while len(free := _fitting(pool, used + picked, remaining - spent)):
             batch = (
-                _suggest(post, pool, free, remaining - spent, test)
+                _suggest(post, pool, free, remaining - spent, test, law_only)
                 if strategy == "suggest"
                 else _d_optimal(post, pool, used + picked, free, remaining - spent, seed)
             )
@@ -268,10 +275,13 @@ def _law_losses(post: bs.Posterior, frame: pd.DataFrame) -> np.ndarray:
     return np.exp(log_loss + sigma * np.random.default_rng(0).standard_normal(len(frame)))
 
 
-def run(name, seeds, strategies=STRATEGIES, synthetic=False, window=False) -> pd.DataFrame:
+def run(
+    name, seeds, strategies=STRATEGIES, synthetic=False, window=False, law_only=False
+) -> pd.DataFrame:
     """Every strategy's runs and scores on sweep ``name``, one row per (strategy, seed,
     level), with the fit on all pool runs first; with ``window``, runs are chosen only among
-    those of the held-out runs' shapes (module docstring)."""
+    those of the held-out runs' shapes; with ``law_only``, ``suggest`` values runs by the
+    law's variance alone (module docstring)."""
     frame = SWEEPS[name][0]().fit_frame.copy()
     frame["flops"] = 6.0 * frame["n_params"] * frame["n_tokens"]
     total = float(frame["flops"].sum())
@@ -308,7 +318,9 @@ def run(name, seeds, strategies=STRATEGIES, synthetic=False, window=False) -> pd
             used, post, spent = list(start), post0, 0.0
             for level in LEVELS:
                 remaining = level * total - spent
-                picked, post = _level(strategy, post, choices, used, remaining, test, rng, seed)
+                picked, post = _level(
+                    strategy, post, choices, used, remaining, test, rng, seed, law_only
+                )
                 used = used + picked
                 spent += float(pool.loc[picked, "flops"].sum())
                 rows.append(
@@ -416,14 +428,15 @@ issue's target: at most 1.2 at 10% of the compute), `coverage_90` = share of hel
 losses inside the central 90% predictive interval (with n held-out points a calibrated
 interval scatters by about ±2·(0.09/n)^½, ±0.08 for 60 and ±0.13 for 22, and the points
 share one fitted law, so small differences mean little), `law_var` = the variance of the
-law's log loss over the posterior's draws, averaged over the held-out runs (what `suggest`
-minimises; squared log units).
+law's log loss over the posterior's draws, averaged over the held-out runs (the law's part
+of what `suggest` minimises; squared log units).
 
 Strategies, each spending at most the level's compute. The two that read the posterior
 choose {BATCH} runs at a time and refit on the runs so far before choosing more, as a ladder
 is grown: `suggest` = `bs.suggest_runs(post, candidates=<unused pool runs that fit the
 level's remaining compute>, target="region", at=<held-out (N, D)>, k={BATCH})` (the
-default linear criterion, the law's variance), its runs taken in rank order while they
+default criterion: the linear update of the law's variance plus the targets' extrapolation
+error), its runs taken in rank order while they
 fit; `d-optimal` = greedy Bayesian D-optimal per unit cost,
 `E_s[log det(M_s + J J^T/σ_s²) − log det M_s] / 6ND` over {DOPT_DRAWS} draws of the
 latest posterior, `M_s` the Fisher information of the used runs in the law's
@@ -474,17 +487,25 @@ def main(argv=None) -> int:
         help="choose runs only among those whose tokens per parameter lie in the central "
         "80%% of the held-out runs' (design.md is not written)",
     )
+    parser.add_argument(
+        "--law-only",
+        action="store_true",
+        help="suggest values runs by the law's variance alone, without the targets' "
+        "extrapolation error (design.md is not written)",
+    )
     args = parser.parse_args(argv)
     bs.use_cpu_devices()
     t0 = time.time()
     tables, facts = [], {}
     for name in args.sweeps:
-        table, facts[name] = run(name, args.seeds, args.strategies, args.synthetic, args.window)
+        table, facts[name] = run(
+            name, args.seeds, args.strategies, args.synthetic, args.window, args.law_only
+        )
         tables.append(table)
     table = pd.concat(tables, ignore_index=True)
     print(_md(ranks(summarise(table))) if len(args.strategies) == len(STRATEGIES) else "")
     complete = list(args.strategies) == list(STRATEGIES) and list(args.sweeps) == list(SWEEPS)
-    if complete and not (args.synthetic or args.window):
+    if complete and not (args.synthetic or args.window or args.law_only):
         print(f"wrote {write(table, facts, time.time() - t0, args.seeds)}")
     return 0
 
