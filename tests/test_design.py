@@ -253,28 +253,14 @@ def test_the_extrapolation_error_enters_by_its_expectation(pivot, method):
     away, ``(h_now² − h_after²) c² σ²``, the same in every world: no Monte Carlo error."""
     at = (PIVOT, 1e13)  # far beyond the synthetic sweep's tokens, so h_now > 0
     run = (PIVOT, 1e12)  # more tokens than any fitted run at the same size: h shrinks
+    ask = {"candidates": ([run[0]], [run[1]]), "target": "loss", "at": at, "k": 1}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", bs.ExtrapolationWarning)  # the target is far out
-        result = bs.suggest_runs(
-            pivot,
-            candidates=([run[0]], [run[1]]),
-            target="loss",
-            at=at,
-            k=1,
-            method=method,
-        )
+        result = bs.suggest_runs(pivot, method=method, **ask)
         # the law's variance alone: at the pivot size the law gives the target one value in
         # every draw, so there is nothing to learn, and an error says so
         with pytest.raises(bs.InputError, match="one value in every draw"):
-            bs.suggest_runs(
-                pivot,
-                candidates=([run[0]], [run[1]]),
-                target="loss",
-                at=at,
-                k=1,
-                method=method,
-                extrapolation=False,
-            )
+            bs.suggest_runs(pivot, method=method, extrapolation=False, **ask)
     region = Region.from_data(pivot.info.data)
     h_now = region.distance(np.log([at[0]]), np.log([at[1]]))[0]
     h_after = region.extended(*np.log(run)).distance(np.log([at[0]]), np.log([at[1]]))[0]
