@@ -1246,9 +1246,9 @@ def cmd_suggest(args) -> int:
         what = "the mean log loss over the planned runs"
     if args.target != "n_opt":
         what += (
-            " (the law's variance alone)"
-            if args.law_only
-            else " (with the law's error outside the fitted runs)"
+            " (with the law's error outside the fitted runs)"
+            if attrs["extrapolation"]
+            else " (the law's variance alone)"
         )
     reweighted = attrs["method"] == "reweight"  # only reweighting simulates, and has weights
     how = (

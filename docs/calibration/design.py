@@ -17,10 +17,10 @@ reference is a fit on every pool run.
 Strategies, each spending at most the level's compute:
 
 - ``suggest``: ``bs.suggest_runs`` (default criterion: the linear update, counting the
-  targets' extrapolation error) with target
-  ``"region"`` at the held-out runs' (N, D) (the quantity scored), candidates the unused
-  pool runs that fit the level's remaining compute, ``k = BATCH``, its runs taken in rank
-  order while they fit; then a refit on the runs so far, until no candidate fits;
+  targets' extrapolation error) with target ``"region"`` at the held-out runs' (N, D) (the
+  quantity scored), candidates the unused pool runs that fit the level's remaining
+  compute, ``k = BATCH``, its runs taken in rank order while they fit; then a refit on the
+  runs so far, until no candidate fits;
 - ``d-optimal``: Bayesian D-optimal, greedy per unit cost within the level's compute,
   ``BATCH`` runs between refits as for ``suggest``:
   with ``M_s = P + Σ_j J_{s,j} J_{s,j}^T / σ_s^2`` the Fisher information of the used
