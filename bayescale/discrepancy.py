@@ -35,8 +35,10 @@ beyond the fitted compute along the diagonal, by one per e-fold of compute ``C =
   :func:`bayescale.stack` updates it by each law's own leave-future-out scores.
 - What it assumes: the law's error is a straight line in ``h`` with a slope unknown in
   sign, the same for every query of one draw, so a query twice as far out carries twice
-  the error. It does not know the direction in which the law fails, and a sweep's own
-  leave-future-out does not tell it (``docs/calibration/error_direction.md``).
+  the error, with one scale for both axes (other distances, and a scale per axis, are
+  scored on the bundled sweeps in ``docs/calibration/error_distance.md``). It does not
+  know the direction in which the law fails, and a sweep's own leave-future-out does not
+  tell it (``docs/calibration/error_direction.md``).
 - Allocations are the law's: the compute-optimal size, the excess compute of another
   size and the efficient range come from ``L_law`` per draw. δ has mean zero over
   ``z`` at every point, so it prefers no size; it widens the loss predictions
