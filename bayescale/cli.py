@@ -76,9 +76,10 @@ USER_ERRORS = (
     IsADirectoryError,
     PermissionError,
 )
-# bayescale.model.CENTRING, spelt out so that --help need not import the model (and JAX);
-# tests/test_cli.py checks that the two agree.
+# bayescale.model.CENTRING and bayescale.curves.CHECKPOINTS, spelt out so that --help need
+# not import the model (and JAX) or SciPy; tests/test_cli.py checks that they agree.
 CENTRING = ("non-centred", "centred")
+CHECKPOINTS = ("final", "all")
 
 NUMBERS = {
     "chains": (ranges.COUNT, "--chains 4"),
@@ -776,6 +777,7 @@ def cmd_fit(args) -> int:
         "vary": _vary(args.vary),
         "centring": args.centring,
         "offset_groups": args.offset_groups,
+        "checkpoints": args.checkpoints,
         "chains": args.chains,
         "warmup": args.warmup,
         "draws": args.draws,
@@ -1399,6 +1401,12 @@ def parser() -> argparse.ArgumentParser:
         default="non-centred",
         help="with --pooling partial: how group values are sampled; centred suits "
         "groups the data pin down, e.g. many runs per group",
+    )
+    p.add_argument(
+        "--checkpoints",
+        choices=CHECKPOINTS,
+        help="training curves: fit each run's final checkpoint, or all of them (default: all "
+        "for a law that reads learning-rate schedules, else final)",
     )
     p.add_argument(
         "--offset-groups",

@@ -97,7 +97,25 @@ def diagnose(
         ),
         "draws": int(posterior.sizes["chain"] * posterior.sizes["draw"]),
         "chains": chains,
+        "stuck_chains": stuck_chains(posterior),
     }
+
+
+def stuck_chains(posterior: xr.Dataset) -> list[int]:
+    """The chains (from 0) in which no variable changes from draw to draw: each kept the one
+    point its warmup ended at, where every proposal was rejected (typically a region far out
+    along a direction the data do not inform, where the density's gradient is extreme).
+    None where each chain has a single draw."""
+    if posterior.sizes["draw"] < 2:
+        return []
+    chains = int(posterior.sizes["chain"])
+    moved = np.zeros(chains, dtype=bool)
+    for name in posterior.data_vars:
+        values = np.asarray(posterior[name], float).reshape(chains, posterior.sizes["draw"], -1)
+        first = values[:, :1]
+        same = (values == first) | (np.isnan(values) & np.isnan(first))
+        moved |= ~same.all(axis=(1, 2))
+    return [int(c) for c in np.flatnonzero(~moved)]
 
 
 def group_scales(posterior: xr.Dataset) -> tuple[str, ...]:
@@ -151,6 +169,14 @@ def problems(diag: dict, centring: str | None = None) -> list[str]:
     """Readable messages, each with advice, for whatever in ``diag`` is out of bounds
     (``centring``: the fit's, for the advice on divergences at small or large group scales)."""
     out = []
+    stuck = diag.get("stuck_chains", [])
+    if stuck:
+        out.append(
+            f"chain(s) {', '.join(map(str, stuck))} of the {diag['chains']} (numbered from 0) "
+            "never moved after warmup: each kept one point for all its draws, which the "
+            "summaries and answers mix in with the other chains'. Refit with another seed; "
+            "if it recurs, tighten the priors of the parameters the sweep barely informs."
+        )
     if diag["divergences"]:
         n = diag["divergences"]
         message = (

@@ -3,6 +3,7 @@ groups, runs, priors, likelihood), validated, with the data arrays it runs on.""
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
@@ -17,7 +18,7 @@ from bayescale.curves import (
     offset_units,
     select_checkpoints,
 )
-from bayescale.errors import InputError, SweepValidationError
+from bayescale.errors import InputError, SweepValidationError, SweepWarning
 from bayescale.fitinfo import DataInfo
 from bayescale.hierarchy import NEW_GROUP
 from bayescale.laws import Law, get_law
@@ -49,6 +50,35 @@ def _check_size(sweep: Sweep, law: Law, n_noise: int, pooling: str) -> None:
             f"each group's points alone, and group(s) {shown} have fewer points; add points "
             "to them, exclude them, or fit with pooling='partial' (groups then borrow "
             "strength from each other)."
+        )
+
+
+def _check_axes(sweep: Sweep) -> None:
+    """Warn when every fitted point has one model size or one token count: the sweep then
+    says nothing of how the loss depends on that axis, so the law's terms in it are their
+    priors' and trade against the irreducible loss (a ridge the sampler may not cross)."""
+    frame = sweep.fit_frame
+    for column, axis, fix in (
+        ("n_params", "model size", "add runs of other model sizes"),
+        ("n_tokens", "token count", "add runs of other lengths"),
+    ):
+        values = frame[column].unique()
+        if len(values) != 1:
+            continue
+        if column == "n_tokens" and is_curves(sweep, fitted=False):
+            fix += (
+                "; for training curves, fit their checkpoints: checkpoints='all' where every "
+                "run holds its learning rate constant, or each run's schedule and "
+                "law='multipower'"
+            )
+        warnings.warn(
+            f"every fitted point has one {axis}, {column} = {values[0]:.4g} ({len(frame)} "
+            f"points): the sweep says nothing of how the loss depends on {axis}, so the "
+            f"law's terms in it follow their priors and trade against its irreducible loss, "
+            f"and answers that depend on {axis} (compute-optimal allocations, excess compute) "
+            f"are the priors'. Fix: {fix}.",
+            SweepWarning,
+            stacklevel=4,
         )
 
 
@@ -176,6 +206,7 @@ def model_inputs(
         shared=offset_groups is not None,
     )
     _check_size(sweep, law, len(noise_params(likelihood)), pooling)
+    _check_axes(sweep)
     fit_frame = sweep.fit_frame
     data = sweep.arrays()
     args = {k: data[k] for k in ("log_n", "log_d", "log_loss")}

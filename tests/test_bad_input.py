@@ -23,8 +23,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import bayescale as bs
-from bayescale.cli import main
+from bayescale.cli import flag_syntax, main
 from bayescale.errors import SweepValidationError, SweepWarning
+from bayescale.model_inputs import model_inputs
 from bayescale.sweep import MIN_LARGEST_TOKENS_PER_PARAM, TOKENS_PER_PARAM_RANGE
 
 FAST = settings(max_examples=25, deadline=None, derandomize=True)
@@ -600,6 +601,37 @@ def test_single_model_size_is_accepted():
     sweep = bs.Sweep.from_frame(df)
     assert_kept(sweep, df)
     assert sweep.frame["n_params"].nunique() == 1
+
+
+@pytest.mark.parametrize(
+    ("column", "axis", "fix"),
+    [("n_params", "model size", "other model sizes"), ("n_tokens", "token count", "other lengths")],
+)
+def test_a_fit_on_one_model_size_or_one_token_count_warns_before_sampling(column, axis, fix):
+    """Accepted (a user may ask about that size or length alone), but the law's terms in
+    the missing axis are their priors': the fit says so before it samples."""
+    varied = np.geomspace(1e8, 1e10, 8)
+    df = pd.DataFrame(
+        {"n_params": varied, "n_tokens": varied * 20, "loss": 3.0 - 0.05 * np.arange(8)}
+    )
+    df[column] = 2e10
+    with pytest.warns(
+        SweepWarning,
+        match=rf"every fitted point has one {axis}, {column} = 2e\+10 \(8 points\)"
+        rf".*Fix: add runs of {fix}\.$",
+    ):
+        model_inputs(bs.Sweep.from_frame(df))
+
+
+def test_curves_that_all_end_at_one_length_are_told_to_fit_their_checkpoints():
+    """Final checkpoints of runs of one length (gemstones) leave one token count; the advice
+    names the fit's argument, which the CLI shows as its flag."""
+    with pytest.warns(SweepWarning) as caught:
+        model_inputs(bs.load_dataset("gemstones"))
+    (message,) = [str(w.message) for w in caught if "one token count" in str(w.message)]
+    assert "n_tokens = 3.501e+11 (22 points)" in message
+    cli_text = flag_syntax(message, {"checkpoints": "--checkpoints"})
+    assert "--checkpoints all where every run holds its learning rate constant" in cli_text
 
 
 def test_single_group_and_single_row():

@@ -67,10 +67,12 @@ def test_public_names_load_on_first_use():
     assert not hasattr(bs, "no_such_name")
 
 
-def test_centring_choices_are_the_model_s():
+def test_centring_and_checkpoints_choices_are_the_library_s():
+    from bayescale.curves import CHECKPOINTS
     from bayescale.model import CENTRING
 
     assert cli.CENTRING == CENTRING
+    assert cli.CHECKPOINTS == CHECKPOINTS
 
 
 @pytest.mark.parametrize("error", ["ZeroDivisionError", "KeyError", "ValueError"])

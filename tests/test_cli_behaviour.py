@@ -610,6 +610,14 @@ def test_target_accept_reaches_the_fit_and_the_advice_names_the_flag(fit_argumen
     assert "Raise --target-accept 0.95," in flag_syntax(advice, fit_flags)
 
 
+@pytest.mark.parametrize(("flags", "checkpoints"), [([], None), (["--checkpoints", "all"], "all")])
+def test_checkpoints_reach_the_fit(fit_arguments, tmp_path, flags, checkpoints):
+    """None leaves the choice to the fit (all for a law that reads schedules, else final)."""
+    with pytest.raises(Stop):
+        main(["fit", "gemstones", "-o", str(tmp_path / "post.nc"), *flags])
+    assert fit_arguments["checkpoints"] == checkpoints
+
+
 @pytest.mark.parametrize("vary", ["", " ", ",", " , "])
 def test_vary_naming_nothing_is_refused(capsys, tmp_path, no_sampling, vary):
     argv = ["fit", "gadre_overtrain", "-o", tmp_path / "post.nc", "--pooling", "partial"]

@@ -106,7 +106,11 @@ def test_offset_units_refuse_inconsistent_trunks(change, message):
 
 def test_a_fit_gives_a_trunk_and_its_branches_one_offset():
     frame = pd.concat(
-        [curve_rows("a", "a"), curve_rows("a-cooldown", "a"), curve_rows("b", "b")],
+        [
+            curve_rows("a", "a"),
+            curve_rows("a-cooldown", "a"),
+            curve_rows("b", "b", n_params=4e8),  # a ladder's other size: N varies
+        ],
         ignore_index=True,
     )
     frame["loss"] = 3.0 + 0.01 * np.arange(len(frame))  # distinct points
@@ -156,7 +160,7 @@ def test_a_branch_of_a_fitted_trunk_is_predicted_with_the_trunks_offset():
 
 def test_curves_default_to_the_normal_likelihood_and_finished_runs_to_the_student_t():
     steps = range(100, 1000, 50)  # 18 checkpoints a run: more points than the law's 13 numbers
-    curves = pd.concat([curve_rows("a", "a", steps), curve_rows("b", "b", steps)])
+    curves = pd.concat([curve_rows("a", "a", steps), curve_rows("b", "b", steps, n_params=4e8)])
     curves["loss"] = 3.0 + 0.01 * np.arange(len(curves))
     sweep = bs.Sweep.from_frame(curves.reset_index(drop=True))
     assert model_inputs(sweep, "multipower", min_fraction=0).likelihood == "normal"

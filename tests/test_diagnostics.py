@@ -101,3 +101,29 @@ def test_divergences_at_a_small_run_offset_scale_ask_for_more_runs_in_one_fit():
     message = problems(diag)[0]
     assert "(8 of 8 with sigma_run below its 10% quantile)" in message
     assert "Fit more runs together" in message and "centring" not in message
+
+
+def test_a_chain_that_never_moved_is_named_and_moving_chains_are_not():
+    """A chain that kept one point (every proposal rejected far out along a direction the
+    data do not inform) is named, apart from R-hat; a variable that no chain varies (held
+    fixed, or NaN throughout) does not make a moving chain look stuck."""
+    rng = np.random.default_rng(0)  # the draws' values do not matter, only which move
+    shape = (CHAINS, DRAWS)
+    alpha = rng.normal(0.34, 0.01, shape)
+    alpha[2] = 8.8e149  # where a stuck chain of a one-token-count sweep sat
+    posterior = xr.Dataset(
+        {
+            "alpha": (("chain", "draw"), alpha),
+            "held": (("chain", "draw"), np.full(shape, 1.0)),
+            "undefined": (("chain", "draw"), np.full(shape, np.nan)),
+        }
+    )
+    stats = xr.Dataset({"diverging": (("chain", "draw"), np.zeros(shape, dtype=bool))})
+    diag = diagnose(posterior, stats)
+    assert diag["stuck_chains"] == [2]
+    (message,) = [m for m in problems(diag) if "never moved" in m]
+    assert message.startswith("chain(s) 2 of the 4 (numbered from 0) never moved after warmup")
+    assert "Refit with another seed" in message
+    moving = diagnose(posterior.assign(alpha=(("chain", "draw"), rng.normal(size=shape))), stats)
+    assert moving["stuck_chains"] == []
+    assert not [m for m in problems(moving) if "never moved" in m]
