@@ -29,16 +29,14 @@ writes ``docs/calibration/error_direction.md``.
 
 from __future__ import annotations
 
-import argparse
-import platform
 import time
 import warnings
-from datetime import date
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from backtest import CASES, SPLITS, athena_mask, synthetic_sweep
+from reports import generated, markdown_table, run_and_report
 
 import bayescale as bs
 from bayescale.evaluation.lfo import DEFAULT_CUTS, _residuals, lfo_bands
@@ -130,15 +128,10 @@ def write(table: pd.DataFrame, sampler: dict, seconds: float) -> Path:
         **{c: table[c].map("{:+.2f}".format) for c in ("lfo_drift", "held_out_drift")},
         **{c: table[c].map("{:.2f}".format) for c in ("lfo_h", "held_out_h")},
     )
-    cols = list(shown.columns)
     lines = [
         "# The direction of the law's extrapolation error",
         "",
-        f"Generated {date.today()} by `python docs/calibration/error_direction.py --chains "
-        f"{sampler['chains']} --warmup {sampler['warmup']} --draws {sampler['draws']}` "
-        f"(bayescale {bs.__version__}, Python {platform.python_version()}, "
-        f"{platform.machine()} CPU, {seconds / 60:.0f} min). Do not edit by hand; rerun the "
-        "script.",
+        generated("error_direction.py", sampler, seconds),
         "",
         "The question and the method are in the script's docstring. In short: the law's "
         "error beyond the fitted runs has a learned scale and an unknown sign "
@@ -152,9 +145,7 @@ def write(table: pd.DataFrame, sampler: dict, seconds: float) -> Path:
         "predicts the runs further out too high. Cases and splits as in "
         "[the backtests](backtest.md), with the Chinchilla law.",
         "",
-        "| " + " | ".join(cols) + " |",
-        "|" + "---|" * len(cols),
-        *("| " + " | ".join(str(v) for v in row) + " |" for row in shown.to_numpy()),
+        *markdown_table(shown),
         "",
         f"On the real cases, leave-future-out gives the held-out drift's sign in "
         f"{int(real['same_sign'].sum())} of {len(real)}; on the synthetic control (the law "
@@ -168,18 +159,5 @@ def write(table: pd.DataFrame, sampler: dict, seconds: float) -> Path:
     return path
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--chains", type=int, default=2)
-    parser.add_argument("--warmup", type=int, default=300)
-    parser.add_argument("--draws", type=int, default=300)
-    args = parser.parse_args()
-    bs.use_cpu_devices()
-    sampler = {"chains": args.chains, "warmup": args.warmup, "draws": args.draws}
-    started = time.perf_counter()
-    table = run(sampler)
-    print(f"wrote {write(table, sampler, time.perf_counter() - started)}")
-
-
 if __name__ == "__main__":
-    main()
+    run_and_report(__doc__.splitlines()[0], run, write, chains=2, warmup=300, draws=300)

@@ -29,16 +29,14 @@ writes ``docs/calibration/error_distance.md``.
 
 from __future__ import annotations
 
-import argparse
-import platform
 import time
 import warnings
-from datetime import date
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from extrapolation_error import CASES  # the same sweeps and fit settings
+from reports import generated, markdown_table, run_and_report
 
 import bayescale as bs
 from bayescale.evaluation.error_scale import log_density_by_scale
@@ -160,18 +158,13 @@ def run(sampler: dict) -> pd.DataFrame:
 
 
 def write(table: pd.DataFrame, sampler: dict, seconds: float) -> Path:
-    cols = list(table.columns)
     delta = table["log likelihood vs hull, L1"].astype(float)
     others = table[table["distance"] != "hull, L1"]
     wins = others.assign(delta=delta[others.index]).groupby("sweep")["delta"].max()
     lines = [
         "# The distance the law's extrapolation error grows with",
         "",
-        f"Generated {date.today()} by `python docs/calibration/error_distance.py --chains "
-        f"{sampler['chains']} --warmup {sampler['warmup']} --draws {sampler['draws']}` "
-        f"(bayescale {bs.__version__}, Python {platform.python_version()}, "
-        f"{platform.machine()} CPU, {seconds / 60:.0f} min). Do not edit by hand; rerun the "
-        "script.",
+        generated("error_distance.py", sampler, seconds),
         "",
         "The law's error outside the fitted runs is `c σ z h` per draw, with `h` the L1 "
         "distance in e-folds from the convex hull of the fitted runs in `(log N, log D)` "
@@ -184,9 +177,7 @@ def write(table: pd.DataFrame, sampler: dict, seconds: float) -> Path:
         "`compute` is the e-folds of 6ND beyond the largest fitted run, `axes` the e-folds "
         "of N and of D outside their fitted ranges with a scale each.",
         "",
-        "| " + " | ".join(cols) + " |",
-        "|" + "---|" * len(cols),
-        *("| " + " | ".join(str(v) for v in row) + " |" for row in table.to_numpy()),
+        *markdown_table(table),
         "",
         "The best other distance, against `hull, L1`, per sweep: "
         + ", ".join(f"{s} {d:+.1f}" for s, d in wins.items())
@@ -198,18 +189,5 @@ def write(table: pd.DataFrame, sampler: dict, seconds: float) -> Path:
     return path
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--chains", type=int, default=2)
-    parser.add_argument("--warmup", type=int, default=400)
-    parser.add_argument("--draws", type=int, default=400)
-    args = parser.parse_args()
-    bs.use_cpu_devices()
-    sampler = {"chains": args.chains, "warmup": args.warmup, "draws": args.draws}
-    started = time.perf_counter()
-    table = run(sampler)
-    print(f"wrote {write(table, sampler, time.perf_counter() - started)}")
-
-
 if __name__ == "__main__":
-    main()
+    run_and_report(__doc__.splitlines()[0], run, write, chains=2, warmup=400, draws=400)
