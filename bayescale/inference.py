@@ -180,6 +180,9 @@ def fit(
     ConvergenceWarning
         Sampling problems (divergences, R-hat, ESS, tree depth); they are also kept on
         the result (``Posterior.warnings``).
+    SweepWarning
+        Rows the fit leaves out by its own rule, and fitted points of one model size or one
+        token count (that last also kept on the result).
     """
     if not isinstance(sweep, Sweep):
         raise InputTypeError(
@@ -247,8 +250,9 @@ def fit(
             warnings.warn(message, MisfitWarning, stacklevel=2)
         messages += trends
     groups.update(posterior=posterior, sample_stats=sample_stats)
-    start = (run.start.warning,) if run.start.warning else ()  # warned when it happened
-    post = Posterior(groups=groups, law=inputs.law, info=info, warnings=(*start, *messages))
+    # warned when they happened
+    before = (*inputs.data_warnings, *((run.start.warning,) if run.start.warning else ()))
+    post = Posterior(groups=groups, law=inputs.law, info=info, warnings=(*before, *messages))
     return with_inference_groups(post, prior_draws(inputs, seed, settings.precision))
 
 

@@ -53,11 +53,13 @@ def _check_size(sweep: Sweep, law: Law, n_noise: int, pooling: str) -> None:
         )
 
 
-def _check_axes(sweep: Sweep) -> None:
-    """Warn when every fitted point has one model size or one token count: the sweep then
-    says nothing of how the loss depends on that axis, so the law's terms in it are their
-    priors' and trade against the irreducible loss (a ridge the sampler may not cross)."""
+def _axes_warnings(sweep: Sweep) -> list[str]:
+    """Warn when every fitted point has one model size or one token count, and return the
+    messages: the sweep then says nothing of how the loss depends on that axis, so the
+    law's terms in it are their priors' and trade against the irreducible loss (a ridge the
+    sampler may not cross)."""
     frame = sweep.fit_frame
+    messages = []
     for column, axis, fix in (
         ("n_params", "model size", "add runs of other model sizes"),
         ("n_tokens", "token count", "add runs of other lengths"),
@@ -71,15 +73,15 @@ def _check_axes(sweep: Sweep) -> None:
                 "run holds its learning rate constant, or each run's schedule and "
                 "law='multipower'"
             )
-        warnings.warn(
+        messages.append(
             f"every fitted point has one {axis}, {column} = {values[0]:.4g} ({len(frame)} "
             f"points): the sweep says nothing of how the loss depends on {axis}, so the "
             f"law's terms in it follow their priors and trade against its irreducible loss, "
             f"and answers that depend on {axis} (compute-optimal allocations, excess compute) "
-            f"are the priors'. Fix: {fix}.",
-            SweepWarning,
-            stacklevel=4,
+            f"are the priors'. Fix: {fix}."
         )
+        warnings.warn(messages[-1], SweepWarning, stacklevel=4)
+    return messages
 
 
 def _check_offset_groups(column: str | None, curves: bool, likelihood: str) -> None:
@@ -146,7 +148,8 @@ class ModelInputs:
     with the sweep it was built from (early checkpoints dropped) and the labels of the
     integer ``group`` and ``run`` codes in ``args`` (a ``run`` code labels a run offset: a
     run's, or its trunk's, :func:`bayescale.curves.offset_units`) and, with offset groups
-    (the column ``offset_groups`` names), of the ``offset_group`` codes in ``shared``."""
+    (the column ``offset_groups`` names), of the ``offset_group`` codes in ``shared``; and
+    the warnings about what the fitted points cannot inform (``data_warnings``)."""
 
     sweep: Sweep
     law: Law
@@ -162,6 +165,7 @@ class ModelInputs:
     centre: dict
     offset_groups: str | None = None
     shared: list = field(default_factory=list)
+    data_warnings: list = field(default_factory=list)
 
 
 def model_inputs(
@@ -206,7 +210,7 @@ def model_inputs(
         shared=offset_groups is not None,
     )
     _check_size(sweep, law, len(noise_params(likelihood)), pooling)
-    _check_axes(sweep)
+    data_warnings = _axes_warnings(sweep)
     fit_frame = sweep.fit_frame
     data = sweep.arrays()
     args = {k: data[k] for k in ("log_n", "log_d", "log_loss")}
@@ -253,6 +257,7 @@ def model_inputs(
         centre=centre,
         offset_groups=offset_groups,
         shared=shared,
+        data_warnings=data_warnings,
     )
 
 

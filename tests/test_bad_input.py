@@ -620,7 +620,9 @@ def test_a_fit_on_one_model_size_or_one_token_count_warns_before_sampling(column
         match=rf"every fitted point has one {axis}, {column} = 2e\+10 \(8 points\)"
         rf".*Fix: add runs of {fix}\.$",
     ):
-        model_inputs(bs.Sweep.from_frame(df))
+        inputs = model_inputs(bs.Sweep.from_frame(df))
+    (kept,) = inputs.data_warnings  # the fit keeps it on the posterior
+    assert kept.startswith(f"every fitted point has one {axis}, {column}")
 
 
 def test_curves_that_all_end_at_one_length_are_told_to_fit_their_checkpoints():

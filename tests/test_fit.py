@@ -238,6 +238,8 @@ def test_single_model_size_is_reported_as_prior_dominated():
             ),
         )
     assert any("prior-dominated" in w for w in post.warnings)
+    # the posterior keeps what its points cannot inform, for answers read from its file
+    assert any(w.startswith("every fitted point has one model size") for w in post.warnings)
 
 
 def test_mass_matrix_shrinkage_only_where_warmup_windows_are_short():
