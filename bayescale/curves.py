@@ -47,11 +47,9 @@ TREND_P_VALUE = 0.01  # chance of a warning per axis when offsets do not trend
 TREND_MIN_CORRELATION = 0.5  # and only trends strong enough to matter
 
 
-def is_curves(sweep: Sweep, fitted: bool = True) -> bool:
-    """Whether the sweep's fitted points (``fitted=False``: all its rows, excluded ones too)
-    include runs with several checkpoints."""
-    frame = sweep.fit_frame if fitted else sweep.frame
-    return "run" in frame.columns and bool(frame["run"].duplicated().any())
+def is_curves(sweep: Sweep) -> bool:
+    """Whether the sweep's fitted points include runs with several checkpoints."""
+    return "run" in sweep.frame.columns and bool(sweep.fit_frame["run"].duplicated().any())
 
 
 def offset_units(frame: pd.DataFrame) -> pd.Series:

@@ -115,6 +115,8 @@ def stuck_chains(posterior: xr.Dataset) -> list[int]:
         first = values[:, :1]
         same = (values == first) | (np.isnan(values) & np.isnan(first))
         moved |= ~same.all(axis=(1, 2))
+        if moved.all():  # the usual case: no need to read the other variables
+            break
     return [int(c) for c in np.flatnonzero(~moved)]
 
 

@@ -53,11 +53,12 @@ def _check_size(sweep: Sweep, law: Law, n_noise: int, pooling: str) -> None:
         )
 
 
-def _axes_warnings(sweep: Sweep) -> list[str]:
+def _axes_warnings(sweep: Sweep, given_curves: bool) -> list[str]:
     """Warn when every fitted point has one model size or one token count, and return the
     messages: the sweep then says nothing of how the loss depends on that axis, so the
     law's terms in it are their priors' and trade against the irreducible loss (a ridge the
-    sampler may not cross)."""
+    sampler may not cross). ``given_curves``: whether the points given to the fit, before
+    it chose checkpoints, were training curves."""
     frame = sweep.fit_frame
     messages = []
     for column, axis, fix in (
@@ -67,7 +68,7 @@ def _axes_warnings(sweep: Sweep) -> list[str]:
         values = frame[column].unique()
         if len(values) != 1:
             continue
-        if column == "n_tokens" and is_curves(sweep, fitted=False):
+        if column == "n_tokens" and given_curves:
             fix += (
                 "; for training curves, fit their checkpoints: checkpoints='all' where every "
                 "run holds its learning rate constant, or each run's schedule and "
@@ -197,6 +198,7 @@ def model_inputs(
         )
     conditions = law.conditions
     reads_schedules = conditions is not None and conditions.reads_schedules
+    given_curves = is_curves(sweep)
     sweep = select_checkpoints(sweep, reads_schedules, checkpoints, min_fraction)
     curves = is_curves(sweep)
     likelihood = default_likelihood(curves) if likelihood is None else likelihood
@@ -210,7 +212,7 @@ def model_inputs(
         shared=offset_groups is not None,
     )
     _check_size(sweep, law, len(noise_params(likelihood)), pooling)
-    data_warnings = _axes_warnings(sweep)
+    data_warnings = _axes_warnings(sweep, given_curves)
     fit_frame = sweep.fit_frame
     data = sweep.arrays()
     args = {k: data[k] for k in ("log_n", "log_d", "log_loss")}

@@ -78,7 +78,7 @@ def log_likelihoods(post: bs.Posterior, test: pd.DataFrame) -> dict[str, np.ndar
     """Each distance's log likelihood of ``test``'s runs under ``post``, on the grid of
     scales: ``(scale,)`` for one scale, ``(scale_N, scale_D)`` for two."""
     resid, unit, noise, h = _residuals(post, test)
-    region = post.with_extrapolation_error(1.0).discrepancy().region
+    region = Region.from_data(post.info.data)  # the hull that ``h`` is measured from
     fitted = region.vertices
     log_n = np.log(test["n_params"].to_numpy(float))
     log_d = np.log(test["n_tokens"].to_numpy(float))
