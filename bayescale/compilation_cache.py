@@ -42,7 +42,12 @@ def use_compilation_cache() -> None:
     a fit compiles over a hundred small programs (initialisation, adaptation, diagnostics)
     whose compile times add up. The folder can be deleted at any time. JAX's size-capped
     (LRU) mode is not used: in JAX 0.10 it fails to update entries written without it,
-    with a warning on every run."""
+    with a warning on every run.
+
+    Processes may share the folder: JAX writes an entry in place, so one that reads an
+    entry while another process is still writing it finds it truncated, warns ("Error
+    reading persistent compilation cache entry") and compiles the program itself, with
+    the same result."""
     location = os.environ.get(CACHE_ENV, str(Path.home() / ".cache" / "bayescale" / "jax"))
     if (
         location == CACHE_OFF
