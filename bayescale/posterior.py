@@ -304,6 +304,15 @@ class Posterior:
         pandas.DataFrame
             one row per parameter and derived quantity, indexed by name.
         """
+        # Draws far out (a chain stuck at a = 1e151, which the fit's ConvergenceWarning
+        # names) give inf and NaN cells; the table shows them, so NumPy's floating-point
+        # warnings and ArviZ's NaN log line, which would say it again without naming the
+        # parameter, are not repeated.
+        with np.errstate(over="ignore", invalid="ignore"):
+            return self._summary(ci_prob, kind)
+
+    def _summary(self, ci_prob: float, kind: str) -> pd.DataFrame:
+        """:meth:`summary`'s table."""
         lower, upper = interval_columns(ci_prob, kind)
         ci_prob = float(ci_prob)
         bounds = eti if kind == "eti" else hdi
@@ -312,12 +321,16 @@ class Posterior:
         az = arviz()
         # az.summary's own diagnostics (az.mcse(method="sd") of ArviZ 0.23 fails where
         # numba is installed under NumPy 2). With one chain R-hat is NaN, as the docstring
-        # says, and ArviZ's log line about the chain count is dropped.
+        # says, and ArviZ's log line about the chain count is dropped, as is its line about
+        # NaN values (the table's cells show them).
         log = getattr(az, "_log", None) or logging.getLogger("arviz")  # its own Logger
         one_chain = post.sizes["chain"] == 1
 
         def quiet(record: logging.LogRecord) -> bool:
-            return not (one_chain and "Shape validation" in record.getMessage())
+            message = record.getMessage()
+            return not (
+                (one_chain and "Shape validation" in message) or "contains NaN-value" in message
+            )
 
         log.addFilter(quiet)
         try:

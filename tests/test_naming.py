@@ -152,3 +152,17 @@ def test_one_chain_summary_has_mcse_and_no_r_hat(capfd):
     assert table["r_hat"].isna().all()
     assert np.isfinite(table[["mcse_mean", "mcse_sd", "ess_bulk", "ess_tail"]]).all(axis=None)
     assert "Shape validation" not in capfd.readouterr().err  # ArviZ's log line, dropped
+
+
+def test_a_stuck_chain_far_out_is_summarised_without_numpys_warnings(capfd):
+    """A chain stuck at ``a = 1e151`` (as a default fit of ``gemstones`` left one): the
+    table shows the infinite ``A`` and the NaN cells, and neither NumPy's floating-point
+    warnings (errors under the tests' warnings filter) nor ArviZ's NaN log line repeat it."""
+    post = bs.load_reference("chinchilla")
+    draws = post.groups["posterior"].copy(deep=True)
+    draws["a"][1] = 1e151  # chain 1 never moved, far out
+    table = dataclasses.replace(post, groups={**post.groups, "posterior": draws}).summary()
+    assert table.loc["A", "mean"] == np.inf
+    assert table.loc["a", "r_hat"] > 1.01
+    assert np.isnan(table.loc["a", "mcse_sd"])
+    assert "NaN-value" not in capfd.readouterr().err

@@ -72,6 +72,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 import jax.numpy as jnp
+import numpy as np
 import numpyro.distributions as dist
 from numpyro.distributions.transforms import biject_to
 
@@ -300,8 +301,13 @@ class Law:
         return biject_to(self.priors[name]().support)
 
     def quantities(self, theta: Mapping) -> dict:
-        """The law's derived quantities of ``theta`` (``{}`` for a law without any)."""
-        return dict(self.derived(theta)) if self.derived is not None else {}
+        """The law's derived quantities of ``theta`` (``{}`` for a law without any). A draw
+        far out (``a = 1e151`` in a chain the fit's ConvergenceWarning names as stuck) gives
+        ``inf`` or ``NaN`` there, without NumPy's floating-point warnings."""
+        if self.derived is None:
+            return {}
+        with np.errstate(over="ignore", invalid="ignore"):
+            return dict(self.derived(theta))
 
     def label(self, name: str) -> str:
         """How figures label parameter or derived quantity ``name``."""
