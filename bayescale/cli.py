@@ -103,6 +103,7 @@ NUMBERS = {
     "k": (ranges.COUNT, "-k 4"),
     "n_params": (ranges.POSITIVE, "--n-params 7e10"),
     "n_tokens": (ranges.POSITIVE, "--n-tokens 1.4e12"),
+    "tokens_per_step": (ranges.POSITIVE, "--tokens-per-step 524288"),
 }
 """Numeric flags (by ``dest``): the range each must lie in, and an example."""
 
@@ -169,6 +170,14 @@ def _command_flags(args) -> dict[str, str]:
 
 
 # ---------------------------------------------------------------------------- output
+def _print_finished_runs(*posts) -> None:
+    """What a finished run means for each law of ``posts`` that reads schedules, once."""
+    members = [member for post in posts for member in _members(post)]
+    for finished in dict.fromkeys(_finished_run(m.law.settings) for m in members):
+        if finished:
+            print(finished)
+
+
 def _finished_run(settings) -> str:
     """What a finished run means for a law that reads schedules (its ``settings``), in
     words; ``""`` for a law of finished runs."""
@@ -373,7 +382,15 @@ def _posterior(args, stacks: bool = False):
         _check_reference(name)
         post, label = load_reference(name), f"reference fit '{name}'"
     _keep_fit_warnings(args, post, label if path else f"the {label}")
-    return post, label
+    return _finished(args, post), label
+
+
+def _finished(args, post):
+    """``post`` answering for finished runs of ``--schedule`` and ``--tokens-per-step``,
+    where either is given (:meth:`~bayescale.Posterior.with_finished_run`)."""
+    if args.schedule is None and args.tokens_per_step is None:
+        return post
+    return post.with_finished_run(args.schedule, args.tokens_per_step)
 
 
 def _check_reference(name: str) -> None:
@@ -421,7 +438,7 @@ def _other_posterior(args, post):
         return post
     other = load_posterior(path)
     _keep_fit_warnings(args, other, str(path))
-    return other
+    return _finished(args, other)
 
 
 def _members(post) -> list:
@@ -618,9 +635,7 @@ def cmd_plan(args) -> int:
     draws = plan.dataset.sizes["chain"] * plan.dataset.sizes["draw"]
     print(f"Compute-optimal allocation from the {label} ({_laws(post)}, {draws} draws)")
     _print_weights(post)
-    for finished in dict.fromkeys(_finished_run(m.law.settings) for m in _members(post)):
-        if finished:
-            print(finished)
+    _print_finished_runs(post)
     print(f"medians with {args.ci:.0%} equal-tailed credible intervals\n")
     if args.gpu is not None:
         mfu = f"MFU {args.mfu}" if args.mfu else "MFU ~ Beta(45, 55) (mean 0.45)"
@@ -882,14 +897,28 @@ def _print_rows(table, rows, by, ci: float) -> None:
 KIND_FLAGS = {
     "n_a": ("allocations",),
     "n_b": ("allocations",),
-    "label_a": ("allocations", "variants"),
-    "label_b": ("allocations", "variants"),
+    "n_params": ("schedules",),
+    "schedule_a": ("schedules",),
+    "schedule_b": ("schedules",),
+    "label_a": ("allocations", "variants", "schedules"),
+    "label_b": ("allocations", "variants", "schedules"),
     "b_group": ("variants",),
     "b_posterior": ("variants",),
     "gpu": ("variants",),
     "gpus": ("variants",),
     "mfu": ("variants",),
     "budget": ("allocations", "variants", "excess-compute"),
+    # the finished runs that planning answers for (the figures of the law and its
+    # optima); a schedule comparison names its own schedules
+    "schedule": (
+        "allocations",
+        "variants",
+        "fit",
+        "loss-vs-params",
+        "frontier",
+        "isoflops",
+        "excess-compute",
+    ),
 }
 """Flags of ``compare`` and ``plot`` (by ``dest``) that only some kinds use: those kinds."""
 
@@ -898,7 +927,8 @@ def _check_kind(args) -> None:
     """The flags of ``bayescale compare|plot KIND`` suit KIND, before any work: none that
     only other kinds use (:data:`KIND_FLAGS`), and those KIND needs: one ``--budget`` for
     allocations and excess-compute, and ``--n-a`` and ``--n-b`` for allocations; for
-    variants, ``--budget``, ``--gpu``, ``--gpus`` and a B to compare with."""
+    variants, ``--budget``, ``--gpu``, ``--gpus`` and a B to compare with; for schedules,
+    ``--n-params``, ``--schedule-a`` and ``--schedule-b``."""
     command = f"'bayescale {args.command} {args.kind}'"
     unused: dict[tuple, list[str]] = {}
     for dest, kinds in KIND_FLAGS.items():
@@ -913,6 +943,13 @@ def _check_kind(args) -> None:
         raise InputError(
             f"{command} answers for one --budget FLOPS (e.g. --budget 1e21); got "
             f"{budgets or 'none'}."
+        )
+    if args.kind == "schedules" and None in (args.n_params, args.schedule_a, args.schedule_b):
+        raise InputError(
+            f"{command} needs --n-params (the run's model size), --schedule-a and "
+            "--schedule-b, e.g. --n-params 4e8 --schedule-a "
+            "cosine:total=24000,peak=3e-4,final=3e-5,warmup=2160 --schedule-b "
+            "wsd:total=24000,peak=3e-4,final=3e-5,decay_start=19200,warmup=2160."
         )
     if args.kind == "allocations" and (args.n_a is None or args.n_b is None):
         raise InputError(
@@ -968,6 +1005,8 @@ def cmd_compare(args) -> int:
     _check_kind(args)
     if args.kind == "allocations":
         return _print_allocations(args, *_posterior(args))
+    if args.kind == "schedules":
+        return _print_schedules(args, *_posterior(args))
     post, label = _posterior(args)
     table = interval_table(_variants(args, post, args.budget), args.ci)
     label_a, label_b = _labels(args)
@@ -1026,6 +1065,7 @@ def _print_allocations(args, post, label) -> int:
         )
         return 0
     print(f"Two allocations of {budget:.3g} FLOPs, from the {label}")
+    _print_finished_runs(post)
     for side, n in ((label_a, args.n_a), (label_b, args.n_b)):
         print(
             f"  {side}: {human(n, 'parameters')} parameters on "
@@ -1036,6 +1076,61 @@ def _print_allocations(args, post, label) -> int:
         f"[{final[lower]:+.4f}, {final[upper]:+.4f}] ({args.ci:.0%})"
     )
     print(f"  P({label_b} ends lower than {label_a}) = {p_b:.3f}")
+    return 0
+
+
+def _schedules(args, post) -> tuple[dict, float]:
+    """``{label: Schedule}`` of ``--schedule-a`` and ``--schedule-b`` (A the reference),
+    and the tokens per step: ``--tokens-per-step``, else the fit's."""
+    from bayescale.schedules import Schedule
+
+    label_a, label_b = _labels(args)
+    if label_a == label_b:
+        raise InputError(f"--label-a and --label-b are both {label_a!r}; give two names.")
+    schedules = {label_a: Schedule.from_text(args.schedule_a)}
+    schedules[label_b] = Schedule.from_text(args.schedule_b)
+    return schedules, args.tokens_per_step or _members(post)[0].law.settings.get("tokens_per_step")
+
+
+def _print_schedules(args, post, label) -> int:
+    from bayescale.comparisons import compare_schedules
+
+    schedules, tokens = _schedules(args, post)
+    result = compare_schedules(post, args.n_params, schedules, tokens, group=args.group)
+    table = result.interval(args.ci)
+    (label_a, label_b), p_lower = schedules, result.dataset["p_lower"].values
+    if args.json:
+        emit(
+            {
+                "posterior": label,
+                **_law_record(post),
+                "n_params": args.n_params,
+                "tokens_per_step": tokens,
+                "schedules": {k: v.to_dict() for k, v in schedules.items()},
+                "p_lower": dict(zip(schedules, p_lower.tolist(), strict=True)),
+                "ci_prob": args.ci,
+                "rows": _records(table, args.ci),
+            }
+        )
+        return 0
+    _, lower, upper = _values(args.ci)
+    print(
+        f"Final loss of a run of {human(args.n_params, 'parameters')} parameters under two "
+        f"schedules, from the {label}, {tokens:,.0f} tokens per step"
+    )
+    for side, schedule in schedules.items():
+        tokens_seen = human(schedule.total * tokens, "tokens")
+        print(f"  {side}: {schedule.describe()}, {tokens_seen} tokens")
+    print(f"medians with {args.ci:.0%} equal-tailed intervals\n")
+    for side in schedules:
+        row = table[(table["quantity"] == "loss") & (table["schedule"] == side)].iloc[0]
+        print(f"  final loss {side}: {row['median']:.4f} [{row[lower]:.4f}, {row[upper]:.4f}] nats")
+    row = table[(table["quantity"] == "difference") & (table["schedule"] == label_b)].iloc[0]
+    print(
+        f"  final loss {label_b} − {label_a}: {row['median']:+.4f} nats "
+        f"[{row[lower]:+.4f}, {row[upper]:+.4f}]"
+    )
+    print(f"  P({label_b} ends lower than {label_a}) = {p_lower[1]:.3f}")
     return 0
 
 
@@ -1050,6 +1145,7 @@ PLOTS = (
     "excess-compute",
     "allocations",
     "variants",
+    "schedules",
 )
 STACK_PLOTS = ("fit", "loss-vs-params", "frontier", "ppc", "isoflops", "excess-compute")
 """The figures whose quantities a stack's mixed draws answer (:mod:`bayescale.plotting`)."""
@@ -1088,6 +1184,9 @@ def _figure(args, post):
     if kind == "allocations":
         return plotting.plot_allocations(_allocations(args, post, budget[0]), ci_prob=ci)[0]
     check_group(post, group, needed=kind != "ppc")
+    if kind == "schedules":
+        schedules, tokens = _schedules(args, post)
+        return plotting.plot_schedules(post, args.n_params, schedules, tokens, group=group)[0]
     if kind == "fit":
         return plotting.plot_fit(post, _plot_sweep(args, post), group=group, ci_prob=ci)[0]
     if kind == "isoflops":
@@ -1317,11 +1416,43 @@ def _comparison_options(p) -> None:
     p.add_argument("--b-posterior", help="variants: B's posterior file (or --b-group)")
     p.add_argument("--n-a", type=float, help="allocations: model size A (parameters)")
     p.add_argument("--n-b", type=float, help="allocations: model size B (parameters)")
+    p.add_argument("--n-params", type=float, help="schedules: the run's model size (parameters)")
+    p.add_argument(
+        "--schedule-a",
+        metavar="SPEC",
+        help="schedules: A's learning-rate schedule, the reference (bayescale.schedules."
+        "Schedule.from_text), e.g. cosine:total=24000,peak=3e-4,final=3e-5,warmup=2160",
+    )
+    p.add_argument(
+        "--schedule-b",
+        metavar="SPEC",
+        help="schedules: B's, e.g. wsd:total=24000,peak=3e-4,final=3e-5,decay_start=19200",
+    )
     p.add_argument("--label-a", help="name of A (default: its group, or A)")
     p.add_argument("--label-b", help="name of B (default: its group, or B)")
     p.add_argument("--gpu", help="variants: accelerator, e.g. H100")
     p.add_argument("--gpus", type=int, help="variants: number of accelerators")
     p.add_argument("--ci", type=float, default=0.9, help=_CI_HELP)
+    _finished_run_options(p)
+
+
+def _finished_run_options(p) -> None:
+    """``--schedule`` and ``--tokens-per-step``: the finished runs that a law reading
+    learning-rate schedules answers for."""
+    p.add_argument(
+        "--schedule",
+        metavar="SPEC",
+        help="for a law that reads schedules (multipower, annealing): answer for finished runs "
+        "of this schedule's family, stretched to each run's length (default: the family the "
+        "sweep used), e.g. wsd:total=24000,peak=3e-4,final=3e-5,decay_start=19200,warmup=2160 "
+        "(bayescale.schedules.Schedule.from_text)",
+    )
+    p.add_argument(
+        "--tokens-per-step",
+        type=float,
+        help="with --schedule's laws: tokens per optimiser step of those runs (default: the "
+        "sweep's)",
+    )
 
 
 def _column_options(p, group_flag: str, group_help: str) -> None:
@@ -1471,6 +1602,7 @@ def parser() -> argparse.ArgumentParser:
         "unseen group from the population (default: every group and new)",
     )
     p.add_argument("--ci", type=float, default=0.9, help=_CI_HELP)
+    _finished_run_options(p)
     _json_option(p)
     p.set_defaults(run=cmd_plan)
 
@@ -1479,12 +1611,11 @@ def parser() -> argparse.ArgumentParser:
         help="two allocations at one budget, or two variants (groups "
         "or posteriors) at their own optima",
     )
-    p.add_argument("kind", choices=("allocations", "variants"))
+    p.add_argument("kind", choices=("allocations", "variants", "schedules"))
     p.add_argument(
         "--budget",
         type=float,
         nargs="+",
-        required=True,
         help="FLOPs (allocations: one; variants: one or more)",
     )
     _comparison_options(p)
@@ -1538,6 +1669,7 @@ def parser() -> argparse.ArgumentParser:
         "bayescale.plotting.plot_suggestions)",
     )
     p.add_argument("--overwrite", action="store_true", help="replace the --plot file")
+    _finished_run_options(p)
     _json_option(p)
     p.set_defaults(run=cmd_suggest)
 

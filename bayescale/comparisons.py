@@ -266,9 +266,10 @@ def compare_schedules(
     Returns
     -------
     Draws
-        over a ``schedule`` dimension: ``loss``, its difference from the first schedule's,
-        ``difference`` (0 for the first), and ``p_lower``, the probability that it is
-        lower.
+        over a ``schedule`` dimension: ``loss`` and its difference from the first
+        schedule's, ``difference`` (0 for the first), whose ``.interval()`` is the table;
+        and ``p_lower``, a coordinate of ``schedule`` (``result.dataset["p_lower"]``): the
+        probability that the loss is lower than the first's.
     """
     schedules = dict(schedules)
     if len(schedules) < 2:
@@ -288,12 +289,10 @@ def compare_schedules(
     )
     difference = loss - loss.isel(schedule=0)
     p_lower = (difference < 0).mean(SAMPLE_DIMS)
-    return Draws(
-        xr.Dataset(
-            {
-                "loss": loss.assign_attrs(units="nats/token"),
-                "difference": difference.assign_attrs(units="nats/token"),
-                "p_lower": p_lower,
-            }
-        )
+    answer = xr.Dataset(
+        {
+            "loss": loss.assign_attrs(units="nats/token"),
+            "difference": difference.assign_attrs(units="nats/token"),
+        }
     )
+    return Draws(answer.assign_coords(p_lower=p_lower))

@@ -31,7 +31,9 @@ from bayescale.hierarchy import NEW_GROUP, group_values
 from bayescale.idata import inference_data, with_derived
 from bayescale.laws import Law, get_law
 from bayescale.likelihood import NoiseDraws, run_groups
+from bayescale.schedules import Schedule
 from bayescale.sweep import Sweep
+from bayescale.sweep_schedules import finished_run
 
 RESIDUAL_BLOCK = 2_000_000  # draws × points of residuals held at once (16 MB in float64)
 
@@ -365,6 +367,41 @@ class Posterior:
         ``value`` (0 turns it off) in every loss prediction (:mod:`bayescale.discrepancy`)."""
         info = replace(self.info, extrapolation_error=check_extrapolation_error(value))
         return replace(self, info=info)
+
+    def with_finished_run(self, schedule=None, tokens_per_step: float | None = None) -> Posterior:
+        """The same posterior, answering for finished runs of another schedule, for a law that
+        reads schedules (``"multipower"``, ``"annealing"``).
+
+        Its planning queries (:meth:`optimal`, :meth:`excess_compute`,
+        :meth:`compute_to_reach`, :meth:`predict_loss`) then ask for a run of ``N``
+        parameters on ``D`` tokens under ``schedule`` stretched to ``D / tokens_per_step``
+        steps with the same warmup, instead of the schedule family the sweep used
+        (``post.info.law_settings``; :mod:`bayescale.sweep_schedules`).
+
+        Parameters
+        ----------
+        schedule
+            a :class:`~bayescale.schedules.Schedule` of a family (not an array), its
+            ``to_dict()``, or its one-line text (:meth:`Schedule.from_text`); ``None`` keeps
+            the fit's.
+        tokens_per_step
+            tokens per optimiser step of those runs; ``None`` keeps the fit's.
+        """
+        settings = self.law.settings
+        if "schedule" not in settings:
+            raise InputError(
+                f"law {self.law.name!r} reads no learning-rate schedule, so it answers only "
+                "for finished runs like the sweep's; to ask about another schedule, fit a law "
+                "that reads them (law='multipower' or law='annealing')."
+            )
+        if isinstance(schedule, str):
+            schedule = Schedule.from_text(schedule)
+        _, run = finished_run(
+            settings["schedule"] if schedule is None else schedule,
+            settings["tokens_per_step"] if tokens_per_step is None else tokens_per_step,
+        )
+        law = self.law.configured({**settings, **run})
+        return replace(self, law=law, info=replace(self.info, law_settings=dict(law.settings)))
 
     # ---------------------------------------------------------------- queries
     def predict_loss(self, n, d, group: str | None = None, seed: int = 0) -> Draws:

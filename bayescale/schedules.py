@@ -298,6 +298,35 @@ class Schedule:
                 f"schedule {dict(data)!r} does not fit {maker.__name__}: {error}."
             ) from error
 
+    @staticmethod
+    def from_text(text: str) -> Schedule:
+        """A schedule written on one line, as the command line takes it: a family and its
+        constructor's arguments, ``kind:name=value,...``, for example
+        ``cosine:total=24000,peak=3e-4,final=3e-5,warmup=2160`` (:func:`cosine`) or
+        ``wsd:total=24000,peak=3e-4,final=3e-5,decay_start=19200,decay=linear``; the lists
+        of ``piecewise`` separated by ``/`` (``boundaries=8000/24000,values=3e-4/3e-5``).
+        Text that starts with ``{`` is read as :meth:`to_dict`'s JSON."""
+        if text.lstrip().startswith("{"):
+            return Schedule.from_dict(text)
+        example = "e.g. cosine:total=24000,peak=3e-4,final=3e-5,warmup=2160"
+        kind, _, rest = text.partition(":")
+        if kind.strip() not in _MAKERS:
+            raise InputError(
+                f"schedule {text!r} does not start with a family, one of {list(_MAKERS)}, "
+                f"and a colon; {example}."
+            )
+        data: dict = {"kind": kind.strip()}
+        for item in filter(None, (part.strip() for part in rest.split(","))):
+            name, equals, value = item.partition("=")
+            if not equals or not name.strip() or not value.strip():
+                raise InputError(
+                    f"schedule {text!r}: {item!r} is not name=value; write the family, a "
+                    f"colon and its arguments, {example}."
+                )
+            values = [_number_or_word(v) for v in value.split("/")]
+            data[name.strip()] = values if name.strip() in ("boundaries", "values") else values[0]
+        return Schedule.from_dict(data)
+
     def describe(self) -> str:
         """The schedule in words, e.g. ``"cosine 0.0003 → 3e-05 over 24,000 steps (2,160
         warmup)"``."""
@@ -378,6 +407,18 @@ def _stretched_starts(starts, old_total: int, total: int, warmup: int) -> list[i
         last = min(max(rounded, last + 1), total - (len(starts) + 1 - j))
         out.append(last)
     return out
+
+
+def _number_or_word(text: str) -> int | float | str:
+    """A value of :meth:`Schedule.from_text`: a whole number, a number, or a word (a
+    ``decay`` shape)."""
+    text = text.strip()
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
 
 
 def _check_int(name: str, value, low: int) -> None:

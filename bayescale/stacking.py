@@ -53,7 +53,7 @@ from __future__ import annotations
 import time
 import warnings
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
 
@@ -336,6 +336,16 @@ class Stack:
         if shared is not None:  # user ← query method ← _mix ← warn_if_extrapolating
             warn_if_extrapolating(shared, stacklevel=4, **answer_log_values(answer))
         return Draws(answer)
+
+    def with_finished_run(self, schedule=None, tokens_per_step: float | None = None) -> Stack:
+        """The same stack, each component answering for finished runs of ``schedule``
+        (:meth:`bayescale.Posterior.with_finished_run`; every component's law must read
+        schedules)."""
+        components = {
+            label: post.with_finished_run(schedule, tokens_per_step)
+            for label, post in self.components.items()
+        }
+        return replace(self, components=components)
 
     # ------------------------------------------------------------------ queries
     def predict_loss(self, n, d, group: str | None = None, seed: int = 0) -> Draws:

@@ -44,6 +44,8 @@ function                          shows
                                   (from :func:`bayescale.comparisons.compare_allocations`)
 :func:`plot_variants`             memory per GPU and train time of two variants, ``a − b``, per
                                   budget (from :func:`bayescale.comparisons.compare_variants`)
+:func:`plot_schedules`            the learning rate and predicted loss along training of one run
+                                  under several schedules, with the final losses compared
 :func:`plot_ranks`                SBC ranks: ECDF minus the uniform CDF over its simultaneous band
                                   (from :func:`bayescale.evaluation.sbc.sbc`)
 :func:`plot_suggestions`          candidate runs in ``(N, D)`` coloured by expected gain per
@@ -56,8 +58,9 @@ One PF-day (:data:`PF_DAY`) is
 
 The figures live in modules by family: :mod:`~bayescale.plotting.fit` (the law and its
 data), :mod:`~bayescale.plotting.parameters`, :mod:`~bayescale.plotting.excess`,
-:mod:`~bayescale.plotting.comparisons` and :mod:`~bayescale.plotting.calibration`; what
-they share is in :mod:`~bayescale.plotting.bands` (the median and interval over draws),
+:mod:`~bayescale.plotting.comparisons`, :mod:`~bayescale.plotting.schedules` and
+:mod:`~bayescale.plotting.calibration`; what they share is in
+:mod:`~bayescale.plotting.bands` (the median and interval over draws),
 :mod:`~bayescale.plotting.style`, :mod:`~bayescale.plotting.labels` and
 :mod:`~bayescale.plotting.points`.
 """
@@ -76,6 +79,7 @@ from bayescale.plotting.fit import (
 )
 from bayescale.plotting.labels import PF_DAY
 from bayescale.plotting.parameters import plot_pairs
+from bayescale.plotting.schedules import plot_schedules
 
 __all__ = [
     "PF_DAY",
@@ -88,6 +92,7 @@ __all__ = [
     "plot_pairs",
     "plot_ppc",
     "plot_ranks",
+    "plot_schedules",
     "plot_suggestions",
     "plot_training_curves",
     "plot_variants",

@@ -1,0 +1,122 @@
+"""The loss curve of one run under several learning-rate schedules, for a law that reads
+schedules (``"multipower"``, ``"annealing"``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from bayescale.comparisons import compare_schedules
+from bayescale.draws import SAMPLE_DIMS, check_ci_prob
+from bayescale.plotting.bands import band, summary
+from bayescale.plotting.labels import count_label, drawn_words, fmt_interval, pct, probability
+from bayescale.plotting.points import check_group
+from bayescale.plotting.style import DOUBLE, figure_axes, legend, paper_style
+from bayescale.schedules import Schedule
+
+COLORS = ("tab:orange", "tab:blue", "tab:green", "tab:red", "tab:purple", "tab:brown")
+
+
+def plot_schedules(
+    post,
+    n_params: float,
+    schedules: Mapping[str, Schedule],
+    tokens_per_step: float,
+    *,
+    group: str | None = None,
+    axes=None,
+    ci_prob: float = 0.9,
+    colors: Sequence[str] = COLORS,
+):
+    """A run of ``n_params`` parameters under each schedule of ``schedules``: the learning
+    rate (left) and the predicted loss along training with its band (right), against the
+    tokens seen.
+
+    The loss is the law's mean loss at each step, with its error outside the fitted runs
+    (:meth:`bayescale.Posterior.predict_curve`), drawn after the warmup. The legend gives
+    each schedule's final loss with its ``ci_prob`` interval and, for every schedule after
+    the first, its difference from the first's (paired per draw, ``ci_prob`` interval) and
+    the probability that it ends lower (:func:`bayescale.comparisons.compare_schedules`).
+    The y-axis starts at 10% of the longest run, as losses early on are far higher;
+    ``ax.set_ylim`` shows more.
+
+    Parameters
+    ----------
+    post
+        a posterior of a law that reads schedules.
+    n_params
+        the run's parameter count.
+    schedules
+        ``{label: Schedule}``, at least two (:mod:`bayescale.schedules`); the first is the
+        reference.
+    tokens_per_step
+        tokens per optimiser step.
+    group
+        a group of a per-group fit, or ``"new"`` for an unseen one.
+    axes
+        two matplotlib axes side by side; ``None`` makes a new figure.
+    ci_prob
+        the probability of the bands and of the legend's intervals.
+    colors
+        the schedules' colours, in order (repeated when there are more schedules).
+
+    Returns
+    -------
+    tuple
+        ``(fig, axes)``.
+    """
+    ci_prob = check_ci_prob(ci_prob)
+    group = check_group(post, group)
+    final = compare_schedules(post, n_params, schedules, tokens_per_step, group=group).dataset
+    draws = int(np.prod([final.sizes[d] for d in SAMPLE_DIMS]))
+    reference = str(final["schedule"].values[0])
+    curves = []
+    for index, (label, schedule) in enumerate(dict(schedules).items()):
+        loss = post.predict_curve(n_params, schedule, tokens_per_step, group=group)["loss_mean"]
+        steps = loss["step"].values
+        end = final.sel(schedule=label)
+        text = f"{label}: final $L$ {fmt_interval(*summary(end['loss'].values, ci_prob))}"
+        if label != reference:
+            difference = fmt_interval(*summary(end["difference"].values, ci_prob))
+            lower = probability(float(end["p_lower"]), draws)
+            text += f"\n{difference} vs {reference}\nP(lower) {lower}"
+        curves.append(
+            {
+                "label": text,
+                "color": colors[index % len(colors)],
+                "tokens": steps * tokens_per_step,
+                "lr": schedule.lr(steps),
+                "loss": loss.transpose(*SAMPLE_DIMS, "point").values,
+            }
+        )
+
+    with paper_style(axes):
+        fig, axes = figure_axes(axes, DOUBLE, shape=(2,))
+        left, right = axes[0], axes[1]
+        handles = []
+        for curve in curves:
+            left.plot(curve["tokens"], curve["lr"], color=curve["color"])
+            handle = band(
+                right, curve["tokens"], curve["loss"], ci_prob, color=curve["color"], zorder=3
+            )
+            handles.append((handle, curve["label"]))
+        longest = max(float(curve["tokens"][-1]) for curve in curves)
+        top = max(
+            float(np.max(summary(c["loss"][..., c["tokens"] >= 0.1 * longest], ci_prob)[2]))
+            for c in curves
+        )
+        bottom = min(float(summary(c["loss"][..., -1], ci_prob)[1]) for c in curves)
+        pad = 0.06 * (top - bottom)
+        right.set_ylim(bottom - pad, top + pad)
+        for ax in (left, right):
+            ax.set_xlim(0, 1.02 * longest)
+            ax.set_xlabel("training tokens $D$ seen (tokens)")
+            ax.ticklabel_format(axis="x", style="sci", scilimits=(0, 0), useMathText=True)
+        left.set_ylabel("learning rate")
+        right.set_ylabel("loss $L$ (nats/token)")
+        drawn = drawn_words(post, group)
+        left.set_title(f"$N$ = {count_label(n_params)}" + (f"; {drawn}" if drawn else ""))
+        right.set_title(f"predicted loss (lines: median, bands: {pct(ci_prob)})")
+        legend(fig, handles, loc="outside lower center", ncols=min(3, len(handles)))
+    return fig, axes
