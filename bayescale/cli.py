@@ -1095,6 +1095,7 @@ def _schedules(args, post) -> tuple[dict, float]:
 def _print_schedules(args, post, label) -> int:
     from bayescale.comparisons import compare_schedules
 
+    check_group(post, args.group)
     schedules, tokens = _schedules(args, post)
     result = compare_schedules(post, args.n_params, schedules, tokens, group=args.group)
     table = result.interval(args.ci)
@@ -1186,7 +1187,9 @@ def _figure(args, post):
     check_group(post, group, needed=kind != "ppc")
     if kind == "schedules":
         schedules, tokens = _schedules(args, post)
-        return plotting.plot_schedules(post, args.n_params, schedules, tokens, group=group)[0]
+        return plotting.plot_schedules(
+            post, args.n_params, schedules, tokens, group=group, ci_prob=ci
+        )[0]
     if kind == "fit":
         return plotting.plot_fit(post, _plot_sweep(args, post), group=group, ci_prob=ci)[0]
     if kind == "isoflops":
@@ -1358,6 +1361,7 @@ def cmd_suggest(args) -> int:
         else "a linear update of the draws"
     )
     print(f"Next runs for {what}, from the {label} ({_laws(post)})")
+    _print_finished_runs(post)
     print(
         f"{len(result)} candidates up to {args.max_compute:.3g} FLOPs; posterior sd now "
         f"{math.sqrt(attrs['variance']):.4g}; {attrs['draws']} draws, {how}\n"
