@@ -303,8 +303,9 @@ class Schedule:
         """A schedule written on one line, as the command line takes it: a family and its
         constructor's arguments, ``kind:name=value,...``, for example
         ``cosine:total=24000,peak=3e-4,final=3e-5,warmup=2160`` (:func:`cosine`) or
-        ``wsd:total=24000,peak=3e-4,final=3e-5,decay_start=19200,decay=linear``; the lists
-        of ``piecewise`` separated by ``/`` (``boundaries=8000/24000,values=3e-4/3e-5``).
+        ``wsd:total=24000,peak=3e-4,final=3e-5,decay_start=19200,decay=linear``; lists
+        (``piecewise``'s, an ``array``'s ``lr``) separated by ``/``
+        (``boundaries=8000/24000,values=3e-4/3e-5``).
         Text that starts with ``{`` is read as :meth:`to_dict`'s JSON."""
         if text.lstrip().startswith("{"):
             return Schedule.from_dict(text)
@@ -324,7 +325,8 @@ class Schedule:
                     f"colon and its arguments, {example}."
                 )
             values = [_number_or_word(v) for v in value.split("/")]
-            data[name.strip()] = values if name.strip() in ("boundaries", "values") else values[0]
+            listed = name.strip() in ("boundaries", "values", "lr")
+            data[name.strip()] = values if listed else values[0]
         return Schedule.from_dict(data)
 
     def describe(self) -> str:

@@ -50,6 +50,7 @@ def post():
             "piecewise:boundaries=40/100,values=1e-3/1e-4,warmup=5",
             bss.piecewise([40, 100], [1e-3, 1e-4], warmup=5),
         ),
+        ("array:lr=0/1e-3/5e-4", bss.from_array([0, 1e-3, 5e-4])),
         (json.dumps(COSINE.to_dict()), COSINE),
     ],
 )
