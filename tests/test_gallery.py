@@ -21,7 +21,11 @@ plt.switch_backend("Agg")
 
 GALLERY = Path(__file__).resolve().parents[1] / "docs" / "gallery"
 SCRIPTS = sorted(p for p in GALLERY.glob("*.py") if not p.name.startswith("_"))
-NEEDS = {"variants": "gadre_overtrain", "fit_over_data": "misfitting"}  # default chinchilla
+NEEDS = {  # the reference fit each script draws, where not chinchilla
+    "variants": "gadre_overtrain",
+    "fit_over_data": "misfitting",
+    "schedules": "multipower_schedules",
+}
 
 
 def test_gallery_has_scripts_and_a_readme():

@@ -29,15 +29,18 @@ def plot_schedules(
     ci_prob: float = 0.9,
     colors: Sequence[str] = COLORS,
 ):
-    """A run of ``n_params`` parameters under each schedule of ``schedules``: the learning
-    rate (left) and the predicted loss along training with its band (right), against the
-    tokens seen.
+    """A new run of ``n_params`` parameters under each schedule of ``schedules``: the
+    learning rate (left) and the predicted loss along training with its band (right),
+    against the tokens seen.
 
-    The loss is the law's mean loss at each step, with its error outside the fitted runs
-    (:meth:`bayescale.Posterior.predict_curve`), drawn after the warmup. The legend gives
-    each schedule's final loss with its ``ci_prob`` interval and, for every schedule after
-    the first, its difference from the first's (paired per draw, ``ci_prob`` interval) and
-    the probability that it ends lower (:func:`bayescale.comparisons.compare_schedules`).
+    The loss is a new run's measured loss at each step after the warmup: the law with its
+    error outside the fitted runs, a new run's offset and a checkpoint's noise
+    (``loss_predictive`` of :meth:`bayescale.Posterior.predict_curve`, a marginal band at
+    each step). The legend gives each schedule's final loss so, with its ``ci_prob``
+    interval, and, for every schedule after the first, the difference of the law's final
+    loss from the first schedule's, paired per draw (one run under two schedules shares its
+    offset), with its interval and the probability that it is lower
+    (:func:`bayescale.comparisons.compare_schedules`).
     The y-axis starts at 10% of the longest run, as losses early on are far higher;
     ``ax.set_ylim`` shows more.
 
@@ -73,10 +76,11 @@ def plot_schedules(
     reference = str(final["schedule"].values[0])
     curves = []
     for index, (label, schedule) in enumerate(dict(schedules).items()):
-        loss = post.predict_curve(n_params, schedule, tokens_per_step, group=group)["loss_mean"]
-        steps = loss["step"].values
+        curve = post.predict_curve(n_params, schedule, tokens_per_step, group=group)
+        loss = curve["loss_predictive"].transpose(*SAMPLE_DIMS, "point").values
+        steps = curve["step"].values
         end = final.sel(schedule=label)
-        text = f"{label}: final $L$ {fmt_interval(*summary(end['loss'].values, ci_prob))}"
+        text = f"{label}: final $L$ {fmt_interval(*summary(loss[..., -1], ci_prob))}"
         if label != reference:
             difference = fmt_interval(*summary(end["difference"].values, ci_prob))
             lower = probability(float(end["p_lower"]), draws)
@@ -87,7 +91,7 @@ def plot_schedules(
                 "color": colors[index % len(colors)],
                 "tokens": steps * tokens_per_step,
                 "lr": schedule.lr(steps),
-                "loss": loss.transpose(*SAMPLE_DIMS, "point").values,
+                "loss": loss,
             }
         )
 
@@ -117,6 +121,6 @@ def plot_schedules(
         right.set_ylabel("loss $L$ (nats/token)")
         drawn = drawn_words(post, group)
         left.set_title(f"$N$ = {count_label(n_params)}" + (f"; {drawn}" if drawn else ""))
-        right.set_title(f"predicted loss (lines: median, bands: {pct(ci_prob)})")
+        right.set_title(f"a new run's loss (lines: median, bands: {pct(ci_prob)})")
         legend(fig, handles, loc="outside lower center", ncols=min(3, len(handles)))
     return fig, axes
