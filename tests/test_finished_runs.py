@@ -158,6 +158,13 @@ def test_plot_schedules_draws_each_schedule_and_its_rates(post):
     assert len(right.lines) == 2
     labels = [t.get_text() for t in fig.legends[0].get_texts()]
     assert labels[0].startswith("cosine: final") and "vs cosine" in labels[1]
+    # a run far shorter than the other still has its curve within the axes
+    short = bss.constant(200, 3e-4, warmup=10)
+    fig, (_, right) = bs.plotting.plot_schedules(
+        post, 1e8, {"long": COSINE, "short": short}, TOKENS
+    )
+    low, high = right.get_ylim()
+    assert low < right.lines[1].get_ydata()[-1] < high
 
 
 @pytest.fixture(scope="module")

@@ -106,9 +106,11 @@ def plot_schedules(
             )
             handles.append((handle, curve["label"]))
         longest = max(float(curve["tokens"][-1]) for curve in curves)
+        # from 10% of the longest run, or a shorter run's last step
         top = max(
-            float(np.max(summary(c["loss"][..., c["tokens"] >= 0.1 * longest], ci_prob)[2]))
+            float(np.max(summary(c["loss"][..., c["tokens"] >= shown], ci_prob)[2]))
             for c in curves
+            for shown in [min(0.1 * longest, c["tokens"][-1])]
         )
         bottom = min(float(summary(c["loss"][..., -1], ci_prob)[1]) for c in curves)
         pad = 0.06 * (top - bottom)
