@@ -1116,8 +1116,8 @@ def _print_schedules(args, post, label) -> int:
         return 0
     _, lower, upper = _values(args.ci)
     print(
-        f"Final loss of a run of {human(args.n_params, 'parameters')} parameters under two "
-        f"schedules, from the {label}, {tokens:,.0f} tokens per step"
+        f"Final loss of a new run of {human(args.n_params, 'parameters')} parameters under "
+        f"each of two schedules, from the {label}, {tokens:,.0f} tokens per step"
     )
     for side, schedule in schedules.items():
         tokens_seen = human(schedule.total * tokens, "tokens")
@@ -1126,11 +1126,12 @@ def _print_schedules(args, post, label) -> int:
     for side in schedules:
         row = table[(table["quantity"] == "loss") & (table["schedule"] == side)].iloc[0]
         print(f"  final loss {side}: {row['median']:.4f} [{row[lower]:.4f}, {row[upper]:.4f}] nats")
-    row = table[(table["quantity"] == "difference") & (table["schedule"] == label_b)].iloc[0]
-    print(
-        f"  final loss {label_b} − {label_a}: {row['median']:+.4f} nats "
-        f"[{row[lower]:+.4f}, {row[upper]:+.4f}]"
-    )
+    for quantity, what in (("difference", ""), ("law_difference", ", the law's part")):
+        row = table[(table["quantity"] == quantity) & (table["schedule"] == label_b)].iloc[0]
+        print(
+            f"  final loss {label_b} − {label_a}{what}: {row['median']:+.4f} nats "
+            f"[{row[lower]:+.4f}, {row[upper]:+.4f}]"
+        )
     print(f"  P({label_b} ends lower than {label_a}) = {p_lower[1]:.3f}")
     return 0
 

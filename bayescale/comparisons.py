@@ -25,13 +25,17 @@ Two variants at their own optima (Shukor et al. 2025, Fig. 4)
 
 Schedules for one run
     One model of ``N`` parameters trained under each of several learning-rate schedules
-    (say cosine against WSD with a 20% cooldown): the law's final loss under each, per
-    draw, and its difference from the first schedule's, paired draw by draw, with the
-    probability that it is lower. Needs a law that reads schedules (``"multipower"``).
-    The difference's spread is that of the law's parameters given the law; how far the
-    law's response to a schedule is off is not in it (on the bundled multi-power curves
-    the law puts a WSD run with a 17% cooldown 0.037 nats below a cosine run, and the
-    runs measured 0.015 to 0.027: ``docs/gallery/README.md``, ``schedules.py``).
+    (say cosine against WSD with a 20% cooldown), one new run per schedule: per draw, each
+    run's final loss is the law's times ``e^{δ}``, ``δ`` a new run's deviation (its offset
+    and a checkpoint's noise, :meth:`bayescale.likelihood.NoiseDraws.predictive`), drawn
+    independently for each run; its difference from the first schedule's run and the
+    probability that it is lower follow per draw. The law's part of the difference, the
+    same draw's law under both schedules, is given beside it. Needs a law that reads
+    schedules (``"multipower"``). The runs' deviations matter: a curve fit's run offsets
+    take up what the law misses in each run's schedule as well as seed luck. On the
+    bundled multi-power curves at 400M, the law alone puts a WSD run with a 17% cooldown
+    0.037 [0.036, 0.037] nats below a cosine run, two new runs 0.037 [0.006, 0.068]; the
+    bundled runs measured 0.015 (``docs/gallery/README.md``, ``schedules.py``).
 """
 
 from __future__ import annotations
@@ -248,9 +252,10 @@ def compare_schedules(
     tokens_per_step: float,
     *,
     group: str | None = None,
+    seed: int = 0,
 ) -> Draws:
-    """Final loss of a run of ``n_params`` parameters under each schedule of ``schedules``,
-    compared with the first schedule's (module docstring).
+    """Final loss of a new run of ``n_params`` parameters under each schedule of
+    ``schedules``, compared with the first schedule's run (module docstring).
 
     Parameters
     ----------
@@ -266,14 +271,17 @@ def compare_schedules(
     group
         for a per-group fit, the group to answer for: a fitted group's label or ``"new"``
         (:meth:`~bayescale.posterior.Posterior.theta`).
+    seed
+        seeds the runs' deviations: the run of the ``i``-th schedule takes ``seed + i``.
 
     Returns
     -------
     Draws
-        over a ``schedule`` dimension: ``loss`` and its difference from the first
-        schedule's, ``difference`` (0 for the first), whose ``.interval()`` is the table;
-        and ``p_lower``, a coordinate of ``schedule`` (``result.dataset["p_lower"]``): the
-        probability that the loss is lower than the first's.
+        over a ``schedule`` dimension: ``loss``, each run's final loss; ``difference``,
+        its difference from the first schedule's run (0 for the first);
+        ``law_difference``, the law's part of it; their ``.interval()`` is the table; and
+        ``p_lower``, a coordinate of ``schedule`` (``result.dataset["p_lower"]``): the
+        probability that the run's final loss is lower than the first's.
     """
     schedules = dict(schedules)
     if len(schedules) < 2:
@@ -282,21 +290,21 @@ def compare_schedules(
             f"{len(schedules)}; e.g. {{'cosine': bs.schedules.cosine(...), 'wsd': "
             "bs.schedules.wsd(...)}."
         )
-    loss = xr.concat(
-        [
-            post.predict_curve(n_params, s, tokens_per_step, steps=[s.total], group=group)[
-                "loss_mean"
-            ].isel(point=0, drop=True)
-            for s in schedules.values()
-        ],
-        dim=xr.DataArray(list(schedules), dims="schedule", name="schedule"),
-    )
+    finals = [
+        post.predict_curve(
+            n_params, s, tokens_per_step, steps=[s.total], group=group, seed=seed + i
+        ).dataset.isel(point=0, drop=True)
+        for i, s in enumerate(schedules.values())
+    ]
+    final = xr.concat(finals, dim=xr.DataArray(list(schedules), dims="schedule", name="schedule"))
+    loss, law = final["loss_predictive"], final["loss_mean"]
     difference = loss - loss.isel(schedule=0)
     p_lower = (difference < 0).mean(SAMPLE_DIMS)
     answer = xr.Dataset(
         {
             "loss": loss.assign_attrs(units="nats/token"),
             "difference": difference.assign_attrs(units="nats/token"),
+            "law_difference": (law - law.isel(schedule=0)).assign_attrs(units="nats/token"),
         }
     )
     return Draws(answer.assign_coords(p_lower=p_lower))

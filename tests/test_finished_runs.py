@@ -3,6 +3,7 @@ from Python and the command line (a law that reads schedules: issue 23, item 3).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import matplotlib
@@ -138,15 +139,53 @@ def test_with_finished_run_refuses_what_it_cannot_answer(post, make, message):
 def test_compare_schedules_pairs_the_draws_and_gives_a_table(post):
     result = compare_schedules(post, 1e8, {"cosine": COSINE, "wsd": WSD, "k": CONSTANT}, TOKENS)
     table = result.interval(0.9)
-    assert set(table["quantity"]) == {"loss", "difference"}
+    assert set(table["quantity"]) == {"loss", "difference", "law_difference"}
     loss = result.dataset["loss"]
     np.testing.assert_allclose(
         result.dataset["difference"].values, (loss - loss.sel(schedule="cosine")).values
     )
     lower = (loss < loss.sel(schedule="cosine")).mean(("chain", "draw"))
     np.testing.assert_array_equal(result.dataset["p_lower"].values, lower.values)
+    # the law's part: its final losses at the end of each schedule, one draw under both
+    law = {
+        label: post.predict_curve(1e8, s, TOKENS, steps=[s.total])["loss_mean"].values
+        for label, s in (("cosine", COSINE), ("k", CONSTANT))
+    }
+    np.testing.assert_allclose(
+        result.dataset["law_difference"].sel(schedule="k").values.ravel(),
+        (law["k"] - law["cosine"]).ravel(),
+    )
     # a run that never decays its learning rate ends higher than one that does
-    assert float(result.dataset["p_lower"].sel(schedule="k")) == 0.0
+    assert float(result.dataset["law_difference"].sel(schedule="k").squeeze()) > 0
+
+
+def test_the_runs_of_two_schedules_deviate_independently():
+    """One new run per schedule: with every draw at one point of the law, the difference
+    of the two runs' final losses spreads as two independent new runs' deviations do,
+    around the law's difference."""
+    one = multipower_point_mass({"a": 0.0}, sigma_run=0.01)  # sigma = 0.01 too
+    draws = 4000
+    groups = {
+        **one.groups,
+        "posterior": one.posterior.isel(draw=[0] * draws).assign_coords(draw=range(draws)),
+    }
+    post = dataclasses.replace(one, groups=groups)
+    result = compare_schedules(post, 1e8, {"cosine": COSINE, "wsd": WSD}, TOKENS).dataset
+    law_a, law_b = (
+        float(post.predict_curve(1e8, s, TOKENS, steps=[s.total])["loss_mean"].values.flat[0])
+        for s in (COSINE, WSD)
+    )
+    # e^δ with δ ~ Normal(0, s²), s = hypot(σ, σ_run): variance (e^{s²} − 1) e^{s²}
+    s2 = 0.01**2 + 0.01**2
+    spread = np.sqrt((np.exp(s2) - 1) * np.exp(s2) * (law_a**2 + law_b**2))
+    difference = result["difference"].sel(schedule="wsd").values.ravel()
+    # a sample sd of 4000 Normal-like values is within 1/sqrt(2·4000) = 1.1% of the
+    # truth per standard error; 5 standard errors (5.6%) bound a miss at 6e-7
+    assert abs(difference.std() / spread - 1) < 0.056
+    # its mean, (L_B − L_A)·e^{s²/2}, within 5 standard errors of a mean of 4000
+    expected = (law_b - law_a) * np.exp(s2 / 2)
+    assert abs(difference.mean() - expected) < 5 * spread / np.sqrt(draws)
+    np.testing.assert_allclose(result["law_difference"].sel(schedule="wsd"), law_b - law_a)
 
 
 def test_plot_schedules_draws_each_schedule_and_its_rates(post):

@@ -36,11 +36,10 @@ def plot_schedules(
     The loss is a new run's measured loss at each step after the warmup: the law with its
     error outside the fitted runs, a new run's offset and a checkpoint's noise
     (``loss_predictive`` of :meth:`bayescale.Posterior.predict_curve`, a marginal band at
-    each step). The legend gives each schedule's final loss so, with its ``ci_prob``
-    interval, and, for every schedule after the first, the difference of the law's final
-    loss from the first schedule's, paired per draw (one run under two schedules shares its
-    offset), with its interval and the probability that it is lower
-    (:func:`bayescale.comparisons.compare_schedules`).
+    each step). The legend gives each run's final loss with its ``ci_prob`` interval and,
+    for every schedule after the first, its difference from the first schedule's run and
+    the probability that it is lower (:func:`bayescale.comparisons.compare_schedules`:
+    per draw, one new run per schedule).
     The y-axis starts at 10% of the longest run, as losses early on are far higher;
     ``ax.set_ylim`` shows more.
 
@@ -80,7 +79,7 @@ def plot_schedules(
         loss = curve["loss_predictive"].transpose(*SAMPLE_DIMS, "point").values
         steps = curve["step"].values
         end = final.sel(schedule=label)
-        text = f"{label}: final $L$ {fmt_interval(*summary(loss[..., -1], ci_prob))}"
+        text = f"{label}: final $L$ {fmt_interval(*summary(end['loss'].values, ci_prob))}"
         if label != reference:
             difference = fmt_interval(*summary(end["difference"].values, ci_prob))
             lower = probability(float(end["p_lower"]), draws)
