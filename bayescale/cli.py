@@ -170,10 +170,9 @@ def _command_flags(args) -> dict[str, str]:
 
 
 # ---------------------------------------------------------------------------- output
-def _print_finished_runs(*posts) -> None:
-    """What a finished run means for each law of ``posts`` that reads schedules, once."""
-    members = [member for post in posts for member in _members(post)]
-    for finished in dict.fromkeys(_finished_run(m.law.settings) for m in members):
+def _print_finished_runs(post) -> None:
+    """What a finished run means for each law of ``post`` that reads schedules, once."""
+    for finished in dict.fromkeys(_finished_run(m.law.settings) for m in _members(post)):
         if finished:
             print(finished)
 

@@ -86,7 +86,9 @@ def test_finished_runs_of_a_stated_schedule_are_its_curve_at_the_end(post):
     # within 4.0e-5 (relative) of the exact sum, the worst at the end of a WSD decay
     # (bayescale.schedules, "Knots"): the two agree within 5e-5
     np.testing.assert_allclose(finished.values.ravel(), curve.values.ravel(), rtol=5e-5)
-    # a schedule of another family answers differently: the sweep's default is a cosine
+    # a schedule of another family answers differently: the sweep's default is a cosine,
+    # whose finished run ends 2% higher here; 1e-4 is twice the agreement above, so any
+    # change of schedule the comparison could not see would still fail
     default = post.predict_loss(1e8, d)["loss_mean"].values
     assert not np.allclose(default, finished.values, rtol=1e-4)
 
@@ -163,13 +165,16 @@ def test_the_runs_of_two_schedules_deviate_independently():
     """One new run per schedule: with every draw at one point of the law, the difference
     of the two runs' final losses spreads as two independent new runs' deviations do,
     around the law's difference."""
-    one = multipower_point_mass({"a": 0.0}, sigma_run=0.01)  # sigma = 0.01 too
-    draws = 4000
+    # σ = σ_run = 0.01: a new run deviates by 1.4% of its loss (sd), enough to measure
+    one = multipower_point_mass({"a": 0.0}, sigma_run=0.01)
+    draws = 4000  # as a default fit's 4 × 1000: the sd below to 1.1% per standard error
     groups = {
         **one.groups,
         "posterior": one.posterior.isel(draw=[0] * draws).assign_coords(draw=range(draws)),
     }
     post = dataclasses.replace(one, groups=groups)
+    # compare_schedules' default seed; with the 5-standard-error bounds below, a miss at
+    # any seed has probability below 1e-6, so no seed is picked
     result = compare_schedules(post, 1e8, {"cosine": COSINE, "wsd": WSD}, TOKENS).dataset
     law_a, law_b = (
         float(post.predict_curve(1e8, s, TOKENS, steps=[s.total])["loss_mean"].values.flat[0])

@@ -26,6 +26,11 @@ def samples(values) -> np.ndarray:
     return values.reshape(-1, *values.shape[2:])
 
 
+def sample_count(ds: xr.Dataset) -> int:
+    """The number of draws of ``ds``, all chains together."""
+    return int(np.prod([ds.sizes[d] for d in SAMPLE_DIMS]))
+
+
 def summary(values, ci_prob: float):
     """Median and equal-tailed interval over draws of ``(chain, draw, ...)`` values."""
     draws = samples(values)

@@ -17,7 +17,7 @@ import xarray as xr
 
 from bayescale.draws import SAMPLE_DIMS, Draws, check_ci_prob
 from bayescale.errors import InputError, InputTypeError
-from bayescale.plotting.bands import band, samples, summary
+from bayescale.plotting.bands import band, sample_count, samples, summary
 from bayescale.plotting.labels import count_label, fmt_interval, pct, probability, sci, tex
 from bayescale.plotting.style import DOUBLE, figure_axes, legend, paper_style
 
@@ -34,11 +34,6 @@ def _draws_dataset(result, needs: Sequence[str], made_by: str) -> xr.Dataset:
     if missing:
         raise InputError(f"the result lacks {missing}; pass what {made_by} returns.")
     return ds
-
-
-def _sample_count(ds: xr.Dataset) -> int:
-    """The number of draws, all chains together."""
-    return int(np.prod([ds.sizes[d] for d in SAMPLE_DIMS]))
 
 
 def plot_allocations(
@@ -163,7 +158,7 @@ def plot_allocations(
             0.97,
             0.72,
             f"$P(L_{{{tex(label_b)}}} < L_{{{tex(label_a)}}})$ at the full "
-            f"budget:\n{probability(p_b, _sample_count(ds))}",
+            f"budget:\n{probability(p_b, sample_count(ds))}",
             transform=left.transAxes,
             ha="right",
             va="top",

@@ -9,7 +9,7 @@ import numpy as np
 
 from bayescale.comparisons import compare_schedules
 from bayescale.draws import SAMPLE_DIMS, check_ci_prob
-from bayescale.plotting.bands import band, summary
+from bayescale.plotting.bands import band, sample_count, summary
 from bayescale.plotting.labels import count_label, drawn_words, fmt_interval, pct, probability
 from bayescale.plotting.points import check_group
 from bayescale.plotting.style import DOUBLE, figure_axes, legend, paper_style
@@ -71,7 +71,7 @@ def plot_schedules(
     ci_prob = check_ci_prob(ci_prob)
     group = check_group(post, group)
     final = compare_schedules(post, n_params, schedules, tokens_per_step, group=group).dataset
-    draws = int(np.prod([final.sizes[d] for d in SAMPLE_DIMS]))
+    draws = sample_count(final)
     reference = str(final["schedule"].values[0])
     curves = []
     for index, (label, schedule) in enumerate(dict(schedules).items()):
