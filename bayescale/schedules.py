@@ -67,6 +67,7 @@ schedule.
 
 from __future__ import annotations
 
+import inspect
 import itertools
 import json
 import math
@@ -294,8 +295,14 @@ class Schedule:
         try:
             return maker(**args)
         except TypeError as error:
+            parameters = inspect.signature(maker).parameters.values()
+            required = [p.name for p in parameters if p.default is p.empty]
+            optional = [p.name for p in parameters if p.default is not p.empty]
             raise InputError(
-                f"schedule {dict(data)!r} does not fit {maker.__name__}: {error}."
+                f"schedule {dict(data)!r} does not fit {maker.__name__}: {error}. "
+                f"{maker.__name__} takes {', '.join(required)}"
+                + (f" (and optionally {', '.join(optional)})" if optional else "")
+                + "."
             ) from error
 
     @staticmethod
