@@ -3,9 +3,10 @@ sweep implies: what the laws that read schedules (:mod:`bayescale.laws.multipowe
 :mod:`bayescale.laws.annealing`) share.
 
 A sweep gives the schedules with a ``step`` column (the optimiser step of each
-checkpoint) and either a ``schedule`` column (``json.dumps(Schedule.to_dict())``, the same
-on every row of a run) or an ``lr`` column (the learning rate logged at each checkpoint,
-read as linear between logged steps and from 0 at step 0,
+checkpoint) and either a ``schedule`` column (the same on every row of a run: the one-line
+text of :meth:`Schedule.from_text`, ``cosine:total=24000,peak=3e-4,final=3e-5``, or
+``json.dumps(Schedule.to_dict())``) or an ``lr`` column (the learning rate logged at each
+checkpoint, read as linear between logged steps and from 0 at step 0,
 :func:`bayescale.schedules.from_logged`). :func:`run_schedules` validates them per run;
 :func:`implied_run` picks the schedule family of the law's finished-run form (the one
 planning asks), and :func:`finished_run` validates one given by hand.
@@ -51,8 +52,9 @@ def _require(frame: pd.DataFrame, law: str | None) -> None:
             f"{who} reads each checkpoint's learning-rate schedule; the sweep has "
             f"no column {', '.join(missing)}. Give a 'step' column (the "
             "optimiser step of each checkpoint) and either a 'schedule' column (per run, "
-            "json.dumps(bs.schedules.cosine(...).to_dict()) or another family) or an 'lr' "
-            "column (the learning rate logged at each checkpoint)."
+            "e.g. cosine:total=24000,peak=3e-4,final=3e-5, or "
+            "json.dumps(bs.schedules.cosine(...).to_dict())) or an 'lr' column (the learning "
+            "rate logged at each checkpoint)."
         )
 
 
@@ -126,10 +128,10 @@ def _schedule(frame, rows, run, step) -> Schedule:
                 f"column 'schedule' must hold one schedule per run; run {run!r} has "
                 f"{len(texts)} distinct value(s) and {int(rows['schedule'].isna().sum())} "
                 f"missing in rows {_rows_text(rows.index)}. Give every row of a run the same "
-                "json.dumps(schedule.to_dict())."
+                "schedule, e.g. cosine:total=24000,peak=3e-4,final=3e-5."
             )
         try:
-            return Schedule.from_dict(texts[0])
+            return Schedule.from_text(texts[0])
         except InputError as error:
             raise SweepValidationError(
                 f"column 'schedule', run {run!r} (rows {_rows_text(rows.index)}): {error}"

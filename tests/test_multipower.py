@@ -144,6 +144,18 @@ def test_inputs_from_schedule_column_are_each_runs_features():
         assert np.all(inputs["knot_drop"][rows, width:] == 0)
 
 
+def test_a_schedule_column_in_one_line_text_reads_as_its_json():
+    schedules = {"a": bss.cosine(8000, 3e-4, 3e-5, 500), "b": bss.wsd(6000, 3e-4, 3e-5, 5000)}
+    frame = sweep_rows(schedules)
+    text = {"a": "cosine:total=8000,peak=3e-4,final=3e-5,warmup=500"}
+    text["b"] = "wsd:total=6000,peak=3e-4,final=3e-5,decay_start=5000"
+    written = frame.assign(schedule=frame["run"].map(text))
+    expected, got = multipower_inputs(frame), multipower_inputs(written)
+    assert set(got) == set(expected)
+    for name, value in expected.items():
+        assert np.array_equal(got[name], value), name
+
+
 def test_runs_that_share_a_schedule_share_their_rows_and_the_law_gathers_them():
     schedule = bss.wsd(8000, 3e-4, 3e-5, 6000, warmup=500)
     frame = pd.concat(
