@@ -22,6 +22,14 @@ their published prediction errors (0.110% / 0.142% / 0.168% mean relative error 
 held-out schedules of their 25M / 100M / 400M models, ``tests/test_multipower.py``);
 leaving the warmup out of ``LD`` makes the errors 30 times larger.
 
+A rate may be 0 at step 0 (a warmup's start) and at the end of a run that decays to 0
+(``final=0``, or trailing zeros in an array or a logged ``lr``): a step at rate 0 trains
+nothing, so the loss stays where the last positive rate left it. ``S_1`` adds nothing
+there, and the drop to 0 acts through the steps trained after it, of which there are none:
+its term, ``η_k^{-γ} S_k(t)`` with ``η_k = S_k(t) = 0``, counts 0 (the limit of ``x → 0``,
+not of ``η_k → 0``, which depends on ``γ``). A rate of 0 before a positive one trains
+nothing either but is refused, as a gap in a run is more likely a logging error.
+
 Knots: the decay sum in a few terms
 -----------------------------------
 
@@ -102,7 +110,8 @@ class Schedule:
     total : the run's last step; ``lr`` is defined at steps ``0 ... total``.
     peak : the learning rate the warmup reaches (the largest, for an array).
     warmup : steps of the linear warmup from 0 (``np.linspace(0, peak, warmup)``).
-    final : the learning rate at step ``total`` (``cosine``, ``linear``, ``wsd``).
+    final : the learning rate at step ``total`` (``cosine``, ``linear``, ``wsd``); 0 for a
+        decay to 0 (not with ``wsd``'s exponential decay).
     decay_start : the step where the decay of ``wsd`` begins.
     decay : the shape of the decay of ``wsd``: ``linear``, ``cosine`` or ``exponential``.
     boundaries, values : ``piecewise``: ``values[j]`` from ``boundaries[j − 1]`` (the end of
@@ -137,7 +146,7 @@ class Schedule:
             )
         _check_rate("peak", self.peak)
         if self.kind in ("cosine", "linear", "wsd"):
-            _check_rate("final", self.final)
+            _check_final(self.final)
             if self.final > self.peak:
                 raise InputError(
                     f"final={self.final!r} exceeds peak={self.peak!r}: a {self.kind} schedule "
@@ -153,6 +162,11 @@ class Schedule:
                 )
             if self.decay not in DECAYS:
                 raise InputError(f"decay must be one of {list(DECAYS)}, got {self.decay!r}.")
+            if self.decay == "exponential" and self.final == 0:
+                raise InputError(
+                    "final=0 with decay='exponential': an exponential decay never reaches 0; "
+                    "give final > 0, or decay='linear' or 'cosine' to decay to 0."
+                )
 
     def _check_array(self) -> None:
         rates = np.asarray(self.array, dtype=float)
@@ -167,12 +181,12 @@ class Schedule:
                 f"lr holds non-finite learning rates (NaN or inf) at steps "
                 f"{bad[:5].tolist()}; give a finite rate at every step."
             )
-        bad = np.flatnonzero(rates[1:] <= 0) + 1
-        if rates[0] < 0 or bad.size:
-            steps = ([0] if rates[0] < 0 else []) + bad[:5].tolist()
+        bad = misplaced_rates(rates, zero_start=True)
+        if bad.size:
             raise InputError(
-                f"lr holds non-positive learning rates at steps {steps}; every rate must "
-                "be positive (step 0 may be 0, the start of a warmup)."
+                f"lr holds non-positive learning rates at steps {bad[:5].tolist()}; every "
+                "rate must be positive, but for 0 at step 0 (the start of a warmup) and "
+                "at the steps after a decay to 0 (the end of the run)."
             )
 
     def _check_pieces(self) -> None:
@@ -444,6 +458,28 @@ def _as_floats(name: str, values) -> np.ndarray:
         ) from error
 
 
+def misplaced_rates(rates, zero_start: bool) -> np.ndarray:
+    """Positions of finite learning rates, in step order, that a run cannot have: negative
+    ones, and 0 before a later positive rate, except at position 0 when ``zero_start`` (the
+    start of a warmup). 0 after the last positive rate is a decay to 0 (module
+    docstring)."""
+    rates = np.asarray(rates, dtype=float)
+    positive = rates > 0
+    last = np.flatnonzero(positive)[-1] if positive.any() else rates.size
+    position = np.arange(rates.size)
+    allowed = positive | ((rates == 0) & (position > last))
+    if zero_start:
+        allowed[0] |= rates[0] == 0
+    return np.flatnonzero(~allowed)
+
+
+def _check_final(value) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float | np.number):
+        raise InputError(f"final must be a learning rate >= 0, got {value!r}.")
+    if not math.isfinite(value) or value < 0:
+        raise InputError(f"final must be a finite learning rate >= 0, got {value!r}.")
+
+
 def _check_rate(name: str, value) -> None:
     if isinstance(value, bool) or not isinstance(value, int | float | np.number):
         raise InputError(f"{name} must be a positive learning rate, got {value!r}.")
@@ -589,17 +625,19 @@ def checkpoint_features(schedule: Schedule, steps, knots: int | None = DEFAULT_K
     for t in steps:
         bounds = _blocks(t, fixed, knots)
         a, b = bounds[:-1], bounds[1:]
-        live = lr[a] != lr[b]  # a block without a drop adds nothing to the sum
-        blocks.append((t, a[live], b[live]))
-    width = max(1, *(a.size for _, a, _ in blocks))
+        at = np.clip(np.searchsorted(moved, 0.5 * (moved[a] + moved[b])), a + 1, b)
+        # a block without a drop adds nothing to the sum, nor one whose rate is 0 (a decay
+        # to 0 at the end of the run: no step trains after it)
+        live = (lr[a] != lr[b]) & (lr[at] > 0)
+        blocks.append((t, a[live], b[live], at[live]))
+    width = max(1, *(a.size for _, a, _, _ in blocks))
     out = {
         "lr_sum": cum[steps],
         "knot_lr": np.ones((steps.size, width)),
         "knot_drop": np.zeros((steps.size, width)),
         "knot_area": np.ones((steps.size, width)),
     }
-    for row, (t, a, b) in enumerate(blocks):
-        at = np.clip(np.searchsorted(moved, 0.5 * (moved[a] + moved[b])), a + 1, b)
+    for row, (t, a, b, at) in enumerate(blocks):
         n = a.size
         out["knot_lr"][row, :n] = lr[at]
         out["knot_drop"][row, :n] = lr[a] - lr[b]
@@ -661,11 +699,13 @@ def run_features(schedule: Schedule | Mapping, log_steps) -> dict:
         area_parts.append(after[index - 1])
     # Σ_{i=0}^{T} η_i = ∫_{-1/2}^{T+1/2} η, with η = η_0 on [-1/2, 0]
     start = 0.5 * schedule.peak if schedule.warmup == 0 else 0.0
+    knot_lr = jnp.concatenate(lr_parts, axis=-1)
+    live = knot_lr > 0  # the last half step of a decay to 0 trains nothing after its drop
     return {
         "lr_sum": sum(full)[..., 0] + start,
-        "knot_lr": jnp.concatenate(lr_parts, axis=-1),
-        "knot_drop": jnp.concatenate(drop_parts, axis=-1),
-        "knot_area": jnp.concatenate(area_parts, axis=-1),
+        "knot_lr": jnp.where(live, knot_lr, 1.0),
+        "knot_drop": jnp.where(live, jnp.concatenate(drop_parts, axis=-1), 0.0),
+        "knot_area": jnp.where(live, jnp.concatenate(area_parts, axis=-1), 1.0),
     }
 
 
@@ -819,8 +859,8 @@ def _rate_in(piece, eps):
         return v0 + 0.0 * eps
     if shape == "linear":
         return v1 - (v1 - v0) * eps
-    if shape == "cosine":
-        return v1 + 0.5 * (v0 - v1) * (1 - jnp.cos(jnp.pi * eps))
+    if shape == "cosine":  # ½(1 − cos πε) = sin²(πε/2), exact near the end of a decay to 0
+        return v1 + (v0 - v1) * jnp.sin(jnp.pi * eps / 2) ** 2
     return v1 * (v0 / v1) ** eps
 
 
@@ -843,6 +883,20 @@ def _tail(piece, eps):
     if shape == "linear":
         return eps * (v1 - (v1 - v0) * eps / 2)
     if shape == "cosine":
-        return v1 * eps + 0.5 * (v0 - v1) * (eps - jnp.sin(jnp.pi * eps) / jnp.pi)
+        return v1 * eps + 0.5 * (v0 - v1) * _x_minus_sin(jnp.pi * eps) / jnp.pi
     rate = math.log(v0 / v1)
     return v1 * jnp.expm1(eps * rate) / rate if rate != 0 else v1 * eps
+
+
+def _x_minus_sin(x):
+    """``x − sin x`` without the cancellation near 0 (where a cosine decay to 0 has its
+    tail): its Taylor series below ``x = 0.5``, whose first omitted term, ``x^15/15!``, is
+    below 1.2e-15 of the sum there, and the difference above."""
+    small = jnp.minimum(x, 0.5)
+    x2 = small * small
+    series = (
+        small**3
+        / 6
+        * (1 - x2 / 20 * (1 - x2 / 42 * (1 - x2 / 72 * (1 - x2 / 110 * (1 - x2 / 156)))))
+    )
+    return jnp.where(x < 0.5, series, x - jnp.sin(x))

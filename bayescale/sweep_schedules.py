@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from bayescale.errors import InputError, SweepValidationError
-from bayescale.schedules import Schedule, cosine, from_logged
+from bayescale.schedules import Schedule, cosine, from_logged, misplaced_rates
 from bayescale.sweep import _rows_text
 
 DEFAULT_TOKENS_PER_STEP = 2.0**19
@@ -137,12 +137,14 @@ def _schedule(frame, rows, run, step) -> Schedule:
                 f"column 'schedule', run {run!r} (rows {_rows_text(rows.index)}): {error}"
             ) from error
     lr = pd.to_numeric(rows["lr"], errors="coerce").to_numpy(float)
-    bad = ~(np.isfinite(lr) & (lr > 0))
+    bad = ~np.isfinite(lr)
+    bad[misplaced_rates(np.where(bad, 1.0, lr), zero_start=False)] = True
     if bad.any():
         raise SweepValidationError(
-            f"column 'lr' must hold positive learning rates; run {run!r} has "
-            f"{_rows_text(rows['lr'][bad])} in rows {_rows_text(rows.index[bad])}. Fix the "
-            "values, or give the run's schedule in a 'schedule' column."
+            f"column 'lr' must hold positive learning rates (0 only after the last positive "
+            f"one: a decay to 0); run {run!r} has {_rows_text(rows['lr'][bad])} in rows "
+            f"{_rows_text(rows.index[bad])}. Fix the values, or give the run's schedule in "
+            "a 'schedule' column."
         )
     return from_logged(step, lr)
 

@@ -156,6 +156,13 @@ def test_a_schedule_column_in_one_line_text_reads_as_its_json():
         assert np.array_equal(got[name], value), name
 
 
+def test_an_lr_column_may_decay_to_zero_at_the_last_checkpoint():
+    frame = sweep_rows({"a": bss.linear(8000, 3e-4, 0.0, 500)}).drop(columns="schedule")
+    assert frame["lr"].iloc[-1] == 0
+    inputs = multipower_inputs(frame)
+    assert all(np.all(np.isfinite(value)) for value in inputs.values())
+
+
 def test_runs_that_share_a_schedule_share_their_rows_and_the_law_gathers_them():
     schedule = bss.wsd(8000, 3e-4, 3e-5, 6000, warmup=500)
     frame = pd.concat(

@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -43,11 +44,15 @@ def authors_schedules():
 
 def exact_loss(params, lr, t):
     """The multi-power law at a checkpoint logged at step ``t``, step by step as in the
-    authors' evaluation code (NumPy, float64)."""
+    authors' evaluation code (NumPy, float64); a drop with no training after it (a decay to
+    0, ``S_k(t) = 0``) counts 0, as the module docstring says."""
     l0, a, alpha, b, c, beta, gamma = params
     cum = np.cumsum(lr)
     k = np.arange(1, t + 1)
-    g = 1 - (1 + c * lr[k] ** (-gamma) * (cum[t] - cum[k - 1])) ** (-beta)
+    area = cum[t] - cum[k - 1]
+    trained = area > 0
+    g = np.zeros(k.size)
+    g[trained] = 1 - (1 + c * lr[k[trained]] ** (-gamma) * area[trained]) ** (-beta)
     return l0 + a * cum[t] ** (-alpha) - b * np.sum((lr[k - 1] - lr[k]) * g)
 
 
@@ -156,7 +161,11 @@ def test_a_stretch_too_short_for_the_shape_names_the_shortest(schedule, total, s
     ("make", "message"),
     [
         (lambda: bss.constant(100, 0.0), "peak must be a positive"),
-        (lambda: bss.cosine(100, 3e-4, -1e-5), "final must be a positive"),
+        (lambda: bss.cosine(100, 3e-4, -1e-5), "final must be a finite learning rate >= 0"),
+        (
+            lambda: bss.wsd(100, 3e-4, 0.0, 50, decay="exponential"),
+            "exponential decay never reaches 0",
+        ),
         (lambda: bss.constant(100, 3e-4, warmup=100), "warmup .* shorter than the run"),
         (lambda: bss.wsd(100, 3e-4, 3e-5, decay_start=100), "decay_start=100 lies outside"),
         (lambda: bss.wsd(100, 3e-4, 3e-5, 50, warmup=60), "decay_start=50 lies outside"),
@@ -164,6 +173,11 @@ def test_a_stretch_too_short_for_the_shape_names_the_shortest(schedule, total, s
         (lambda: bss.piecewise([50, 40], [1e-4, 1e-5]), "increase strictly"),
         (lambda: bss.piecewise([50, 100], [1e-4]), "one value per stage"),
         (lambda: bss.from_array([1e-4, 0.0, 1e-4]), r"non-positive learning rates at steps \[1\]"),
+        # a decay to 0 may end the run (step 4), a gap may not (step 2)
+        (
+            lambda: bss.from_array([0.0, 1e-4, 0.0, 1e-4, 0.0]),
+            r"non-positive learning rates at steps \[2\]",
+        ),
         (lambda: bss.constant(100.5, 3e-4), "total must be a whole number"),
         (lambda: bss.piecewise([100.0, 200.0], [1e-4, 1e-5]), "boundaries must be a whole"),
         (lambda: bss.cosine(100, 1e-4, 1e-3), "final=0.001 exceeds peak=0.0001"),
@@ -238,6 +252,42 @@ def test_knots_leave_out_blocks_without_a_drop():
     assert np.allclose(knot_loss(PUBLISHED["25"], features), exact, rtol=5e-5, atol=0)
 
 
+DECAYS_TO_ZERO = [
+    bss.cosine(24000, 3e-4, 0.0, warmup=2160),
+    bss.linear(24000, 3e-4, 0.0, warmup=2160),
+    bss.wsd(24000, 3e-4, 0.0, 19200, warmup=2160),
+    bss.wsd(24000, 3e-4, 0.0, 19200, warmup=2160, decay="cosine"),
+]
+
+
+@pytest.mark.parametrize("schedule", DECAYS_TO_ZERO, ids=lambda s: f"{s.kind}-{s.decay}")
+def test_a_decay_to_zero_ends_where_its_last_trained_step_left_the_loss(schedule):
+    steps = np.array([5000, 19200, 22000, 23999, 24000])
+    exact = np.array([exact_loss(PUBLISHED["100"], schedule.lr(), t) for t in steps])
+    # step 24,000 is at rate 0: it trains nothing, so the loss is step 23,999's
+    assert schedule.lr([24000])[0] == 0 and exact[-1] == exact[-2]
+    one_step = bss.checkpoint_features(schedule, steps, knots=None)
+    # float64 sums of 24,000 terms of size <= 0.1: rounding ~1e-14
+    assert np.allclose(knot_loss(PUBLISHED["100"], one_step), exact, rtol=1e-12, atol=0)
+    knots = bss.checkpoint_features(schedule, steps)
+    # the module docstring's criterion for K = 32: a tenth of the curves' noise (6e-4)
+    assert np.max(np.abs(knot_loss(PUBLISHED["100"], knots) / exact - 1)) < 6e-5
+
+
+@pytest.mark.parametrize(
+    "schedule", DECAYS_TO_ZERO[:1] + DECAYS_TO_ZERO[3:], ids=lambda s: f"{s.kind}-{s.decay}"
+)
+def test_a_cosine_decay_to_zero_keeps_finite_gradients_in_float32(schedule):
+    # near the end of a cosine decay to 0, 1 − cos and x − sin x cancel in float32; the law
+    # takes the logs of the knots' rates and areas, whose gradients must stay finite
+    def logs(log_steps):
+        features = bss.run_features(schedule, log_steps)
+        return jnp.sum(jnp.log(features["knot_lr"]) + jnp.log(features["knot_area"]))
+
+    log_steps = jnp.log(jnp.geomspace(1e3, 1e9, 200, dtype=jnp.float32))
+    assert np.all(np.isfinite(np.asarray(jax.vmap(jax.grad(logs))(log_steps))))
+
+
 @pytest.mark.parametrize(
     "schedule",
     [
@@ -245,6 +295,7 @@ def test_knots_leave_out_blocks_without_a_drop():
         bss.wsd(30000, 1e-3, 1e-5, 24000, warmup=500, decay="cosine"),
         bss.linear(5000, 6e-4, 6e-5, warmup=1),
         bss.cosine(5000, 6e-4, 6e-5),
+        *DECAYS_TO_ZERO,
     ],
     ids=lambda s: f"{s.kind}-{s.total}",
 )
