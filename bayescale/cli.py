@@ -1367,19 +1367,20 @@ def cmd_suggest(args) -> int:
         f"{math.sqrt(attrs['variance']):.4g}; {attrs['draws']} draws, {how}\n"
     )
     print(
-        f"  {'rank':<5}{'N':>9}{'D':>9}{'FLOPs':>11}{'alone':>9}{'batch':>9}{'gain/FLOP':>12}"
-        + (f"{'ESS':>7}" if reweighted else "")
+        f"  {'rank':<5}{'N':>9}{'D':>9}{'D/N':>7}{'FLOPs':>11}{'alone':>9}{'batch':>9}"
+        f"{'gain/FLOP':>12}" + (f"{'ESS':>7}" if reweighted else "")
     )
     for row in chosen.itertuples():
         print(
             f"  {int(row.rank):<5}{human(row.n_params, 'parameters'):>9}"
-            f"{human(row.n_tokens, 'tokens'):>9}{row.flops:>11.3g}{row.gain_share:>9.1%}"
+            f"{human(row.n_tokens, 'tokens'):>9}{row.n_tokens / row.n_params:>7.3g}"
+            f"{row.flops:>11.3g}{row.gain_share:>9.1%}"
             f"{row.batch_share:>9.1%}{row.gain_per_cost:>12.3g}"
             + (f"{row.step_ess:>7.0f}" if reweighted else "")
         )
     print(
-        "\nalone: share of the variance the run removes by itself; batch: share runs 1 to "
-        "rank remove together"
+        "\nD/N: tokens per parameter; alone: share of the variance the run removes by "
+        "itself; batch: share runs 1 to rank remove together"
         + ("; ESS: effective draws left by the batch's weights." if reweighted else ".")
     )
     if plot:
