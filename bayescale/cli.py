@@ -927,7 +927,8 @@ def _check_kind(args) -> None:
     only other kinds use (:data:`KIND_FLAGS`), and those KIND needs: one ``--budget`` for
     allocations and excess-compute, and ``--n-a`` and ``--n-b`` for allocations; for
     variants, ``--budget``, ``--gpu``, ``--gpus`` and a B to compare with; for schedules,
-    ``--n-params``, ``--schedule-a`` and ``--schedule-b``."""
+    ``--n-params`` and ``--schedule-a`` (and ``--schedule-b`` to compare,
+    :func:`_check_schedule_flags`)."""
     command = f"'bayescale {args.command} {args.kind}'"
     unused: dict[tuple, list[str]] = {}
     for dest, kinds in KIND_FLAGS.items():
@@ -943,13 +944,8 @@ def _check_kind(args) -> None:
             f"{command} answers for one --budget FLOPS (e.g. --budget 1e21); got "
             f"{budgets or 'none'}."
         )
-    if args.kind == "schedules" and None in (args.n_params, args.schedule_a, args.schedule_b):
-        raise InputError(
-            f"{command} needs --n-params (the run's model size), --schedule-a and "
-            "--schedule-b, e.g. --n-params 4e8 --schedule-a "
-            "cosine:total=24000,peak=3e-4,final=3e-5,warmup=2160 --schedule-b "
-            "wsd:total=24000,peak=3e-4,final=3e-5,decay_start=19200,warmup=2160."
-        )
+    if args.kind == "schedules":
+        _check_schedule_flags(args, command)
     if args.kind == "allocations" and (args.n_a is None or args.n_b is None):
         raise InputError(
             f"{command} needs both --n-a and --n-b, the model sizes in parameters (e.g. "
@@ -1078,16 +1074,39 @@ def _print_allocations(args, post, label) -> int:
     return 0
 
 
+def _check_schedule_flags(args, command: str) -> None:
+    """``compare schedules`` needs ``--n-params``, ``--schedule-a`` and ``--schedule-b``;
+    ``plot schedules`` draws ``--schedule-a``'s run alone when ``--schedule-b`` is not
+    given."""
+    needed = ["--n-params", "--schedule-a"] + (
+        ["--schedule-b"] if args.command == "compare" else []
+    )
+    if any(getattr(args, flag[2:].replace("-", "_")) is None for flag in needed):
+        raise InputError(
+            f"{command} needs {', '.join(needed[:-1])} and {needed[-1]}, e.g. --n-params 4e8 "
+            "--schedule-a cosine:total=24000,peak=3e-4,final=3e-5,warmup=2160"
+            + (
+                " --schedule-b wsd:total=24000,peak=3e-4,final=3e-5,decay_start=19200,warmup=2160"
+                if args.command == "compare"
+                else " (and --schedule-b for a second run to compare with)"
+            )
+            + "."
+        )
+    if args.schedule_b is None and args.label_b is not None:
+        raise InputError(f"{command}: --label-b names --schedule-b's run; give --schedule-b.")
+
+
 def _schedules(args, post) -> tuple[dict, float]:
-    """``{label: Schedule}`` of ``--schedule-a`` and ``--schedule-b`` (A the reference),
-    and the tokens per step: ``--tokens-per-step``, else the fit's."""
+    """``{label: Schedule}`` of ``--schedule-a`` and, if given, ``--schedule-b`` (A the
+    reference), and the tokens per step: ``--tokens-per-step``, else the fit's."""
     from bayescale.schedules import Schedule
 
     label_a, label_b = _labels(args)
-    if label_a == label_b:
-        raise InputError(f"--label-a and --label-b are both {label_a!r}; give two names.")
     schedules = {label_a: Schedule.from_text(args.schedule_a)}
-    schedules[label_b] = Schedule.from_text(args.schedule_b)
+    if args.schedule_b is not None:
+        if label_a == label_b:
+            raise InputError(f"--label-a and --label-b are both {label_a!r}; give two names.")
+        schedules[label_b] = Schedule.from_text(args.schedule_b)
     return schedules, args.tokens_per_step or _members(post)[0].law.settings.get("tokens_per_step")
 
 
@@ -1431,7 +1450,8 @@ def _comparison_options(p) -> None:
     p.add_argument(
         "--schedule-b",
         metavar="SPEC",
-        help="schedules: B's, e.g. wsd:total=24000,peak=3e-4,final=3e-5,decay_start=19200",
+        help="schedules: B's, compared with A's (plot draws A's run alone without it), e.g. "
+        "wsd:total=24000,peak=3e-4,final=3e-5,decay_start=19200",
     )
     p.add_argument("--label-a", help="name of A (default: its group, or A)")
     p.add_argument("--label-b", help="name of B (default: its group, or B)")

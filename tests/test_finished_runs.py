@@ -209,6 +209,11 @@ def test_plot_schedules_draws_each_schedule_and_its_rates(post):
     )
     low, high = right.get_ylim()
     assert low < right.lines[1].get_ydata()[-1] < high
+    # one schedule: one run, its final loss in the legend and nothing to compare with
+    fig, (left, right) = bs.plotting.plot_schedules(post, 1e8, {"wsd": WSD}, TOKENS)
+    assert len(left.lines) == len(right.lines) == 1
+    (label,) = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert label.startswith("wsd: final") and "vs" not in label
 
 
 @pytest.fixture(scope="module")
@@ -247,12 +252,28 @@ def test_plot_schedules_from_the_command_line(post_file, tmp_path, capsys):
     flags = ["--n-params", "1e8", "--schedule-a", SPEC["cosine"], "--schedule-b", SPEC["wsd"]]
     main(["plot", "schedules", "-o", str(out), "--posterior", post_file, *flags])
     assert out.stat().st_size > 0
+    alone = tmp_path / "one.png"
+    main(["plot", "schedules", "-o", str(alone), "--posterior", post_file, *flags[:4]])
+    assert alone.stat().st_size > 0
 
 
 @pytest.mark.parametrize(
     "argv, message",
     [
         (["compare", "schedules", "--n-params", "1e8"], "needs --n-params"),
+        (
+            ["compare", "schedules", "--n-params", "1e8", "--schedule-a", SPEC["wsd"]],
+            "needs --n-params, --schedule-a and --schedule-b",
+        ),
+        (
+            ["plot", "schedules", "-o", "x.png", "--n-params", "1e8"],
+            "needs --n-params and --schedule-a",
+        ),
+        (
+            ["plot", "schedules", "-o", "x.png", "--n-params", "1e8", "--schedule-a", SPEC["wsd"]]
+            + ["--label-b", "wsd"],
+            "--label-b names --schedule-b's run",
+        ),
         (
             ["compare", "schedules", "--n-params", "1e8", "--budget", "1e20"],
             "does not use --budget",

@@ -9,6 +9,7 @@ import numpy as np
 
 from bayescale.comparisons import compare_schedules
 from bayescale.draws import SAMPLE_DIMS, check_ci_prob
+from bayescale.errors import InputError
 from bayescale.plotting.bands import band, sample_count, summary
 from bayescale.plotting.labels import count_label, drawn_words, fmt_interval, pct, probability
 from bayescale.plotting.points import check_group
@@ -39,7 +40,7 @@ def plot_schedules(
     each step). The legend gives each run's final loss with its ``ci_prob`` interval and,
     for every schedule after the first, its difference from the first schedule's run and
     the probability that it is lower (:func:`bayescale.comparisons.compare_schedules`:
-    per draw, one new run per schedule).
+    per draw, one new run per schedule). One schedule draws one run, compared with none.
     The y-axis starts at 10% of the longest run, as losses early on are far higher;
     ``ax.set_ylim`` shows more.
 
@@ -50,8 +51,7 @@ def plot_schedules(
     n_params
         the run's parameter count.
     schedules
-        ``{label: Schedule}``, at least two (:mod:`bayescale.schedules`); the first is the
-        reference.
+        ``{label: Schedule}`` (:mod:`bayescale.schedules`); the first is the reference.
     tokens_per_step
         tokens per optimiser step.
     group
@@ -70,19 +70,32 @@ def plot_schedules(
     """
     ci_prob = check_ci_prob(ci_prob)
     group = check_group(post, group)
-    final = compare_schedules(post, n_params, schedules, tokens_per_step, group=group).dataset
-    draws = sample_count(final)
-    reference = str(final["schedule"].values[0])
+    schedules = dict(schedules)
+    if not schedules:
+        raise InputError(
+            "plot_schedules needs at least one schedule, {label: Schedule}; e.g. "
+            "{'cosine': bs.schedules.cosine(...)}."
+        )
+    final = (
+        compare_schedules(post, n_params, schedules, tokens_per_step, group=group).dataset
+        if len(schedules) > 1
+        else None
+    )
+    reference = next(iter(schedules))
     curves = []
-    for index, (label, schedule) in enumerate(dict(schedules).items()):
+    for index, (label, schedule) in enumerate(schedules.items()):
         curve = post.predict_curve(n_params, schedule, tokens_per_step, group=group)
         loss = curve["loss_predictive"].transpose(*SAMPLE_DIMS, "point").values
         steps = curve["step"].values
-        end = final.sel(schedule=label)
-        text = f"{label}: final $L$ {fmt_interval(*summary(end['loss'].values, ci_prob))}"
+        if final is None:  # one run: its last step is its final loss
+            end_loss = loss[..., -1]
+        else:
+            end = final.sel(schedule=label)
+            end_loss = end["loss"].values
+        text = f"{label}: final $L$ {fmt_interval(*summary(end_loss, ci_prob))}"
         if label != reference:
             difference = fmt_interval(*summary(end["difference"].values, ci_prob))
-            lower = probability(float(end["p_lower"]), draws)
+            lower = probability(float(end["p_lower"]), sample_count(final))
             text += f"\n{difference} vs {reference}\nP(lower) {lower}"
         curves.append(
             {
