@@ -1723,15 +1723,19 @@ def _paragraph(text: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Run one command; a user error (``USER_ERRORS``) prints one paragraph and returns 2,
-    any other exception propagates with its traceback. A command that answers from a
-    posterior whose fit warned repeats those warnings on standard error after its answer."""
+    any other exception propagates with its traceback. Warnings go to standard error, each
+    distinct one once (a figure may ask about one schedule twice). A command that answers
+    from a posterior whose fit warned repeats those warnings after its answer."""
     args = parser().parse_args(argv)
     args.fit_warnings = []
     flags = _command_flags(args)
+    said = set()
 
     def show_warning(message, category, filename, lineno, file=None, line=None):
         text = f"{category.__name__}: {flag_syntax(str(message), flags)}"
-        print(_paragraph(text), file=sys.stderr)
+        if text not in said:
+            said.add(text)
+            print(_paragraph(text), file=sys.stderr)
 
     shown = warnings.showwarning
     warnings.showwarning = show_warning

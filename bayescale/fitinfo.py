@@ -87,12 +87,18 @@ class SamplerInfo:
 @dataclass(frozen=True)
 class CurveInfo:
     """Training curves: the number of runs (0 for a sweep of finished runs), the share
-    of each run's tokens before which checkpoints were excluded, and the column whose values
-    group the runs' offsets (:mod:`bayescale.likelihood`; None without offset groups)."""
+    of each run's tokens before which checkpoints were excluded, the column whose values
+    group the runs' offsets (:mod:`bayescale.likelihood`; None without offset groups), and
+    for a law that reads schedules the learning rates the fitted runs trained at: the range
+    of their peaks and the lowest rate any reached after its peak
+    (:func:`bayescale.sweep_schedules.fitted_rates`; None otherwise, and in files written
+    before they were kept)."""
 
     runs: int = 0
     min_fraction: float | None = None
     offset_groups: str | None = None
+    peak_lr: tuple[float, float] | None = None
+    lowest_lr: float | None = None
 
 
 @dataclass(frozen=True)
@@ -130,7 +136,7 @@ class FitInfo:
         return cls(
             data=DataInfo(**data),
             sampler=SamplerInfo(**values.pop("sampler")),
-            curves=CurveInfo(**values.pop("curves")),
+            curves=CurveInfo(**_tuples(values.pop("curves"), "peak_lr")),
             vary=tuple(values.pop("vary")),
             **values,
         )
@@ -165,3 +171,8 @@ class FitInfo:
             vary=tuple(meta.pop("vary", ())),
             **{k: v for k, v in meta.items() if k in known},
         )
+
+
+def _tuples(values: Mapping, *names: str) -> dict:
+    """``values`` with its lists under ``names`` as tuples (JSON has no tuples)."""
+    return {k: tuple(v) if k in names and v is not None else v for k, v in values.items()}

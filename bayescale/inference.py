@@ -42,6 +42,7 @@ from bayescale.priors import describe
 from bayescale.progress import FitProgress, wanted
 from bayescale.starts import INIT, Start, laplace_start
 from bayescale.sweep import Sweep
+from bayescale.sweep_schedules import fitted_rates
 
 FLOAT32_MAX_POINTS = 20_000
 
@@ -452,6 +453,11 @@ def _fit_info(
             runs=len(inputs.runs),
             min_fraction=min_fraction if inputs.runs else None,
             offset_groups=inputs.offset_groups,
+            **(
+                fitted_rates(sweep.fit_frame, inputs.law.name)
+                if inputs.law.conditions is not None and inputs.law.conditions.reads_schedules
+                else {}
+            ),
         ),
         priors={name: describe(p) for name, p in inputs.priors.items()},
         extrapolation_error=extrapolation_error,

@@ -33,7 +33,7 @@ from bayescale.laws import Law, get_law
 from bayescale.likelihood import NoiseDraws, run_groups
 from bayescale.schedules import Schedule
 from bayescale.sweep import Sweep
-from bayescale.sweep_schedules import finished_run
+from bayescale.sweep_schedules import finished_run, warn_if_rates_outside
 
 RESIDUAL_BLOCK = 2_000_000  # draws × points of residuals held at once (16 MB in float64)
 
@@ -396,10 +396,11 @@ class Posterior:
             )
         if isinstance(schedule, str):
             schedule = Schedule.from_text(schedule)
-        _, run = finished_run(
+        stated, run = finished_run(
             settings["schedule"] if schedule is None else schedule,
             settings["tokens_per_step"] if tokens_per_step is None else tokens_per_step,
         )
+        warn_if_rates_outside(self.info.curves, stated)
         law = self.law.configured({**settings, **run})
         return replace(self, law=law, info=replace(self.info, law_settings=dict(law.settings)))
 
@@ -473,6 +474,7 @@ class Posterior:
         Draws
             ``loss_mean`` and ``loss_predictive`` per step, with ``step`` as a coordinate.
         """
+        warn_if_rates_outside(self.info.curves, schedule)
         return planning.predict_curve(
             self.law,
             self.theta(group),

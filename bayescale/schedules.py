@@ -658,6 +658,15 @@ def _blocks(t: int, fixed: np.ndarray, knots: int | None) -> np.ndarray:
 _NODES, _WEIGHTS = np.polynomial.legendre.leggauss(RUN_NODES)
 
 
+def _quadrature(like):
+    """The Gauss–Legendre nodes and weights as new arrays of ``like``'s dtype. JAX (0.10)
+    keeps the device copy of a NumPy constant that a jit captured, in the precision it was
+    captured in, and hands it to later calls in the other precision, which fail: planning
+    switches precision per posterior (``jax.enable_x64``), so the module's arrays never
+    reach JAX as they are."""
+    return jnp.asarray(_NODES, like.dtype), jnp.asarray(_WEIGHTS, like.dtype)
+
+
 def run_features(schedule: Schedule | Mapping, log_steps) -> dict:
     """The law's inputs (as :func:`checkpoint_features`) at the last step ``T`` of runs of
     ``schedule``'s family stretched to ``T = exp(log_steps)`` steps (continuous ``T``), pure
@@ -678,6 +687,7 @@ def run_features(schedule: Schedule | Mapping, log_steps) -> dict:
             f"{[k for k in KINDS if k != 'array']} (bs.schedules.cosine(...), ...)."
         )
     total = jnp.exp(jnp.asarray(log_steps))[..., None]
+    nodes, weights = _quadrature(total)
     pieces, jumps = _pieces(schedule, total)
     full = [piece[1] * _tail(piece, 1.0) for piece in pieces]
     after = [sum(full[i + 1 :], 0.0 * total) for i in range(len(pieces))]
@@ -689,9 +699,9 @@ def run_features(schedule: Schedule | Mapping, log_steps) -> dict:
         # nodes at lag T + 1/2 − s = c + v, v the distance back from the piece's end
         c = to_end + 0.5
         width = jnp.log1p(length / c)
-        v = c * jnp.expm1(width * (_NODES + 1) / 2)
+        v = c * jnp.expm1(width * (nodes + 1) / 2)
         lr_parts.append(_rate_in(piece, jnp.maximum(v - 0.5, 0.0) / length))
-        drop_parts.append(-_slope(piece, v / length) * (c + v) * width / 2 * _WEIGHTS)
+        drop_parts.append(-_slope(piece, v / length) * (c + v) * width / 2 * weights)
         area_parts.append(length * _tail(piece, v / length) + after[i])
     for index, before, later in jumps:
         lr_parts.append(later + 0.0 * total)
@@ -787,6 +797,7 @@ def run_annealing_area(schedule: Schedule, log_steps, decay_factor: float = DEFA
         return -jnp.expm1(lag * log_decay) * scale
 
     total = jnp.exp(jnp.asarray(log_steps))[..., None]
+    nodes, weights = _quadrature(total)
     pieces, jumps = _pieces(schedule, total)
     jump_at = {index: (before, later) for index, before, later in jumps}
     fallen, parts = False, [0.0 * total]
@@ -803,8 +814,8 @@ def run_annealing_area(schedule: Schedule, log_steps, decay_factor: float = DEFA
         # nodes at lag T + 1/2 − s = c + v, v the distance back from the piece's end
         c = to_end + 0.5
         width = jnp.log1p(length / c)
-        v = c * jnp.expm1(width * (_NODES + 1) / 2)
-        drop = -_slope(piece, v / length) * (c + v) * width / 2 * _WEIGHTS
+        v = c * jnp.expm1(width * (nodes + 1) / 2)
+        drop = -_slope(piece, v / length) * (c + v) * width / 2 * weights
         parts.append(jnp.sum(drop * kernel(c + v), axis=-1, keepdims=True))
     return sum(parts)[..., 0]
 

@@ -10,16 +10,29 @@ checkpoint, read as linear between logged steps and from 0 at step 0,
 :func:`bayescale.schedules.from_logged`). :func:`run_schedules` validates them per run;
 :func:`implied_run` picks the schedule family of the law's finished-run form (the one
 planning asks), and :func:`finished_run` validates one given by hand.
+
+The law's dependence on the learning rate is tested only over the rates its runs trained
+at. :func:`fitted_rates` records them with the fit (the range of the runs' peaks, and the
+lowest rate any run reached after its peak), and :func:`warn_if_rates_outside` raises an
+:class:`~bayescale.errors.ExtrapolationWarning` for a schedule asked about (a finished run's
+family, a predicted curve) whose peak lies more than
+:data:`~bayescale.extrapolation.SHAPE_FACTOR` (2×) outside that range, or that decays more
+than 2× below that lowest rate, or to 0: a run at a tenth of the fitted peak asks how the
+law's sums of rates carry over to other rates, and a decay further down asks its decay
+response about rates it never saw. Neither moves the law's extrapolation error
+(:mod:`bayescale.discrepancy`), which measures distance in ``N`` and ``D`` only.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections import Counter
 
 import numpy as np
 import pandas as pd
 
-from bayescale.errors import InputError, SweepValidationError
+from bayescale.errors import ExtrapolationWarning, InputError, SweepValidationError
+from bayescale.extrapolation import SHAPE_FACTOR, number
 from bayescale.schedules import Schedule, cosine, from_logged, misplaced_rates
 from bayescale.sweep import _rows_text
 
@@ -210,3 +223,51 @@ def finished_run(
     if not (isinstance(tokens_per_step, int | float) and tokens_per_step > 0):
         raise InputError(f"tokens_per_step must be a positive number, got {tokens_per_step!r}.")
     return schedule, {"schedule": schedule.to_dict(), "tokens_per_step": float(tokens_per_step)}
+
+
+def fitted_rates(frame: pd.DataFrame, law: str | None = None) -> dict:
+    """The learning rates the runs of ``frame`` (fitted rows, as :func:`run_schedules`
+    reads them) trained at up to their last checkpoint: ``{"peak_lr": (lowest peak,
+    highest peak), "lowest_lr": the lowest rate of any run after its peak}``."""
+    peaks, lows = [], []
+    for schedule, _, steps, _ in run_schedules(frame, law).values():
+        lr = schedule.lr()[: steps[-1] + 1]
+        top = int(np.argmax(lr))
+        peaks.append(float(lr[top]))
+        lows.append(float(lr[top:].min()))
+    return {"peak_lr": (min(peaks), max(peaks)), "lowest_lr": min(lows)}
+
+
+def warn_if_rates_outside(curves, schedule: Schedule, stacklevel: int = 3) -> None:
+    """An :class:`~bayescale.errors.ExtrapolationWarning` when ``schedule``'s peak or its
+    lowest rate after it lies outside the rates the fit's runs trained at (``curves``, a
+    :class:`~bayescale.fitinfo.CurveInfo`; module docstring); nothing for a fit that did
+    not record them."""
+    if curves.peak_lr is None or curves.lowest_lr is None:
+        return
+    lr = schedule.lr()
+    top = int(np.argmax(lr))
+    peak, lowest = float(lr[top]), float(lr[top:].min())
+    (low, high), floor = curves.peak_lr, curves.lowest_lr
+    phrases = []
+    if max(peak / high, low / peak) > SHAPE_FACTOR:
+        side, factor = ("above", peak / high) if peak > high else ("below", low / peak)
+        fitted = number(low) if low == high else f"{number(low)} to {number(high)}"
+        phrases.append(
+            f"its peak learning rate {number(peak)} is {number(factor)}× {side} the fitted "
+            f"runs' peaks ({fitted})"
+        )
+    reached = f"the lowest rate the fitted runs reached ({number(floor)})"
+    if lowest == 0:
+        phrases.append(f"it decays to 0, below {reached}")
+    elif floor / lowest > SHAPE_FACTOR:
+        phrases.append(f"it decays to {number(lowest)}, {number(floor / lowest)}× below {reached}")
+    if phrases:
+        warnings.warn(
+            f"extrapolating outside the fitted learning rates: the schedule "
+            f"{schedule.describe()}: {'; '.join(phrases)}. The law's dependence on the "
+            "learning rate there is its form's alone, and the loss intervals do not widen "
+            "for it (bayescale.sweep_schedules).",
+            ExtrapolationWarning,
+            stacklevel=stacklevel,
+        )

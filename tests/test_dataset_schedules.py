@@ -126,6 +126,11 @@ def test_a_multipower_fit_reads_the_misfitting_schedules():
     # the finished run it answers for: the sweep's cosine family at its longest run's length
     expected = misfitting.schedule(0.002, 4000).to_dict()
     assert post.info.law_settings == {"schedule": expected, "tokens_per_step": 512 * 2048}
+    # and the rates its runs trained at: one peak, and the lowest rate after it
+    lr = misfitting.schedule(0.002, 4000).lr()
+    last = int(subset.fit_frame["step"].max())
+    assert post.info.curves.peak_lr == (0.002, 0.002)
+    assert post.info.curves.lowest_lr == lr[np.argmax(lr) : last + 1].min()
 
 
 @needs_raw

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import json
 
+import jax.numpy as jnp
 import matplotlib
 import numpy as np
 import pytest
@@ -14,10 +15,13 @@ import bayescale as bs
 from bayescale import schedules as bss
 from bayescale.cli import main
 from bayescale.comparisons import compare_schedules
-from bayescale.errors import InputError
+from bayescale.errors import ExtrapolationWarning, InputError
+from bayescale.fitinfo import CurveInfo
+from bayescale.sweep_schedules import fitted_rates, warn_if_rates_outside
 
 from conftest import point_mass
 from test_curves import multipower_point_mass
+from test_multipower import sweep_rows
 
 matplotlib.use("Agg")
 
@@ -106,6 +110,15 @@ def test_with_finished_run_keeps_what_it_is_not_given_and_survives_a_file(post, 
     assert back.info.law_settings == dict(wsd.law.settings)
 
 
+def test_a_float32_answer_after_a_float64_plan(post):
+    # planning switches precision per posterior (jax.enable_x64): a float64 plan jits the
+    # law's sums, and a float32 answer after it once failed on a float64 copy of a constant
+    post.optimal(1e20)
+    theta = {k: jnp.float32(v.item()) for k, v in post.theta().items()}
+    log_loss = post.law.log_loss(theta, jnp.float32(np.log(1e8)), jnp.float32(np.log(1e10)))
+    assert log_loss.dtype == jnp.float32 and np.isfinite(log_loss)
+
+
 def test_a_stack_answers_for_the_stated_schedule_in_every_component(post):
     stack = bs.Stack({"one": post, "two": post}, {"one": 0.5, "two": 0.5})
     wsd = stack.with_finished_run(WSD)
@@ -117,6 +130,59 @@ def test_a_stack_answers_for_the_stated_schedule_in_every_component(post):
     )
     with pytest.raises(InputError, match="'chinchilla' reads no learning-rate schedule"):
         mixed.with_finished_run(WSD)
+
+
+def test_a_fit_records_the_rates_its_runs_trained_at():
+    cosine, constant = bss.cosine(8000, 3e-4, 3e-5, 500), bss.constant(6000, 1e-4, 500)
+    frame = sweep_rows({"cosine": cosine, "constant": constant})
+    cut = frame[~((frame["run"] == "cosine") & (frame["step"] > 6000))]
+    # the cosine run's checkpoints stop at step 6,000: it reached lr(6000), not its final
+    assert fitted_rates(cut) == {"peak_lr": (1e-4, 3e-4), "lowest_lr": cosine.lr([6000])[0]}
+
+
+FITTED = CurveInfo(runs=3, peak_lr=(3e-4, 3e-4), lowest_lr=3e-5)
+
+
+@pytest.mark.parametrize(
+    "schedule, message",
+    [
+        (bss.cosine(20000, 3e-4, 3e-5), None),
+        (bss.cosine(20000, 6e-4, 1.5e-5), None),  # 2× either way is not yet far
+        (bss.cosine(20000, 1e-3, 3e-5), r"peak learning rate 0.001 is 3.33× above .* \(0.0003\)"),
+        (bss.constant(20000, 1e-4), r"peak learning rate 0.0001 is 3× below"),
+        (bss.cosine(20000, 3e-4, 1e-6), r"decays to 1e-06, 30× below the lowest rate"),
+        (bss.wsd(20000, 3e-4, 0.0, 16000), r"decays to 0, below the lowest rate .* \(3e-05\)"),
+    ],
+)
+def test_a_schedule_outside_the_fitted_rates_warns(schedule, message):
+    if message is None:
+        warn_if_rates_outside(FITTED, schedule)  # warnings are errors in the tests
+        return
+    with pytest.warns(ExtrapolationWarning, match=message):
+        warn_if_rates_outside(FITTED, schedule)
+    warn_if_rates_outside(CurveInfo(runs=3), schedule)  # a file without rates: no check
+
+
+def test_finished_runs_and_curves_of_a_schedule_outside_the_fitted_rates_warn(post, tmp_path):
+    fitted = dataclasses.replace(post, info=dataclasses.replace(post.info, curves=FITTED))
+    to_zero = bss.wsd(20000, 3e-4, 0.0, decay_start=16000, warmup=1000)
+    with pytest.warns(ExtrapolationWarning, match="decays to 0"):
+        fitted.with_finished_run(to_zero)
+    with pytest.warns(ExtrapolationWarning, match="decays to 0"):
+        fitted.predict_curve(1e8, to_zero, TOKENS)
+    fitted.with_finished_run(WSD)  # the fitted rates: no warning
+    back = bs.load_posterior(fitted.save(tmp_path / "rates.nc"))
+    assert back.info.curves == FITTED
+
+
+def test_the_command_line_says_each_warning_once(tmp_path, capsys):
+    # the figure asks about WSD to 0 twice (its final loss, its curve): one warning printed
+    flags = ["--dataset", "multipower_schedules", "--n-params", "4e8"]
+    flags += ["--schedule-a", "cosine:total=24000,peak=3e-4,final=3e-5,warmup=2160"]
+    flags += ["--schedule-b", "wsd:total=24000,peak=3e-4,final=0,decay_start=19200,warmup=2160"]
+    assert main(["plot", "schedules", "-o", str(tmp_path / "s.png"), *flags]) == 0
+    err = capsys.readouterr().err
+    assert err.count("ExtrapolationWarning") == 1 and "decays to 0" in err
 
 
 @pytest.mark.parametrize(
