@@ -32,10 +32,9 @@ Schedules for one run
     probability that it is lower follow per draw. The law's part of the difference, the
     same draw's law under both schedules, is given beside it. Needs a law that reads
     schedules (``"multipower"``). The runs' deviations matter: a curve fit's run offsets
-    take up what the law misses in each run's schedule as well as seed luck. On the
-    bundled multi-power curves at 400M, the law alone puts a WSD run with a 17% cooldown
-    0.037 [0.036, 0.037] nats below a cosine run, two new runs 0.037 [0.006, 0.068]; the
-    bundled runs measured 0.015 (``docs/gallery/README.md``, ``schedules.py``).
+    take up what the law misses in each run's schedule as well as seed luck, and on the
+    bundled multi-power curves the law's part alone is far narrower than the measured runs
+    scatter (``docs/gallery/README.md``, ``schedules.py``).
 """
 
 from __future__ import annotations

@@ -146,7 +146,7 @@ class Schedule:
             )
         _check_rate("peak", self.peak)
         if self.kind in ("cosine", "linear", "wsd"):
-            _check_final(self.final)
+            _check_rate("final", self.final, zero=True)
             if self.final > self.peak:
                 raise InputError(
                     f"final={self.final!r} exceeds peak={self.peak!r}: a {self.kind} schedule "
@@ -473,18 +473,15 @@ def misplaced_rates(rates, zero_start: bool) -> np.ndarray:
     return np.flatnonzero(~allowed)
 
 
-def _check_final(value) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float | np.number):
-        raise InputError(f"final must be a learning rate >= 0, got {value!r}.")
-    if not math.isfinite(value) or value < 0:
-        raise InputError(f"final must be a finite learning rate >= 0, got {value!r}.")
-
-
-def _check_rate(name: str, value) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float | np.number):
-        raise InputError(f"{name} must be a positive learning rate, got {value!r}.")
-    if not (math.isfinite(value) and value > 0):
-        raise InputError(f"{name} must be a positive, finite learning rate, got {value!r}.")
+def _check_rate(name: str, value, zero: bool = False) -> None:
+    """``value`` is a finite learning rate, positive (or 0 where ``zero``: a decay's end)."""
+    kind = "a finite learning rate >= 0" if zero else "a positive, finite learning rate"
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float | np.number)
+        or not (math.isfinite(value) and (value >= 0 if zero else value > 0))
+    ):
+        raise InputError(f"{name} must be {kind}, got {value!r}.")
 
 
 # ------------------------------------------------------------------ constructors

@@ -284,6 +284,7 @@ def test_a_cosine_decay_to_zero_keeps_finite_gradients_in_float32(schedule):
         features = bss.run_features(schedule, log_steps)
         return jnp.sum(jnp.log(features["knot_lr"]) + jnp.log(features["knot_area"]))
 
+    # runs of 1e3 to 1e9 steps: from a short ladder rung to far past any real run
     log_steps = jnp.log(jnp.geomspace(1e3, 1e9, 200, dtype=jnp.float32))
     assert np.all(np.isfinite(np.asarray(jax.vmap(jax.grad(logs))(log_steps))))
 
