@@ -35,26 +35,38 @@ HUBER_DELTA = 1e-3  # the authors' src/config.py
 
 
 def least_squares(
-    log_n, loss, inputs, start=None, free=None, options=None
+    log_n, loss, inputs, start=None, free=None, options=None, per_group=(), group=None
 ) -> tuple[dict, float, int]:
     """The Huber fit: ``(θ, seconds, L-BFGS iterations)``, compilation included. From
     ``start`` (a full θ; default the priors' centres), optimising the parameters in ``free``
     (default all) with the others held at ``start``'s values; ``options`` update SciPy's
-    L-BFGS-B options (``ftol``, ``gtol``: SciPy's defaults)."""
+    L-BFGS-B options (``ftol``, ``gtol``: SciPy's defaults). The free parameters named in
+    ``per_group`` take one value per group of points (``group``: each point's group, 0 to
+    G − 1), each starting from ``start``'s value (one, or one per group); the returned θ holds
+    their G values."""
     names = MULTIPOWER.params
     transforms = {p: MULTIPOWER.transform(p) for p in names}
     if start is None:
         start = {p: float(MULTIPOWER.priors[p]().mean) for p in names}
     free = list(names if free is None else free)
-    x0 = np.array([float(transforms[p].inv(start[p])) for p in free])
+    groups = 1 + int(np.max(group)) if per_group else 1
+    width = {p: groups if p in per_group else 1 for p in free}
+    at = np.cumsum([0] + [width[p] for p in free])
+    x0 = np.concatenate(
+        [np.broadcast_to(transforms[p].inv(np.asarray(start[p], float)), width[p]) for p in free]
+    )
     log_n, loss = jnp.asarray(log_n), jnp.asarray(loss)
     inputs = {k: jnp.asarray(v) for k, v in inputs.items()}
+    group = None if group is None else jnp.asarray(group)
 
     def theta_of(x):
-        return {**start, **{p: transforms[p](x[i]) for i, p in enumerate(free)}}
+        values = {p: transforms[p](x[at[i] : at[i + 1]]) for i, p in enumerate(free)}
+        return {**start, **{p: v if p in per_group else v[0] for p, v in values.items()}}
 
     def objective(x):
-        pred = jnp.exp(multipower_point_log_loss(theta_of(x), log_n, None, **inputs))
+        theta = theta_of(x)
+        theta = {p: theta[p][group] if p in per_group else theta[p] for p in names}
+        pred = jnp.exp(multipower_point_log_loss(theta, log_n, None, **inputs))
         r = jnp.abs(pred - loss)
         huber = jnp.where(r <= HUBER_DELTA, 0.5 * r**2, HUBER_DELTA * (r - 0.5 * HUBER_DELTA))
         return jnp.sum(huber)
@@ -74,7 +86,10 @@ def least_squares(
         options={"maxiter": 20000, "maxfun": 40000, **(options or {})},
     )
     seconds = time.perf_counter() - started
-    return {p: float(v) for p, v in theta_of(result.x).items()}, seconds, int(result.nit)
+    theta = {
+        p: np.asarray(v) if p in per_group else float(v) for p, v in theta_of(result.x).items()
+    }
+    return theta, seconds, int(result.nit)
 
 
 def relative_error(theta, log_n, loss, inputs) -> float:
