@@ -100,6 +100,7 @@ NUMBERS = {
     "n_b": (ranges.POSITIVE, "--n-b 2.86e9"),
     "max_compute": (ranges.POSITIVE, "--max-compute 1e20"),
     "min_compute": (ranges.POSITIVE, "--min-compute 1e18"),
+    "tokens_per_param": (ranges.POSITIVE, "--tokens-per-param 10 40"),
     "k": (ranges.COUNT, "-k 4"),
     "n_params": (ranges.POSITIVE, "--n-params 7e10"),
     "n_tokens": (ranges.POSITIVE, "--n-tokens 1.4e12"),
@@ -1318,11 +1319,18 @@ def cmd_suggest(args) -> int:
             "--max-compute FLOPS is needed: the compute of the largest run to suggest, "
             "e.g. --max-compute 1e20."
         )
+    from bayescale.design import TOKENS_PER_PARAM, suggest_runs
+
+    ratios = tuple(args.tokens_per_param or TOKENS_PER_PARAM)
+    if not ratios[0] < ratios[1]:
+        raise InputError(
+            f"--tokens-per-param LOW HIGH needs LOW below HIGH, got {ratios[0]:g} "
+            f"{ratios[1]:g}; e.g. --tokens-per-param 10 40."
+        )
+
     plot = args.plot and _figure_file(args.plot, args.overwrite, "--plot")
     post, label = _posterior(args, stacks=True)
     check_group(post, args.group)
-    from bayescale.design import suggest_runs
-
     result = suggest_runs(
         post,
         target=args.target,
@@ -1331,6 +1339,7 @@ def cmd_suggest(args) -> int:
         k=args.k,
         max_compute=args.max_compute,
         min_compute=args.min_compute,
+        tokens_per_param=ratios,
         group=args.group,
         seed=args.seed,
         method=args.method,
@@ -1352,6 +1361,7 @@ def cmd_suggest(args) -> int:
                 "target": target,
                 "variance": attrs["variance"],
                 "candidates": len(result),
+                "tokens_per_param": list(ratios),
                 "method": attrs["method"],
                 "extrapolation": attrs["extrapolation"],
                 "draws": attrs["draws"],
@@ -1382,7 +1392,8 @@ def cmd_suggest(args) -> int:
     print(f"Next runs for {what}, from the {label} ({_laws(post)})")
     _print_finished_runs(post)
     print(
-        f"{len(result)} candidates up to {args.max_compute:.3g} FLOPs; posterior sd now "
+        f"{len(result)} candidates up to {args.max_compute:.3g} FLOPs, {ratios[0]:.3g} to "
+        f"{ratios[1]:.3g} tokens per parameter; posterior sd now "
         f"{math.sqrt(attrs['variance']):.4g}; {attrs['draws']} draws, {how}\n"
     )
     print(
@@ -1667,6 +1678,14 @@ def parser() -> argparse.ArgumentParser:
         "--min-compute",
         type=float,
         help="FLOPs of the smallest run to suggest (default: the smallest fitted run's)",
+    )
+    p.add_argument(
+        "--tokens-per-param",
+        type=float,
+        nargs=2,
+        metavar=("LOW", "HIGH"),
+        help="tokens per parameter of the candidate runs (default 2 200): offer the shapes "
+        "you will ask about, e.g. 10 40 (docs/guide/planning.md)",
     )
     p.add_argument("-k", "--k", type=int, default=4, help="runs to suggest (default 4)")
     source = p.add_mutually_exclusive_group()

@@ -490,6 +490,24 @@ def test_suggest_answers_every_target_in_words(capsys, target):
     assert out.startswith("Next runs for ") and "rank" in out
 
 
+def test_suggest_offers_runs_of_the_shapes_asked_for(capsys):
+    # by default the grid spans 2-200 tokens per parameter, and on the chinchilla fit the
+    # first runs chosen for N_opt sit at its edges; the flag's window is a quarter of it
+    argv = ["suggest", "--budget", "1e24", "--max-compute", "1e21", "-k", "4", "--json"]
+    code, out, err = command(capsys, *argv, "--tokens-per-param", "10", "40")
+    assert code == 0, err
+    record = json.loads(out)
+    assert record["tokens_per_param"] == [10, 40]
+    shapes = [run["n_tokens"] / run["n_params"] for run in record["runs"]]
+    assert len(shapes) == 4 and all(10 * (1 - 1e-9) <= r <= 40 * (1 + 1e-9) for r in shapes)
+
+
+def test_suggest_refuses_a_window_upside_down(capsys):
+    argv = ["suggest", "--budget", "1e24", "--max-compute", "1e21", "--tokens-per-param", "40"]
+    code, _, err = command(capsys, *argv, "10")
+    assert_user_error(code, err, "suggest", "--tokens-per-param LOW HIGH", "got 40 10")
+
+
 # ----------------------------------------------------------------- fit's output file
 def test_fit_never_writes_over_its_source(capsys, tmp_path, no_sampling):
     source = tmp_path / "victim.csv"
