@@ -1312,22 +1312,40 @@ def _suggest_target(args):
     return None, (args.n_params, args.n_tokens)
 
 
-def cmd_suggest(args) -> int:
-    budget, at = _suggest_target(args)
+def _suggest_candidates(args, ratios) -> bool:
+    """Whether the runs to choose from come from ``--candidates``; else the default grid's
+    flags are checked: ``--max-compute`` given, ``--tokens-per-param`` in order."""
+    if args.candidates is not None:
+        flags = (("--min-compute", args.min_compute), ("--tokens-per-param", args.tokens_per_param))
+        grid = [flag for flag, value in flags if value is not None]
+        if grid:
+            one = len(grid) == 1
+            raise InputError(
+                f"{' and '.join(grid)} shape{'s' if one else ''} the default grid of runs, "
+                f"which --candidates replaces; drop {'it' if one else 'them'}, or drop "
+                "--candidates."
+            )
+        return True
     if args.max_compute is None:
         raise InputError(
             "--max-compute FLOPS is needed: the compute of the largest run to suggest, "
-            "e.g. --max-compute 1e20."
+            "e.g. --max-compute 1e20 (or give the runs to choose from, --candidates FILE)."
         )
-    from bayescale.design import TOKENS_PER_PARAM, suggest_runs
-
-    ratios = tuple(args.tokens_per_param or TOKENS_PER_PARAM)
     if not ratios[0] < ratios[1]:
         raise InputError(
             f"--tokens-per-param LOW HIGH needs LOW below HIGH, got {ratios[0]:g} "
             f"{ratios[1]:g}; e.g. --tokens-per-param 10 40."
         )
+    return False
 
+
+def cmd_suggest(args) -> int:
+    budget, at = _suggest_target(args)
+    from bayescale.design import TOKENS_PER_PARAM, suggest_runs
+    from bayescale.sweep import read_table
+
+    ratios = tuple(args.tokens_per_param or TOKENS_PER_PARAM)
+    candidates = read_table(args.candidates) if _suggest_candidates(args, ratios) else None
     plot = args.plot and _figure_file(args.plot, args.overwrite, "--plot")
     post, label = _posterior(args, stacks=True)
     check_group(post, args.group)
@@ -1337,6 +1355,7 @@ def cmd_suggest(args) -> int:
         budget=budget,
         at=at,
         k=args.k,
+        candidates=candidates,
         max_compute=args.max_compute,
         min_compute=args.min_compute,
         tokens_per_param=ratios,
@@ -1361,7 +1380,11 @@ def cmd_suggest(args) -> int:
                 "target": target,
                 "variance": attrs["variance"],
                 "candidates": len(result),
-                "tokens_per_param": list(ratios),
+                **(
+                    {"candidates_file": args.candidates}
+                    if candidates is not None
+                    else {"tokens_per_param": list(ratios)}
+                ),
                 "method": attrs["method"],
                 "extrapolation": attrs["extrapolation"],
                 "draws": attrs["draws"],
@@ -1389,11 +1412,19 @@ def cmd_suggest(args) -> int:
         if reweighted
         else "a linear update of the draws"
     )
+    if candidates is None:
+        offered = (
+            f"up to {args.max_compute:.3g} FLOPs, {ratios[0]:.3g} to {ratios[1]:.3g} tokens "
+            "per parameter"
+        )
+    else:
+        offered = f"from {args.candidates}" + (
+            f" up to {args.max_compute:.3g} FLOPs" if args.max_compute is not None else ""
+        )
     print(f"Next runs for {what}, from the {label} ({_laws(post)})")
     _print_finished_runs(post)
     print(
-        f"{len(result)} candidates up to {args.max_compute:.3g} FLOPs, {ratios[0]:.3g} to "
-        f"{ratios[1]:.3g} tokens per parameter; posterior sd now "
+        f"{len(result)} candidates {offered}; posterior sd now "
         f"{math.sqrt(attrs['variance']):.4g}; {attrs['draws']} draws, {how}\n"
     )
     print(
@@ -1678,6 +1709,13 @@ def parser() -> argparse.ArgumentParser:
         "--min-compute",
         type=float,
         help="FLOPs of the smallest run to suggest (default: the smallest fitted run's)",
+    )
+    p.add_argument(
+        "--candidates",
+        metavar="FILE",
+        help="the runs to choose from: a table (.csv, .tsv, .parquet, .jsonl) with columns "
+        "n_params and n_tokens, rows counted from 0 under the header (default: a grid up to "
+        "--max-compute)",
     )
     p.add_argument(
         "--tokens-per-param",

@@ -211,6 +211,7 @@ Both:
 from __future__ import annotations
 
 import math
+import numbers
 import warnings
 from collections.abc import Callable
 from dataclasses import replace
@@ -226,6 +227,7 @@ from bayescale import planning, ranges
 from bayescale.errors import InputError, InputTypeError, PlanningWarning
 from bayescale.fitted_region import Region
 from bayescale.stacking import shares
+from bayescale.sweep import _rows_text
 
 TARGETS = ("n_opt", "loss", "region")
 METHODS = ("linear", "reweight")
@@ -608,6 +610,11 @@ def _greedy(mu, draws, values, target_points, runs, costs, region, k, outcomes, 
 
 
 # ----------------------------------------------------------------------------- inputs
+def _positive_number(value) -> bool:
+    real = isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_)
+    return real and math.isfinite(value) and value > 0
+
+
 def _pair(value, what: str, example: str) -> tuple[np.ndarray, np.ndarray]:
     """``(n, d)`` as two equal-length positive arrays, from a frame or a pair."""
     if isinstance(value, pd.DataFrame):
@@ -617,7 +624,17 @@ def _pair(value, what: str, example: str) -> tuple[np.ndarray, np.ndarray]:
                 f"{what} lacks the column(s) {missing} (it has {list(value.columns)}); "
                 "name them n_params and n_tokens."
             )
-        value = (value["n_params"].to_numpy(), value["n_tokens"].to_numpy())
+        if value.empty:
+            raise InputError(f"{what} has no rows: give at least one run (n_params, n_tokens).")
+        for column in ("n_params", "n_tokens"):
+            bad = ~value[column].map(_positive_number).to_numpy(bool)
+            if bad.any():
+                raise InputError(
+                    f"{what} column {column!r} must hold numbers > 0, in {bad.sum()} row(s): "
+                    f"rows {_rows_text(value.index[bad])} hold "
+                    f"{_rows_text(repr(v) for v in value[column][bad])}. Fix or drop those rows."
+                )
+        value = (value["n_params"].to_numpy(float), value["n_tokens"].to_numpy(float))
     if not isinstance(value, (tuple, list)) or len(value) != 2:
         raise InputTypeError(
             f"{what} must be a frame with n_params and n_tokens or a pair (n, d) of arrays, "

@@ -1002,6 +1002,53 @@ def _read_parquet(path: Path, labels: Iterable[str]) -> pd.DataFrame:
     return df
 
 
+def _suffix(path: Path) -> str:
+    return "".join(path.suffixes[-2:]) if path.suffix == ".gz" else path.suffix
+
+
+def read_table(path: str | Path, labels: Iterable[str] = ()) -> pd.DataFrame:
+    """The table in a CSV, TSV, Parquet or JSON Lines file (chosen by suffix), read as
+    :func:`read_sweep` reads a sweep's: UTF-8, duplicated column names and CSV rows with
+    more or fewer fields than the header refused, the columns named in ``labels`` kept as
+    written. An unreadable file raises :class:`~bayescale.errors.SweepValidationError`
+    naming it and the fix."""
+    path = Path(path)
+    if not path.exists():
+        raise SweepValidationError(f"no file at {str(path)!r}; check the path.")
+    if path.is_dir():
+        raise SweepValidationError(f"{str(path)!r} is a directory; pass the file in it.")
+    suffix = _suffix(path)
+    readers = {
+        **{
+            ending: partial(_read_delimited, sep=sep, labels=labels)
+            for ending, sep in DELIMITED.items()
+        },
+        ".parquet": lambda p: _read_parquet(p, labels),
+        ".jsonl": lambda p: _read_jsonl(p, labels),
+    }
+    if suffix not in readers:
+        raise SweepValidationError(
+            f"cannot read {path.name!r}: unknown suffix {suffix!r}; expected one of "
+            f"{sorted(readers)}."
+        )
+    if path.stat().st_size == 0:
+        raise SweepValidationError(
+            f"{str(path)!r} is empty (zero bytes): the file holds no header and no rows. "
+            "Write the table into it, with a header line naming the columns."
+        )
+    try:
+        df = readers[suffix](path)
+    except ImportError as err:
+        raise SweepValidationError(
+            f"reading {path.name!r} needs pyarrow: pip install 'bayescale[parquet]'."
+        ) from err
+    except SweepValidationError:
+        raise
+    except (ValueError, OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as err:
+        raise SweepValidationError(f"cannot parse {str(path)!r} as {suffix}: {err}") from err
+    return df
+
+
 def read_sweep(path: str | Path, **columns) -> Sweep:
     """Read a sweep from CSV, Parquet or JSON Lines (chosen by suffix) and validate it.
 
@@ -1029,41 +1076,8 @@ def read_sweep(path: str | Path, **columns) -> Sweep:
         the validated sweep.
     """
     path = Path(path)
-    if not path.exists():
-        raise SweepValidationError(f"no file at {str(path)!r}; check the path.")
-    if path.is_dir():
-        raise SweepValidationError(f"{str(path)!r} is a directory; pass the sweep file in it.")
-    suffix = "".join(path.suffixes[-2:]) if path.suffix == ".gz" else path.suffix
     labels = [columns.get(role, role) for role in ("group", "run")]
-    labels = [label for label in labels if label is not None]
-    readers = {
-        **{
-            ending: partial(_read_delimited, sep=sep, labels=labels)
-            for ending, sep in DELIMITED.items()
-        },
-        ".parquet": lambda p: _read_parquet(p, labels),
-        ".jsonl": lambda p: _read_jsonl(p, labels),
-    }
-    if suffix not in readers:
-        raise SweepValidationError(
-            f"cannot read {path.name!r}: unknown suffix {suffix!r}; expected one of "
-            f"{sorted(readers)}."
-        )
-    if path.stat().st_size == 0:
-        raise SweepValidationError(
-            f"{str(path)!r} is empty (zero bytes): the file holds no header and no rows. "
-            "Write the sweep table into it, with a header line naming the columns."
-        )
-    try:
-        df = readers[suffix](path)
-    except ImportError as err:
-        raise SweepValidationError(
-            f"reading {path.name!r} needs pyarrow: pip install 'bayescale[parquet]'."
-        ) from err
-    except SweepValidationError:
-        raise
-    except (ValueError, OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as err:
-        raise SweepValidationError(f"cannot parse {str(path)!r} as {suffix}: {err}") from err
+    df = read_table(path, [label for label in labels if label is not None])
     if len(df.columns) == 0:
         raise SweepValidationError(
             f"{str(path)!r} has no columns: a sweep needs at least n_params, n_tokens (or "
@@ -1084,7 +1098,7 @@ def read_sweep(path: str | Path, **columns) -> Sweep:
     try:
         return Sweep.from_frame(df, **columns, source=source)
     except SweepValidationError as err:
-        if suffix not in DELIMITED:
+        if _suffix(path) not in DELIMITED:
             raise
         raise SweepValidationError(
             f"{err} (Rows count the data rows of {path.name!r} from 0, blank lines left "

@@ -19,6 +19,7 @@ import sys
 import warnings
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 import bayescale as bs
@@ -500,6 +501,43 @@ def test_suggest_offers_runs_of_the_shapes_asked_for(capsys):
     assert record["tokens_per_param"] == [10, 40]
     shapes = [run["n_tokens"] / run["n_params"] for run in record["runs"]]
     assert len(shapes) == 4 and all(10 * (1 - 1e-9) <= r <= 40 * (1 + 1e-9) for r in shapes)
+
+
+def test_suggest_chooses_among_the_runs_of_a_file(capsys, tmp_path):
+    runs = pd.DataFrame({"n_params": [1.25e8, 3.5e8, 7.6e8], "n_tokens": [2.5e9, 7e9, 1.5e10]})
+    runs.to_csv(tmp_path / "runs.csv", index=False)
+    argv = ["suggest", "--budget", "1e24", "--candidates", tmp_path / "runs.csv", "-k", "2"]
+    code, out, err = command(capsys, *argv, "--json")  # no --max-compute: the file says
+    assert code == 0, err
+    record = json.loads(out)
+    assert record["candidates"] == 3 and record["candidates_file"].endswith("runs.csv")
+    offered = set(zip(runs["n_params"], runs["n_tokens"], strict=True))
+    assert {(run["n_params"], run["n_tokens"]) for run in record["runs"]} <= offered
+    # 6ND: 1.9e18, 1.5e19 and 6.8e19 FLOPs, so the 760M run costs more than 2e19
+    code, out, err = command(capsys, *argv, "--max-compute", "2e19")
+    assert code == 0, err
+    assert "2 candidates from " in out and "up to 2e+19 FLOPs" in out
+
+
+@pytest.mark.parametrize(
+    "flags, fragments",
+    [
+        (["--tokens-per-param", "2", "200"], ["--tokens-per-param shapes", "drop it"]),
+        (["--min-compute", "1e17"], ["--min-compute shapes the default grid"]),
+    ],
+)
+def test_suggest_refuses_grid_flags_beside_a_file(capsys, tmp_path, flags, fragments):
+    pd.DataFrame({"n_params": [1e8], "n_tokens": [2e9]}).to_csv(tmp_path / "runs.csv")
+    argv = ["suggest", "--budget", "1e24", "--candidates", tmp_path / "runs.csv", *flags]
+    code, _, err = command(capsys, *argv)
+    assert_user_error(code, err, "suggest", *fragments, "--candidates replaces")
+
+
+def test_suggest_names_the_rows_of_a_bad_file(capsys, tmp_path):
+    (tmp_path / "runs.csv").write_text("n_params,n_tokens\n1e8,2e9\n-3,7e9\n")
+    argv = ["suggest", "--budget", "1e24", "--candidates", tmp_path / "runs.csv"]
+    code, _, err = command(capsys, *argv)
+    assert_user_error(code, err, "suggest", "column 'n_params'", "rows 1 hold -3.0")
 
 
 def test_suggest_refuses_a_window_upside_down(capsys):

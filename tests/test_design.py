@@ -410,6 +410,21 @@ def test_a_cost_function_changes_the_cost_not_the_gain(reference):
             r"n \(parameters\) has 2 values and candidates d \(tokens\) 3",
         ),
         ({"budget": 1e24, "candidates": pd.DataFrame({"n": [1e8]})}, "n_params"),
+        (
+            {
+                "budget": 1e24,
+                "candidates": pd.DataFrame({"n_params": [1e8, 2e8, "x"], "n_tokens": [2e9, -1, 1]}),
+            },
+            r"candidates column 'n_params' must hold numbers > 0, in 1 row\(s\): rows 2 hold 'x'",
+        ),
+        (
+            {"budget": 1e24, "candidates": pd.DataFrame({"n_params": [1e8], "n_tokens": [np.nan]})},
+            r"column 'n_tokens' .* rows 0 hold nan\. Fix or drop those rows",
+        ),
+        (
+            {"budget": 1e24, "candidates": pd.DataFrame({"n_params": [], "n_tokens": []})},
+            "candidates has no rows",
+        ),
         ({"budget": 1e24, "max_compute": 1e20, "k": 0}, "k must be"),
         ({"budget": 1e24, "max_compute": 1e20, "outcomes": 1}, "outcomes must be"),
         ({"budget": 1e24, "max_compute": 1e15}, "min_compute"),
