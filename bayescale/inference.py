@@ -454,7 +454,7 @@ def _fit_info(
             min_fraction=min_fraction if inputs.runs else None,
             offset_groups=inputs.offset_groups,
             **(
-                fitted_rates(sweep.fit_frame, inputs.law.name)
+                fitted_rates(sweep.fit_frame, inputs.law.name, sweep.frame)
                 if inputs.law.conditions is not None and inputs.law.conditions.reads_schedules
                 else {}
             ),

@@ -217,7 +217,9 @@ def model_inputs(
     data = sweep.arrays()
     args = {k: data[k] for k in ("log_n", "log_d", "log_loss")}
     if conditions is not None:
-        args["inputs"] = conditions.inputs(fit_frame)
+        # a run's logged rates include those of its checkpoints excluded from fitting
+        logged = {"logged": sweep.frame} if reads_schedules else {}
+        args["inputs"] = conditions.inputs(fit_frame, **logged)
         law = law.configured(conditions.settings(fit_frame))
     units = offset_units(fit_frame) if curves else None
     runs = sorted(units.unique()) if curves else []

@@ -6,8 +6,9 @@ A sweep gives the schedules with a ``step`` column (the optimiser step of each
 checkpoint) and either a ``schedule`` column (the same on every row of a run: the one-line
 text of :meth:`Schedule.from_text`, ``cosine:total=24000,peak=3e-4,final=3e-5``, or
 ``json.dumps(Schedule.to_dict())``) or an ``lr`` column (the learning rate logged at each
-checkpoint, read as linear between logged steps and from 0 at step 0,
-:func:`bayescale.schedules.from_logged`). :func:`run_schedules` validates them per run;
+checkpoint, read as linear between logged steps and from 0 at step 0, a step of constant
+stages at the later logged step, :func:`bayescale.schedules.from_logged`; a fit reads each
+run's rates at its excluded checkpoints too). :func:`run_schedules` validates them per run;
 :func:`implied_run` picks the schedule family of the law's finished-run form (the one
 planning asks), and :func:`finished_run` validates one given by hand.
 
@@ -71,7 +72,9 @@ def _require(frame: pd.DataFrame, law: str | None) -> None:
         )
 
 
-def run_schedules(frame: pd.DataFrame, law: str | None = None) -> dict[str, tuple]:
+def run_schedules(
+    frame: pd.DataFrame, law: str | None = None, logged: pd.DataFrame | None = None
+) -> dict[str, tuple]:
     """Each run's schedule, validated.
 
     Parameters
@@ -82,6 +85,11 @@ def run_schedules(frame: pd.DataFrame, law: str | None = None) -> dict[str, tupl
         ``lr`` (module docstring).
     law
         the name of the law that reads them, for error messages.
+    logged
+        with an ``lr`` column, rows whose logged rates join each run's (by ``run``): a fit
+        passes every row of the sweep, so that checkpoints excluded from fitting (the first
+        10% of a run, say) still give the rates between step 0 and the first fitted one.
+        Rows of ``logged`` without a valid step or a positive rate are left out of the log.
 
     Returns
     -------
@@ -122,7 +130,7 @@ def run_schedules(frame: pd.DataFrame, law: str | None = None) -> dict[str, tupl
                 "the law needs a fixed batch within a run: split the run, or fix "
                 "'n_tokens' or 'step'."
             )
-        schedule = _schedule(frame, rows, run, step)
+        schedule = _schedule(frame, rows, run, step, _log(rows, logged, run))
         if step[-1] > schedule.total:
             raise SweepValidationError(
                 f"run {run!r}'s schedule ends at step {schedule.total}, before its "
@@ -133,7 +141,21 @@ def run_schedules(frame: pd.DataFrame, law: str | None = None) -> dict[str, tupl
     return out
 
 
-def _schedule(frame, rows, run, step) -> Schedule:
+def _log(rows: pd.DataFrame, logged: pd.DataFrame | None, run: str) -> pd.DataFrame:
+    """``rows`` of one run, with the rows of ``logged`` of that run at other steps that hold
+    a valid step and learning rate (:func:`run_schedules`), in step order."""
+    if logged is None or "lr" not in logged.columns:
+        return rows
+    more = logged[_runs(logged).to_numpy() == run]
+    step = pd.to_numeric(more["step"], errors="coerce")
+    lr = pd.to_numeric(more["lr"], errors="coerce")
+    valid = np.isfinite(step) & (step >= 1) & (np.mod(step, 1) == 0) & np.isfinite(lr) & (lr > 0)
+    more = more[valid & ~step.isin(pd.to_numeric(rows["step"], errors="coerce"))]
+    combined = pd.concat([rows, more])
+    return combined.iloc[np.argsort(pd.to_numeric(combined["step"]).to_numpy(), kind="stable")]
+
+
+def _schedule(frame, rows, run, step, log) -> Schedule:
     if "schedule" in frame.columns:
         texts = rows["schedule"].dropna().astype(str).unique()
         if len(texts) != 1 or rows["schedule"].isna().any():
@@ -149,17 +171,17 @@ def _schedule(frame, rows, run, step) -> Schedule:
             raise SweepValidationError(
                 f"column 'schedule', run {run!r} (rows {_rows_text(rows.index)}): {error}"
             ) from error
-    lr = pd.to_numeric(rows["lr"], errors="coerce").to_numpy(float)
+    lr = pd.to_numeric(log["lr"], errors="coerce").to_numpy(float)
     bad = ~np.isfinite(lr)
     bad[misplaced_rates(np.where(bad, 1.0, lr), zero_start=False)] = True
     if bad.any():
         raise SweepValidationError(
             f"column 'lr' must hold positive learning rates (0 only after the last positive "
-            f"one: a decay to 0); run {run!r} has {_rows_text(rows['lr'][bad])} in rows "
-            f"{_rows_text(rows.index[bad])}. Fix the values, or give the run's schedule in "
+            f"one: a decay to 0); run {run!r} has {_rows_text(log['lr'][bad])} in rows "
+            f"{_rows_text(log.index[bad])}. Fix the values, or give the run's schedule in "
             "a 'schedule' column."
         )
-    return from_logged(step, lr)
+    return from_logged(pd.to_numeric(log["step"]).to_numpy(float), lr)
 
 
 def implied_run(frame: pd.DataFrame, law: str | None = None) -> dict:
@@ -179,6 +201,11 @@ def implied_run(frame: pd.DataFrame, law: str | None = None) -> dict:
         sweep rows, as :func:`run_schedules` reads them.
     law
         the name of the law that reads them, for error messages.
+    logged
+        with an ``lr`` column, rows whose logged rates join each run's (by ``run``): a fit
+        passes every row of the sweep, so that checkpoints excluded from fitting (the first
+        10% of a run, say) still give the rates between step 0 and the first fitted one.
+        Rows of ``logged`` without a valid step or a positive rate are left out of the log.
 
     Returns
     -------
@@ -225,12 +252,14 @@ def finished_run(
     return schedule, {"schedule": schedule.to_dict(), "tokens_per_step": float(tokens_per_step)}
 
 
-def fitted_rates(frame: pd.DataFrame, law: str | None = None) -> dict:
+def fitted_rates(
+    frame: pd.DataFrame, law: str | None = None, logged: pd.DataFrame | None = None
+) -> dict:
     """The learning rates the runs of ``frame`` (fitted rows, as :func:`run_schedules`
-    reads them) trained at up to their last checkpoint: ``{"peak_lr": (lowest peak,
-    highest peak), "lowest_lr": the lowest rate of any run after its peak}``."""
+    reads them, with ``logged``) trained at up to their last checkpoint: ``{"peak_lr":
+    (lowest peak, highest peak), "lowest_lr": the lowest rate of any run after its peak}``."""
     peaks, lows = [], []
-    for schedule, _, steps, _ in run_schedules(frame, law).values():
+    for schedule, _, steps, _ in run_schedules(frame, law, logged).values():
         lr = schedule.lr()[: steps[-1] + 1]
         top = int(np.argmax(lr))
         peaks.append(float(lr[top]))

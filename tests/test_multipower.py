@@ -12,7 +12,7 @@ import pytest
 from test_schedules import MULTIPOWER_RAW, PUBLISHED, authors_schedules, exact_loss
 
 from bayescale import schedules as bss
-from bayescale.errors import SweepValidationError
+from bayescale.errors import SweepValidationError, SweepWarning
 from bayescale.ingest.multipower import PUBLISHED_SPLIT
 from bayescale.laws import get_law
 from bayescale.laws.multipower import (
@@ -25,6 +25,9 @@ from bayescale.laws.multipower import (
     multipower_settings,
     single_size_theta,
 )
+from bayescale.model_inputs import model_inputs
+from bayescale.sweep import Sweep
+from bayescale.sweep_schedules import run_schedules
 
 TEST_SET = tuple(PUBLISHED_SPLIT["test"])  # the authors' held-out schedules
 # The authors' README, per size: mean and worst relative error averaged over TEST_SET
@@ -195,6 +198,37 @@ def test_lr_column_interpolates_between_checkpoints():
     offset = exact["lr_sum"] - inputs["lr_sum"]
     assert 0 < offset[0] < 500 * 3e-4
     assert np.ptp(offset) < 1e-12
+
+
+def test_an_lr_column_of_constant_stages_reads_as_their_steps():
+    # a two-stage run logged every 500 steps, its drop at a logged step: read as linear
+    # between the logged steps, the drop would start 500 steps early
+    two = bss.piecewise([4000, 8000], [3e-4, 9e-5])
+    frame = sweep_rows({"a": two}, every=500).drop(columns="schedule")
+    (schedule, *_), *_ = run_schedules(frame).values()
+    assert np.array_equal(schedule.lr()[500:], two.lr()[500:])
+    # a linear decay from a constant stage stays linear: its first decaying interval has a
+    # decaying one after it
+    wsd = bss.wsd(8000, 3e-4, 3e-5, decay_start=6000, decay="linear")
+    frame = sweep_rows({"a": wsd}, every=500).drop(columns="schedule")
+    (schedule, *_), *_ = run_schedules(frame).values()
+    assert np.allclose(schedule.lr()[500:], wsd.lr()[500:], rtol=1e-12, atol=0)
+
+
+def test_a_fit_reads_a_runs_rates_at_its_excluded_checkpoints_too():
+    # checkpoints before 10% of a run are not fitted, but their logged rates still say how
+    # the run got to its first fitted one: without them the warmup would seem to ramp from
+    # 0 at step 0 to step 1000 instead of 250
+    schedule = bss.cosine(8000, 3e-4, 3e-5, warmup=250)
+    frame = pd.concat(
+        [sweep_rows({f"{n:g}": schedule}, n_params=n, every=250) for n in (3e7, 3e8)],
+        ignore_index=True,
+    ).drop(columns="schedule")
+    with pytest.warns(SweepWarning, match="before 10% of their run's tokens"):
+        inputs = model_inputs(Sweep.from_frame(frame), "multipower")
+    fitted = frame["step"].to_numpy() >= 800
+    every_row = multipower_inputs(frame)["lr_sum"]
+    assert np.array_equal(inputs.args["inputs"]["lr_sum"], every_row[fitted])
 
 
 def bad(frame, column, rows, value):

@@ -126,7 +126,11 @@ def annealing_run_log_loss(
     return _log_loss(theta, log_n, lr_sum, run_annealing_area(schedule, log_steps, decay_factor))
 
 
-def annealing_inputs(frame: pd.DataFrame, decay_factor: float = DEFAULT_DECAY_FACTOR) -> dict:
+def annealing_inputs(
+    frame: pd.DataFrame,
+    decay_factor: float = DEFAULT_DECAY_FACTOR,
+    logged: pd.DataFrame | None = None,
+) -> dict:
     """The law's inputs at the fitted rows: ``S_1`` and ``S_2`` of each checkpoint.
 
     Parameters
@@ -137,6 +141,8 @@ def annealing_inputs(frame: pd.DataFrame, decay_factor: float = DEFAULT_DECAY_FA
         :class:`~bayescale.errors.SweepValidationError` naming the column, rows and fix.
     decay_factor
         ``λ``, in (0, 1).
+    logged
+        more rows whose logged rates join each run's (``run_schedules``).
 
     Returns
     -------
@@ -145,7 +151,7 @@ def annealing_inputs(frame: pd.DataFrame, decay_factor: float = DEFAULT_DECAY_FA
     decay_factor = check_decay_factor(decay_factor)
     lr_sum, area = np.empty(len(frame)), np.empty(len(frame))
     sums = {}  # runs of different sizes share their schedule's sums
-    for schedule, where, step, _ in run_schedules(frame, NAME).values():
+    for schedule, where, step, _ in run_schedules(frame, NAME, logged).values():
         if schedule not in sums:
             sums[schedule] = annealing_sums(schedule, decay_factor)
         lr_sum[where], area[where] = (s[step] for s in sums[schedule])

@@ -97,7 +97,9 @@ class Conditions:
         point, or the row of a table that points share (which an integer input per point
         indexes, such as the distinct checkpoints of ``multipower``). It validates the
         columns it reads and raises :class:`~bayescale.errors.InputError` naming the
-        column, the rows and the fix.
+        column, the rows and the fix. A law that reads schedules also takes
+        ``logged=``, every row of the sweep, from which a run's logged learning rates
+        are read (:func:`bayescale.sweep_schedules.run_schedules`).
     log_loss
         ``f(theta, log_n, log_d, **inputs) -> log L`` at those conditions, pure JAX.
     settings

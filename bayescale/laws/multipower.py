@@ -146,7 +146,9 @@ def multipower_run_log_loss(theta: Theta, log_n, log_d, *, schedule, tokens_per_
     return _log_loss(theta, log_n, features["lr_sum"], decay)
 
 
-def multipower_inputs(frame: pd.DataFrame, knots: int = DEFAULT_KNOTS) -> dict:
+def multipower_inputs(
+    frame: pd.DataFrame, knots: int = DEFAULT_KNOTS, logged: pd.DataFrame | None = None
+) -> dict:
     """The law's inputs at the fitted rows: per point ``lr_sum`` (``S_1 + S_W``) and
     ``row``, the index of its distinct (schedule, step) row; per row the knots of
     :func:`bayescale.schedules.checkpoint_features`, as ``knot_log_lr`` (``log η_j``),
@@ -158,11 +160,12 @@ def multipower_inputs(frame: pd.DataFrame, knots: int = DEFAULT_KNOTS) -> dict:
     ``run`` (each row is its own run without it) and either ``schedule`` (JSON of
     ``Schedule.to_dict()``, the same on every row of a run) or ``lr`` (the learning rate
     logged at each checkpoint, interpolated linearly in the step between them and from 0
-    at step 0, :func:`bayescale.schedules.from_logged`). Problems raise
+    at step 0, :func:`bayescale.schedules.from_logged`; ``logged``: more rows whose rates
+    join each run's log, :func:`bayescale.sweep_schedules.run_schedules`). Problems raise
     :class:`~bayescale.errors.SweepValidationError` naming the column, rows and fix.
     """
     by_schedule: dict[Schedule, list] = {}
-    for schedule, where, step, _ in run_schedules(frame, "multipower").values():
+    for schedule, where, step, _ in run_schedules(frame, "multipower", logged).values():
         by_schedule.setdefault(schedule, []).append((where, step))
     lr_sum, row = np.empty(len(frame)), np.empty(len(frame), dtype=np.int64)
     tables, start = [], 0
