@@ -86,10 +86,11 @@ def run_schedules(
     law
         the name of the law that reads them, for error messages.
     logged
-        with an ``lr`` column, rows whose logged rates join each run's (by ``run``): a fit
-        passes every row of the sweep, so that checkpoints excluded from fitting (the first
-        10% of a run, say) still give the rates between step 0 and the first fitted one.
-        Rows of ``logged`` without a valid step or a positive rate are left out of the log.
+        with an ``lr`` column, the rows whose logged rates make up each run's log (default
+        ``frame``; :func:`_log`): a fit passes every row of the sweep, so that checkpoints
+        excluded from fitting (the first 10% of a run, say) still give the rates between
+        step 0 and the first fitted one, and a branch logged from its branch point on
+        (a ``trunk`` column) takes its trunk's rates before it.
 
     Returns
     -------
@@ -130,7 +131,8 @@ def run_schedules(
                 "the law needs a fixed batch within a run: split the run, or fix "
                 "'n_tokens' or 'step'."
             )
-        schedule = _schedule(frame, rows, run, step, _log(rows, logged, run))
+        log = _log(rows, frame if logged is None else logged, run)
+        schedule = _schedule(frame, rows, run, step, log)
         if step[-1] > schedule.total:
             raise SweepValidationError(
                 f"run {run!r}'s schedule ends at step {schedule.total}, before its "
@@ -141,17 +143,25 @@ def run_schedules(
     return out
 
 
-def _log(rows: pd.DataFrame, logged: pd.DataFrame | None, run: str) -> pd.DataFrame:
-    """``rows`` of one run, with the rows of ``logged`` of that run at other steps that hold
-    a valid step and learning rate (:func:`run_schedules`), in step order."""
-    if logged is None or "lr" not in logged.columns:
+def _log(rows: pd.DataFrame, pool: pd.DataFrame, run: str) -> pd.DataFrame:
+    """The rows whose ``lr`` values make up one run's log, in step order: its ``rows``; the
+    rows of ``pool`` of that run at other steps; and where the run names another run as its
+    ``trunk``, that run's rows of ``pool`` before the run's first logged step (a branch
+    logged from its branch point on trained under its trunk's rates before it). Rows of
+    ``pool`` without a valid step or a positive rate are left out."""
+    if "lr" not in pool.columns:
         return rows
-    more = logged[_runs(logged).to_numpy() == run]
-    step = pd.to_numeric(more["step"], errors="coerce")
-    lr = pd.to_numeric(more["lr"], errors="coerce")
+    step = pd.to_numeric(pool["step"], errors="coerce")
+    lr = pd.to_numeric(pool["lr"], errors="coerce")
     valid = np.isfinite(step) & (step >= 1) & (np.mod(step, 1) == 0) & np.isfinite(lr) & (lr > 0)
-    more = more[valid & ~step.isin(pd.to_numeric(rows["step"], errors="coerce"))]
-    combined = pd.concat([rows, more])
+    own_steps = pd.to_numeric(rows["step"], errors="coerce")
+    runs = _runs(pool).to_numpy()
+    more = valid & (runs == run) & ~step.isin(own_steps)
+    trunk = rows["trunk"].iloc[0] if "trunk" in rows.columns else None
+    if trunk is not None and pd.notna(trunk) and str(trunk) not in ("", run):
+        first = min(own_steps.min(), step[more].min())  # NaN-safe: a NaN never wins
+        more |= valid & (runs == str(trunk)) & (step < first)
+    combined = pd.concat([rows, pool[more]])
     return combined.iloc[np.argsort(pd.to_numeric(combined["step"]).to_numpy(), kind="stable")]
 
 
@@ -202,10 +212,11 @@ def implied_run(frame: pd.DataFrame, law: str | None = None) -> dict:
     law
         the name of the law that reads them, for error messages.
     logged
-        with an ``lr`` column, rows whose logged rates join each run's (by ``run``): a fit
-        passes every row of the sweep, so that checkpoints excluded from fitting (the first
-        10% of a run, say) still give the rates between step 0 and the first fitted one.
-        Rows of ``logged`` without a valid step or a positive rate are left out of the log.
+        with an ``lr`` column, the rows whose logged rates make up each run's log (default
+        ``frame``; :func:`_log`): a fit passes every row of the sweep, so that checkpoints
+        excluded from fitting (the first 10% of a run, say) still give the rates between
+        step 0 and the first fitted one, and a branch logged from its branch point on
+        (a ``trunk`` column) takes its trunk's rates before it.
 
     Returns
     -------

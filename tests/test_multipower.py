@@ -231,6 +231,23 @@ def test_a_fit_reads_a_runs_rates_at_its_excluded_checkpoints_too():
     assert np.array_equal(inputs.args["inputs"]["lr_sum"], every_row[fitted])
 
 
+def test_a_branch_logged_from_its_branch_point_takes_its_trunk_s_rates_before_it():
+    constant = bss.constant(8000, 3e-4, warmup=500)
+    cooldown = bss.wsd(8000, 3e-4, 3e-5, decay_start=6000, warmup=500, decay="linear")
+    trunk = sweep_rows({"constant": constant}, every=250)
+    branch = sweep_rows({"cooldown": cooldown}, every=250)
+    branch = branch[branch["step"] > 6000]  # logged from the branch on, as a resumed run
+    frame = pd.concat([trunk, branch], ignore_index=True).drop(columns="schedule")
+    frame["trunk"] = "constant"
+    schedules = {run: schedule for run, (schedule, *_) in run_schedules(frame).items()}
+    assert np.array_equal(schedules["cooldown"].lr()[:6001], schedules["constant"].lr()[:6001])
+    # after the warmup (which the logged rates give at steps 250 and 500 only) and across
+    # the branch point, the branch's own declared schedule
+    assert np.allclose(schedules["cooldown"].lr()[500:], cooldown.lr()[500:], rtol=1e-12, atol=0)
+    alone = run_schedules(frame[frame["run"] == "cooldown"])["cooldown"][0]
+    assert not np.allclose(alone.lr()[:6000], cooldown.lr()[:6000])
+
+
 def bad(frame, column, rows, value):
     frame = frame.copy()
     frame.loc[rows, column] = value
