@@ -158,6 +158,22 @@ def test_a_branch_of_a_fitted_trunk_is_predicted_with_the_trunks_offset():
     np.testing.assert_allclose(table.loc["new run", "mean_rel_error"], 1 - np.exp(-offset))
 
 
+def test_held_out_later_checkpoints_read_the_rates_logged_before_them():
+    post = multipower_point_mass({"a": 0.0})
+    schedule = cosine(1000, 3e-4, 3e-5, warmup=100)
+    rows = curve_rows("a", "a", steps=range(50, 1001, 50)).drop(columns="schedule")
+    rows["lr"] = schedule.lr()[rows["step"]]
+    law = post.predict_curve(1e8, schedule, 2.0**19, steps=rows["step"])
+    rows["loss"] = law["loss_mean"].values.ravel()
+    held_out = rows[rows["step"] > 800]
+    with_log = score_curves(post, held_out, logged=rows).loc["all", "mean_rel_error"]
+    alone = score_curves(post, held_out).loc["all", "mean_rel_error"]
+    # read from rates logged every 50 steps, the schedule is near the declared one (1.1e-4
+    # here, from the warmup logged at two steps); read from the held-out rows alone, the
+    # run would seem to warm up from 0 to step 850 (47%)
+    assert with_log < 1e-3 and alone > 0.1
+
+
 def test_curves_default_to_the_normal_likelihood_and_finished_runs_to_the_student_t():
     steps = range(100, 1000, 50)  # 18 checkpoints a run: more points than the law's 13 numbers
     curves = pd.concat([curve_rows("a", "a", steps), curve_rows("b", "b", steps, n_params=4e8)])

@@ -24,13 +24,18 @@ from bayescale.draws import check_ci_prob
 from bayescale.errors import InputError
 
 
-def score_curves(post, frame: pd.DataFrame, ci_prob: float = 0.9, seed: int = 0) -> pd.DataFrame:
+def score_curves(
+    post, frame: pd.DataFrame, ci_prob: float = 0.9, seed: int = 0, logged=None
+) -> pd.DataFrame:
     """Per group of ``frame`` (its ``group`` column; one row ``"all"`` without one) and
     overall: ``points``, ``mean_rel_error``, ``worst_rel_error`` and ``coverage`` of the
     ``ci_prob`` predictive interval (module docstring). ``frame`` holds held-out rows of a
     sweep (``n_params``, ``n_tokens``, ``loss`` and what the law reads: ``run``, ``step``,
     ``schedule`` or ``lr``); of a per-group fit, each row is predicted with its group's
-    parameters (``group`` as :meth:`bayescale.Posterior.theta` takes it)."""
+    parameters (``group`` as :meth:`bayescale.Posterior.theta` takes it). With an ``lr``
+    column, ``logged`` (such as the whole sweep's frame) adds the rates logged at a run's
+    other rows, or its trunk's before it (:func:`bayescale.sweep_schedules.run_schedules`):
+    held-out later checkpoints of a fitted run need the rates of its earlier ones."""
     ci_prob = check_ci_prob(ci_prob)
     law = post.law
     if law.conditions is None or not law.conditions.reads_schedules:
@@ -63,7 +68,7 @@ def score_curves(post, frame: pd.DataFrame, ci_prob: float = 0.9, seed: int = 0)
             post.noise(),
             post.discrepancy(),
             seed=seed,
-            inputs=law.conditions.inputs(part),
+            inputs=law.conditions.inputs(part, **({} if logged is None else {"logged": logged})),
             offsets=np.stack([offsets[i] for i in rows], -1) if of_fitted_run else None,
         )
         mean[:, rows] = draws["loss_mean"].values.reshape(-1, len(rows))
