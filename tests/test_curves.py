@@ -18,6 +18,7 @@ import bayescale as bs
 from bayescale.curves import TREND_P_VALUE, offset_trends, offset_units
 from bayescale.errors import InputError
 from bayescale.evaluation import score_curves
+from bayescale.evaluation.lfo import log_predictive_density
 from bayescale.model_inputs import model_inputs
 from bayescale.schedules import cosine
 
@@ -172,6 +173,24 @@ def test_held_out_later_checkpoints_read_the_rates_logged_before_them():
     # here, from the warmup logged at two steps); read from the held-out rows alone, the
     # run would seem to warm up from 0 to step 850 (47%)
     assert with_log < 1e-3 and alone > 0.1
+
+
+def test_a_final_checkpoint_is_scored_under_its_run_s_whole_logged_schedule():
+    post = multipower_point_mass({"a": 0.0})
+    schedule = cosine(1000, 3e-4, 3e-5, warmup=100)
+    rows = curve_rows("a", "a", steps=range(50, 1001, 50))
+    rows["lr"] = schedule.lr()[rows["step"]]
+    rows["loss"] = post.predict_curve(1e8, schedule, 2.0**19, steps=rows["step"])[
+        "loss_mean"
+    ].values.ravel()
+    final = rows.tail(1)  # leave-future-out scores each held-out run's final checkpoint
+    declared = log_predictive_density(post, final.drop(columns="lr"))[0]
+    logged = log_predictive_density(post, final.drop(columns="schedule"), logged=rows)[0]
+    alone = log_predictive_density(post, final.drop(columns="schedule"))[0]
+    # measured: 3.33966, 3.33964 and -622. The rates logged every 50 steps give the final
+    # checkpoint the declared schedule's density to 2e-5 nats (the warmup is logged at two
+    # steps; 1e-3 allows for that), its row alone a warmup from 0 to step 1000
+    assert logged == pytest.approx(declared, abs=1e-3) and alone < declared - 100
 
 
 def test_curves_default_to_the_normal_likelihood_and_finished_runs_to_the_student_t():

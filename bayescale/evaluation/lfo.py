@@ -220,7 +220,9 @@ def lfo_bands(sweep: Sweep, cuts=DEFAULT_CUTS) -> pd.Series:
     return band
 
 
-def log_predictive_density(posterior: Posterior, frame: pd.DataFrame) -> np.ndarray:
+def log_predictive_density(
+    posterior: Posterior, frame: pd.DataFrame, logged: pd.DataFrame | None = None
+) -> np.ndarray:
     """Log pointwise predictive density of the runs in ``frame`` under ``posterior``.
 
     ``log (1/S) Σ_s p(log L_i | θ_s)``, the density of a new run's measured log loss:
@@ -235,23 +237,29 @@ def log_predictive_density(posterior: Posterior, frame: pd.DataFrame) -> np.ndar
         the runs, with the columns of :attr:`bayescale.Sweep.fit_frame` (``n_params``,
         ``n_tokens``, ``loss``; ``group`` for a per-group posterior; the columns the law's
         conditions read).
+    logged
+        for a law that reads the schedules of an ``lr`` column, the rows whose logged rates
+        join each run's (such as the sweep's frame: a final checkpoint alone would start
+        its run's log there; :func:`bayescale.sweep_schedules.run_schedules`).
 
     Returns
     -------
     numpy.ndarray
         one value per row of ``frame``, in nats.
     """
-    resid, unit, noise, h = _residuals(posterior, frame)
+    resid, unit, noise, h = _residuals(posterior, frame, logged)
     scale = [posterior.info.extrapolation_error]
     return log_density_by_scale(resid, unit, noise, h, scale)[:, 0]
 
 
-def _residuals(posterior: Posterior, frame: pd.DataFrame):
+def _residuals(posterior: Posterior, frame: pd.DataFrame, logged=None):
     """What the predictive density of ``frame``'s rows needs: the residuals of their log
     losses from each draw's law, ``(chain, draw, point)``; the error's slope per unit of
     ``c``, ``σ_s z_s``, ``(chain, draw)``; a new run's noise; and each row's distance from
-    the fitted runs, ``h`` ``(point,)``."""
+    the fitted runs, ``h`` ``(point,)``. ``logged``: as :func:`log_predictive_density`."""
     law = posterior.law
+    reads = law.conditions is not None and law.conditions.reads_schedules
+    more = {"logged": logged} if reads and logged is not None else {}
     grouped = bool(posterior.groups_fitted)
     labels = frame["group"].to_numpy(str) if grouped else np.zeros(len(frame), dtype=int)
     noise = posterior.noise()
@@ -263,7 +271,7 @@ def _residuals(posterior: Posterior, frame: pd.DataFrame):
         where = labels == label
         rows = frame[where]
         theta = posterior.theta(_group(posterior, label) if grouped else None)
-        inputs = law.conditions.inputs(rows) if law.conditions is not None else None
+        inputs = law.conditions.inputs(rows, **more) if law.conditions is not None else None
         with warnings.catch_warnings():  # extrapolating is the point
             warnings.simplefilter("ignore", ExtrapolationWarning)
             mean = planning.predict_loss(
@@ -457,7 +465,7 @@ def _score_cut(
     started = time.perf_counter()
     post = _fit_before(sweep, band, k, model)
     scales = np.r_[PRIOR_SCALES, post.info.extrapolation_error]  # the grid, and the fit's c
-    densities = log_density_by_scale(*_residuals(post, test), scales)
+    densities = log_density_by_scale(*_residuals(post, test, sweep.frame), scales)
     grid, lpd = densities[:, :-1], densities[:, -1]
     fitted = {
         "n_train": post.info.data.points,
