@@ -211,12 +211,6 @@ def implied_run(frame: pd.DataFrame, law: str | None = None) -> dict:
         sweep rows, as :func:`run_schedules` reads them.
     law
         the name of the law that reads them, for error messages.
-    logged
-        with an ``lr`` column, the rows whose logged rates make up each run's log (default
-        ``frame``; :func:`_log`): a fit passes every row of the sweep, so that checkpoints
-        excluded from fitting (the first 10% of a run, say) still give the rates between
-        step 0 and the first fitted one, and a branch logged from its branch point on
-        (a ``trunk`` column) takes its trunk's rates before it.
 
     Returns
     -------
