@@ -87,10 +87,11 @@ def run_schedules(
         the name of the law that reads them, for error messages.
     logged
         with an ``lr`` column, the rows whose logged rates make up each run's log (default
-        ``frame``; :func:`_log`): a fit passes every row of the sweep, so that checkpoints
-        excluded from fitting (the first 10% of a run, say) still give the rates between
-        step 0 and the first fitted one, and a branch logged from its branch point on
-        (a ``trunk`` column) takes its trunk's rates before it.
+        ``frame``; :func:`_log`; rows without a valid step or a positive rate are left
+        out): a fit passes every row of the sweep, so that checkpoints excluded from
+        fitting (the first 10% of a run, say) still give the rates between step 0 and the
+        first fitted one, and a branch logged from its branch point on (a ``trunk``
+        column) takes its trunk's rates before it.
 
     Returns
     -------
@@ -101,6 +102,7 @@ def run_schedules(
     """
     _require(frame, law)
     runs = _runs(frame)
+    logs = _logs(frame if logged is None else logged)
     out = {}
     for run, where in pd.Series(np.arange(len(frame)), index=runs.values).groupby(
         level=0, sort=False
@@ -131,8 +133,7 @@ def run_schedules(
                 "the law needs a fixed batch within a run: split the run, or fix "
                 "'n_tokens' or 'step'."
             )
-        log = _log(rows, frame if logged is None else logged, run)
-        schedule = _schedule(frame, rows, run, step, log)
+        schedule = _schedule(frame, rows, run, logs)
         if step[-1] > schedule.total:
             raise SweepValidationError(
                 f"run {run!r}'s schedule ends at step {schedule.total}, before its "
@@ -143,29 +144,36 @@ def run_schedules(
     return out
 
 
-def _log(rows: pd.DataFrame, pool: pd.DataFrame, run: str) -> pd.DataFrame:
-    """The rows whose ``lr`` values make up one run's log, in step order: its ``rows``; the
-    rows of ``pool`` of that run at other steps; and where the run names another run as its
-    ``trunk``, that run's rows of ``pool`` before the run's first logged step (a branch
-    logged from its branch point on trained under its trunk's rates before it). Rows of
-    ``pool`` without a valid step or a positive rate are left out."""
+def _logs(pool: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """The rows of ``pool`` with a valid step and a positive ``lr``, by run, each with a
+    numeric ``step``; ``{}`` without an ``lr`` column."""
     if "lr" not in pool.columns:
-        return rows
+        return {}
     step = pd.to_numeric(pool["step"], errors="coerce")
     lr = pd.to_numeric(pool["lr"], errors="coerce")
     valid = np.isfinite(step) & (step >= 1) & (np.mod(step, 1) == 0) & np.isfinite(lr) & (lr > 0)
-    own_steps = pd.to_numeric(rows["step"], errors="coerce")
-    runs = _runs(pool).to_numpy()
-    more = valid & (runs == run) & ~step.isin(own_steps)
+    rows = pool[valid].assign(step=step[valid])
+    return dict(list(rows.groupby(_runs(pool)[valid].to_numpy(), sort=False)))
+
+
+def _log(rows: pd.DataFrame, logs: dict, run: str) -> pd.DataFrame:
+    """The rows whose ``lr`` values make up one run's log, in step order: its ``rows``; its
+    other rows in ``logs`` (:func:`_logs`); and where the run names another run as its
+    ``trunk``, that run's rows in ``logs`` before the run's first logged step (a branch
+    logged from its branch point on trained under its trunk's rates before it)."""
+    own = pd.to_numeric(rows["step"], errors="coerce")
+    more = logs.get(run, rows.iloc[:0])
+    more = more[~more["step"].isin(own)]
     trunk = rows["trunk"].iloc[0] if "trunk" in rows.columns else None
     if trunk is not None and pd.notna(trunk) and str(trunk) not in ("", run):
-        first = min(own_steps.min(), step[more].min())  # NaN-safe: a NaN never wins
-        more |= valid & (runs == str(trunk)) & (step < first)
-    combined = pd.concat([rows, pool[more]])
+        before = logs.get(str(trunk), rows.iloc[:0])
+        first = min(own.min(), more["step"].min())  # NaN-safe: a NaN never wins
+        more = pd.concat([more, before[before["step"] < first]])
+    combined = pd.concat([rows, more])
     return combined.iloc[np.argsort(pd.to_numeric(combined["step"]).to_numpy(), kind="stable")]
 
 
-def _schedule(frame, rows, run, step, log) -> Schedule:
+def _schedule(frame, rows, run, logs) -> Schedule:
     if "schedule" in frame.columns:
         texts = rows["schedule"].dropna().astype(str).unique()
         if len(texts) != 1 or rows["schedule"].isna().any():
@@ -181,6 +189,7 @@ def _schedule(frame, rows, run, step, log) -> Schedule:
             raise SweepValidationError(
                 f"column 'schedule', run {run!r} (rows {_rows_text(rows.index)}): {error}"
             ) from error
+    log = _log(rows, logs, run)
     lr = pd.to_numeric(log["lr"], errors="coerce").to_numpy(float)
     bad = ~np.isfinite(lr)
     bad[misplaced_rates(np.where(bad, 1.0, lr), zero_start=False)] = True
