@@ -551,8 +551,7 @@ def from_logged(steps, lr, start: float | None = 0.0) -> Schedule:
     logged intervals on both sides of it is a step of a piecewise-constant schedule (a
     two-stage run, a WSD run's drop to a constant), and the new rate starts at the later
     logged step, where such a stage's boundary is usually logged. Read as linear, the drop
-    would start up to a logging interval early: with rates logged every 128 steps that
-    moved the law's loss at the bundled two-stage runs' drops by up to 1.7%."""
+    would start up to a logging interval early."""
     steps, rates = _as_floats("steps", steps), _as_floats("lr", lr)
     if steps.shape != rates.shape or steps.ndim != 1 or steps.size == 0:
         raise InputError(

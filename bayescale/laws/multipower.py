@@ -159,9 +159,9 @@ def multipower_inputs(
     Columns read: ``step``, ``n_tokens`` (tokens per step must be constant within a run),
     ``run`` (each row is its own run without it) and either ``schedule`` (JSON of
     ``Schedule.to_dict()``, the same on every row of a run) or ``lr`` (the learning rate
-    logged at each checkpoint, interpolated linearly in the step between them and from 0
-    at step 0, :func:`bayescale.schedules.from_logged`; ``logged``: more rows whose rates
-    join each run's log, :func:`bayescale.sweep_schedules.run_schedules`). Problems raise
+    logged at each checkpoint, read by :func:`bayescale.schedules.from_logged`; ``logged``:
+    more rows whose rates join each run's log, :func:`bayescale.sweep_schedules.run_schedules`).
+    Problems raise
     :class:`~bayescale.errors.SweepValidationError` naming the column, rows and fix.
     """
     by_schedule: dict[Schedule, list] = {}
