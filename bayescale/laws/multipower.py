@@ -161,8 +161,8 @@ def multipower_inputs(
     ``Schedule.to_dict()``, the same on every row of a run) or ``lr`` (the learning rate
     logged at each checkpoint, read by :func:`bayescale.schedules.from_logged`; ``logged``:
     more rows whose rates join each run's log, :func:`bayescale.sweep_schedules.run_schedules`).
-    Problems raise
-    :class:`~bayescale.errors.SweepValidationError` naming the column, rows and fix.
+    Problems raise :class:`~bayescale.errors.SweepValidationError` naming the column, rows
+    and fix.
     """
     by_schedule: dict[Schedule, list] = {}
     for schedule, where, step, _ in run_schedules(frame, "multipower", logged).values():
