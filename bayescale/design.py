@@ -612,7 +612,7 @@ def _greedy(mu, draws, values, target_points, runs, costs, region, k, outcomes, 
 # ----------------------------------------------------------------------------- inputs
 def _positive_number(value) -> bool:
     real = isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_)
-    return real and math.isfinite(value) and value > 0
+    return real and ranges.POSITIVE.contains(value)
 
 
 def _pair(value, what: str, example: str) -> tuple[np.ndarray, np.ndarray]:

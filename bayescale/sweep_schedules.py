@@ -102,7 +102,8 @@ def run_schedules(
     """
     _require(frame, law)
     runs = _runs(frame)
-    logs = _logs(frame if logged is None else logged)
+    # a schedule column states the runs' schedules: their logged rates go unread
+    logs = {} if "schedule" in frame.columns else _logs(frame if logged is None else logged)
     out = {}
     for run, where in pd.Series(np.arange(len(frame)), index=runs.values).groupby(
         level=0, sort=False

@@ -210,6 +210,7 @@ def test_an_lr_column_of_constant_stages_reads_as_their_steps():
     # a linear decay from a constant stage stays linear: its first decaying interval has a
     # decaying one after it
     wsd = bss.wsd(8000, 3e-4, 3e-5, decay_start=6000, decay="linear")
+    # linear between logged steps is exact here, up to float64 rounding of np.interp (1e-12)
     frame = sweep_rows({"a": wsd}, every=500).drop(columns="schedule")
     (schedule, *_), *_ = run_schedules(frame).values()
     assert np.allclose(schedule.lr()[500:], wsd.lr()[500:], rtol=1e-12, atol=0)
@@ -242,7 +243,8 @@ def test_a_branch_logged_from_its_branch_point_takes_its_trunk_s_rates_before_it
     schedules = {run: schedule for run, (schedule, *_) in run_schedules(frame).items()}
     assert np.array_equal(schedules["cooldown"].lr()[:6001], schedules["constant"].lr()[:6001])
     # after the warmup (which the logged rates give at steps 250 and 500 only) and across
-    # the branch point, the branch's own declared schedule
+    # the branch point, the branch's own declared schedule (linear pieces: exact up to
+    # float64 rounding of np.interp, 1e-12)
     assert np.allclose(schedules["cooldown"].lr()[500:], cooldown.lr()[500:], rtol=1e-12, atol=0)
     alone = run_schedules(frame[frame["run"] == "cooldown"])["cooldown"][0]
     assert not np.allclose(alone.lr()[:6000], cooldown.lr()[:6000])
