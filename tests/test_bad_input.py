@@ -23,7 +23,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import bayescale as bs
-from bayescale.cli import flag_syntax, main
+from bayescale.cli import main
+from bayescale.cli.flags import flag_syntax
 from bayescale.errors import SweepValidationError, SweepWarning
 from bayescale.model_inputs import model_inputs
 from bayescale.sweep import MIN_LARGEST_TOKENS_PER_PARAM, TOKENS_PER_PARAM_RANGE

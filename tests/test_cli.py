@@ -10,8 +10,8 @@ import sys
 import pytest
 
 import bayescale as bs
-from bayescale import cli
-from bayescale.cli import main
+from bayescale.cli import arguments, main
+from bayescale.cli.output import human
 
 from conftest import synthetic_sweep
 
@@ -71,8 +71,8 @@ def test_centring_and_checkpoints_choices_are_the_library_s():
     from bayescale.curves import CHECKPOINTS
     from bayescale.model import CENTRING
 
-    assert cli.CENTRING == CENTRING
-    assert cli.CHECKPOINTS == CHECKPOINTS
+    assert arguments.CENTRING == CENTRING
+    assert arguments.CHECKPOINTS == CHECKPOINTS
 
 
 @pytest.mark.parametrize("error", ["ZeroDivisionError", "KeyError", "ValueError"])
@@ -82,9 +82,10 @@ def test_a_bug_shows_its_traceback(error):
     done = python(
         "import sys\n"
         "from bayescale import cli\n"
+        "from bayescale.cli import arguments\n"
         "def broken(args):\n"
         f"    raise {error}('internal')\n"
-        "cli.cmd_datasets = broken\n"
+        "arguments.cmd_datasets = broken\n"
         "sys.exit(cli.main(['datasets']))"
     )
     assert done.returncode == 1
@@ -261,20 +262,20 @@ def test_sizes_read_in_the_llm_convention():
     Chinchilla's token count."""
     from matplotlib.ticker import EngFormatter
 
-    assert cli.human(4.63e10, "parameters") == "46.3B"
+    assert human(4.63e10, "parameters") == "46.3B"
     assert EngFormatter(sep="")(4.63e10) == "46.3G"
-    assert cli.human(1.4e12, "tokens") == "1.4T"
-    assert cli.human(7e6, "parameters") == "7M" and cli.human(1500, "tokens") == "1.5k"
-    assert cli.human(4.63e10, "FLOPs") == "4.63e+10"  # other units stay plain
-    assert cli.human(float("inf"), "parameters") == "unreachable"
+    assert human(1.4e12, "tokens") == "1.4T"
+    assert human(7e6, "parameters") == "7M" and human(1500, "tokens") == "1.5k"
+    assert human(4.63e10, "FLOPs") == "4.63e+10"  # other units stay plain
+    assert human(float("inf"), "parameters") == "unreachable"
 
 
 def test_plan_states_what_a_finished_run_is_for_a_law_that_reads_schedules():
-    from bayescale.cli import _finished_run
+    from bayescale.cli.sources import finished_run
     from bayescale.laws.multipower import multipower_law
 
     settings = multipower_law(bs.schedules.cosine(1000, 3e-4, 3e-5, warmup=10), 2**20).settings
-    line = _finished_run(settings)
+    line = finished_run(settings)
     assert "cosine 0.0003 → 3e-05 over 1,000 steps (10 warmup)" in line
     assert "1,048,576 tokens per step" in line
-    assert _finished_run(bs.get_law("chinchilla").settings) == ""
+    assert finished_run(bs.get_law("chinchilla").settings) == ""

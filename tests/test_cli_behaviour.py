@@ -23,8 +23,9 @@ import pandas as pd
 import pytest
 
 import bayescale as bs
-from bayescale import cli
-from bayescale.cli import flag_syntax, main
+from bayescale.cli import main
+from bayescale.cli.flags import flag_syntax
+from bayescale.cli.output import strict
 from bayescale.diagnostics import problems
 from bayescale.errors import ExtrapolationWarning, PlanningWarning
 
@@ -371,7 +372,7 @@ def test_loss_reached_below_the_searched_budgets_reads_undefined(capsys):
 
 
 def test_strict_json_names_what_it_left_out():
-    data = cli._strict({"r_hat": float("nan"), "ess": 12.0, "rows": [{"x": float("inf")}]})
+    data = strict({"r_hat": float("nan"), "ess": 12.0, "rows": [{"x": float("inf")}]})
     assert data == {
         "r_hat": None,
         "ess": 12.0,
@@ -397,7 +398,7 @@ def test_strict_json_names_what_it_left_out():
 def test_flag_syntax(text, expected):
     flags = {k: f"--{k}" for k in ("n", "d", "loss", "flops", "vary", "overwrite", "group")}
     flags.update(n_a="--n-a", budget="--budget")
-    assert cli.flag_syntax(text, flags) == expected
+    assert flag_syntax(text, flags) == expected
 
 
 def readme_example() -> tuple[dict, list[str]]:
