@@ -12,6 +12,12 @@ from bayescale.cli.flags import flag_of, flag_syntax
 from bayescale.errors import InputError, SweepValidationError
 from bayescale.paths import check_input_file
 
+COLUMNS = ("n", "d", "loss", "flops")
+"""Keyword arguments of :func:`~bayescale.sweep.read_sweep` that name a column."""
+
+STACK_PLOTS = ("fit", "loss-vs-params", "frontier", "ppc", "isoflops", "excess-compute")
+"""The figures whose quantities a stack's mixed draws answer (:mod:`bayescale.plotting`)."""
+
 
 def read_posterior(args, stacks: bool = False):
     """The posterior of ``--posterior`` (a :class:`~bayescale.Stack` where the file holds
@@ -79,8 +85,8 @@ def _check_reference(name: str) -> None:
 def _keep_fit_warnings(args, post, source: str) -> None:
     """Keep the warnings that the fit of ``post`` raised, which its file keeps
     (``Posterior.warnings``; a stack's, each component's), on ``args.fit_warnings``, named
-    by ``source`` (the file or reference fit ``post`` came from), for :func:`main` to print
-    with the answer."""
+    by ``source`` (the file or reference fit ``post`` came from), for
+    :func:`bayescale.cli.main` to print with the answer."""
     components = getattr(post, "components", None)
     members = components.items() if components is not None else [(None, post)]
     for label, member in members:
@@ -191,10 +197,6 @@ def finished_run(settings) -> str:
     )
 
 
-COLUMNS = ("n", "d", "loss", "flops")
-"""Keyword arguments of :func:`~bayescale.sweep.read_sweep` that name a column."""
-
-
 def _sweep_file(path, flag: str, columns: dict, group_flag: str):
     """The sweep in the file at ``path`` (the value of ``flag``), read with ``columns``;
     its errors name the column flags (the group column's is ``group_flag``)."""
@@ -238,7 +240,3 @@ def sweep_source(value: str, flag: str, columns: dict, group_flag: str, regroup:
             f"its columns set.{also}"
         )
     return load_dataset(value, group=columns.get("group") if regroup else None)
-
-
-STACK_PLOTS = ("fit", "loss-vs-params", "frontier", "ppc", "isoflops", "excess-compute")
-"""The figures whose quantities a stack's mixed draws answer (:mod:`bayescale.plotting`)."""
