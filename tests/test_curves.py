@@ -175,6 +175,21 @@ def test_held_out_later_checkpoints_read_the_rates_logged_before_them():
     # 0.1 about a fifth of the second: either bound tells the two readings apart
     assert with_log < 1e-3 and alone > 0.1
 
+    # a fit knows its runs' fitted checkpoints: later rows without the log are refused
+    fitted = rows[rows["step"] <= 800]
+    constant = (
+        post.groups["constant_data"]
+        .drop_dims("point")
+        .assign(
+            run=("point", np.zeros(len(fitted), int)), log_d=("point", np.log(fitted["n_tokens"]))
+        )
+    )
+    fit = replace(post, groups={**post.groups, "constant_data": constant})
+    with pytest.raises(InputError, match=r"run\(s\) a \(rows 16, 17, 18, 19\).*logged="):
+        score_curves(fit, held_out)
+    assert score_curves(fit, held_out, logged=rows).loc["all", "mean_rel_error"] == with_log
+    assert score_curves(fit, rows).loc["all", "mean_rel_error"] < 1e-3  # the whole log given
+
 
 def test_a_final_checkpoint_is_scored_under_its_run_s_whole_logged_schedule():
     post = multipower_point_mass({"a": 0.0})

@@ -22,6 +22,7 @@ from bayescale import planning
 from bayescale.curves import offset_group_labels, offset_units
 from bayescale.draws import check_ci_prob
 from bayescale.errors import InputError
+from bayescale.sweep import _rows_text
 
 
 def score_curves(
@@ -35,7 +36,8 @@ def score_curves(
     parameters (``group`` as :meth:`bayescale.Posterior.theta` takes it). With an ``lr``
     column, ``logged`` (such as the whole sweep's frame) adds the rates logged at a run's
     other rows, or its trunk's before it (:func:`bayescale.sweep_schedules.run_schedules`):
-    held-out later checkpoints of a fitted run need the rates of its earlier ones."""
+    held-out later checkpoints of a fitted run need the rates of its earlier ones, and
+    without ``logged`` such rows are refused (:class:`~bayescale.errors.InputError`)."""
     ci_prob = check_ci_prob(ci_prob)
     law = post.law
     if law.conditions is None or not law.conditions.reads_schedules:
@@ -52,6 +54,8 @@ def score_curves(
             "this posterior is per group: frame needs a 'group' column naming each row's "
             f"group, one of {groups} (or 'new' for an unseen one)."
         )
+    if logged is None:
+        _check_logged(post, frame)
     labels = frame["group"].astype(str).to_numpy() if groups else np.full(len(frame), "")
     offsets = _offsets(post, frame, seed)
     known = np.array([offset is not None for offset in offsets])
@@ -96,6 +100,34 @@ def score_curves(
             scored["covered"].mean(),
         ]
     return table.assign(points=table["points"].astype(int))
+
+
+def _check_logged(post, frame: pd.DataFrame) -> None:
+    """Refuse rows read from an ``lr`` column alone that continue a fitted run (or branch
+    from a fitted trunk) after its first fitted checkpoint: the rates logged before them
+    are not in ``frame``, so the run would seem to warm up from 0 at step 0 to its first
+    row here."""
+    constant = post.groups["constant_data"]
+    if "schedule" in frame.columns or "lr" not in frame.columns or "run" not in frame.columns:
+        return
+    if "run" not in constant or "run" not in post.posterior.coords:
+        return
+    names = post.posterior["run"].values[constant["run"].values]
+    fitted = pd.Series(np.exp(constant["log_d"].values)).groupby(names).min()
+    units = offset_units(frame)
+    first = frame["n_tokens"].groupby(units).min()
+    # exp(log D) returns D to a few float64 ulps; 1e-9 is far above them and far below
+    # the spacing of any two checkpoints
+    late = [u for u in first.index if u in fitted.index and first[u] > fitted[u] * (1 + 1e-9)]
+    if late:
+        rows = frame.index[units.isin(late)]
+        raise InputError(
+            f"frame's rows of run(s) {_rows_text(late)} (rows {_rows_text(rows)}) come after "
+            "checkpoints the posterior was fitted to, and its lr column alone does not hold "
+            "the rates logged there: each such run would be read as warming up from 0 at "
+            "step 0 to its first row here. Pass the rows its rates were logged at too, as "
+            "the fit read them: logged=sweep.frame."
+        )
 
 
 def _offsets(post, frame: pd.DataFrame, seed: int) -> list:
