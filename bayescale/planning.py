@@ -251,10 +251,7 @@ def predict_loss(
     SEED.check(seed, "seed", "seed=0")
     theta3, error, x64 = _prepare(law, theta, error)
     n, d = positive_pairs(n, d, "n (parameters)", "d (tokens)", "n=7e9, d=1.4e11")
-    with jax.enable_x64(x64):
-        mu = _log_loss_blocks(law, theta3, np.log(n).ravel(), np.log(d).ravel(), inputs)
-    mu = mu.reshape(*mu.shape[:2], *n.shape)
-    mu = mu + log_error(error.slope[..., None], error.region.edges, np.log(n), np.log(d))
+    mu = _log_mean(law, theta3, error, x64, n, d, inputs)
     if offsets is not None:
         mu = mu + np.broadcast_to(offsets, mu.shape)
     dims = (*SAMPLE_DIMS, "point")
@@ -275,6 +272,15 @@ def predict_loss(
     )
     warn_if_extrapolating(error.fitted, **answer_log_values(ds))
     return Draws(ds)
+
+
+def _log_mean(law: Law, theta3: Mapping, error: Discrepancy, x64: bool, n, d, inputs):
+    """``log L(n, d) + δ(n, d)`` per draw, ``(chain, draw, *n.shape)``: the law at points
+    ``(n, d)`` (under ``inputs`` where given) with its error outside the fitted runs."""
+    with jax.enable_x64(x64):
+        mu = _log_loss_blocks(law, theta3, np.log(n).ravel(), np.log(d).ravel(), inputs)
+    mu = mu.reshape(*mu.shape[:2], *n.shape)
+    return mu + log_error(error.slope[..., None], error.region.edges, np.log(n), np.log(d))
 
 
 INPUT_BLOCK = 20_000_000
@@ -476,6 +482,66 @@ def compute_to_reach(law: Law, theta: Mapping, loss, error: Discrepancy | None =
     warn_unreachable(reach, stacklevel=3)
     warn_if_extrapolating(error.fitted, **answer_log_values(ds))
     return reach
+
+
+def compute_to_match(law: Law, theta: Mapping, n, d, error: Discrepancy | None = None) -> Draws:
+    """Per draw, the least FLOPs whose compute-optimal run reaches the loss of a finished
+    run of ``n`` parameters on ``d`` tokens, ``compute_opt``, and the run's excess compute
+    ``compute_ratio = 6·n·d / compute_opt`` (Kaplan et al. 2020, Fig. 12, read from a run:
+    1 at the optimum's shape, above 1 at any other), dims ``(chain, draw, point)``, a point
+    per pair as :func:`predict_loss` pairs them.
+
+    Both come from the law alone, as the allocations do (module docstring): its error
+    outside the fitted runs widens loss predictions but prefers no shape, and read per
+    draw it would make the predicted loss along the optimum's path rise again far out, so
+    that a far run's loss would seem reached by a much smaller optimal one. Both are
+    ``NaN`` where the run's loss lies above the loss at the smallest budget searched
+    (:func:`compute_to_reach`), and a :class:`PlanningWarning` says how often.
+    """
+    theta3, error, x64 = _prepare(law, theta, error)
+    n, d = positive_pairs(n, d, "n (parameters)", "d (tokens)", "n=7e9, d=1.4e11")
+    n, d = n.ravel(), d.ravel()
+    with jax.enable_x64(x64):
+        log_target = _log_loss_blocks(law, theta3, np.log(n), np.log(d), None)
+        log_c = np.array(
+            _reach_kernel(
+                law.optimum,
+                law.log_loss,
+                theta3,
+                log_target,
+                np.zeros_like(error.slope)[..., None],  # the law alone
+                error.region.edges,
+            )[0]
+        )
+    compute = np.where(np.isinf(log_c), np.nan, np.exp(log_c))
+    dims = (*SAMPLE_DIMS, "point")
+    ds = xr.Dataset(
+        {
+            "compute_opt": (dims, compute, {"units": "FLOPs"}),
+            "compute_ratio": (dims, 6 * n * d / compute, {"units": "C / C_opt"}),
+        },
+        coords={
+            **_coords(theta3),
+            "point": np.arange(n.size),
+            "n_params": ("point", n),
+            "n_tokens": ("point", d),
+        },
+    )
+    share = np.isnan(compute).mean(axis=(0, 1))
+    if share.any():
+        runs = "; ".join(
+            f"{number(n[k])} parameters on {number(d[k])} tokens in {share[k]:.0%} of draws"
+            for k in np.flatnonzero(share)
+        )
+        warnings.warn(
+            f"runs whose loss lies above the loss at the smallest budget searched "
+            f"({number(math.exp(LOG_C_RANGE[0]))} FLOPs, where the optimal model has 1e3 "
+            f"parameters): {runs}. Their compute_opt and compute_ratio are NaN.",
+            PlanningWarning,
+            stacklevel=3,
+        )
+    warn_if_extrapolating(error.fitted, **answer_log_values(ds))
+    return Draws(ds)
 
 
 def warn_unreachable(reach: Draws, stacklevel: int = 2) -> None:

@@ -597,6 +597,27 @@ class Posterior:
             self.law, self.theta(group), budget, tolerance, self.discrepancy()
         )
 
+    def compute_to_match(self, n, d, group: str | None = None) -> Draws:
+        """The least compute whose compute-optimal run reaches the loss of a run of ``n``
+        parameters on ``d`` tokens, and that run's excess compute over it.
+
+        Parameters
+        ----------
+        n, d
+            parameters and training tokens (> 0), paired as :meth:`predict_loss` pairs
+            them; each pair is a finished run.
+        group
+            for a per-group fit, a fitted group's label, or ``"new"`` for an unseen group
+            (partial pooling; :meth:`theta`); ``None`` for a fit without groups.
+
+        Returns
+        -------
+        Draws
+            ``compute_opt`` (FLOPs) and ``compute_ratio`` (``6·n·d / compute_opt``), dims
+            ``(chain, draw, point)`` (:func:`bayescale.planning.compute_to_match`).
+        """
+        return planning.compute_to_match(self.law, self.theta(group), n, d, self.discrepancy())
+
     def compute_to_reach(self, loss, group: str | None = None) -> Draws:
         """FLOPs, ``n_opt`` and ``d_opt`` of the cheapest allocation that reaches ``loss``.
 

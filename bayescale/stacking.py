@@ -472,6 +472,28 @@ class Stack:
         """
         return self._mix(lambda post: post.efficient_range(budget, tolerance, group=group))
 
+    def compute_to_match(self, n, d, group: str | None = None) -> Draws:
+        """The least compute whose compute-optimal run reaches the loss of a run of ``n``
+        parameters on ``d`` tokens, and that run's excess compute over it, mixed over the
+        laws (:meth:`bayescale.Posterior.compute_to_match`; ``N_opt`` is each draw's own
+        law's).
+
+        Parameters
+        ----------
+        n, d
+            parameters and training tokens (> 0), paired as :meth:`predict_loss` pairs
+            them.
+        group
+            for per-group fits, a fitted group's label, or ``"new"``; ``None`` for fits
+            without groups.
+
+        Returns
+        -------
+        Draws
+            ``compute_opt`` and ``compute_ratio``, dims ``(chain, draw, point)``.
+        """
+        return self._mix(lambda post: post.compute_to_match(n, d, group=group))
+
     def compute_to_reach(self, loss, group: str | None = None) -> Draws:
         """FLOPs, ``n_opt`` and ``d_opt`` of the cheapest allocation that reaches ``loss``,
         mixed over the laws (:meth:`bayescale.Posterior.compute_to_reach`). Targets that

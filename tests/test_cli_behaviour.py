@@ -19,6 +19,7 @@ import sys
 import warnings
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -316,6 +317,44 @@ def test_variants_are_named_by_their_groups(capsys):
     assert strict_json(out)["labels"] == ["RedPajama", "c4_original"]
 
 
+# ------------------------------------------------------------------------- predict
+def test_predict_answers_as_the_library_does(capsys):
+    """Each row of ``predict --json`` is the library's query on the reference fit: the run's
+    loss (predict_loss), the optimum's at the run's 6ND (optimal) and the excess compute
+    (compute_to_match), one block per pair of --n-params and --n-tokens, in order."""
+    runs = ([1e9, 2e9], [2e10, 1e11])  # inside the fitted runs: no extrapolation warning
+    argv = ["--n-params", *runs[0], "--n-tokens", *runs[1]]
+    code, out, err = command(capsys, "predict", *argv, "--json")
+    assert code == 0, err
+    answer = strict_json(out)
+    assert [(r["n_params"], r["n_tokens"]) for r in answer["runs"]] == list(zip(*runs, strict=True))
+    post = bs.load_reference("chinchilla")
+    compute = 6 * np.multiply(*runs)
+    expected = {
+        "loss_mean": post.predict_loss(*runs)["loss_mean"].values,
+        "loss_opt": post.optimal(compute)["loss_opt"].values,
+        "compute_ratio": post.compute_to_match(*runs)["compute_ratio"].values,
+    }
+    for row in answer["rows"]:
+        if row["quantity"] in expected:
+            draws = expected[row["quantity"]][..., row["point"]]
+            assert row["median"] == pytest.approx(np.median(draws), rel=1e-9), row
+    code, out, err = command(capsys, "predict", *argv)
+    assert code == 0, err
+    assert "2B parameters on 100B tokens (50 tokens per parameter, 1.2e+21 FLOPs)" in out
+    for name in ("loss, the law", "a measured run's loss", "optimum's loss", "excess compute"):
+        assert out.count(name) == 2, (name, out)
+
+
+def test_predict_pairs_its_runs_or_says_how(capsys):
+    argv = ["predict", "--n-params", "1e9", "2e9", "--n-tokens", "2e10", "3e10", "4e10"]
+    code, _, err = command(capsys, *argv)
+    assert_user_error(code, err, "predict", "--n-params has 2 values and --n-tokens 3")
+    code, out, err = command(capsys, "predict", "--n-params", "1e9", "--n-tokens", "2e10", "4e10")
+    assert code == 0, err
+    assert out.count("1B parameters on") == 2  # one size paired with each token count
+
+
 # ---------------------------------------------------------------------------- JSON
 @pytest.mark.parametrize(
     "argv",
@@ -324,6 +363,7 @@ def test_variants_are_named_by_their_groups(capsys):
         ["plan", "--budget", "1e22", "1e24"],
         ["plan", "--budget", "1e24", *HARDWARE, "--tensor-parallel", "8"],  # fits in memory
         ["compare", "allocations", "--budget", "1e21", "--n-a", "4.68e9", "--n-b", "2.86e9"],
+        ["predict", "--n-params", "1e9", "--n-tokens", "2e10"],
         ["plot", "frontier", "-o", "{tmp}/frontier.png"],
     ],
 )

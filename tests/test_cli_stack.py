@@ -99,6 +99,22 @@ def test_plan_answers_from_the_mixture(capsys, stack_file):
     assert "N_opt" in printed
 
 
+def test_predict_answers_from_the_mixture(capsys, stack_file):
+    mixed, path = stack_file
+    argv = ["--n-params", 1e9, "--n-tokens", 2e10]
+    code, printed, err = command(capsys, "predict", "--posterior", path, *argv, "--json")
+    assert code == 0, err
+    rows = {row["quantity"]: row for row in json.loads(printed)["rows"]}
+    for quantity, draws in (
+        ("loss_mean", mixed.predict_loss(1e9, 2e10)["loss_mean"].values),
+        ("compute_ratio", mixed.compute_to_match(1e9, 2e10)["compute_ratio"].values),
+    ):
+        assert rows[quantity]["median"] == pytest.approx(np.median(draws), rel=1e-9)
+    code, printed, err = command(capsys, "predict", "--posterior", path, *argv)
+    assert code == 0, err
+    assert "a mixture of 2 laws" in printed and "true 0.250, biased 0.750" in printed
+
+
 def test_plan_a_target_loss_from_the_mixture(capsys, stack_file):
     _, path = stack_file
     code, printed, err = command(capsys, "plan", "--posterior", path, "--target-loss", 2.3)

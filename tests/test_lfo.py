@@ -421,6 +421,7 @@ def test_weight_one_returns_the_first_posteriors_draws(pair):
         lambda p: p.predict_loss([1e9, 1e10], [2e10, 2e11], seed=3),
         lambda p: p.excess_compute([0.5, 2.0], 1e22),
         lambda p: p.compute_to_reach(2.2),
+        lambda p: p.compute_to_match([1e9, 1e10], [2e10, 2e11]),
     ):
         ours, theirs = query(mixed).dataset, query(pair["true"]).dataset
         for name in theirs.data_vars:

@@ -92,6 +92,43 @@ def test_compute_to_reach_inverts_optimal():
     assert np.isinf(float(below["compute"].squeeze()))
 
 
+def test_compute_to_match_inverts_excess_compute():
+    """A model of x·N_opt(C0) on the tokens that bring it to the optimum's loss at C0
+    (excess_compute) is matched by the optimum at C0, with the same excess compute; at the
+    optimum's own shape the ratio is 1. rtol 1e-9: the bisection in log C stops at float64
+    resolution (1e-16 of a 125-nat bracket) and the Chinchilla optimum is in closed form,
+    so only float64 rounding of the loss, times dlog C/dlog L* (about 1/0.05), remains."""
+    post = point_mass("chinchilla", HOFFMANN)
+    optimum = post.optimal(1e22)
+    n_opt, d_opt = (float(optimum[k].squeeze()) for k in ("n_opt", "d_opt"))
+    x = np.array([0.5, 1.0, 2.0])
+    excess = post.excess_compute(x, budget=1e22)
+    tokens = excess["tokens_ratio"].values.ravel() * d_opt
+    match = post.compute_to_match(x * n_opt, tokens)
+    np.testing.assert_allclose(match["compute_opt"].values.ravel(), 1e22, rtol=1e-9)
+    np.testing.assert_allclose(
+        match["compute_ratio"].values.ravel(), excess["compute_ratio"].values.ravel(), rtol=1e-9
+    )
+    assert match["compute_ratio"].values.ravel()[1] == pytest.approx(1.0, rel=1e-9)
+
+
+def test_compute_to_match_is_at_least_one_in_every_draw_and_nan_below_the_search():
+    """No run beats the optimum of its own compute under its own draw: the ratio is at
+    least 1 (less the bisection's 1e-9, as above) in every draw of the reference fit, far
+    outside the fitted runs too (its error term there prefers no shape). A run whose loss
+    lies above the loss at the smallest budget searched is NaN, with a warning."""
+    post = bs.load_reference("chinchilla")
+    with pytest.warns(bs.ExtrapolationWarning):
+        ratio = post.compute_to_match([7e10, 1e9, 1e10], [3e11, 2e10, 2e12])["compute_ratio"]
+    assert (ratio.values >= 1 - 1e-9).all()
+    with (
+        pytest.warns(bs.PlanningWarning, match="smallest budget searched"),
+        pytest.warns(bs.ExtrapolationWarning),
+    ):
+        tiny = post.compute_to_match(1e4, 10.0)
+    assert np.isnan(tiny["compute_ratio"].values).all()
+
+
 @settings(max_examples=40, deadline=None)
 @given(alpha=st.floats(0.1, 0.8), beta=st.floats(0.1, 0.8), log10_c=st.floats(19, 25))
 def test_more_budget_never_smaller_n_opt(alpha, beta, log10_c):

@@ -11,6 +11,7 @@
     bayescale plan --budget 1e24 [--posterior post.nc | --dataset chinchilla] [--ci 0.9]
     bayescale plan --budget 1e24 --posterior stack.nc
     bayescale plan --budget 1e22 --dataset gadre_overtrain [--group rpj | --group new]
+    bayescale predict --n-params 7e10 --n-tokens 3e11 1.4e12 [--posterior post.nc]
     bayescale plot fit -o fit.png --dataset gadre_overtrain --group rpj [--overwrite]
     bayescale plot frontier -o frontier.png --posterior stack.nc
     bayescale suggest --posterior post.nc --target n_opt --budget 1e24 --max-compute 1e20 -k 4
@@ -46,12 +47,12 @@ that made it (``Posterior.warnings``); a command that answers from it repeats th
 its answer (``Warning (when post.nc was fitted): ...``), and a shipped reference fit's too.
 
 One module per command (:mod:`~bayescale.cli.fit`, :mod:`~bayescale.cli.plan`,
-:mod:`~bayescale.cli.compare`, :mod:`~bayescale.cli.suggest`, :mod:`~bayescale.cli.plot`,
-:mod:`~bayescale.cli.datasets`); :mod:`~bayescale.cli.arguments` builds the parser,
-:mod:`~bayescale.cli.flags` checks numbers and speaks in flags,
-:mod:`~bayescale.cli.sources` reads posteriors and sweeps, :mod:`~bayescale.cli.output`
-prints tables and JSON. Modules that load JAX are imported inside the commands, so
-``--help`` and ``--version`` answer without loading it.
+:mod:`~bayescale.cli.predict`, :mod:`~bayescale.cli.compare`,
+:mod:`~bayescale.cli.suggest`, :mod:`~bayescale.cli.plot`, :mod:`~bayescale.cli.datasets`);
+:mod:`~bayescale.cli.arguments` builds the parser, :mod:`~bayescale.cli.flags` checks
+numbers and speaks in flags, :mod:`~bayescale.cli.sources` reads posteriors and sweeps,
+:mod:`~bayescale.cli.output` prints tables and JSON. Modules that load JAX are imported
+inside the commands, so ``--help`` and ``--version`` answer without loading it.
 """
 
 from __future__ import annotations

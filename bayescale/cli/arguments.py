@@ -11,6 +11,7 @@ from bayescale.cli.datasets import cmd_datasets
 from bayescale.cli.fit import cmd_fit
 from bayescale.cli.plan import HARDWARE, cmd_plan
 from bayescale.cli.plot import PLOTS, cmd_plot
+from bayescale.cli.predict import cmd_predict
 from bayescale.cli.suggest import cmd_suggest
 from bayescale.discrepancy import EXTRAPOLATION_ERROR  # numpy only, no JAX
 
@@ -247,6 +248,35 @@ def parser() -> argparse.ArgumentParser:
     _finished_run_options(p)
     _json_option(p)
     p.set_defaults(run=cmd_plan)
+
+    p = sub.add_parser(
+        "predict",
+        help="the final loss of planned runs of N parameters on D tokens, and each run's "
+        "excess compute over the compute-optimal run of the same loss",
+    )
+    p.add_argument(
+        "--n-params",
+        type=float,
+        nargs="+",
+        required=True,
+        help="parameters of each planned run, e.g. 7e9",
+    )
+    p.add_argument(
+        "--n-tokens",
+        type=float,
+        nargs="+",
+        required=True,
+        help="training tokens of each planned run, paired with --n-params in order (one "
+        "value pairs with each of the other's), e.g. 1.4e12",
+    )
+    source = p.add_mutually_exclusive_group()
+    source.add_argument("--posterior", help="a posterior file written by 'bayescale fit'")
+    source.add_argument("--dataset", help="use the shipped reference fit of this dataset")
+    p.add_argument("--group", help="for a per-group posterior: a group name, or 'new'")
+    p.add_argument("--ci", type=float, default=0.9, help=CI_HELP)
+    _finished_run_options(p)
+    _json_option(p)
+    p.set_defaults(run=cmd_predict)
 
     p = sub.add_parser(
         "compare",

@@ -1,0 +1,96 @@
+r"""``bayescale predict``: the final loss of planned runs of ``N`` parameters on ``D`` tokens,
+and what each run's shape costs against the compute-optimal one.
+
+Per posterior draw, for a run ``(N, D)`` of compute ``C = 6ND``: its loss
+(:meth:`~bayescale.Posterior.predict_loss`: the law with its error outside the fitted runs,
+and a measured run's, with the noise), the loss of the optimum of the same compute
+(:meth:`~bayescale.Posterior.optimal`), and the least compute whose optimal run reaches
+the run's loss with the run's excess compute over it
+(:meth:`~bayescale.Posterior.compute_to_match`), all on the same draws.
+"""
+
+from __future__ import annotations
+
+from bayescale.cli.output import emit, human, interval_table, records, table_row
+from bayescale.cli.sources import (
+    check_group,
+    law_record,
+    laws_in_words,
+    print_finished_runs,
+    print_weights,
+    read_posterior,
+)
+from bayescale.errors import InputError
+
+_ROWS = (
+    ("loss_mean", "loss, the law", "nats/token"),
+    ("loss_predictive", "a measured run's loss", "nats/token"),
+    ("loss_opt", "optimum's loss, same FLOPs", "nats/token"),
+    ("compute_opt", "optimum's FLOPs, same loss", "FLOPs"),
+    ("compute_ratio", "excess compute", "C / C_opt"),
+)
+
+
+def predicted(post, n_params, n_tokens, group):
+    """:class:`~bayescale.draws.Draws` of the planned runs ``(n_params, n_tokens)``, paired
+    as :meth:`~bayescale.Posterior.predict_loss` pairs them, dims ``(chain, draw, point)``:
+    ``loss_mean`` and ``loss_predictive``, ``loss_opt`` at each run's compute ``6ND``, and
+    ``compute_opt`` and ``compute_ratio`` (module docstring); coordinate ``flops``."""
+    from bayescale.draws import Draws
+
+    loss = post.predict_loss(n_params, n_tokens, group=group).dataset
+    n, d = loss["n_params"].values, loss["n_tokens"].values
+    compute = 6 * n * d
+    optimum = post.optimal(compute, group=group).dataset["loss_opt"]
+    match = post.compute_to_match(n, d, group=group).dataset
+    dataset = loss.assign(
+        loss_opt=optimum.rename(budget="point").assign_coords(point=loss.point),
+        compute_opt=match["compute_opt"],
+        compute_ratio=match["compute_ratio"],
+    )
+    return Draws(dataset.assign_coords(flops=("point", compute)))
+
+
+def cmd_predict(args) -> int:
+    sizes, tokens = len(args.n_params), len(args.n_tokens)
+    if 1 not in (sizes, tokens) and sizes != tokens:
+        raise InputError(
+            f"--n-params has {sizes} values and --n-tokens {tokens}: give one of each per "
+            "run, in order, or a single value of either to pair with each of the other's "
+            "(e.g. --n-params 7e9 --n-tokens 1.4e11 2.8e11)."
+        )
+    post, label = read_posterior(args, stacks=True)
+    check_group(post, args.group)
+    draws = predicted(post, args.n_params, args.n_tokens, args.group)
+    table = interval_table(draws, args.ci)
+    runs = draws.dataset[["n_params", "n_tokens", "flops"]].coords.to_dataset().to_dataframe()
+    runs = runs.reset_index()[["point", "n_params", "n_tokens", "flops"]]
+    if args.json:
+        emit(
+            {
+                "posterior": label,
+                **law_record(post),
+                "ci_prob": args.ci,
+                "interval": "equal-tailed",
+                "runs": runs.to_dict(orient="records"),
+                "rows": records(table, args.ci),
+            }
+        )
+        return 0
+    size = draws.dataset.sizes["chain"] * draws.dataset.sizes["draw"]
+    print(f"Final loss of planned runs, from the {label} ({laws_in_words(post)}, {size} draws)")
+    print_weights(post)
+    print_finished_runs(post)
+    print(f"medians with {args.ci:.0%} equal-tailed credible intervals\n")
+    for run in runs.itertuples():
+        print(
+            f"{human(run.n_params, 'parameters')} parameters on {human(run.n_tokens, 'tokens')} "
+            f"tokens ({run.n_tokens / run.n_params:.3g} tokens per parameter, {run.flops:.3g} "
+            "FLOPs)"
+        )
+        rows = table[table["point"] == run.point]
+        for quantity, name, unit in _ROWS:
+            row = rows[rows["quantity"] == quantity].iloc[0]
+            print(table_row(name, row, unit, args.ci, width=28))
+        print()
+    return 0
