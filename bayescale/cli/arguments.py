@@ -79,6 +79,15 @@ def _comparison_options(p) -> None:
     _finished_run_options(p)
 
 
+def _posterior_options(p, group_help: str) -> None:
+    """``--posterior`` or ``--dataset``, the posterior a command answers from, and
+    ``--group``."""
+    source = p.add_mutually_exclusive_group()
+    source.add_argument("--posterior", help="a posterior file written by 'bayescale fit'")
+    source.add_argument("--dataset", help="use the shipped reference fit of this dataset")
+    p.add_argument("--group", help=group_help)
+
+
 def _finished_run_options(p) -> None:
     """``--schedule`` and ``--tokens-per-step``: the finished runs that a law reading
     learning-rate schedules answers for."""
@@ -236,13 +245,10 @@ def parser() -> argparse.ArgumentParser:
         default=HARDWARE["recompute"],
         help="activation recomputation for the memory estimate (with --gpu; default selective)",
     )
-    source = p.add_mutually_exclusive_group()
-    source.add_argument("--posterior", help="a posterior file written by 'bayescale fit'")
-    source.add_argument("--dataset", help="use the shipped reference fit of this dataset")
-    p.add_argument(
-        "--group",
-        help="for a per-group posterior: a group name, or 'new' for an "
-        "unseen group from the population (default: every group and new)",
+    _posterior_options(
+        p,
+        "for a per-group posterior: a group name, or 'new' for an unseen group from the "
+        "population (default: every group and new)",
     )
     p.add_argument("--ci", type=float, default=0.9, help=CI_HELP)
     _finished_run_options(p)
@@ -269,10 +275,7 @@ def parser() -> argparse.ArgumentParser:
         help="training tokens of each planned run, paired with --n-params in order (one "
         "value pairs with each of the other's), e.g. 1.4e12",
     )
-    source = p.add_mutually_exclusive_group()
-    source.add_argument("--posterior", help="a posterior file written by 'bayescale fit'")
-    source.add_argument("--dataset", help="use the shipped reference fit of this dataset")
-    p.add_argument("--group", help="for a per-group posterior: a group name, or 'new'")
+    _posterior_options(p, "for a per-group posterior: a group name, or 'new'")
     p.add_argument("--ci", type=float, default=0.9, help=CI_HELP)
     _finished_run_options(p)
     _json_option(p)
@@ -331,10 +334,7 @@ def parser() -> argparse.ArgumentParser:
         "you will ask about, e.g. 10 40 (docs/guide/planning.md)",
     )
     p.add_argument("-k", "--k", type=int, default=4, help="runs to suggest (default 4)")
-    source = p.add_mutually_exclusive_group()
-    source.add_argument("--posterior", help="a posterior file written by 'bayescale fit'")
-    source.add_argument("--dataset", help="use the shipped reference fit of this dataset")
-    p.add_argument("--group", help="for a per-group posterior: a group name, or 'new'")
+    _posterior_options(p, "for a per-group posterior: a group name, or 'new'")
     p.add_argument(
         "--method",
         choices=["linear", "reweight"],
