@@ -136,7 +136,7 @@ def answer_log_values(answer: xr.Dataset) -> dict[str, np.ndarray]:
     its ``answer`` by what the answer holds, as keywords of :meth:`FittedRange.outside`:
 
     - the points it predicts (coordinates ``n_params`` and ``n_tokens``: ``predict_loss``,
-      ``predict_curve``): their ``N``, ``D``, ``D/N`` and ``C = 6ND``;
+      ``predict_curve``, ``compute_to_match``): their ``N``, ``D``, ``D/N`` and ``C = 6ND``;
     - an allocation per draw (variables ``n_opt`` and ``d_opt``: ``optimal``,
       ``compute_to_reach``): the medians over draws of its ``N``, ``D``, ``D/N`` and
       ``C = 6ND``;

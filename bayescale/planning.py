@@ -23,6 +23,10 @@ model of size ``N = x·N_opt`` needs the ``D_x`` that solves ``L(N, D_x) = L*`` 
 When ``L(N, D → ∞) ≥ L*`` the size can never reach ``L*`` and both ratios are ``inf``.
 A law with a closed form for ``D_x/D_opt`` (``Law.excess``) uses it instead.
 
+Read from a given run ``(N, D)`` instead (``compute_to_match``): the least ``C_opt`` with
+``L^*(C_opt) = L(N, D)`` (the bisection of the compute to reach a loss, below, on the law
+alone) and the run's excess compute ``6ND / C_opt``, at least 1.
+
 Loss predictions (``predict_loss``, ``loss_opt``) add the law's error outside the fitted
 runs, ``δ_s(N, D)`` of :mod:`bayescale.discrepancy`, at each answer's ``(N, D)``;
 allocations are the law's (δ has mean zero over its ``z``, so it prefers no size).
