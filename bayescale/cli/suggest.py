@@ -16,7 +16,7 @@ from bayescale.cli.sources import (
 )
 from bayescale.errors import InputError
 
-_SUGGEST_COLUMNS = (
+_COLUMNS = (
     "rank",
     "n_params",
     "n_tokens",
@@ -31,7 +31,7 @@ _SUGGEST_COLUMNS = (
 )
 
 
-def _suggest_target(args):
+def _target(args):
     """``(budget, at)`` for ``suggest_runs`` from the flags, checked against --target."""
     points = args.n_params is not None or args.n_tokens is not None
     if args.target == "n_opt":
@@ -66,7 +66,7 @@ def _suggest_target(args):
     return None, (args.n_params, args.n_tokens)
 
 
-def _suggest_candidates(args, ratios) -> bool:
+def _candidates(args, ratios) -> bool:
     """Whether the runs to choose from come from ``--candidates``; else the default grid's
     flags are checked: ``--max-compute`` given, ``--tokens-per-param`` in order."""
     if args.candidates is not None:
@@ -94,12 +94,12 @@ def _suggest_candidates(args, ratios) -> bool:
 
 
 def cmd_suggest(args) -> int:
-    budget, at = _suggest_target(args)
+    budget, at = _target(args)
     from bayescale.design import TOKENS_PER_PARAM, suggest_runs
     from bayescale.sweep import read_table
 
     ratios = tuple(args.tokens_per_param or TOKENS_PER_PARAM)
-    candidates = read_table(args.candidates) if _suggest_candidates(args, ratios) else None
+    candidates = read_table(args.candidates) if _candidates(args, ratios) else None
     plot = args.plot and figure_file(args.plot, args.overwrite, "--plot")
     post, label = read_posterior(args, stacks=True)
     check_group(post, args.group)
@@ -144,7 +144,7 @@ def cmd_suggest(args) -> int:
                 "draws": attrs["draws"],
                 "outcomes": attrs["outcomes"],
                 "seed": attrs["seed"],
-                "runs": chosen[list(_SUGGEST_COLUMNS)].to_dict(orient="records"),
+                "runs": chosen[list(_COLUMNS)].to_dict(orient="records"),
             }
         )
         return 0
