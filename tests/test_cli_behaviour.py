@@ -29,6 +29,7 @@ from bayescale.cli.flags import flag_syntax
 from bayescale.cli.output import strict
 from bayescale.diagnostics import problems
 from bayescale.errors import ExtrapolationWarning, PlanningWarning
+from bayescale.hardware import get_accelerator
 
 from conftest import synthetic_sweep
 
@@ -346,6 +347,23 @@ def test_predict_answers_as_the_library_does(capsys):
         assert out.count(name) == 2, (name, out)
 
 
+def test_predict_on_hardware_times_the_run_itself(capsys):
+    """At a fixed MFU a run's training time is its own 6ND FLOPs over the GPUs' throughput,
+    the same in every draw: 6·7e10·3e11 / (1024 × H100 peak × 0.4) seconds."""
+    argv = ["predict", "--n-params", "7e10", "--n-tokens", "3e11", "--gpu", "H100"]
+    argv += ["--gpus", "1024", "--tensor-parallel", "8", "--mfu", "0.4", "--price", "2", "--json"]
+    code, out, err = command(capsys, *argv, warns=(ExtrapolationWarning,))
+    assert code == 0, err
+    answer = strict_json(out)
+    rows = {row["quantity"]: row for row in answer["rows"]}
+    peak = get_accelerator("H100").peak_flops
+    days = 6 * 7e10 * 3e11 / (1024 * peak * 0.4) / 86400
+    for key in ("median", "eti_5%", "eti_95%"):
+        assert rows["days"][key] == pytest.approx(days, rel=1e-12)
+    assert rows["cost"]["median"] == pytest.approx(days * 24 * 1024 * 2, rel=1e-12)
+    assert answer["p_fits_in_memory"] == {"0": 1.0}  # 70B fits at tensor parallel 8
+
+
 def test_predict_pairs_its_runs_or_says_how(capsys):
     argv = ["predict", "--n-params", "1e9", "2e9", "--n-tokens", "2e10", "3e10", "4e10"]
     code, _, err = command(capsys, *argv)
@@ -613,9 +631,13 @@ def test_fit_writes_a_netcdf_file_name(capsys, tmp_path, no_sampling, name):
     "flags",
     [["--price", "2"], ["--mfu", "0.4"], ["--tensor-parallel", "8"], ["--recompute", "full"]],
 )
-def test_plan_hardware_flags_need_the_hardware(capsys, flags):
-    code, _, err = command(capsys, "plan", "--budget", "1e22", *flags)
-    assert_user_error(code, err, "plan", flags[0], "needs --gpu NAME and --gpus COUNT")
+@pytest.mark.parametrize(
+    "question",
+    [["plan", "--budget", "1e22"], ["predict", "--n-params", "1e9", "--n-tokens", "2e10"]],
+)
+def test_hardware_flags_need_the_hardware(capsys, question, flags):
+    code, _, err = command(capsys, *question, *flags)
+    assert_user_error(code, err, question[0], flags[0], "needs --gpu NAME and --gpus COUNT")
 
 
 def test_plan_of_a_target_loss_takes_no_hardware(capsys):

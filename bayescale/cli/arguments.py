@@ -9,7 +9,8 @@ from bayescale import __version__
 from bayescale.cli.compare import cmd_compare
 from bayescale.cli.datasets import cmd_datasets
 from bayescale.cli.fit import cmd_fit
-from bayescale.cli.plan import HARDWARE, cmd_plan
+from bayescale.cli.hardware import HARDWARE
+from bayescale.cli.plan import cmd_plan
 from bayescale.cli.plot import PLOTS, cmd_plot
 from bayescale.cli.predict import cmd_predict
 from bayescale.cli.suggest import cmd_suggest
@@ -77,6 +78,34 @@ def _comparison_options(p) -> None:
     p.add_argument("--gpus", type=int, help="variants: number of accelerators")
     p.add_argument("--ci", type=float, default=0.9, help=CI_HELP)
     _finished_run_options(p)
+
+
+def _hardware_options(p, gpu_help: str = "") -> None:
+    """``--gpu``, ``--gpus``, ``--mfu``, ``--price``, ``--tensor-parallel`` and
+    ``--recompute``: the hardware to train on (:mod:`bayescale.cli.hardware`)."""
+    p.add_argument(
+        "--gpu", help=f"{gpu_help}accelerator for train time and memory, e.g. H100, A100-80GB"
+    )
+    p.add_argument("--gpus", type=int, help="number of accelerators (with --gpu)")
+    p.add_argument(
+        "--mfu",
+        type=float,
+        help="fixed model FLOPs utilisation in (0, 1]; default: a distribution centred on 0.45 "
+        "(with --gpu)",
+    )
+    p.add_argument("--price", type=float, help="price per GPU-hour, for the cost (with --gpu)")
+    p.add_argument(
+        "--tensor-parallel",
+        type=int,
+        default=HARDWARE["tensor_parallel"],
+        help="tensor-parallel degree for the memory estimate (with --gpu; default 1)",
+    )
+    p.add_argument(
+        "--recompute",
+        choices=("selective", "full", "none"),
+        default=HARDWARE["recompute"],
+        help="activation recomputation for the memory estimate (with --gpu; default selective)",
+    )
 
 
 def _posterior_options(p, group_help: str) -> None:
@@ -222,29 +251,7 @@ def parser() -> argparse.ArgumentParser:
         nargs="+",
         help="the inverse question: compute needed to reach this loss (nats)",
     )
-    p.add_argument(
-        "--gpu", help="with --budget: accelerator for train time and memory, e.g. H100, A100-80GB"
-    )
-    p.add_argument("--gpus", type=int, help="number of accelerators (with --gpu)")
-    p.add_argument(
-        "--mfu",
-        type=float,
-        help="fixed model FLOPs utilisation in (0, 1]; default: a distribution centred on 0.45 "
-        "(with --gpu)",
-    )
-    p.add_argument("--price", type=float, help="price per GPU-hour, for the cost (with --gpu)")
-    p.add_argument(
-        "--tensor-parallel",
-        type=int,
-        default=HARDWARE["tensor_parallel"],
-        help="tensor-parallel degree for the memory estimate (with --gpu; default 1)",
-    )
-    p.add_argument(
-        "--recompute",
-        choices=("selective", "full", "none"),
-        default=HARDWARE["recompute"],
-        help="activation recomputation for the memory estimate (with --gpu; default selective)",
-    )
+    _hardware_options(p, "with --budget: ")
     _posterior_options(
         p,
         "for a per-group posterior: a group name, or 'new' for an unseen group from the "
@@ -275,6 +282,7 @@ def parser() -> argparse.ArgumentParser:
         help="training tokens of each planned run, paired with --n-params in order (one "
         "value pairs with each of the other's), e.g. 1.4e12",
     )
+    _hardware_options(p)
     _posterior_options(p, "for a per-group posterior: a group name, or 'new'")
     p.add_argument("--ci", type=float, default=0.9, help=CI_HELP)
     _finished_run_options(p)

@@ -6,11 +6,14 @@ Per posterior draw, for a run ``(N, D)`` of compute ``C = 6ND``: its loss
 and a measured run's, with the noise), the loss of the optimum of the same compute
 (:meth:`~bayescale.Posterior.optimal`), and the least compute whose optimal run reaches
 the run's loss with the run's excess compute over it
-(:meth:`~bayescale.Posterior.compute_to_match`), all on the same draws.
+(:meth:`~bayescale.Posterior.compute_to_match`), all on the same draws; with ``--gpu``
+and ``--gpus``, its training time, GPU-hours, cost and memory per GPU
+(:mod:`bayescale.cli.hardware`).
 """
 
 from __future__ import annotations
 
+from bayescale.cli import hardware
 from bayescale.cli.output import emit, human, interval_table, records, table_row
 from bayescale.cli.sources import (
     check_group,
@@ -59,10 +62,18 @@ def cmd_predict(args) -> int:
             "run, in order, or a single value of either to pair with each of the other's "
             "(e.g. --n-params 7e9 --n-tokens 1.4e11 2.8e11)."
         )
+    hardware.check_complete(hardware.given(args))
     post, label = read_posterior(args, stacks=True)
     check_group(post, args.group)
     draws = predicted(post, args.n_params, args.n_tokens, args.group)
-    table = interval_table(draws, args.ci)
+    table, p_fits = interval_table(draws, args.ci), None
+    if args.gpu is not None:
+        import pandas as pd
+
+        loss = draws["loss_mean"]
+        n, d = (draws[k].broadcast_like(loss) for k in ("n_params", "n_tokens"))
+        extra, p_fits = hardware.hardware_table(args, n, d, args.ci)
+        table = pd.concat([table, extra], ignore_index=True)
     runs = draws.dataset[["n_params", "n_tokens", "flops"]].coords.to_dataset().to_dataframe()
     runs = runs.reset_index()[["point", "n_params", "n_tokens", "flops"]]
     if args.json:
@@ -74,6 +85,7 @@ def cmd_predict(args) -> int:
                 "interval": "equal-tailed",
                 "runs": runs.to_dict(orient="records"),
                 "rows": records(table, args.ci),
+                "p_fits_in_memory": p_fits,
             }
         )
         return 0
@@ -82,6 +94,8 @@ def cmd_predict(args) -> int:
     print_weights(post)
     print_finished_runs(post)
     print(f"medians with {args.ci:.0%} equal-tailed credible intervals\n")
+    if args.gpu is not None:
+        print(hardware.describe(args) + "\n")
     for run in runs.itertuples():
         print(
             f"{human(run.n_params, 'parameters')} parameters on {human(run.n_tokens, 'tokens')} "
@@ -92,5 +106,7 @@ def cmd_predict(args) -> int:
         for quantity, name, unit in _ROWS:
             row = rows[rows["quantity"] == quantity].iloc[0]
             print(table_row(name, row, unit, args.ci, width=28))
+        if p_fits is not None:
+            hardware.print_rows(rows, args.ci, p_fits[run.point], width=28)
         print()
     return 0
