@@ -28,11 +28,11 @@ def _check_hardware(args) -> None:
     hardware answer), and with both ``--gpu`` and ``--gpus``."""
     flags = hardware.given(args)
     if flags and args.target_loss is not None:
-        flags = ", ".join(flags)
+        named = ", ".join(flags)
         raise InputError(
-            f"{flags}: training time, cost and memory are answered for a --budget, not a "
+            f"{named}: training time, cost and memory are answered for a --budget, not a "
             "--target-loss. Plan the target loss first, then pass the compute it needs as "
-            f"--budget FLOPS with {flags}."
+            f"--budget FLOPS with {named}."
         )
     hardware.check_complete(flags)
 
