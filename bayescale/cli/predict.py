@@ -34,7 +34,7 @@ _ROWS = (
 )
 
 
-def predicted(post, n_params, n_tokens, group):
+def _predicted(post, n_params, n_tokens, group):
     """:class:`~bayescale.draws.Draws` of the planned runs ``(n_params, n_tokens)``, paired
     as :meth:`~bayescale.Posterior.predict_loss` pairs them, dims ``(chain, draw, point)``:
     ``loss_mean`` and ``loss_predictive``, ``loss_opt`` at each run's compute ``6ND``, and
@@ -65,7 +65,7 @@ def cmd_predict(args) -> int:
     hardware.check_complete(hardware.given(args))
     post, label = read_posterior(args, stacks=True)
     check_group(post, args.group)
-    draws = predicted(post, args.n_params, args.n_tokens, args.group)
+    draws = _predicted(post, args.n_params, args.n_tokens, args.group)
     table, p_fits = interval_table(draws, args.ci), None
     if args.gpu is not None:
         import pandas as pd
