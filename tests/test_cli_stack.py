@@ -109,6 +109,7 @@ def test_predict_answers_from_the_mixture(capsys, stack_file):
         ("loss_mean", mixed.predict_loss(1e9, 2e10)["loss_mean"].values),
         ("compute_ratio", mixed.compute_to_match(1e9, 2e10)["compute_ratio"].values),
     ):
+        # the mixture's own draws through JSON, as test_cli_behaviour's predict test
         assert rows[quantity]["median"] == pytest.approx(np.median(draws), rel=1e-9)
     code, printed, err = command(capsys, "predict", "--posterior", path, *argv)
     assert code == 0, err
