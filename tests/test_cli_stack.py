@@ -141,7 +141,7 @@ def test_commands_of_one_posterior_refuse_a_stack_by_name(capsys, stack_file):
     argv = ["compare", "allocations", "--budget", 1e22, "--n-a", 1e9, "--n-b", 2e9]
     code, _, err = command(capsys, *argv, "--posterior", path)
     assert code == 2
-    assert "'bayescale plan' and 'bayescale suggest' answer from a stack" in err
+    assert "'bayescale plan', 'bayescale predict' and 'bayescale suggest' answer from a" in err
 
 
 def test_suggest_runs_from_the_mixture(capsys, stack_file):

@@ -21,9 +21,10 @@ STACK_PLOTS = ("fit", "loss-vs-params", "frontier", "ppc", "isoflops", "excess-c
 
 def read_posterior(args, stacks: bool = False):
     """The posterior of ``--posterior`` (a :class:`~bayescale.Stack` where the file holds
-    one and the command answers from ``stacks``: ``plan``, ``suggest``, and ``plot`` of the
-    figures in ``STACK_PLOTS``), else ``--dataset``'s reference fit, and its label; the
-    warnings its fit raised are repeated after the answer (:func:`_keep_fit_warnings`)."""
+    one and the command answers from ``stacks``: ``plan``, ``predict``, ``suggest``, and
+    ``plot`` of the figures in ``STACK_PLOTS``), else ``--dataset``'s reference fit, and its
+    label; the warnings its fit raised are repeated after the answer
+    (:func:`_keep_fit_warnings`)."""
     path = args.posterior and check_input_file(args.posterior, "--posterior", "posterior file")
     from bayescale.compilation_cache import use_compilation_cache
     from bayescale.posterior import load_posterior
@@ -36,11 +37,11 @@ def read_posterior(args, stacks: bool = False):
         if not stacks:
             command = " ".join(filter(None, (args.command, getattr(args, "kind", None))))
             raise InputError(
-                f"{str(path)!r} holds a stack of several laws' posteriors; 'bayescale plan' "
-                "and 'bayescale suggest' answer from a stack, and 'bayescale plot' draws "
-                f"{', '.join(STACK_PLOTS)} "
-                f"from one, but 'bayescale {command}' answers from one posterior. Fit one "
-                "law (bayescale fit SOURCE --law NAME -o post.nc) and pass that file."
+                f"{str(path)!r} holds a stack of several laws' posteriors; 'bayescale plan', "
+                "'bayescale predict' and 'bayescale suggest' answer from a stack, and "
+                f"'bayescale plot' draws {', '.join(STACK_PLOTS)} from one, but "
+                f"'bayescale {command}' answers from one posterior. Fit one law (bayescale "
+                "fit SOURCE --law NAME -o post.nc) and pass that file."
             )
         post, label = load_stack(path), str(path)
     elif path:
