@@ -23,7 +23,7 @@ from bayescale.cli.sources import (
     print_weights,
     read_posterior,
 )
-from bayescale.errors import InputError
+from bayescale.ranges import positive_pairs
 
 _ROWS = (
     ("loss_mean", "loss, the law", "nats/token"),
@@ -34,15 +34,14 @@ _ROWS = (
 )
 
 
-def _predicted(post, n_params, n_tokens, group):
-    """:class:`~bayescale.draws.Draws` of the planned runs ``(n_params, n_tokens)``, paired
-    as :meth:`~bayescale.Posterior.predict_loss` pairs them, dims ``(chain, draw, point)``:
-    ``loss_mean`` and ``loss_predictive``, ``loss_opt`` at each run's compute ``6ND``, and
-    ``compute_opt`` and ``compute_ratio`` (module docstring); coordinate ``flops``."""
+def _predicted(post, n, d, group):
+    """:class:`~bayescale.draws.Draws` of the planned runs of ``n`` parameters on ``d``
+    tokens (arrays of one length), dims ``(chain, draw, point)``: ``loss_mean`` and
+    ``loss_predictive``, ``loss_opt`` at each run's compute ``6ND``, and ``compute_opt``
+    and ``compute_ratio`` (module docstring); coordinate ``flops``."""
     from bayescale.draws import Draws
 
-    loss = post.predict_loss(n_params, n_tokens, group=group).dataset
-    n, d = loss["n_params"].values, loss["n_tokens"].values
+    loss = post.predict_loss(n, d, group=group).dataset
     compute = 6 * n * d
     optimum = post.optimal(compute, group=group).dataset["loss_opt"]
     match = post.compute_to_match(n, d, group=group).dataset
@@ -55,17 +54,13 @@ def _predicted(post, n_params, n_tokens, group):
 
 
 def cmd_predict(args) -> int:
-    sizes, tokens = len(args.n_params), len(args.n_tokens)
-    if 1 not in (sizes, tokens) and sizes != tokens:
-        raise InputError(
-            f"--n-params has {sizes} values and --n-tokens {tokens}: give one of each per "
-            "run, in order, or a single value of either to pair with each of the other's "
-            "(e.g. --n-params 7e9 --n-tokens 1.4e11 2.8e11)."
-        )
+    n, d = positive_pairs(
+        args.n_params, args.n_tokens, "--n-params", "--n-tokens", "--n-params 7e9 --n-tokens 1.4e11"
+    )
     hardware.check_complete(hardware.given(args))
     post, label = read_posterior(args, stacks=True)
     check_group(post, args.group)
-    draws = _predicted(post, args.n_params, args.n_tokens, args.group)
+    draws = _predicted(post, n, d, args.group)
     table, p_fits = interval_table(draws, args.ci), None
     if args.gpu is not None:
         import pandas as pd

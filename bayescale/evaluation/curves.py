@@ -107,9 +107,9 @@ def _check_logged(post, frame: pd.DataFrame) -> None:
     from a fitted trunk) after its first fitted checkpoint: the rates logged before them
     are not in ``frame``, so the run would seem to warm up from 0 at step 0 to its first
     row here."""
-    constant = post.groups["constant_data"]
     if "schedule" in frame.columns or "lr" not in frame.columns or "run" not in frame.columns:
         return
+    constant = post.groups["constant_data"]
     if "run" not in constant or "run" not in post.posterior.coords:
         return
     names = post.posterior["run"].values[constant["run"].values]
