@@ -46,29 +46,31 @@ variance ``τ²``, a candidate removes
 .. math::
 
     G_{\mathrm{lin}}(c) = \frac1R \sum_r
-        \frac{\mathrm{Cov}(T_r, μ_c)^2}{\mathrm{Var}(μ_c) + τ^2}
+        \frac{\mathrm{Cov}(T_r, μ_c)^2}{\mathrm{Var}(μ_c) + τ^2 + c^2\,\mathbb E[σ^2]\, g_c^2}
         + c^2\, \mathbb E[σ^2] \big(\overline{h^2} − \overline{h_c^2}\big),
 
 the covariances over the draws, ``\overline{h^2}`` and ``\overline{h_c^2}`` the mean
-squared distance of the target points from the fitted runs before and after the candidate
-(the extrapolation error, below). ``τ² = \mathbb E_s[σ_s^2]`` for Normal noise and, for
-Student-t, the variance of the Normal with the same Fisher information about the location,
+squared distance of the target points from the fitted runs before and after the candidate,
+and ``g_c`` the candidate's distance from the target points (both from the law's error,
+below). ``τ² = \mathbb E_s[σ_s^2]`` for Normal noise and, for Student-t, the variance of
+the Normal with the same Fisher information about the location,
 ``τ² = \mathbb E_s[σ_s^2 (ν_s + 3)/(ν_s + 1)]``.
 
 A chosen run ``j`` updates every covariance by rank one,
 ``\mathrm{Cov}'(X, X') = \mathrm{Cov}(X, X') − \mathrm{Cov}(X, μ_j)\,\mathrm{Cov}(μ_j,
-X') / (\mathrm{Var}(μ_j) + τ^2)``; run by run this is the batch's joint update
-``\mathrm{Var}(T) − C_{TJ} (C_{JJ} + τ^2 I)^{-1} C_{JT}`` over the chosen runs ``J``. It
+X') / (\mathrm{Var}(μ_j) + τ_j^2)``; run by run this is the batch's joint update
+``\mathrm{Var}(T) − C_{TJ} (C_{JJ} + \mathrm{diag}(τ_J^2))^{-1} C_{JT}`` over the chosen
+runs ``J``, ``τ_j^2 = τ^2 + c^2\,\mathbb E[σ^2]\, g_j^2``. It
 is kept as the centred draws ``A`` (one row per target point and candidate, one column per
 draw, ``\mathrm{Cov} = A A^\top / S``): ``A ← A (I − γ u u^\top)`` with ``u`` the chosen
-run's row normalised, ``ρ = \mathrm{Var}(μ_j) / (\mathrm{Var}(μ_j) + τ^2)`` and
+run's row normalised, ``ρ = \mathrm{Var}(μ_j) / (\mathrm{Var}(μ_j) + τ_j^2)`` and
 ``γ = 1 − \sqrt{1 − ρ}``, since ``(I − γ u u^\top)^2 = I − ρ\, u u^\top``. The draws
 keep equal weights, so nothing degenerates along a batch; a step costs ``O(C R S)``.
 
 This is the Laplace (Fisher) V-optimal criterion with the draws in place of the
-gradients: with ``μ_c ≈ g_c^\top θ`` and ``T ≈ t^\top θ`` near the posterior,
-``\mathrm{Cov}(T, μ_c) = t^\top Σ g_c`` and the update is Sherman–Morrison's
-``Σ' = (Σ^{-1} + g_c g_c^\top / τ^2)^{-1}``. The draws' covariances average the
+gradients: with ``μ_c ≈ j_c^\top θ`` and ``T ≈ t^\top θ`` near the posterior,
+``\mathrm{Cov}(T, μ_c) = t^\top Σ j_c`` and the update is Sherman–Morrison's
+``Σ' = (Σ^{-1} + j_c j_c^\top / τ_c^2)^{-1}``. The draws' covariances average the
 linearisation over the posterior instead of taking it at one point, and need no
 derivative of the law or of ``N_opt`` (found numerically for some laws).
 
@@ -105,18 +107,17 @@ beside each law's own uncertainty, so a run where the laws predict differently, 
 that goes with their different targets, gains even where each law alone is certain: the
 run that tells the laws apart. Reweighting takes one posterior.
 
-The extrapolation error
------------------------
+The law's error
+---------------
 
 A loss target's variance includes the law's error outside the fitted runs, as its
-predictive intervals do. No outcome informs the error's ``z_s``: its part of the variance
-shrinks only as ``h`` does, by geometry, when a run extends the fitted region towards the
-target: after a candidate ``(N_c, D_c)``, ``h`` is the target's distance from the hull of the
-fitted runs and the candidate (and the runs chosen before it). The outcome itself is
-weighted under the law and the noise alone, as a refit would fit it (a fitted run has no
-discrepancy term). The error's slope ``a_s = c σ_s z_s`` enters in expectation over its
-``z_s ~ \mathrm{Normal}(0, 1)``, which no outcome informs: ``\mathbb E[a_s] = 0`` and
-``\mathbb E[a_s^2] = c^2 σ_s^2``, so
+predictive intervals do (:mod:`bayescale.discrepancy`): ``a_s h``, its slope
+``a_s = c σ_s z_s`` per e-fold of distance ``h`` from the fitted runs. No outcome informs
+the error's ``z_s``: its part of the variance shrinks only as ``h`` does, by geometry, when
+a run extends the fitted region towards the target: after a candidate ``(N_c, D_c)``,
+``h`` is the target's distance from the hull of the fitted runs and the candidate (and the
+runs chosen before it). ``z_s ~ \mathrm{Normal}(0, 1)`` enters in expectation,
+``\mathbb E[a_s] = 0`` and ``\mathbb E[a_s^2] = c^2 σ_s^2``, so
 
 .. math::
 
@@ -127,12 +128,26 @@ discrepancy term). The error's slope ``a_s = c σ_s z_s`` enters in expectation 
 few draws (the later runs of a batch), that estimate rests on those few ``z_s`` and its
 noise counts as gain or loss.
 
-Far outside the fitted runs this part is most of a target's variance, so it values the
-runs that bring the fitted region towards the targets, which tell less about the law's
-parameters than runs at the edges of the candidates' shapes, and more about the loss
-where it is wanted when the law's form is not quite right (``docs/performance.md``,
-"Which run next"). ``extrapolation=False`` values runs by the law's variance alone: the
-uncertainty given that the law is right. ``"n_opt"`` has no such term.
+The same error bounds what a run far from the targets tells about them. It assumes the
+law's log error changes by at most ``|a_s|`` per e-fold, so the error at a candidate a
+distance ``g_c`` from the target points (the L1 distance in e-folds from their hull,
+:mod:`bayescale.fitted_region`) may differ from theirs by up to ``|a_s| g_c``. The linear
+update counts that difference as noise of the candidate's outcome, seen from the targets,
+of variance ``\mathbb E[a^2]\, g_c^2 = c^2\,\mathbb E[σ^2]\, g_c^2``, beside the new
+run's ``τ²``. A run of the targets' shapes and sizes keeps its full weight, a run far from
+them in size, in tokens or in tokens per parameter is discounted, and a refit that moves
+the law's parameters to fit a far run's misfit is not counted as learning about the
+targets. Without it the criterion favours the runs at the edges of the candidates' shapes,
+which move the parameters most and, where the law is wrong, mislead them most
+(``docs/performance.md``, "Which run next").
+
+Far outside the fitted runs the extrapolation error is most of a target's variance, so
+both parts value the runs that bring the fitted region towards the targets.
+``extrapolation=False`` leaves both out and values runs by the law's variance alone: the
+uncertainty given that the law is right everywhere. ``"n_opt"`` has neither: no error term
+enters an allocation, so its runs are valued by the law's variance alone. Reweighting counts the targets'
+extrapolation error and weights each outcome under the law and the noise alone, as a refit
+would fit it: it does not discount far runs.
 
 The batch
 ---------
@@ -484,10 +499,16 @@ def _distances(region, target_points, dtype, candidates=None) -> np.ndarray:
     return h
 
 
-def _linear_noise(draws) -> float:
-    """The noise variance of a new run in the linear update: the mean over the draws of
-    ``fisher_variance`` (:func:`_draws`)."""
-    return float(draws["fisher_variance"].mean())
+def _linear_noise(draws, target_points, runs) -> np.ndarray:
+    """``τ_c²`` per candidate in the linear update: the mean over the draws of
+    ``fisher_variance`` (:func:`_draws`) plus the law's error between the candidate and the
+    target points, ``c² E[σ²] g_c²`` (module docstring, "The law's error"; none without
+    target points)."""
+    noise = np.full(len(runs[0]), float(draws["fisher_variance"].mean()))
+    if target_points is None:
+        return noise
+    g = Region.from_points(*target_points).distance(*runs)
+    return noise + float(draws["slope_square"].mean()) * g**2
 
 
 def _greedy_linear(mu, draws, values, target_points, runs, costs, region, k):
@@ -495,7 +516,7 @@ def _greedy_linear(mu, draws, values, target_points, runs, costs, region, k):
     :func:`_greedy` returns: the Monte Carlo error is not defined (``NaN``) and the
     draws keep equal weights (ESS the number of draws)."""
     count, size = mu.shape
-    noise = _linear_noise(draws)
+    noise = _linear_noise(draws, target_points, runs)
     slope_square = float(draws["slope_square"].mean())
     a_mu = np.asarray(mu, np.float64)
     a_mu = a_mu - a_mu.mean(axis=1, keepdims=True)  # (candidate, draw)
@@ -534,7 +555,7 @@ def _greedy_linear(mu, draws, values, target_points, runs, costs, region, k):
         columns["step_ess"][best] = float(size)
         norm = math.sqrt(spread[best] * size)
         if norm > 0:
-            rho = spread[best] / (spread[best] + noise)
+            rho = spread[best] / (spread[best] + noise[best])
             direction = a_mu[best] / norm
             shrink = 1.0 - math.sqrt(1.0 - rho)
             a_mu = a_mu - shrink * np.outer(a_mu @ direction, direction)

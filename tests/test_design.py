@@ -100,8 +100,9 @@ def synthetic():
 # ------------------------------------------------------------------ linear criterion
 def test_the_linear_batch_equals_the_joint_update():
     """Run by run, the rank-one updates of the centred draws give the batch's variance
-    ``mean_r [Var(T_r) − C_rJ (C_JJ + τ² I)⁻¹ C_Jr]`` computed directly from the original
-    draws for the chosen runs ``J``, a repeated run included."""
+    ``mean_r [Var(T_r) − C_rJ (C_JJ + diag(τ_J²))⁻¹ C_Jr]`` computed directly from the
+    original draws for the chosen runs ``J``, a repeated run included, with each run's
+    ``τ_j² = τ² + c² E[σ²] g_j²`` growing with its distance ``g_j`` from the targets."""
     rng = np.random.default_rng(0)  # any seed: the identity holds for every draw set
     size, params = 300, 3
     theta = rng.standard_normal((params, size))
@@ -109,11 +110,16 @@ def test_the_linear_batch_equals_the_joint_update():
     mu = loadings @ theta + 0.1 * rng.standard_normal((5, size))  # not all linear in θ
     mu = np.vstack([mu, mu[:1]])  # 6 candidates, the first repeated
     values = (rng.standard_normal((2, params)) @ theta).T  # 2 target points
-    draws = {"fisher_variance": np.full(size, 0.25), "slope_square": np.zeros(size)}
-    region = Region.from_points(np.log([1.0, 2.0, 1.0]), np.log([1.0, 1.0, 2.0]))
-    runs = (np.zeros(6), np.zeros(6))
+    draws = {"fisher_variance": np.full(size, 0.25), "slope_square": np.full(size, 0.04)}
+    # the fitted region holds the targets and the candidates, so no candidate moves the
+    # targets' extrapolation error and the batch's variance is the law's alone
+    region = Region.from_points(np.log([1.0, 100.0, 1.0]), np.log([1.0, 1.0, 100.0]))
+    targets = (np.log([2.0, 3.0]), np.log([2.0, 2.0]))
+    runs = (np.log([2.0, 2.5, 5.0, 2.0, 9.0, 2.0]), np.log([2.0, 4.0, 2.0, 20.0, 3.0, 2.0]))
+    g = Region.from_points(*targets).distance(*runs)
+    assert g[0] == 0 and (g[1:5] > 0).all()  # the first run and its repeat sit on a target
     now, (_, se, ess), columns, rank, _ = _greedy_linear(
-        mu, draws, values, None, runs, np.ones(6), region, k=4
+        mu, draws, values, targets, runs, np.ones(6), region, k=4
     )
     centred_t = values.T - values.T.mean(axis=1, keepdims=True)
     centred_mu = mu - mu.mean(axis=1, keepdims=True)
@@ -122,10 +128,12 @@ def test_the_linear_batch_equals_the_joint_update():
     assert np.isnan(se).all() and (ess == size).all()
     order = np.argsort(np.where(rank > 0, rank, 99))[: (rank > 0).sum()]
     assert len(order) == 4 and rank[0] > 0 and rank[5] > 0  # the run and its repeat
+    assert (g[order] > 0).any()  # a discounted run is among those checked
     for j in range(1, 5):
         chosen = centred_mu[order[:j]]
         c_tj = centred_t @ chosen.T / size
-        c_jj = chosen @ chosen.T / size + 0.25 * np.eye(j)  # τ² = 0.5², Normal noise
+        # τ² = 0.5² (Normal noise) plus c²E[σ²] = 0.2² per squared e-fold from the targets
+        c_jj = chosen @ chosen.T / size + np.diag(0.25 + 0.04 * g[order[:j]] ** 2)
         direct = np.mean(
             np.sum(centred_t**2, axis=1) / size - np.sum(c_tj @ np.linalg.inv(c_jj) * c_tj, axis=1)
         )
