@@ -128,26 +128,27 @@ runs chosen before it). ``z_s ~ \mathrm{Normal}(0, 1)`` enters in expectation,
 few draws (the later runs of a batch), that estimate rests on those few ``z_s`` and its
 noise counts as gain or loss.
 
-The same error bounds what a run far from the targets tells about them. It assumes the
-law's log error changes by at most ``|a_s|`` per e-fold, so the error at a candidate a
-distance ``g_c`` from the target points (the L1 distance in e-folds from their hull,
+The same error bounds what a run far from the targets tells about them. ``h`` changes by
+at most one per e-fold of L1 distance, so the law's log error at a candidate a distance
+``g_c`` from the target points (the L1 distance in e-folds from their hull,
 :mod:`bayescale.fitted_region`) may differ from theirs by up to ``|a_s| g_c``. The linear
-update counts that difference as noise of the candidate's outcome, seen from the targets,
-of variance ``\mathbb E[a^2]\, g_c^2 = c^2\,\mathbb E[σ^2]\, g_c^2``, beside the new
-run's ``τ²``. A run of the targets' shapes and sizes keeps its full weight, a run far from
-them in size, in tokens or in tokens per parameter is discounted, and a refit that moves
-the law's parameters to fit a far run's misfit is not counted as learning about the
-targets. Without it the criterion favours the runs at the edges of the candidates' shapes,
-which move the parameters most and, where the law is wrong, mislead them most
+update counts that difference, at its bound, as noise of the candidate's outcome seen from
+the targets, of variance ``\mathbb E[a^2]\, g_c^2 = c^2\,\mathbb E[σ^2]\, g_c^2`` beside
+the new run's ``τ²``, each run's independent of the others' (two far runs of one shape are
+discounted one by one, not as one). A run of the targets' shapes and sizes keeps its full
+weight; a run far from them in size, in tokens or in tokens per parameter counts for less,
+as a refit that moves the law's parameters to fit a far run's misfit teaches less about
+the targets. Without it the criterion favours the runs at the edges of the candidates'
+shapes, which move the parameters most and, where the law is wrong, mislead them most
 (``docs/performance.md``, "Which run next").
 
 Far outside the fitted runs the extrapolation error is most of a target's variance, so
 both parts value the runs that bring the fitted region towards the targets.
 ``extrapolation=False`` leaves both out and values runs by the law's variance alone: the
 uncertainty given that the law is right everywhere. ``"n_opt"`` has neither: no error term
-enters an allocation, so its runs are valued by the law's variance alone. Reweighting counts the targets'
-extrapolation error and weights each outcome under the law and the noise alone, as a refit
-would fit it: it does not discount far runs.
+enters an allocation, so its runs are valued by the law's variance alone. Reweighting
+counts the targets' extrapolation error and weights each outcome under the law and the
+noise alone, as a refit would fit it: it does not discount far runs.
 
 The batch
 ---------

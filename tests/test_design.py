@@ -473,8 +473,9 @@ def test_cli_prints_the_runs_as_json(capsys):
 
 @pytest.mark.parametrize("law_only", [False, True])
 def test_cli_counts_the_extrapolation_error_unless_told(law_only, capsys):
-    """A loss target's variance includes the law's error outside the fitted runs unless
-    --law-only; the answer says which, and the JSON carries it."""
+    """A loss target's variance includes the law's error outside the fitted runs, and runs
+    far from the target are discounted by it, unless --law-only; the answer says which, and
+    the JSON carries it."""
     argv = ["suggest", "--target", "loss", "--n-params", "7e10", "--n-tokens", "1.4e12"]
     argv += ["--max-compute", "1e20", "-k", "2", *(["--law-only"] if law_only else [])]
     with warnings.catch_warnings():
@@ -486,6 +487,7 @@ def test_cli_counts_the_extrapolation_error_unless_told(law_only, capsys):
     assert out["extrapolation"] is not law_only
     assert ("the law's variance alone" in words) == law_only
     assert ("with the law's error outside the fitted runs" in words) is not law_only
+    assert ("runs far from the target discounted by the law's error" in words) is not law_only
 
 
 @pytest.mark.parametrize("method", ["linear", "reweight"])

@@ -354,7 +354,8 @@ def parser() -> argparse.ArgumentParser:
         "--law-only",
         action="store_true",
         help="--target loss or region: value runs by the law's variance alone, without the "
-        "target's extrapolation error, which runs towards the target shrink",
+        "law's error: the target's extrapolation error, which runs towards the target "
+        "shrink, and the discount of runs far from the target",
     )
     p.add_argument("--seed", type=int, default=0, help="seed of the simulated outcomes")
     p.add_argument(

@@ -165,6 +165,11 @@ def cmd_suggest(args) -> int:
         f"{attrs['outcomes']} simulated outcomes per run"
         if reweighted
         else "a linear update of the draws"
+        + (
+            ", runs far from the target discounted by the law's error"
+            if attrs["extrapolation"]
+            else ""
+        )
     )
     if candidates is None:
         offered = (
