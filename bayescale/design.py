@@ -207,17 +207,16 @@ Both:
   that posterior puts the law. Choose a few runs at a time and refit between batches. On
   ``docs/calibration/design.md`` (batches of 8, refits between, five seeds) the linear
   update's runs predict the held-out runs better than both random and cheapest-first runs
-  on 1 of 3 sweeps at 1% of a sweep's compute, 1 of 3 at 5% and 3 of 3 at 10%; at 1% on
-  ``chinchilla`` they leave the law a smaller variance than random runs and predict worse
-  (figures in ``docs/performance.md``, "Which run next"): a smaller variance is not a
-  smaller held-out error.
+  on 2 of 3 sweeps at 1% of a sweep's compute, 1 of 3 at 5% and 3 of 3 at 10%; at 1% and
+  5% on ``chinchilla`` random runs predict better (figures in ``docs/performance.md``,
+  "Which run next").
 - **Shapes.** A run moves the law's parameters most from the edges of the candidates'
-  tokens per parameter, so both favour runs there, often far from the shapes the target
-  asks about. A law that is wrong errs most there too, and fitted, those runs move its
-  predictions everywhere. Offer candidates of the target's shapes (``docs/performance.md``,
-  "Which run next": so restricted, most strategies' runs predicted the held-out runs
-  better, and this criterion's, valued by the law's variance alone, beat random ones in 4
-  of 9 comparisons).
+  tokens per parameter, so the law's variance favours runs there, often far from the
+  shapes the target asks about. A law that is wrong errs most there too, and fitted, those
+  runs move its predictions everywhere. The linear update's discount of far runs weighs
+  against them; reweighting has none. Offer candidates of the target's shapes
+  (``docs/performance.md``, "Which run next": so restricted, most strategies' runs
+  predicted the held-out runs better).
 - **Thinning.** The draws are thinned evenly to at most ``max_draws`` (default
   :data:`MAX_DRAWS`) to bound the work, ``candidates × outcomes × draws`` density
   evaluations a step for reweighting, ``candidates × points × draws`` for the linear

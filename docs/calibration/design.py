@@ -17,7 +17,8 @@ reference is a fit on every pool run.
 Strategies, each spending at most the level's compute:
 
 - ``suggest``: ``bs.suggest_runs`` (default criterion: the linear update, counting the
-  targets' extrapolation error) with target ``"region"`` at the held-out runs' (N, D) (the
+  targets' extrapolation error and discounting each run by the law's error between it and
+  the targets) with target ``"region"`` at the held-out runs' (N, D) (the
   quantity scored), candidates the unused pool runs that fit the level's remaining
   compute, ``k = BATCH``, its runs taken in rank order while they fit; then a refit on the
   runs so far, until no candidate fits;
@@ -50,8 +51,9 @@ lie in the central 80% of the held-out runs' (their ``WINDOW`` quantiles): how t
 strategies compare when the runs are of the shapes the answers are wanted for.
 
 ``--law-only`` has ``suggest`` value runs by the law's variance alone
-(``bs.suggest_runs(..., extrapolation=False)``), leaving out the targets' extrapolation
-error, which shrinks as runs bring the fitted region towards the held-out runs.
+(``bs.suggest_runs(..., extrapolation=False)``), leaving out the law's error: the
+targets' extrapolation error, which shrinks as runs bring the fitted region towards the
+held-out runs, and the discount of runs far from them.
 """
 
 from __future__ import annotations
@@ -436,8 +438,8 @@ choose {BATCH} runs at a time and refit on the runs so far before choosing more,
 is grown: `suggest` = `bs.suggest_runs(post, candidates=<unused pool runs that fit the
 level's remaining compute>, target="region", at=<held-out (N, D)>, k={BATCH})` (the
 default criterion: the linear update of the law's variance plus the targets' extrapolation
-error), its runs taken in rank order while they
-fit; `d-optimal` = greedy Bayesian D-optimal per unit cost,
+error, each run discounted by the law's error between it and the targets), its runs taken
+in rank order while they fit; `d-optimal` = greedy Bayesian D-optimal per unit cost,
 `E_s[log det(M_s + J J^T/σ_s²) − log det M_s] / 6ND` over {DOPT_DRAWS} draws of the
 latest posterior, `M_s` the Fisher information of the used runs in the law's
 unconstrained parameters plus the default priors' precision, {BATCH} runs or until none
@@ -490,8 +492,8 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--law-only",
         action="store_true",
-        help="suggest values runs by the law's variance alone, without the targets' "
-        "extrapolation error (design.md is not written)",
+        help="suggest values runs by the law's variance alone, without the law's error "
+        "(design.md is not written)",
     )
     args = parser.parse_args(argv)
     bs.use_cpu_devices()
