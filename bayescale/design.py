@@ -331,8 +331,10 @@ def suggest_runs(
         ``"linear"`` (the linear update of the draws' covariance) or ``"reweight"``
         (importance reweighting of the draws over simulated outcomes); module docstring.
     extrapolation
-        count the extrapolation error of a ``"loss"`` or ``"region"`` target in its variance
-        and gains (the default; module docstring); ``False``: only the law's variance,
+        count the law's error outside the fitted runs for a ``"loss"`` or ``"region"``
+        target (the default; module docstring, "The law's error"): the target's
+        extrapolation error in its variance and gains, and, in the linear update, the
+        discount of runs far from the target points; ``False``: only the law's variance,
         which outcomes inform.
     outcomes
         simulated worlds ``M`` of ``"reweight"`` (at least 2).
@@ -354,7 +356,7 @@ def suggest_runs(
         adds to the runs ranked before it), ``batch_share`` (share of the variance that
         runs 1 to ``rank`` remove together) and ``step_ess`` (ESS of the batch's weights
         after it). ``attrs`` hold the target, ``variance`` (now), the draws used, the
-        ``method``, ``extrapolation`` (whether the variance counts it), ``outcomes`` (0 for
+        ``method``, ``extrapolation`` (whether the law's error is counted), ``outcomes`` (0 for
         ``"linear"``, which simulates none) and ``seed``.
     """
     if target not in TARGETS:
