@@ -56,8 +56,9 @@ class PlanningWarning(UserWarning):
 
 
 class MemoryWarning(UserWarning):
-    """A plan does not fit in the accelerator's memory in too many draws: the message says
-    how often, and the smallest tensor-parallel degree or GPU count that fits."""
+    """A planned or predicted run does not fit in the accelerator's memory in too many
+    draws: the message says which, how often, and the smallest tensor-parallel degree or
+    GPU count that fits."""
 
 
 class ComparisonWarning(UserWarning):

@@ -832,6 +832,22 @@ def min_gpus(
     )
 
 
+def _position(share: xr.DataArray, index: tuple[int, ...]) -> str:
+    """Where ``index`` lies along the dims of ``share``, in words: per dim, the coordinates
+    that label it (such as a run's ``n_params`` and ``n_tokens`` along ``point``), else the
+    dim's own value (a ``budget``), else its position."""
+    parts = []
+    for dim, i in zip(share.dims, index, strict=True):
+        labels = [name for name, c in share.coords.items() if c.dims == (dim,) and name != dim]
+        if labels:
+            parts += [f"{name} {share[name].values[i]:.3g}" for name in labels]
+        elif dim in share.coords:
+            parts.append(f"{dim} {share[dim].values[i]:.3g}")
+        else:
+            parts.append(f"{dim} {i}")
+    return ", ".join(parts)
+
+
 def _fit_share(ok: xr.DataArray, sample_dims: Sequence[str]) -> xr.DataArray:
     """The share of draws that fit: over ``sample_dims`` where present, else over all dims."""
     dims = [dim for dim in sample_dims if dim in ok.dims] or list(ok.dims)
@@ -951,18 +967,15 @@ def check_fits(
     where = []
     for index in np.ndindex(share.shape):
         if share.values[index] < FIT_SHARE:
-            at = ", ".join(
-                f"{dim} {share[dim].values[i]:.3g}" if dim in share.coords else f"{dim} {i}"
-                for dim, i in zip(share.dims, index, strict=True)
-            )
+            at = _position(share, index)
             where.append(
                 f"{at + ': ' if at else ''}{share.values[index]:.0%} of draws fit, median "
                 f"{float(median.values[index]):.3g} GB per GPU"
             )
     usable = _usable_bytes(accelerator, headroom) / BYTES_PER_GB
     warnings.warn(
-        f"the plan does not fit in memory on the {accelerator.name} ({usable:.3g} GB usable "
-        f"of {accelerator.memory_bytes / BYTES_PER_GB:.3g} GB, {headroom:.0%} kept free): "
+        f"the trained model does not fit in memory on the {accelerator.name} ({usable:.3g} GB "
+        f"usable of {accelerator.memory_bytes / BYTES_PER_GB:.3g} GB, {headroom:.0%} kept free): "
         f"{'; '.join(where)}."
         f"{_suggestion(n, accelerator, arch, headroom, layout, sample_dims)}",
         MemoryWarning,

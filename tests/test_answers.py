@@ -201,6 +201,21 @@ def test_without_a_tensor_parallel_degree_that_fits_a_gpu_count_is_suggested():
     assert not quiet
 
 
+def test_a_run_that_does_not_fit_is_named_by_the_coordinates_of_its_point():
+    """Runs along a ``point`` dim (as ``bayescale predict`` passes them) are named by their
+    sizes and tokens, not by their position; a run that fits is not named."""
+    sizes, tokens = [7e10, 1e9], [3e11, 2e10]
+    n = xr.DataArray(
+        np.broadcast_to(sizes, (1, 2, 2)),  # two equal draws of each run
+        dims=("chain", "draw", "point"),
+        coords={"n_params": ("point", sizes), "n_tokens": ("point", tokens)},
+    )
+    _, raised = caught(lambda: hardware.check_fits(n, "H100", zero_stage=3, data_parallel=1024))
+    (message,) = raised[bs.MemoryWarning]
+    assert "n_params 7e+10, n_tokens 3e+11: 0% of draws fit" in message
+    assert "1e+09" not in message and "point" not in message
+
+
 def test_compare_variants_warns_when_a_plan_does_not_fit():
     post = point_mass("chinchilla", HOFFMANN)
     _, raised = caught(lambda: compare_variants(post, post, [1e24], n_gpus=8))
