@@ -501,16 +501,16 @@ def _distances(region, target_points, dtype, candidates=None) -> np.ndarray:
     return h
 
 
-def _linear_noise(draws, target_points, runs) -> np.ndarray:
+def _linear_noise(draws, slope_square, target_points, runs) -> np.ndarray:
     """``τ_c²`` per candidate in the linear update: the mean over the draws of
     ``fisher_variance`` (:func:`_draws`) plus the law's error between the candidate and the
-    target points, ``c² E[σ²] g_c²`` (module docstring, "The law's error"; none without
-    target points)."""
+    target points, ``slope_square · g_c²`` with ``slope_square = c² E[σ²]`` (module
+    docstring, "The law's error"; none without target points)."""
     noise = np.full(len(runs[0]), float(draws["fisher_variance"].mean()))
     if target_points is None:
         return noise
     g = Region.from_points(*target_points).distance(*runs)
-    return noise + float(draws["slope_square"].mean()) * g**2
+    return noise + slope_square * g**2
 
 
 def _greedy_linear(mu, draws, values, target_points, runs, costs, region, k):
@@ -518,8 +518,8 @@ def _greedy_linear(mu, draws, values, target_points, runs, costs, region, k):
     :func:`_greedy` returns: the Monte Carlo error is not defined (``NaN``) and the
     draws keep equal weights (ESS the number of draws)."""
     count, size = mu.shape
-    noise = _linear_noise(draws, target_points, runs)
     slope_square = float(draws["slope_square"].mean())
+    noise = _linear_noise(draws, slope_square, target_points, runs)
     a_mu = np.asarray(mu, np.float64)
     a_mu = a_mu - a_mu.mean(axis=1, keepdims=True)  # (candidate, draw)
     a_t = np.asarray(values, np.float64).T

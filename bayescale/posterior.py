@@ -139,6 +139,12 @@ class Posterior:
         post = self.posterior
         return [str(g) for g in post["group"].values] if "group" in post.coords else []
 
+    @property
+    def groups_answered(self) -> list[str]:
+        """The groups a query can answer for: the fitted groups, and ``"new"`` (an unseen
+        group drawn from the population) under partial pooling; empty without groups."""
+        return self.groups_fitted + ([NEW_GROUP] if self.info.pooling == "partial" else [])
+
     def theta(self, group: str | None = None, seed: int | None = None) -> dict[str, np.ndarray]:
         """The law's parameters as ``(chain, draw)`` arrays.
 
@@ -541,7 +547,7 @@ class Posterior:
             the law's error outside the fitted runs.
         """
         if group is None and self.groups_fitted:
-            names = self.groups_fitted + ([NEW_GROUP] if self.info.pooling == "partial" else [])
+            names = self.groups_answered
             parts = [self.optimal(compute, g).dataset for g in names]
             return Draws(xr.concat(parts, dim=xr.DataArray(names, dims="group", name="group")))
         return planning.optimal(self.law, self.theta(group), compute, self.discrepancy())

@@ -217,6 +217,12 @@ class Stack:
         """Group labels of per-group components (empty for pooling='none')."""
         return self._shared().groups_fitted
 
+    @property
+    def groups_answered(self) -> list[str]:
+        """The groups a query can answer for: the fitted groups, and ``"new"`` under
+        partial pooling; empty without groups."""
+        return self._shared().groups_answered
+
     def __repr__(self) -> str:
         parts = ", ".join(f"{label} {w:.3f}" for label, w in self.weights.items())
         return f"Stack({len(self.components)} laws: {parts})"

@@ -375,6 +375,32 @@ def test_predict_pairs_its_runs_or_says_how(capsys):
     assert out.count("1B parameters on") == 2  # one size paired with each token count
 
 
+def test_predict_answers_for_every_group_as_for_each(capsys):
+    """Without --group, a per-group posterior's answer is each group's, and the new
+    group's under partial pooling: the same rows as --group asks for, one block each."""
+    argv = ["predict", "--dataset", "gadre_overtrain", "--n-params", "1e9", "4e9"]
+    argv += ["--n-tokens", "2e10", "1e11"]
+    code, out, err = command(capsys, *argv, "--json")
+    assert code == 0, err
+    every = pd.DataFrame(strict_json(out)["rows"])
+    groups = bs.load_reference("gadre_overtrain").groups_answered
+    assert list(every["group"].unique()) == groups and "new" in groups
+    for group in groups:
+        code, out, err = command(capsys, *argv, "--group", group, "--json")
+        assert code == 0, err
+        one = pd.DataFrame(strict_json(out)["rows"])
+        # the same draws through the same quantiles: equal to the last bit
+        pd.testing.assert_frame_equal(
+            every[every["group"] == group].drop(columns="group").reset_index(drop=True), one
+        )
+    code, out, err = command(capsys, *argv)
+    assert code == 0, err
+    assert out.count("group rpj, 4B parameters on 100B tokens") == 1
+    assert out.count("excess compute") == 2 * len(groups)
+    code, _, err = command(capsys, *argv, "--gpu", "H100", "--gpus", "8")
+    assert_user_error(code, err, "predict", "pass --group with one of", "none was given")
+
+
 # ---------------------------------------------------------------------------- JSON
 @pytest.mark.parametrize(
     "argv",

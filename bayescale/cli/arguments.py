@@ -35,6 +35,11 @@ class _Parser(argparse.ArgumentParser):
         self._negative_number_matcher = NEGATIVE_NUMBER
 
 
+# --group of the commands that answer for every group of a per-group posterior by default
+EVERY_GROUP_HELP = (
+    "for a per-group posterior: a group name, or 'new' for an unseen group from the "
+    "population (default: every group and new; one is needed with --gpu)"
+)
 CI_HELP = (
     "probability of the equal-tailed intervals, ci_prob (default 0.9); JSON rows name "
     "their bounds as az.summary does: eti_5%% and eti_95%% at 0.9"
@@ -252,11 +257,7 @@ def parser() -> argparse.ArgumentParser:
         help="the inverse question: compute needed to reach this loss (nats)",
     )
     _hardware_options(p, "with --budget: ")
-    _posterior_options(
-        p,
-        "for a per-group posterior: a group name, or 'new' for an unseen group from the "
-        "population (default: every group and new)",
-    )
+    _posterior_options(p, EVERY_GROUP_HELP)
     p.add_argument("--ci", type=float, default=0.9, help=CI_HELP)
     _finished_run_options(p)
     _json_option(p)
@@ -283,7 +284,7 @@ def parser() -> argparse.ArgumentParser:
         "value pairs with each of the other's), e.g. 1.4e12",
     )
     _hardware_options(p)
-    _posterior_options(p, "for a per-group posterior: a group name, or 'new'")
+    _posterior_options(p, EVERY_GROUP_HELP)
     p.add_argument("--ci", type=float, default=0.9, help=CI_HELP)
     _finished_run_options(p)
     _json_option(p)

@@ -14,7 +14,7 @@ and ``--gpus``, its training time, GPU-hours, cost and memory per GPU
 from __future__ import annotations
 
 from bayescale.cli import hardware
-from bayescale.cli.output import emit, human, interval_table, records, table_row
+from bayescale.cli.output import blocks, emit, human, interval_table, records, table_row
 from bayescale.cli.sources import (
     check_group,
     law_record,
@@ -38,9 +38,16 @@ def _predicted(post, n, d, group):
     """:class:`~bayescale.draws.Draws` of the planned runs of ``n`` parameters on ``d``
     tokens (arrays of one length), dims ``(chain, draw, point)``: ``loss_mean`` and
     ``loss_predictive``, ``loss_opt`` at each run's compute ``6ND``, and ``compute_opt``
-    and ``compute_ratio`` (module docstring); coordinate ``flops``."""
+    and ``compute_ratio`` (module docstring); coordinate ``flops``. With no ``group`` for
+    a per-group posterior, for every group it answers for, along a ``group`` dimension."""
     from bayescale.draws import Draws
 
+    if group is None and post.groups_answered:
+        import xarray as xr
+
+        names = post.groups_answered
+        parts = [_predicted(post, n, d, g).dataset for g in names]
+        return Draws(xr.concat(parts, dim=xr.DataArray(names, dims="group", name="group")))
     loss = post.predict_loss(n, d, group=group).dataset
     compute = 6 * n * d
     optimum = post.optimal(compute, group=group).dataset["loss_opt"]
@@ -59,18 +66,18 @@ def cmd_predict(args) -> int:
     )
     hardware.check_complete(hardware.given(args))
     post, label = read_posterior(args, stacks=True)
-    check_group(post, args.group)
+    check_group(post, args.group, needed=args.gpu is not None)
     draws = _predicted(post, n, d, args.group)
+    import pandas as pd
+
     table, p_fits = interval_table(draws, args.ci), None
     if args.gpu is not None:
-        import pandas as pd
-
         loss = draws["loss_mean"]
         n, d = (draws[k].broadcast_like(loss) for k in ("n_params", "n_tokens"))
         extra, p_fits = hardware.hardware_table(args, n, d, args.ci)
         table = pd.concat([table, extra], ignore_index=True)
-    runs = draws.dataset[["n_params", "n_tokens", "flops"]].coords.to_dataset().to_dataframe()
-    runs = runs.reset_index()[["point", "n_params", "n_tokens", "flops"]]
+    coords = draws.dataset.coords
+    runs = pd.DataFrame({k: coords[k].values for k in ("point", "n_params", "n_tokens", "flops")})
     if args.json:
         emit(
             {
@@ -91,13 +98,15 @@ def cmd_predict(args) -> int:
     print(f"medians with {args.ci:.0%} equal-tailed credible intervals\n")
     if args.gpu is not None:
         print(hardware.describe(args) + "\n")
-    for run in runs.itertuples():
+    by = ["group", "point"] if "group" in table.columns else ["point"]
+    for key, rows in blocks(table, by):
+        run = runs.iloc[key[-1]]
+        group = f"group {key[0]}, " if len(by) == 2 else ""
         print(
-            f"{human(run.n_params, 'parameters')} parameters on {human(run.n_tokens, 'tokens')} "
-            f"tokens ({run.n_tokens / run.n_params:.3g} tokens per parameter, {run.flops:.3g} "
-            "FLOPs)"
+            f"{group}{human(run.n_params, 'parameters')} parameters on "
+            f"{human(run.n_tokens, 'tokens')} tokens ({run.n_tokens / run.n_params:.3g} tokens "
+            f"per parameter, {run.flops:.3g} FLOPs)"
         )
-        rows = table[table["point"] == run.point]
         for quantity, name, unit in _ROWS:
             row = rows[rows["quantity"] == quantity].iloc[0]
             print(table_row(name, row, unit, args.ci, width=28))

@@ -167,10 +167,9 @@ def check_group(post, group: str | None, flag: str = "--group", needed: bool = T
         return
     if group is None and not needed:
         return
-    partial = post.info.pooling == "partial"
-    choices = groups + (["new"] if partial else [])
+    choices = post.groups_answered
     if group not in choices:
-        new = " ('new': an unseen group drawn from the population)" if partial else ""
+        new = " ('new': an unseen group drawn from the population)" if "new" in choices else ""
         got = "none was given" if group is None else f"got {flag} {group}"
         raise InputError(
             f"this posterior is per group: pass {flag} with one of {choices}{new}; {got}."

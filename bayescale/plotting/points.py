@@ -51,7 +51,7 @@ def check_group(post: Posterior, group: str | None) -> str | None:
                 f"this posterior has no groups (pooling='none'); drop group={group!r}."
             )
         return None
-    choices = groups + (["new"] if post.info.pooling == "partial" else [])
+    choices = post.groups_answered
     if group not in choices:
         new = " ('new': an unseen group drawn from the population)" if "new" in choices else ""
         raise InputError(
