@@ -121,6 +121,13 @@ class Draws:
     def names(self) -> list[str]:
         return list(self.dataset.data_vars)
 
+    @classmethod
+    def by_group(cls, groups: list[str], answer) -> Draws:
+        """``answer(group)`` (a :class:`Draws`) for each of ``groups``, along a ``group``
+        dimension labelled by them."""
+        parts = [answer(group).dataset for group in groups]
+        return cls(xr.concat(parts, dim=xr.DataArray(groups, dims="group", name="group")))
+
     def interval(self, ci_prob: float = 0.9, kind: str = "eti") -> pd.DataFrame:
         """A tidy frame: one row per quantity and coordinate, with its ``median`` and the
         two bounds of its ``ci_prob`` interval, named as ``az.summary`` names them

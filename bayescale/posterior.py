@@ -547,9 +547,7 @@ class Posterior:
             the law's error outside the fitted runs.
         """
         if group is None and self.groups_fitted:
-            names = self.groups_answered
-            parts = [self.optimal(compute, g).dataset for g in names]
-            return Draws(xr.concat(parts, dim=xr.DataArray(names, dims="group", name="group")))
+            return Draws.by_group(self.groups_answered, lambda g: self.optimal(compute, g))
         return planning.optimal(self.law, self.theta(group), compute, self.discrepancy())
 
     def excess_compute(self, ratio, budget: float, group: str | None = None) -> Draws:

@@ -43,11 +43,7 @@ def _predicted(post, n, d, group):
     from bayescale.draws import Draws
 
     if group is None and post.groups_answered:
-        import xarray as xr
-
-        names = post.groups_answered
-        parts = [_predicted(post, n, d, g).dataset for g in names]
-        return Draws(xr.concat(parts, dim=xr.DataArray(names, dims="group", name="group")))
+        return Draws.by_group(post.groups_answered, lambda g: _predicted(post, n, d, g))
     loss = post.predict_loss(n, d, group=group).dataset
     compute = 6 * n * d
     optimum = post.optimal(compute, group=group).dataset["loss_opt"]
