@@ -7,6 +7,7 @@ posterior draw. Intervals are taken over ``(chain, draw)`` at the end, never bef
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,10 +21,17 @@ SAMPLE_DIMS = ("chain", "draw")
 
 
 def quantile(values: np.ndarray, q, axis=0) -> np.ndarray:
-    """Quantiles that keep ``inf`` draws (an unreachable size, say) as ``inf``: linear
-    interpolation when every draw is finite, the inverse CDF otherwise (no inf − inf)."""
-    method = "linear" if np.isfinite(values).all() else "inverted_cdf"
-    return np.quantile(values, q, axis=axis, method=method)
+    """Quantiles that keep ``inf`` draws (an unreachable size, say) as ``inf``: along
+    ``axis``, linear interpolation where every draw is finite, the inverse CDF where some
+    are not (no inf − inf). Each quantity's quantiles are its own draws' alone, whatever the
+    other quantities of ``values`` hold."""
+    values = np.asarray(values)
+    finite = np.isfinite(values).all(axis=axis)
+    with np.errstate(invalid="ignore"):  # inf − inf in the columns replaced below
+        linear = np.quantile(values, q, axis=axis, method="linear")
+    if finite.all():
+        return linear
+    return np.where(finite, linear, np.quantile(values, q, axis=axis, method="inverted_cdf"))
 
 
 def eti(values: np.ndarray, ci_prob: float, axis=0) -> tuple[np.ndarray, np.ndarray]:
@@ -78,6 +86,15 @@ def hdi(values: np.ndarray, ci_prob: float, axis=0) -> tuple[np.ndarray, np.ndar
 INTERVAL_KINDS = ("eti", "hdi")
 
 
+def percent(share: float) -> str:
+    """A share of draws in words: ``0.69`` as ``69%``, never rounded to 0% or 100%."""
+    if 0 < share < 0.005:
+        return "<1%"
+    if 0.995 < share < 1:
+        return ">99%"
+    return f"{share:.0%}"
+
+
 def interval_columns(ci_prob: float, kind: str = "eti") -> tuple[str, str]:
     """The names of an interval's two bounds, as ``az.summary`` names them: ``eti_5%``
     and ``eti_95%`` for a 90% equal-tailed interval, ``hdi_5%`` and ``hdi_95%`` for a
@@ -124,8 +141,17 @@ class Draws:
     @classmethod
     def by_group(cls, groups: list[str], answer) -> Draws:
         """``answer(group)`` (a :class:`Draws`) for each of ``groups``, along a ``group``
-        dimension labelled by them."""
-        parts = [answer(group).dataset for group in groups]
+        dimension labelled by them. A warning that an answer raises is raised again with
+        its group named first (``"group rpj: extrapolating …"``), so that each group's
+        warnings say whose they are."""
+        parts = []
+        for group in groups:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                parts.append(answer(group).dataset)
+            for w in caught:
+                message = f"group {group}: {w.message}"
+                warnings.warn_explicit(message, w.category, w.filename, w.lineno)
         return cls(xr.concat(parts, dim=xr.DataArray(groups, dims="group", name="group")))
 
     def interval(self, ci_prob: float = 0.9, kind: str = "eti") -> pd.DataFrame:

@@ -126,7 +126,7 @@ from typing import Any, Literal
 import numpy as np
 import xarray as xr
 
-from bayescale.draws import Draws, quantile
+from bayescale.draws import Draws, percent, quantile
 from bayescale.errors import InputError, MemoryWarning
 
 __all__ = [
@@ -904,9 +904,9 @@ def _suggestion(n, hardware, arch, headroom, layout, sample_dims) -> str:
                 total = memory_per_gpu(n, arch, **trial)["total_gb"]
                 return (
                     f" Tensor-parallel degree {degree} with sequence parallelism on the same "
-                    f"{gpus} GPUs (data-parallel {trial['data_parallel']}) fits {share:.0%} "
-                    f"of draws (median {_worst_quantile(total, 0.5, sample_dims):.3g} GB per "
-                    "GPU)."
+                    f"{gpus} GPUs (data-parallel {trial['data_parallel']}) fits "
+                    f"{percent(share)} of draws (median "
+                    f"{_worst_quantile(total, 0.5, sample_dims):.3g} GB per GPU)."
                 )
         degree *= 2
     counts = {}
@@ -969,7 +969,7 @@ def check_fits(
         if share.values[index] < FIT_SHARE:
             at = _position(share, index)
             where.append(
-                f"{at + ': ' if at else ''}{share.values[index]:.0%} of draws fit, median "
+                f"{at + ': ' if at else ''}{percent(share.values[index])} of draws fit, median "
                 f"{float(median.values[index]):.3g} GB per GPU"
             )
     usable = _usable_bytes(accelerator, headroom) / BYTES_PER_GB

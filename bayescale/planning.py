@@ -72,7 +72,7 @@ import xarray as xr
 
 from bayescale.bracket import LOG_MIN_PARAMS, LOG_MIN_TOKENS
 from bayescale.discrepancy import Discrepancy, log_error
-from bayescale.draws import SAMPLE_DIMS, Draws
+from bayescale.draws import SAMPLE_DIMS, Draws, percent
 from bayescale.errors import InputError, PlanningWarning
 from bayescale.extrapolation import answer_log_values, number, warn_if_extrapolating
 from bayescale.laws import LOG6, Law
@@ -360,7 +360,7 @@ def excess_compute(
     unreachable = np.isinf(tokens_ratio).mean(axis=(0, 1))
     if unreachable.any():
         worst = ", ".join(
-            f"{r:g}× ({u:.0%} of draws)" for r, u in zip(x, unreachable, strict=True) if u
+            f"{r:g}× ({percent(u)} of draws)" for r, u in zip(x, unreachable, strict=True) if u
         )
         warnings.warn(
             f"sizes that can never reach the optimal loss at {ds.attrs['budget']:.3g}"
@@ -415,7 +415,7 @@ def efficient_range(
     }
     edges = {"low": (0, EFFICIENT_GRID[0]), "high": (-1, EFFICIENT_GRID[1])}
     clipped = [
-        f"{name} at {edge:g}× N_opt in {share:.0%} of draws"
+        f"{name} at {edge:g}× N_opt in {percent(share)} of draws"
         for name, (i, edge) in edges.items()
         if (share := float(np.mean(ratio[..., i] <= 1 + tolerance)))
     ]
@@ -534,7 +534,7 @@ def compute_to_match(law: Law, theta: Mapping, n, d, error: Discrepancy | None =
     share = np.isnan(compute).mean(axis=(0, 1))
     if share.any():
         runs = "; ".join(
-            f"{number(n[k])} parameters on {number(d[k])} tokens in {share[k]:.0%} of draws"
+            f"{number(n[k])} parameters on {number(d[k])} tokens in {percent(share[k])} of draws"
             for k in np.flatnonzero(share)
         )
         warnings.warn(
@@ -583,7 +583,7 @@ def _warn_missed(targets, missed, log_loss, side: str, stacklevel: int) -> None:
     low, high = (number(math.exp(edge)) for edge in LOG_C_RANGE)
     where = f"the loss at {low} FLOPs is" if side == "above" else "the lowest predicted loss is"
     parts = "; ".join(
-        f"{target:g} nats in {share[k]:.0%} of draws, where {where} "
+        f"{target:g} nats in {percent(share[k])} of draws, where {where} "
         f"{number(float(np.exp(np.median(log_loss[..., k][missed[..., k]]))))} nats (median)"
         for k, target in enumerate(targets)
         if share[k]

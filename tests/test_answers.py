@@ -20,6 +20,7 @@ import bayescale as bs
 from bayescale import hardware
 from bayescale.comparisons import compare_allocations, compare_variants
 from bayescale.diagnostics import prior_dominated
+from bayescale.draws import percent
 from bayescale.evaluation import baseline
 from bayescale.planning import LOG_C_RANGE
 from bayescale.starts import laplace_start
@@ -285,7 +286,25 @@ def test_a_fall_back_to_the_prior_start_warns_with_what_to_try():
     assert "centring='non-centred'" in message and "init='prior'" in message
 
 
+def test_each_groups_warning_names_its_group():
+    """An answer for every group of a per-group fit warns once per group, each warning
+    saying whose it is: four warnings that differ only in their numbers would not."""
+    post = bs.load_reference("gadre_overtrain")
+    _, raised = caught(lambda: post.optimal(1e25))
+    messages = raised[bs.ExtrapolationWarning]
+    assert len(messages) == len(post.groups_answered) == 4
+    for group, message in zip(post.groups_answered, messages, strict=True):
+        assert message.startswith(f"group {group}: extrapolating outside the fitted data")
+
+
 # ---------------------------------------------------------------- numbers
+def test_a_share_of_draws_is_never_rounded_to_none_or_all():
+    """A warning's or table's share of draws: 'in 0% of draws' would say that the problem
+    it reports never happens."""
+    words = [percent(share) for share in (0, 0.001, 0.0049, 0.69, 0.996, 1)]
+    assert words == ["0%", "<1%", "<1%", "69%", ">99%", "100%"]
+
+
 def test_a_prior_dominated_warning_prints_no_300_digit_number():
     draws = np.random.default_rng(0).standard_normal((2, 100)) * 1e150  # draws that ran off
     posterior = xr.Dataset({"alpha": (("chain", "draw"), draws)})

@@ -1,13 +1,14 @@
 """Highest-density intervals (:func:`bayescale.draws.hdi`, ArviZ's ``az.hdi`` underneath)
 against a brute-force narrowest window and against the hand-written rule they replace,
-with and without infinite draws."""
+with and without infinite draws; and quantiles (:func:`bayescale.draws.quantile`) with
+infinite draws."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from bayescale.draws import hdi
+from bayescale.draws import hdi, quantile
 from bayescale.errors import InputError
 
 
@@ -105,3 +106,16 @@ def test_nan_draws_are_left_out():
 def test_too_few_draws_for_the_share():
     with pytest.raises(InputError, match="too few draws"):
         hdi(np.arange(5.0), 0.1)  # floor(0.1 · 5) = 0: no window holds two draws
+
+
+def test_a_quantitys_quantiles_are_its_own_draws_alone():
+    """Infinite draws of one quantity (a target that some draws never reach) switch its
+    quantiles to the inverse CDF, and leave another quantity's interpolated as before: an
+    answer does not depend on what else was asked with it."""
+    q = [0.5, 0.05, 0.95]
+    finite = SAMPLES["normal"]
+    unreachable = np.r_[finite[:-3], np.full(3, np.inf)]
+    both = quantile(np.stack([finite, unreachable], axis=1), q)
+    np.testing.assert_array_equal(both[:, 0], np.quantile(finite, q, method="linear"))
+    np.testing.assert_array_equal(both[:, 1], np.quantile(unreachable, q, method="inverted_cdf"))
+    assert np.isinf(quantile(unreachable, 0.999))

@@ -26,23 +26,16 @@ def human(value: float, unit: str) -> str:
     return f"{value:.4g}"
 
 
-def _percent(share: float) -> str:
-    """A share of draws in words: ``0.69`` as ``69%``, never rounded to 0% or 100%."""
-    if 0 < share < 0.005:
-        return "<1%"
-    if 0.995 < share < 1:
-        return ">99%"
-    return f"{share:.0%}"
-
-
 def table_row(name: str, row, unit: str, ci: float, width: int = 22) -> str:
     """One line of a table: the median, the ``ci`` interval, the unit, and the share of
     draws that never reach the quantity where there are any."""
+    from bayescale.draws import percent
+
     _, lower, upper = value_columns(ci)
     interval = f"[{human(row[lower], unit)}, {human(row[upper], unit)}]"
     line = f"  {name:<{width}}{human(row['median'], unit):>11}  {interval:<26}{unit}"
     notes = [
-        f"{what} in {_percent(share)} of draws"
+        f"{what} in {percent(share)} of draws"
         for what, share in (
             ("unreachable", row.get("infinite", 0.0)),
             ("undefined", row.get("undefined", 0.0)),
@@ -108,6 +101,8 @@ def value_columns(ci: float) -> tuple[str, str, str]:
 def records(table, ci: float) -> list[dict]:
     """The rows of an :func:`interval_table` for JSON: coordinates a row does not have are
     left out, and a row whose values are not all finite says why."""
+    from bayescale.draws import percent
+
     values = value_columns(ci)
     rows = []
     for record in table.to_dict(orient="records"):
@@ -119,8 +114,8 @@ def records(table, ci: float) -> list[dict]:
             if k in values or not (isinstance(v, float) and math.isnan(v))
         }
         if not all(math.isfinite(row[k]) for k in values if k in row):
-            reasons = [f"unreachable in {_percent(share)} of draws"] if share > 0 else []
-            reasons += [f"undefined in {_percent(undefined)} of draws"] if undefined > 0 else []
+            reasons = [f"unreachable in {percent(share)} of draws"] if share > 0 else []
+            reasons += [f"undefined in {percent(undefined)} of draws"] if undefined > 0 else []
             row["reason"] = "; ".join(reasons) or "not a number in some draws"
         rows.append(row)
     return rows

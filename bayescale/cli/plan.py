@@ -43,7 +43,7 @@ def cmd_plan(args) -> int:
     _check_hardware(args)
     post, label = read_posterior(args, stacks=True)
     if args.target_loss is not None:
-        check_group(post, args.group)
+        check_group(post, args.group, needed=False)
         return _print_reach(post, label, args)
     check_group(post, args.group, needed=args.gpu is not None)
     plan = post.optimal(args.budget, group=args.group)
@@ -88,7 +88,16 @@ def cmd_plan(args) -> int:
 
 
 def _print_reach(post, label, args) -> int:
-    draws = post.compute_to_reach(args.target_loss, group=args.group)
+    """The answer to ``--target-loss``: for the ``--group`` named, else for every group the
+    posterior answers for."""
+    from bayescale.draws import Draws
+
+    if args.group is None and post.groups_answered:
+        draws = Draws.by_group(
+            post.groups_answered, lambda g: post.compute_to_reach(args.target_loss, group=g)
+        )
+    else:
+        draws = post.compute_to_reach(args.target_loss, group=args.group)
     table = interval_table(draws, args.ci)
     if args.json:
         emit(
@@ -108,9 +117,11 @@ def _print_reach(post, label, args) -> int:
         ("n_opt", "N_opt", "parameters"),
         ("d_opt", "D_opt", "tokens"),
     )
-    for (target,), group in blocks(table, ["target_loss"]):
-        print(f"target loss {target:g} nats/token")
+    by = ["group", "target_loss"] if "group" in table.columns else ["target_loss"]
+    for key, block in blocks(table, by):
+        group = f"group {key[0]}, " if len(by) == 2 else ""
+        print(f"{group}target loss {key[-1]:g} nats/token")
         for quantity, name, unit in rows:
-            print(table_row(name, group[group["quantity"] == quantity].iloc[0], unit, args.ci))
+            print(table_row(name, block[block["quantity"] == quantity].iloc[0], unit, args.ci))
         print()
     return 0
