@@ -7,6 +7,8 @@ posterior draw. Intervals are taken over ``(chain, draw)`` at the end, never bef
 
 from __future__ import annotations
 
+import functools
+import inspect
 import warnings
 from dataclasses import dataclass
 
@@ -138,22 +140,6 @@ class Draws:
     def names(self) -> list[str]:
         return list(self.dataset.data_vars)
 
-    @classmethod
-    def by_group(cls, groups: list[str], answer) -> Draws:
-        """``answer(group)`` (a :class:`Draws`) for each of ``groups``, along a ``group``
-        dimension labelled by them. A warning that an answer raises is raised again with
-        its group named first (``"group rpj: extrapolating …"``), so that each group's
-        warnings say whose they are."""
-        parts = []
-        for group in groups:
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                parts.append(answer(group).dataset)
-            for w in caught:
-                message = f"group {group}: {w.message}"
-                warnings.warn_explicit(message, w.category, w.filename, w.lineno)
-        return cls(xr.concat(parts, dim=xr.DataArray(groups, dims="group", name="group")))
-
     def interval(self, ci_prob: float = 0.9, kind: str = "eti") -> pd.DataFrame:
         """A tidy frame: one row per quantity and coordinate, with its ``median`` and the
         two bounds of its ``ci_prob`` interval, named as ``az.summary`` names them
@@ -206,3 +192,42 @@ class Draws:
         out = pd.concat(frames, ignore_index=True)
         out.attrs.update(ci_prob=ci_prob, kind=kind)
         return out
+
+
+def every_group(query):
+    """A query method of a posterior (:class:`~bayescale.Posterior`,
+    :class:`~bayescale.Stack`) that, given no ``group`` on a per-group posterior, answers
+    for every group the posterior answers for (its ``groups_answered``: the fitted groups,
+    and ``"new"`` under partial pooling), as if asked for each in turn, along a ``group``
+    dimension. Each group's warnings are raised with its group named first (``"group rpj:
+    extrapolating …"``), so that they say whose they are; every warning points at the line
+    that asked."""
+    signature = inspect.signature(query)
+
+    @functools.wraps(query)
+    def answer(self, *args, **kwargs) -> Draws:
+        bound = signature.bind(self, *args, **kwargs)
+        group = bound.arguments.pop("group", None)
+        if group is not None or not self.groups_fitted:
+            return _asked(lambda: query(*bound.args, group=group, **bound.kwargs))
+        groups = self.groups_answered
+        parts = [
+            _asked(lambda g=g: query(*bound.args, group=g, **bound.kwargs), f"group {g}: ")
+            for g in groups
+        ]
+        dim = xr.DataArray(groups, dims="group", name="group")
+        return Draws(xr.concat([part.dataset for part in parts], dim=dim))
+
+    return answer
+
+
+def _asked(call, prefix: str = ""):
+    """``call()``, each warning it raised raised again after it, ``prefix`` first, at the
+    line that asked (user ← answer ← here), also when ``call`` raises."""
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            return call()
+    finally:
+        for w in caught:
+            warnings.warn(f"{prefix}{w.message}", w.category, stacklevel=3)

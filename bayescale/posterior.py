@@ -24,7 +24,7 @@ import xarray as xr
 from bayescale import __version__, planning, posterior_file
 from bayescale.diagnostics import arviz, diagnose, problems, warn_all
 from bayescale.discrepancy import EXTRAPOLATION_ERROR, Discrepancy, check_extrapolation_error
-from bayescale.draws import SAMPLE_DIMS, Draws, eti, hdi, interval_columns
+from bayescale.draws import SAMPLE_DIMS, Draws, eti, every_group, hdi, interval_columns
 from bayescale.errors import InputError, InputTypeError
 from bayescale.fitinfo import DataInfo, FitInfo, SamplerInfo
 from bayescale.hierarchy import NEW_GROUP, group_values
@@ -411,6 +411,7 @@ class Posterior:
         return replace(self, law=law, info=replace(self.info, law_settings=dict(law.settings)))
 
     # ---------------------------------------------------------------- queries
+    @every_group
     def predict_loss(self, n, d, group: str | None = None, seed: int = 0) -> Draws:
         """Draws of the law's mean loss and of posterior-predictive loss at ``(n, d)``.
 
@@ -422,7 +423,9 @@ class Posterior:
             finished run.
         group
             for a per-group fit, a fitted group's label, or ``"new"`` for an unseen group
-            (partial pooling; :meth:`theta`); ``None`` for a fit without groups.
+            (partial pooling; :meth:`theta`); ``None`` answers for every group along a
+            ``group`` dimension (:func:`~bayescale.draws.every_group`), or for a fit
+            without groups.
         seed
             seeds the predictive draws (a new run's noise).
 
@@ -528,6 +531,7 @@ class Posterior:
         own = np.random.default_rng(seed).standard_normal(shared.shape)
         return shared + self.posterior["sigma_run"].values * own
 
+    @every_group
     def optimal(self, compute, group: str | None = None) -> Draws:
         """Compute-optimal ``n_opt``, ``d_opt``, ``tokens_per_param``, ``loss_opt`` per draw.
 
@@ -536,9 +540,10 @@ class Posterior:
         compute
             the budget(s) in FLOPs (> 0), a scalar or an array.
         group
-            for a per-group fit, a fitted group's label or ``"new"``; ``None`` answers for
-            every fitted group (and for a new group under partial pooling), along a
-            ``group`` dimension.
+            for a per-group fit, a fitted group's label, or ``"new"`` for an unseen group
+            (partial pooling; :meth:`theta`); ``None`` answers for every group along a
+            ``group`` dimension (:func:`~bayescale.draws.every_group`), or for a fit
+            without groups.
 
         Returns
         -------
@@ -546,10 +551,9 @@ class Posterior:
             dims ``(chain, draw, budget)``, plus ``group`` as above; ``loss_opt`` includes
             the law's error outside the fitted runs.
         """
-        if group is None and self.groups_fitted:
-            return Draws.by_group(self.groups_answered, lambda g: self.optimal(compute, g))
         return planning.optimal(self.law, self.theta(group), compute, self.discrepancy())
 
+    @every_group
     def excess_compute(self, ratio, budget: float, group: str | None = None) -> Draws:
         """Compute and tokens for a model of ``ratio × N_opt`` to match the optimum's loss.
 
@@ -562,7 +566,9 @@ class Posterior:
             the compute budget in FLOPs whose optimum is matched.
         group
             for a per-group fit, a fitted group's label, or ``"new"`` for an unseen group
-            (partial pooling; :meth:`theta`); ``None`` for a fit without groups.
+            (partial pooling; :meth:`theta`); ``None`` answers for every group along a
+            ``group`` dimension (:func:`~bayescale.draws.every_group`), or for a fit
+            without groups.
 
         Returns
         -------
@@ -575,6 +581,7 @@ class Posterior:
             self.law, self.theta(group), ratio, budget, self.discrepancy()
         )
 
+    @every_group
     def efficient_range(
         self, budget: float, tolerance: float = 0.2, group: str | None = None
     ) -> Draws:
@@ -589,7 +596,9 @@ class Posterior:
             compute.
         group
             for a per-group fit, a fitted group's label, or ``"new"`` for an unseen group
-            (partial pooling; :meth:`theta`); ``None`` for a fit without groups.
+            (partial pooling; :meth:`theta`); ``None`` answers for every group along a
+            ``group`` dimension (:func:`~bayescale.draws.every_group`), or for a fit
+            without groups.
 
         Returns
         -------
@@ -601,6 +610,7 @@ class Posterior:
             self.law, self.theta(group), budget, tolerance, self.discrepancy()
         )
 
+    @every_group
     def compute_to_match(self, n, d, group: str | None = None) -> Draws:
         """The least compute whose compute-optimal run reaches the loss of a run of ``n``
         parameters on ``d`` tokens, and that run's excess compute over it.
@@ -612,7 +622,9 @@ class Posterior:
             them; each pair is a finished run.
         group
             for a per-group fit, a fitted group's label, or ``"new"`` for an unseen group
-            (partial pooling; :meth:`theta`); ``None`` for a fit without groups.
+            (partial pooling; :meth:`theta`); ``None`` answers for every group along a
+            ``group`` dimension (:func:`~bayescale.draws.every_group`), or for a fit
+            without groups.
 
         Returns
         -------
@@ -622,6 +634,7 @@ class Posterior:
         """
         return planning.compute_to_match(self.law, self.theta(group), n, d, self.discrepancy())
 
+    @every_group
     def compute_to_reach(self, loss, group: str | None = None) -> Draws:
         """FLOPs, ``n_opt`` and ``d_opt`` of the cheapest allocation that reaches ``loss``.
 
@@ -631,7 +644,9 @@ class Posterior:
             the target loss(es) in nats per token (> 0), a scalar or an array.
         group
             for a per-group fit, a fitted group's label, or ``"new"`` for an unseen group
-            (partial pooling; :meth:`theta`); ``None`` for a fit without groups.
+            (partial pooling; :meth:`theta`); ``None`` answers for every group along a
+            ``group`` dimension (:func:`~bayescale.draws.every_group`), or for a fit
+            without groups.
 
         Returns
         -------

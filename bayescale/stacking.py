@@ -62,7 +62,7 @@ import pandas as pd
 import xarray as xr
 
 from bayescale import planning, stack_file
-from bayescale.draws import SAMPLE_DIMS, Draws
+from bayescale.draws import SAMPLE_DIMS, Draws, every_group
 from bayescale.errors import ExtrapolationWarning, InputError, InputTypeError, PlanningWarning
 from bayescale.evaluation.error_scale import learn_extrapolation_error, lpd_at_scale
 from bayescale.evaluation.lfo import (
@@ -214,14 +214,29 @@ class Stack:
 
     @property
     def groups_fitted(self) -> list[str]:
-        """Group labels of per-group components (empty for pooling='none')."""
-        return self._shared().groups_fitted
+        """Group labels of per-group components (empty for pooling='none'); the components
+        may have been fitted to different runs, but not to different groups."""
+        return self._agreed("groups_fitted")
 
     @property
     def groups_answered(self) -> list[str]:
         """The groups a query can answer for: the fitted groups, and ``"new"`` under
         partial pooling; empty without groups."""
-        return self._shared().groups_answered
+        return self._agreed("groups_answered")
+
+    def _agreed(self, groups: str) -> list[str]:
+        """The components' ``groups`` (an attribute of a posterior), one list for all."""
+        lists = {label: getattr(post, groups) for label, post in self.components.items()}
+        (first, labels), *others = lists.items()
+        for label, other in others:
+            if other != labels:
+                raise InputError(
+                    f"components {first!r} and {label!r} answer for different groups "
+                    f"({labels} and {other}), so the stack has none of its own; pass one "
+                    f"component, e.g. stack.components[{first!r}], or fit every law to one "
+                    "sweep with one pooling (bs.stack(sweep, laws, pooling=...))."
+                )
+        return labels
 
     def __repr__(self) -> str:
         parts = ", ".join(f"{label} {w:.3f}" for label, w in self.weights.items())
@@ -354,6 +369,7 @@ class Stack:
         return replace(self, components=components)
 
     # ------------------------------------------------------------------ queries
+    @every_group
     def predict_loss(self, n, d, group: str | None = None, seed: int = 0) -> Draws:
         """Draws of the mean loss and of posterior-predictive loss at ``(n, d)``, mixed over
         the laws (:meth:`bayescale.Posterior.predict_loss`).
@@ -365,8 +381,8 @@ class Stack:
             (a single number pairs with each value of the other); each pair is a
             finished run.
         group
-            for per-group fits, a fitted group's label, or ``"new"``; ``None`` for fits
-            without groups.
+            for per-group fits, a fitted group's label, or ``"new"``; ``None`` answers for
+            every group along a ``group`` dimension, or for fits without groups.
         seed
             seeds the predictive draws (a new run's noise).
 
@@ -416,6 +432,7 @@ class Stack:
             )
         )
 
+    @every_group
     def optimal(self, compute, group: str | None = None) -> Draws:
         """Compute-optimal ``n_opt``, ``d_opt``, ``tokens_per_param`` and ``loss_opt``,
         mixed over the laws (:meth:`bayescale.Posterior.optimal`).
@@ -425,8 +442,8 @@ class Stack:
         compute
             the budget(s) in FLOPs (> 0), a scalar or an array.
         group
-            for per-group fits, a fitted group's label or ``"new"``; ``None`` answers for
-            every group.
+            for per-group fits, a fitted group's label, or ``"new"``; ``None`` answers for
+            every group along a ``group`` dimension, or for fits without groups.
 
         Returns
         -------
@@ -435,6 +452,7 @@ class Stack:
         """
         return self._mix(lambda post: post.optimal(compute, group=group))
 
+    @every_group
     def excess_compute(self, ratio, budget: float, group: str | None = None) -> Draws:
         """Compute and tokens for a model of ``ratio × N_opt`` to match the optimum's loss,
         mixed over the laws (:meth:`bayescale.Posterior.excess_compute`); ``N_opt`` is each
@@ -447,7 +465,8 @@ class Stack:
         budget
             the compute budget in FLOPs whose optimum is matched.
         group
-            for per-group fits, a fitted group's label, or ``"new"``.
+            for per-group fits, a fitted group's label, or ``"new"``; ``None`` answers for
+            every group along a ``group`` dimension, or for fits without groups.
 
         Returns
         -------
@@ -456,6 +475,7 @@ class Stack:
         """
         return self._mix(lambda post: post.excess_compute(ratio, budget, group=group))
 
+    @every_group
     def efficient_range(
         self, budget: float, tolerance: float = 0.2, group: str | None = None
     ) -> Draws:
@@ -469,7 +489,8 @@ class Stack:
         tolerance
             the extra compute allowed (> 0).
         group
-            for per-group fits, a fitted group's label, or ``"new"``.
+            for per-group fits, a fitted group's label, or ``"new"``; ``None`` answers for
+            every group along a ``group`` dimension, or for fits without groups.
 
         Returns
         -------
@@ -478,6 +499,7 @@ class Stack:
         """
         return self._mix(lambda post: post.efficient_range(budget, tolerance, group=group))
 
+    @every_group
     def compute_to_match(self, n, d, group: str | None = None) -> Draws:
         """The least compute whose compute-optimal run reaches the loss of a run of ``n``
         parameters on ``d`` tokens, and that run's excess compute over it, mixed over the
@@ -490,8 +512,8 @@ class Stack:
             parameters and training tokens (> 0), paired as :meth:`predict_loss` pairs
             them.
         group
-            for per-group fits, a fitted group's label, or ``"new"``; ``None`` for fits
-            without groups.
+            for per-group fits, a fitted group's label, or ``"new"``; ``None`` answers for
+            every group along a ``group`` dimension, or for fits without groups.
 
         Returns
         -------
@@ -500,6 +522,7 @@ class Stack:
         """
         return self._mix(lambda post: post.compute_to_match(n, d, group=group))
 
+    @every_group
     def compute_to_reach(self, loss, group: str | None = None) -> Draws:
         """FLOPs, ``n_opt`` and ``d_opt`` of the cheapest allocation that reaches ``loss``,
         mixed over the laws (:meth:`bayescale.Posterior.compute_to_reach`). Targets that
@@ -511,7 +534,8 @@ class Stack:
         loss
             the target loss(es) in nats per token (> 0).
         group
-            for per-group fits, a fitted group's label, or ``"new"``.
+            for per-group fits, a fitted group's label, or ``"new"``; ``None`` answers for
+            every group along a ``group`` dimension, or for fits without groups.
 
         Returns
         -------

@@ -297,6 +297,45 @@ def test_each_groups_warning_names_its_group():
         assert message.startswith(f"group {group}: extrapolating outside the fitted data")
 
 
+QUERIES = {  # each query that takes group=, with arguments of the gadre_overtrain scale
+    "predict_loss": lambda post, **group: post.predict_loss([1e9, 4e9], 1e11, **group),
+    "optimal": lambda post, **group: post.optimal([1e21, 1e23], **group),
+    "excess_compute": lambda post, **group: post.excess_compute([0.5, 2.0], 1e22, **group),
+    "efficient_range": lambda post, **group: post.efficient_range(1e22, **group),
+    "compute_to_match": lambda post, **group: post.compute_to_match(1e9, [2e10, 1e11], **group),
+    "compute_to_reach": lambda post, **group: post.compute_to_reach([3.2, 3.0], **group),
+}
+
+
+@pytest.mark.parametrize("stacked", [False, True], ids=["posterior", "stack"])
+@pytest.mark.parametrize("query", list(QUERIES))
+def test_a_query_without_a_group_answers_for_each_group_as_if_asked_alone(query, stacked):
+    """On a per-group fit, no group= means every group the fit answers for: the answer
+    for group g is, to the last bit, the answer that group=g gives."""
+    post = bs.load_reference("gadre_overtrain")
+    if stacked:  # the same law twice: a stack of per-group posteriors, half each
+        post = bs.Stack({"one": post, "two": post}, {"one": 0.5, "two": 0.5})
+    ask = QUERIES[query]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the warnings of answers: tested on their own
+        every = ask(post).dataset
+        alone = {g: ask(post, group=g).dataset for g in post.groups_answered}
+    assert list(every["group"].values) == post.groups_answered
+    for group, answer in alone.items():
+        xr.testing.assert_identical(every.sel(group=group, drop=True), answer)
+
+
+def test_a_stack_of_laws_that_answer_for_different_groups_says_which(reference):
+    """A stack answers for the groups its components share; components with other groups
+    leave it none, and the error names both components and their groups."""
+    mixed = bs.Stack(
+        {"pooled": bs.load_reference("gadre_overtrain"), "plain": reference},
+        {"pooled": 0.5, "plain": 0.5},
+    )
+    with pytest.raises(bs.InputError, match=r"'pooled' and 'plain' answer for different groups"):
+        mixed.optimal(1e22)
+
+
 # ---------------------------------------------------------------- numbers
 def test_a_share_of_draws_is_never_rounded_to_none_or_all():
     """A warning's or table's share of draws: 'in 0% of draws' would say that the problem

@@ -72,8 +72,8 @@ def test_partial_pooling_recovers_groups_and_population():
         0.05, ("chain", "draw")
     )
     assert float(width.sel(group="new").squeeze()) > float(width.sel(group="g0").squeeze())
-    with pytest.raises(ValueError, match="per group"):
-        post.predict_loss(1e9, 2e10)
+    with pytest.raises(ValueError, match="per group"):  # the law's parameters: one group's
+        post.theta()
     assert post.predict_loss(1e9, 2e10, group="new")["loss_mean"].shape == (2, 400, 1)
     assert {v.dtype for v in post.theta("new").values()} == {post.posterior["alpha"].dtype}
 

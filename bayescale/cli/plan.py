@@ -90,14 +90,7 @@ def cmd_plan(args) -> int:
 def _print_reach(post, label, args) -> int:
     """The answer to ``--target-loss``: for the ``--group`` named, else for every group the
     posterior answers for."""
-    from bayescale.draws import Draws
-
-    if args.group is None and post.groups_answered:
-        draws = Draws.by_group(
-            post.groups_answered, lambda g: post.compute_to_reach(args.target_loss, group=g)
-        )
-    else:
-        draws = post.compute_to_reach(args.target_loss, group=args.group)
+    draws = post.compute_to_reach(args.target_loss, group=args.group)
     table = interval_table(draws, args.ci)
     if args.json:
         emit(

@@ -42,8 +42,6 @@ def _predicted(post, n, d, group):
     a per-group posterior, for every group it answers for, along a ``group`` dimension."""
     from bayescale.draws import Draws
 
-    if group is None and post.groups_answered:
-        return Draws.by_group(post.groups_answered, lambda g: _predicted(post, n, d, g))
     loss = post.predict_loss(n, d, group=group).dataset
     compute = 6 * n * d
     optimum = post.optimal(compute, group=group).dataset["loss_opt"]
