@@ -206,7 +206,10 @@ def every_group(query):
 
     @functools.wraps(query)
     def answer(self, *args, **kwargs) -> Draws:
-        bound = signature.bind(self, *args, **kwargs)
+        try:
+            bound = signature.bind(self, *args, **kwargs)
+        except TypeError as error:  # as a call without the decorator names it
+            raise TypeError(f"{query.__qualname__}() {error}") from None
         group = bound.arguments.pop("group", None)
         if group is not None or not self.groups_fitted:
             return _asked(lambda: query(*bound.args, group=group, **bound.kwargs))

@@ -325,6 +325,11 @@ def test_a_query_without_a_group_answers_for_each_group_as_if_asked_alone(query,
         xr.testing.assert_identical(every.sel(group=group, drop=True), answer)
 
 
+def test_a_query_called_with_a_wrong_argument_names_itself(reference):
+    with pytest.raises(TypeError, match=r"^Posterior.optimal\(\) got an unexpected keyword"):
+        reference.optimal(1e22, grop="rpj")
+
+
 def test_a_stack_of_laws_that_answer_for_different_groups_says_which(reference):
     """A stack answers for the groups its components share; components with other groups
     leave it none, and the error names both components and their groups."""
