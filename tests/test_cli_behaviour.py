@@ -287,9 +287,10 @@ def test_plot_of_a_per_group_posterior_needs_a_group(capsys, tmp_path, kind):
     assert not out.exists()
 
 
-def test_ppc_of_every_group_at_once(capsys, tmp_path):
-    out = tmp_path / "ppc.png"
-    code, _, err = command(capsys, "plot", "ppc", "--dataset", "gadre_overtrain", "-o", out)
+@pytest.mark.parametrize("kind", ["ppc", "frontier"])
+def test_plot_of_every_group_at_once(capsys, tmp_path, kind):
+    out = tmp_path / f"{kind}.png"
+    code, _, err = command(capsys, "plot", kind, "--dataset", "gadre_overtrain", "-o", out)
     assert code == 0, err
     assert out.exists()
 

@@ -613,10 +613,13 @@ def test_every_figure_draws_one_group(gadre, gadre_sweep, name, group):
                 assert np.isfinite(np.asarray(line.get_ydata(), dtype=float)).all()
 
 
-@pytest.mark.parametrize("name", [n for n in GROUP_FIGURES if n != "plot_ppc"])
+EVERY_GROUP_FIGURES = ("plot_ppc", "plot_frontier")  # draw every group without group=
+
+
+@pytest.mark.parametrize("name", GROUP_FIGURES)
 def test_per_group_posterior_needs_a_group(gadre, gadre_sweep, name):
     """Without group= (or with one it does not have) the error lists the groups."""
-    for group in (None, "nope"):
+    for group in ("nope",) if name in EVERY_GROUP_FIGURES else (None, "nope"):
         with pytest.raises(bs.InputError, match="per group") as err:
             _figure_of(name, gadre, gadre_sweep, group=group)
         assert all(g in str(err.value) for g in (*GADRE_GROUPS, "new"))
@@ -654,6 +657,19 @@ def test_plot_frontier_of_a_group_is_its_optimum(gadre):
     _, axes = plotting.plot_frontier(gadre, compute, group="rw_original")
     n_opt = gadre.optimal(compute, group="rw_original")["n_opt"].values.reshape(-1, 10)
     assert np.allclose(axes[0].get_lines()[0].get_ydata(), np.median(n_opt, axis=0))
+
+
+def test_plot_frontier_draws_every_group_each_its_own_optimum(gadre):
+    compute = np.geomspace(1e18, 1e22, 10)
+    _, axes = plotting.plot_frontier(gadre, compute)
+    medians = axes[0].get_lines()[: len(gadre.groups_answered)]  # then the reference lines
+    for group, line in zip(gadre.groups_answered, medians, strict=True):
+        n_opt = gadre.optimal(compute, group=group)["n_opt"].values.reshape(-1, 10)
+        assert np.allclose(line.get_ydata(), np.median(n_opt, axis=0))
+    labels = [t.get_text() for t in axes[0].get_legend().get_texts()]
+    assert [label.split(":")[0] for label in labels[:4]] == gadre.groups_answered
+    colors = {tuple(line.get_color()) for line in medians}
+    assert len(colors) == len(gadre.groups_answered)
 
 
 def test_plot_pairs_of_a_group_and_of_a_new_one(gadre):

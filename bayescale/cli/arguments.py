@@ -59,7 +59,11 @@ def _comparison_options(p) -> None:
     source = p.add_mutually_exclusive_group()
     source.add_argument("--posterior", help="a posterior file (variant A's, for variants)")
     source.add_argument("--dataset", help="use the shipped reference fit of this dataset")
-    p.add_argument("--group", help="group of a per-group posterior (A's for variants), or 'new'")
+    p.add_argument(
+        "--group",
+        help="group of a per-group posterior (A's for variants), or 'new'; plot ppc and plot "
+        "frontier draw every group without it",
+    )
     p.add_argument("--b-group", help="variants: group of B (of --b-posterior, else of A's)")
     p.add_argument("--b-posterior", help="variants: B's posterior file (or --b-group)")
     p.add_argument("--n-a", type=float, help="allocations: model size A (parameters)")

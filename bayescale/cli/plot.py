@@ -65,7 +65,7 @@ def _figure(args, post):
         return plotting.plot_variants(variants_of(args, post, budget), ci_prob=ci)[0]
     if kind == "allocations":
         return plotting.plot_allocations(allocations_of(args, post, budget[0]), ci_prob=ci)[0]
-    check_group(post, group, needed=kind != "ppc")
+    check_group(post, group, needed=kind not in ("ppc", "frontier"))
     if kind == "schedules":
         schedules, tokens = schedules_of(args, post)
         return plotting.plot_schedules(

@@ -68,6 +68,12 @@ def _loss_draws(post: Posterior, n, d, group: str | None) -> np.ndarray:
     return post.predict_loss(n, d, group=group)["loss_mean"].values
 
 
+def _group_colors(count: int) -> list:
+    """One colour a group, for figures that draw every group: matplotlib's ``tab10`` in
+    turn."""
+    return [plt.get_cmap("tab10")(k % 10) for k in range(count)]
+
+
 def _titled(ax, post: Posterior, group: str | None) -> None:
     """Name over ``ax`` the group drawn and the laws of a stack, when there are any."""
     words = drawn_words(post, group)
@@ -340,13 +346,17 @@ def plot_frontier(
         the budget (FLOPs) the reference lines pass through; default the geometric
         middle of the fitted compute.
     group
-        for a per-group posterior, a fitted group or ``"new"`` for an unseen one.
+        for a per-group posterior, a fitted group or ``"new"`` for an unseen one;
+        ``None`` draws every group the posterior answers for (``"new"`` too under partial
+        pooling), one colour each, with the reference lines through the median of them
+        all at ``anchor``.
     axes
         two matplotlib axes side by side; ``None`` makes a new figure.
     ci_prob
         the probability of the bands.
     color
-        the colour of the posterior's curves and bands.
+        the colour of the posterior's curves and bands (of one group's: every group
+        drawn takes matplotlib's ``tab10`` colours in turn).
 
     Returns
     -------
@@ -354,7 +364,9 @@ def plot_frontier(
         ``(fig, axes)``.
     """
     ci_prob = check_ci_prob(ci_prob)
-    group = check_group(post, group)
+    every = group is None and bool(post.groups_fitted)
+    groups = post.groups_answered if every else [check_group(post, group)]
+    colors = _group_colors(len(groups)) if every else [color]
     c_low, c_high = fitted_compute(post)
     if compute is None:
         compute = np.geomspace(c_low, 99.0 * c_high, 200)
@@ -383,23 +395,25 @@ def plot_frontier(
             ),
         )
         for ax, name, ylabel, symbol, (kaplan, chinchilla) in panels:
-            values = opt[name].values
-            curve, at_anchor = values[..., :-1], values[..., -1]
-            log_v = np.log(curve)
-            slope = samples((log_v[..., -1] - log_v[..., 0]) / (log_c[-1] - log_c[0]))
-            s_med, (s_low, s_high) = np.median(slope), eti(slope, ci_prob)
             ax.axvspan(c_low, c_high, color="0.92", zorder=0, linewidth=0)
-            handle = band(ax, compute, curve, ci_prob, color=color)
-            handles = [
-                (
-                    handle,
+            handles, at_anchor = [], []
+            for g, c in zip(groups, colors, strict=True):
+                values = (opt[name].sel(group=g) if every else opt[name]).values
+                curve = values[..., :-1]
+                log_v = np.log(curve)
+                slope = samples((log_v[..., -1] - log_v[..., 0]) / (log_c[-1] - log_c[0]))
+                s_med, (s_low, s_high) = np.median(slope), eti(slope, ci_prob)
+                handle = band(ax, compute, curve, ci_prob, color=c)
+                who = g if every else "posterior"
+                handles.append(
                     (
-                        f"posterior: ${symbol} \\propto C^{{{s_med:.2f}}}$ "
-                        f"[{s_low:.2f}, {s_high:.2f}], {pct(ci_prob)}"
-                    ),
+                        handle,
+                        f"{who}: ${symbol} \\propto C^{{{s_med:.2f}}}$ "
+                        f"[{s_low:.2f}, {s_high:.2f}], {pct(ci_prob)}",
+                    )
                 )
-            ]
-            y0 = float(np.median(samples(at_anchor)))
+                at_anchor.append(samples(values[..., -1]))
+            y0 = float(np.median(np.concatenate(at_anchor)))
             for exponent, style, who in (
                 (kaplan, "--", "Kaplan et al. 2020"),
                 (chinchilla, ":", "Hoffmann et al. 2022"),
@@ -474,10 +488,9 @@ def plot_ppc(
     if post.groups_fitted and group is None:
         if holdout is not None:
             check_group(post, group)  # raises: held-out points need a group's law
-        palette = plt.get_cmap("tab10")
         sets = [
-            (f"fitted, {g}", g, *fitted_points(post, g), palette(k % 10), "o")
-            for k, g in enumerate(post.groups_fitted)
+            (f"fitted, {g}", g, *fitted_points(post, g), c, "o")
+            for g, c in zip(post.groups_fitted, _group_colors(len(post.groups_fitted)), strict=True)
         ]
     else:
         group = check_group(post, group)
