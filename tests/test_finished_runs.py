@@ -32,6 +32,7 @@ CONSTANT = bss.constant(20000, 3e-4, warmup=1000)
 SPEC = {  # the same schedules written as the command line takes them
     "cosine": "cosine:total=20000,peak=3e-4,final=3e-5,warmup=1000",
     "wsd": "wsd:total=20000,peak=3e-4,final=3e-5,decay_start=16000,warmup=1000",
+    "constant": "constant:total=20000,peak=3e-4,warmup=1000",
 }
 
 
@@ -315,6 +316,26 @@ def test_compare_schedules_from_the_command_line(post_file, capsys):
     assert "final loss wsd − cosine" in text and "P(wsd ends lower than cosine)" in text
 
 
+def test_compare_several_schedules_from_the_command_line(post_file, capsys):
+    """Each --schedule-b SPEC is compared with A, as the library compares them."""
+    flags = ["--posterior", post_file, "--n-params", "1e8", "--schedule-a", SPEC["cosine"]]
+    flags += ["--schedule-b", SPEC["wsd"], SPEC["constant"]]
+    main(["compare", "schedules", *flags, "--json"])
+    out = json.loads(capsys.readouterr().out)
+    schedules = {"A": COSINE, "B": WSD, "C": CONSTANT}
+    expected = compare_schedules(bs.load_posterior(post_file), 1e8, schedules, TOKENS)
+    assert out["p_lower"] == dict(
+        zip(schedules, expected.dataset["p_lower"].values.tolist(), strict=True)
+    )
+    assert out["schedules"] == {k: v.to_dict() for k, v in schedules.items()}
+    main(["compare", "schedules", *flags, "--label-a", "cosine", "--label-b", "wsd", "flat"])
+    text = capsys.readouterr().out
+    assert "under each of 3 schedules" in text
+    for other in ("wsd", "flat"):
+        assert f"final loss {other} − cosine" in text
+        assert f"P({other} ends lower than cosine)" in text
+
+
 def test_plot_schedules_from_the_command_line(post_file, tmp_path, capsys):
     out = tmp_path / "schedules.png"
     flags = ["--n-params", "1e8", "--schedule-a", SPEC["cosine"], "--schedule-b", SPEC["wsd"]]
@@ -345,6 +366,21 @@ def test_plot_schedules_from_the_command_line(post_file, tmp_path, capsys):
         (
             ["compare", "schedules", "--n-params", "1e8", "--budget", "1e20"],
             "does not use --budget",
+        ),
+        (
+            ["compare", "schedules", "--n-params", "1e8", "--schedule-a", SPEC["cosine"]]
+            + ["--schedule-b", SPEC["wsd"], SPEC["constant"], "--label-b", "wsd"],
+            "--label-b names each --schedule-b SPEC: give 2 names, got 1",
+        ),
+        (
+            ["compare", "schedules", "--n-params", "1e8", "--schedule-a", SPEC["cosine"]]
+            + ["--schedule-b", SPEC["wsd"], SPEC["constant"], "--label-b", "A", "C"],
+            "repeat ['A']; give each a name of its own",
+        ),
+        (
+            ["compare", "allocations", "--budget", "1e20", "--n-a", "1e8", "--n-b", "2e8"]
+            + ["--label-b", "x", "y"],
+            "compares A with one B: give one --label-b",
         ),
         (["compare", "allocations", "--budget", "1e20", "--n-a", "1e8", "--n-b", "2e8"], None),
         (["plan", "--budget", "1e20", "--schedule", SPEC["wsd"]], "reads no learning-rate"),

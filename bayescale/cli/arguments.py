@@ -78,11 +78,17 @@ def _comparison_options(p) -> None:
     p.add_argument(
         "--schedule-b",
         metavar="SPEC",
+        nargs="+",
         help="schedules: B's, compared with A's (plot draws A's run alone without it), e.g. "
-        "wsd:total=24000,peak=3e-4,final=3e-5,decay_start=19200",
+        "wsd:total=24000,peak=3e-4,final=3e-5,decay_start=19200; several compare each with A",
     )
     p.add_argument("--label-a", help="name of A (default: its group, or A)")
-    p.add_argument("--label-b", help="name of B (default: its group, or B)")
+    p.add_argument(
+        "--label-b",
+        nargs="+",
+        help="name of B (default: its group, or B); schedules: one per --schedule-b SPEC "
+        "(default B, C, ...)",
+    )
     p.add_argument("--gpu", help="variants: accelerator, e.g. H100")
     p.add_argument("--gpus", type=int, help="variants: number of accelerators")
     p.add_argument("--ci", type=float, default=0.9, help=CI_HELP)

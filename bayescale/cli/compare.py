@@ -25,9 +25,9 @@ from bayescale.errors import InputError
 
 
 def side_labels(args) -> tuple[str, str]:
-    """Names of the two sides of a comparison: ``--label-a``/``--label-b``, else the
-    groups compared, else A and B."""
-    return (args.label_a or args.group or "A", args.label_b or args.b_group or "B")
+    """Names of the two sides of a comparison: ``--label-a``/``--label-b`` (one name,
+    :func:`check_kind`), else the groups compared, else A and B."""
+    return (args.label_a or args.group or "A", (args.label_b or [args.b_group or "B"])[0])
 
 
 def _print_rows(table, rows, by, ci: float) -> None:
@@ -93,6 +93,10 @@ def check_kind(args) -> None:
         )
     if args.kind == "schedules":
         _check_schedule_flags(args, command)
+    elif len(args.label_b or ()) > 1:
+        raise InputError(
+            f"{command} compares A with one B: give one --label-b, got {args.label_b}."
+        )
     if args.kind == "allocations" and (args.n_a is None or args.n_b is None):
         raise InputError(
             f"{command} needs both --n-a and --n-b, the model sizes in parameters (e.g. "
@@ -241,19 +245,38 @@ def _check_schedule_flags(args, command: str) -> None:
         )
     if args.schedule_b is None and args.label_b is not None:
         raise InputError(f"{command}: --label-b names --schedule-b's run; give --schedule-b.")
+    if args.label_b is not None and len(args.label_b) != len(args.schedule_b):
+        raise InputError(
+            f"{command}: --label-b names each --schedule-b SPEC: give {len(args.schedule_b)} "
+            f"names, got {len(args.label_b)} ({args.label_b})."
+        )
+    labels = _schedule_labels(args)
+    repeated = sorted({label for label in labels if labels.count(label) > 1})
+    if repeated:
+        raise InputError(
+            f"{command}: the schedules' names {labels} (--label-a, else the group or A; then "
+            f"--label-b, else B, C, ...) repeat {repeated}; give each a name of its own."
+        )
+
+
+def _schedule_labels(args) -> list[str]:
+    """The names of ``--schedule-a``'s run and of each ``--schedule-b`` SPEC's:
+    ``--label-a`` (else the group, else A), then ``--label-b`` (else B, C, ...)."""
+    others = args.label_b or [chr(ord("B") + k) for k in range(len(args.schedule_b or ()))]
+    return [args.label_a or args.group or "A", *others]
 
 
 def schedules_of(args, post) -> tuple[dict, float]:
-    """``{label: Schedule}`` of ``--schedule-a`` and, if given, ``--schedule-b`` (A the
-    reference), and the tokens per step: ``--tokens-per-step``, else the fit's."""
+    """``{label: Schedule}`` of ``--schedule-a`` and of each ``--schedule-b`` SPEC given (A
+    the reference; :func:`_schedule_labels`), and the tokens per step:
+    ``--tokens-per-step``, else the fit's."""
     from bayescale.schedules import Schedule
 
-    label_a, label_b = side_labels(args)
-    schedules = {label_a: Schedule.from_text(args.schedule_a)}
-    if args.schedule_b is not None:
-        if label_a == label_b:
-            raise InputError(f"--label-a and --label-b are both {label_a!r}; give two names.")
-        schedules[label_b] = Schedule.from_text(args.schedule_b)
+    specs = [args.schedule_a, *(args.schedule_b or ())]
+    schedules = {
+        label: Schedule.from_text(spec)
+        for label, spec in zip(_schedule_labels(args), specs, strict=True)
+    }
     return schedules, args.tokens_per_step or members_of(post)[0].law.settings.get(
         "tokens_per_step"
     )
@@ -266,7 +289,7 @@ def _print_schedules(args, post, label) -> int:
     schedules, tokens = schedules_of(args, post)
     result = compare_schedules(post, args.n_params, schedules, tokens, group=args.group)
     table = result.interval(args.ci)
-    (label_a, label_b), p_lower = schedules, result.dataset["p_lower"].values
+    p_lower = result.dataset["p_lower"].values
     if args.json:
         emit(
             {
@@ -284,7 +307,7 @@ def _print_schedules(args, post, label) -> int:
     _, lower, upper = value_columns(args.ci)
     print(
         f"Final loss of a new run of {human(args.n_params, 'parameters')} parameters under "
-        f"each of two schedules, from the {label}, {tokens:,.0f} tokens per step"
+        f"each of {len(schedules)} schedules, from the {label}, {tokens:,.0f} tokens per step"
     )
     for side, schedule in schedules.items():
         tokens_seen = human(schedule.total * tokens, "tokens")
@@ -293,11 +316,13 @@ def _print_schedules(args, post, label) -> int:
     for side in schedules:
         row = table[(table["quantity"] == "loss") & (table["schedule"] == side)].iloc[0]
         print(f"  final loss {side}: {row['median']:.4f} [{row[lower]:.4f}, {row[upper]:.4f}] nats")
-    for quantity, what in (("difference", ""), ("law_difference", ", the law's part")):
-        row = table[(table["quantity"] == quantity) & (table["schedule"] == label_b)].iloc[0]
-        print(
-            f"  final loss {label_b} − {label_a}{what}: {row['median']:+.4f} nats "
-            f"[{row[lower]:+.4f}, {row[upper]:+.4f}]"
-        )
-    print(f"  P({label_b} ends lower than {label_a}) = {p_lower[1]:.3f}")
+    reference, *others = schedules
+    for k, side in enumerate(others, start=1):
+        for quantity, what in (("difference", ""), ("law_difference", ", the law's part")):
+            row = table[(table["quantity"] == quantity) & (table["schedule"] == side)].iloc[0]
+            print(
+                f"  final loss {side} − {reference}{what}: {row['median']:+.4f} nats "
+                f"[{row[lower]:+.4f}, {row[upper]:+.4f}]"
+            )
+        print(f"  P({side} ends lower than {reference}) = {p_lower[k]:.3f}")
     return 0
