@@ -1,5 +1,5 @@
 """``bayescale compare``: two allocations at one budget, two variants at their own optima,
-or two schedules for one run."""
+or schedules for one run (each against the first)."""
 
 from __future__ import annotations
 
