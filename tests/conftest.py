@@ -131,6 +131,16 @@ def quiet_fit(sweep, *, expect=(), tolerate=(), **kwargs):
     return post
 
 
+def thinned_reference(name: str, draws: int) -> bs.Posterior:
+    """The shipped reference fit ``name``, its first ``draws`` draws of each chain."""
+    ref = bs.load_reference(name)
+    groups = {
+        key: (group.isel(draw=slice(0, draws)) if "draw" in group.dims else group)
+        for key, group in ref.groups.items()
+    }
+    return bs.Posterior(groups=groups, law=ref.law, info=ref.info, warnings=ref.warnings)
+
+
 @pytest.fixture(scope="session")
 def synthetic_posterior():
     sweep = bs.Sweep.from_frame(synthetic_sweep())

@@ -25,7 +25,13 @@ from bayescale.evaluation import baseline
 from bayescale.planning import LOG_C_RANGE
 from bayescale.starts import laplace_start
 
-from conftest import TRUTH, chinchilla_log_loss_np, point_mass, synthetic_sweep
+from conftest import (
+    TRUTH,
+    chinchilla_log_loss_np,
+    point_mass,
+    synthetic_sweep,
+    thinned_reference,
+)
 
 HOFFMANN = {
     "e": math.log(1.69),
@@ -311,12 +317,7 @@ QUERIES = {  # each query that takes group=, with arguments of the gadre_overtra
 def per_group():
     """The shipped partial-pooling fit of gadre_overtrain, its first 100 draws of each
     chain: an answer per group is compared bit by bit, which needs no more draws."""
-    ref = bs.load_reference("gadre_overtrain")
-    groups = {
-        key: (group.isel(draw=slice(0, 100)) if "draw" in group.dims else group)
-        for key, group in ref.groups.items()
-    }
-    return bs.Posterior(groups=groups, law=ref.law, info=ref.info, warnings=ref.warnings)
+    return thinned_reference("gadre_overtrain", 100)
 
 
 @pytest.mark.parametrize("stacked", [False, True], ids=["posterior", "stack"])

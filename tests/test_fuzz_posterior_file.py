@@ -59,6 +59,8 @@ import bayescale as bs
 from bayescale import posterior_file
 from bayescale.cli import main
 
+from conftest import thinned_reference
+
 FUZZ = settings(
     max_examples=100,
     deadline=None,
@@ -82,18 +84,9 @@ class Saved:
     loaded: bs.Posterior  # as read back from the undamaged file
 
 
-def thinned(name: str) -> bs.Posterior:
-    ref = bs.load_reference(name)
-    groups = {
-        key: (group.isel(draw=slice(0, DRAWS)) if "draw" in group.dims else group)
-        for key, group in ref.groups.items()
-    }
-    return bs.Posterior(groups=groups, law=ref.law, info=ref.info, warnings=ref.warnings)
-
-
 @functools.cache
 def original(name: str) -> Saved:
-    post = thinned(name)
+    post = thinned_reference(name, DRAWS)
     with tempfile.TemporaryDirectory() as folder:
         path = post.save(Path(folder) / "post.nc")
         raw = path.read_bytes()
